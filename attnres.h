@@ -1,0 +1,1666 @@
+/* attnres.h - v0.1 - Attention Residuals inside a tiny LLaMA-style decoder.
+   A single-header numerical laboratory: every stage is a plain scalar loop
+   you can step through, and every stage is diffed against PyTorch.
+
+   USAGE
+     In exactly ONE C file:
+         #define ATTNRES_IMPLEMENTATION
+         #include "attnres.h"
+     Everywhere else just #include "attnres.h" for the declarations.
+
+     attnres_model model;  attnres_state state;  attnres_error err;
+     if (attnres_model_load(&model, "model.safetensors", &err) != ATTNRES_OK ||
+         attnres_state_init(&state, &model.config, &err) != ATTNRES_OK) {
+         fprintf(stderr, "%s\n", err.message);  return 1;
+     }
+     for (int pos = 0; pos < n_prompt; pos++) {
+         const float *logits = attnres_forward(&model, &state, prompt[pos], pos, &err);
+         if (!logits) { fprintf(stderr, "%s\n", err.message); break; }
+     }
+     attnres_state_free(&state);  attnres_model_free(&model);
+
+   THE MODEL (the contract; the README says the same in more words)
+     A decoder-only LLaMA-style transformer in fp32, one token at a time with
+     a KV-cache. Each of the n_layers layers has two SUBLAYERS, attention then
+     a SwiGLU MLP, so there are L = 2*n_layers sublayers; sublayer 2i is the
+     attention of layer i and 2i+1 its MLP. A sublayer is pre-norm:
+         f_l(h) = Attn(RMSNorm(h))   or   MLP(RMSNorm(h))
+     RoPE rotates interleaved pairs (x[2i], x[2i+1]) of every q and k head by
+     pos * theta^(-2i/head_dim). Attention is causal, scaled by 1/sqrt(head_dim),
+     and grouped-query: query head hq reads kv head hq / (n_heads/n_kv_heads).
+
+     residual = STANDARD:  h <- h + f_l(h) for every sublayer, starting from
+       the token embedding; logits = W_out RMSNorm(h).
+     residual = ATTNRES (Block AttnRes with block_size S; S = 1 is Full AttnRes):
+       b0 = the token embedding. Block n >= 1 holds sublayers ((n-1)S, nS]
+       (1-based; the last block is shorter when S does not divide L), and
+       b_n = the sum of the outputs f of its sublayers (never the embedding).
+       The i-th sublayer of block n reads
+           h = sum_j alpha_j v_j,  V = [b0..b_{n-1}]           (i = 1)
+                                   V = [b0..b_{n-1}, partial]  (i >= 2)
+       where partial is the sum of the outputs of the earlier sublayers of
+       block n, and alpha = softmax over the DEPTH axis of
+           s_j = w_l . RMSNorm_l(v_j)        (no 1/sqrt(d) scale)
+       with one learned pseudo-query w_l and one key-norm gain g_l per
+       sublayer. Keys are normalised, values are the raw v_j.
+       The output is one more such aggregation, with its own pseudo-query and
+       key norm, over [b0, b1, .., b_N]; then RMSNorm and W_out as usual.
+
+   OPTIONS (define before including, in the implementation file)
+     ATTNRES_STATIC            make every symbol static (private to one file)
+     ATTNRES_MALLOC(sz)        \  allocation; define both or neither
+     ATTNRES_FREE(p)           /
+     ATTNRES_ASSERT(x)         programmer-error checks (default: assert.h)
+     Bad files and bad user input never assert: they return an error code
+     and fill an attnres_error with a message you can print.
+
+   CONVENTIONS
+     Matrices are row-major, W[out][in], y = W x (like torch.nn.Linear).
+     Shapes are written in comments as // [rows, cols]. Functions take
+     outputs first, then inputs, then sizes. The library never prints, never
+     exits and never allocates inside attnres_forward.
+
+   VERSION HISTORY
+     0.1  first release: standard / Full / Block AttnRes, KV-cache, GQA,
+          safetensors loading, greedy / temperature / top-p sampling.
+
+   LICENSE: see the end of the file.
+*/
+#ifndef ATTNRES_H
+#define ATTNRES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef ATTNRES_STATIC
+#if defined(__GNUC__)   /* a private copy need not use every function: no warnings for that */
+#define ATTNRESDEF static __attribute__((unused))
+#else
+#define ATTNRESDEF static
+#endif
+#elif defined(__cplusplus)
+#define ATTNRESDEF extern "C"
+#else
+#define ATTNRESDEF extern
+#endif
+
+/* ======================================================================== */
+/* Errors                                                                    */
+/* ======================================================================== */
+
+typedef enum {
+    ATTNRES_OK = 0,
+    ATTNRES_ERR_IO,        /* a file could not be opened or read            */
+    ATTNRES_ERR_FORMAT,    /* a file is malformed, truncated or lies        */
+    ATTNRES_ERR_DTYPE,     /* a tensor has a dtype this library cannot use  */
+    ATTNRES_ERR_SHAPE,     /* a tensor's shape disagrees with the config    */
+    ATTNRES_ERR_MISSING,   /* a required tensor or setting is absent        */
+    ATTNRES_ERR_CONFIG,    /* the model configuration is invalid            */
+    ATTNRES_ERR_RANGE,     /* a token, position or argument is out of range */
+    ATTNRES_ERR_NOMEM      /* an allocation failed                          */
+} attnres_status;
+
+/* Every fallible call takes an attnres_error* (which may be NULL) and
+   returns a status; on failure err->message says what went wrong. */
+typedef struct {
+    int  code;          /* an attnres_status */
+    char message[256];
+} attnres_error;
+
+ATTNRESDEF const char *attnres_status_name(int code);
+
+/* ======================================================================== */
+/* Config, weights and model                                                 */
+/* ======================================================================== */
+
+typedef enum {
+    ATTNRES_RESIDUAL_STANDARD = 0,  /* h <- h + f(h)                          */
+    ATTNRES_RESIDUAL_ATTNRES  = 1   /* Block AttnRes (block_size 1 = Full)    */
+} attnres_residual;
+
+typedef struct {
+    int   dim;            /* model width d                                  */
+    int   hidden_dim;     /* SwiGLU hidden width                            */
+    int   n_layers;       /* transformer layers; L = 2*n_layers sublayers   */
+    int   n_heads;        /* query heads; head_dim = dim / n_heads          */
+    int   n_kv_heads;     /* key/value heads (< n_heads: grouped-query)     */
+    int   vocab_size;
+    int   seq_len;        /* maximum context, in tokens                     */
+    float rope_theta;     /* RoPE base, e.g. 10000                          */
+    float norm_eps;       /* eps of every RMSNorm, key norms included       */
+    int   tie_embeddings; /* 1: the output projection is tok_embeddings     */
+    int   residual;       /* an attnres_residual                            */
+    int   block_size;     /* S, in sublayers (attnres); 0 for standard      */
+} attnres_config;
+
+/* Derived sizes, named once so no function recomputes them differently. */
+ATTNRESDEF int attnres_n_sublayers(const attnres_config *c); /* L = 2*n_layers          */
+ATTNRESDEF int attnres_n_blocks(const attnres_config *c);    /* N = ceil(L/S); 0 std    */
+ATTNRESDEF int attnres_head_dim(const attnres_config *c);    /* dim / n_heads           */
+ATTNRESDEF int attnres_kv_dim(const attnres_config *c);      /* n_kv_heads * head_dim   */
+
+/* Checks every field; returns ATTNRES_ERR_CONFIG naming the first bad one. */
+ATTNRESDEF int attnres_config_validate(const attnres_config *c, attnres_error *err);
+
+/* Pointers into one allocation owned by attnres_model. L = 2*n_layers. */
+typedef struct {
+    float *tok_embeddings;  /* [vocab_size, dim]                             */
+    float *attention_norm;  /* [n_layers, dim]                               */
+    float *wq;              /* [n_layers, n_heads*head_dim, dim]             */
+    float *wk;              /* [n_layers, kv_dim, dim]                       */
+    float *wv;              /* [n_layers, kv_dim, dim]                       */
+    float *wo;              /* [n_layers, dim, n_heads*head_dim]             */
+    float *ffn_norm;        /* [n_layers, dim]                               */
+    float *w1;              /* [n_layers, hidden_dim, dim]   gate            */
+    float *w2;              /* [n_layers, dim, hidden_dim]   down            */
+    float *w3;              /* [n_layers, hidden_dim, dim]   up              */
+    float *pseudo_query;    /* [L+1, dim]  row L: output; NULL for standard  */
+    float *key_norm;        /* [L+1, dim]  key RMSNorm gains; NULL for std   */
+    float *norm;            /* [dim]       final RMSNorm gain                */
+    float *output;          /* [vocab_size, dim]  == tok_embeddings if tied  */
+} attnres_weights;
+
+typedef struct {
+    attnres_config  config;
+    attnres_weights weights;
+    float          *memory;    /* the single allocation behind weights     */
+    size_t          n_floats;  /* its length                               */
+} attnres_model;
+
+/* Allocates zeroed weights for a valid config (fill them yourself). */
+ATTNRESDEF int  attnres_model_init(attnres_model *m, const attnres_config *c, attnres_error *err);
+/* Reads a .safetensors checkpoint (F32 tensors, config in __metadata__). */
+ATTNRESDEF int  attnres_model_load(attnres_model *m, const char *path, attnres_error *err);
+ATTNRESDEF void attnres_model_free(attnres_model *m);
+
+/* ======================================================================== */
+/* Run state: activations, KV-cache, block state, inspection buffers        */
+/* ======================================================================== */
+
+/* The AttnRes block state of one token: completed blocks plus the partial
+   sum of the block being built. The partial lives in the row just after the
+   completed blocks, so the sources of the next sublayer are always the
+   contiguous rows blocks[0 .. n_sources-1]. */
+typedef struct {
+    float *blocks;       /* [N+1, dim]  b0 .. b_N; row n_completed = partial */
+    int    n_completed;  /* completed blocks, b0 included                    */
+    int    n_partial;    /* sublayer outputs summed into the partial so far  */
+    int    block_size;   /* S                                                */
+    int    max_blocks;   /* N+1 rows                                         */
+    int    dim;
+} attnres_block_state;
+
+typedef struct {
+    /* activations of the current token */
+    float *x;           /* [dim]  residual stream (standard) or h (attnres)  */
+    float *xb;          /* [dim]  RMSNorm(h), the sublayer's normed input    */
+    float *xb2;         /* [dim]  attention output before wo                 */
+    float *f;           /* [dim]  the sublayer output f_l(h)                 */
+    float *q;           /* [n_heads*head_dim]                                */
+    float *att;         /* [n_heads, seq_len]  attention scores / weights    */
+    float *hb;          /* [hidden_dim]  SwiGLU gate                         */
+    float *hb2;         /* [hidden_dim]  SwiGLU up                           */
+    float *logits;      /* [vocab_size]                                      */
+    /* KV-cache: position t of layer l lives at [(l*seq_len + t)*kv_dim] */
+    float *key_cache;   /* [n_layers, seq_len, kv_dim]  k after RoPE         */
+    float *value_cache; /* [n_layers, seq_len, kv_dim]                       */
+    int    cache_len;   /* positions held: pos+1 after attnres_forward(pos)  */
+    /* AttnRes */
+    attnres_block_state bs;
+    /* inspection: what the last attnres_forward saw, for tests and lessons */
+    float *sublayer_input; /* [L, dim]    h_l, the input of every sublayer  */
+    float *alpha;          /* [L+1, N+1]  depth weights, row L = output     */
+    int   *alpha_count;    /* [L+1]       sources in each row of alpha      */
+    /* bookkeeping */
+    attnres_config config;
+    float *memory;         /* the single float allocation                   */
+} attnres_state;
+
+ATTNRESDEF int  attnres_state_init(attnres_state *s, const attnres_config *c, attnres_error *err);
+ATTNRESDEF void attnres_state_reset(attnres_state *s); /* empties the KV-cache */
+ATTNRESDEF void attnres_state_free(attnres_state *s);
+
+/* ======================================================================== */
+/* Primitives                                                                */
+/* ======================================================================== */
+
+ATTNRESDEF float attnres_dot(const float *a, const float *b, int n);
+ATTNRESDEF void  attnres_axpy(float *y, float a, const float *x, int n);        /* y += a x */
+ATTNRESDEF void  attnres_matvec(float *out, const float *w, const float *x, int rows, int cols);
+ATTNRESDEF void  attnres_rmsnorm(float *out, const float *x, const float *gain, int n, float eps);
+ATTNRESDEF void  attnres_softmax(float *x, int n);                              /* in place */
+ATTNRESDEF void  attnres_rope(float *x, int n, int head_dim, int pos, float theta);
+ATTNRESDEF void  attnres_swiglu_mlp(float *out, const float *x,
+                                    const float *w1, const float *w2, const float *w3,
+                                    float *hb, float *hb2, int dim, int hidden_dim);
+
+/* The AttnRes operation: softmax over depth.
+   out[dim] = sum_j alpha[j] sources[j], alpha = softmax_j(w . RMSNorm(sources[j]; g)).
+   alpha [n_sources] is written for the caller to inspect. */
+ATTNRESDEF void  attnres_depth_attention(float *out, float *alpha,
+                                         const float *sources, int n_sources,
+                                         const float *pseudo_query, const float *key_gain,
+                                         int dim, float eps);
+
+/* Block state. reset: b0 = embedding, no partial. add: partial += f and
+   close the block after S outputs. close: finish a short last block. */
+ATTNRESDEF void attnres_block_reset(attnres_block_state *bs, const float *embedding);
+ATTNRESDEF int  attnres_block_n_sources(const attnres_block_state *bs);
+ATTNRESDEF void attnres_block_add(attnres_block_state *bs, const float *f);
+ATTNRESDEF void attnres_block_close(attnres_block_state *bs);
+
+/* ======================================================================== */
+/* Forward pass                                                              */
+/* ======================================================================== */
+
+/* Runs one token at position pos (0 <= pos <= cache_len, pos < seq_len;
+   pos < cache_len rewinds the cache) and returns the logits [vocab_size],
+   or NULL with err filled. Never allocates. */
+ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
+                                  int token, int pos, attnres_error *err);
+
+/* ======================================================================== */
+/* Sampling                                                                  */
+/* ======================================================================== */
+
+typedef struct { float prob; int index; } attnres_prob_index;
+
+typedef struct {
+    int    vocab_size;
+    float  temperature;   /* 0: greedy                                    */
+    float  topp;          /* in (0,1): nucleus sampling; otherwise off    */
+    uint64_t rng_state;   /* xorshift64*, never 0                         */
+    attnres_prob_index *candidates; /* [vocab_size] scratch for top-p     */
+} attnres_sampler;
+
+ATTNRESDEF int   attnres_sampler_init(attnres_sampler *s, int vocab_size, float temperature,
+                                      float topp, uint64_t seed, attnres_error *err);
+ATTNRESDEF void  attnres_sampler_free(attnres_sampler *s);
+/* Picks the next token; scales and softmaxes logits IN PLACE unless greedy. */
+ATTNRESDEF int   attnres_sample(attnres_sampler *s, float *logits);
+ATTNRESDEF int   attnres_argmax(const float *x, int n);   /* ties -> lowest id */
+ATTNRESDEF uint32_t attnres_random_u32(uint64_t *state);
+ATTNRESDEF float    attnres_random_f32(uint64_t *state);  /* in [0, 1) */
+
+/* ======================================================================== */
+/* safetensors reading (used by the loader; public for tests and tools)      */
+/* ======================================================================== */
+
+typedef enum { ATTNRES_DT_F32, ATTNRES_DT_I32, ATTNRES_DT_OTHER } attnres_dtype;
+
+#define ATTNRES_ST_MAX_DIMS 8
+
+typedef struct {
+    const char          *name;                       /* NUL-terminated     */
+    int                  dtype;                      /* an attnres_dtype   */
+    char                 dtype_name[8];              /* as in the file     */
+    int                  ndim;
+    uint64_t             shape[ATTNRES_ST_MAX_DIMS];
+    uint64_t             numel;
+    const unsigned char *data;     /* little-endian, maybe unaligned: copy */
+    uint64_t             nbytes;
+} attnres_st_tensor;
+
+typedef struct { const char *key; const char *value; } attnres_st_meta;
+
+typedef struct {
+    unsigned char     *bytes;      /* the whole file                        */
+    size_t             n_bytes;
+    size_t             n_data;     /* bytes in the data section after the header */
+    attnres_st_tensor *tensors;    /* [n_tensors]                           */
+    int                n_tensors;
+    attnres_st_meta   *meta;       /* [n_meta] the __metadata__ strings     */
+    int                n_meta;
+    char              *strings;    /* decoded names, keys and values        */
+} attnres_st_file;
+
+ATTNRESDEF int  attnres_st_open(attnres_st_file *f, const char *path, attnres_error *err);
+/* Parses a file already in memory; takes ownership of bytes (ATTNRES_MALLOC'd). */
+ATTNRESDEF int  attnres_st_parse(attnres_st_file *f, unsigned char *bytes, size_t n_bytes,
+                                 attnres_error *err);
+ATTNRESDEF void attnres_st_close(attnres_st_file *f);
+ATTNRESDEF const attnres_st_tensor *attnres_st_find(const attnres_st_file *f, const char *name);
+ATTNRESDEF const char *attnres_st_meta_get(const attnres_st_file *f, const char *key);
+/* Copies a tensor's elements into dst (count must equal numel). */
+ATTNRESDEF int  attnres_st_read_f32(float *dst, size_t count, const attnres_st_tensor *t,
+                                    attnres_error *err);
+ATTNRESDEF int  attnres_st_read_i32(int32_t *dst, size_t count, const attnres_st_tensor *t,
+                                    attnres_error *err);
+
+#endif /* ATTNRES_H */
+
+/* ************************************************************************ */
+/*                            IMPLEMENTATION                                */
+/* ************************************************************************ */
+#ifdef ATTNRES_IMPLEMENTATION
+#ifndef ATTNRES_IMPLEMENTATION_DONE
+#define ATTNRES_IMPLEMENTATION_DONE
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(ATTNRES_MALLOC) && defined(ATTNRES_FREE)
+/* ok: user-provided pair */
+#elif !defined(ATTNRES_MALLOC) && !defined(ATTNRES_FREE)
+#define ATTNRES_MALLOC(sz) malloc(sz)
+#define ATTNRES_FREE(p)    free(p)
+#else
+#error "define both ATTNRES_MALLOC and ATTNRES_FREE, or neither"
+#endif
+
+#ifndef ATTNRES_ASSERT
+#include <assert.h>
+#define ATTNRES_ASSERT(x) assert(x)
+#endif
+
+/* Private helpers are static in every build; public ones follow ATTNRESDEF. */
+#define ATTNRES__PRIVATE static
+
+/* ======================================================================== */
+/* Errors                                                                    */
+/* ======================================================================== */
+
+ATTNRESDEF const char *attnres_status_name(int code) {
+    switch (code) {
+    case ATTNRES_OK:          return "ok";
+    case ATTNRES_ERR_IO:      return "i/o error";
+    case ATTNRES_ERR_FORMAT:  return "malformed file";
+    case ATTNRES_ERR_DTYPE:   return "unsupported dtype";
+    case ATTNRES_ERR_SHAPE:   return "wrong shape";
+    case ATTNRES_ERR_MISSING: return "missing entry";
+    case ATTNRES_ERR_CONFIG:  return "invalid config";
+    case ATTNRES_ERR_RANGE:   return "out of range";
+    case ATTNRES_ERR_NOMEM:   return "out of memory";
+    default:                  return "unknown error";
+    }
+}
+
+/* Fills err (if any) and returns the code, so callers write
+   `return attnres__fail(err, CODE, "...", ...);`. */
+ATTNRES__PRIVATE int attnres__fail(attnres_error *err, int code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        err->code = code;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+ATTNRES__PRIVATE int attnres__ok(attnres_error *err) {
+    if (err) { err->code = ATTNRES_OK; err->message[0] = '\0'; }
+    return ATTNRES_OK;
+}
+
+/* ======================================================================== */
+/* Config                                                                    */
+/* ======================================================================== */
+
+ATTNRESDEF int attnres_n_sublayers(const attnres_config *c) { return 2 * c->n_layers; }
+ATTNRESDEF int attnres_head_dim(const attnres_config *c)    { return c->dim / c->n_heads; }
+ATTNRESDEF int attnres_kv_dim(const attnres_config *c)      { return c->n_kv_heads * (c->dim / c->n_heads); }
+ATTNRESDEF int attnres_n_blocks(const attnres_config *c) {
+    int L = attnres_n_sublayers(c);
+    if (c->residual != ATTNRES_RESIDUAL_ATTNRES || c->block_size <= 0) return 0;
+    return (L + c->block_size - 1) / c->block_size;  /* ceil(L/S): last may be short */
+}
+
+/* Upper bounds that keep every size product below 2^62 floats and every
+   index inside an int; far beyond any model this library is meant for. */
+#define ATTNRES__MAX_DIM     (1 << 16)
+#define ATTNRES__MAX_LAYERS  1024
+#define ATTNRES__MAX_VOCAB   (1 << 22)
+#define ATTNRES__MAX_SEQ     (1 << 20)
+
+ATTNRESDEF int attnres_config_validate(const attnres_config *c, attnres_error *err) {
+#define ATTNRES__RANGE(field, lo, hi) \
+    if (c->field < (lo) || c->field > (hi)) \
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: %s = %d, must be in [%d, %d]", \
+                             #field, c->field, (lo), (hi))
+    ATTNRES__RANGE(dim, 1, ATTNRES__MAX_DIM);
+    ATTNRES__RANGE(hidden_dim, 1, 4 * ATTNRES__MAX_DIM);
+    ATTNRES__RANGE(n_layers, 1, ATTNRES__MAX_LAYERS);
+    ATTNRES__RANGE(n_heads, 1, c->dim);
+    ATTNRES__RANGE(n_kv_heads, 1, c->n_heads);
+    ATTNRES__RANGE(vocab_size, 1, ATTNRES__MAX_VOCAB);
+    ATTNRES__RANGE(seq_len, 1, ATTNRES__MAX_SEQ);
+    ATTNRES__RANGE(tie_embeddings, 0, 1);
+#undef ATTNRES__RANGE
+    if (c->dim % c->n_heads != 0)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_heads = %d does not divide dim = %d",
+                             c->n_heads, c->dim);
+    if ((c->dim / c->n_heads) % 2 != 0)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: head_dim = %d must be even for RoPE",
+                             c->dim / c->n_heads);
+    if (c->n_heads % c->n_kv_heads != 0)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_kv_heads = %d does not divide n_heads = %d",
+                             c->n_kv_heads, c->n_heads);
+    /* !(x > 0) also rejects NaN */
+    if (!(c->rope_theta > 0.0f) || isinf(c->rope_theta))
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: rope_theta must be finite and > 0");
+    if (!(c->norm_eps > 0.0f) || isinf(c->norm_eps))
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: norm_eps must be finite and > 0");
+    if (c->residual == ATTNRES_RESIDUAL_STANDARD) {
+        if (c->block_size != 0)
+            return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: block_size = %d, must be 0 for standard residuals",
+                                 c->block_size);
+    } else if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {
+        if (c->block_size < 1 || c->block_size > attnres_n_sublayers(c))
+            return attnres__fail(err, ATTNRES_ERR_CONFIG,
+                                 "config: block_size = %d, must be in [1, L = %d] (sublayers)",
+                                 c->block_size, attnres_n_sublayers(c));
+    } else {
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: unknown residual mode %d", c->residual);
+    }
+    return attnres__ok(err);
+}
+
+/* ======================================================================== */
+/* Model: one allocation, carved into the weight arrays                      */
+/* ======================================================================== */
+
+/* Lays the weights out in one buffer; with base == NULL it only counts.
+   Returns the number of floats. */
+ATTNRES__PRIVATE size_t attnres__carve_weights(attnres_weights *w, float *base, const attnres_config *c) {
+    size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim, nl = (size_t)c->n_layers;
+    size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
+    size_t L1 = (size_t)attnres_n_sublayers(c) + 1, V = (size_t)c->vocab_size;
+    size_t at = 0;
+#define ATTNRES__TAKE(field, count) \
+    do { w->field = base ? base + at : NULL; at += (count); } while (0)
+    ATTNRES__TAKE(tok_embeddings, V * d);
+    ATTNRES__TAKE(attention_norm, nl * d);
+    ATTNRES__TAKE(wq, nl * qd * d);
+    ATTNRES__TAKE(wk, nl * kvd * d);
+    ATTNRES__TAKE(wv, nl * kvd * d);
+    ATTNRES__TAKE(wo, nl * d * qd);
+    ATTNRES__TAKE(ffn_norm, nl * d);
+    ATTNRES__TAKE(w1, nl * hd * d);
+    ATTNRES__TAKE(w2, nl * d * hd);
+    ATTNRES__TAKE(w3, nl * hd * d);
+    ATTNRES__TAKE(norm, d);
+    if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {
+        ATTNRES__TAKE(pseudo_query, L1 * d);
+        ATTNRES__TAKE(key_norm, L1 * d);
+    } else {
+        w->pseudo_query = w->key_norm = NULL;
+    }
+    if (c->tie_embeddings) w->output = w->tok_embeddings;
+    else ATTNRES__TAKE(output, V * d);
+#undef ATTNRES__TAKE
+    return at;
+}
+
+ATTNRESDEF int attnres_model_init(attnres_model *m, const attnres_config *c, attnres_error *err) {
+    size_t n;
+    int rc;
+    memset(m, 0, sizeof *m);
+    if ((rc = attnres_config_validate(c, err)) != ATTNRES_OK) return rc;
+    n = attnres__carve_weights(&m->weights, NULL, c);
+    if (n > SIZE_MAX / sizeof(float))
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "model: %zu weights do not fit in memory", n);
+    m->memory = (float *)ATTNRES_MALLOC(n * sizeof(float));
+    if (!m->memory)
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "model: cannot allocate %zu weights (%.1f MB)",
+                             n, (double)n * 4.0 / 1e6);
+    memset(m->memory, 0, n * sizeof(float));
+    attnres__carve_weights(&m->weights, m->memory, c);
+    m->config = *c;
+    m->n_floats = n;
+    return attnres__ok(err);
+}
+
+ATTNRESDEF void attnres_model_free(attnres_model *m) {
+    if (m->memory) ATTNRES_FREE(m->memory);
+    memset(m, 0, sizeof *m);
+}
+
+/* ======================================================================== */
+/* Run state: all activation buffers and the KV-cache, allocated once        */
+/* ======================================================================== */
+
+/* Same pattern as the weights: count with base == NULL, then carve. */
+ATTNRES__PRIVATE size_t attnres__carve_state(attnres_state *s, float *base, const attnres_config *c) {
+    size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim;
+    size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
+    size_t T = (size_t)c->seq_len, nl = (size_t)c->n_layers, L = (size_t)attnres_n_sublayers(c);
+    size_t rows = (size_t)attnres_n_blocks(c) + 1;   /* b0..b_N; standard: just b0 */
+    size_t at = 0;
+#define ATTNRES__TAKE(ptr, count) \
+    do { ptr = base ? base + at : NULL; at += (count); } while (0)
+    ATTNRES__TAKE(s->x, d);
+    ATTNRES__TAKE(s->xb, d);
+    ATTNRES__TAKE(s->xb2, qd);
+    ATTNRES__TAKE(s->f, d);
+    ATTNRES__TAKE(s->q, qd);
+    ATTNRES__TAKE(s->att, (size_t)c->n_heads * T);
+    ATTNRES__TAKE(s->hb, hd);
+    ATTNRES__TAKE(s->hb2, hd);
+    ATTNRES__TAKE(s->logits, (size_t)c->vocab_size);
+    ATTNRES__TAKE(s->key_cache, nl * T * kvd);
+    ATTNRES__TAKE(s->value_cache, nl * T * kvd);
+    ATTNRES__TAKE(s->bs.blocks, rows * d);
+    ATTNRES__TAKE(s->sublayer_input, L * d);
+    ATTNRES__TAKE(s->alpha, (L + 1) * rows);
+#undef ATTNRES__TAKE
+    return at;
+}
+
+ATTNRESDEF int attnres_state_init(attnres_state *s, const attnres_config *c, attnres_error *err) {
+    size_t n;
+    int rc, L;
+    memset(s, 0, sizeof *s);
+    if ((rc = attnres_config_validate(c, err)) != ATTNRES_OK) return rc;
+    L = attnres_n_sublayers(c);
+    n = attnres__carve_state(s, NULL, c);
+    if (n > SIZE_MAX / sizeof(float))
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "state: %zu floats do not fit in memory", n);
+    s->memory = (float *)ATTNRES_MALLOC(n * sizeof(float));
+    s->alpha_count = (int *)ATTNRES_MALLOC((size_t)(L + 1) * sizeof(int));
+    if (!s->memory || !s->alpha_count) {
+        attnres_state_free(s);
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "state: cannot allocate %.1f MB of activations and KV-cache",
+                             (double)n * 4.0 / 1e6);
+    }
+    memset(s->memory, 0, n * sizeof(float));
+    memset(s->alpha_count, 0, (size_t)(L + 1) * sizeof(int));
+    attnres__carve_state(s, s->memory, c);
+    s->bs.dim = c->dim;
+    s->bs.block_size = c->block_size;
+    s->bs.max_blocks = attnres_n_blocks(c) + 1;
+    s->config = *c;
+    s->cache_len = 0;
+    return attnres__ok(err);
+}
+
+ATTNRESDEF void attnres_state_reset(attnres_state *s) { s->cache_len = 0; }
+
+ATTNRESDEF void attnres_state_free(attnres_state *s) {
+    if (s->memory) ATTNRES_FREE(s->memory);
+    if (s->alpha_count) ATTNRES_FREE(s->alpha_count);
+    memset(s, 0, sizeof *s);
+}
+
+/* ======================================================================== */
+/* Primitives: dot, axpy, matvec, RMSNorm, softmax, RoPE, SwiGLU             */
+/* ======================================================================== */
+
+/* a[n] . b[n] */
+ATTNRESDEF float attnres_dot(const float *a, const float *b, int n) {
+    float sum = 0.0f;
+    int i;
+    for (i = 0; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+/* y[n] += a * x[n] */
+ATTNRESDEF void attnres_axpy(float *y, float a, const float *x, int n) {
+    int i;
+    for (i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* out[rows] = w[rows, cols] x[cols]; row-major, so row r is w + r*cols.
+   This loop is where almost all the time of a forward pass goes. */
+ATTNRESDEF void attnres_matvec(float *out, const float *w, const float *x, int rows, int cols) {
+    int r;
+    for (r = 0; r < rows; r++) out[r] = attnres_dot(w + (size_t)r * (size_t)cols, x, cols);
+}
+
+/* out[n] = x[n] / sqrt(mean(x^2) + eps) * gain[n]. out may alias x. */
+ATTNRESDEF void attnres_rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
+    float inv_rms = 1.0f / sqrtf(attnres_dot(x, x, n) / (float)n + eps);
+    int i;
+    for (i = 0; i < n; i++) out[i] = x[i] * inv_rms * gain[i];
+}
+
+/* x[n] <- exp(x - max) / sum; subtracting the max keeps exp() from
+   overflowing and does not change the result. */
+ATTNRESDEF void attnres_softmax(float *x, int n) {
+    float max = x[0], sum = 0.0f;
+    int i;
+    for (i = 1; i < n; i++) if (x[i] > max) max = x[i];
+    for (i = 0; i < n; i++) { x[i] = expf(x[i] - max); sum += x[i]; }
+    for (i = 0; i < n; i++) x[i] /= sum;
+}
+
+/* Rotates x[n] (n/head_dim heads, head after head) in place for position
+   pos: each interleaved pair (x[2i], x[2i+1]) of a head turns by the angle
+   pos * theta^(-2i/head_dim). The angle is computed in double because
+   pos*freq loses digits in float at long contexts. */
+ATTNRESDEF void attnres_rope(float *x, int n, int head_dim, int pos, float theta) {
+    int h, i;
+    for (i = 0; i < head_dim; i += 2) {
+        double angle = (double)pos * pow((double)theta, -(double)i / (double)head_dim);
+        float c = (float)cos(angle), s = (float)sin(angle);
+        for (h = 0; h < n; h += head_dim) {
+            float x0 = x[h + i], x1 = x[h + i + 1];
+            x[h + i]     = x0 * c - x1 * s;
+            x[h + i + 1] = x0 * s + x1 * c;
+        }
+    }
+}
+
+/* out[dim] = w2 (silu(w1 x) * (w3 x)), with w1, w3 [hidden_dim, dim] and
+   w2 [dim, hidden_dim]; hb, hb2 [hidden_dim] are scratch. */
+ATTNRESDEF void attnres_swiglu_mlp(float *out, const float *x,
+                                   const float *w1, const float *w2, const float *w3,
+                                   float *hb, float *hb2, int dim, int hidden_dim) {
+    int i;
+    attnres_matvec(hb, w1, x, hidden_dim, dim);   /* gate */
+    attnres_matvec(hb2, w3, x, hidden_dim, dim);  /* up   */
+    for (i = 0; i < hidden_dim; i++) {
+        float silu = hb[i] / (1.0f + expf(-hb[i]));
+        hb[i] = silu * hb2[i];
+    }
+    attnres_matvec(out, w2, hb, dim, hidden_dim);
+}
+
+/* ======================================================================== */
+/* AttnRes: softmax over depth, and the block state that feeds it            */
+/* ======================================================================== */
+
+/* The AttnRes operation for one sublayer (or the output).
+     sources [n_sources, dim]: b0 .. b_{n-1} (and the partial, if any)
+     logit_j = pseudo_query . RMSNorm(sources[j]; key_gain)   -- keys normed
+     alpha   = softmax over j, the DEPTH axis                 -- no 1/sqrt(d)
+     out     = sum_j alpha_j sources[j]                       -- raw values
+   Normalising the keys stops one large-magnitude block from winning the
+   softmax by size alone; values stay raw so the sum keeps their scale. */
+ATTNRESDEF void attnres_depth_attention(float *out, float *alpha,
+                                        const float *sources, int n_sources,
+                                        const float *pseudo_query, const float *key_gain,
+                                        int dim, float eps) {
+    int j, i;
+    ATTNRES_ASSERT(n_sources >= 1);
+    for (j = 0; j < n_sources; j++) {
+        const float *v = sources + (size_t)j * (size_t)dim;
+        /* w . (v * inv_rms * g) = inv_rms * sum_i w_i g_i v_i: no key buffer needed */
+        float inv_rms = 1.0f / sqrtf(attnres_dot(v, v, dim) / (float)dim + eps);
+        float wgv = 0.0f;
+        for (i = 0; i < dim; i++) wgv += pseudo_query[i] * key_gain[i] * v[i];
+        alpha[j] = inv_rms * wgv;
+    }
+    attnres_softmax(alpha, n_sources);
+    for (i = 0; i < dim; i++) out[i] = 0.0f;
+    for (j = 0; j < n_sources; j++) attnres_axpy(out, alpha[j], sources + (size_t)j * (size_t)dim, dim);
+}
+
+/* Start of a token: b0 = its embedding, no blocks completed yet past b0. */
+ATTNRESDEF void attnres_block_reset(attnres_block_state *bs, const float *embedding) {
+    memcpy(bs->blocks, embedding, (size_t)bs->dim * sizeof(float));
+    bs->n_completed = 1;
+    bs->n_partial = 0;
+}
+
+/* The next sublayer reads the completed blocks, plus the partial sum once
+   its block has begun: rows [0, n_sources) of bs->blocks. */
+ATTNRESDEF int attnres_block_n_sources(const attnres_block_state *bs) {
+    return bs->n_completed + (bs->n_partial > 0 ? 1 : 0);
+}
+
+/* partial += f[dim]; after S outputs the partial becomes block b_n. */
+ATTNRESDEF void attnres_block_add(attnres_block_state *bs, const float *f) {
+    float *partial = bs->blocks + (size_t)bs->n_completed * (size_t)bs->dim;
+    ATTNRES_ASSERT(bs->n_completed < bs->max_blocks);
+    if (bs->n_partial == 0) memcpy(partial, f, (size_t)bs->dim * sizeof(float));
+    else attnres_axpy(partial, 1.0f, f, bs->dim);
+    bs->n_partial++;
+    if (bs->n_partial == bs->block_size) attnres_block_close(bs);
+}
+
+/* Completes the block under construction (used directly only for a last
+   block that is shorter than S). */
+ATTNRESDEF void attnres_block_close(attnres_block_state *bs) {
+    if (bs->n_partial == 0) return;
+    bs->n_completed++;
+    bs->n_partial = 0;
+}
+
+/* ======================================================================== */
+/* Attention with the KV-cache                                               */
+/* ======================================================================== */
+
+/* One causal, grouped-query attention sublayer for the token at pos.
+     in:  s->xb [dim] (the normed input)      out: s->f [dim]
+   k and v of this token are written straight into cache slot [layer, pos];
+   query head hq reads kv head hq / (n_heads / n_kv_heads). */
+ATTNRES__PRIVATE void attnres__attention(const attnres_model *m, attnres_state *s, int layer, int pos) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights;
+    int head_dim = attnres_head_dim(c), kv_dim = attnres_kv_dim(c);
+    int q_dim = c->n_heads * head_dim, group = c->n_heads / c->n_kv_heads;
+    size_t layer_off = (size_t)layer * (size_t)c->seq_len * (size_t)kv_dim;
+    float *k = s->key_cache + layer_off + (size_t)pos * kv_dim;     /* [kv_dim] */
+    float *v = s->value_cache + layer_off + (size_t)pos * kv_dim;   /* [kv_dim] */
+    float scale = 1.0f / sqrtf((float)head_dim);
+    int hq, t;
+
+    attnres_matvec(s->q, w->wq + (size_t)layer * q_dim * c->dim, s->xb, q_dim, c->dim);
+    attnres_matvec(k, w->wk + (size_t)layer * kv_dim * c->dim, s->xb, kv_dim, c->dim);
+    attnres_matvec(v, w->wv + (size_t)layer * kv_dim * c->dim, s->xb, kv_dim, c->dim);
+    attnres_rope(s->q, q_dim, head_dim, pos, c->rope_theta);
+    attnres_rope(k, kv_dim, head_dim, pos, c->rope_theta);
+
+    for (hq = 0; hq < c->n_heads; hq++) {
+        const float *qh = s->q + (size_t)hq * head_dim;            /* [head_dim] */
+        float *att = s->att + (size_t)hq * c->seq_len;             /* [pos+1]    */
+        float *out = s->xb2 + (size_t)hq * head_dim;               /* [head_dim] */
+        size_t kv_off = layer_off + (size_t)(hq / group) * head_dim;
+        for (t = 0; t <= pos; t++)
+            att[t] = attnres_dot(qh, s->key_cache + kv_off + (size_t)t * kv_dim, head_dim) * scale;
+        attnres_softmax(att, pos + 1);
+        memset(out, 0, (size_t)head_dim * sizeof(float));
+        for (t = 0; t <= pos; t++)
+            attnres_axpy(out, att[t], s->value_cache + kv_off + (size_t)t * kv_dim, head_dim);
+    }
+    attnres_matvec(s->f, w->wo + (size_t)layer * c->dim * q_dim, s->xb2, c->dim, q_dim);
+}
+
+/* ======================================================================== */
+/* Forward pass                                                              */
+/* ======================================================================== */
+
+/* f_l(h) for sublayer l (2i: attention of layer i, 2i+1: its MLP):
+   pre-norm, then the sublayer. in: h [dim]   out: s->f [dim] */
+ATTNRES__PRIVATE void attnres__sublayer(const attnres_model *m, attnres_state *s,
+                                        int l, const float *h, int pos) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights;
+    int layer = l / 2, d = c->dim, hd = c->hidden_dim;
+    if (l % 2 == 0) {
+        attnres_rmsnorm(s->xb, h, w->attention_norm + (size_t)layer * d, d, c->norm_eps);
+        attnres__attention(m, s, layer, pos);
+    } else {
+        attnres_rmsnorm(s->xb, h, w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
+        attnres_swiglu_mlp(s->f, s->xb,
+                           w->w1 + (size_t)layer * hd * d, w->w2 + (size_t)layer * d * hd,
+                           w->w3 + (size_t)layer * hd * d, s->hb, s->hb2, d, hd);
+    }
+}
+
+/* AttnRes over the current sources for row l of the pseudo-queries (a
+   sublayer, or l = L for the output); records alpha for inspection. */
+ATTNRES__PRIVATE void attnres__aggregate(const attnres_model *m, attnres_state *s, int l) {
+    const attnres_config *c = &m->config;
+    int n = attnres_block_n_sources(&s->bs), rows = s->bs.max_blocks, j;
+    float *alpha = s->alpha + (size_t)l * rows;                    /* [N+1] */
+    attnres_depth_attention(s->x, alpha, s->bs.blocks, n,
+                            m->weights.pseudo_query + (size_t)l * c->dim,
+                            m->weights.key_norm + (size_t)l * c->dim, c->dim, c->norm_eps);
+    for (j = n; j < rows; j++) alpha[j] = 0.0f;   /* rows are zero-padded */
+    s->alpha_count[l] = n;
+}
+
+ATTNRES__PRIVATE int attnres__check_forward(const attnres_model *m, const attnres_state *s,
+                                            int token, int pos, attnres_error *err) {
+    const attnres_config *c = &m->config, *sc = &s->config;
+    if (!m->memory || !s->memory)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "forward: model or state not initialised");
+    if (c->dim != sc->dim || c->hidden_dim != sc->hidden_dim || c->n_layers != sc->n_layers ||
+        c->n_heads != sc->n_heads || c->n_kv_heads != sc->n_kv_heads ||
+        c->vocab_size != sc->vocab_size || c->seq_len != sc->seq_len ||
+        c->residual != sc->residual || c->block_size != sc->block_size)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "forward: the state was made for a different config");
+    if (token < 0 || token >= c->vocab_size)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "forward: token %d out of range [0, %d)",
+                             token, c->vocab_size);
+    if (pos < 0 || pos >= c->seq_len)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "forward: pos %d out of range [0, seq_len = %d)",
+                             pos, c->seq_len);
+    if (pos > s->cache_len)
+        return attnres__fail(err, ATTNRES_ERR_RANGE,
+                             "forward: pos %d skips positions: the KV-cache holds only %d", pos, s->cache_len);
+    return ATTNRES_OK;
+}
+
+ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
+                                  int token, int pos, attnres_error *err) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights;
+    int d = c->dim, L = attnres_n_sublayers(c), l;
+    const float *embedding;
+
+    if (attnres__check_forward(m, s, token, pos, err) != ATTNRES_OK) return NULL;
+    embedding = w->tok_embeddings + (size_t)token * d;           /* [dim] */
+    s->cache_len = pos + 1;   /* every layer writes slot pos below */
+
+    if (c->residual == ATTNRES_RESIDUAL_STANDARD) {
+        /* 1. standard: h <- h + f_l(h), one running residual stream */
+        memcpy(s->x, embedding, (size_t)d * sizeof(float));
+        for (l = 0; l < L; l++) {
+            memcpy(s->sublayer_input + (size_t)l * d, s->x, (size_t)d * sizeof(float));
+            attnres__sublayer(m, s, l, s->x, pos);
+            attnres_axpy(s->x, 1.0f, s->f, d);
+        }
+    } else {
+        /* 1. AttnRes: b0 = embedding; each sublayer reads a softmax-over-depth
+              mix of the blocks (and partial), then adds its output to the partial */
+        attnres_block_reset(&s->bs, embedding);
+        for (l = 0; l < L; l++) {
+            attnres__aggregate(m, s, l);                          /* s->x = h_l */
+            memcpy(s->sublayer_input + (size_t)l * d, s->x, (size_t)d * sizeof(float));
+            attnres__sublayer(m, s, l, s->x, pos);
+            attnres_block_add(&s->bs, s->f);
+        }
+        attnres_block_close(&s->bs);   /* a last block shorter than S */
+        /* 2. the output is one more aggregation, over [b0, .., b_N] */
+        attnres__aggregate(m, s, L);
+    }
+    /* 3. final RMSNorm and the output projection */
+    attnres_rmsnorm(s->xb, s->x, w->norm, d, c->norm_eps);
+    attnres_matvec(s->logits, w->output, s->xb, c->vocab_size, d);
+    attnres__ok(err);
+    return s->logits;
+}
+
+/* ======================================================================== */
+/* Sampling: greedy, temperature, top-p, with a portable seeded RNG          */
+/* ======================================================================== */
+
+/* xorshift64* (Vigna): the same sequence on every platform and compiler. */
+ATTNRESDEF uint32_t attnres_random_u32(uint64_t *state) {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return (uint32_t)((*state * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* 24 random bits scaled to [0, 1): exactly representable in float. */
+ATTNRESDEF float attnres_random_f32(uint64_t *state) {
+    return (float)(attnres_random_u32(state) >> 8) / 16777216.0f;
+}
+
+ATTNRESDEF int attnres_argmax(const float *x, int n) {
+    int i, best = 0;
+    for (i = 1; i < n; i++) if (x[i] > x[best]) best = i;   /* strict >: ties keep the lowest id */
+    return best;
+}
+
+ATTNRESDEF int attnres_sampler_init(attnres_sampler *s, int vocab_size, float temperature,
+                                    float topp, uint64_t seed, attnres_error *err) {
+    memset(s, 0, sizeof *s);
+    if (vocab_size < 1)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "sampler: vocab_size = %d must be >= 1", vocab_size);
+    if (!(temperature >= 0.0f) || isinf(temperature))
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "sampler: temperature must be finite and >= 0");
+    if (!(topp >= 0.0f && topp <= 1.0f))
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "sampler: top-p must be in [0, 1]");
+    s->candidates = (attnres_prob_index *)ATTNRES_MALLOC((size_t)vocab_size * sizeof(attnres_prob_index));
+    if (!s->candidates)
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "sampler: cannot allocate %d candidates", vocab_size);
+    s->vocab_size = vocab_size;
+    s->temperature = temperature;
+    s->topp = topp;
+    /* xorshift has one fixed point, 0: map it to a fixed non-zero seed */
+    s->rng_state = seed ? seed : 0x9E3779B97F4A7C15ULL;
+    return attnres__ok(err);
+}
+
+ATTNRESDEF void attnres_sampler_free(attnres_sampler *s) {
+    if (s->candidates) ATTNRES_FREE(s->candidates);
+    memset(s, 0, sizeof *s);
+}
+
+/* Index of the first probability whose running sum passes coin in [0,1). */
+ATTNRES__PRIVATE int attnres__sample_cdf(const float *probs, int n, float coin) {
+    float cdf = 0.0f;
+    int i;
+    for (i = 0; i < n; i++) {
+        cdf += probs[i];
+        if (coin < cdf) return i;
+    }
+    return n - 1;   /* rounding left the total a hair under 1 */
+}
+
+/* Descending probability; equal probabilities by ascending id, so the order
+   (and hence the sample) does not depend on the qsort implementation. */
+ATTNRES__PRIVATE int attnres__by_prob_desc(const void *a, const void *b) {
+    const attnres_prob_index *x = (const attnres_prob_index *)a, *y = (const attnres_prob_index *)b;
+    if (x->prob > y->prob) return -1;
+    if (x->prob < y->prob) return 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Nucleus sampling: the smallest set of most likely tokens whose mass
+   reaches topp. Tokens below (1-topp)/(n-1) can never be in that set (if
+   one were, all n would have to be), so they are dropped before sorting:
+   usually only a handful of tokens remain to sort, not the vocabulary. */
+ATTNRES__PRIVATE int attnres__sample_topp(attnres_sampler *s, const float *probs, float coin) {
+    int n = s->vocab_size, n0 = 0, last, i;
+    float cutoff = n > 1 ? (1.0f - s->topp) / (float)(n - 1) : 0.0f, mass = 0.0f, r;
+    attnres_prob_index *cand = s->candidates;
+    for (i = 0; i < n; i++)
+        if (probs[i] >= cutoff) { cand[n0].index = i; cand[n0].prob = probs[i]; n0++; }
+    /* Nothing kept means even the top token is under the cutoff, which
+       happens only when it alone already holds more than topp. */
+    if (n0 == 0) return attnres_argmax(probs, n);
+    qsort(cand, (size_t)n0, sizeof *cand, attnres__by_prob_desc);
+    last = n0 - 1;
+    for (i = 0; i < n0; i++) {
+        mass += cand[i].prob;
+        if (mass > s->topp) { last = i; break; }
+    }
+    r = coin * mass;   /* sample within the kept mass */
+    mass = 0.0f;
+    for (i = 0; i <= last; i++) {
+        mass += cand[i].prob;
+        if (r < mass) return cand[i].index;
+    }
+    return cand[last].index;
+}
+
+ATTNRESDEF int attnres_sample(attnres_sampler *s, float *logits) {
+    int i;
+    float coin;
+    if (s->temperature == 0.0f) return attnres_argmax(logits, s->vocab_size);
+    for (i = 0; i < s->vocab_size; i++) logits[i] /= s->temperature;
+    attnres_softmax(logits, s->vocab_size);
+    coin = attnres_random_f32(&s->rng_state);
+    if (s->topp <= 0.0f || s->topp >= 1.0f) return attnres__sample_cdf(logits, s->vocab_size, coin);
+    return attnres__sample_topp(s, logits, coin);
+}
+
+/* ======================================================================== */
+/* safetensors: 8-byte little-endian header length N, N bytes of JSON,      */
+/* then the raw tensor bytes. The JSON reader below accepts exactly the      */
+/* shape of that header and nothing else:                                    */
+/*   { "__metadata__": {"key": "value", ...},                                */
+/*     "name": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},   */
+/*     ... }                                                                 */
+/* Every read is bounds-checked against the header, every number against    */
+/* overflow, and every tensor's bytes against the data section.             */
+/* ======================================================================== */
+
+#define ATTNRES__MAX_HEADER ((uint64_t)100 * 1024 * 1024)  /* the format's own limit */
+
+typedef struct {
+    const char    *p, *start, *end;  /* cursor into the JSON header          */
+    char          *arena;            /* decoded strings are written here     */
+    attnres_error *err;
+} attnres__json;
+
+ATTNRES__PRIVATE int attnres__json_fail(attnres__json *j, const char *what) {
+    return attnres__fail(j->err, ATTNRES_ERR_FORMAT, "safetensors header: %s at byte %ld",
+                         what, (long)(j->p - j->start) + 8);
+}
+
+ATTNRES__PRIVATE void attnres__json_ws(attnres__json *j) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+}
+
+/* Skips whitespace and consumes ch if it is next; returns 1 if it was. */
+ATTNRES__PRIVATE int attnres__json_eat(attnres__json *j, char ch) {
+    attnres__json_ws(j);
+    if (j->p < j->end && *j->p == ch) { j->p++; return 1; }
+    return 0;
+}
+
+ATTNRES__PRIVATE int attnres__json_expect(attnres__json *j, char ch) {
+    char what[32];
+    if (attnres__json_eat(j, ch)) return ATTNRES_OK;
+    snprintf(what, sizeof what, "expected '%c'", ch);
+    return attnres__json_fail(j, what);
+}
+
+ATTNRES__PRIVATE int attnres__hex(char ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* A JSON string, decoded into the arena (UTF-8, NUL-terminated). A decoded
+   string is never longer than its quoted source, so an arena the size of
+   the header cannot overflow. \u escapes outside the BMP (surrogates) and
+   \u0000 are refused: names have no use for them. */
+ATTNRES__PRIVATE int attnres__json_string(attnres__json *j, const char **out) {
+    char *o = j->arena;
+    if (!attnres__json_eat(j, '"')) return attnres__json_fail(j, "expected a string");
+    for (;;) {
+        unsigned char ch;
+        if (j->p >= j->end) return attnres__json_fail(j, "unterminated string");
+        ch = (unsigned char)*j->p++;
+        if (ch == '"') break;
+        if (ch < 0x20) return attnres__json_fail(j, "control character in string");
+        if (ch != '\\') { *o++ = (char)ch; continue; }
+        if (j->p >= j->end) return attnres__json_fail(j, "unterminated escape");
+        ch = (unsigned char)*j->p++;
+        switch (ch) {
+        case '"': case '\\': case '/': *o++ = (char)ch; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            unsigned cp = 0;
+            int k;
+            if (j->end - j->p < 4) return attnres__json_fail(j, "truncated \\u escape");
+            for (k = 0; k < 4; k++) {
+                int h = attnres__hex(*j->p++);
+                if (h < 0) return attnres__json_fail(j, "bad hex digit in \\u escape");
+                cp = cp * 16 + (unsigned)h;
+            }
+            if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF))
+                return attnres__json_fail(j, "unsupported \\u escape (NUL or surrogate)");
+            /* 6 source bytes become at most 3 UTF-8 bytes */
+            if (cp < 0x80) { *o++ = (char)cp; }
+            else if (cp < 0x800) { *o++ = (char)(0xC0 | (cp >> 6)); *o++ = (char)(0x80 | (cp & 0x3F)); }
+            else { *o++ = (char)(0xE0 | (cp >> 12)); *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+                   *o++ = (char)(0x80 | (cp & 0x3F)); }
+            break;
+        }
+        default: return attnres__json_fail(j, "bad escape in string");
+        }
+    }
+    *o++ = '\0';
+    *out = j->arena;
+    j->arena = o;
+    return ATTNRES_OK;
+}
+
+/* A non-negative integer without sign, fraction or exponent. */
+ATTNRES__PRIVATE int attnres__json_uint(attnres__json *j, uint64_t *out) {
+    uint64_t v = 0;
+    const char *first;
+    attnres__json_ws(j);
+    first = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        uint64_t digit = (uint64_t)(*j->p - '0');
+        if (v > (UINT64_MAX - digit) / 10) return attnres__json_fail(j, "integer overflow");
+        v = v * 10 + digit;
+        j->p++;
+    }
+    if (j->p == first) return attnres__json_fail(j, "expected a non-negative integer");
+    if (j->p - first > 1 && *first == '0') return attnres__json_fail(j, "integer with a leading zero");
+    if (j->p < j->end && (*j->p == '.' || *j->p == 'e' || *j->p == 'E'))
+        return attnres__json_fail(j, "expected an integer, found a fraction");
+    *out = v;
+    return ATTNRES_OK;
+}
+
+/* [u, u, ...] with at most max entries. */
+ATTNRES__PRIVATE int attnres__json_uint_array(attnres__json *j, uint64_t *vals, int max, int *count) {
+    int rc;
+    *count = 0;
+    if ((rc = attnres__json_expect(j, '[')) != ATTNRES_OK) return rc;
+    if (attnres__json_eat(j, ']')) return ATTNRES_OK;
+    do {
+        if (*count == max) return attnres__json_fail(j, "array too long");
+        if ((rc = attnres__json_uint(j, &vals[(*count)++])) != ATTNRES_OK) return rc;
+    } while (attnres__json_eat(j, ','));
+    return attnres__json_expect(j, ']');
+}
+
+/* Bytes per element of every dtype the format defines; NULL name ends it. */
+ATTNRES__PRIVATE int attnres__dtype_size(const char *name) {
+    static const struct { const char *name; int size; } table[] = {
+        {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"F8_E4M3", 1}, {"F8_E5M2", 1},
+        {"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1}, {"U64", 8}, {"U32", 4},
+        {"U16", 2}, {"U8", 1}, {"BOOL", 1}, {NULL, 0}};
+    int i;
+    for (i = 0; table[i].name; i++) if (strcmp(table[i].name, name) == 0) return table[i].size;
+    return 0;
+}
+
+/* {"dtype": "...", "shape": [...], "data_offsets": [begin, end]}, each key
+   exactly once. Offsets are checked against the data section later. */
+ATTNRES__PRIVATE int attnres__json_tensor(attnres__json *j, attnres_st_tensor *t, uint64_t *offsets) {
+    int rc, seen_dtype = 0, seen_shape = 0, seen_offsets = 0, n_off = 0;
+    if ((rc = attnres__json_expect(j, '{')) != ATTNRES_OK) return rc;
+    do {
+        const char *key;
+        if ((rc = attnres__json_string(j, &key)) != ATTNRES_OK) return rc;
+        if ((rc = attnres__json_expect(j, ':')) != ATTNRES_OK) return rc;
+        if (strcmp(key, "dtype") == 0 && !seen_dtype) {
+            const char *dtype;
+            seen_dtype = 1;
+            if ((rc = attnres__json_string(j, &dtype)) != ATTNRES_OK) return rc;
+            if (strlen(dtype) >= sizeof t->dtype_name || !attnres__dtype_size(dtype))
+                return attnres__json_fail(j, "unknown dtype");
+            strcpy(t->dtype_name, dtype);
+            t->dtype = strcmp(dtype, "F32") == 0 ? ATTNRES_DT_F32
+                     : strcmp(dtype, "I32") == 0 ? ATTNRES_DT_I32 : ATTNRES_DT_OTHER;
+        } else if (strcmp(key, "shape") == 0 && !seen_shape) {
+            seen_shape = 1;
+            rc = attnres__json_uint_array(j, t->shape, ATTNRES_ST_MAX_DIMS, &t->ndim);
+            if (rc != ATTNRES_OK) return rc;
+        } else if (strcmp(key, "data_offsets") == 0 && !seen_offsets) {
+            seen_offsets = 1;
+            if ((rc = attnres__json_uint_array(j, offsets, 2, &n_off)) != ATTNRES_OK) return rc;
+            if (n_off != 2) return attnres__json_fail(j, "data_offsets needs two integers");
+        } else {
+            return attnres__json_fail(j, "unknown or repeated key in a tensor entry");
+        }
+    } while (attnres__json_eat(j, ','));
+    if ((rc = attnres__json_expect(j, '}')) != ATTNRES_OK) return rc;
+    if (!seen_dtype || !seen_shape || !seen_offsets)
+        return attnres__json_fail(j, "tensor entry lacks dtype, shape or data_offsets");
+    return ATTNRES_OK;
+}
+
+/* Makes room for one more element in a growing array (doubling). */
+ATTNRES__PRIVATE int attnres__grow(void **array, int *capacity, int count, size_t elem_size) {
+    void *bigger;
+    int cap = *capacity ? *capacity * 2 : 16;
+    if (count < *capacity) return 1;
+    if (cap > (1 << 24)) return 0;   /* far more entries than any real file has */
+    bigger = ATTNRES_MALLOC((size_t)cap * elem_size);
+    if (!bigger) return 0;
+    if (*array) { memcpy(bigger, *array, (size_t)count * elem_size); ATTNRES_FREE(*array); }
+    *array = bigger;
+    *capacity = cap;
+    return 1;
+}
+
+/* "__metadata__": {"key": "value", ...}, all strings. */
+ATTNRES__PRIVATE int attnres__json_metadata(attnres__json *j, attnres_st_file *f, int *cap) {
+    int rc;
+    if ((rc = attnres__json_expect(j, '{')) != ATTNRES_OK) return rc;
+    if (attnres__json_eat(j, '}')) return ATTNRES_OK;
+    do {
+        attnres_st_meta *m;
+        if (!attnres__grow((void **)&f->meta, cap, f->n_meta, sizeof *f->meta))
+            return attnres__fail(j->err, ATTNRES_ERR_NOMEM, "safetensors header: too many metadata entries");
+        m = &f->meta[f->n_meta++];
+        if ((rc = attnres__json_string(j, &m->key)) != ATTNRES_OK) return rc;
+        if ((rc = attnres__json_expect(j, ':')) != ATTNRES_OK) return rc;
+        if ((rc = attnres__json_string(j, &m->value)) != ATTNRES_OK) return rc;
+    } while (attnres__json_eat(j, ','));
+    return attnres__json_expect(j, '}');
+}
+
+/* numel = product of the shape, refusing products that overflow 64 bits. */
+ATTNRES__PRIVATE int attnres__shape_numel(const attnres_st_tensor *t, uint64_t *numel) {
+    uint64_t n = 1;
+    int i;
+    for (i = 0; i < t->ndim; i++) {
+        if (t->shape[i] != 0 && n > UINT64_MAX / t->shape[i]) return 0;
+        n *= t->shape[i];
+    }
+    *numel = n;
+    return 1;
+}
+
+/* A tensor entry's bytes must be exactly numel * dtype size, inside data. */
+ATTNRES__PRIVATE int attnres__st_place(attnres_st_tensor *t, const uint64_t *off,
+                                       const unsigned char *data, uint64_t data_len, attnres_error *err) {
+    uint64_t size = (uint64_t)attnres__dtype_size(t->dtype_name);
+    if (!attnres__shape_numel(t, &t->numel) || t->numel > UINT64_MAX / size)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: tensor '%s' has a shape too large to address",
+                             t->name);
+    if (off[0] > off[1] || off[1] > data_len)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT,
+                             "safetensors: tensor '%s' data_offsets [%llu, %llu] lie outside the %llu data bytes",
+                             t->name, (unsigned long long)off[0], (unsigned long long)off[1],
+                             (unsigned long long)data_len);
+    if (off[1] - off[0] != t->numel * size)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT,
+                             "safetensors: tensor '%s' spans %llu bytes, but its shape and dtype need %llu",
+                             t->name, (unsigned long long)(off[1] - off[0]),
+                             (unsigned long long)(t->numel * size));
+    t->data = data + off[0];
+    t->nbytes = off[1] - off[0];
+    return ATTNRES_OK;
+}
+
+ATTNRES__PRIVATE int attnres__by_name(const void *a, const void *b) {
+    return strcmp((*(const attnres_st_tensor *const *)a)->name, (*(const attnres_st_tensor *const *)b)->name);
+}
+
+ATTNRES__PRIVATE int attnres__by_offset(const void *a, const void *b) {
+    const attnres_st_tensor *x = *(const attnres_st_tensor *const *)a, *y = *(const attnres_st_tensor *const *)b;
+    if (x->data != y->data) return x->data < y->data ? -1 : 1;
+    return (x->nbytes > y->nbytes) - (x->nbytes < y->nbytes);
+}
+
+/* Whole-file rules: names are unique, and the tensors tile the data
+   section exactly (no overlap, no gap, nothing after), as the format asks. */
+ATTNRES__PRIVATE int attnres__st_check_layout(attnres_st_file *f, const unsigned char *data,
+                                              uint64_t data_len, attnres_error *err) {
+    const attnres_st_tensor **order;
+    const unsigned char *next = data;
+    int i, rc = ATTNRES_OK;
+    if (f->n_tensors == 0) {
+        if (data_len != 0)
+            return attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: %llu data bytes but no tensors",
+                                 (unsigned long long)data_len);
+        return ATTNRES_OK;
+    }
+    order = (const attnres_st_tensor **)ATTNRES_MALLOC((size_t)f->n_tensors * sizeof *order);
+    if (!order) return attnres__fail(err, ATTNRES_ERR_NOMEM, "safetensors: out of memory");
+    for (i = 0; i < f->n_tensors; i++) order[i] = &f->tensors[i];
+    qsort(order, (size_t)f->n_tensors, sizeof *order, attnres__by_name);
+    for (i = 1; i < f->n_tensors && rc == ATTNRES_OK; i++)
+        if (strcmp(order[i - 1]->name, order[i]->name) == 0 || strcmp(order[i]->name, "__metadata__") == 0)
+            rc = attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: tensor '%s' appears twice", order[i]->name);
+    qsort(order, (size_t)f->n_tensors, sizeof *order, attnres__by_offset);
+    for (i = 0; i < f->n_tensors && rc == ATTNRES_OK; i++) {
+        if (order[i]->data != next)
+            rc = attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: tensor '%s' %s the previous tensor's bytes",
+                               order[i]->name, order[i]->data < next ? "overlaps" : "leaves a gap after");
+        next = order[i]->data + order[i]->nbytes;
+    }
+    if (rc == ATTNRES_OK && next != data + data_len)
+        rc = attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: %llu bytes after the last tensor",
+                           (unsigned long long)(data + data_len - next));
+    ATTNRES_FREE(order);
+    return rc;
+}
+
+/* The top-level object: "__metadata__" at most once, every other key a tensor. */
+ATTNRES__PRIVATE int attnres__st_parse_header(attnres_st_file *f, attnres__json *j,
+                                              const unsigned char *data, uint64_t data_len) {
+    int rc, tensor_cap = 0, meta_cap = 0, seen_meta = 0;
+    if ((rc = attnres__json_expect(j, '{')) != ATTNRES_OK) return rc;
+    if (!attnres__json_eat(j, '}')) {
+        do {
+            const char *key;
+            if ((rc = attnres__json_string(j, &key)) != ATTNRES_OK) return rc;
+            if ((rc = attnres__json_expect(j, ':')) != ATTNRES_OK) return rc;
+            if (strcmp(key, "__metadata__") == 0) {
+                if (seen_meta++) return attnres__json_fail(j, "__metadata__ appears twice");
+                if ((rc = attnres__json_metadata(j, f, &meta_cap)) != ATTNRES_OK) return rc;
+            } else {
+                attnres_st_tensor *t;
+                uint64_t off[2];
+                if (!attnres__grow((void **)&f->tensors, &tensor_cap, f->n_tensors, sizeof *f->tensors))
+                    return attnres__fail(j->err, ATTNRES_ERR_NOMEM, "safetensors header: too many tensors");
+                t = &f->tensors[f->n_tensors++];
+                memset(t, 0, sizeof *t);
+                t->name = key;
+                if ((rc = attnres__json_tensor(j, t, off)) != ATTNRES_OK) return rc;
+                if ((rc = attnres__st_place(t, off, data, data_len, j->err)) != ATTNRES_OK) return rc;
+            }
+        } while (attnres__json_eat(j, ','));
+        if ((rc = attnres__json_expect(j, '}')) != ATTNRES_OK) return rc;
+    }
+    attnres__json_ws(j);   /* writers pad the header with spaces */
+    if (j->p != j->end) return attnres__json_fail(j, "unexpected bytes after the header object");
+    return attnres__st_check_layout(f, data, data_len, j->err);
+}
+
+ATTNRESDEF int attnres_st_parse(attnres_st_file *f, unsigned char *bytes, size_t n_bytes,
+                                attnres_error *err) {
+    uint64_t header_len = 0;
+    attnres__json j;
+    int i, rc;
+    memset(f, 0, sizeof *f);
+    f->bytes = bytes;
+    f->n_bytes = n_bytes;
+    if (n_bytes < 8) {
+        attnres_st_close(f);
+        return attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: file is %zu bytes, too short for the 8-byte header length",
+                             n_bytes);
+    }
+    for (i = 7; i >= 0; i--) header_len = (header_len << 8) | bytes[i];   /* little-endian u64 */
+    if (header_len > (uint64_t)(n_bytes - 8) || header_len > ATTNRES__MAX_HEADER || header_len < 2) {
+        attnres_st_close(f);
+        return attnres__fail(err, ATTNRES_ERR_FORMAT,
+                             "safetensors: header length %llu does not fit the %zu-byte file",
+                             (unsigned long long)header_len, n_bytes);
+    }
+    f->strings = (char *)ATTNRES_MALLOC((size_t)header_len + 1);
+    if (!f->strings) {
+        attnres_st_close(f);
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "safetensors: cannot allocate the header");
+    }
+    j.start = j.p = (const char *)bytes + 8;
+    j.end = j.start + header_len;
+    j.arena = f->strings;
+    j.err = err;
+    f->n_data = n_bytes - 8 - (size_t)header_len;
+    rc = attnres__st_parse_header(f, &j, bytes + 8 + header_len, (uint64_t)f->n_data);
+    if (rc != ATTNRES_OK) { attnres_st_close(f); return rc; }
+    return attnres__ok(err);
+}
+
+/* Reads a whole file into one allocation. */
+ATTNRES__PRIVATE int attnres__read_file(const char *path, unsigned char **out, size_t *n_out, attnres_error *err) {
+    FILE *fp = fopen(path, "rb");
+    long size;
+    unsigned char *bytes;
+    *out = NULL;
+    *n_out = 0;
+    if (!fp) return attnres__fail(err, ATTNRES_ERR_IO, "cannot open '%s'", path);
+    /* a directory opens fine on some systems but cannot be read */
+    if (fgetc(fp) == EOF && ferror(fp)) {
+        fclose(fp);
+        return attnres__fail(err, ATTNRES_ERR_IO, "cannot read '%s' (a directory?)", path);
+    }
+    if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
+        fclose(fp);
+        return attnres__fail(err, ATTNRES_ERR_IO, "cannot determine the size of '%s'", path);
+    }
+    bytes = (unsigned char *)ATTNRES_MALLOC(size > 0 ? (size_t)size : 1);
+    if (!bytes) {
+        fclose(fp);
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "cannot allocate %ld bytes for '%s'", size, path);
+    }
+    if (fread(bytes, 1, (size_t)size, fp) != (size_t)size) {
+        ATTNRES_FREE(bytes);
+        fclose(fp);
+        return attnres__fail(err, ATTNRES_ERR_IO, "cannot read all %ld bytes of '%s'", size, path);
+    }
+    fclose(fp);
+    *out = bytes;
+    *n_out = (size_t)size;
+    return ATTNRES_OK;
+}
+
+ATTNRESDEF int attnres_st_open(attnres_st_file *f, const char *path, attnres_error *err) {
+    unsigned char *bytes;
+    size_t n;
+    int rc;
+    memset(f, 0, sizeof *f);
+    if ((rc = attnres__read_file(path, &bytes, &n, err)) != ATTNRES_OK) return rc;
+    if ((rc = attnres_st_parse(f, bytes, n, err)) != ATTNRES_OK) {
+        /* prefix the file name so the message says which file */
+        if (err) {
+            char inner[sizeof err->message];
+            memcpy(inner, err->message, sizeof inner);
+            attnres__fail(err, rc, "%s: %s", path, inner);
+        }
+        return rc;
+    }
+    return ATTNRES_OK;
+}
+
+ATTNRESDEF void attnres_st_close(attnres_st_file *f) {
+    if (f->bytes) ATTNRES_FREE(f->bytes);
+    if (f->tensors) ATTNRES_FREE(f->tensors);
+    if (f->meta) ATTNRES_FREE(f->meta);
+    if (f->strings) ATTNRES_FREE(f->strings);
+    memset(f, 0, sizeof *f);
+}
+
+ATTNRESDEF const attnres_st_tensor *attnres_st_find(const attnres_st_file *f, const char *name) {
+    int i;
+    for (i = 0; i < f->n_tensors; i++) if (strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
+    return NULL;
+}
+
+ATTNRESDEF const char *attnres_st_meta_get(const attnres_st_file *f, const char *key) {
+    int i;
+    for (i = 0; i < f->n_meta; i++) if (strcmp(f->meta[i].key, key) == 0) return f->meta[i].value;
+    return NULL;
+}
+
+/* The data may sit at any byte offset, so elements are assembled from
+   little-endian bytes rather than read through a cast pointer. */
+ATTNRES__PRIVATE uint32_t attnres__le32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+ATTNRESDEF int attnres_st_read_f32(float *dst, size_t count, const attnres_st_tensor *t, attnres_error *err) {
+    size_t i;
+    if (t->dtype != ATTNRES_DT_F32)
+        return attnres__fail(err, ATTNRES_ERR_DTYPE, "tensor '%s' has dtype %s, expected F32", t->name, t->dtype_name);
+    if ((uint64_t)count != t->numel)
+        return attnres__fail(err, ATTNRES_ERR_SHAPE, "tensor '%s' has %llu elements, expected %zu",
+                             t->name, (unsigned long long)t->numel, count);
+    for (i = 0; i < count; i++) {
+        uint32_t bits = attnres__le32(t->data + 4 * i);
+        memcpy(&dst[i], &bits, sizeof bits);   /* IEEE-754 binary32 bits */
+    }
+    return attnres__ok(err);
+}
+
+ATTNRESDEF int attnres_st_read_i32(int32_t *dst, size_t count, const attnres_st_tensor *t, attnres_error *err) {
+    size_t i;
+    if (t->dtype != ATTNRES_DT_I32)
+        return attnres__fail(err, ATTNRES_ERR_DTYPE, "tensor '%s' has dtype %s, expected I32", t->name, t->dtype_name);
+    if ((uint64_t)count != t->numel)
+        return attnres__fail(err, ATTNRES_ERR_SHAPE, "tensor '%s' has %llu elements, expected %zu",
+                             t->name, (unsigned long long)t->numel, count);
+    for (i = 0; i < count; i++) {
+        uint32_t bits = attnres__le32(t->data + 4 * i);
+        memcpy(&dst[i], &bits, sizeof bits);   /* two's complement bits */
+    }
+    return attnres__ok(err);
+}
+
+/* ======================================================================== */
+/* Checkpoint loading: config from __metadata__, then every tensor by name   */
+/* ======================================================================== */
+
+#define ATTNRES_FORMAT_VERSION "1"
+
+/* A metadata value that must be present. */
+ATTNRES__PRIVATE int attnres__meta_need(const attnres_st_file *f, const char *key, const char **value,
+                                        attnres_error *err) {
+    *value = attnres_st_meta_get(f, key);
+    if (!*value) return attnres__fail(err, ATTNRES_ERR_MISSING, "checkpoint: metadata lacks '%s'", key);
+    return ATTNRES_OK;
+}
+
+/* A decimal int, nothing before or after it. */
+ATTNRES__PRIVATE int attnres__meta_int(const attnres_st_file *f, const char *key, int *out, attnres_error *err) {
+    const char *s;
+    char *end;
+    long v;
+    int rc;
+    if ((rc = attnres__meta_need(f, key, &s, err)) != ATTNRES_OK) return rc;
+    v = strtol(s, &end, 10);
+    if (!((*s >= '0' && *s <= '9') || *s == '-') || *end != '\0' || v < -2147483647L || v > 2147483647L)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is not an integer", key, s);
+    *out = (int)v;
+    return ATTNRES_OK;
+}
+
+/* A finite decimal number such as "10000.0" or "1e-05". */
+ATTNRES__PRIVATE int attnres__meta_float(const attnres_st_file *f, const char *key, float *out, attnres_error *err) {
+    const char *s;
+    char *end;
+    double v;
+    int rc;
+    if ((rc = attnres__meta_need(f, key, &s, err)) != ATTNRES_OK) return rc;
+    v = strtod(s, &end);
+    if (*s == '\0' || *s == ' ' || *end != '\0' || !(v > -3.4e38 && v < 3.4e38))
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is not a finite number", key, s);
+    *out = (float)v;
+    return ATTNRES_OK;
+}
+
+/* One of two words, for booleans and the residual mode. */
+ATTNRES__PRIVATE int attnres__meta_choice(const attnres_st_file *f, const char *key, const char *word0,
+                                          const char *word1, int *out, attnres_error *err) {
+    const char *s;
+    int rc;
+    if ((rc = attnres__meta_need(f, key, &s, err)) != ATTNRES_OK) return rc;
+    if (strcmp(s, word0) == 0) *out = 0;
+    else if (strcmp(s, word1) == 0) *out = 1;
+    else return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\", expected \"%s\" or \"%s\"",
+                              key, s, word0, word1);
+    return ATTNRES_OK;
+}
+
+ATTNRES__PRIVATE int attnres__config_from_meta(const attnres_st_file *f, attnres_config *c, attnres_error *err) {
+    const char *format = attnres_st_meta_get(f, "format"), *version;
+    int rc = ATTNRES_OK;
+    memset(c, 0, sizeof *c);
+    if (format && strcmp(format, "attnres") != 0)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: format \"%.40s\" is not \"attnres\"", format);
+    if ((rc = attnres__meta_need(f, "format_version", &version, err)) != ATTNRES_OK) return rc;
+    if (strcmp(version, ATTNRES_FORMAT_VERSION) != 0)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: format_version \"%.40s\" is not supported (this library reads \"%s\")",
+                             version, ATTNRES_FORMAT_VERSION);
+    rc = attnres__meta_int(f, "dim", &c->dim, err);
+    if (rc == ATTNRES_OK) rc = attnres__meta_int(f, "hidden_dim", &c->hidden_dim, err);
+    if (rc == ATTNRES_OK) rc = attnres__meta_int(f, "n_layers", &c->n_layers, err);
+    if (rc == ATTNRES_OK) rc = attnres__meta_int(f, "n_heads", &c->n_heads, err);
+    if (rc == ATTNRES_OK) rc = attnres__meta_int(f, "n_kv_heads", &c->n_kv_heads, err);
+    if (rc == ATTNRES_OK) rc = attnres__meta_int(f, "vocab_size", &c->vocab_size, err);
+    if (rc == ATTNRES_OK) rc = attnres__meta_int(f, "seq_len", &c->seq_len, err);
+    if (rc == ATTNRES_OK) rc = attnres__meta_float(f, "rope_theta", &c->rope_theta, err);
+    if (rc == ATTNRES_OK) rc = attnres__meta_float(f, "norm_eps", &c->norm_eps, err);
+    if (rc == ATTNRES_OK) rc = attnres__meta_choice(f, "tie_embeddings", "false", "true", &c->tie_embeddings, err);
+    if (rc == ATTNRES_OK) rc = attnres__meta_choice(f, "residual", "standard", "attnres", &c->residual, err);
+    if (rc == ATTNRES_OK) {
+        if (c->residual == ATTNRES_RESIDUAL_ATTNRES || attnres_st_meta_get(f, "block_size"))
+            rc = attnres__meta_int(f, "block_size", &c->block_size, err);
+    }
+    if (rc == ATTNRES_OK) rc = attnres_config_validate(c, err);
+    return rc;
+}
+
+/* Copies tensor `name` of shape [rows] (cols == 0) or [rows, cols] into dst,
+   refusing other dtypes, other shapes and non-finite values; marks it used. */
+ATTNRES__PRIVATE int attnres__load_tensor(const attnres_st_file *f, char *used, const char *name,
+                                          float *dst, int rows, int cols, attnres_error *err) {
+    const attnres_st_tensor *t = attnres_st_find(f, name);
+    size_t n = (size_t)rows * (size_t)(cols ? cols : 1), i;
+    int rc;
+    if (!t) return attnres__fail(err, ATTNRES_ERR_MISSING, "checkpoint: tensor '%s' is missing", name);
+    if (t->dtype != ATTNRES_DT_F32)
+        return attnres__fail(err, ATTNRES_ERR_DTYPE, "checkpoint: tensor '%s' has dtype %s; only F32 is supported",
+                             name, t->dtype_name);
+    if (cols == 0 ? (t->ndim != 1 || t->shape[0] != (uint64_t)rows)
+                  : (t->ndim != 2 || t->shape[0] != (uint64_t)rows || t->shape[1] != (uint64_t)cols)) {
+        if (cols == 0)
+            return attnres__fail(err, ATTNRES_ERR_SHAPE, "checkpoint: tensor '%s' should have shape [%d] for this config",
+                                 name, rows);
+        return attnres__fail(err, ATTNRES_ERR_SHAPE, "checkpoint: tensor '%s' should have shape [%d, %d] for this config",
+                             name, rows, cols);
+    }
+    if ((rc = attnres_st_read_f32(dst, n, t, err)) != ATTNRES_OK) return rc;
+    for (i = 0; i < n; i++)
+        if (isnan(dst[i]) || isinf(dst[i]))
+            return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: tensor '%s' holds %s at element %zu",
+                                 name, isnan(dst[i]) ? "NaN" : "Inf", i);
+    used[t - f->tensors] = 1;
+    return ATTNRES_OK;
+}
+
+/* The same, for a per-layer tensor whose name holds the layer index. */
+ATTNRES__PRIVATE int attnres__load_layer_tensor(const attnres_st_file *f, char *used, const char *fmt, int layer,
+                                                float *dst, int rows, int cols, attnres_error *err) {
+    char name[96];
+    snprintf(name, sizeof name, fmt, layer);
+    return attnres__load_tensor(f, used, name, dst, rows, cols, err);
+}
+
+/* Every tensor the config calls for, by its documented name (see README).
+   Per-layer tensors land in row `layer` of the stacked [n_layers, ...]
+   arrays; the AttnRes vectors of layer i in rows 2i (attention) and 2i+1
+   (MLP) of the stacked [L+1, dim] arrays, and the output's in row L. */
+ATTNRES__PRIVATE int attnres__load_weights(attnres_model *m, const attnres_st_file *f, char *used, attnres_error *err) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights;
+    size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim;
+    size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
+    size_t L = (size_t)attnres_n_sublayers(c);
+    int D = c->dim, HD = c->hidden_dim, QD = (int)qd, KVD = (int)kvd, i;
+    int rc = attnres__load_tensor(f, used, "tok_embeddings.weight", w->tok_embeddings, c->vocab_size, D, err);
+    for (i = 0; i < c->n_layers && rc == ATTNRES_OK; i++) {
+        size_t I = (size_t)i;
+        const char *names[9] = {
+            "layers.%d.attention_norm.weight", "layers.%d.attention.wq.weight",
+            "layers.%d.attention.wk.weight",   "layers.%d.attention.wv.weight",
+            "layers.%d.attention.wo.weight",   "layers.%d.ffn_norm.weight",
+            "layers.%d.feed_forward.w1.weight", "layers.%d.feed_forward.w2.weight",
+            "layers.%d.feed_forward.w3.weight"};
+        float *dst[9] = {w->attention_norm + I * d, w->wq + I * qd * d, w->wk + I * kvd * d,
+                         w->wv + I * kvd * d, w->wo + I * d * qd, w->ffn_norm + I * d,
+                         w->w1 + I * hd * d, w->w2 + I * d * hd, w->w3 + I * hd * d};
+        int rows[9] = {D, QD, KVD, KVD, D, D, HD, D, HD};
+        int cols[9] = {0, D, D, D, QD, 0, D, HD, D};
+        int k;
+        for (k = 0; k < 9 && rc == ATTNRES_OK; k++)
+            rc = attnres__load_layer_tensor(f, used, names[k], i, dst[k], rows[k], cols[k], err);
+        if (c->residual == ATTNRES_RESIDUAL_ATTNRES && rc == ATTNRES_OK) {
+            const char *res_names[4] = {
+                "layers.%d.attention_res.pseudo_query", "layers.%d.attention_res.key_norm.weight",
+                "layers.%d.ffn_res.pseudo_query",       "layers.%d.ffn_res.key_norm.weight"};
+            float *res_dst[4] = {w->pseudo_query + (2 * I) * d, w->key_norm + (2 * I) * d,
+                                 w->pseudo_query + (2 * I + 1) * d, w->key_norm + (2 * I + 1) * d};
+            for (k = 0; k < 4 && rc == ATTNRES_OK; k++)
+                rc = attnres__load_layer_tensor(f, used, res_names[k], i, res_dst[k], D, 0, err);
+        }
+    }
+    if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {
+        if (rc == ATTNRES_OK)
+            rc = attnres__load_tensor(f, used, "output_res.pseudo_query", w->pseudo_query + L * d, D, 0, err);
+        if (rc == ATTNRES_OK)
+            rc = attnres__load_tensor(f, used, "output_res.key_norm.weight", w->key_norm + L * d, D, 0, err);
+    }
+    if (rc == ATTNRES_OK) rc = attnres__load_tensor(f, used, "norm.weight", w->norm, D, 0, err);
+    if (rc == ATTNRES_OK && !c->tie_embeddings)
+        rc = attnres__load_tensor(f, used, "output.weight", w->output, c->vocab_size, D, err);
+    return rc;
+}
+
+ATTNRESDEF int attnres_model_load(attnres_model *m, const char *path, attnres_error *err) {
+    attnres_st_file f;
+    attnres_config c;
+    char *used = NULL;
+    int rc, i;
+    memset(m, 0, sizeof *m);
+    if ((rc = attnres_st_open(&f, path, err)) != ATTNRES_OK) return rc;
+    rc = attnres__config_from_meta(&f, &c, err);
+    /* A lying config must not make us allocate gigabytes for a small file:
+       the weights it calls for have to fit in the file's data first. */
+    if (rc == ATTNRES_OK) {
+        attnres_weights probe;
+        size_t need = attnres__carve_weights(&probe, NULL, &c);
+        size_t have = f.n_data;
+        if (need > have / sizeof(float))
+            rc = attnres__fail(err, ATTNRES_ERR_SHAPE,
+                               "checkpoint: the config calls for %zu weights (%.1f MB), the file holds %.1f MB of tensors",
+                               need, (double)need * 4.0 / 1e6, (double)have / 1e6);
+    }
+    if (rc == ATTNRES_OK) rc = attnres_model_init(m, &c, err);
+    if (rc == ATTNRES_OK) {
+        used = (char *)ATTNRES_MALLOC((size_t)f.n_tensors + 1);
+        if (!used) rc = attnres__fail(err, ATTNRES_ERR_NOMEM, "checkpoint: out of memory");
+        else memset(used, 0, (size_t)f.n_tensors + 1);
+    }
+    if (rc == ATTNRES_OK) rc = attnres__load_weights(m, &f, used, err);
+    /* a tensor nobody asked for means the file was made for another model */
+    for (i = 0; rc == ATTNRES_OK && i < f.n_tensors; i++)
+        if (!used[i])
+            rc = attnres__fail(err, ATTNRES_ERR_SHAPE, "checkpoint: unexpected tensor '%s' for this config (residual %s%s)",
+                               f.tensors[i].name, c.residual ? "attnres" : "standard",
+                               c.tie_embeddings ? ", tied embeddings" : "");
+    if (used) ATTNRES_FREE(used);
+    attnres_st_close(&f);
+    if (rc != ATTNRES_OK) {
+        attnres_model_free(m);
+        if (err) {   /* say which file */
+            char inner[sizeof err->message];
+            memcpy(inner, err->message, sizeof inner);
+            attnres__fail(err, rc, "%s: %s", path, inner);
+        }
+        return rc;
+    }
+    return attnres__ok(err);
+}
+
+#endif /* ATTNRES_IMPLEMENTATION_DONE */
+#endif /* ATTNRES_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+LICENSE (MIT)
+Copyright (c) 2026 the attnres authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+*/
