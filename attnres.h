@@ -1508,8 +1508,10 @@ ATTNRES__PRIVATE int attnres__config_from_meta(const attnres_st_file *f, attnres
     return rc;
 }
 
-/* Copies tensor `name` of shape [rows] (cols == 0) or [rows, cols] into dst,
-   refusing other dtypes, other shapes and non-finite values; marks it used. */
+/* Checks tensor `name`: present, F32, shape [rows] (cols == 0) or
+   [rows, cols]; marks it used. With dst it also copies the values in and
+   refuses non-finite ones; with dst == NULL it only checks (the first pass
+   of attnres_model_load, before anything is allocated). */
 ATTNRES__PRIVATE int attnres__load_tensor(const attnres_st_file *f, char *used, const char *name,
                                           float *dst, int rows, int cols, attnres_error *err) {
     const attnres_st_tensor *t = attnres_st_find(f, name);
@@ -1527,14 +1529,18 @@ ATTNRES__PRIVATE int attnres__load_tensor(const attnres_st_file *f, char *used, 
         return attnres__fail(err, ATTNRES_ERR_SHAPE, "checkpoint: tensor '%s' should have shape [%d, %d] for this config",
                              name, rows, cols);
     }
+    used[t - f->tensors] = 1;
+    if (!dst) return ATTNRES_OK;
     if ((rc = attnres_st_read_f32(dst, n, t, err)) != ATTNRES_OK) return rc;
     for (i = 0; i < n; i++)
         if (isnan(dst[i]) || isinf(dst[i]))
             return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: tensor '%s' holds %s at element %zu",
                                  name, isnan(dst[i]) ? "NaN" : "Inf", i);
-    used[t - f->tensors] = 1;
     return ATTNRES_OK;
 }
+
+/* base + offset, or NULL in the checking pass (no arithmetic on NULL). */
+ATTNRES__PRIVATE float *attnres__at(float *base, size_t offset) { return base ? base + offset : NULL; }
 
 /* The same, for a per-layer tensor whose name holds the layer index. */
 ATTNRES__PRIVATE int attnres__load_layer_tensor(const attnres_st_file *f, char *used, const char *fmt, int layer,
@@ -1547,10 +1553,10 @@ ATTNRES__PRIVATE int attnres__load_layer_tensor(const attnres_st_file *f, char *
 /* Every tensor the config calls for, by its documented name (see README).
    Per-layer tensors land in row `layer` of the stacked [n_layers, ...]
    arrays; the AttnRes vectors of layer i in rows 2i (attention) and 2i+1
-   (MLP) of the stacked [L+1, dim] arrays, and the output's in row L. */
-ATTNRES__PRIVATE int attnres__load_weights(attnres_model *m, const attnres_st_file *f, char *used, attnres_error *err) {
-    const attnres_config *c = &m->config;
-    const attnres_weights *w = &m->weights;
+   (MLP) of the stacked [L+1, dim] arrays, and the output's in row L.
+   With w->memory-less weights (all NULL) it only checks names and shapes. */
+ATTNRES__PRIVATE int attnres__load_weights(const attnres_config *c, const attnres_weights *w,
+                                           const attnres_st_file *f, char *used, attnres_error *err) {
     size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim;
     size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
     size_t L = (size_t)attnres_n_sublayers(c);
@@ -1564,9 +1570,11 @@ ATTNRES__PRIVATE int attnres__load_weights(attnres_model *m, const attnres_st_fi
             "layers.%d.attention.wo.weight",   "layers.%d.ffn_norm.weight",
             "layers.%d.feed_forward.w1.weight", "layers.%d.feed_forward.w2.weight",
             "layers.%d.feed_forward.w3.weight"};
-        float *dst[9] = {w->attention_norm + I * d, w->wq + I * qd * d, w->wk + I * kvd * d,
-                         w->wv + I * kvd * d, w->wo + I * d * qd, w->ffn_norm + I * d,
-                         w->w1 + I * hd * d, w->w2 + I * d * hd, w->w3 + I * hd * d};
+        float *dst[9] = {attnres__at(w->attention_norm, I * d), attnres__at(w->wq, I * qd * d),
+                         attnres__at(w->wk, I * kvd * d), attnres__at(w->wv, I * kvd * d),
+                         attnres__at(w->wo, I * d * qd), attnres__at(w->ffn_norm, I * d),
+                         attnres__at(w->w1, I * hd * d), attnres__at(w->w2, I * d * hd),
+                         attnres__at(w->w3, I * hd * d)};
         int rows[9] = {D, QD, KVD, KVD, D, D, HD, D, HD};
         int cols[9] = {0, D, D, D, QD, 0, D, HD, D};
         int k;
@@ -1576,17 +1584,18 @@ ATTNRES__PRIVATE int attnres__load_weights(attnres_model *m, const attnres_st_fi
             const char *res_names[4] = {
                 "layers.%d.attention_res.pseudo_query", "layers.%d.attention_res.key_norm.weight",
                 "layers.%d.ffn_res.pseudo_query",       "layers.%d.ffn_res.key_norm.weight"};
-            float *res_dst[4] = {w->pseudo_query + (2 * I) * d, w->key_norm + (2 * I) * d,
-                                 w->pseudo_query + (2 * I + 1) * d, w->key_norm + (2 * I + 1) * d};
+            float *res_dst[4] = {attnres__at(w->pseudo_query, (2 * I) * d), attnres__at(w->key_norm, (2 * I) * d),
+                                 attnres__at(w->pseudo_query, (2 * I + 1) * d),
+                                 attnres__at(w->key_norm, (2 * I + 1) * d)};
             for (k = 0; k < 4 && rc == ATTNRES_OK; k++)
                 rc = attnres__load_layer_tensor(f, used, res_names[k], i, res_dst[k], D, 0, err);
         }
     }
     if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {
         if (rc == ATTNRES_OK)
-            rc = attnres__load_tensor(f, used, "output_res.pseudo_query", w->pseudo_query + L * d, D, 0, err);
+            rc = attnres__load_tensor(f, used, "output_res.pseudo_query", attnres__at(w->pseudo_query, L * d), D, 0, err);
         if (rc == ATTNRES_OK)
-            rc = attnres__load_tensor(f, used, "output_res.key_norm.weight", w->key_norm + L * d, D, 0, err);
+            rc = attnres__load_tensor(f, used, "output_res.key_norm.weight", attnres__at(w->key_norm, L * d), D, 0, err);
     }
     if (rc == ATTNRES_OK) rc = attnres__load_tensor(f, used, "norm.weight", w->norm, D, 0, err);
     if (rc == ATTNRES_OK && !c->tie_embeddings)
@@ -1594,38 +1603,44 @@ ATTNRES__PRIVATE int attnres__load_weights(attnres_model *m, const attnres_st_fi
     return rc;
 }
 
+/* A tensor nobody asked for means the file was made for another model. */
+ATTNRES__PRIVATE int attnres__check_all_used(const attnres_st_file *f, const char *used,
+                                             const attnres_config *c, attnres_error *err) {
+    int i;
+    for (i = 0; i < f->n_tensors; i++)
+        if (!used[i])
+            return attnres__fail(err, ATTNRES_ERR_SHAPE, "checkpoint: unexpected tensor '%s' for this config (residual %s%s)",
+                                 f->tensors[i].name, c->residual ? "attnres" : "standard",
+                                 c->tie_embeddings ? ", tied embeddings" : "");
+    return ATTNRES_OK;
+}
+
+/* Two passes over the tensors: first check that the file holds exactly the
+   tensors the config calls for, with the right shapes, before allocating
+   anything (so a lying config cannot make us allocate gigabytes for a small
+   file: the tensors it asks for must exist, and they lie inside the file);
+   then allocate the weights and copy the values in. */
 ATTNRESDEF int attnres_model_load(attnres_model *m, const char *path, attnres_error *err) {
     attnres_st_file f;
     attnres_config c;
+    attnres_weights probe;
     char *used = NULL;
-    int rc, i;
+    int rc;
     memset(m, 0, sizeof *m);
     if ((rc = attnres_st_open(&f, path, err)) != ATTNRES_OK) return rc;
     rc = attnres__config_from_meta(&f, &c, err);
-    /* A lying config must not make us allocate gigabytes for a small file:
-       the weights it calls for have to fit in the file's data first. */
-    if (rc == ATTNRES_OK) {
-        attnres_weights probe;
-        size_t need = attnres__carve_weights(&probe, NULL, &c);
-        size_t have = f.n_data;
-        if (need > have / sizeof(float))
-            rc = attnres__fail(err, ATTNRES_ERR_SHAPE,
-                               "checkpoint: the config calls for %zu weights (%.1f MB), the file holds %.1f MB of tensors",
-                               need, (double)need * 4.0 / 1e6, (double)have / 1e6);
-    }
-    if (rc == ATTNRES_OK) rc = attnres_model_init(m, &c, err);
     if (rc == ATTNRES_OK) {
         used = (char *)ATTNRES_MALLOC((size_t)f.n_tensors + 1);
         if (!used) rc = attnres__fail(err, ATTNRES_ERR_NOMEM, "checkpoint: out of memory");
         else memset(used, 0, (size_t)f.n_tensors + 1);
     }
-    if (rc == ATTNRES_OK) rc = attnres__load_weights(m, &f, used, err);
-    /* a tensor nobody asked for means the file was made for another model */
-    for (i = 0; rc == ATTNRES_OK && i < f.n_tensors; i++)
-        if (!used[i])
-            rc = attnres__fail(err, ATTNRES_ERR_SHAPE, "checkpoint: unexpected tensor '%s' for this config (residual %s%s)",
-                               f.tensors[i].name, c.residual ? "attnres" : "standard",
-                               c.tie_embeddings ? ", tied embeddings" : "");
+    if (rc == ATTNRES_OK) {
+        attnres__carve_weights(&probe, NULL, &c);   /* every pointer NULL: check only */
+        rc = attnres__load_weights(&c, &probe, &f, used, err);
+    }
+    if (rc == ATTNRES_OK) rc = attnres__check_all_used(&f, used, &c, err);
+    if (rc == ATTNRES_OK) rc = attnres_model_init(m, &c, err);
+    if (rc == ATTNRES_OK) rc = attnres__load_weights(&c, &m->weights, &f, used, err);
     if (used) ATTNRES_FREE(used);
     attnres_st_close(&f);
     if (rc != ATTNRES_OK) {

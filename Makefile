@@ -1,0 +1,70 @@
+# attnres - GNU Make. `make help` lists the targets.
+CC      ?= cc
+CFLAGS  ?= -std=c99 -O2 -Wall -Wextra -pedantic
+# Strict IEEE arithmetic: never -ffast-math; no fused multiply-add either, so
+# the scalar path gives the same bits at every optimisation level.
+CFLAGS  += -ffp-contract=off
+LDLIBS  ?= -lm
+# Debian's system Python is the one python3-torch installs for.
+PYTHON  ?= /usr/bin/python3
+
+# `make test SAN=1`: AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir.
+ifeq ($(SAN),1)
+CFLAGS  += -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+BUILD   ?= build/san
+else
+BUILD   ?= build/default
+endif
+
+TESTS   := test_primitives test_model test_invariants test_errors test_link test_static
+SOURCES := $(wildcard tests/*.c)
+STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
+
+.PHONY: all test check-warnings golden clean help
+all: $(addprefix $(BUILD)/,$(TESTS))
+
+$(BUILD):
+	@mkdir -p $@
+
+$(BUILD)/test_%: tests/test_%.c attnres.h tests/check.h tests/fixture.h | $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
+# two files include the header, one of them with the implementation
+$(BUILD)/test_link: tests/link_impl.c tests/link_user.c attnres.h tests/check.h | $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/link_impl.c tests/link_user.c $(LDLIBS)
+
+# two private copies of the implementation side by side (ATTNRES_STATIC)
+$(BUILD)/static_%.o: tests/static_%.c attnres.h tests/check.h | $(BUILD)
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/test_static: $(BUILD)/static_a.o $(BUILD)/static_b.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# every C file, warning-free under gcc and clang; the header also as C++
+check-warnings:
+	@for cc in gcc clang; do \
+	  if command -v $$cc >/dev/null; then \
+	    for f in $(SOURCES); do $$cc $(STRICT) $$f || exit 1; done; \
+	    echo "warnings: none from $$cc -std=c99 -Wall -Wextra -pedantic"; \
+	  else echo "warnings: $$cc not installed, skipped"; fi; \
+	done
+	@if command -v g++ >/dev/null; then \
+	  g++ -x c++ -Wall -Wextra -pedantic -Werror -fsyntax-only -DATTNRES_IMPLEMENTATION attnres.h && \
+	  echo "warnings: none from g++ compiling attnres.h as C++"; fi
+
+test: check-warnings all
+	@sh tests/run.sh $(BUILD) $(TESTS)
+
+golden:
+	$(PYTHON) tools/make_golden.py --out golden
+
+clean:
+	rm -rf build
+
+help:
+	@echo "make               build the tests (into $(BUILD))"
+	@echo "make test          warning check, then every test; ends with 'N passed, N failed'"
+	@echo "make test SAN=1    the same under AddressSanitizer + UBSan"
+	@echo "make golden        regenerate golden/ with the PyTorch reference (PYTHON=$(PYTHON))"
+	@echo "make clean         remove build/"
+	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN"

@@ -1,0 +1,52 @@
+/* fixture.h - reading golden tensors written by tools/make_golden.py.
+   Include after attnres.h and check.h. */
+#ifndef FIXTURE_H
+#define FIXTURE_H
+
+#ifndef GOLDEN_DIR
+#define GOLDEN_DIR "golden"
+#endif
+
+/* Opens GOLDEN_DIR/name; a missing fixture is a failed check, not a skip. */
+static inline int fixture_open(attnres_st_file *f, const char *name) {
+    char path[1024];
+    attnres_error err;
+    snprintf(path, sizeof path, "%s/%s", GOLDEN_DIR, name);
+    if (attnres_st_open(f, path, &err) != ATTNRES_OK) {
+        check(0, "open fixture %s: %s", path, err.message);
+        return 0;
+    }
+    return 1;
+}
+
+/* A malloc'd copy of float tensor `name`, which must hold numel values. */
+static inline float *fixture_f32(const attnres_st_file *f, const char *name, size_t numel) {
+    const attnres_st_tensor *t = attnres_st_find(f, name);
+    attnres_error err;
+    float *out;
+    if (!t) { check(0, "fixture tensor %s is missing", name); return NULL; }
+    out = (float *)malloc(numel ? numel * sizeof(float) : 1);
+    if (!out || attnres_st_read_f32(out, numel, t, &err) != ATTNRES_OK) {
+        check(0, "fixture tensor %s: %s", name, out ? err.message : "out of memory");
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* The same for int32 tensors (token ids, counts). */
+static inline int32_t *fixture_i32(const attnres_st_file *f, const char *name, size_t numel) {
+    const attnres_st_tensor *t = attnres_st_find(f, name);
+    attnres_error err;
+    int32_t *out;
+    if (!t) { check(0, "fixture tensor %s is missing", name); return NULL; }
+    out = (int32_t *)malloc(numel ? numel * sizeof(int32_t) : 1);
+    if (!out || attnres_st_read_i32(out, numel, t, &err) != ATTNRES_OK) {
+        check(0, "fixture tensor %s: %s", name, out ? err.message : "out of memory");
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+#endif

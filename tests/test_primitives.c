@@ -1,0 +1,93 @@
+/* test_primitives.c - every numerical building block of attnres.h against
+   golden/primitives.safetensors, written by tools/make_golden.py from the
+   PyTorch reference (computed in float64, stored as float32).
+   Tolerance: |c - ref| <= 1e-5 + 1e-5*|ref|. */
+#define ATTNRES_IMPLEMENTATION
+#include "../attnres.h"
+#include "check.h"
+#include "fixture.h"
+
+#define ATOL 1e-5
+#define RTOL 1e-5
+
+static void test_rmsnorm(const attnres_st_file *f) {
+    float *x = fixture_f32(f, "rmsnorm.x", 4 * 64), *g = fixture_f32(f, "rmsnorm.weight", 64);
+    float *eps = fixture_f32(f, "rmsnorm.eps", 1), *want = fixture_f32(f, "rmsnorm.out", 4 * 64);
+    float got[4 * 64];
+    int r;
+    if (x && g && eps && want) {
+        for (r = 0; r < 4; r++) attnres_rmsnorm(got + r * 64, x + r * 64, g, 64, eps[0]);
+        check_close("rmsnorm [4, 64], row scales 1e-2 .. 1e3", got, want, 4 * 64, ATOL, RTOL);
+    }
+    free(x); free(g); free(eps); free(want);
+}
+
+static void test_softmax(const attnres_st_file *f) {
+    float *x = fixture_f32(f, "softmax.x", 5 * 17), *want = fixture_f32(f, "softmax.out", 5 * 17);
+    int r;
+    if (x && want) {
+        for (r = 0; r < 5; r++) attnres_softmax(x + r * 17, 17);   /* in place */
+        check_close("softmax [5, 17], logits near +-80 and ties", x, want, 5 * 17, ATOL, RTOL);
+    }
+    free(x); free(want);
+}
+
+static void test_matvec(const attnres_st_file *f) {
+    float *w = fixture_f32(f, "matvec.w", 24 * 40), *x = fixture_f32(f, "matvec.x", 40);
+    float *want = fixture_f32(f, "matvec.out", 24), got[24];
+    if (w && x && want) {
+        attnres_matvec(got, w, x, 24, 40);
+        check_close("matvec [24, 40] x [40]", got, want, 24, ATOL, RTOL);
+    }
+    free(w); free(x); free(want);
+}
+
+static void test_rope(const attnres_st_file *f) {
+    float *x = fixture_f32(f, "rope.x", 6 * 64), *theta = fixture_f32(f, "rope.theta", 1);
+    float *want = fixture_f32(f, "rope.out", 6 * 64);
+    int32_t *pos = fixture_i32(f, "rope.pos", 6), *head_dim = fixture_i32(f, "rope.head_dim", 1);
+    int r;
+    if (x && theta && want && pos && head_dim) {
+        for (r = 0; r < 6; r++) attnres_rope(x + r * 64, 64, head_dim[0], pos[r], theta[0]);
+        check_close("rope [6 positions, 4 heads x 16], interleaved pairs", x, want, 6 * 64, ATOL, RTOL);
+    }
+    free(x); free(theta); free(want); free(pos); free(head_dim);
+}
+
+static void test_depth_attention(const attnres_st_file *f) {
+    float *src = fixture_f32(f, "depth.sources", 5 * 64), *w = fixture_f32(f, "depth.pseudo_query", 64);
+    float *g = fixture_f32(f, "depth.key_gain", 64), *eps = fixture_f32(f, "depth.eps", 1);
+    float *want_alpha = fixture_f32(f, "depth.alpha", 5), *want_out = fixture_f32(f, "depth.out", 64);
+    float alpha[5], out[64];
+    if (src && w && g && eps && want_alpha && want_out) {
+        attnres_depth_attention(out, alpha, src, 5, w, g, 64, eps[0]);
+        check_close("depth attention alpha [5] (one source 50x larger)", alpha, want_alpha, 5, ATOL, RTOL);
+        check_close("depth attention output [64]", out, want_out, 64, ATOL, RTOL);
+    }
+    free(src); free(w); free(g); free(eps); free(want_alpha); free(want_out);
+}
+
+static void test_mlp(const attnres_st_file *f) {
+    float *x = fixture_f32(f, "mlp.x", 64), *w1 = fixture_f32(f, "mlp.w1", 96 * 64);
+    float *w2 = fixture_f32(f, "mlp.w2", 64 * 96), *w3 = fixture_f32(f, "mlp.w3", 96 * 64);
+    float *want = fixture_f32(f, "mlp.out", 64), out[64], hb[96], hb2[96];
+    if (x && w1 && w2 && w3 && want) {
+        attnres_swiglu_mlp(out, x, w1, w2, w3, hb, hb2, 64, 96);
+        check_close("SwiGLU MLP [64] -> [96] -> [64]", out, want, 64, ATOL, RTOL);
+    }
+    free(x); free(w1); free(w2); free(w3); free(want);
+}
+
+int main(void) {
+    attnres_st_file f;
+    if (fixture_open(&f, "primitives.safetensors")) {
+        test_matvec(&f);
+        test_rmsnorm(&f);
+        test_softmax(&f);
+        test_rope(&f);
+        test_depth_attention(&f);
+        test_mlp(&f);
+        attnres_st_close(&f);
+    }
+    return check_summary("test_primitives");
+}

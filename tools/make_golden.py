@@ -1,0 +1,196 @@
+"""Write the golden fixtures for the C tests (seeded; rerunning gives
+byte-identical files).
+
+    /usr/bin/python3 tools/make_golden.py --out golden
+
+Writes into --out:
+  primitives.safetensors     inputs and float64-computed outputs of each building block
+  NAME.model.safetensors     a random model (checkpoint format of tools/reference.py)
+  NAME.expect.safetensors    its whole-prompt forward pass: tokens, logits, h, out_h,
+                             k_cache, v_cache (+ alpha, alpha_count, blocks for attnres)
+
+Every input is rounded to float32 first (that is what the C side reads), and
+the outputs are computed from those float32 values in float64, then stored as
+float32.
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import reference as ref  # noqa: E402
+import st  # noqa: E402
+
+T_PROMPT = 20
+GENERATOR = "tools/make_golden.py"
+
+
+def randn(g, *shape, std=1.0, mean=0.0):
+    """float32 values of mean + std * N(0, 1), drawn in float64 from generator g."""
+    return (mean + std * torch.randn(*shape, generator=g, dtype=torch.float64)).to(torch.float32)
+
+
+def f64(x):
+    """The float32 tensor x as float64, for computing."""
+    return x.to(torch.float64)
+
+
+def f32(x):
+    """A float64 result rounded to float32 for storage."""
+    return x.to(torch.float32).contiguous()
+
+
+# --------------------------------------------------------------------------
+# A. primitives
+# --------------------------------------------------------------------------
+
+def make_primitives(path):
+    g = torch.Generator().manual_seed(20260101)
+    t = {}
+
+    # RMSNorm: rows of very different magnitude
+    scales = torch.tensor([1e-2, 1.0, 30.0, 1000.0], dtype=torch.float64)[:, None]
+    x = (torch.randn(4, 64, generator=g, dtype=torch.float64) * scales).to(torch.float32)
+    gain = randn(g, 64, mean=1.0, std=0.2)
+    eps = torch.tensor([1e-5], dtype=torch.float32)
+    t["rmsnorm.x"], t["rmsnorm.weight"], t["rmsnorm.eps"] = x, gain, eps
+    t["rmsnorm.out"] = f32(ref.rmsnorm(f64(x), f64(gain), float(eps[0])))
+
+    # softmax: ordinary, near +80, near -80, ties, wide spread
+    ties = torch.tensor([-1.0, 0.5, 2.0], dtype=torch.float64)[torch.randint(0, 3, (17,), generator=g)]
+    ties[3] = ties[11] = 2.0  # the maximum is tied for sure
+    x = torch.stack([
+        torch.randn(17, generator=g, dtype=torch.float64) * 3.0,
+        80.0 + torch.randn(17, generator=g, dtype=torch.float64),
+        -80.0 + torch.randn(17, generator=g, dtype=torch.float64),
+        ties,
+        torch.randn(17, generator=g, dtype=torch.float64) * 15.0,
+    ]).to(torch.float32)                                      # [5, 17]
+    t["softmax.x"] = x
+    t["softmax.out"] = f32(ref.softmax(f64(x), dim=-1))
+
+    # matvec
+    w = randn(g, 24, 40, std=40 ** -0.5)
+    x = randn(g, 40)
+    t["matvec.w"], t["matvec.x"] = w, x
+    t["matvec.out"] = f32(f64(w) @ f64(x))
+
+    # RoPE: 6 positions, 4 heads of head_dim 16
+    x = randn(g, 6, 64)
+    pos = torch.tensor([0, 1, 2, 7, 19, 31], dtype=torch.int32)
+    head_dim = torch.tensor([16], dtype=torch.int32)
+    theta = torch.tensor([10000.0], dtype=torch.float32)
+    t["rope.x"], t["rope.pos"], t["rope.head_dim"], t["rope.theta"] = x, pos, head_dim, theta
+    t["rope.out"] = f32(ref.rope(f64(x), pos.long(), int(head_dim[0]), float(theta[0])))
+
+    # depth attention: 5 sources, source 2 is 50x larger than the others
+    src_scale = torch.tensor([1.0, 1.0, 50.0, 1.0, 1.0], dtype=torch.float64)[:, None]
+    src = (torch.randn(5, 64, generator=g, dtype=torch.float64) * src_scale).to(torch.float32)
+    pq = randn(g, 64, std=0.3)
+    kg = randn(g, 64, mean=1.0, std=0.2)
+    eps = torch.tensor([1e-5], dtype=torch.float32)
+    t["depth.sources"], t["depth.pseudo_query"], t["depth.key_gain"], t["depth.eps"] = src, pq, kg, eps
+    out, alpha = ref.depth_attention(f64(src), f64(pq), f64(kg), float(eps[0]))
+    t["depth.alpha"], t["depth.out"] = f32(alpha), f32(out)
+
+    # SwiGLU MLP (input already normalised: no RMSNorm here)
+    x = randn(g, 64)
+    w1, w2, w3 = randn(g, 96, 64, std=64 ** -0.5), randn(g, 64, 96, std=96 ** -0.5), randn(g, 96, 64, std=64 ** -0.5)
+    t["mlp.x"], t["mlp.w1"], t["mlp.w2"], t["mlp.w3"] = x, w1, w2, w3
+    t["mlp.out"] = f32(ref.mlp(f64(x), f64(w1), f64(w2), f64(w3)))
+
+    st.write(path, t, {"fixture": "primitives", "generator": GENERATOR})
+
+
+# --------------------------------------------------------------------------
+# B. models
+# --------------------------------------------------------------------------
+
+def _cfg(n_layers, residual="attnres", block_size=0, n_heads=4, n_kv_heads=4, vocab_size=128,
+         tie_embeddings=False, norm_eps=1e-5, rope_theta=10000.0):
+    return ref.Config(dim=64, hidden_dim=96, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
+                      vocab_size=vocab_size, seq_len=32, rope_theta=rope_theta, norm_eps=norm_eps,
+                      tie_embeddings=tie_embeddings, residual=residual, block_size=block_size)
+
+
+# (name, config, seed)
+CASES = [
+    ("standard", _cfg(3, residual="standard"), 101),
+    ("full", _cfg(3, block_size=1), 102),
+    ("block_s2", _cfg(3, block_size=2, norm_eps=1e-6, rope_theta=500000.0), 103),
+    ("block_s4", _cfg(3, block_size=4), 104),
+    ("block_sl", _cfg(3, block_size=6), 105),
+    ("gqa", _cfg(2, block_size=2, n_heads=8, n_kv_heads=2, vocab_size=256), 106),
+    ("tied", _cfg(2, block_size=3, n_kv_heads=2, tie_embeddings=True), 107),
+    ("standard_gqa_tied", _cfg(2, residual="standard", n_kv_heads=1, tie_embeddings=True), 108),
+]
+
+
+def random_weights(cfg, g):
+    """Random float32 weights in the canonical order: embeddings N(0, 0.5^2),
+    linear weights N(0, 1/in_features), norm gains 1 + 0.2 N(0, 1),
+    pseudo-queries N(0, 0.3^2) (non-zero, so depth weights are not uniform)."""
+    weights = {}
+    for name, shape in ref.tensor_names_and_shapes(cfg):
+        if name == "tok_embeddings.weight":
+            weights[name] = randn(g, *shape, std=0.5)
+        elif name.endswith("pseudo_query"):
+            weights[name] = randn(g, *shape, std=0.3)
+        elif name.endswith("norm.weight"):       # attention_norm, ffn_norm, key_norm, norm
+            weights[name] = randn(g, *shape, mean=1.0, std=0.2)
+        else:                                    # a linear layer [out, in]
+            weights[name] = randn(g, *shape, std=shape[1] ** -0.5)
+    return weights
+
+
+def make_case(out_dir, name, cfg, seed):
+    g = torch.Generator().manual_seed(seed)
+    weights = random_weights(cfg, g)
+    tokens = torch.randint(0, cfg.vocab_size, (T_PROMPT,), generator=g, dtype=torch.int64)
+
+    model_path = os.path.join(out_dir, f"{name}.model.safetensors")
+    ref.save_checkpoint(model_path, cfg, weights)
+    # compute from what was written, exactly as the C side will read it
+    cfg_read, weights_read = ref.load_checkpoint(model_path)
+    assert cfg_read == cfg
+    logits, tr = ref.forward(cfg_read, weights_read, tokens)
+
+    expect = {
+        "tokens": tokens.to(torch.int32),
+        "logits": f32(logits),           # [T, vocab_size]
+        "h": f32(tr["h"]),               # [T, L, dim]
+        "out_h": f32(tr["out_h"]),       # [T, dim]
+        "k_cache": f32(tr["k_cache"]),   # [n_layers, T, kv_dim]
+        "v_cache": f32(tr["v_cache"]),   # [n_layers, T, kv_dim]
+    }
+    if cfg.residual == "attnres":
+        expect["alpha"] = f32(tr["alpha"])                 # [T, L+1, N+1]
+        expect["alpha_count"] = tr["alpha_count"].to(torch.int32)  # [L+1]
+        expect["blocks"] = f32(tr["blocks"])               # [T, N+1, dim]
+    st.write(os.path.join(out_dir, f"{name}.expect.safetensors"), expect,
+             {"fixture": "expect", "case": name, "generator": GENERATOR})
+    return cfg
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="golden", help="output directory (default: golden)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    os.makedirs(args.out, exist_ok=True)
+
+    make_primitives(os.path.join(args.out, "primitives.safetensors"))
+    print(f"wrote {args.out}/primitives.safetensors")
+    for name, cfg, seed in CASES:
+        make_case(args.out, name, cfg, seed)
+        extra = f" S={cfg.block_size} N={cfg.n_blocks}" if cfg.residual == "attnres" else ""
+        print(f"wrote {args.out}/{name}.{{model,expect}}.safetensors  "
+              f"({cfg.residual}{extra}, L={cfg.n_sublayers}, heads {cfg.n_heads}/{cfg.n_kv_heads}, "
+              f"vocab {cfg.vocab_size}, tied={cfg.tie_embeddings}, seed {seed})")
+
+
+if __name__ == "__main__":
+    main()
