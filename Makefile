@@ -8,16 +8,30 @@ LDLIBS  ?= -lm
 # Debian's system Python is the one python3-torch installs for.
 PYTHON  ?= /usr/bin/python3
 
-# `make test SAN=1`: AddressSanitizer + UndefinedBehaviorSanitizer, in its own build dir.
+# Build variants, each in its own directory:
+#   SAN=1   AddressSanitizer + UndefinedBehaviorSanitizer
+#   SIMD=1  the optional kernel file attnres_kernels.c (AVX2+FMA / NEON)
+#   OMP=1   with SIMD=1: OpenMP over matrix rows (threads from OMP_NUM_THREADS)
+VARIANT :=
 ifeq ($(SAN),1)
 CFLAGS  += -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
-BUILD   ?= build/san
-else
-BUILD   ?= build/default
+VARIANT := $(VARIANT)san
 endif
+KERNELS :=
+ifeq ($(SIMD),1)
+CFLAGS  += -DATTNRES_KERNELS
+KERNELS  = $(BUILD)/attnres_kernels.o
+VARIANT := $(VARIANT)simd
+ifeq ($(OMP),1)
+CFLAGS  += -fopenmp
+LDFLAGS += -fopenmp
+VARIANT := $(VARIANT)-omp
+endif
+endif
+BUILD   ?= build/$(if $(VARIANT),$(VARIANT),default)
 
-TESTS   := test_primitives test_model test_invariants test_errors test_link test_static
+TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_link test_static
 SOURCES := $(wildcard tests/*.c)
 STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
 
@@ -27,17 +41,17 @@ all: $(addprefix $(BUILD)/,$(TESTS))
 $(BUILD):
 	@mkdir -p $@
 
-$(BUILD)/test_%: tests/test_%.c attnres.h tests/check.h tests/fixture.h | $(BUILD)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+$(BUILD)/test_%: tests/test_%.c attnres.h tests/check.h tests/fixture.h $(KERNELS) | $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS)
 
 # two files include the header, one of them with the implementation
-$(BUILD)/test_link: tests/link_impl.c tests/link_user.c attnres.h tests/check.h | $(BUILD)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/link_impl.c tests/link_user.c $(LDLIBS)
+$(BUILD)/test_link: tests/link_impl.c tests/link_user.c attnres.h tests/check.h $(KERNELS) | $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/link_impl.c tests/link_user.c $(KERNELS) $(LDLIBS)
 
 # two private copies of the implementation side by side (ATTNRES_STATIC)
 $(BUILD)/static_%.o: tests/static_%.c attnres.h tests/check.h | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
-$(BUILD)/test_static: $(BUILD)/static_a.o $(BUILD)/static_b.o
+$(BUILD)/test_static: $(BUILD)/static_a.o $(BUILD)/static_b.o $(KERNELS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # every C file, warning-free under gcc and clang; the header also as C++
@@ -67,4 +81,8 @@ help:
 	@echo "make test SAN=1    the same under AddressSanitizer + UBSan"
 	@echo "make golden        regenerate golden/ with the PyTorch reference (PYTHON=$(PYTHON))"
 	@echo "make clean         remove build/"
-	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN"
+	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN, SIMD, OMP"
+
+# Work in progress: pieces under development keep their rules in mk/*.mk
+# until they are folded into this file.
+-include mk/*.mk

@@ -165,6 +165,9 @@ typedef struct {
     attnres_weights weights;
     float          *memory;    /* the single allocation behind weights     */
     size_t          n_floats;  /* its length                               */
+    /* derived from the weights (attnres only; NULL for standard): rebuilt
+       by attnres_model_refresh, which load and init call for you */
+    float          *folded_query; /* [L+1, dim]  pseudo_query * key_norm    */
 } attnres_model;
 
 /* Allocates zeroed weights for a valid config (fill them yourself). */
@@ -172,6 +175,10 @@ ATTNRESDEF int  attnres_model_init(attnres_model *m, const attnres_config *c, at
 /* Reads a .safetensors checkpoint (F32 tensors, config in __metadata__). */
 ATTNRESDEF int  attnres_model_load(attnres_model *m, const char *path, attnres_error *err);
 ATTNRESDEF void attnres_model_free(attnres_model *m);
+/* Rebuilds what is derived from the weights: the folded pseudo-queries of
+   the two-phase path. CALL IT AFTER CHANGING pseudo_query OR key_norm BY
+   HAND, or the two-phase path will use the old values. */
+ATTNRESDEF void attnres_model_refresh(attnres_model *m);
 
 /* ======================================================================== */
 /* Run state: activations, KV-cache, block state, inspection buffers        */
@@ -183,6 +190,7 @@ ATTNRESDEF void attnres_model_free(attnres_model *m);
    contiguous rows blocks[0 .. n_sources-1]. */
 typedef struct {
     float *blocks;       /* [N+1, dim]  b0 .. b_N; row n_completed = partial */
+    float *inv_rms;      /* [N+1]  1/rms of each completed block (two-phase) */
     int    n_completed;  /* completed blocks, b0 included                    */
     int    n_partial;    /* sublayer outputs summed into the partial so far  */
     int    block_size;   /* S                                                */
@@ -190,7 +198,20 @@ typedef struct {
     int    dim;
 } attnres_block_state;
 
+/* How attnres_forward computes the depth attention of Block AttnRes. Both
+   give the same result (tested); they differ in how often the completed
+   blocks are read. Standard residuals ignore it. */
+typedef enum {
+    ATTNRES_PATH_DIRECT    = 0,  /* every sublayer: softmax over all its sources     */
+    ATTNRES_PATH_TWO_PHASE = 1   /* the paper's Algorithm 1: per block, one batched
+                                    pass over the completed blocks (phase 1), then an
+                                    online-softmax merge with the partial (phase 2)  */
+} attnres_path;
+
+typedef struct { long reads, writes; } attnres_io;
+
 typedef struct {
+    int    path;        /* an attnres_path; attnres_state_init sets DIRECT   */
     /* activations of the current token */
     float *x;           /* [dim]  residual stream (standard) or h (attnres)  */
     float *xb;          /* [dim]  RMSNorm(h), the sublayer's normed input    */
@@ -211,6 +232,16 @@ typedef struct {
     float *sublayer_input; /* [L, dim]    h_l, the input of every sublayer  */
     float *alpha;          /* [L+1, N+1]  depth weights, row L = output     */
     int   *alpha_count;    /* [L+1]       sources in each row of alpha      */
+    /* two-phase path: phase-1 results of every block n = 1..N (row n-1)
+       and of the output aggregation (row N, one query) */
+    float *phase1_o;       /* [N+1, S, dim]  sum_j exp(s_ij - max_i) b_j    */
+    float *phase1_max;     /* [N+1, S]       max_i = max_j s_ij             */
+    float *phase1_sum;     /* [N+1, S]       sum_j exp(s_ij - max_i)        */
+    float *phase1_logits;  /* [S, N+1]       s_ij of the current block      */
+    /* residual-path memory traffic of the last attnres_forward, counted in
+       dim-sized vectors (see "Memory traffic" in the implementation) */
+    attnres_io io_sublayers;  /* summed over the L sublayers              */
+    attnres_io io_output;     /* the output aggregation (attnres only)    */
     /* bookkeeping */
     attnres_config config;
     float *memory;         /* the single float allocation                   */
@@ -234,6 +265,16 @@ ATTNRESDEF void  attnres_swiglu_mlp(float *out, const float *x,
                                     const float *w1, const float *w2, const float *w3,
                                     float *hb, float *hb2, int dim, int hidden_dim);
 
+/* Causal attention of every query head over the first n_pos positions of
+   one layer's KV-cache (grouped-query: head hq reads kv head
+   hq / (n_heads / n_kv_heads)), scaled by 1/sqrt(head_dim).
+     out [n_heads*head_dim]   q [n_heads*head_dim]
+     att [n_heads, seq_len]   scratch; row hq is left holding its weights
+     key_cache, value_cache   [seq_len, kv_dim] of this layer, kv_dim = n_kv_heads*head_dim */
+ATTNRESDEF void  attnres_attend(float *out, float *att, const float *q,
+                                const float *key_cache, const float *value_cache,
+                                int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len);
+
 /* The AttnRes operation: softmax over depth.
    out[dim] = sum_j alpha[j] sources[j], alpha = softmax_j(w . RMSNorm(sources[j]; g)).
    alpha [n_sources] is written for the caller to inspect. */
@@ -241,6 +282,47 @@ ATTNRESDEF void  attnres_depth_attention(float *out, float *alpha,
                                          const float *sources, int n_sources,
                                          const float *pseudo_query, const float *key_gain,
                                          int dim, float eps);
+
+/* Two-phase Block AttnRes (the paper's Algorithm 1), the two halves.
+   Phase 1, once per block: the n_queries folded pseudo-queries of the
+   block's sublayers against its completed blocks b0..b_{n-1}, batched (two
+   passes over those blocks: logits, then the weighted sums):
+     folded  [n_queries, dim]   w_l * g_l of each sublayer of the block
+     blocks  [n_blocks, dim]    the completed blocks
+     inv_rms [n_blocks]         their 1/rms, cached when each completed
+   out: logits [n_queries, n_blocks]  s_ij = inv_rms_j (folded_i . b_j)
+        o      [n_queries, dim]       sum_j exp(s_ij - max_i) b_j  (unnormalised)
+        max, sum [n_queries]          max_j s_ij,  sum_j exp(s_ij - max_i) */
+ATTNRESDEF void  attnres_phase1(float *o, float *max, float *sum, float *logits,
+                                const float *folded, int n_queries,
+                                const float *blocks, const float *inv_rms, int n_blocks, int dim);
+/* Phase 2, per sublayer: merge its phase-1 statistics (o [dim], max, sum,
+   logits [n_blocks]) with the partial sum of the block (partial [dim], or
+   NULL for the first sublayer of a block) by online softmax. h [dim] is the
+   same mix as a direct softmax over [b0..b_{n-1}, partial]; alpha
+   [n_blocks (+1 with a partial)] receives the weights, for inspection. */
+ATTNRESDEF void  attnres_phase2(float *h, float *alpha, const float *o, float max, float sum,
+                                const float *logits, int n_blocks,
+                                const float *partial, const float *folded, int dim, float eps);
+
+/* KERNEL HOOK. Built with -DATTNRES_KERNELS (make SIMD=1 or make CUDA=1),
+   attnres_forward sends its four hot loops to these functions, which the
+   optional kernel file (attnres_kernels.c or .cu) defines. Each has exactly
+   the signature and the meaning of the scalar function it replaces, so
+   tests can run both on the same input. Without the flag nothing below is
+   declared or called, and the scalar loops above are the whole story. */
+#ifdef ATTNRES_KERNELS
+ATTNRESDEF void  attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols);
+ATTNRESDEF void  attnres_kernel_rmsnorm(float *out, const float *x, const float *gain, int n, float eps);
+ATTNRESDEF void  attnres_kernel_attend(float *out, float *att, const float *q,
+                                       const float *key_cache, const float *value_cache,
+                                       int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len);
+ATTNRESDEF void  attnres_kernel_depth_attention(float *out, float *alpha,
+                                                const float *sources, int n_sources,
+                                                const float *pseudo_query, const float *key_gain,
+                                                int dim, float eps);
+ATTNRESDEF const char *attnres_kernel_name(void);   /* e.g. "avx2+fma, openmp x2" */
+#endif
 
 /* Block state. reset: b0 = embedding, no partial. add: partial += f and
    close the block after S outputs. close: finish a short last block. */
@@ -258,6 +340,13 @@ ATTNRESDEF void attnres_block_close(attnres_block_state *bs);
    or NULL with err filled. Never allocates. */
 ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
                                   int token, int pos, attnres_error *err);
+
+/* Runs a whole prompt: tokens[0..n_tokens) at positions cache_len,
+   cache_len+1, ... (one attnres_forward each, on the path s->path) and
+   returns the logits after the last one. The prompt is checked first: if it
+   does not fit in the context, or a token is out of range, nothing runs. */
+ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
+                                  const int *tokens, int n_tokens, attnres_error *err);
 
 /* ======================================================================== */
 /* Sampling                                                                  */
@@ -511,12 +600,34 @@ ATTNRESDEF int attnres_model_init(attnres_model *m, const attnres_config *c, att
     attnres__carve_weights(&m->weights, m->memory, c);
     m->config = *c;
     m->n_floats = n;
+    if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {
+        size_t nf = ((size_t)attnres_n_sublayers(c) + 1) * (size_t)c->dim;
+        m->folded_query = (float *)ATTNRES_MALLOC(nf * sizeof(float));
+        if (!m->folded_query) {
+            attnres_model_free(m);
+            return attnres__fail(err, ATTNRES_ERR_NOMEM, "model: cannot allocate the folded pseudo-queries");
+        }
+        attnres_model_refresh(m);
+    }
     return attnres__ok(err);
 }
 
 ATTNRESDEF void attnres_model_free(attnres_model *m) {
     if (m->memory) ATTNRES_FREE(m->memory);
+    if (m->folded_query) ATTNRES_FREE(m->folded_query);
     memset(m, 0, sizeof *m);
+}
+
+/* The two-phase path scores a block with w . RMSNorm(b; g)
+     = sum_i w_i (b_i inv_rms g_i) = inv_rms * sum_i (w_i g_i) b_i,
+   so the gain can be folded into the pseudo-query once, as w * g. The
+   product is rounded exactly as the direct path rounds (w_i * g_i) * b_i,
+   so both paths compute bit-identical depth logits. */
+ATTNRESDEF void attnres_model_refresh(attnres_model *m) {
+    size_t n, i;
+    if (!m->folded_query || !m->weights.pseudo_query) return;
+    n = ((size_t)attnres_n_sublayers(&m->config) + 1) * (size_t)m->config.dim;
+    for (i = 0; i < n; i++) m->folded_query[i] = m->weights.pseudo_query[i] * m->weights.key_norm[i];
 }
 
 /* ======================================================================== */
@@ -529,6 +640,7 @@ ATTNRES__PRIVATE size_t attnres__carve_state(attnres_state *s, float *base, cons
     size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
     size_t T = (size_t)c->seq_len, nl = (size_t)c->n_layers, L = (size_t)attnres_n_sublayers(c);
     size_t rows = (size_t)attnres_n_blocks(c) + 1;   /* b0..b_N; standard: just b0 */
+    size_t S = (size_t)c->block_size;                  /* 0 for standard         */
     size_t at = 0;
 #define ATTNRES__TAKE(ptr, count) \
     do { ptr = base ? base + at : NULL; at += (count); } while (0)
@@ -544,8 +656,13 @@ ATTNRES__PRIVATE size_t attnres__carve_state(attnres_state *s, float *base, cons
     ATTNRES__TAKE(s->key_cache, nl * T * kvd);
     ATTNRES__TAKE(s->value_cache, nl * T * kvd);
     ATTNRES__TAKE(s->bs.blocks, rows * d);
+    ATTNRES__TAKE(s->bs.inv_rms, rows);
     ATTNRES__TAKE(s->sublayer_input, L * d);
     ATTNRES__TAKE(s->alpha, (L + 1) * rows);
+    ATTNRES__TAKE(s->phase1_o, rows * S * d);
+    ATTNRES__TAKE(s->phase1_max, rows * S);
+    ATTNRES__TAKE(s->phase1_sum, rows * S);
+    ATTNRES__TAKE(s->phase1_logits, S * rows);
 #undef ATTNRES__TAKE
     return at;
 }
@@ -574,6 +691,7 @@ ATTNRESDEF int attnres_state_init(attnres_state *s, const attnres_config *c, att
     s->bs.max_blocks = attnres_n_blocks(c) + 1;
     s->config = *c;
     s->cache_len = 0;
+    s->path = ATTNRES_PATH_DIRECT;
     return attnres__ok(err);
 }
 
@@ -644,19 +762,55 @@ ATTNRESDEF void attnres_rope(float *x, int n, int head_dim, int pos, float theta
     }
 }
 
+/* The hot loops of the forward pass go through these four: the scalar
+   functions above, unless the kernel file is built in (KERNEL HOOK). */
+ATTNRES__PRIVATE void attnres__hot_matvec(float *out, const float *w, const float *x, int rows, int cols) {
+#ifdef ATTNRES_KERNELS
+    attnres_kernel_matvec(out, w, x, rows, cols);
+#else
+    attnres_matvec(out, w, x, rows, cols);
+#endif
+}
+ATTNRES__PRIVATE void attnres__hot_rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
+#ifdef ATTNRES_KERNELS
+    attnres_kernel_rmsnorm(out, x, gain, n, eps);
+#else
+    attnres_rmsnorm(out, x, gain, n, eps);
+#endif
+}
+ATTNRES__PRIVATE void attnres__hot_attend(float *out, float *att, const float *q, const float *key_cache,
+                                          const float *value_cache, int n_pos, int n_heads, int n_kv_heads,
+                                          int head_dim, int seq_len) {
+#ifdef ATTNRES_KERNELS
+    attnres_kernel_attend(out, att, q, key_cache, value_cache, n_pos, n_heads, n_kv_heads, head_dim, seq_len);
+#else
+    attnres_attend(out, att, q, key_cache, value_cache, n_pos, n_heads, n_kv_heads, head_dim, seq_len);
+#endif
+}
+ATTNRES__PRIVATE void attnres__hot_depth_attention(float *out, float *alpha, const float *sources, int n_sources,
+                                                   const float *pseudo_query, const float *key_gain, int dim,
+                                                   float eps) {
+#ifdef ATTNRES_KERNELS
+    attnres_kernel_depth_attention(out, alpha, sources, n_sources, pseudo_query, key_gain, dim, eps);
+#else
+    attnres_depth_attention(out, alpha, sources, n_sources, pseudo_query, key_gain, dim, eps);
+#endif
+}
+
 /* out[dim] = w2 (silu(w1 x) * (w3 x)), with w1, w3 [hidden_dim, dim] and
-   w2 [dim, hidden_dim]; hb, hb2 [hidden_dim] are scratch. */
+   w2 [dim, hidden_dim]; hb, hb2 [hidden_dim] are scratch. Its three
+   matvecs hold most of the model's weights, so they are hot loops. */
 ATTNRESDEF void attnres_swiglu_mlp(float *out, const float *x,
                                    const float *w1, const float *w2, const float *w3,
                                    float *hb, float *hb2, int dim, int hidden_dim) {
     int i;
-    attnres_matvec(hb, w1, x, hidden_dim, dim);   /* gate */
-    attnres_matvec(hb2, w3, x, hidden_dim, dim);  /* up   */
+    attnres__hot_matvec(hb, w1, x, hidden_dim, dim);   /* gate */
+    attnres__hot_matvec(hb2, w3, x, hidden_dim, dim);  /* up   */
     for (i = 0; i < hidden_dim; i++) {
         float silu = hb[i] / (1.0f + expf(-hb[i]));
         hb[i] = silu * hb2[i];
     }
-    attnres_matvec(out, w2, hb, dim, hidden_dim);
+    attnres__hot_matvec(out, w2, hb, dim, hidden_dim);
 }
 
 /* ======================================================================== */
@@ -674,6 +828,7 @@ ATTNRESDEF void attnres_depth_attention(float *out, float *alpha,
                                         const float *sources, int n_sources,
                                         const float *pseudo_query, const float *key_gain,
                                         int dim, float eps) {
+    float max, sum = 0.0f;
     int j, i;
     ATTNRES_ASSERT(n_sources >= 1);
     for (j = 0; j < n_sources; j++) {
@@ -684,9 +839,17 @@ ATTNRESDEF void attnres_depth_attention(float *out, float *alpha,
         for (i = 0; i < dim; i++) wgv += pseudo_query[i] * key_gain[i] * v[i];
         alpha[j] = inv_rms * wgv;
     }
-    attnres_softmax(alpha, n_sources);
+    /* softmax over depth, kept as its statistics: max m, e_j = exp(s_j - m),
+       sum = sum_j e_j, o = sum_j e_j v_j; then out = o / sum. The same
+       statistics, in the same order, that the two-phase path builds (see
+       attnres_phase1), so the two paths differ only where they must. */
+    max = alpha[0];
+    for (j = 1; j < n_sources; j++) if (alpha[j] > max) max = alpha[j];
+    for (j = 0; j < n_sources; j++) { alpha[j] = expf(alpha[j] - max); sum += alpha[j]; }
     for (i = 0; i < dim; i++) out[i] = 0.0f;
     for (j = 0; j < n_sources; j++) attnres_axpy(out, alpha[j], sources + (size_t)j * (size_t)dim, dim);
+    for (i = 0; i < dim; i++) out[i] /= sum;
+    for (j = 0; j < n_sources; j++) alpha[j] /= sum;
 }
 
 /* Start of a token: b0 = its embedding, no blocks completed yet past b0. */
@@ -724,45 +887,59 @@ ATTNRESDEF void attnres_block_close(attnres_block_state *bs) {
 /* Attention with the KV-cache                                               */
 /* ======================================================================== */
 
+ATTNRESDEF void attnres_attend(float *out, float *att, const float *q,
+                               const float *key_cache, const float *value_cache,
+                               int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len) {
+    int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads, hq, t;
+    float scale = 1.0f / sqrtf((float)head_dim);
+    for (hq = 0; hq < n_heads; hq++) {
+        const float *qh = q + (size_t)hq * head_dim;                    /* [head_dim] */
+        const float *kh = key_cache + (size_t)(hq / group) * head_dim;   /* its kv head's column */
+        const float *vh = value_cache + (size_t)(hq / group) * head_dim;
+        float *a = att + (size_t)hq * seq_len;                           /* [n_pos]    */
+        float *o = out + (size_t)hq * head_dim;                          /* [head_dim] */
+        for (t = 0; t < n_pos; t++) a[t] = attnres_dot(qh, kh + (size_t)t * kv_dim, head_dim) * scale;
+        attnres_softmax(a, n_pos);
+        memset(o, 0, (size_t)head_dim * sizeof(float));
+        for (t = 0; t < n_pos; t++) attnres_axpy(o, a[t], vh + (size_t)t * kv_dim, head_dim);
+    }
+}
+
 /* One causal, grouped-query attention sublayer for the token at pos.
      in:  s->xb [dim] (the normed input)      out: s->f [dim]
-   k and v of this token are written straight into cache slot [layer, pos];
-   query head hq reads kv head hq / (n_heads / n_kv_heads). */
+   k and v of this token are written straight into cache slot [layer, pos],
+   then the query attends over positions 0..pos of that layer. */
 ATTNRES__PRIVATE void attnres__attention(const attnres_model *m, attnres_state *s, int layer, int pos) {
     const attnres_config *c = &m->config;
     const attnres_weights *w = &m->weights;
-    int head_dim = attnres_head_dim(c), kv_dim = attnres_kv_dim(c);
-    int q_dim = c->n_heads * head_dim, group = c->n_heads / c->n_kv_heads;
+    int head_dim = attnres_head_dim(c), kv_dim = attnres_kv_dim(c), q_dim = c->n_heads * head_dim;
     size_t layer_off = (size_t)layer * (size_t)c->seq_len * (size_t)kv_dim;
     float *k = s->key_cache + layer_off + (size_t)pos * kv_dim;     /* [kv_dim] */
     float *v = s->value_cache + layer_off + (size_t)pos * kv_dim;   /* [kv_dim] */
-    float scale = 1.0f / sqrtf((float)head_dim);
-    int hq, t;
 
-    attnres_matvec(s->q, w->wq + (size_t)layer * q_dim * c->dim, s->xb, q_dim, c->dim);
-    attnres_matvec(k, w->wk + (size_t)layer * kv_dim * c->dim, s->xb, kv_dim, c->dim);
-    attnres_matvec(v, w->wv + (size_t)layer * kv_dim * c->dim, s->xb, kv_dim, c->dim);
+    attnres__hot_matvec(s->q, w->wq + (size_t)layer * q_dim * c->dim, s->xb, q_dim, c->dim);
+    attnres__hot_matvec(k, w->wk + (size_t)layer * kv_dim * c->dim, s->xb, kv_dim, c->dim);
+    attnres__hot_matvec(v, w->wv + (size_t)layer * kv_dim * c->dim, s->xb, kv_dim, c->dim);
     attnres_rope(s->q, q_dim, head_dim, pos, c->rope_theta);
     attnres_rope(k, kv_dim, head_dim, pos, c->rope_theta);
-
-    for (hq = 0; hq < c->n_heads; hq++) {
-        const float *qh = s->q + (size_t)hq * head_dim;            /* [head_dim] */
-        float *att = s->att + (size_t)hq * c->seq_len;             /* [pos+1]    */
-        float *out = s->xb2 + (size_t)hq * head_dim;               /* [head_dim] */
-        size_t kv_off = layer_off + (size_t)(hq / group) * head_dim;
-        for (t = 0; t <= pos; t++)
-            att[t] = attnres_dot(qh, s->key_cache + kv_off + (size_t)t * kv_dim, head_dim) * scale;
-        attnres_softmax(att, pos + 1);
-        memset(out, 0, (size_t)head_dim * sizeof(float));
-        for (t = 0; t <= pos; t++)
-            attnres_axpy(out, att[t], s->value_cache + kv_off + (size_t)t * kv_dim, head_dim);
-    }
-    attnres_matvec(s->f, w->wo + (size_t)layer * c->dim * q_dim, s->xb2, c->dim, q_dim);
+    attnres__hot_attend(s->xb2, s->att, s->q, s->key_cache + layer_off, s->value_cache + layer_off,
+                        pos + 1, c->n_heads, c->n_kv_heads, head_dim, c->seq_len);
+    attnres__hot_matvec(s->f, w->wo + (size_t)layer * c->dim * q_dim, s->xb2, c->dim, q_dim);
 }
 
 /* ======================================================================== */
 /* Forward pass                                                              */
 /* ======================================================================== */
+
+/* Memory traffic. The io counters of the state count the dim-sized vectors
+   the RESIDUAL PATH moves per token: how the input h of each sublayer is
+   made and how its output f is stored (not the sublayer's own weights and
+   activations). A vector counts once per pass of a loop that streams it;
+   scalars (logits, max, sums, 1/rms) are free. lessons/07 prints the table. */
+ATTNRES__PRIVATE void attnres__count(attnres_io *io, long reads, long writes) {
+    io->reads += reads;
+    io->writes += writes;
+}
 
 /* f_l(h) for sublayer l (2i: attention of layer i, 2i+1: its MLP):
    pre-norm, then the sublayer. in: h [dim]   out: s->f [dim] */
@@ -771,29 +948,200 @@ ATTNRES__PRIVATE void attnres__sublayer(const attnres_model *m, attnres_state *s
     const attnres_config *c = &m->config;
     const attnres_weights *w = &m->weights;
     int layer = l / 2, d = c->dim, hd = c->hidden_dim;
+    memcpy(s->sublayer_input + (size_t)l * d, h, (size_t)d * sizeof(float));   /* inspection */
     if (l % 2 == 0) {
-        attnres_rmsnorm(s->xb, h, w->attention_norm + (size_t)layer * d, d, c->norm_eps);
+        attnres__hot_rmsnorm(s->xb, h, w->attention_norm + (size_t)layer * d, d, c->norm_eps);
         attnres__attention(m, s, layer, pos);
     } else {
-        attnres_rmsnorm(s->xb, h, w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
+        attnres__hot_rmsnorm(s->xb, h, w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
         attnres_swiglu_mlp(s->f, s->xb,
                            w->w1 + (size_t)layer * hd * d, w->w2 + (size_t)layer * d * hd,
                            w->w3 + (size_t)layer * hd * d, s->hb, s->hb2, d, hd);
     }
 }
 
-/* AttnRes over the current sources for row l of the pseudo-queries (a
-   sublayer, or l = L for the output); records alpha for inspection. */
-ATTNRES__PRIVATE void attnres__aggregate(const attnres_model *m, attnres_state *s, int l) {
+/* Standard residuals: h <- h + f_l(h), one running stream in s->x.
+   Traffic per sublayer: read h and f, write h. */
+ATTNRES__PRIVATE void attnres__forward_standard(const attnres_model *m, attnres_state *s,
+                                                const float *embedding, int pos) {
+    int d = m->config.dim, L = attnres_n_sublayers(&m->config), l;
+    memcpy(s->x, embedding, (size_t)d * sizeof(float));
+    for (l = 0; l < L; l++) {
+        attnres__sublayer(m, s, l, s->x, pos);
+        attnres_axpy(s->x, 1.0f, s->f, d);
+        attnres__count(&s->io_sublayers, 2, 1);
+    }
+}
+
+/* partial += f (the first output of a block starts it). Traffic: read f
+   (and the partial, if it exists), write the partial. */
+ATTNRES__PRIVATE void attnres__add_to_block(attnres_state *s, attnres_io *io) {
+    attnres__count(io, s->bs.n_partial > 0 ? 2 : 1, 1);
+    attnres_block_add(&s->bs, s->f);
+}
+
+/* Direct AttnRes over the current sources for row l of the pseudo-queries
+   (a sublayer, or l = L for the output): s->x = h, alpha recorded.
+   Traffic: every source is read twice (logits, then the weighted sum), h
+   is written once. */
+ATTNRES__PRIVATE void attnres__aggregate(const attnres_model *m, attnres_state *s, int l, attnres_io *io) {
     const attnres_config *c = &m->config;
     int n = attnres_block_n_sources(&s->bs), rows = s->bs.max_blocks, j;
     float *alpha = s->alpha + (size_t)l * rows;                    /* [N+1] */
-    attnres_depth_attention(s->x, alpha, s->bs.blocks, n,
-                            m->weights.pseudo_query + (size_t)l * c->dim,
-                            m->weights.key_norm + (size_t)l * c->dim, c->dim, c->norm_eps);
+    attnres__hot_depth_attention(s->x, alpha, s->bs.blocks, n,
+                                 m->weights.pseudo_query + (size_t)l * c->dim,
+                                 m->weights.key_norm + (size_t)l * c->dim, c->dim, c->norm_eps);
     for (j = n; j < rows; j++) alpha[j] = 0.0f;   /* rows are zero-padded */
     s->alpha_count[l] = n;
+    attnres__count(io, 2L * n, 1);
 }
+
+/* Block AttnRes, direct: each sublayer takes a softmax-over-depth mix of
+   the completed blocks (and the partial), then adds its output to the
+   partial; the output is one more mix, over [b0 .. b_N]. */
+ATTNRES__PRIVATE void attnres__forward_direct(const attnres_model *m, attnres_state *s,
+                                              const float *embedding, int pos) {
+    int L = attnres_n_sublayers(&m->config), l;
+    attnres_block_reset(&s->bs, embedding);
+    for (l = 0; l < L; l++) {
+        attnres__aggregate(m, s, l, &s->io_sublayers);          /* s->x = h_l */
+        attnres__sublayer(m, s, l, s->x, pos);
+        attnres__add_to_block(s, &s->io_sublayers);
+    }
+    attnres_block_close(&s->bs);   /* a last block shorter than S */
+    attnres__aggregate(m, s, L, &s->io_output);
+}
+
+/* ======================================================================== */
+/* Two-phase Block AttnRes (the paper's Algorithm 1)                         */
+/* ======================================================================== */
+/* Direct AttnRes reads every completed block in every sublayer, although
+   completed blocks do not change inside a token. Two-phase reads them once
+   per BLOCK instead:
+     phase 1  the S pseudo-queries of block n against b0..b_{n-1}, as a
+              batch: the logits are an [S, dim] x [dim, n] product, and a
+              second pass over the blocks leaves per query the softmax
+              statistics (o = unnormalised sum, max, sum of exponentials);
+     phase 2  sublayer by sublayer, merge those statistics with the one
+              logit of the partial sum, by online softmax.
+   Two facts keep phase 1 small: the key RMSNorm of a completed block needs
+   its 1/rms only, computed once when the block completes; and the gain is
+   folded into the pseudo-query (w * g, attnres_model_refresh), so a key
+   never has to be materialised: s_ij = inv_rms_j (folded_i . b_j). */
+
+ATTNRESDEF void attnres_phase1(float *o, float *max, float *sum, float *logits,
+                               const float *folded, int n_queries,
+                               const float *blocks, const float *inv_rms, int n_blocks, int dim) {
+    int i, j;
+    /* pass 1 over the blocks: the logits, an [S, dim] x [dim, n] product
+       (scaled per column by the block's cached 1/rms), and each row's max */
+    for (j = 0; j < n_blocks; j++) {
+        const float *b = blocks + (size_t)j * dim;                /* [dim] */
+        for (i = 0; i < n_queries; i++)
+            logits[(size_t)i * n_blocks + j] = inv_rms[j] * attnres_dot(folded + (size_t)i * dim, b, dim);
+    }
+    for (i = 0; i < n_queries; i++) {
+        const float *s = logits + (size_t)i * n_blocks;           /* [n_blocks] */
+        max[i] = s[0];
+        for (j = 1; j < n_blocks; j++) if (s[j] > max[i]) max[i] = s[j];
+        sum[i] = 0.0f;
+        memset(o + (size_t)i * dim, 0, (size_t)dim * sizeof(float));
+    }
+    /* pass 2 over the blocks: the unnormalised sums, exp(s - max) <= 1 */
+    for (j = 0; j < n_blocks; j++) {
+        const float *b = blocks + (size_t)j * dim;
+        for (i = 0; i < n_queries; i++) {
+            float e = expf(logits[(size_t)i * n_blocks + j] - max[i]);
+            attnres_axpy(o + (size_t)i * dim, e, b, dim);
+            sum[i] += e;
+        }
+    }
+}
+
+ATTNRESDEF void attnres_phase2(float *h, float *alpha, const float *o, float max, float sum,
+                               const float *logits, int n_blocks,
+                               const float *partial, const float *folded, int dim, float eps) {
+    float m_new = max, scale_o = 1.0f, w_partial = 0.0f, sum_new = sum;
+    int i, j;
+    if (partial) {
+        /* the partial's logit, with its own 1/rms: it changes every sublayer */
+        float inv_rms = 1.0f / sqrtf(attnres_dot(partial, partial, dim) / (float)dim + eps);
+        float s_p = inv_rms * attnres_dot(folded, partial, dim);
+        m_new = s_p > max ? s_p : max;
+        scale_o = expf(max - m_new);
+        w_partial = expf(s_p - m_new);
+        sum_new = sum * scale_o + w_partial;
+        alpha[n_blocks] = w_partial / sum_new;
+    }
+    /* h = (o e^(max - m_new) + e^(s_p - m_new) partial) / sum_new */
+    for (i = 0; i < dim; i++)
+        h[i] = (o[i] * scale_o + (partial ? w_partial * partial[i] : 0.0f)) / sum_new;
+    for (j = 0; j < n_blocks; j++) alpha[j] = expf(logits[j] - m_new) / sum_new;
+}
+
+/* 1/rms of block j, cached once when it completes (phase 1 reuses it for
+   every later block and for the output). Traffic: one read of the block. */
+ATTNRES__PRIVATE void attnres__cache_inv_rms(attnres_state *s, int j, float eps, attnres_io *io) {
+    const float *b = s->bs.blocks + (size_t)j * s->bs.dim;
+    s->bs.inv_rms[j] = 1.0f / sqrtf(attnres_dot(b, b, s->bs.dim) / (float)s->bs.dim + eps);
+    attnres__count(io, 1, 0);
+}
+
+/* Phase 2 for sublayer l, the i-th (0-based) of a block whose phase-1
+   results are o/max/sum (row i) and logits [count, n_blocks]:
+   s->x = h_l and alpha row l. Traffic: read o (and the partial twice:
+   its logit, then the mix), write h. */
+ATTNRES__PRIVATE void attnres__phase2_sublayer(const attnres_model *m, attnres_state *s, int l, int i,
+                                               const float *o, const float *max, const float *sum,
+                                               int n_blocks, attnres_io *io) {
+    int d = m->config.dim, rows = s->bs.max_blocks, n = n_blocks + (i > 0), j;
+    float *alpha = s->alpha + (size_t)l * rows;                    /* [N+1] */
+    const float *partial = i > 0 ? s->bs.blocks + (size_t)n_blocks * d : NULL;
+    attnres_phase2(s->x, alpha, o + (size_t)i * d, max[i], sum[i], s->phase1_logits + (size_t)i * n_blocks,
+                   n_blocks, partial, m->folded_query + (size_t)l * d, d, m->config.norm_eps);
+    for (j = n; j < rows; j++) alpha[j] = 0.0f;
+    s->alpha_count[l] = n;
+    attnres__count(io, i > 0 ? 3 : 1, 1);
+}
+
+ATTNRES__PRIVATE void attnres__forward_two_phase(const attnres_model *m, attnres_state *s,
+                                                 const float *embedding, int pos) {
+    const attnres_config *c = &m->config;
+    int d = c->dim, L = attnres_n_sublayers(c), S = c->block_size, N = attnres_n_blocks(c), n, i;
+    float *o, *max, *sum;
+    attnres_block_reset(&s->bs, embedding);
+    attnres__cache_inv_rms(s, 0, c->norm_eps, &s->io_sublayers);
+    for (n = 1; n <= N; n++) {                  /* block n: sublayers first .. first+count-1 */
+        int first = (n - 1) * S, count = L - first < S ? L - first : S;
+        o = s->phase1_o + (size_t)(n - 1) * S * d;                 /* [S, dim] */
+        max = s->phase1_max + (size_t)(n - 1) * S;                 /* [S]      */
+        sum = s->phase1_sum + (size_t)(n - 1) * S;                 /* [S]      */
+        /* phase 1: the block's queries against b0..b_{n-1}, one batch */
+        attnres_phase1(o, max, sum, s->phase1_logits, m->folded_query + (size_t)first * d, count,
+                       s->bs.blocks, s->bs.inv_rms, n, d);
+        attnres__count(&s->io_sublayers, 2L * n, count);
+        /* phase 2: sublayer by sublayer */
+        for (i = 0; i < count; i++) {
+            attnres__phase2_sublayer(m, s, first + i, i, o, max, sum, n, &s->io_sublayers);
+            attnres__sublayer(m, s, first + i, s->x, pos);
+            attnres__add_to_block(s, &s->io_sublayers);
+        }
+        attnres_block_close(&s->bs);            /* a last block shorter than S */
+        attnres__cache_inv_rms(s, n, c->norm_eps, &s->io_sublayers);
+    }
+    /* the output: one query over all N+1 blocks, phase 1 then a merge with no partial */
+    o = s->phase1_o + (size_t)N * S * d;
+    max = s->phase1_max + (size_t)N * S;
+    sum = s->phase1_sum + (size_t)N * S;
+    attnres_phase1(o, max, sum, s->phase1_logits, m->folded_query + (size_t)L * d, 1,
+                   s->bs.blocks, s->bs.inv_rms, N + 1, d);
+    attnres__count(&s->io_output, 2L * (N + 1), 1);
+    attnres__phase2_sublayer(m, s, L, 0, o, max, sum, N + 1, &s->io_output);
+}
+
+/* ======================================================================== */
+/* The forward pass, put together                                            */
+/* ======================================================================== */
 
 ATTNRES__PRIVATE int attnres__check_forward(const attnres_model *m, const attnres_state *s,
                                             int token, int pos, attnres_error *err) {
@@ -805,6 +1153,8 @@ ATTNRES__PRIVATE int attnres__check_forward(const attnres_model *m, const attnre
         c->vocab_size != sc->vocab_size || c->seq_len != sc->seq_len ||
         c->residual != sc->residual || c->block_size != sc->block_size)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "forward: the state was made for a different config");
+    if (s->path != ATTNRES_PATH_DIRECT && s->path != ATTNRES_PATH_TWO_PHASE)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "forward: unknown path %d (DIRECT or TWO_PHASE)", s->path);
     if (token < 0 || token >= c->vocab_size)
         return attnres__fail(err, ATTNRES_ERR_RANGE, "forward: token %d out of range [0, %d)",
                              token, c->vocab_size);
@@ -821,40 +1171,48 @@ ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
                                   int token, int pos, attnres_error *err) {
     const attnres_config *c = &m->config;
     const attnres_weights *w = &m->weights;
-    int d = c->dim, L = attnres_n_sublayers(c), l;
     const float *embedding;
 
     if (attnres__check_forward(m, s, token, pos, err) != ATTNRES_OK) return NULL;
-    embedding = w->tok_embeddings + (size_t)token * d;           /* [dim] */
+    embedding = w->tok_embeddings + (size_t)token * c->dim;      /* [dim] */
     s->cache_len = pos + 1;   /* every layer writes slot pos below */
+    memset(&s->io_sublayers, 0, sizeof s->io_sublayers);
+    memset(&s->io_output, 0, sizeof s->io_output);
 
-    if (c->residual == ATTNRES_RESIDUAL_STANDARD) {
-        /* 1. standard: h <- h + f_l(h), one running residual stream */
-        memcpy(s->x, embedding, (size_t)d * sizeof(float));
-        for (l = 0; l < L; l++) {
-            memcpy(s->sublayer_input + (size_t)l * d, s->x, (size_t)d * sizeof(float));
-            attnres__sublayer(m, s, l, s->x, pos);
-            attnres_axpy(s->x, 1.0f, s->f, d);
-        }
-    } else {
-        /* 1. AttnRes: b0 = embedding; each sublayer reads a softmax-over-depth
-              mix of the blocks (and partial), then adds its output to the partial */
-        attnres_block_reset(&s->bs, embedding);
-        for (l = 0; l < L; l++) {
-            attnres__aggregate(m, s, l);                          /* s->x = h_l */
-            memcpy(s->sublayer_input + (size_t)l * d, s->x, (size_t)d * sizeof(float));
-            attnres__sublayer(m, s, l, s->x, pos);
-            attnres_block_add(&s->bs, s->f);
-        }
-        attnres_block_close(&s->bs);   /* a last block shorter than S */
-        /* 2. the output is one more aggregation, over [b0, .., b_N] */
-        attnres__aggregate(m, s, L);
-    }
-    /* 3. final RMSNorm and the output projection */
-    attnres_rmsnorm(s->xb, s->x, w->norm, d, c->norm_eps);
-    attnres_matvec(s->logits, w->output, s->xb, c->vocab_size, d);
+    /* 1. the L sublayers, and for AttnRes the output aggregation: s->x */
+    if (c->residual == ATTNRES_RESIDUAL_STANDARD) attnres__forward_standard(m, s, embedding, pos);
+    else if (s->path == ATTNRES_PATH_TWO_PHASE)   attnres__forward_two_phase(m, s, embedding, pos);
+    else                                          attnres__forward_direct(m, s, embedding, pos);
+
+    /* 2. final RMSNorm and the output projection */
+    attnres__hot_rmsnorm(s->xb, s->x, w->norm, c->dim, c->norm_eps);
+    attnres__hot_matvec(s->logits, w->output, s->xb, c->vocab_size, c->dim);
     attnres__ok(err);
     return s->logits;
+}
+
+ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
+                                  const int *tokens, int n_tokens, attnres_error *err) {
+    float *logits = NULL;
+    int t, start = s->cache_len;
+    if (n_tokens < 1) {
+        attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: empty prompt (%d tokens)", n_tokens);
+        return NULL;
+    }
+    if (n_tokens > s->config.seq_len - start) {
+        attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: a prompt of %d tokens does not fit: the context "
+                      "(seq_len %d) has room for %d more", n_tokens, s->config.seq_len, s->config.seq_len - start);
+        return NULL;
+    }
+    for (t = 0; t < n_tokens; t++)
+        if (tokens[t] < 0 || tokens[t] >= m->config.vocab_size) {
+            attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: prompt token %d is %d, out of range [0, %d)",
+                          t, tokens[t], m->config.vocab_size);
+            return NULL;
+        }
+    for (t = 0; t < n_tokens; t++)
+        if (!(logits = attnres_forward(m, s, tokens[t], start + t, err))) return NULL;
+    return logits;
 }
 
 /* ======================================================================== */
@@ -1641,6 +1999,7 @@ ATTNRESDEF int attnres_model_load(attnres_model *m, const char *path, attnres_er
     if (rc == ATTNRES_OK) rc = attnres__check_all_used(&f, used, &c, err);
     if (rc == ATTNRES_OK) rc = attnres_model_init(m, &c, err);
     if (rc == ATTNRES_OK) rc = attnres__load_weights(&c, &m->weights, &f, used, err);
+    if (rc == ATTNRES_OK) attnres_model_refresh(m);   /* derived data follows the weights */
     if (used) ATTNRES_FREE(used);
     attnres_st_close(&f);
     if (rc != ATTNRES_OK) {

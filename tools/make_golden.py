@@ -7,7 +7,8 @@ Writes into --out:
   primitives.safetensors     inputs and float64-computed outputs of each building block
   NAME.model.safetensors     a random model (checkpoint format of tools/reference.py)
   NAME.expect.safetensors    its whole-prompt forward pass: tokens, logits, h, out_h,
-                             k_cache, v_cache (+ alpha, alpha_count, blocks for attnres)
+                             k_cache, v_cache (+ alpha, alpha_count, blocks for attnres,
+                             and phase1_o, phase1_max, phase1_sum of the two-phase path)
 
 Every input is rounded to float32 first (that is what the C side reads), and
 the outputs are computed from those float32 values in float64, then stored as
@@ -170,6 +171,12 @@ def make_case(out_dir, name, cfg, seed):
         expect["alpha"] = f32(tr["alpha"])                 # [T, L+1, N+1]
         expect["alpha_count"] = tr["alpha_count"].to(torch.int32)  # [L+1]
         expect["blocks"] = f32(tr["blocks"])               # [T, N+1, dim]
+        # the two-phase path must compute the same thing; keep its phase-1 statistics
+        logits2, stats = ref.forward_two_phase(cfg_read, weights_read, tokens)
+        gap = float((logits2 - logits).abs().max())
+        assert gap < 1e-9, f"{name}: two-phase logits differ from direct by {gap}"
+        for key in ("phase1_o", "phase1_max", "phase1_sum"):  # [T, N+1, S(, dim)]
+            expect[key] = f32(stats[key])
     st.write(os.path.join(out_dir, f"{name}.expect.safetensors"), expect,
              {"fixture": "expect", "case": name, "generator": GENERATOR})
     return cfg

@@ -445,6 +445,79 @@ def _res(cfg, w, l):
     return w[q_name], w[g_name], cfg.norm_eps
 
 
+# --------------------------------------------------------------------------
+# Two-phase Block AttnRes (the paper's Algorithm 1)
+# --------------------------------------------------------------------------
+# Written from the definition, not from the C code's shortcuts: keys are
+# RMSNorm(b_j; g_l) materialised per query, and the softmax statistics come
+# from plain max / exp / sum over all completed blocks at once.
+
+def phase1(blocks, queries, eps):
+    """Phase 1 for one block: its sublayers' pseudo-queries against the
+    completed blocks. blocks [n, T, dim]; queries: list of (pseudo_query,
+    key_gain), one per sublayer of the block.
+    Returns (o [S_n, T, dim], max [S_n, T], sum [S_n, T]) with
+      s_ij = w_i . RMSNorm(b_j; g_i),  max_i = max_j s_ij,
+      sum_i = sum_j exp(s_ij - max_i),  o_i = sum_j exp(s_ij - max_i) b_j."""
+    o, mx, sm = [], [], []
+    for w, g in queries:
+        s = rmsnorm(blocks, g, eps) @ w                       # [n, T]
+        m = s.max(dim=0).values                               # [T]
+        e = torch.exp(s - m)                                  # [n, T]
+        o.append((e.unsqueeze(-1) * blocks).sum(dim=0))       # [T, dim]
+        mx.append(m)
+        sm.append(e.sum(dim=0))
+    return torch.stack(o), torch.stack(mx), torch.stack(sm)
+
+
+def phase2(o, mx, sm, partial, w, g, eps):
+    """Phase 2 for one sublayer: merge its phase-1 statistics (o [T, dim],
+    max [T], sum [T]) with the partial sum [T, dim] (None for the first
+    sublayer of a block) by online softmax. Returns h [T, dim]."""
+    if partial is None:
+        return o / sm.unsqueeze(-1)
+    s_p = rmsnorm(partial, g, eps) @ w                        # [T]
+    m_new = torch.maximum(mx, s_p)
+    scale, w_p = torch.exp(mx - m_new), torch.exp(s_p - m_new)
+    total = sm * scale + w_p
+    return (o * scale.unsqueeze(-1) + w_p.unsqueeze(-1) * partial) / total.unsqueeze(-1)
+
+
+def forward_two_phase(cfg, weights, tokens):
+    """forward() for attnres with the depth attention done in two phases.
+    Returns (logits [T, vocab], stats) where stats holds the phase-1 results
+    of every block n = 1..N (row n-1) and of the output (row N, query 0):
+      phase1_o [T, N+1, S, dim], phase1_max [T, N+1, S], phase1_sum [T, N+1, S]
+    (zero where a short last block has fewer than S sublayers)."""
+    assert cfg.residual == "attnres"
+    w = {name: t.to(DTYPE) for name, t in weights.items()}
+    tokens = torch.as_tensor(tokens, dtype=torch.long)
+    T, L, d, S, N = tokens.shape[0], cfg.n_sublayers, cfg.dim, cfg.block_size, cfg.n_blocks
+    pos = torch.arange(T)
+    o_all = torch.zeros(T, N + 1, S, d, dtype=DTYPE)
+    max_all = torch.zeros(T, N + 1, S, dtype=DTYPE)
+    sum_all = torch.zeros(T, N + 1, S, dtype=DTYPE)
+    blocks = [w["tok_embeddings.weight"][tokens]]             # each [T, dim]
+    for n in range(1, N + 1):
+        layers = list(range((n - 1) * S, min(n * S, L)))      # the sublayers of block n
+        o, mx, sm = phase1(torch.stack(blocks), [_res(cfg, w, l)[:2] for l in layers], cfg.norm_eps)
+        o_all[:, n - 1, :len(layers)] = o.permute(1, 0, 2)
+        max_all[:, n - 1, :len(layers)] = mx.T
+        sum_all[:, n - 1, :len(layers)] = sm.T
+        partial = None
+        for i, l in enumerate(layers):
+            h = phase2(o[i], mx[i], sm[i], partial, *_res(cfg, w, l))
+            f, _ = sublayer(cfg, w, l, h, pos)
+            partial = f if partial is None else partial + f
+        blocks.append(partial)
+    o, mx, sm = phase1(torch.stack(blocks), [_res(cfg, w, L)[:2]], cfg.norm_eps)
+    o_all[:, N, 0], max_all[:, N, 0], sum_all[:, N, 0] = o[0], mx[0], sm[0]
+    out_h = phase2(o[0], mx[0], sm[0], None, *_res(cfg, w, L))
+    w_out = w["tok_embeddings.weight"] if cfg.tie_embeddings else w["output.weight"]
+    logits = linear(rmsnorm(out_h, w["norm.weight"], cfg.norm_eps), w_out)
+    return logits, {"phase1_o": o_all, "phase1_max": max_all, "phase1_sum": sum_all}
+
+
 if __name__ == "__main__":
     # Small self-check: a random attnres model; alpha rows sum to 1, and zero
     # pseudo-queries give uniform depth weights.
