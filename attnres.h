@@ -1,4 +1,4 @@
-/* attnres.h - v0.1 - Attention Residuals inside a tiny LLaMA-style decoder.
+/* attnres.h - v0.2 - Attention Residuals inside a tiny LLaMA-style decoder.
    A single-header numerical laboratory: every stage is a plain scalar loop
    you can step through, and every stage is diffed against PyTorch.
 
@@ -46,6 +46,15 @@
        The output is one more such aggregation, with its own pseudo-query and
        key norm, over [b0, b1, .., b_N]; then RMSNorm and W_out as usual.
 
+   TWO PATHS FOR THE DEPTH ATTENTION (state.path)
+     ATTNRES_PATH_DIRECT     every sublayer scores all its sources (the
+                             definition above, read literally)
+     ATTNRES_PATH_TWO_PHASE  the paper's Algorithm 1: per block, one batched
+                             phase 1 over the completed blocks, then a cheap
+                             online-softmax merge with the partial per sublayer
+     Both compute the same thing (tests/test_two_phase.c); lesson 07 shows
+     how much residual-path memory traffic the second one saves.
+
    OPTIONS (define before including, in the implementation file)
      ATTNRES_STATIC            make every symbol static (private to one file)
      ATTNRES_MALLOC(sz)        \  allocation; define both or neither
@@ -61,6 +70,8 @@
      exits and never allocates inside attnres_forward.
 
    VERSION HISTORY
+     0.2  two-phase inference (Algorithm 1) selectable at run time,
+          attnres_prefill, traffic counters, the kernel hook.
      0.1  first release: standard / Full / Block AttnRes, KV-cache, GQA,
           safetensors loading, greedy / temperature / top-p sampling.
 
