@@ -66,8 +66,8 @@ check-warnings:
 	  g++ -x c++ -Wall -Wextra -pedantic -Werror -fsyntax-only -DATTNRES_IMPLEMENTATION attnres.h && \
 	  echo "warnings: none from g++ compiling attnres.h as C++"; fi
 
-test: check-warnings all
-	@sh tests/run.sh $(BUILD) $(TESTS)
+test: check-warnings all lessons
+	@sh tests/run.sh $(BUILD) $(TESTS) check_lessons
 
 golden:
 	$(PYTHON) tools/make_golden.py --out golden
@@ -79,6 +79,8 @@ help:
 	@echo "make               build the tests (into $(BUILD))"
 	@echo "make test          warning check, then every test; ends with 'N passed, N failed'"
 	@echo "make test SAN=1    the same under AddressSanitizer + UBSan"
+	@echo "make lessons       build the course (lessons/*.c) and numdiff into $(BUILD)"
+	@echo "make check-lessons run every lesson and diff its output with golden/lessons/"
 	@echo "make golden        regenerate golden/ with the PyTorch reference (PYTHON=$(PYTHON))"
 	@echo "make clean         remove build/"
 	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN, SIMD, OMP"
