@@ -49,4 +49,20 @@ static inline int32_t *fixture_i32(const attnres_st_file *f, const char *name, s
     return out;
 }
 
+/* Loads GOLDEN_DIR/name.model.safetensors; a failure is a failed check. */
+static inline int fixture_model(attnres_model *m, const char *name) {
+    char path[256];
+    attnres_error err;
+    snprintf(path, sizeof path, "%s/%s.model.safetensors", GOLDEN_DIR, name);
+    if (attnres_model_load(m, path, &err) == ATTNRES_OK) return 1;
+    check(0, "load %s: %s", path, err.message);
+    return 0;
+}
+
+/* A fixed pseudo-random token sequence (not the fixtures' prompts), for
+   tests that decode more positions than a fixture holds. */
+static inline int fixture_token_at(int t, int vocab) {
+    return (int)((7u * (unsigned)t * (unsigned)t + 3u * (unsigned)t + 11u) % (unsigned)vocab);
+}
+
 #endif

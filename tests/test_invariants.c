@@ -8,28 +8,18 @@
 #include "check.h"
 #include "fixture.h"
 
-static int load(attnres_model *m, const char *name) {
-    char path[256];
-    attnres_error err;
-    snprintf(path, sizeof path, "%s/%s.model.safetensors", GOLDEN_DIR, name);
-    if (attnres_model_load(m, path, &err) == ATTNRES_OK) return 1;
-    check(0, "load %s: %s", path, err.message);
-    return 0;
-}
 
-/* A fixed pseudo-random token sequence (not the fixture's). */
-static int token_at(int t, int vocab) { return (int)((7u * (unsigned)t * (unsigned)t + 3u * (unsigned)t + 11u) % (unsigned)vocab); }
 
 static void test_alpha_sums_to_one(const char *name) {
     attnres_model m;
     attnres_state s;
     double worst = 0.0;
     int t, l, j, counts_ok = 1;
-    if (!load(&m, name)) return;
+    if (!fixture_model(&m, name)) return;
     attnres_state_init(&s, &m.config, NULL);
     for (t = 0; t < m.config.seq_len; t++) {
         int rows = attnres_n_blocks(&m.config) + 1, L = attnres_n_sublayers(&m.config);
-        attnres_forward(&m, &s, token_at(t, m.config.vocab_size), t, NULL);
+        attnres_forward(&m, &s, fixture_token_at(t, m.config.vocab_size), t, NULL);
         for (l = 0; l <= L; l++) {
             double sum = 0.0;
             for (j = 0; j < rows; j++) sum += s.alpha[l * rows + j];
@@ -64,13 +54,13 @@ static void test_zero_query_model(void) {
     attnres_model m;
     attnres_state s;
     int t, l, j, ok = 1, L, rows;
-    if (!load(&m, "block_s4")) return;
+    if (!fixture_model(&m, "block_s4")) return;
     L = attnres_n_sublayers(&m.config);
     rows = attnres_n_blocks(&m.config) + 1;
     memset(m.weights.pseudo_query, 0, (size_t)(L + 1) * m.config.dim * sizeof(float));
     attnres_state_init(&s, &m.config, NULL);
     for (t = 0; t < 8; t++) {
-        attnres_forward(&m, &s, token_at(t, m.config.vocab_size), t, NULL);
+        attnres_forward(&m, &s, fixture_token_at(t, m.config.vocab_size), t, NULL);
         for (l = 0; l <= L; l++)
             for (j = 0; j < s.alpha_count[l]; j++)
                 ok &= fabsf(s.alpha[l * rows + j] - 1.0f / (float)s.alpha_count[l]) < 1e-6f;
@@ -110,13 +100,13 @@ static void test_kv_cache(void) {
     float logits3[256];
     int t, ok_len = 1, ok_rest = 1, kvd;
     size_t layer_size;
-    if (!load(&m, "gqa")) return;
+    if (!fixture_model(&m, "gqa")) return;
     attnres_state_init(&s, &m.config, NULL);
     kvd = attnres_kv_dim(&m.config);
     layer_size = (size_t)m.config.seq_len * kvd;
     for (t = 0; t < 12; t++) {
         size_t l, i;
-        attnres_forward(&m, &s, token_at(t, m.config.vocab_size), t, NULL);
+        attnres_forward(&m, &s, fixture_token_at(t, m.config.vocab_size), t, NULL);
         if (t == 3) memcpy(logits3, s.logits, (size_t)m.config.vocab_size * sizeof(float));
         ok_len &= s.cache_len == t + 1;
         for (l = 0; l < (size_t)m.config.n_layers; l++)
@@ -125,7 +115,7 @@ static void test_kv_cache(void) {
     }
     check(ok_len, "KV-cache: holds exactly pos+1 entries after each of 12 tokens");
     check(ok_rest, "KV-cache: slots past pos are never written");
-    attnres_forward(&m, &s, token_at(3, m.config.vocab_size), 3, NULL);
+    attnres_forward(&m, &s, fixture_token_at(3, m.config.vocab_size), 3, NULL);
     check(s.cache_len == 4, "KV-cache: forward at pos 3 after pos 11 rewinds to 4 entries");
     check(memcmp(logits3, s.logits, (size_t)m.config.vocab_size * sizeof(float)) == 0,
           "KV-cache: the rewound pos 3 gives the same logits bit for bit");
@@ -138,12 +128,12 @@ static void test_deterministic(const char *name) {
     attnres_model m;
     attnres_state a, b;
     int t, same = 1, pass;
-    if (!load(&m, name)) return;
+    if (!fixture_model(&m, name)) return;
     attnres_state_init(&a, &m.config, NULL);
     attnres_state_init(&b, &m.config, NULL);
     for (pass = 0; pass < 2; pass++) {
         for (t = 0; t < m.config.seq_len; t++) {
-            int tok = token_at(t, m.config.vocab_size);
+            int tok = fixture_token_at(t, m.config.vocab_size);
             attnres_forward(&m, &a, tok, t, NULL);
             attnres_forward(&m, &b, tok, t, NULL);
             same &= memcmp(a.logits, b.logits, (size_t)m.config.vocab_size * sizeof(float)) == 0;

@@ -21,14 +21,6 @@
 
 static const char *CASES[] = {"full", "block_s2", "block_s4", "block_sl", "gqa", "tied", NULL};
 
-static int load(attnres_model *m, const char *name) {
-    char path[256];
-    attnres_error err;
-    snprintf(path, sizeof path, "%s/%s.model.safetensors", GOLDEN_DIR, name);
-    if (attnres_model_load(m, path, &err) == ATTNRES_OK) return 1;
-    check(0, "load %s: %s", path, err.message);
-    return 0;
-}
 
 static double max_abs_diff(const float *a, const float *b, size_t n) {
     double worst = 0.0;
@@ -40,8 +32,6 @@ static double max_abs_diff(const float *a, const float *b, size_t n) {
     return worst;
 }
 
-/* A fixed pseudo-random token sequence. */
-static int token_at(int t, int vocab) { return (int)((7u * (unsigned)t * (unsigned)t + 3u * (unsigned)t + 11u) % (unsigned)vocab); }
 
 /* Decodes n_steps tokens on both paths side by side; returns the largest
    difference in logits, h_l (all sublayer inputs) and alpha. */
@@ -58,7 +48,7 @@ static double compare_paths(const attnres_model *m, int n_steps, const int32_t *
     }
     two.path = ATTNRES_PATH_TWO_PHASE;
     for (t = 0; t < n_steps; t++) {
-        int tok = t < n_tokens ? tokens[t] : token_at(t, c->vocab_size);
+        int tok = t < n_tokens ? tokens[t] : fixture_token_at(t, c->vocab_size);
         float *a = attnres_forward(m, &direct, tok, t, &err), *b = attnres_forward(m, &two, tok, t, &err);
         if (!a || !b) { check(0, "forward at %d: %s", t, err.message); worst = 1e30; break; }
         diff = max_abs_diff(a, b, (size_t)c->vocab_size);
@@ -76,7 +66,7 @@ static double compare_paths(const attnres_model *m, int n_steps, const int32_t *
 
 static void test_same_as_direct(const char *name) {
     attnres_model m;
-    if (!load(&m, name)) return;
+    if (!fixture_model(&m, name)) return;
     {
         double worst = compare_paths(&m, m.config.seq_len, NULL, 0);
         check(worst <= SAME_TOL, "%-9s S=%d L=%d: two-phase = direct over %d positions (logits, h_l, alpha; max |diff| %.2g)",
@@ -97,7 +87,7 @@ static void test_phase1_fixture(const char *name) {
     float *want_o = NULL, *want_max = NULL, *want_sum = NULL, *got_o, *got_max, *got_sum;
     size_t T, d, S, rows, per_o, per_s;
     int t, ok = 1;
-    if (!load(&m, name)) return;
+    if (!fixture_model(&m, name)) return;
     snprintf(path, sizeof path, "%s.expect.safetensors", name);
     if (!fixture_open(&e, path)) { attnres_model_free(&m); return; }
     attnres_state_init(&s, &m.config, NULL);
@@ -169,7 +159,7 @@ static void test_refresh(void) {
     size_t n, i;
     int exact = 1;
     double stale, fresh;
-    if (!load(&m, "block_s2")) return;
+    if (!fixture_model(&m, "block_s2")) return;
     n = (size_t)(attnres_n_sublayers(&m.config) + 1) * (size_t)m.config.dim;
     for (i = 0; i < n; i++) exact &= m.folded_query[i] == m.weights.pseudo_query[i] * m.weights.key_norm[i];
     check(exact, "load builds folded_query = pseudo_query * key_norm, every element");
@@ -189,8 +179,8 @@ static void test_prefill(void) {
     attnres_error err;
     int prompt[24], t, too_long[40], bad[3] = {1, 2, 100000};
     float *a, *b;
-    if (!load(&m, "block_s4")) return;
-    for (t = 0; t < 24; t++) prompt[t] = token_at(t, m.config.vocab_size);
+    if (!fixture_model(&m, "block_s4")) return;
+    for (t = 0; t < 24; t++) prompt[t] = fixture_token_at(t, m.config.vocab_size);
     for (t = 0; t < 40; t++) too_long[t] = 1;
     attnres_state_init(&direct, &m.config, NULL);
     attnres_state_init(&two, &m.config, NULL);
