@@ -371,6 +371,8 @@ typedef struct {
     float  topp;          /* in (0,1): nucleus sampling; otherwise off    */
     uint64_t rng_state;   /* xorshift64*, never 0                         */
     attnres_prob_index *candidates; /* [vocab_size] scratch for top-p     */
+    int    n_sorted;      /* inspection: candidates the last top-p draw
+                             sorted (those past the cutoff, not the vocab) */
 } attnres_sampler;
 
 ATTNRESDEF int   attnres_sampler_init(attnres_sampler *s, int vocab_size, float temperature,
@@ -1306,6 +1308,7 @@ ATTNRES__PRIVATE int attnres__sample_topp(attnres_sampler *s, const float *probs
         if (probs[i] >= cutoff) { cand[n0].index = i; cand[n0].prob = probs[i]; n0++; }
     /* Nothing kept means even the top token is under the cutoff, which
        happens only when it alone already holds more than topp. */
+    s->n_sorted = n0;
     if (n0 == 0) return attnres_argmax(probs, n);
     qsort(cand, (size_t)n0, sizeof *cand, attnres__by_prob_desc);
     last = n0 - 1;

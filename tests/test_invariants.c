@@ -146,6 +146,27 @@ static void test_deterministic(const char *name) {
     attnres_model_free(&m);
 }
 
+/* Top-p must not sort the whole vocabulary: with a few likely tokens
+   among 32000 and the rest negligible, only the tokens past the cutoff
+   (1-p)/(n-1) may reach the sort. */
+static void test_topp_filters_first(void) {
+    enum { V = 32000 };
+    static float logits[V];
+    attnres_sampler smp;
+    int i, k, ok = 1, worst = 0;
+    attnres_sampler_init(&smp, V, 1.0f, 0.9f, 3, NULL);
+    for (k = 0; k < 50; k++) {
+        for (i = 0; i < V; i++) logits[i] = (float)(i % 97) * 0.01f - 10.0f;   /* a negligible tail */
+        logits[123] = 12.0f; logits[4567] = 11.0f; logits[31999] = 10.5f;      /* the likely few */
+        i = attnres_sample(&smp, logits);
+        ok &= i == 123 || i == 4567 || i == 31999;
+        if (smp.n_sorted > worst) worst = smp.n_sorted;
+    }
+    check(ok && worst >= 3 && worst <= 16,
+          "top-p over 32000 tokens: samples stay among the 3 likely ones, and at most %d candidates were sorted", worst);
+    attnres_sampler_free(&smp);
+}
+
 static void test_sampling(void) {
     float tie[6] = {0.5f, 2.0f, -1.0f, 2.0f, 2.0f, 0.0f};
     float probs_logits[4], counts[4] = {0}, cnt_t[4] = {0};
@@ -180,6 +201,7 @@ static void test_sampling(void) {
     check(nucleus, "top-p 0.7: every sample is one of the two tokens of the nucleus");
     check(fabsf(counts[0] - 0.625f) < 0.02f, "top-p 0.7: token 0 drawn %.3f of the time (expect 0.625)", counts[0]);
     attnres_sampler_free(&smp);
+    test_topp_filters_first();
     /* temperature 2 flattens: p ~ sqrt(0.5, 0.3, 0.15, 0.05) normalised */
     attnres_sampler_init(&smp, 4, 2.0f, 1.0f, 5, NULL);
     for (i = 0; i < n; i++) {
