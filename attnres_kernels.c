@@ -1,0 +1,370 @@
+/* attnres_kernels.c - the optional fast kernels of attnres.h.
+
+   attnres.h is the specification: plain scalar loops. This file holds the
+   same four hot loops written for speed, and is the ONLY place in the
+   project with intrinsics, unrolling or threads. It is switched on at build
+   time; tests/test_kernels.c checks every kernel against its scalar twin,
+   and the whole golden suite runs through these kernels in a kernel build.
+
+   VARIANTS (chosen at compile time by what the compiler targets)
+     AVX2 + FMA, x86-64      make SIMD=1 test
+                               = cc -O2 -mavx2 -mfma -DATTNRES_KERNELS -c attnres_kernels.c
+                             Needs a CPU with AVX2 and FMA (Intel Haswell 2013+, AMD
+                             Zen); on an older x86-64 the program stops with SIGILL.
+     AVX2 + FMA + OpenMP     make SIMD=1 OMP=1 test
+                               = the above plus -fopenmp; threads from OMP_NUM_THREADS
+     NEON, aarch64           make SIMD=1 test   on an arm64 machine (NEON is always
+                             there on aarch64, no flag needed). Dot products only;
+                             compile-checked with clang --target=aarch64, never run here.
+     portable scalar         any other target: the same loops as attnres.h
+     CUDA                    attnres_kernels.cu, make CUDA=1 (see that file)
+
+   THE KERNELS (each means exactly what the scalar function of the same name
+   in attnres.h means; the scalar one is the reference)
+     attnres_kernel_matvec            == attnres_matvec            out = W x
+     attnres_kernel_rmsnorm           == attnres_rmsnorm           out = x/rms(x)*g
+     attnres_kernel_attend            == attnres_attend            causal GQA attention
+     attnres_kernel_depth_attention   == attnres_depth_attention   softmax over depth
+     attnres_kernel_name              which variant was compiled, e.g. "avx2+fma, openmp x2 threads"
+
+   HOW THE RESULTS DIFFER FROM THE SCALAR LOOPS
+     matvec, rmsnorm, attend: only in the order of float additions and in
+     fused multiply-adds (one rounding instead of two). Every product and
+     every elementwise step (normalise, softmax, exp) is the same operation
+     on the same inputs, so each result differs from the scalar one by
+     rounding only; the bound and its test are in tests/test_kernels.c.
+     depth_attention: not at all. It is vectorised across the sources, so
+     each sum keeps the scalar order, and it is bit-identical (tested).
+     With OpenMP every output row is still computed by one thread in one
+     fixed order, so no result depends on the number of threads (tested
+     bit for bit).
+
+   SHAPES
+     Nothing is assumed about sizes or alignment: every vector loop is guarded
+     by "i + 8 <= n", a scalar tail finishes the rest (all of it when n < 8),
+     and all loads and stores are unaligned (_mm256_loadu_ps), which on
+     AVX2 hardware cost the same as aligned ones when the data happens to be
+     aligned. */
+#ifndef ATTNRES_KERNELS
+#define ATTNRES_KERNELS   /* so attnres.h declares the kernels and the compiler checks these definitions */
+#endif
+#include "attnres.h"   /* declarations only: this file never sees the implementation */
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>    /* snprintf, for attnres_kernel_name */
+
+#if defined(__AVX2__) && defined(__FMA__)
+#define ATTNRES_K_AVX2 1
+#include <immintrin.h>
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#define ATTNRES_K_NEON 1
+#include <arm_neon.h>
+#endif
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* ======================================================================== */
+/* Dot product: the one loop every kernel is built from                      */
+/* ======================================================================== */
+
+#if defined(ATTNRES_K_AVX2)
+
+/* The 8 lanes of v added into one float. Adds the high half onto the low
+   half, then pairs, then the last two: any order is a valid float sum. */
+static float k_hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)); /* 4 */
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));                                         /* 2 */
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));                                     /* 1 */
+    return _mm_cvtss_f32(s);
+}
+
+/* a[n] . b[n]. Four accumulators, lane k of acc_m summing the products
+   i = 32 t + 8 m + k. Why four: an FMA's result is ready only ~4 cycles
+   later and two FMAs can start per cycle, so one chain would leave the
+   unit idle most of the time; four chains keep up with data coming from
+   L1/L2, and for matvec (weights from DRAM) arithmetic is then never the
+   bottleneck. Correct for any n: the 32-step runs while 32 floats remain,
+   the 8-step while 8 remain, the scalar tail adds the last n mod 8 (all n
+   when n < 8). Reordering the sum is the only difference from the scalar
+   loop; the bound is in tests/test_kernels.c. */
+static float k_dot(const float *a, const float *b, int n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+    float sum;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+        acc2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), acc2);
+        acc3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), acc3);
+    }
+    for (; i + 8 <= n; i += 8)
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    sum = k_hsum8(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+#elif defined(ATTNRES_K_NEON)
+
+/* a[n] . b[n] with two 4-lane accumulators (same reasoning as AVX2: two
+   independent FMA chains); vaddvq_f32 sums the 4 lanes; scalar tail. */
+static float k_dot(const float *a, const float *b, int n) {
+    float32x4_t acc0 = vdupq_n_f32(0.0f), acc1 = vdupq_n_f32(0.0f);
+    float sum;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        acc0 = vfmaq_f32(acc0, vld1q_f32(a + i), vld1q_f32(b + i));
+        acc1 = vfmaq_f32(acc1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+    }
+    sum = vaddvq_f32(vaddq_f32(acc0, acc1));
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+#else
+
+/* Portable fallback: the scalar loop of attnres_dot. */
+static float k_dot(const float *a, const float *b, int n) {
+    float sum = 0.0f;
+    int i;
+    for (i = 0; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+#endif
+
+/* y[n] += a * x[n]. Elementwise, so no sum is reordered: each y[i] gets
+   the one update of attnres_axpy, fused on AVX2 (one rounding instead of
+   two, the only difference). */
+static void k_axpy(float *y, float a, const float *x, int n) {
+    int i = 0;
+#if defined(ATTNRES_K_AVX2)
+    __m256 av = _mm256_set1_ps(a);
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+#endif
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* x[n] <- softmax(x): the same steps in the same order as attnres_softmax
+   (max, exp(x - max) summed left to right, divide), so equal inputs give
+   equal bits. exp is not vectorised: a vector exp would be an approximation
+   of our own, and the depth and token softmaxes are short. */
+static void k_softmax(float *x, int n) {
+    float max = x[0], sum = 0.0f;
+    int i;
+    for (i = 1; i < n; i++) if (x[i] > max) max = x[i];
+    for (i = 0; i < n; i++) { x[i] = expf(x[i] - max); sum += x[i]; }
+    for (i = 0; i < n; i++) x[i] /= sum;
+}
+
+/* ======================================================================== */
+/* matvec: out[rows] = w[rows, cols] x[cols]                                 */
+/* ======================================================================== */
+
+/* One token's forward pass reads every weight exactly once, so matvec is
+   bound by memory bandwidth, not arithmetic: the job is to keep the loads
+   streaming. One row at a time, so the weights are read strictly in
+   address order, the pattern hardware prefetchers follow best; x (a few
+   KB) stays in L1 and is re-read for every row at no cost. (Processing 4
+   rows at once to reuse x was measured slower on the machine this was
+   written on, AMD EPYC: 4 interleaved streams 3 KB apart prefetch worse
+   than one, and x never was the bottleneck.)
+
+   OpenMP: rows are independent (each writes only out[r], summed in one
+   fixed order by one thread), so they may run on any thread in any order
+   and the result does not depend on the thread count. Rows are handed out
+   in chunks of 64 (dynamic): a chunk is at least 64 * cols * 4 bytes
+   (>= 18 KB at cols = 288) of contiguous weights, long enough to stream
+   well, and a thread that the OS deschedules on a busy machine holds up
+   only its current chunk, not a whole fixed half of the matrix.
+
+   Threshold, in weights (rows*cols): starting and joining a parallel
+   region costs a few microseconds; below 2^15 weights (128 KiB) a matvec
+   takes about that long on one core, so splitting it would not pay. Every
+   matrix of the benchmark models is above it; the tiny golden-test models
+   are below it (which is why tests/test_kernels.c runs large shapes too). */
+#define ATTNRES_K_OMP_MIN_WEIGHTS 32768
+#define ATTNRES_K_OMP_CHUNK_ROWS  64
+
+void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols) {
+    int r;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, ATTNRES_K_OMP_CHUNK_ROWS) \
+    if ((size_t)rows * (size_t)cols >= ATTNRES_K_OMP_MIN_WEIGHTS)
+#endif
+    for (r = 0; r < rows; r++) out[r] = k_dot(w + (size_t)r * (size_t)cols, x, cols);
+}
+
+/* ======================================================================== */
+/* RMSNorm: out[n] = x[n] / sqrt(mean(x^2) + eps) * gain[n]                  */
+/* ======================================================================== */
+
+/* The sum of squares is the vector dot; the rest is elementwise and done in
+   the scalar order (x * inv_rms) * gain, so only inv_rms can differ. out may
+   alias x: each 8-block of x is loaded before the same block of out is
+   stored, and no block is read after it was written. */
+void attnres_kernel_rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
+    float inv_rms = 1.0f / sqrtf(k_dot(x, x, n) / (float)n + eps);
+    int i = 0;
+#if defined(ATTNRES_K_AVX2)
+    __m256 inv = _mm256_set1_ps(inv_rms);
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv),
+                                                _mm256_loadu_ps(gain + i)));
+#endif
+    for (; i < n; i++) out[i] = x[i] * inv_rms * gain[i];
+}
+
+/* ======================================================================== */
+/* Token attention over one layer's KV-cache                                 */
+/* ======================================================================== */
+
+/* Same loop as attnres_attend, with the dot products and the weighted sum
+   vectorised over head_dim. Not threaded: for the context lengths here it
+   is a few percent of a layer's time (n_pos*dim multiply-adds against the
+   layer's ~12*dim^2 weights).
+     out [n_heads*head_dim]   att [n_heads, seq_len]   q [n_heads*head_dim]
+     key_cache, value_cache [seq_len, n_kv_heads*head_dim] */
+void attnres_kernel_attend(float *out, float *att, const float *q,
+                           const float *key_cache, const float *value_cache,
+                           int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len) {
+    int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads, hq, t, i;
+    float scale = 1.0f / sqrtf((float)head_dim);
+    for (hq = 0; hq < n_heads; hq++) {
+        const float *qh = q + (size_t)hq * head_dim;                   /* [head_dim] */
+        const float *kh = key_cache + (size_t)(hq / group) * head_dim;  /* its kv head */
+        const float *vh = value_cache + (size_t)(hq / group) * head_dim;
+        float *a = att + (size_t)hq * seq_len;                          /* [n_pos] */
+        float *o = out + (size_t)hq * head_dim;                         /* [head_dim] */
+        for (t = 0; t < n_pos; t++) a[t] = k_dot(qh, kh + (size_t)t * kv_dim, head_dim) * scale;
+        k_softmax(a, n_pos);
+        for (i = 0; i < head_dim; i++) o[i] = 0.0f;
+        /* positions in increasing order, as in the scalar loop */
+        for (t = 0; t < n_pos; t++) k_axpy(o, a[t], vh + (size_t)t * kv_dim, head_dim);
+    }
+}
+
+/* ======================================================================== */
+/* AttnRes: softmax over depth                                               */
+/* ======================================================================== */
+
+/* This kernel is BIT-IDENTICAL to attnres_depth_attention, not merely
+   close: it vectorises across the depth axis instead of along dim. Lane j
+   of a vector runs the scalar loop of source j, adding its terms in the
+   scalar order i = 0, 1, .., with a separate multiply and add (no FMA), so
+   every logit is the same float. Why insist: the two-phase path of
+   attnres.h computes the same logits its own scalar way, and the tests
+   require the two AttnRes paths to agree; a reordered sum here would make
+   a kernel build differ from them by rounding. (Compile with
+   -ffp-contract=off, as the Makefile does, so the compiler does not fuse
+   that multiply and add on its own; -std=c99 implies it in GCC.) Speed
+   matters little here: its ~3*n_sources*dim multiply-adds, from cache,
+   are small next to a sublayer's matvecs from memory (an estimated 2%
+   for Full AttnRes with 25 sources at dim 768, under 1% for Block
+   AttnRes with 9).
+     logit [n <= 8]   v0 [n, dim] (row j at v0 + j*dim)   w, g [dim] */
+#if defined(ATTNRES_K_AVX2)
+static void k_depth_logits8(float *logit, const float *v0, int n, const float *w, const float *g,
+                            int dim, float eps) {
+    float ss[8], wgv[8];
+    __m256 ss_v = _mm256_setzero_ps(), wgv_v = _mm256_setzero_ps();
+    __m256i row = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i idx;
+    int i, j;
+    /* lane j reads v0[j*dim + i]; lanes j >= n re-read row n-1 (a valid
+       address) and their results are dropped. j*dim fits in an int for
+       any model whose block state fits in memory (dim < 2^28). */
+    row = _mm256_min_epi32(row, _mm256_set1_epi32(n - 1));
+    idx = _mm256_mullo_epi32(row, _mm256_set1_epi32(dim));
+    for (i = 0; i < dim; i++) {
+        __m256 v = _mm256_i32gather_ps(v0 + i, idx, 4);
+        __m256 wg = _mm256_set1_ps(w[i] * g[i]);   /* (w_i * g_i), rounded as in the scalar loop */
+        ss_v = _mm256_add_ps(ss_v, _mm256_mul_ps(v, v));
+        wgv_v = _mm256_add_ps(wgv_v, _mm256_mul_ps(wg, v));
+    }
+    _mm256_storeu_ps(ss, ss_v);
+    _mm256_storeu_ps(wgv, wgv_v);
+    for (j = 0; j < n; j++) logit[j] = 1.0f / sqrtf(ss[j] / (float)dim + eps) * wgv[j];
+}
+#endif
+
+/* out[dim] = sum_j alpha_j sources[j],
+   alpha = softmax_j(pseudo_query . RMSNorm(sources[j]; key_gain)).
+     sources [n_sources, dim]   alpha [n_sources] (written for inspection) */
+void attnres_kernel_depth_attention(float *out, float *alpha, const float *sources, int n_sources,
+                                    const float *pseudo_query, const float *key_gain, int dim, float eps) {
+    float max, sum = 0.0f;
+    int i = 0, j = 0;
+    /* 1. logits: w . (v * inv_rms * g) = inv_rms * sum_i (w_i g_i) v_i,
+          written exactly as the scalar loop computes it */
+#if defined(ATTNRES_K_AVX2)
+    for (; j < n_sources; j += 8)
+        k_depth_logits8(alpha + j, sources + (size_t)j * (size_t)dim, n_sources - j < 8 ? n_sources - j : 8,
+                        pseudo_query, key_gain, dim, eps);
+#endif
+    for (; j < n_sources; j++) {   /* other targets: the scalar loop itself */
+        const float *v = sources + (size_t)j * (size_t)dim;
+        float ss = 0.0f, wgv = 0.0f;
+        for (i = 0; i < dim; i++) ss += v[i] * v[i];
+        for (i = 0; i < dim; i++) wgv += pseudo_query[i] * key_gain[i] * v[i];
+        alpha[j] = 1.0f / sqrtf(ss / (float)dim + eps) * wgv;
+    }
+    /* 2. softmax over depth, in the header's form: e_j = exp(s_j - max)
+          summed left to right; alpha_j and out are divided by the sum at
+          the end. Scalar: n_sources is small. */
+    max = alpha[0];
+    for (j = 1; j < n_sources; j++) if (alpha[j] > max) max = alpha[j];
+    for (j = 0; j < n_sources; j++) { alpha[j] = expf(alpha[j] - max); sum += alpha[j]; }
+    /* 3. out = (sum_j e_j v_j) / sum. Each 8-block of out stays in a
+          register while the sources are added into it in the scalar order
+          j = 0, 1, .., multiply then add (no FMA), then it is divided
+          (IEEE division, correctly rounded in both): the same float
+          operations on each element as the scalar loops, in one pass over
+          out instead of n_sources + 1 passes. */
+    i = 0;
+#if defined(ATTNRES_K_AVX2)
+    {
+        __m256 sum_v = _mm256_set1_ps(sum);
+        for (; i + 8 <= dim; i += 8) {
+            __m256 acc = _mm256_setzero_ps();
+            for (j = 0; j < n_sources; j++)
+                acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(alpha[j]),
+                                                       _mm256_loadu_ps(sources + (size_t)j * (size_t)dim + i)));
+            _mm256_storeu_ps(out + i, _mm256_div_ps(acc, sum_v));
+        }
+    }
+#endif
+    for (; i < dim; i++) {
+        float acc = 0.0f;
+        for (j = 0; j < n_sources; j++) acc += alpha[j] * sources[(size_t)j * (size_t)dim + i];
+        out[i] = acc / sum;
+    }
+    for (j = 0; j < n_sources; j++) alpha[j] /= sum;
+}
+
+/* ======================================================================== */
+/* Which variant is this?                                                    */
+/* ======================================================================== */
+
+const char *attnres_kernel_name(void) {
+#if defined(ATTNRES_K_AVX2)
+#define ATTNRES_K_ISA "avx2+fma"
+#elif defined(ATTNRES_K_NEON)
+#define ATTNRES_K_ISA "neon"
+#else
+#define ATTNRES_K_ISA "portable scalar"
+#endif
+#ifdef _OPENMP
+    /* the thread count OMP_NUM_THREADS asked for (or the core count) */
+    static char name[64];
+    snprintf(name, sizeof name, "%s, openmp x%d threads", ATTNRES_K_ISA, omp_get_max_threads());
+    return name;
+#else
+    return ATTNRES_K_ISA;
+#endif
+}

@@ -1,0 +1,74 @@
+# mk/kernels.mk - the optional kernel file, its test, and `make bench`.
+#   make test SIMD=1 [OMP=1]             attnres_kernels.c (AVX2+FMA / NEON / portable)
+#   make test CUDA=1                     attnres_kernels.cu with nvcc (see below)
+#   make bench                           tokens/s: scalar, SIMD, SIMD+OpenMP builds
+# Included at the end of the Makefile, so CC, CFLAGS, BUILD, KERNELS, TESTS
+# are already set. Target and prerequisite lists of the Makefile were
+# expanded when it was read; a rule here may only ADD prerequisites.
+
+# Instruction-set flags for attnres_kernels.c only; the rest of the build
+# stays plain. x86-64: AVX2+FMA. aarch64: NEON needs no flag. Others: the
+# file's portable scalar loops.
+KERNEL_ISA := $(if $(findstring x86_64,$(shell $(CC) -dumpmachine 2>/dev/null)),-mavx2 -mfma)
+
+# ---------------------------------------------------------------- CUDA=1
+# nvcc compiles attnres_kernels.cu (the Makefile's CUDA=1 already adds
+# -DATTNRES_KERNELS and builds into build/cuda); C files are built as usual
+# and linked with libcudart.
+ifeq ($(CUDA),1)
+NVCC      ?= nvcc
+CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(shell command -v $(NVCC) 2>/dev/null)))
+CFLAGS  += -DATTNRES_CUDA
+LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+NVCCFLAGS ?= -O2 -std=c++17 -Xcompiler -Wall,-Wextra,-ffp-contract=off
+TESTS   += test_kernels
+all: $(BUILD)/test_kernels
+
+$(BUILD)/attnres_kernels.o: attnres_kernels.cu attnres.h | $(BUILD)
+	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
+
+# ---------------------------------------------------------------- SIMD=1
+else ifeq ($(SIMD),1)
+TESTS   += test_kernels
+all: $(BUILD)/test_kernels
+
+$(BUILD)/attnres_kernels.o: attnres_kernels.c attnres.h | $(BUILD)
+	$(CC) $(CFLAGS) $(KERNEL_ISA) -c -o $@ $<
+endif
+
+# ---------------------------------------------------------------- bench
+# Three builds of the same tools/bench.c, run one after another. Fixed
+# flags (the default build's), whatever SAN/SIMD/OMP say, so the numbers
+# mean the same thing every time. BENCH_TOKENS, BENCH_REPS, BENCH_SHAPES,
+# BENCH_BW_MB (environment) shorten or lengthen the run.
+BENCH_DIR    := build/bench
+BENCH_CFLAGS := -std=c99 -O2 -Wall -Wextra -pedantic -ffp-contract=off
+BENCH_BUILDS := scalar simd simd-omp
+
+.PHONY: bench
+bench: $(addsuffix /bench,$(addprefix $(BENCH_DIR)/,$(BENCH_BUILDS)))
+	@rm -f $(BENCH_DIR)/rows.md
+	@for b in $(BENCH_BUILDS); do \
+	  echo "== build $$b"; \
+	  ./$(BENCH_DIR)/$$b/bench $(BENCH_DIR)/rows.md || exit 1; \
+	done
+	@echo; echo "== all builds"; \
+	echo "| shape | mode | build | tok/s | vs standard | of bw limit |"; \
+	echo "|---|---|---|---:|---:|---:|"; \
+	cat $(BENCH_DIR)/rows.md
+
+$(BENCH_DIR)/scalar/bench: tools/bench.c attnres.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ tools/bench.c -lm
+
+$(BENCH_DIR)/simd/attnres_kernels.o: attnres_kernels.c attnres.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -DATTNRES_KERNELS $(KERNEL_ISA) -c -o $@ attnres_kernels.c
+$(BENCH_DIR)/simd/bench: tools/bench.c attnres.h $(BENCH_DIR)/simd/attnres_kernels.o
+	$(CC) $(BENCH_CFLAGS) -DATTNRES_KERNELS -o $@ tools/bench.c $(@D)/attnres_kernels.o -lm
+
+$(BENCH_DIR)/simd-omp/attnres_kernels.o: attnres_kernels.c attnres.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -fopenmp -DATTNRES_KERNELS $(KERNEL_ISA) -c -o $@ attnres_kernels.c
+$(BENCH_DIR)/simd-omp/bench: tools/bench.c attnres.h $(BENCH_DIR)/simd-omp/attnres_kernels.o
+	$(CC) $(BENCH_CFLAGS) -fopenmp -DATTNRES_KERNELS -o $@ tools/bench.c $(@D)/attnres_kernels.o -lm

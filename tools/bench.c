@@ -1,0 +1,370 @@
+/* bench.c - decode speed of attnres.h, in tokens/s, against the memory-
+   bandwidth limit. `make bench` builds this one file three ways (scalar,
+   SIMD kernels, SIMD kernels + OpenMP) and runs them one after another.
+
+   What it does, per build:
+     1. Measures memory bandwidth: a read-only sum over a buffer much larger
+        than any cache (1 GB), on 1 thread and (OpenMP build) on all threads.
+     2. For three model shapes (llama2.c's stories15M, 42M and 110M), makes
+        random-weight models in memory (no file I/O; weights in malloc'd
+        memory the program owns): standard residuals, Block AttnRes with
+        N = 8 blocks, and Full AttnRes (S = 1). Block AttnRes runs on both
+        depth paths, direct and two-phase.
+     3. Decodes BENCH_TOKENS tokens from position 0 (greedy, each token fed
+        back), BENCH_REPS times, the modes interleaved (standard, block,
+        two-phase, full, standard, ...) so that a burst of noise from other
+        processes hits every mode alike; reports medians.
+     4. Each tokens/s is also given as a fraction of the bandwidth limit:
+        bandwidth / bytes of weights read per token (every matvec weight,
+        the output projection included, one embedding row, the norm gains
+        and the AttnRes vectors). The KV-cache and block-state reads are
+        left out (under 1% here), so the limit is slightly optimistic.
+
+   usage: bench [ROWS_FILE]      ROWS_FILE: also append the table rows there
+   environment: BENCH_TOKENS (default 64), BENCH_REPS (5), BENCH_SHAPES
+   (e.g. "15M,110M"; default all three), BENCH_BW_MB (1024). */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime */
+#define ATTNRES_IMPLEMENTATION
+#include "../attnres.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>   /* isatty */
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(ATTNRES_KERNELS) && defined(_OPENMP)
+#define BUILD_NAME "simd-omp"
+#elif defined(ATTNRES_KERNELS)
+#define BUILD_NAME "simd"
+#else
+#define BUILD_NAME "scalar"
+#endif
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int env_int(const char *name, int fallback) {
+    const char *v = getenv(name);
+    int n = v ? atoi(v) : 0;
+    return n > 0 ? n : fallback;
+}
+
+/* ======================================================================== */
+/* Memory bandwidth                                                          */
+/* ======================================================================== */
+
+/* Sums words[0 .. n) as 64-bit integers with 8 independent accumulators:
+   integer adds take one cycle and never wait on each other, so the loop
+   runs as fast as memory delivers, whatever the compiler flags. */
+static uint64_t sum_words(const uint64_t *words, size_t n) {
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        s0 += words[i];     s1 += words[i + 1]; s2 += words[i + 2]; s3 += words[i + 3];
+        s4 += words[i + 4]; s5 += words[i + 5]; s6 += words[i + 6]; s7 += words[i + 7];
+    }
+    for (; i < n; i++) s0 += words[i];
+    return s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
+}
+
+/* Best of 5 passes, in GB/s (1e9 bytes/s), reading the buffer with
+   `threads` threads, each its own contiguous part. */
+static volatile uint64_t bw_sink;   /* keeps the sums from being optimised away */
+
+static double bandwidth(const uint64_t *words, size_t n, int threads) {
+    double best = 0.0;
+    int pass;
+    for (pass = 0; pass < 5; pass++) {
+        uint64_t total = 0;
+        double t0 = now_seconds(), dt;
+#ifdef _OPENMP
+        int t;
+#pragma omp parallel for num_threads(threads) reduction(+ : total) schedule(static)
+        for (t = 0; t < threads; t++) {
+            size_t lo = n / (size_t)threads * (size_t)t, hi = t == threads - 1 ? n : n / (size_t)threads * (size_t)(t + 1);
+            total += sum_words(words + lo, hi - lo);
+        }
+#else
+        (void)threads;
+        total = sum_words(words, n);
+#endif
+        dt = now_seconds() - t0;
+        bw_sink += total;
+        if ((double)n * 8.0 / dt / 1e9 > best) best = (double)n * 8.0 / dt / 1e9;
+    }
+    return best;
+}
+
+/* ======================================================================== */
+/* Random models                                                             */
+/* ======================================================================== */
+
+typedef struct { const char *name; int dim, n_layers, n_heads, hidden_dim; } shape;
+
+static const shape SHAPES[] = {
+    {"15M",  288, 6,  6,  768},    /* llama2.c stories15M  */
+    {"42M",  512, 8,  8,  1376},   /* llama2.c stories42M  */
+    {"110M", 768, 12, 12, 2048},   /* llama2.c stories110M */
+};
+#define VOCAB 32000
+#define SEQ_LEN 256
+
+/* A fast seeded generator (64-bit LCG, top 24 bits): uniform in [-a, a). */
+static uint64_t lcg = 12345u;
+static void fill(float *x, size_t n, float a) {
+    size_t i;
+    for (i = 0; i < n; i++) {
+        lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = a * ((float)(lcg >> 40) * (2.0f / 16777216.0f) - 1.0f);
+    }
+}
+static void fill_const(float *x, size_t n, float v) {
+    size_t i;
+    for (i = 0; i < n; i++) x[i] = v;
+}
+
+/* Weights scaled so activations stay O(1): a matrix with `cols` inputs
+   draws from [-1/sqrt(cols), 1/sqrt(cols)); norm gains are 1; AttnRes
+   pseudo-queries are random and NON-zero (zero ones would make every depth
+   softmax uniform), scaled so the depth logits are O(1). */
+static int make_model(attnres_model *m, const shape *sh, int residual, int block_size) {
+    attnres_config c;
+    attnres_weights *w = &m->weights;
+    attnres_error err;
+    size_t d, hd, nl, L;
+    memset(&c, 0, sizeof c);
+    c.dim = sh->dim; c.hidden_dim = sh->hidden_dim; c.n_layers = sh->n_layers;
+    c.n_heads = sh->n_heads; c.n_kv_heads = sh->n_heads; c.vocab_size = VOCAB; c.seq_len = SEQ_LEN;
+    c.rope_theta = 10000.0f; c.norm_eps = 1e-5f; c.tie_embeddings = 1;   /* as the stories models */
+    c.residual = residual; c.block_size = block_size;
+    if (attnres_model_init(m, &c, &err) != ATTNRES_OK) {
+        fprintf(stderr, "bench: %s\n", err.message);
+        return 0;
+    }
+    d = (size_t)c.dim; hd = (size_t)c.hidden_dim; nl = (size_t)c.n_layers; L = 2 * nl;
+    fill(w->tok_embeddings, (size_t)VOCAB * d, 1.0f);
+    fill_const(w->attention_norm, nl * d, 1.0f);
+    fill_const(w->ffn_norm, nl * d, 1.0f);
+    fill_const(w->norm, d, 1.0f);
+    fill(w->wq, nl * d * d, 1.0f / sqrtf((float)d));
+    fill(w->wk, nl * d * d, 1.0f / sqrtf((float)d));
+    fill(w->wv, nl * d * d, 1.0f / sqrtf((float)d));
+    fill(w->wo, nl * d * d, 1.0f / sqrtf((float)d));
+    fill(w->w1, nl * hd * d, 1.0f / sqrtf((float)d));
+    fill(w->w3, nl * hd * d, 1.0f / sqrtf((float)d));
+    fill(w->w2, nl * d * hd, 1.0f / sqrtf((float)hd));
+    if (residual == ATTNRES_RESIDUAL_ATTNRES) {
+        fill(w->pseudo_query, (L + 1) * d, 2.0f / sqrtf((float)d));
+        fill_const(w->key_norm, (L + 1) * d, 1.0f);
+        attnres_model_refresh(m);   /* the two-phase path's folded queries */
+    }
+    return 1;
+}
+
+/* Bytes of weights one token reads: every matvec matrix (output included,
+   read once even when tied), one embedding row, the RMSNorm gains, and
+   for AttnRes the pseudo-query and key-norm rows. */
+static double bytes_per_token(const attnres_config *c) {
+    double d = c->dim, hd = c->hidden_dim, nl = c->n_layers, L = 2 * nl;
+    double floats = nl * (4 * d * d + 3 * d * hd + 2 * d)   /* wq wk wv wo, w1 w2 w3, two norms */
+                  + (double)c->vocab_size * d                /* output projection */
+                  + d + d;                                   /* embedding row, final norm */
+    if (c->residual == ATTNRES_RESIDUAL_ATTNRES) floats += 2 * (L + 1) * d;
+    return 4.0 * floats;
+}
+
+/* ======================================================================== */
+/* Timing                                                                    */
+/* ======================================================================== */
+
+/* Decodes n_tokens from position 0, greedy; returns tokens/s, or -1. */
+static double decode(const attnres_model *m, attnres_state *s, int n_tokens, float *last_logits) {
+    attnres_error err;
+    int token = 1, pos;
+    double t0 = now_seconds();
+    attnres_state_reset(s);
+    for (pos = 0; pos < n_tokens; pos++) {
+        float *logits = attnres_forward(m, s, token, pos, &err);
+        if (!logits) { fprintf(stderr, "bench: %s\n", err.message); return -1.0; }
+        token = attnres_argmax(logits, m->config.vocab_size);
+        if (last_logits && pos == n_tokens - 1)
+            memcpy(last_logits, logits, (size_t)m->config.vocab_size * sizeof(float));
+    }
+    return n_tokens / (now_seconds() - t0);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static double median(double *x, int n) {
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+#define N_MODES 4
+#define MAX_REPS 64
+
+static int bench_shape(const shape *sh, int n_tokens, int reps, double gbs, FILE *rows) {
+    /* modes: standard, Block AttnRes direct, the same two-phase, Full AttnRes */
+    static const char *mode_name[N_MODES] = {"standard", "block", "block two-phase", "full"};
+    attnres_model models[3];
+    attnres_state states[N_MODES];
+    const attnres_model *model_of[N_MODES];
+    double tps[N_MODES][MAX_REPS], ratio[N_MODES][MAX_REPS];
+    float *logits_direct = NULL, *logits_two = NULL;
+    int L = 2 * sh->n_layers, S = (L + 7) / 8, k, r, ok = 1, progress = isatty(fileno(stderr));
+    char label[N_MODES][48];
+    attnres_error err;
+
+    memset(models, 0, sizeof models);
+    memset(states, 0, sizeof states);
+    if (!make_model(&models[0], sh, ATTNRES_RESIDUAL_STANDARD, 0) ||
+        !make_model(&models[1], sh, ATTNRES_RESIDUAL_ATTNRES, S) ||
+        !make_model(&models[2], sh, ATTNRES_RESIDUAL_ATTNRES, 1)) { ok = 0; goto done; }
+    model_of[0] = &models[0]; model_of[1] = &models[1]; model_of[2] = &models[1]; model_of[3] = &models[2];
+    for (k = 0; k < N_MODES; k++)
+        if (attnres_state_init(&states[k], &model_of[k]->config, &err) != ATTNRES_OK) {
+            fprintf(stderr, "bench: %s\n", err.message); ok = 0; goto done;
+        }
+    states[2].path = ATTNRES_PATH_TWO_PHASE;
+    snprintf(label[0], sizeof label[0], "standard");
+    snprintf(label[1], sizeof label[1], "block S=%d N=%d", S, attnres_n_blocks(&models[1].config));
+    snprintf(label[2], sizeof label[2], "block S=%d two-phase", S);
+    snprintf(label[3], sizeof label[3], "full S=1 N=%d", L);
+
+    /* warm-up: one short decode per mode (page tables, caches, OpenMP threads) */
+    for (k = 0; k < N_MODES; k++)
+        if (decode(model_of[k], &states[k], 4, NULL) < 0) { ok = 0; goto done; }
+
+    for (r = 0; r < reps; r++)
+        for (k = 0; k < N_MODES; k++) {
+            if ((tps[k][r] = decode(model_of[k], &states[k], n_tokens, NULL)) < 0) { ok = 0; goto done; }
+            if (progress)   /* a progress line on a terminal, overwritten in place */
+                fprintf(stderr, "\r  %s rep %d/%d %-22s %8.2f tok/s", sh->name, r + 1, reps, mode_name[k], tps[k][r]);
+        }
+    if (progress) fprintf(stderr, "\r%70s\r", "");
+    for (r = 0; r < reps; r++)
+        for (k = 0; k < N_MODES; k++) ratio[k][r] = tps[k][r] / tps[0][r];   /* same rep: same noise */
+
+    for (k = 0; k < N_MODES; k++) {
+        double limit = gbs * 1e9 / bytes_per_token(&model_of[k]->config);
+        double med = median(tps[k], reps), med_ratio = median(ratio[k], reps);
+        char line[256];
+        snprintf(line, sizeof line, "| %s | %s | %s | %.2f | %.3f | %.0f%% |", sh->name, label[k], BUILD_NAME,
+                 med, med_ratio, 100.0 * med / limit);
+        printf("%s\n", line);
+        if (rows) fprintf(rows, "%s\n", line);
+    }
+
+    /* The two depth paths on the same input: how far apart their logits are
+       (both are floats; the two-phase merge rounds differently). */
+    logits_direct = (float *)malloc(VOCAB * sizeof(float));
+    logits_two = (float *)malloc(VOCAB * sizeof(float));
+    if (logits_direct && logits_two &&
+        decode(model_of[1], &states[1], 8, logits_direct) > 0 && decode(model_of[2], &states[2], 8, logits_two) > 0) {
+        double worst = 0.0, largest = 0.0;
+        for (k = 0; k < VOCAB; k++) {
+            if (fabs((double)logits_direct[k] - logits_two[k]) > worst) worst = fabs((double)logits_direct[k] - logits_two[k]);
+            if (fabs((double)logits_direct[k]) > largest) largest = fabs((double)logits_direct[k]);
+        }
+        printf("  two-phase vs direct, logits after 8 tokens: max |diff| %.3g (largest |logit| %.3g)\n", worst, largest);
+    }
+
+done:
+    free(logits_direct); free(logits_two);
+    for (k = 0; k < N_MODES; k++) attnres_state_free(&states[k]);
+    for (k = 0; k < 3; k++) attnres_model_free(&models[k]);
+    return ok;
+}
+
+/* ======================================================================== */
+/* main                                                                      */
+/* ======================================================================== */
+
+static void print_cpu(void) {
+    char line[512];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    const char *model = "unknown (no /proc/cpuinfo)";
+    int cpus = 0;
+    static char found[512];
+    if (f) {
+        while (fgets(line, sizeof line, f)) {
+            if (strncmp(line, "processor", 9) == 0) cpus++;
+            if (!found[0] && strncmp(line, "model name", 10) == 0) {
+                const char *p = strchr(line, ':');
+                if (p) {
+                    snprintf(found, sizeof found, "%s", p + 2);
+                    found[strcspn(found, "\n")] = '\0';
+                }
+            }
+        }
+        fclose(f);
+        if (found[0]) model = found;
+    }
+    printf("cpu: %s (%d logical cpus)\n", model, cpus);
+}
+
+int main(int argc, char **argv) {
+    int n_tokens = env_int("BENCH_TOKENS", 64), reps = env_int("BENCH_REPS", 5);
+    size_t bw_bytes = (size_t)env_int("BENCH_BW_MB", 1024) << 20, n_words = bw_bytes / 8;
+    const char *only = getenv("BENCH_SHAPES");
+    double bw1, bwn = 0.0, gbs;
+    int threads = 1, i, ok = 1;
+    uint64_t *buf;
+    FILE *rows = NULL;
+
+    if (argc > 2) { fprintf(stderr, "usage: bench [ROWS_FILE]\n"); return 2; }
+    if (reps > MAX_REPS) reps = MAX_REPS;
+    if (n_tokens > SEQ_LEN) n_tokens = SEQ_LEN;
+    if (argc == 2 && !(rows = fopen(argv[1], "a"))) { fprintf(stderr, "bench: cannot open %s\n", argv[1]); return 1; }
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    printf("build: %s   kernels: %s\n", BUILD_NAME,
+#ifdef ATTNRES_KERNELS
+           attnres_kernel_name()
+#else
+           "none (the scalar loops of attnres.h)"
+#endif
+    );
+    print_cpu();
+    printf("decode: %d tokens from pos 0, %d repetitions (median), seq_len %d, vocab %d, tied embeddings\n",
+           n_tokens, reps, SEQ_LEN, VOCAB);
+
+    /* 1. bandwidth, on a buffer we fill first (so every page is really there) */
+    buf = (uint64_t *)malloc(n_words * sizeof *buf);
+    if (!buf) { fprintf(stderr, "bench: cannot allocate %zu MB for the bandwidth test\n", bw_bytes >> 20); return 1; }
+    {
+        size_t j;
+        for (j = 0; j < n_words; j++) buf[j] = j;
+    }
+    bw1 = bandwidth(buf, n_words, 1);
+    printf("memory bandwidth (read-only sum over %zu MB, best of 5): 1 thread %.1f GB/s", bw_bytes >> 20, bw1);
+    if (threads > 1) {
+        bwn = bandwidth(buf, n_words, threads);
+        printf(", %d threads %.1f GB/s", threads, bwn);
+    }
+    printf("\n");
+    free(buf);
+    gbs = threads > 1 ? bwn : bw1;   /* the limit for this build uses the threads it runs */
+    printf("bandwidth limit below: %.1f GB/s (%d thread%s) / bytes of weights per token\n",
+           gbs, threads, threads > 1 ? "s" : "");
+
+    /* 2.-4. every shape */
+    printf("| shape | mode | build | tok/s | vs standard | of bw limit |\n|---|---|---|---:|---:|---:|\n");
+    for (i = 0; i < (int)(sizeof SHAPES / sizeof SHAPES[0]) && ok; i++) {
+        if (only && !strstr(only, SHAPES[i].name)) continue;
+        fflush(stdout);
+        ok = bench_shape(&SHAPES[i], n_tokens, reps, gbs, rows);
+    }
+    if (rows) fclose(rows);
+    return ok ? 0 : 1;
+}
