@@ -12,6 +12,7 @@ PYTHON  ?= /usr/bin/python3
 #   SAN=1   AddressSanitizer + UndefinedBehaviorSanitizer
 #   SIMD=1  the optional kernel file attnres_kernels.c (AVX2+FMA / NEON)
 #   OMP=1   with SIMD=1: OpenMP over matrix rows (threads from OMP_NUM_THREADS)
+#   CUDA=1  attnres_kernels.cu instead, compiled by nvcc (rules in mk/kernels.mk)
 VARIANT :=
 ifeq ($(SAN),1)
 CFLAGS  += -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -29,9 +30,14 @@ LDFLAGS += -fopenmp
 VARIANT := $(VARIANT)-omp
 endif
 endif
+ifeq ($(CUDA),1)
+CFLAGS  += -DATTNRES_KERNELS
+KERNELS  = $(BUILD)/attnres_kernels.o
+VARIANT := $(VARIANT)cuda
+endif
 BUILD   ?= build/$(if $(VARIANT),$(VARIANT),default)
 
-TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_link test_static
+TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static
 SOURCES := $(wildcard tests/*.c)
 STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
 
@@ -67,7 +73,7 @@ check-warnings:
 	  echo "warnings: none from g++ compiling attnres.h as C++"; fi
 
 test: check-warnings all lessons
-	@sh tests/run.sh $(BUILD) $(TESTS) check_lessons
+	@sh tests/run.sh $(BUILD) $(TESTS) check_lessons check_determinism
 
 golden:
 	$(PYTHON) tools/make_golden.py --out golden
@@ -79,11 +85,15 @@ help:
 	@echo "make               build the tests (into $(BUILD))"
 	@echo "make test          warning check, then every test; ends with 'N passed, N failed'"
 	@echo "make test SAN=1    the same under AddressSanitizer + UBSan"
+	@echo "make test SIMD=1   the same through attnres_kernels.c (AVX2+FMA); OMP=1 adds OpenMP"
+	@echo "make test CUDA=1   the same through attnres_kernels.cu (nvcc; GPU checks skip without a GPU)"
+	@echo "make bench         tokens/s of the scalar, SIMD and SIMD+OpenMP builds (BENCH_TOKENS, BENCH_REPS)"
+	@echo "make demo          generate text with models/block.safetensors; draws build/depth_heatmap.png"
 	@echo "make lessons       build the course (lessons/*.c) and numdiff into $(BUILD)"
 	@echo "make check-lessons run every lesson and diff its output with golden/lessons/"
 	@echo "make golden        regenerate golden/ with the PyTorch reference (PYTHON=$(PYTHON))"
 	@echo "make clean         remove build/"
-	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN, SIMD, OMP"
+	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN, SIMD, OMP, CUDA, NVCC"
 
 # Work in progress: pieces under development keep their rules in mk/*.mk
 # until they are folded into this file.

@@ -323,16 +323,23 @@ ATTNRESDEF void  attnres_phase2(float *h, float *alpha, const float *o, float ma
    tests can run both on the same input. Without the flag nothing below is
    declared or called, and the scalar loops above are the whole story. */
 #ifdef ATTNRES_KERNELS
-ATTNRESDEF void  attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols);
-ATTNRESDEF void  attnres_kernel_rmsnorm(float *out, const float *x, const float *gain, int n, float eps);
-ATTNRESDEF void  attnres_kernel_attend(float *out, float *att, const float *q,
-                                       const float *key_cache, const float *value_cache,
-                                       int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len);
-ATTNRESDEF void  attnres_kernel_depth_attention(float *out, float *alpha,
-                                                const float *sources, int n_sources,
-                                                const float *pseudo_query, const float *key_gain,
-                                                int dim, float eps);
-ATTNRESDEF const char *attnres_kernel_name(void);   /* e.g. "avx2+fma, openmp x2" */
+/* Always external, even under ATTNRES_STATIC: the kernel file is another
+   object file, and it defines them. */
+#ifdef __cplusplus
+#define ATTNRES_KERNELDEF extern "C"
+#else
+#define ATTNRES_KERNELDEF extern
+#endif
+ATTNRES_KERNELDEF void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols);
+ATTNRES_KERNELDEF void attnres_kernel_rmsnorm(float *out, const float *x, const float *gain, int n, float eps);
+ATTNRES_KERNELDEF void attnres_kernel_attend(float *out, float *att, const float *q,
+                                             const float *key_cache, const float *value_cache,
+                                             int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len);
+ATTNRES_KERNELDEF void attnres_kernel_depth_attention(float *out, float *alpha,
+                                                      const float *sources, int n_sources,
+                                                      const float *pseudo_query, const float *key_gain,
+                                                      int dim, float eps);
+ATTNRES_KERNELDEF const char *attnres_kernel_name(void);   /* e.g. "avx2+fma, openmp x2 threads" */
 #endif
 
 /* Block state. reset: b0 = embedding, no partial. add: partial += f and
@@ -1185,6 +1192,7 @@ ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
     const attnres_config *c = &m->config;
     const attnres_weights *w = &m->weights;
     const float *embedding;
+    int i;
 
     if (attnres__check_forward(m, s, token, pos, err) != ATTNRES_OK) return NULL;
     embedding = w->tok_embeddings + (size_t)token * c->dim;      /* [dim] */
@@ -1200,6 +1208,16 @@ ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
     /* 2. final RMSNorm and the output projection */
     attnres__hot_rmsnorm(s->xb, s->x, w->norm, c->dim, c->norm_eps);
     attnres__hot_matvec(s->logits, w->output, s->xb, c->vocab_size, c->dim);
+
+    /* 3. finite weights can still overflow float on the way (a huge q.k is
+          Inf, and Inf - Inf in the softmax is NaN): report it rather than
+          hand back logits that are not numbers. One pass over [vocab_size]. */
+    for (i = 0; i < c->vocab_size; i++)
+        if (!isfinite(s->logits[i])) {
+            attnres__fail(err, ATTNRES_ERR_RANGE, "forward: logit %d is %s at pos %d: the weights "
+                          "overflow float arithmetic", i, isnan(s->logits[i]) ? "NaN" : "Inf", pos);
+            return NULL;
+        }
     attnres__ok(err);
     return s->logits;
 }
@@ -1208,6 +1226,10 @@ ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
                                   const int *tokens, int n_tokens, attnres_error *err) {
     float *logits = NULL;
     int t, start = s->cache_len;
+    if (!m->memory || !s->memory) {
+        attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: model or state not initialised");
+        return NULL;
+    }
     if (n_tokens < 1) {
         attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: empty prompt (%d tokens)", n_tokens);
         return NULL;
@@ -1624,6 +1646,28 @@ ATTNRES__PRIVATE int attnres__st_check_layout(attnres_st_file *f, const unsigned
     return rc;
 }
 
+/* Metadata keys are unique, like tensor names: JSON readers disagree about
+   which of two equal keys wins (Python's json keeps the last, a first-match
+   lookup the first), so a repeated key could make one file two models. */
+ATTNRES__PRIVATE int attnres__by_key(const void *a, const void *b) {
+    return strcmp((*(const attnres_st_meta *const *)a)->key, (*(const attnres_st_meta *const *)b)->key);
+}
+
+ATTNRES__PRIVATE int attnres__st_check_meta(const attnres_st_file *f, attnres_error *err) {
+    const attnres_st_meta **order;
+    int i, rc = ATTNRES_OK;
+    if (f->n_meta < 2) return ATTNRES_OK;
+    order = (const attnres_st_meta **)ATTNRES_MALLOC((size_t)f->n_meta * sizeof *order);
+    if (!order) return attnres__fail(err, ATTNRES_ERR_NOMEM, "safetensors: out of memory");
+    for (i = 0; i < f->n_meta; i++) order[i] = &f->meta[i];
+    qsort(order, (size_t)f->n_meta, sizeof *order, attnres__by_key);   /* O(n log n), not n^2 */
+    for (i = 1; i < f->n_meta && rc == ATTNRES_OK; i++)
+        if (strcmp(order[i - 1]->key, order[i]->key) == 0)
+            rc = attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: metadata key '%s' appears twice", order[i]->key);
+    ATTNRES_FREE(order);
+    return rc;
+}
+
 /* The top-level object: "__metadata__" at most once, every other key a tensor. */
 ATTNRES__PRIVATE int attnres__st_parse_header(attnres_st_file *f, attnres__json *j,
                                               const unsigned char *data, uint64_t data_len) {
@@ -1653,6 +1697,7 @@ ATTNRES__PRIVATE int attnres__st_parse_header(attnres_st_file *f, attnres__json 
     }
     attnres__json_ws(j);   /* writers pad the header with spaces */
     if (j->p != j->end) return attnres__json_fail(j, "unexpected bytes after the header object");
+    if ((rc = attnres__st_check_meta(f, j->err)) != ATTNRES_OK) return rc;
     return attnres__st_check_layout(f, data, data_len, j->err);
 }
 
@@ -1824,6 +1869,30 @@ ATTNRES__PRIVATE int attnres__meta_int(const attnres_st_file *f, const char *key
     return ATTNRES_OK;
 }
 
+/* JSON's number grammar, -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?,
+   checked before strtod, which alone would also take "+1", "\t1", "0x1p-3",
+   "infinity" and other spellings no writer of this format produces. */
+ATTNRES__PRIVATE int attnres__is_decimal(const char *s) {
+#define ATTNRES__DIGIT(ch) ((ch) >= '0' && (ch) <= '9')
+    if (*s == '-') s++;
+    if (*s == '0') s++;
+    else if (ATTNRES__DIGIT(*s)) while (ATTNRES__DIGIT(*s)) s++;
+    else return 0;
+    if (*s == '.') {
+        s++;
+        if (!ATTNRES__DIGIT(*s)) return 0;
+        while (ATTNRES__DIGIT(*s)) s++;
+    }
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-') s++;
+        if (!ATTNRES__DIGIT(*s)) return 0;
+        while (ATTNRES__DIGIT(*s)) s++;
+    }
+#undef ATTNRES__DIGIT
+    return *s == '\0';
+}
+
 /* A finite decimal number such as "10000.0" or "1e-05". */
 ATTNRES__PRIVATE int attnres__meta_float(const attnres_st_file *f, const char *key, float *out, attnres_error *err) {
     const char *s;
@@ -1832,8 +1901,8 @@ ATTNRES__PRIVATE int attnres__meta_float(const attnres_st_file *f, const char *k
     int rc;
     if ((rc = attnres__meta_need(f, key, &s, err)) != ATTNRES_OK) return rc;
     v = strtod(s, &end);
-    if (*s == '\0' || *s == ' ' || *end != '\0' || !(v > -3.4e38 && v < 3.4e38))
-        return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is not a finite number", key, s);
+    if (!attnres__is_decimal(s) || *end != '\0' || !(v > -3.4e38 && v < 3.4e38))
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is not a finite decimal number", key, s);
     *out = (float)v;
     return ATTNRES_OK;
 }

@@ -16,11 +16,18 @@ void counting_free(void *p);
 #include "check.h"
 #include "fixture.h"
 #define BASE_MODEL GOLDEN_DIR "/tied.model.safetensors"   /* attnres, S = 3, L = 4, tied */
-#define TMP_PATH "build/test_errors.tmp.safetensors"
+/* Scratch file next to the test binary (<argv[0]>.tmp.safetensors), so that
+   builds run at the same time (default, SAN=1, CC=clang) never share it. */
+static char tmp_path[1024] = "build/test_errors.tmp.safetensors";
+#define TMP_PATH tmp_path
+
+/* Requests above 4 GB fail, as they would on a small machine (and ASan
+   would abort on them instead of returning NULL). */
+#define COUNTING_MAX_ALLOC ((size_t)1 << 32)
 
 void *counting_malloc(size_t n) {
     void *p;
-    if (alloc_calls++ == fail_alloc_at) return NULL;
+    if (alloc_calls++ == fail_alloc_at || n > COUNTING_MAX_ALLOC) return NULL;
     p = malloc(n);
     if (p) live_allocs++;
     return p;
@@ -155,7 +162,11 @@ typedef struct {
     const char *extra;                 /* add a [4] F32 tensor of this name            */
     const char *swap_dims;             /* declare this 2-D tensor transposed           */
     const char *as_f16;                /* declare this 2-D tensor F16 [rows, 2*cols]   */
-    const char *poison;                /* write a NaN into this tensor                 */
+    const char *as_dtype, *dtype;      /* declare this 2-D tensor `dtype` (same bytes) */
+    const char *as_row;                /* declare this 1-D tensor [1, n]               */
+    const char *poison;                /* write poison_value into this tensor          */
+    float poison_value;                /* (0: NaN)                                     */
+    int poison_at;                     /* at this element                              */
 } edit;
 
 static size_t append(char *dst, size_t at, size_t cap, const char *text) {
@@ -164,11 +175,18 @@ static size_t append(char *dst, size_t at, size_t cap, const char *text) {
     return at + n;
 }
 
+/* Element sizes of the dtypes the edits use; the declared shape keeps the
+   byte count, so only the dtype is wrong. */
+static uint64_t dtype_bytes(const char *dtype) {
+    return strcmp(dtype, "F64") == 0 ? 8 : strcmp(dtype, "BF16") == 0 || strcmp(dtype, "F16") == 0 ? 2
+         : strcmp(dtype, "U8") == 0 ? 1 : 4;
+}
+
 static int rewrite(const char *src_path, const char *dst_path, const edit *e) {
     attnres_st_file src;
     attnres_error err;
     size_t cap = 1 << 20, hl = 0, data_len = 0, i, at;
-    char *header = malloc(cap), piece[512];
+    char *header = malloc(cap), piece[16384];   /* one header entry; names up to ~16000 chars */
     unsigned char *out;
     int t, ok;
     if (attnres_st_open(&src, src_path, &err) != ATTNRES_OK) { free(header); return 0; }
@@ -186,18 +204,25 @@ static int rewrite(const char *src_path, const char *dst_path, const edit *e) {
         const attnres_st_tensor *x = &src.tensors[t];
         int swap = e->swap_dims && strcmp(x->name, e->swap_dims) == 0;
         int f16 = e->as_f16 && strcmp(x->name, e->as_f16) == 0;
+        int other = e->as_dtype && strcmp(x->name, e->as_dtype) == 0;
+        int row = e->as_row && strcmp(x->name, e->as_row) == 0;
+        const char *dtype = f16 ? "F16" : other ? e->dtype : x->dtype_name;
         if (e->drop && strcmp(x->name, e->drop) == 0) continue;
         memcpy(out + 8 + cap + data_len, x->data, (size_t)x->nbytes);
         if (e->poison && strcmp(x->name, e->poison) == 0) {
-            float nan_value = (float)NAN;
-            memcpy(out + 8 + cap + data_len + 4, &nan_value, 4);
+            float value = e->poison_value != 0.0f ? e->poison_value : (float)NAN;
+            memcpy(out + 8 + cap + data_len + 4 * (size_t)e->poison_at, &value, 4);
         }
         if (x->ndim == 2)
             snprintf(piece, sizeof piece, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%llu,%llu],\"data_offsets\":[%zu,%zu]}",
-                     x->name, f16 ? "F16" : x->dtype_name,
+                     x->name, dtype,
                      (unsigned long long)(swap ? x->shape[1] : x->shape[0]),
-                     (unsigned long long)(swap ? x->shape[0] : f16 ? 2 * x->shape[1] : x->shape[1]),
+                     (unsigned long long)(swap ? x->shape[0] : f16 ? 2 * x->shape[1]
+                                          : other ? x->shape[1] * 4 / dtype_bytes(e->dtype) : x->shape[1]),
                      data_len, data_len + (size_t)x->nbytes);
+        else if (row)
+            snprintf(piece, sizeof piece, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[1,%llu],\"data_offsets\":[%zu,%zu]}",
+                     x->name, x->dtype_name, (unsigned long long)x->shape[0], data_len, data_len + (size_t)x->nbytes);
         else
             snprintf(piece, sizeof piece, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%llu],\"data_offsets\":[%zu,%zu]}",
                      x->name, x->dtype_name, (unsigned long long)x->shape[0], data_len, data_len + (size_t)x->nbytes);
@@ -239,6 +264,22 @@ static void test_edits(void) {
     edit_case(EDIT(swap_dims, "layers.0.feed_forward.w1.weight"), ATTNRES_ERR_SHAPE, "[96, 64]", "transposed weight");
     edit_case(EDIT(as_f16, "layers.0.feed_forward.w1.weight"), ATTNRES_ERR_DTYPE, "F16", "F16 tensor");
     edit_case(EDIT(poison, "norm.weight"), ATTNRES_ERR_FORMAT, "NaN", "NaN in a weight");
+    (void)EDIT(poison, "tok_embeddings.weight"); e.poison_value = (float)INFINITY; e.poison_at = 100;
+    edit_case(&e, ATTNRES_ERR_FORMAT, "Inf at element 100", "+Inf in a weight, element 100");
+    (void)EDIT(poison, "layers.1.feed_forward.w2.weight"); e.poison_value = -(float)INFINITY; e.poison_at = 6143;
+    edit_case(&e, ATTNRES_ERR_FORMAT, "Inf at element 6143", "-Inf in the last element of a weight");
+    (void)EDIT(poison, "output_res.key_norm.weight"); e.poison_value = 3e38f;   /* large but finite: fine */
+    edit_case(&e, ATTNRES_OK, "", "3e38 (finite) in a weight loads");
+    edit_case(EDIT(as_row, "norm.weight"), ATTNRES_ERR_SHAPE, "[64]", "[64] vector declared [1, 64]");
+    (void)EDIT(as_dtype, "layers.0.feed_forward.w1.weight"); e.dtype = "BF16";
+    edit_case(&e, ATTNRES_ERR_DTYPE, "BF16", "BF16 tensor");
+    (void)EDIT(as_dtype, "layers.0.feed_forward.w1.weight"); e.dtype = "F64";
+    edit_case(&e, ATTNRES_ERR_DTYPE, "F64", "F64 tensor");
+    (void)EDIT(as_dtype, "layers.1.attention.wq.weight"); e.dtype = "I32";
+    edit_case(&e, ATTNRES_ERR_DTYPE, "I32", "I32 tensor (a dtype the reader knows)");
+    (void)EDIT(as_dtype, "tok_embeddings.weight"); e.dtype = "U8";
+    edit_case(&e, ATTNRES_ERR_DTYPE, "U8", "U8 tensor");
+    edit_case(EDIT(extra, ""), ATTNRES_ERR_SHAPE, "unexpected tensor ''", "extra tensor with an empty name");
     edit_case(META("format_version", "2"), ATTNRES_ERR_FORMAT, "format_version", "future format version");
     edit_case(META("format_version", NULL), ATTNRES_ERR_MISSING, "format_version", "no format version");
     edit_case(META("format", "gguf"), ATTNRES_ERR_FORMAT, "format", "another format");
@@ -261,6 +302,33 @@ static void test_edits(void) {
     edit_case(META("norm_eps", "-1e-5"), ATTNRES_ERR_CONFIG, "norm_eps", "negative norm_eps");
     edit_case(META("tie_embeddings", "false"), ATTNRES_ERR_MISSING, "output.weight", "untied without output.weight");
     edit_case(META("tie_embeddings", "yes"), ATTNRES_ERR_CONFIG, "tie_embeddings", "tie_embeddings not a boolean");
+    edit_case(META("tie_embeddings", "True"), ATTNRES_ERR_CONFIG, "tie_embeddings", "tie_embeddings \"True\"");
+    edit_case(META("dim", "0"), ATTNRES_ERR_CONFIG, "dim", "dim 0");
+    edit_case(META("dim", "-64"), ATTNRES_ERR_CONFIG, "dim", "dim -64");
+    edit_case(META("dim", "+64"), ATTNRES_ERR_CONFIG, "not an integer", "dim \"+64\"");
+    edit_case(META("dim", " 64"), ATTNRES_ERR_CONFIG, "not an integer", "dim with a leading space");
+    edit_case(META("dim", "64 "), ATTNRES_ERR_CONFIG, "not an integer", "dim with a trailing space");
+    edit_case(META("dim", "0x40"), ATTNRES_ERR_CONFIG, "not an integer", "dim in hex");
+    edit_case(META("dim", "64.0"), ATTNRES_ERR_CONFIG, "not an integer", "dim \"64.0\"");
+    edit_case(META("dim", ""), ATTNRES_ERR_CONFIG, "not an integer", "dim empty");
+    edit_case(META("dim", NULL), ATTNRES_ERR_MISSING, "'dim'", "no dim");
+    edit_case(META("hidden_dim", "0"), ATTNRES_ERR_CONFIG, "hidden_dim", "hidden_dim 0");
+    edit_case(META("n_layers", "0"), ATTNRES_ERR_CONFIG, "n_layers", "n_layers 0");
+    edit_case(META("n_layers", "-2"), ATTNRES_ERR_CONFIG, "n_layers", "n_layers -2");
+    edit_case(META("n_heads", "0"), ATTNRES_ERR_CONFIG, "n_heads", "n_heads 0");
+    edit_case(META("n_kv_heads", "0"), ATTNRES_ERR_CONFIG, "n_kv_heads", "n_kv_heads 0");
+    edit_case(META("n_kv_heads", "8"), ATTNRES_ERR_CONFIG, "n_kv_heads", "more kv heads than heads");
+    edit_case(META("n_heads", "64"), ATTNRES_ERR_CONFIG, "even", "head_dim 1 (RoPE needs pairs)");
+    edit_case(META("seq_len", "0"), ATTNRES_ERR_CONFIG, "seq_len", "seq_len 0");
+    edit_case(META("seq_len", "1048577"), ATTNRES_ERR_CONFIG, "seq_len", "seq_len above the limit");
+    edit_case(META("block_size", "-1"), ATTNRES_ERR_CONFIG, "block_size", "block_size -1");
+    edit_case(META("block_size", "2147483647"), ATTNRES_ERR_CONFIG, "block_size", "block_size INT_MAX");
+    edit_case(META("norm_eps", "0"), ATTNRES_ERR_CONFIG, "norm_eps", "norm_eps 0");
+    edit_case(META("norm_eps", "1e-50"), ATTNRES_ERR_CONFIG, "norm_eps", "norm_eps that rounds to 0 in float");
+    edit_case(META("norm_eps", "inf"), ATTNRES_ERR_CONFIG, "norm_eps", "norm_eps inf");
+    edit_case(META("rope_theta", "1e39"), ATTNRES_ERR_CONFIG, "rope_theta", "rope_theta beyond float");
+    edit_case(META("rope_theta", ""), ATTNRES_ERR_CONFIG, "rope_theta", "rope_theta empty");
+    edit_case(META("format_version", ""), ATTNRES_ERR_FORMAT, "format_version", "empty format version");
 #undef EDIT
 #undef META
 }
@@ -344,13 +412,441 @@ static void test_allocation_failures(void) {
     check(all_ok && n_fail > 3 && k < 64, "allocation failure at each of %d points -> NOMEM, no leaks", n_fail);
 }
 
-int main(void) {
+/* ------------------------------------------------------------------------ */
+/* Hostile JSON, through attnres_st_parse on a buffer in memory             */
+/* ------------------------------------------------------------------------ */
+
+/* A buffer from the counting allocator (st_parse takes ownership of it):
+   8-byte header length hl, the header text, then data_len zero bytes. */
+static unsigned char *st_buffer(const char *header, size_t hl, uint64_t declared_hl, size_t data_len) {
+    unsigned char *buf = (unsigned char *)counting_malloc(8 + hl + data_len);
+    int i;
+    if (!buf) return NULL;
+    for (i = 0; i < 8; i++) buf[i] = (unsigned char)(declared_hl >> (8 * i));
+    memcpy(buf + 8, header, hl);
+    memset(buf + 8 + hl, 0, data_len);
+    return buf;
+}
+
+/* attnres_st_parse on header + data_len zero bytes: expects `code` and
+   `word` in the message (or, on success, a tensor named `find`). */
+static void parse_case_n(const char *header, size_t hl, size_t data_len, int code, const char *word,
+                         const char *find, const char *what) {
+    attnres_st_file f;
+    attnres_error err;
+    unsigned char *buf;
+    int rc, found = 1;
+    live_allocs = 0;
+    buf = st_buffer(header, hl, hl, data_len);
+    if (!buf) { check(0, "%s: out of memory", what); return; }
+    rc = attnres_st_parse(&f, buf, 8 + hl + data_len, &err);
+    if (rc == ATTNRES_OK) {
+        if (find) found = attnres_st_find(&f, find) != NULL;
+        attnres_st_close(&f);
+    }
+    check(rc == code && err.code == code && strstr(err.message, word) != NULL && found && live_allocs == 0,
+          "%-46s -> %s: \"%.120s\"%s%s", what, attnres_status_name(rc), err.message,
+          found ? "" : " (tensor not found)", live_allocs ? " (LEAKED)" : "");
+}
+
+static void parse_case(const char *header, size_t data_len, int code, const char *word, const char *find,
+                       const char *what) {
+    parse_case_n(header, strlen(header), data_len, code, word, find, what);
+}
+
+#define T4 "{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}"
+
+static void test_hostile_json(void) {
+    char *deep, *long_header;
+    size_t i, n = 100000;
+    /* nesting: the reader is not recursive, so depth cannot exhaust the stack */
+    deep = (char *)malloc(2 * n + 16);
+    for (i = 0; i < n; i++) { deep[i] = '['; deep[n + i] = ']'; }
+    deep[2 * n] = '\0';
+    parse_case(deep, 0, ATTNRES_ERR_FORMAT, "expected '{'", NULL, "100000 nested arrays");
+    strcpy(deep, "{\"a\":");
+    for (i = 0; i < 20000; i++) memcpy(deep + 5 + 5 * i, "{\"a\":", 5);
+    deep[5 + 5 * 20000] = '\0';
+    parse_case(deep, 0, ATTNRES_ERR_FORMAT, "unknown", NULL, "20000 nested objects");
+    free(deep);
+    /* unicode escapes */
+    parse_case("{\"\\u00e9t\\u00E9\":" T4 "}", 4, ATTNRES_OK, "", "\xc3\xa9t\xc3\xa9", "\\u00e9 escapes decode to UTF-8");
+    parse_case("{\"\\u4e2d\":" T4 "}", 4, ATTNRES_OK, "", "\xe4\xb8\xad", "a 3-byte UTF-8 escape");
+    parse_case("{\"caf\xc3\xa9\":" T4 "}", 4, ATTNRES_OK, "", "caf\xc3\xa9", "raw UTF-8 in a name");
+    parse_case("{\"\\ud83d\\ude00\":" T4 "}", 4, ATTNRES_ERR_FORMAT, "surrogate", NULL, "surrogate pair (refused)");
+    parse_case("{\"a\\u0000b\":" T4 "}", 4, ATTNRES_ERR_FORMAT, "NUL", NULL, "\\u0000 in a tensor name");
+    parse_case("{\"__metadata__\":{\"format\":\"attnres\\u0000evil\"}}", 0, ATTNRES_ERR_FORMAT, "NUL", NULL,
+               "\\u0000 in a metadata value");
+    parse_case("{\"a\\u12\":" T4 "}", 4, ATTNRES_ERR_FORMAT, "hex", NULL, "\\u with 2 hex digits");
+    parse_case("{\"a\\u12G4\":" T4 "}", 4, ATTNRES_ERR_FORMAT, "hex", NULL, "\\u with a bad hex digit");
+    parse_case("{\"a\\u00", 0, ATTNRES_ERR_FORMAT, "truncated", NULL, "header ends inside \\u");
+    parse_case("{\"a\\", 0, ATTNRES_ERR_FORMAT, "unterminated", NULL, "header ends after a backslash");
+    /* names */
+    parse_case("{\"\":" T4 "}", 4, ATTNRES_OK, "", "", "empty tensor name (parses)");
+    parse_case("{\"__metadata__\":{\"\":\"\"}}", 0, ATTNRES_OK, "", NULL, "empty metadata key and value");
+    long_header = (char *)malloc(10100);
+    strcpy(long_header, "{\"");
+    memset(long_header + 2, 'n', 10000);
+    strcpy(long_header + 10002, "\":" T4 "}");
+    parse_case(long_header, 4, ATTNRES_OK, "", NULL, "10000-character tensor name (parses)");
+    free(long_header);
+    /* numbers */
+    parse_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[+1],\"data_offsets\":[0,4]}}", 4, ATTNRES_ERR_FORMAT,
+               "non-negative integer", NULL, "dimension \"+1\"");
+    parse_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[+0,4]}}", 4, ATTNRES_ERR_FORMAT,
+               "non-negative integer", NULL, "offset \"+0\"");
+    parse_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[-0],\"data_offsets\":[0,0]}}", 0, ATTNRES_ERR_FORMAT,
+               "non-negative integer", NULL, "dimension \"-0\"");
+    parse_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1e0],\"data_offsets\":[0,4]}}", 4, ATTNRES_ERR_FORMAT,
+               "fraction", NULL, "dimension \"1e0\"");
+    parse_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[\"1\"],\"data_offsets\":[0,4]}}", 4, ATTNRES_ERR_FORMAT,
+               "integer", NULL, "dimension as a string");
+    parse_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,18446744073709551615]}}", 4,
+               ATTNRES_ERR_FORMAT, "outside", NULL, "end offset 2^64-1");
+    parse_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,18446744073709551616]}}", 4,
+               ATTNRES_ERR_FORMAT, "overflow", NULL, "end offset 2^64");
+    parse_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", 0, ATTNRES_OK, "", "a",
+               "empty tensor [0] (valid safetensors)");
+    parse_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, ATTNRES_OK, "", "a",
+               "scalar tensor [] (valid safetensors)");
+    parse_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904],\"data_offsets\":[0,0]}}", 0,
+               ATTNRES_ERR_FORMAT, "too large", NULL, "numel * 4 overflows 64 bits");
+    parse_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,0,18446744073709551615],\"data_offsets\":[0,0]}}", 0,
+               ATTNRES_OK, "", "a", "a zero dimension next to 2^64-1");
+    /* whitespace and structure */
+    parse_case(" \t\r\n{ \t\r\n\"a\" \t\r\n: \t\r\n{ \"dtype\" : \"F32\" ,\n\"shape\"\t:\t[ 1 ] ,\r\"data_offsets\"\n:\n[ 0 , 4 ] } \t\r\n}  ",
+               4, ATTNRES_OK, "", "a", "JSON whitespace everywhere");
+    parse_case("{\f\"a\":" T4 "}", 4, ATTNRES_ERR_FORMAT, "expected", NULL, "form feed is not JSON whitespace");
+    parse_case("{\xc2\xa0\"a\":" T4 "}", 4, ATTNRES_ERR_FORMAT, "expected", NULL, "no-break space");
+    parse_case_n("{}\0", 3, 0, ATTNRES_ERR_FORMAT, "unexpected bytes", NULL, "NUL byte after the header object");
+    parse_case_n("{\"a\0b\":" T4 "}", 57, 4, ATTNRES_ERR_FORMAT, "control", NULL, "raw NUL inside a name");
+    parse_case("{\"a\":" T4 ",}", 4, ATTNRES_ERR_FORMAT, "expected a string", NULL, "trailing comma");
+    parse_case("{,}", 0, ATTNRES_ERR_FORMAT, "expected a string", NULL, "a lone comma");
+    parse_case("{1:2}", 0, ATTNRES_ERR_FORMAT, "expected a string", NULL, "a number as a key");
+    parse_case("{\"a\":null}", 0, ATTNRES_ERR_FORMAT, "expected '{'", NULL, "null where a tensor belongs");
+    parse_case("{\"__metadata__\":[]}", 0, ATTNRES_ERR_FORMAT, "expected '{'", NULL, "metadata as an array");
+    parse_case("{\"__metadata__\":{\"a\":null}}", 0, ATTNRES_ERR_FORMAT, "expected a string", NULL, "metadata value null");
+    parse_case("{\"a\":{\"dtype\":\"f32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, ATTNRES_ERR_FORMAT,
+               "dtype", NULL, "dtype \"f32\" (lower case)");
+    parse_case("{\"a\":{\"dtype\":\"F32\\u0000\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, ATTNRES_ERR_FORMAT,
+               "NUL", NULL, "dtype with \\u0000");
+    parse_case("{\"a\":{\"dtype\":\"F8_E4M3FN\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1, ATTNRES_ERR_FORMAT,
+               "dtype", NULL, "dtype name longer than any known");
+    parse_case("{\"a\":{\"dtype\":1,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, ATTNRES_ERR_FORMAT,
+               "expected a string", NULL, "dtype as a number");
+    parse_case("{\"a\":{}}", 0, ATTNRES_ERR_FORMAT, "expected a string", NULL, "empty tensor entry");
+    parse_case("{\"__metadata__\":{}, \"__metadata__\":{}}", 0, ATTNRES_ERR_FORMAT, "twice", NULL, "__metadata__ twice");
+    parse_case("{}", 4, ATTNRES_ERR_FORMAT, "no tensors", NULL, "data bytes but no tensors");
+    parse_case("{\"__metadata__\":{\"k\":\"v\"}}", 0, ATTNRES_OK, "", NULL, "metadata only, no data (parses)");
+}
+
+/* The 100 MB header limit, both sides of it, on buffers in memory; and a
+   header length near the limit in a 12-byte file. */
+static void test_header_limit(void) {
+    const size_t max = (size_t)100 * 1024 * 1024;
+    attnres_st_file f;
+    attnres_error err;
+    unsigned char small[12] = {0, 0, 0x40, 0x06, 0, 0, 0, 0, '{', '}', ' ', ' '};   /* 100 MB + 0 */
+    unsigned char *buf;
+    int rc;
+    write_file(TMP_PATH, small, sizeof small);
+    expect_load_error(TMP_PATH, ATTNRES_ERR_FORMAT, "header length 104857600", "header length 100 MB, file of 12 bytes", 1);
+    small[2] = 0x3f; small[1] = 0xff; small[0] = 0xff;   /* 100 MB - 1 */
+    write_file(TMP_PATH, small, sizeof small);
+    expect_load_error(TMP_PATH, ATTNRES_ERR_FORMAT, "header length", "header length 100 MB - 1, file of 12 bytes", 1);
+    /* exactly 100 MB: "{}" padded with spaces is a valid empty file */
+    live_allocs = 0;
+    buf = (unsigned char *)counting_malloc(8 + max);
+    if (!buf) { check(0, "cannot allocate 100 MB for the header-limit test"); return; }
+    memset(buf + 8, ' ', max);
+    buf[8] = '{'; buf[9] = '}';
+    for (rc = 0; rc < 8; rc++) buf[rc] = (unsigned char)((uint64_t)max >> (8 * rc));
+    rc = attnres_st_parse(&f, buf, 8 + max, &err);
+    if (rc == ATTNRES_OK) attnres_st_close(&f);
+    check(rc == ATTNRES_OK && live_allocs == 0, "header of exactly 100 MB (spaces) parses -> %s", attnres_status_name(rc));
+    /* one byte more is refused before anything is parsed */
+    buf = (unsigned char *)counting_malloc(8 + max + 1);
+    if (!buf) { check(0, "cannot allocate 100 MB for the header-limit test"); return; }
+    memset(buf + 8, ' ', max + 1);
+    buf[8] = '{'; buf[9] = '}';
+    for (rc = 0; rc < 8; rc++) buf[rc] = (unsigned char)((uint64_t)(max + 1) >> (8 * rc));
+    rc = attnres_st_parse(&f, buf, 8 + max + 1, &err);
+    check(rc == ATTNRES_ERR_FORMAT && strstr(err.message, "header length") && live_allocs == 0,
+          "header of 100 MB + 1 byte -> %s: \"%s\"", attnres_status_name(rc), err.message);
+}
+
+/* A very long tensor name in a real checkpoint: the message is cut to fit
+   its buffer but still says what happened. */
+static void test_long_name(void) {
+    char *name = (char *)malloc(10001);
+    edit e;
+    attnres_model m;
+    attnres_error err;
+    int rc;
+    memset(name, 'x', 10000);
+    name[10000] = '\0';
+    memset(&e, 0, sizeof e);
+    e.extra = name;
+    if (!rewrite(BASE_MODEL, TMP_PATH, &e)) { check(0, "rewrite with a long name"); free(name); return; }
+    live_allocs = 0;
+    rc = attnres_model_load(&m, TMP_PATH, &err);
+    check(rc == ATTNRES_ERR_SHAPE && strstr(err.message, "unexpected tensor 'xxxx") && strlen(err.message) < sizeof err.message
+          && live_allocs == 0, "10000-character tensor name -> %s: \"%.70s...\" (%zu chars)",
+          attnres_status_name(rc), err.message, strlen(err.message));
+    free(name);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public functions with wrong arguments, NULL err, zeroed and freed structs */
+/* ------------------------------------------------------------------------ */
+
+static void test_read_counts(void) {
+    attnres_st_file f;
+    attnres_error err;
+    const attnres_st_tensor *t;
+    float buf[65];
+    int32_t ibuf[65];
+    live_allocs = 0;
+    if (attnres_st_open(&f, BASE_MODEL, &err) != ATTNRES_OK) { check(0, "open: %s", err.message); return; }
+    t = attnres_st_find(&f, "norm.weight");   /* [64] */
+    check(t && attnres_st_read_f32(buf, 64, t, &err) == ATTNRES_OK, "st_read_f32 with the right count works");
+    check(t && attnres_st_read_f32(buf, 63, t, &err) == ATTNRES_ERR_SHAPE && strstr(err.message, "64 elements, expected 63"),
+          "st_read_f32 count 63 of 64 -> \"%s\"", err.message);
+    check(t && attnres_st_read_f32(buf, 65, t, &err) == ATTNRES_ERR_SHAPE && strstr(err.message, "expected 65"),
+          "st_read_f32 count 65 of 64 -> \"%s\"", err.message);
+    check(t && attnres_st_read_f32(buf, 0, t, &err) == ATTNRES_ERR_SHAPE, "st_read_f32 count 0 of 64 -> \"%s\"", err.message);
+    check(t && attnres_st_read_f32(buf, (size_t)-1, t, &err) == ATTNRES_ERR_SHAPE, "st_read_f32 count SIZE_MAX -> \"%s\"", err.message);
+    check(t && attnres_st_read_i32(ibuf, 64, t, &err) == ATTNRES_ERR_DTYPE && strstr(err.message, "F32"),
+          "st_read_i32 of an F32 tensor -> \"%s\"", err.message);
+    check(attnres_st_find(&f, "no.such.tensor") == NULL && attnres_st_find(&f, "") == NULL &&
+          attnres_st_meta_get(&f, "no_such_key") == NULL, "st_find / st_meta_get of absent names return NULL");
+    attnres_st_close(&f);
+    check(live_allocs == 0, "st_open + st_close leave nothing allocated");
+}
+
+/* "Every fallible call takes an attnres_error* (which may be NULL)". */
+static void test_null_err(void) {
+    attnres_model m, zm;
+    attnres_state s;
+    attnres_sampler smp;
+    attnres_st_file f;
+    attnres_config c;
+    unsigned char *buf;
+    float out[64];
+    int tokens[3] = {1, 2, 3}, ok = 1;
+    live_allocs = 0;
+    memset(&zm, 0, sizeof zm);
+    ok &= attnres_model_load(&m, "no/such/file", NULL) == ATTNRES_ERR_IO;
+    ok &= attnres_model_load(&m, GOLDEN_DIR "/tied.expect.safetensors", NULL) == ATTNRES_ERR_MISSING;
+    ok &= attnres_st_open(&f, "no/such/file", NULL) == ATTNRES_ERR_IO;
+    buf = st_buffer("{", 1, 1, 0);
+    ok &= buf && attnres_st_parse(&f, buf, 9, NULL) == ATTNRES_ERR_FORMAT;
+    buf = st_buffer("{\"a\":[", 6, 6, 0);
+    ok &= buf && attnres_st_parse(&f, buf, 14, NULL) == ATTNRES_ERR_FORMAT;
+    ok &= attnres_model_load(&m, BASE_MODEL, NULL) == ATTNRES_OK;
+    c = m.config;
+    ok &= attnres_config_validate(&c, NULL) == ATTNRES_OK;
+    c.dim = 0;
+    ok &= attnres_config_validate(&c, NULL) == ATTNRES_ERR_CONFIG;
+    ok &= attnres_model_init(&zm, &c, NULL) == ATTNRES_ERR_CONFIG;
+    ok &= attnres_state_init(&s, &c, NULL) == ATTNRES_ERR_CONFIG;
+    ok &= attnres_state_init(&s, &m.config, NULL) == ATTNRES_OK;
+    ok &= attnres_forward(&m, &s, -1, 0, NULL) == NULL;
+    ok &= attnres_forward(&m, &s, 0, 1, NULL) == NULL;
+    ok &= attnres_forward(&zm, &s, 0, 0, NULL) == NULL;
+    ok &= attnres_forward(&m, &s, 0, 0, NULL) != NULL;
+    ok &= attnres_prefill(&m, &s, tokens, 0, NULL) == NULL;
+    ok &= attnres_prefill(&m, &s, tokens, m.config.seq_len, NULL) == NULL;
+    ok &= attnres_prefill(&m, &s, tokens, 3, NULL) != NULL;
+    ok &= attnres_sampler_init(&smp, 0, 1.0f, 0.9f, 1, NULL) == ATTNRES_ERR_RANGE;
+    ok &= attnres_sampler_init(&smp, 8, 1.0f, 0.9f, 1, NULL) == ATTNRES_OK;
+    attnres_sampler_free(&smp);
+    if (attnres_st_open(&f, BASE_MODEL, NULL) == ATTNRES_OK) {
+        const attnres_st_tensor *t = attnres_st_find(&f, "norm.weight");
+        ok &= t && attnres_st_read_f32(out, 63, t, NULL) == ATTNRES_ERR_SHAPE;
+        ok &= t && attnres_st_read_i32((int32_t *)out, 64, t, NULL) == ATTNRES_ERR_DTYPE;
+        ok &= t && attnres_st_read_f32(out, 64, t, NULL) == ATTNRES_OK;
+        attnres_st_close(&f);
+    } else ok = 0;
+    attnres_state_free(&s);
+    attnres_model_free(&m);
+    check(ok && live_allocs == 0, "every fallible call accepts err = NULL (errors and successes), no leaks");
+}
+
+/* Free functions on zeroed structs, and twice in a row. */
+static void test_free_twice(void) {
+    attnres_model m;
+    attnres_state s;
+    attnres_sampler smp;
+    attnres_st_file f;
+    attnres_error err;
+    live_allocs = 0;
+    memset(&m, 0, sizeof m); memset(&s, 0, sizeof s); memset(&smp, 0, sizeof smp); memset(&f, 0, sizeof f);
+    attnres_model_free(&m); attnres_state_free(&s); attnres_sampler_free(&smp); attnres_st_close(&f);
+    attnres_model_refresh(&m); attnres_state_reset(&s);
+    check(live_allocs == 0, "free, refresh and reset accept zeroed structs");
+    if (attnres_model_load(&m, BASE_MODEL, &err) != ATTNRES_OK) { check(0, "load: %s", err.message); return; }
+    attnres_state_init(&s, &m.config, &err);
+    attnres_sampler_init(&smp, m.config.vocab_size, 1.0f, 0.9f, 1, &err);
+    attnres_st_open(&f, BASE_MODEL, &err);
+    attnres_model_free(&m); attnres_state_free(&s); attnres_sampler_free(&smp); attnres_st_close(&f);
+    attnres_model_free(&m); attnres_state_free(&s); attnres_sampler_free(&smp); attnres_st_close(&f);
+    check(live_allocs == 0 && m.memory == NULL && s.memory == NULL && smp.candidates == NULL && f.bytes == NULL,
+          "each free function twice in a row: no double free, nothing left");
+    /* a failed init leaves a struct that free accepts */
+    attnres_model_load(&m, "no/such/file", &err);
+    attnres_model_free(&m);
+    check(live_allocs == 0, "free after a failed load is harmless");
+}
+
+/* Forward and prefill with a zeroed (never initialised, or freed) model or state. */
+static void test_uninitialised(void) {
+    attnres_model m, zm;
+    attnres_state s, zs;
+    attnres_error err;
+    int tokens[2] = {1, 2};
+    float *logits;
+    memset(&zm, 0, sizeof zm);
+    memset(&zs, 0, sizeof zs);
+    if (attnres_model_load(&m, BASE_MODEL, &err) != ATTNRES_OK) { check(0, "load: %s", err.message); return; }
+    attnres_state_init(&s, &m.config, &err);
+    expect_forward_error(&zm, &s, 0, 0, ATTNRES_ERR_RANGE, "not initialised", "forward with a zeroed model");
+    expect_forward_error(&m, &zs, 0, 0, ATTNRES_ERR_RANGE, "not initialised", "forward with a zeroed state");
+    expect_forward_error(&zm, &zs, 0, 0, ATTNRES_ERR_RANGE, "not initialised", "forward with both zeroed");
+    logits = attnres_prefill(&zm, &s, tokens, 2, &err);
+    check(!logits && err.code != ATTNRES_OK && s.cache_len == 0,
+          "prefill with a zeroed model -> %s: \"%s\"", attnres_status_name(err.code), err.message);
+    logits = attnres_prefill(&m, &zs, tokens, 2, &err);
+    check(!logits && err.code != ATTNRES_OK,
+          "prefill with a zeroed state -> %s: \"%s\"", attnres_status_name(err.code), err.message);
+    attnres_state_free(&s);
+    expect_forward_error(&m, &s, 0, 0, ATTNRES_ERR_RANGE, "not initialised", "forward with a freed state");
+    attnres_model_free(&m);
+}
+
+/* Prompts: longer than the context, not fitting after what is cached, a
+   bad token at the end. A refused prompt runs nothing. */
+static void test_prefill_errors(void) {
+    attnres_model m;
+    attnres_state s;
+    attnres_error err;
+    int *tokens, T, i;
+    float *logits;
+    if (attnres_model_load(&m, BASE_MODEL, &err) != ATTNRES_OK) { check(0, "load: %s", err.message); return; }
+    attnres_state_init(&s, &m.config, &err);
+    T = m.config.seq_len;
+    tokens = (int *)malloc((size_t)(T + 1) * sizeof *tokens);
+    for (i = 0; i <= T; i++) tokens[i] = i % m.config.vocab_size;
+    logits = attnres_prefill(&m, &s, tokens, T + 1, &err);
+    check(!logits && err.code == ATTNRES_ERR_RANGE && strstr(err.message, "does not fit") && s.cache_len == 0,
+          "prompt of seq_len + 1 tokens -> %s: \"%s\"", attnres_status_name(err.code), err.message);
+    logits = attnres_prefill(&m, &s, tokens, -5, &err);
+    check(!logits && err.code == ATTNRES_ERR_RANGE && s.cache_len == 0, "prompt of -5 tokens -> \"%s\"", err.message);
+    logits = attnres_prefill(&m, &s, tokens, 10, &err);
+    check(logits && s.cache_len == 10, "a prompt of 10 tokens runs (cache_len %d)", s.cache_len);
+    logits = attnres_prefill(&m, &s, tokens, T - 9, &err);
+    check(!logits && err.code == ATTNRES_ERR_RANGE && strstr(err.message, "does not fit") && s.cache_len == 10,
+          "%d more tokens after 10 cached -> \"%s\"", T - 9, err.message);
+    tokens[4] = m.config.vocab_size;
+    logits = attnres_prefill(&m, &s, tokens, 5, &err);
+    check(!logits && err.code == ATTNRES_ERR_RANGE && strstr(err.message, "token 4") && s.cache_len == 10,
+          "prompt whose last token = vocab_size runs nothing -> \"%s\"", err.message);
+    logits = attnres_prefill(&m, &s, tokens, T - 10, &err);
+    check(!logits && s.cache_len == 10, "a bad token anywhere refuses the whole prompt");
+    tokens[4] = 4;
+    logits = attnres_prefill(&m, &s, tokens, T - 10, &err);
+    check(logits && s.cache_len == T, "a prompt filling the context exactly runs (cache_len %d)", s.cache_len);
+    expect_forward_error(&m, &s, 1, T, ATTNRES_ERR_RANGE, "seq_len", "one more token after a full context");
+    free(tokens);
+    attnres_state_free(&s);
+    attnres_model_free(&m);
+}
+
+/* Each config field out of range, straight into attnres_config_validate;
+   then valid but absurd sizes, which must fail to allocate cleanly. */
+static void test_configs(void) {
+    static const struct { const char *field; int value; } bad[] = {
+        {"dim", 0}, {"dim", -8}, {"dim", 65537}, {"hidden_dim", 0}, {"hidden_dim", -1},
+        {"n_layers", 0}, {"n_layers", 1025}, {"n_heads", 0}, {"n_heads", 3}, {"n_heads", 65},
+        {"n_kv_heads", 0}, {"n_kv_heads", 3}, {"n_kv_heads", 8}, {"vocab_size", 0}, {"vocab_size", -1},
+        {"seq_len", 0}, {"seq_len", 2000000}, {"block_size", 0}, {"block_size", 5}, {"block_size", -3},
+        {"tie_embeddings", 2}, {"residual", 2}, {"residual", -1}};
+    attnres_model m;
+    attnres_state s;
+    attnres_error err;
+    attnres_config base, c;
+    int i, rc, all_ok = 1;
+    memset(&base, 0, sizeof base);
+    base.dim = 64; base.hidden_dim = 96; base.n_layers = 2; base.n_heads = 4; base.n_kv_heads = 2;
+    base.vocab_size = 128; base.seq_len = 32; base.rope_theta = 10000.0f; base.norm_eps = 1e-5f;
+    base.residual = ATTNRES_RESIDUAL_ATTNRES; base.block_size = 3;
+    check(attnres_config_validate(&base, &err) == ATTNRES_OK, "the base config is valid");
+    for (i = 0; i < (int)(sizeof bad / sizeof bad[0]); i++) {
+        const char *f = bad[i].field;
+        int named;
+        c = base;
+        if (!strcmp(f, "dim")) c.dim = bad[i].value;
+        else if (!strcmp(f, "hidden_dim")) c.hidden_dim = bad[i].value;
+        else if (!strcmp(f, "n_layers")) c.n_layers = bad[i].value;
+        else if (!strcmp(f, "n_heads")) c.n_heads = bad[i].value;
+        else if (!strcmp(f, "n_kv_heads")) c.n_kv_heads = bad[i].value;
+        else if (!strcmp(f, "vocab_size")) c.vocab_size = bad[i].value;
+        else if (!strcmp(f, "seq_len")) c.seq_len = bad[i].value;
+        else if (!strcmp(f, "block_size")) c.block_size = bad[i].value;
+        else if (!strcmp(f, "tie_embeddings")) c.tie_embeddings = bad[i].value;
+        else c.residual = bad[i].value;
+        rc = attnres_config_validate(&c, &err);
+        named = strstr(err.message, f) != NULL || (!strcmp(f, "n_heads") && strstr(err.message, "head_dim"));
+        if (rc != ATTNRES_ERR_CONFIG || !named) {
+            all_ok = 0;
+            check(0, "config %s = %d -> %s: \"%s\"", f, bad[i].value, attnres_status_name(rc), err.message);
+        }
+    }
+    check(all_ok, "%d invalid config fields -> CONFIG, each message naming its field", (int)(sizeof bad / sizeof bad[0]));
+    c = base; c.rope_theta = (float)INFINITY;
+    check(attnres_config_validate(&c, &err) == ATTNRES_ERR_CONFIG, "rope_theta Inf -> \"%s\"", err.message);
+    c = base; c.norm_eps = (float)NAN;
+    check(attnres_config_validate(&c, &err) == ATTNRES_ERR_CONFIG, "norm_eps NaN -> \"%s\"", err.message);
+    c = base; c.residual = ATTNRES_RESIDUAL_STANDARD;
+    check(attnres_config_validate(&c, &err) == ATTNRES_ERR_CONFIG && strstr(err.message, "block_size"),
+          "standard with block_size 3 -> \"%s\"", err.message);
+    c = base; c.block_size = 2 * c.n_layers;
+    check(attnres_config_validate(&c, &err) == ATTNRES_OK, "block_size = L is valid");
+    /* the largest valid sizes: far too big to allocate, which must be NOMEM */
+    c = base;
+    c.dim = 65536; c.hidden_dim = 262144; c.n_layers = 1024; c.n_heads = 256; c.n_kv_heads = 256;
+    c.vocab_size = 1 << 22; c.seq_len = 1 << 20; c.block_size = 1;
+    live_allocs = 0;
+    rc = attnres_model_init(&m, &c, &err);
+    check(rc == ATTNRES_ERR_NOMEM && m.memory == NULL && live_allocs == 0,
+          "model_init at the size limits -> %s: \"%s\"", attnres_status_name(rc), err.message);
+    rc = attnres_state_init(&s, &c, &err);
+    check(rc == ATTNRES_ERR_NOMEM && s.memory == NULL && live_allocs == 0,
+          "state_init at the size limits -> %s: \"%s\"", attnres_status_name(rc), err.message);
+    c = base; c.seq_len = 1 << 20; c.n_layers = 1024; c.block_size = 1;   /* a 275 GB KV-cache */
+    rc = attnres_state_init(&s, &c, &err);
+    check(rc == ATTNRES_ERR_NOMEM && live_allocs == 0, "state_init with a 275 GB KV-cache -> %s: \"%s\"",
+          attnres_status_name(rc), err.message);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 0 && strlen(argv[0]) + 20 < sizeof tmp_path)
+        snprintf(tmp_path, sizeof tmp_path, "%s.tmp.safetensors", argv[0]);
     test_files();
     test_bad_headers();
+    test_hostile_json();
+    test_header_limit();
+    test_long_name();
     test_truncations();
     test_edits();
     test_forward_errors();
     test_sampler_errors();
+    test_read_counts();
+    test_null_err();
+    test_free_twice();
+    test_uninitialised();
+    test_prefill_errors();
+    test_configs();
     test_allocation_failures();
     remove(TMP_PATH);
     return check_summary("test_errors");
