@@ -92,6 +92,12 @@ help:
 	@echo "make lessons       build the course (lessons/*.c) and numdiff into $(BUILD)"
 	@echo "make check-lessons run every lesson and diff its output with golden/lessons/"
 	@echo "make golden        regenerate golden/ with the PyTorch reference (PYTHON=$(PYTHON))"
+	@echo "make valgrind      the tests under valgrind: no invalid reads, no leaks"
+	@echo "make determinism   the same logits bits across runs and at -O0/-O2/-O3"
+	@echo "make fuzz          libFuzzer on the loader, then on forward (FUZZ_SECONDS each)"
+	@echo "make regress       replay tests/regress/ (inputs that once got through)"
+	@echo "make train         retrain models/ with tools/train.py (PyTorch; see README)"
+	@echo "make generate-golden  the PyTorch reference's greedy generations, golden/generate/"
 	@echo "make clean         remove build/"
 	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN, SIMD, OMP, CUDA, NVCC"
 
