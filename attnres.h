@@ -1602,8 +1602,35 @@ ATTNRES__PRIVATE int attnres__st_place(attnres_st_tensor *t, const uint64_t *off
     return ATTNRES_OK;
 }
 
-ATTNRES__PRIVATE int attnres__by_name(const void *a, const void *b) {
-    return strcmp((*(const attnres_st_tensor *const *)a)->name, (*(const attnres_st_tensor *const *)b)->name);
+ATTNRES__PRIVATE int attnres__by_string(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* names[n] (reordered) must hold no string twice; sorting makes it O(n log n). */
+ATTNRES__PRIVATE int attnres__check_unique(const char **names, int n, const char *what, attnres_error *err) {
+    int i;
+    qsort(names, (size_t)n, sizeof *names, attnres__by_string);
+    for (i = 1; i < n; i++)
+        if (strcmp(names[i - 1], names[i]) == 0)
+            return attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: %s '%s' appears twice", what, names[i]);
+    return ATTNRES_OK;
+}
+
+/* Tensor names and metadata keys are unique: JSON readers disagree about
+   which of two equal keys wins (Python's json keeps the last, a first-match
+   lookup the first), so a repeated one could make one file two models. */
+ATTNRES__PRIVATE int attnres__st_check_names(const attnres_st_file *f, attnres_error *err) {
+    int n = f->n_tensors > f->n_meta ? f->n_tensors : f->n_meta, i, rc;
+    const char **names;
+    if (n < 2) return ATTNRES_OK;
+    names = (const char **)ATTNRES_MALLOC((size_t)n * sizeof *names);
+    if (!names) return attnres__fail(err, ATTNRES_ERR_NOMEM, "safetensors: out of memory");
+    for (i = 0; i < f->n_tensors; i++) names[i] = f->tensors[i].name;
+    rc = attnres__check_unique(names, f->n_tensors, "tensor", err);
+    for (i = 0; i < f->n_meta; i++) names[i] = f->meta[i].key;
+    if (rc == ATTNRES_OK) rc = attnres__check_unique(names, f->n_meta, "metadata key", err);
+    ATTNRES_FREE(names);
+    return rc;
 }
 
 ATTNRES__PRIVATE int attnres__by_offset(const void *a, const void *b) {
@@ -1612,8 +1639,8 @@ ATTNRES__PRIVATE int attnres__by_offset(const void *a, const void *b) {
     return (x->nbytes > y->nbytes) - (x->nbytes < y->nbytes);
 }
 
-/* Whole-file rules: names are unique, and the tensors tile the data
-   section exactly (no overlap, no gap, nothing after), as the format asks. */
+/* The tensors tile the data section exactly (no overlap, no gap, nothing
+   after), as the format asks. */
 ATTNRES__PRIVATE int attnres__st_check_layout(attnres_st_file *f, const unsigned char *data,
                                               uint64_t data_len, attnres_error *err) {
     const attnres_st_tensor **order;
@@ -1628,10 +1655,6 @@ ATTNRES__PRIVATE int attnres__st_check_layout(attnres_st_file *f, const unsigned
     order = (const attnres_st_tensor **)ATTNRES_MALLOC((size_t)f->n_tensors * sizeof *order);
     if (!order) return attnres__fail(err, ATTNRES_ERR_NOMEM, "safetensors: out of memory");
     for (i = 0; i < f->n_tensors; i++) order[i] = &f->tensors[i];
-    qsort(order, (size_t)f->n_tensors, sizeof *order, attnres__by_name);
-    for (i = 1; i < f->n_tensors && rc == ATTNRES_OK; i++)
-        if (strcmp(order[i - 1]->name, order[i]->name) == 0 || strcmp(order[i]->name, "__metadata__") == 0)
-            rc = attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: tensor '%s' appears twice", order[i]->name);
     qsort(order, (size_t)f->n_tensors, sizeof *order, attnres__by_offset);
     for (i = 0; i < f->n_tensors && rc == ATTNRES_OK; i++) {
         if (order[i]->data != next)
@@ -1642,28 +1665,6 @@ ATTNRES__PRIVATE int attnres__st_check_layout(attnres_st_file *f, const unsigned
     if (rc == ATTNRES_OK && next != data + data_len)
         rc = attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: %llu bytes after the last tensor",
                            (unsigned long long)(data + data_len - next));
-    ATTNRES_FREE(order);
-    return rc;
-}
-
-/* Metadata keys are unique, like tensor names: JSON readers disagree about
-   which of two equal keys wins (Python's json keeps the last, a first-match
-   lookup the first), so a repeated key could make one file two models. */
-ATTNRES__PRIVATE int attnres__by_key(const void *a, const void *b) {
-    return strcmp((*(const attnres_st_meta *const *)a)->key, (*(const attnres_st_meta *const *)b)->key);
-}
-
-ATTNRES__PRIVATE int attnres__st_check_meta(const attnres_st_file *f, attnres_error *err) {
-    const attnres_st_meta **order;
-    int i, rc = ATTNRES_OK;
-    if (f->n_meta < 2) return ATTNRES_OK;
-    order = (const attnres_st_meta **)ATTNRES_MALLOC((size_t)f->n_meta * sizeof *order);
-    if (!order) return attnres__fail(err, ATTNRES_ERR_NOMEM, "safetensors: out of memory");
-    for (i = 0; i < f->n_meta; i++) order[i] = &f->meta[i];
-    qsort(order, (size_t)f->n_meta, sizeof *order, attnres__by_key);   /* O(n log n), not n^2 */
-    for (i = 1; i < f->n_meta && rc == ATTNRES_OK; i++)
-        if (strcmp(order[i - 1]->key, order[i]->key) == 0)
-            rc = attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: metadata key '%s' appears twice", order[i]->key);
     ATTNRES_FREE(order);
     return rc;
 }
@@ -1697,7 +1698,7 @@ ATTNRES__PRIVATE int attnres__st_parse_header(attnres_st_file *f, attnres__json 
     }
     attnres__json_ws(j);   /* writers pad the header with spaces */
     if (j->p != j->end) return attnres__json_fail(j, "unexpected bytes after the header object");
-    if ((rc = attnres__st_check_meta(f, j->err)) != ATTNRES_OK) return rc;
+    if ((rc = attnres__st_check_names(f, j->err)) != ATTNRES_OK) return rc;
     return attnres__st_check_layout(f, data, data_len, j->err);
 }
 
