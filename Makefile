@@ -101,6 +101,10 @@ help:
 	@echo "make clean         remove build/"
 	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN, SIMD, OMP, CUDA, NVCC"
 
-# Work in progress: pieces under development keep their rules in mk/*.mk
-# until they are folded into this file.
--include mk/*.mk
+# The rest lives in parts, each with its targets listed at its top:
+#   mk/lessons.mk      the course: lessons, check-lessons, update-lessons, numdiff
+#   mk/run.mk          attnres-run, its tests, make demo
+#   mk/train.mk        PyTorch training and golden generations (needs python3-torch)
+#   mk/kernels.mk      the kernel file (SIMD=1, CUDA=1), test_kernels, make bench
+#   mk/reliability.mk  fuzz, valgrind, determinism, regress
+include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk
