@@ -42,7 +42,7 @@ endif
 # mean the same thing every time. BENCH_TOKENS, BENCH_REPS, BENCH_SHAPES,
 # BENCH_BW_MB (environment) shorten or lengthen the run.
 BENCH_DIR    := build/bench
-BENCH_CFLAGS := -std=c99 -O2 -Wall -Wextra -pedantic -ffp-contract=off
+BENCH_CFLAGS := -std=c99 -O3 -Wall -Wextra -pedantic -ffp-contract=off
 BENCH_BUILDS := scalar simd simd-omp
 
 .PHONY: bench
