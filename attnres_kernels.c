@@ -177,16 +177,21 @@ static void k_softmax(float *x, int n) {
 
    OpenMP: rows are independent (each writes only out[r], summed in one
    fixed order by one thread), so they may run on any thread in any order
-   and the result does not depend on the thread count. Rows are split
-   statically: with T threads, thread t gets one contiguous block of about
-   rows/T rows, i.e. one long stream of weights per thread and no
-   coordination until the join. A dynamic schedule (chunks of 64 rows
-   handed out on demand) was the first choice here, to protect against a
-   descheduled thread; measured interleaved in one process (the sequence of
-   matvecs of one 110M-parameter token, 12 alternating repetitions, 2
-   threads) it streamed 10-40% slower (median 1.2x) than static: every
-   chunk restarts a stream at a new address and costs a trip through the
-   work queue.
+   and the result does not depend on the thread count. The schedule is
+   guided with chunks of at least 32 rows: each thread first takes a large
+   contiguous block (about rows/(2T) rows, a long stream the prefetchers
+   like), later blocks shrink, and the last rows are handed out 32 at a
+   time to whichever thread is free. Why not the simpler schedules, as
+   measured here (2 vCPUs of a shared VM; the matvecs of one 110M-parameter
+   token, the schedules interleaved in one process, 18 repetitions):
+     static (one block per thread): when one vCPU runs slower than the
+       other (perf showed one thread idle at the join 16% of the time), the
+       fast thread waits at every one of a token's ~85 joins;
+     dynamic, 64 rows: balances, but every small chunk restarts a stream;
+       1.2x slower than static in one session, faster in another;
+     guided, 32: the fastest of the three in each of three runs, 5-11%
+       over static by the median. The machine's noise is as large as these gaps, which is why
+       they were measured interleaved.
 
    Threshold, in weights (rows*cols): starting and joining a parallel
    region costs a few microseconds; below 2^15 weights (128 KiB) a matvec
@@ -198,7 +203,7 @@ static void k_softmax(float *x, int n) {
 void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols) {
     int r;
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) \
+#pragma omp parallel for schedule(guided, 32) \
     if ((size_t)rows * (size_t)cols >= ATTNRES_K_OMP_MIN_WEIGHTS)
 #endif
     for (r = 0; r < rows; r++) out[r] = k_dot(w + (size_t)r * (size_t)cols, x, cols);
@@ -229,17 +234,30 @@ void attnres_kernel_rmsnorm(float *out, const float *x, const float *gain, int n
 /* ======================================================================== */
 
 /* Same loop as attnres_attend, with the dot products and the weighted sum
-   vectorised over head_dim. Not threaded: for the context lengths here it
-   is a few percent of a layer's time (n_pos*dim multiply-adds against the
-   layer's ~12*dim^2 weights).
+   vectorised over head_dim.
+
+   OpenMP over heads: each query head reads the shared cache and writes
+   only its own att row and its own slice of out, in the scalar order, so
+   heads may run on any thread and the result does not depend on the
+   thread count. Worth it late in a long context: at position p the heads
+   together make 2 * p * n_heads * head_dim multiply-adds over a KV-cache
+   read from memory (at the 110M shape and p = 255, 1.5 MB per layer, about
+   5% of the layer's weights), which one thread would otherwise do while
+   the other waits. Below ATTNRES_K_OMP_MIN_WEIGHTS multiply-adds (the
+   matvec break-even: a few microseconds of work) it stays on one thread.
      out [n_heads*head_dim]   att [n_heads, seq_len]   q [n_heads*head_dim]
      key_cache, value_cache [seq_len, n_kv_heads*head_dim] */
 void attnres_kernel_attend(float *out, float *att, const float *q,
                            const float *key_cache, const float *value_cache,
                            int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len) {
-    int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads, hq, t, i;
+    int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads, hq;
     float scale = 1.0f / sqrtf((float)head_dim);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) \
+    if (2 * (size_t)n_pos * (size_t)n_heads * (size_t)head_dim >= ATTNRES_K_OMP_MIN_WEIGHTS)
+#endif
     for (hq = 0; hq < n_heads; hq++) {
+        int t, i;
         const float *qh = q + (size_t)hq * head_dim;                   /* [head_dim] */
         const float *kh = key_cache + (size_t)(hq / group) * head_dim;  /* its kv head */
         const float *vh = value_cache + (size_t)(hq / group) * head_dim;

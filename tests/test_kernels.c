@@ -191,6 +191,30 @@ static void test_matvec_threads(void) {
 #endif
 }
 
+/* Attention is threaded over heads: each head is still computed by one
+   thread in one order, so 1 thread and all threads must give the same
+   bits. The shape (12 heads x 64, 256 positions) is above the kernel's
+   threading threshold, so the threaded loop really runs. */
+static void test_attend_threads(void) {
+#ifdef _OPENMP
+    int n_pos = 256, n_heads = 12, head_dim = 64, seq_len = 256, max_threads = omp_get_max_threads();
+    int threads = max_threads < 2 ? 2 : max_threads;
+    size_t q_dim = (size_t)n_heads * head_dim, n_att = (size_t)n_heads * seq_len;
+    float *q = alloc_floats(q_dim), *k = alloc_floats((size_t)seq_len * q_dim), *v = alloc_floats((size_t)seq_len * q_dim);
+    float *out_one = alloc_floats(q_dim), *out_all = alloc_floats(q_dim);
+    float *att_one = alloc_floats(n_att), *att_all = alloc_floats(n_att);
+    fill(q, q_dim, 2.0f); fill(k, (size_t)seq_len * q_dim, 2.0f); fill(v, (size_t)seq_len * q_dim, 1.0f);
+    omp_set_num_threads(1);
+    attnres_kernel_attend(out_one, att_one, q, k, v, n_pos, n_heads, n_heads, head_dim, seq_len);
+    omp_set_num_threads(threads);   /* 2 threads even on 1 core */
+    attnres_kernel_attend(out_all, att_all, q, k, v, n_pos, n_heads, n_heads, head_dim, seq_len);
+    omp_set_num_threads(max_threads);
+    check(memcmp(out_one, out_all, q_dim * sizeof(float)) == 0 && memcmp(att_one, att_all, n_att * sizeof(float)) == 0,
+          "attend 12 heads x 64, 256 positions: 1 thread and %d threads give identical bits", threads);
+    free(q); free(k); free(v); free(out_one); free(out_all); free(att_one); free(att_all);
+#endif
+}
+
 /* ======================================================================== */
 /* RMSNorm                                                                   */
 /* ======================================================================== */
@@ -416,6 +440,7 @@ int main(void) {
     test_matvec_threads();
     test_rmsnorm();
     test_attend();
+    test_attend_threads();
     test_depth_attention();
     test_sensitivity();
     return check_summary("test_kernels");
