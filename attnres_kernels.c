@@ -178,20 +178,21 @@ static void k_softmax(float *x, int n) {
    OpenMP: rows are independent (each writes only out[r], summed in one
    fixed order by one thread), so they may run on any thread in any order
    and the result does not depend on the thread count. The schedule is
-   guided with chunks of at least 32 rows: each thread first takes a large
-   contiguous block (about rows/(2T) rows, a long stream the prefetchers
-   like), later blocks shrink, and the last rows are handed out 32 at a
-   time to whichever thread is free. Why not the simpler schedules, as
-   measured here (2 vCPUs of a shared VM; the matvecs of one 110M-parameter
-   token, the schedules interleaved in one process, 18 repetitions):
+   guided with chunks of at least 32 rows: each chunk a thread takes is
+   about the remaining rows divided by the thread count, so the first ones
+   are long contiguous streams the prefetchers like, later ones shrink, and
+   the last rows go 32 at a time to whichever thread is free. Why not the
+   simpler schedules, as measured here (2 vCPUs of a shared VM; the matvecs
+   of one 110M-parameter token, the schedules interleaved in one process,
+   18 repetitions):
      static (one block per thread): when one vCPU runs slower than the
        other (perf showed one thread idle at the join 16% of the time), the
        fast thread waits at every one of a token's ~85 joins;
      dynamic, 64 rows: balances, but every small chunk restarts a stream;
        1.2x slower than static in one session, faster in another;
      guided, 32: the fastest of the three in each of three runs, 5-11%
-       over static by the median. The machine's noise is as large as these gaps, which is why
-       they were measured interleaved.
+       over static by the median. The machine's noise is as large as these
+       gaps, which is why they were measured interleaved.
 
    Threshold, in weights (rows*cols): starting and joining a parallel
    region costs a few microseconds; below 2^15 weights (128 KiB) a matvec

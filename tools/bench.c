@@ -3,8 +3,9 @@
    SIMD kernels, SIMD kernels + OpenMP) and runs them one after another.
 
    What it does, per build:
-     1. Measures memory bandwidth: a read-only sum over a buffer much larger
-        than any cache (1 GB), on 1 thread and (OpenMP build) on all threads.
+     1. Measures memory bandwidth: read-only sums over a buffer much larger
+        than any cache (1 GB), the best of a plain and an AVX2 reader, on 1
+        thread and (OpenMP build) on all threads.
      2. For three model shapes (llama2.c's stories15M, 42M and 110M), makes
         random-weight models in memory (no file I/O; weights in memory the
         program owns, on 2 MiB pages where Linux gives them: see
@@ -24,7 +25,7 @@
         next, so one figure from the start of the run is a poor yardstick
         for a decode minutes later. Each decode is therefore paired with
         the bandwidth measured right before it and right after it (best of
-        2 passes each) and judged against the HIGHER of the two, the
+        2 passes of each reader) and judged against the HIGHER of the two, the
         conservative choice; the table gives the median of these per-decode
         fractions.
 
@@ -54,7 +55,8 @@
    its "madvise" mode, Debian's default, only where the program asks with
    madvise(MADV_HUGEPAGE) on a 2 MiB-aligned range. Measured here,
    interleaved in one process, 2 threads: the matvecs of a 110M token ran
-   1.26-1.30x faster on huge pages, the plain read-only sum 1.14x faster.
+   1.06-1.30x faster on huge pages, the plain read-only sum 1.03-1.14x
+   faster (the gain itself varies with the host's state).
    So this program allocates every large buffer that way: the weights, via
    attnres.h's ATTNRES_MALLOC hook (the library itself stays portable C99),
    and the bandwidth yardstick too, so the limit it measures is the best
@@ -340,8 +342,10 @@ static int bench_shape(const shape *sh, int n_tokens, int reps, const yardstick 
         !make_model(&models[1], sh, ATTNRES_RESIDUAL_ATTNRES, S) ||
         !make_model(&models[2], sh, ATTNRES_RESIDUAL_ATTNRES, 1)) { ok = 0; goto done; }
     model_of[0] = &models[0]; model_of[1] = &models[1]; model_of[2] = &models[1]; model_of[3] = &models[2];
-    if (huge_pages_mb() >= 0)   /* weights and yardstick: what Linux really gave */
-        printf("  %s: %ld MB of this process on huge pages\n", sh->name, huge_pages_mb());
+    {
+        long huge_mb = huge_pages_mb();   /* weights and yardstick: what Linux really gave */
+        if (huge_mb >= 0) printf("  %s: %ld MB of this process on huge pages\n", sh->name, huge_mb);
+    }
     for (k = 0; k < N_MODES; k++)
         if (attnres_state_init(&states[k], &model_of[k]->config, &err) != ATTNRES_OK) {
             fprintf(stderr, "bench: %s\n", err.message); ok = 0; goto done;
