@@ -36,6 +36,31 @@ $(BUILD)/attnres_kernels.o: attnres_kernels.c attnres.h | $(BUILD)
 	$(CC) $(CFLAGS) $(KERNEL_ISA) -c -o $@ $<
 endif
 
+# ---------------------------------------------------------------- warnings
+# The kernel file and the bench are not in tests/, so check-warnings would
+# not see them. Each is checked in the variants a user can build: the
+# portable loops, AVX2+FMA, and AVX2+FMA with OpenMP (clang finds omp.h
+# only with libomp-dev installed; without it that one check says skipped);
+# clang also checks the NEON variant by cross-target syntax check.
+check-warnings: check-warnings-kernels
+check-warnings-kernels:
+	@for cc in gcc clang; do \
+	  if command -v $$cc >/dev/null; then \
+	    for isa in "" "$(KERNEL_ISA)"; do \
+	      $$cc $(STRICT) $$isa attnres_kernels.c || exit 1; \
+	      $$cc $(STRICT) $$isa -DATTNRES_KERNELS tools/bench.c || exit 1; \
+	    done; \
+	    if echo '#include <omp.h>' | $$cc -fopenmp -x c -fsyntax-only - 2>/dev/null; then \
+	      $$cc $(STRICT) $(KERNEL_ISA) -fopenmp attnres_kernels.c || exit 1; \
+	      $$cc $(STRICT) $(KERNEL_ISA) -fopenmp -DATTNRES_KERNELS tools/bench.c || exit 1; \
+	    else echo "warnings: $$cc -fopenmp skipped, no omp.h (install libomp-dev for clang)"; fi; \
+	    echo "warnings: none from $$cc in attnres_kernels.c and tools/bench.c"; \
+	  fi; \
+	done
+	@if command -v clang >/dev/null && clang --target=aarch64-linux-gnu -std=c99 -fsyntax-only -x c /dev/null 2>/dev/null; then \
+	  clang --target=aarch64-linux-gnu $(STRICT) attnres_kernels.c || exit 1; \
+	  echo "warnings: none from clang --target=aarch64-linux-gnu (NEON) in attnres_kernels.c"; fi
+
 # ---------------------------------------------------------------- bench
 # Three builds of the same tools/bench.c, run one after another. Fixed
 # flags (the default build's), whatever SAN/SIMD/OMP say, so the numbers
