@@ -317,7 +317,7 @@ ATTNRESDEF void  attnres_phase2(float *h, float *alpha, const float *o, float ma
                                 const float *partial, const float *folded, int dim, float eps);
 
 /* KERNEL HOOK. Built with -DATTNRES_KERNELS (make SIMD=1 or make CUDA=1),
-   attnres_forward sends its four hot loops to these functions, which the
+   attnres_forward sends its hot loops to these functions, which the
    optional kernel file (attnres_kernels.c or .cu) defines. Each has exactly
    the signature and the meaning of the scalar function it replaces, so
    tests can run both on the same input. Without the flag nothing below is
@@ -331,6 +331,12 @@ ATTNRESDEF void  attnres_phase2(float *h, float *alpha, const float *o, float ma
 #define ATTNRES_KERNELDEF extern
 #endif
 ATTNRES_KERNELDEF void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols);
+/* n matvecs of one input: out[j] = w[j] x for j < n, each w[j] [rows[j], cols].
+   Means exactly n calls of attnres_matvec (the header has no scalar twin of
+   its own). It exists so a threaded kernel can run q, k, v (or gate and up)
+   as one parallel loop with one join, instead of three. */
+ATTNRES_KERNELDEF void attnres_kernel_matvecs(int n, float *const out[], const float *const w[],
+                                              const int rows[], const float *x, int cols);
 ATTNRES_KERNELDEF void attnres_kernel_rmsnorm(float *out, const float *x, const float *gain, int n, float eps);
 ATTNRES_KERNELDEF void attnres_kernel_attend(float *out, float *att, const float *q,
                                              const float *key_cache, const float *value_cache,
@@ -782,13 +788,24 @@ ATTNRESDEF void attnres_rope(float *x, int n, int head_dim, int pos, float theta
     }
 }
 
-/* The hot loops of the forward pass go through these four: the scalar
+/* The hot loops of the forward pass go through these: the scalar
    functions above, unless the kernel file is built in (KERNEL HOOK). */
 ATTNRES__PRIVATE void attnres__hot_matvec(float *out, const float *w, const float *x, int rows, int cols) {
 #ifdef ATTNRES_KERNELS
     attnres_kernel_matvec(out, w, x, rows, cols);
 #else
     attnres_matvec(out, w, x, rows, cols);
+#endif
+}
+/* out[j] = w[j] x for j < n: matrices that read the same input (q, k, v of
+   attention; gate and up of the MLP), w[j] [rows[j], cols], out[j] [rows[j]]. */
+ATTNRES__PRIVATE void attnres__hot_matvecs(int n, float *const out[], const float *const w[],
+                                           const int rows[], const float *x, int cols) {
+#ifdef ATTNRES_KERNELS
+    attnres_kernel_matvecs(n, out, w, rows, x, cols);
+#else
+    int j;
+    for (j = 0; j < n; j++) attnres_matvec(out[j], w[j], x, rows[j], cols);
 #endif
 }
 ATTNRES__PRIVATE void attnres__hot_rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
@@ -823,9 +840,11 @@ ATTNRES__PRIVATE void attnres__hot_depth_attention(float *out, float *alpha, con
 ATTNRESDEF void attnres_swiglu_mlp(float *out, const float *x,
                                    const float *w1, const float *w2, const float *w3,
                                    float *hb, float *hb2, int dim, int hidden_dim) {
+    float *const gate_up[2] = { hb, hb2 };          /* [hidden_dim] each */
+    const float *const w13[2] = { w1, w3 };
+    const int rows[2] = { hidden_dim, hidden_dim };
     int i;
-    attnres__hot_matvec(hb, w1, x, hidden_dim, dim);   /* gate */
-    attnres__hot_matvec(hb2, w3, x, hidden_dim, dim);  /* up   */
+    attnres__hot_matvecs(2, gate_up, w13, rows, x, dim);   /* hb = w1 x (gate), hb2 = w3 x (up) */
     for (i = 0; i < hidden_dim; i++) {
         float silu = hb[i] / (1.0f + expf(-hb[i]));
         hb[i] = silu * hb2[i];
@@ -936,10 +955,13 @@ ATTNRES__PRIVATE void attnres__attention(const attnres_model *m, attnres_state *
     size_t layer_off = (size_t)layer * (size_t)c->seq_len * (size_t)kv_dim;
     float *k = s->key_cache + layer_off + (size_t)pos * kv_dim;     /* [kv_dim] */
     float *v = s->value_cache + layer_off + (size_t)pos * kv_dim;   /* [kv_dim] */
+    float *const qkv[3] = { s->q, k, v };
+    const float *const w_qkv[3] = { w->wq + (size_t)layer * q_dim * c->dim,     /* [q_dim, dim]  */
+                                    w->wk + (size_t)layer * kv_dim * c->dim,    /* [kv_dim, dim] */
+                                    w->wv + (size_t)layer * kv_dim * c->dim };  /* [kv_dim, dim] */
+    const int rows[3] = { q_dim, kv_dim, kv_dim };
 
-    attnres__hot_matvec(s->q, w->wq + (size_t)layer * q_dim * c->dim, s->xb, q_dim, c->dim);
-    attnres__hot_matvec(k, w->wk + (size_t)layer * kv_dim * c->dim, s->xb, kv_dim, c->dim);
-    attnres__hot_matvec(v, w->wv + (size_t)layer * kv_dim * c->dim, s->xb, kv_dim, c->dim);
+    attnres__hot_matvecs(3, qkv, w_qkv, rows, s->xb, c->dim);   /* q = wq xb, k = wk xb, v = wv xb */
     attnres_rope(s->q, q_dim, head_dim, pos, c->rope_theta);
     attnres_rope(k, kv_dim, head_dim, pos, c->rope_theta);
     attnres__hot_attend(s->xb2, s->att, s->q, s->key_cache + layer_off, s->value_cache + layer_off,

@@ -1,11 +1,12 @@
 /* attnres_kernels.cu - the kernel file for NVIDIA GPUs (CUDA).
 
-   The same five functions as attnres_kernels.c, for a CUDA build:
+   The same six functions as attnres_kernels.c, for a CUDA build:
        make test CUDA=1 BUILD=build/cuda
          = nvcc -O2 -c attnres_kernels.cu; the C files get -DATTNRES_KERNELS
            -DATTNRES_CUDA and link with -lcudart
    What runs where, honestly:
      attnres_kernel_matvec            on the GPU, one warp per output row
+     attnres_kernel_matvecs           n of those matvecs, one after another
      attnres_kernel_rmsnorm           on the host (scalar loop)
      attnres_kernel_attend            on the host (scalar loop)
      attnres_kernel_depth_attention   on the host (scalar loop, the header's order)
@@ -218,6 +219,12 @@ extern "C" void attnres_kernel_matvec(float *out, const float *w, const float *x
     if (cudaGetLastError() != cudaSuccess ||
         cudaMemcpy(out, dout, (size_t)rows * sizeof(float), cudaMemcpyDeviceToHost) != cudaSuccess)
         host_matvec(out, w, x, rows, cols);
+}
+
+/* n matvecs of one input: n GPU matvecs (out[j] = w[j] x, see attnres.h) */
+extern "C" void attnres_kernel_matvecs(int n, float *const out[], const float *const w[],
+                                       const int rows[], const float *x, int cols) {
+    for (int j = 0; j < n; j++) attnres_kernel_matvec(out[j], w[j], x, rows[j], cols);
 }
 
 /* ======================================================================== */

@@ -191,6 +191,62 @@ static void test_matvec_threads(void) {
 #endif
 }
 
+/* matvecs (n matrices, one input, one parallel region) must give exactly
+   the bits of n separate matvec calls: each row is the same dot product,
+   only the threading around it differs. Shapes: q/k/v of a GQA layer and
+   gate/up of a 110M layer (above the threading threshold), and small odd
+   ones below it. With OpenMP also 1 thread against 2 or more, since the
+   "nowait" loops let a thread move on to the next matrix early. */
+static int one_matvecs(int n, const int *rows, int cols, int offset, int threads) {
+    float *w[3], *out[3], *want[3], *x = alloc_floats((size_t)cols + 1) + offset;
+    const float *w_c[3];
+    int j, n_diff = 0;
+    for (j = 0; j < n; j++) {
+        w[j] = alloc_floats((size_t)rows[j] * cols + 1) + offset;
+        fill(w[j], (size_t)rows[j] * cols, 1.0f);
+        w_c[j] = w[j];
+        out[j] = alloc_floats((size_t)rows[j]); want[j] = alloc_floats((size_t)rows[j]);
+        memset(out[j], 0xff, (size_t)rows[j] * sizeof(float));   /* NaN: a row left unwritten shows */
+    }
+    fill(x, (size_t)cols, 1.0f);
+    for (j = 0; j < n; j++) attnres_kernel_matvec(want[j], w[j], x, rows[j], cols);
+#ifdef _OPENMP
+    {
+        int max_threads = omp_get_max_threads();
+        omp_set_num_threads(threads);
+        attnres_kernel_matvecs(n, out, w_c, rows, x, cols);
+        omp_set_num_threads(max_threads);
+    }
+#else
+    (void)threads;
+    attnres_kernel_matvecs(n, out, w_c, rows, x, cols);
+#endif
+    for (j = 0; j < n; j++) {
+        if (memcmp(out[j], want[j], (size_t)rows[j] * sizeof(float)) != 0) n_diff++;
+        free(w[j] - offset); free(out[j]); free(want[j]);
+    }
+    free(x - offset);
+    return n_diff;
+}
+
+static void test_matvecs(void) {
+    static const int qkv_gqa[3] = {768, 256, 256}, gate_up[2] = {2048, 2048}, odd[3] = {5, 1, 33}, one[1] = {9};
+    int threads[2] = {1, 2}, t, n_diff = 0, n_cases = 0;
+#ifdef _OPENMP
+    if (omp_get_max_threads() > 2) threads[1] = omp_get_max_threads();
+#endif
+    for (t = 0; t < 2; t++) {
+        n_diff += one_matvecs(3, qkv_gqa, 768, t, threads[t]);
+        n_diff += one_matvecs(2, gate_up, 768, 1 - t, threads[t]);
+        n_diff += one_matvecs(3, odd, 17, t, threads[t]);
+        n_diff += one_matvecs(1, one, 31, 1, threads[t]);
+        n_cases += 4;
+    }
+    check(n_diff == 0, "matvecs: %d cases (q/k/v 768+256+256 x 768, gate/up 2x 2048x768, odd 5+1+33 x 17, one 9x31; "
+          "1 and %d threads): identical bits to separate matvec calls (%d matrices differ)",
+          n_cases, threads[1], n_diff);
+}
+
 /* Attention is threaded over heads: each head is still computed by one
    thread in one order, so 1 thread and all threads must give the same
    bits. The shape (12 heads x 64, 256 positions) is above the kernel's
@@ -438,6 +494,7 @@ int main(void) {
 #endif
     test_matvec();
     test_matvec_threads();
+    test_matvecs();
     test_rmsnorm();
     test_attend();
     test_attend_threads();
