@@ -89,6 +89,7 @@ help:
 	@echo "make test SAN=1    the same under AddressSanitizer + UBSan"
 	@echo "make test SIMD=1   the same through attnres_kernels.c (AVX2+FMA); OMP=1 adds OpenMP"
 	@echo "make test CUDA=1   the same through attnres_kernels.cu (nvcc; GPU checks skip without a GPU)"
+	@echo "make test-neon     the same through the NEON kernels: aarch64 build run under qemu-aarch64 (OMP=1 too)"
 	@echo "make bench         tokens/s of the scalar, SIMD and SIMD+OpenMP builds (BENCH_TOKENS, BENCH_REPS)"
 	@echo "make demo          generate text with models/block.safetensors; draws build/depth_heatmap.png"
 	@echo "make lessons       build the course (lessons/*.c) and numdiff into $(BUILD)"
@@ -109,4 +110,5 @@ help:
 #   mk/train.mk        PyTorch training and golden generations (needs python3-torch)
 #   mk/kernels.mk      the kernel file (SIMD=1, CUDA=1), test_kernels, make bench
 #   mk/reliability.mk  fuzz, valgrind, determinism, regress
-include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk
+#   mk/neon.mk         make test-neon: the NEON kernels under qemu-aarch64
+include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk

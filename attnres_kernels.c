@@ -14,8 +14,9 @@
      AVX2 + FMA + OpenMP     make SIMD=1 OMP=1 test
                                = the above plus -fopenmp; threads from OMP_NUM_THREADS
      NEON, aarch64           make SIMD=1 test   on an arm64 machine (NEON is always
-                             there on aarch64, no flag needed). Dot products only;
-                             compile-checked with clang --target=aarch64, never run here.
+                             there on aarch64, no flag needed). Dot products only.
+                             Without an ARM machine: make test-neon (mk/neon.mk) runs
+                             the whole suite under qemu-aarch64; not timed on ARM hardware.
      portable scalar         any other target: the same loops as attnres.h
      CUDA                    attnres_kernels.cu, make CUDA=1 (see that file)
 
