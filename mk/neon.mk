@@ -7,7 +7,7 @@
 # Needs (Debian 12, as root, ~330 MB):
 #   apt-get install qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 # NEON_CC, NEON_QEMU, NEON_SYSROOT, NEON_LDFLAGS, NEON_BUILD override the
-# defaults; e.g. NEON_LDFLAGS=-static links programs that need no sysroot
+# defaults (paths without spaces); e.g. NEON_LDFLAGS=-static links programs that need no sysroot
 # (with OMP=1 the linker then warns about dlopen in static libgomp, harmless).
 #
 # How it runs without touching tests/run.sh: tests/run.sh, check_lessons.sh,
@@ -40,7 +40,7 @@ test-neon:
 	    echo "  (Debian, as root: apt-get install qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross)"; exit 1; }; \
 	done
 	@case " $(NEON_LDFLAGS) " in *" -static "*) ;; *) \
-	  test -e $(NEON_SYSROOT)/lib/ld-linux-aarch64.so.1 || { \
+	  test -e "$(NEON_SYSROOT)/lib/ld-linux-aarch64.so.1" || { \
 	    echo "test-neon: no aarch64 loader $(NEON_SYSROOT)/lib/ld-linux-aarch64.so.1"; \
 	    echo "  (set NEON_SYSROOT=DIR, or link with NEON_LDFLAGS=-static)"; exit 1; };; esac
 	@# the NEON path of the kernel file, warning-free (the host's check-warnings never compiles it)

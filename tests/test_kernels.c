@@ -231,20 +231,32 @@ static int one_matvecs(int n, const int *rows, int cols, int offset, int threads
 
 static void test_matvecs(void) {
     static const int qkv_gqa[3] = {768, 256, 256}, gate_up[2] = {2048, 2048}, odd[3] = {5, 1, 33}, one[1] = {9};
+    static const int with_empty[3] = {7, 0, 40};   /* a matrix of 0 rows in the middle */
     int threads[2] = {1, 2}, t, n_diff = 0, n_cases = 0;
+    char how[48] = "no OpenMP";   /* two passes either way: the offsets of x and w differ */
 #ifdef _OPENMP
     if (omp_get_max_threads() > 2) threads[1] = omp_get_max_threads();
+    snprintf(how, sizeof how, "1 and %d threads", threads[1]);
 #endif
     for (t = 0; t < 2; t++) {
         n_diff += one_matvecs(3, qkv_gqa, 768, t, threads[t]);
         n_diff += one_matvecs(2, gate_up, 768, 1 - t, threads[t]);
         n_diff += one_matvecs(3, odd, 17, t, threads[t]);
         n_diff += one_matvecs(1, one, 31, 1, threads[t]);
-        n_cases += 4;
+        n_diff += one_matvecs(3, with_empty, 13, t, threads[t]);
+        n_cases += 5;
     }
-    check(n_diff == 0, "matvecs: %d cases (q/k/v 768+256+256 x 768, gate/up 2x 2048x768, odd 5+1+33 x 17, one 9x31; "
-          "1 and %d threads): identical bits to separate matvec calls (%d matrices differ)",
-          n_cases, threads[1], n_diff);
+    check(n_diff == 0, "matvecs: %d cases (q/k/v 768+256+256 x 768, gate/up 2x 2048x768, odd 5+1+33 x 17, one 9x31, "
+          "7+0+40 x 13; %s): identical bits to separate matvec calls (%d matrices differ)",
+          n_cases, how, n_diff);
+    {   /* n = 0: nothing to compute, nothing read or written */
+        float sentinel[4] = {1.0f, 2.0f, 3.0f, 4.0f}, x[4] = {5.0f, 6.0f, 7.0f, 8.0f};
+        float *out[1]; const float *w[1]; int rows[1] = {1};
+        out[0] = sentinel; w[0] = x;
+        attnres_kernel_matvecs(0, out, w, rows, x, 4);
+        check(sentinel[0] == 1.0f && sentinel[1] == 2.0f && sentinel[2] == 3.0f && sentinel[3] == 4.0f,
+              "matvecs with n = 0 leaves the output untouched");
+    }
 }
 
 /* Attention is threaded over heads: each head is still computed by one

@@ -186,8 +186,8 @@ static uint64_t read_words(const uint64_t *words, size_t n, int reader) {
        free (OpenMP dynamic schedule).
    Why both: on this shared VM one vCPU is often slower than the other, and
    then the halves wait for the slow thread, while the decode's guided
-   schedule does not; measured interleaved, the blocks read ~10% faster
-   (0.93 -> 1.09-1.11 of the halves), and with the halves alone some
+   schedule does not; measured interleaved, the blocks read 1.09-1.11x as
+   fast as the halves, and with the halves alone some
    decodes came out at 100-116% of the "limit". So the yardstick takes the
    best of every reader and split. One thread reads one contiguous stream. */
 static volatile uint64_t bw_sink;   /* keeps the sums from being optimised away */
