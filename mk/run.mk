@@ -4,40 +4,64 @@
 #                                    draw build/depth_heatmap.png
 #   make $(BUILD)/attnres-run        just the program
 # attnres-run writes PNGs with stb_image_write.h and draws labels with
-# stb_easy_font.h (Debian: apt-get install libstb-dev); STB_INCLUDE is the
-# directory holding them.
+# stb_easy_font.h (Debian: libstb-dev); STB_INCLUDE is the directory holding
+# them. Only attnres-run and test_cli need them, never the library.
+# When a goal builds attnres-run and the headers are missing, mk/stb.sh (run
+# by the `stb` prerequisite, at recipe time: clean, help, golden, lessons...
+# never trigger it) installs Debian's libstb-dev if it can (root, apt-get,
+# STB_INCLUDE left at /usr/include/stb), saying so. Where it cannot, or with
+# STB_INSTALL=no, it prints the one command to run and writes the reason into
+# $(BUILD)/stb-missing; attnres-run and test_cli are then not built but get
+# a NAME.skip file, which tests/run.sh reports as SKIP (never as a pass), and
+# make demo stops with the message (exit 1).
 STB_INCLUDE ?= /usr/include/stb
+STB_INSTALL ?= auto
+STB_MISSING := $(BUILD)/stb-missing
 DEMO_PROMPT ?= The little robot
 DEMO_FLAGS  ?= -n 200 -t 0.5 --top-p 0.9 -s 42
 
-.PHONY: demo check-warnings-run
+.PHONY: demo check-warnings-run stb
 
 all: $(BUILD)/attnres-run $(BUILD)/test_generate $(BUILD)/test_cli
 TESTS += test_generate test_cli
 
-# -isystem: warnings in the stb headers are theirs, not ours
-$(BUILD)/attnres-run: tools/attnres-run.c attnres.h $(KERNELS) | $(BUILD)
-	@test -f $(STB_INCLUDE)/stb_image_write.h && test -f $(STB_INCLUDE)/stb_easy_font.h || \
-	  { echo "attnres-run needs stb_image_write.h and stb_easy_font.h in STB_INCLUDE=$(STB_INCLUDE)"; \
-	    echo "(Debian: apt-get install libstb-dev; elsewhere: make STB_INCLUDE=DIR)"; exit 1; }
-	$(CC) $(CFLAGS) -isystem $(STB_INCLUDE) $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS)
+# the headers, installed if they can be (see the top); once per make run
+stb: | $(BUILD)
+	@sh mk/stb.sh '$(STB_INCLUDE)' '$(STB_INSTALL)' '$(STB_MISSING)'
 
-# the shell test sits next to the programs so tests/run.sh runs it like them
+# -isystem: warnings in the stb headers are theirs, not ours. Without the
+# headers: no program (an old one would be stale), a .skip file instead.
+$(BUILD)/attnres-run: tools/attnres-run.c attnres.h $(KERNELS) | $(BUILD) stb
+	@if [ -f $(STB_MISSING) ]; then \
+	  rm -f $@; cp $(STB_MISSING) $@.skip; echo "skip $@: $$(cat $(STB_MISSING))"; \
+	else \
+	  rm -f $@.skip; \
+	  echo '$(CC) $(CFLAGS) -isystem $(STB_INCLUDE) $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS)'; \
+	  $(CC) $(CFLAGS) -isystem $(STB_INCLUDE) $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS); \
+	fi
+
+# the shell test sits next to the programs so tests/run.sh runs it like them;
+# it is skipped (test_cli.skip) when attnres-run could not be built
 $(BUILD)/test_cli: tests/test_cli.sh $(BUILD)/attnres-run | $(BUILD)
 	cp tests/test_cli.sh $@
 	chmod +x $@
+	@if [ -f $(BUILD)/attnres-run.skip ]; then cp $(BUILD)/attnres-run.skip $@.skip; else rm -f $@.skip; fi
 
 # tools/attnres-run.c is not in tests/, so check-warnings does not see it
 check-warnings: check-warnings-run
-check-warnings-run:
-	@for cc in gcc clang; do \
+check-warnings-run: | stb
+	@if [ -f $(STB_MISSING) ]; then \
+	  echo "warnings: tools/attnres-run.c skipped: $$(cat $(STB_MISSING))"; \
+	else for cc in gcc clang; do \
 	  if command -v $$cc >/dev/null; then \
 	    $$cc $(STRICT) -isystem $(STB_INCLUDE) tools/attnres-run.c || exit 1; \
 	    echo "warnings: none from $$cc in tools/attnres-run.c"; \
 	  fi; \
-	done
+	done; fi
 
 demo: $(BUILD)/attnres-run
+	@test -x $(BUILD)/attnres-run || \
+	  { echo "make demo: attnres-run was not built: $$(cat $(BUILD)/attnres-run.skip)"; exit 1; }
 	@test -f models/block.safetensors || \
 	  { echo "models/block.safetensors is missing: it comes from the training tools (see README)"; exit 1; }
 	@mkdir -p build
