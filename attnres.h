@@ -120,6 +120,14 @@ typedef struct {
 
 ATTNRESDEF const char *attnres_status_name(int code);
 
+/* Copies src into dst[size] (always NUL-terminated, cut to fit) with every
+   byte a terminal could act on written as \xNN: C0 controls, DEL, the C1
+   controls U+0080..U+009F in UTF-8, and bytes that are not valid UTF-8.
+   Printable ASCII and valid UTF-8 text pass unchanged. Every error message
+   goes through it, so a name or value quoted from a file cannot move the
+   cursor, retitle the terminal or fake a line of output. */
+ATTNRESDEF void attnres_escape(char *dst, size_t size, const char *src);
+
 /* ======================================================================== */
 /* Config, weights and model                                                 */
 /* ======================================================================== */
@@ -183,7 +191,10 @@ typedef struct {
 
 /* Allocates zeroed weights for a valid config (fill them yourself). */
 ATTNRESDEF int  attnres_model_init(attnres_model *m, const attnres_config *c, attnres_error *err);
-/* Reads a .safetensors checkpoint (F32 tensors, config in __metadata__). */
+/* Reads a .safetensors checkpoint (F32 tensors, config in __metadata__).
+   Like every init function here, it fills *m from scratch: m must not hold
+   a live model (call attnres_model_free first, or the old weights leak).
+   A zeroed or freed struct is fine; on failure *m is left zeroed. */
 ATTNRESDEF int  attnres_model_load(attnres_model *m, const char *path, attnres_error *err);
 ATTNRESDEF void attnres_model_free(attnres_model *m);
 /* Rebuilds what is derived from the weights: the folded pseudo-queries of
@@ -229,13 +240,14 @@ typedef struct {
     float *xb2;         /* [dim]  attention output before wo                 */
     float *f;           /* [dim]  the sublayer output f_l(h)                 */
     float *q;           /* [n_heads*head_dim]                                */
-    float *att;         /* [n_heads, seq_len]  attention scores / weights    */
+    float *att;         /* [n_heads, n_ctx]  attention scores / weights      */
     float *hb;          /* [hidden_dim]  SwiGLU gate                         */
     float *hb2;         /* [hidden_dim]  SwiGLU up                           */
     float *logits;      /* [vocab_size]                                      */
-    /* KV-cache: position t of layer l lives at [(l*seq_len + t)*kv_dim] */
-    float *key_cache;   /* [n_layers, seq_len, kv_dim]  k after RoPE         */
-    float *value_cache; /* [n_layers, seq_len, kv_dim]                       */
+    /* KV-cache: position t of layer l lives at [(l*n_ctx + t)*kv_dim] */
+    float *key_cache;   /* [n_layers, n_ctx, kv_dim]  k after RoPE           */
+    float *value_cache; /* [n_layers, n_ctx, kv_dim]                         */
+    int    n_ctx;       /* positions the cache can hold, <= config.seq_len   */
     int    cache_len;   /* positions held: pos+1 after attnres_forward(pos)  */
     /* AttnRes */
     attnres_block_state bs;
@@ -258,7 +270,18 @@ typedef struct {
     float *memory;         /* the single float allocation                   */
 } attnres_state;
 
+/* A state for a context of n_ctx positions (1 <= n_ctx <= seq_len): the
+   KV-cache, the largest part, grows with n_ctx, so a caller that needs 300
+   positions of a model trained at seq_len 2^20 asks for 300 and gets
+   kilobytes, not gigabytes. attnres_state_init is the same with n_ctx =
+   seq_len, the whole context the model was made for.
+   s must not hold a live state (free it first): init overwrites it. */
+ATTNRESDEF int  attnres_state_init_ctx(attnres_state *s, const attnres_config *c, int n_ctx,
+                                       attnres_error *err);
 ATTNRESDEF int  attnres_state_init(attnres_state *s, const attnres_config *c, attnres_error *err);
+/* The bytes attnres_state_init_ctx would allocate, asked before allocating:
+   0 if the config is invalid or n_ctx is outside [1, seq_len]. */
+ATTNRESDEF size_t attnres_state_bytes(const attnres_config *c, int n_ctx);
 ATTNRESDEF void attnres_state_reset(attnres_state *s); /* empties the KV-cache */
 ATTNRESDEF void attnres_state_free(attnres_state *s);
 
@@ -281,7 +304,8 @@ ATTNRESDEF void  attnres_swiglu_mlp(float *out, const float *x,
    hq / (n_heads / n_kv_heads)), scaled by 1/sqrt(head_dim).
      out [n_heads*head_dim]   q [n_heads*head_dim]
      att [n_heads, seq_len]   scratch; row hq is left holding its weights
-     key_cache, value_cache   [seq_len, kv_dim] of this layer, kv_dim = n_kv_heads*head_dim */
+     key_cache, value_cache   [seq_len, kv_dim] of this layer, kv_dim = n_kv_heads*head_dim
+   (seq_len here is the row count of att and of the cache: the state's n_ctx) */
 ATTNRESDEF void  attnres_attend(float *out, float *att, const float *q,
                                 const float *key_cache, const float *value_cache,
                                 int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len);
@@ -359,7 +383,7 @@ ATTNRESDEF void attnres_block_close(attnres_block_state *bs);
 /* Forward pass                                                              */
 /* ======================================================================== */
 
-/* Runs one token at position pos (0 <= pos <= cache_len, pos < seq_len;
+/* Runs one token at position pos (0 <= pos <= cache_len, pos < n_ctx;
    pos < cache_len rewinds the cache) and returns the logits [vocab_size],
    or NULL with err filled. Never allocates. */
 ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
@@ -391,7 +415,9 @@ typedef struct {
 ATTNRESDEF int   attnres_sampler_init(attnres_sampler *s, int vocab_size, float temperature,
                                       float topp, uint64_t seed, attnres_error *err);
 ATTNRESDEF void  attnres_sampler_free(attnres_sampler *s);
-/* Picks the next token; scales and softmaxes logits IN PLACE unless greedy. */
+/* Picks the next token from finite logits [vocab_size]; unless greedy it
+   replaces them IN PLACE by softmax(logits / temperature). Right for every
+   temperature > 0 the sampler accepts: a tiny one samples the argmax. */
 ATTNRESDEF int   attnres_sample(attnres_sampler *s, float *logits);
 ATTNRESDEF int   attnres_argmax(const float *x, int n);   /* ties -> lowest id */
 ATTNRESDEF uint32_t attnres_random_u32(uint64_t *state);
@@ -451,6 +477,9 @@ ATTNRESDEF int  attnres_st_read_i32(int32_t *dst, size_t count, const attnres_st
 #ifndef ATTNRES_IMPLEMENTATION_DONE
 #define ATTNRES_IMPLEMENTATION_DONE
 
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -493,15 +522,59 @@ ATTNRESDEF const char *attnres_status_name(int code) {
     }
 }
 
+/* Length of the valid UTF-8 sequence at p that is not a C1 control (2..4),
+   or 0. Overlong forms, surrogates and code points past U+10FFFF are not
+   valid. */
+ATTNRES__PRIVATE int attnres__utf8_len(const unsigned char *p) {
+    unsigned cp;
+    int n, k;
+    if (p[0] >= 0xC2 && p[0] <= 0xDF) { n = 2; cp = p[0] & 0x1Fu; }
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF) { n = 3; cp = p[0] & 0x0Fu; }
+    else if (p[0] >= 0xF0 && p[0] <= 0xF4) { n = 4; cp = p[0] & 0x07u; }
+    else return 0;
+    for (k = 1; k < n; k++) {
+        if ((p[k] & 0xC0) != 0x80) return 0;   /* also stops at the NUL */
+        cp = (cp << 6) | (p[k] & 0x3Fu);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp <= 0x9F))
+        return 0;
+    return n;
+}
+
+ATTNRESDEF void attnres_escape(char *dst, size_t size, const char *src) {
+    const unsigned char *p = (const unsigned char *)src;
+    size_t at = 0;
+    if (size == 0) return;
+    while (*p) {
+        int n = *p >= 0x20 && *p < 0x7F ? 1 : *p >= 0x80 ? attnres__utf8_len(p) : 0;
+        if (n > 0) {                          /* printable: copied as it is */
+            if (at + (size_t)n >= size) break;
+            memcpy(dst + at, p, (size_t)n);
+            at += (size_t)n;
+            p += n;
+        } else {                              /* anything else: \xNN       */
+            if (at + 4 >= size) break;
+            snprintf(dst + at, 5, "\\x%02x", *p);
+            at += 4;
+            p++;
+        }
+    }
+    dst[at] = '\0';
+}
+
 /* Fills err (if any) and returns the code, so callers write
-   `return attnres__fail(err, CODE, "...", ...);`. */
+   `return attnres__fail(err, CODE, "...", ...);`. The message is escaped
+   (attnres_escape): names and values quoted from a file stay inert text. */
 ATTNRES__PRIVATE int attnres__fail(attnres_error *err, int code, const char *fmt, ...) {
     if (err) {
+        char raw[sizeof err->message];
         va_list ap;
         err->code = code;
         va_start(ap, fmt);
-        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        vsnprintf(raw, sizeof raw, fmt, ap);
         va_end(ap);
+        attnres_escape(err->message, sizeof err->message, raw);
     }
     return code;
 }
@@ -661,10 +734,11 @@ ATTNRESDEF void attnres_model_refresh(attnres_model *m) {
 /* ======================================================================== */
 
 /* Same pattern as the weights: count with base == NULL, then carve. */
-ATTNRES__PRIVATE size_t attnres__carve_state(attnres_state *s, float *base, const attnres_config *c) {
+ATTNRES__PRIVATE size_t attnres__carve_state(attnres_state *s, float *base, const attnres_config *c,
+                                             int n_ctx) {
     size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim;
     size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
-    size_t T = (size_t)c->seq_len, nl = (size_t)c->n_layers, L = (size_t)attnres_n_sublayers(c);
+    size_t T = (size_t)n_ctx, nl = (size_t)c->n_layers, L = (size_t)attnres_n_sublayers(c);
     size_t rows = (size_t)attnres_n_blocks(c) + 1;   /* b0..b_N; standard: just b0 */
     size_t S = (size_t)c->block_size;                  /* 0 for standard         */
     size_t at = 0;
@@ -693,13 +767,29 @@ ATTNRES__PRIVATE size_t attnres__carve_state(attnres_state *s, float *base, cons
     return at;
 }
 
+ATTNRESDEF size_t attnres_state_bytes(const attnres_config *c, int n_ctx) {
+    attnres_state probe;
+    if (attnres_config_validate(c, NULL) != ATTNRES_OK || n_ctx < 1 || n_ctx > c->seq_len) return 0;
+    /* the limits of attnres_config_validate keep this product far below SIZE_MAX on 64 bits */
+    return attnres__carve_state(&probe, NULL, c, n_ctx) * sizeof(float) +
+           ((size_t)attnres_n_sublayers(c) + 1) * sizeof(int);
+}
+
 ATTNRESDEF int attnres_state_init(attnres_state *s, const attnres_config *c, attnres_error *err) {
+    return attnres_state_init_ctx(s, c, c->seq_len, err);   /* a bad seq_len fails validation first */
+}
+
+ATTNRESDEF int attnres_state_init_ctx(attnres_state *s, const attnres_config *c, int n_ctx,
+                                      attnres_error *err) {
     size_t n;
     int rc, L;
     memset(s, 0, sizeof *s);
     if ((rc = attnres_config_validate(c, err)) != ATTNRES_OK) return rc;
+    if (n_ctx < 1 || n_ctx > c->seq_len)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "state: n_ctx = %d, must be in [1, seq_len = %d]",
+                             n_ctx, c->seq_len);
     L = attnres_n_sublayers(c);
-    n = attnres__carve_state(s, NULL, c);
+    n = attnres__carve_state(s, NULL, c, n_ctx);
     if (n > SIZE_MAX / sizeof(float))
         return attnres__fail(err, ATTNRES_ERR_NOMEM, "state: %zu floats do not fit in memory", n);
     s->memory = (float *)ATTNRES_MALLOC(n * sizeof(float));
@@ -711,7 +801,8 @@ ATTNRESDEF int attnres_state_init(attnres_state *s, const attnres_config *c, att
     }
     memset(s->memory, 0, n * sizeof(float));
     memset(s->alpha_count, 0, (size_t)(L + 1) * sizeof(int));
-    attnres__carve_state(s, s->memory, c);
+    attnres__carve_state(s, s->memory, c, n_ctx);
+    s->n_ctx = n_ctx;
     s->bs.dim = c->dim;
     s->bs.block_size = c->block_size;
     s->bs.max_blocks = attnres_n_blocks(c) + 1;
@@ -754,9 +845,27 @@ ATTNRESDEF void attnres_matvec(float *out, const float *w, const float *x, int r
     for (r = 0; r < rows; r++) out[r] = attnres_dot(w + (size_t)r * (size_t)cols, x, cols);
 }
 
+/* 1/sqrt(mean(x[n]^2) + eps): the scale of every RMSNorm here (the
+   sublayer norms, the key norms of depth attention, the two-phase 1/rms).
+   A finite x can still have squares past FLT_MAX (|x_i| > 1.8e19), and
+   then the plain sum is Inf and 1/sqrt(Inf) = 0 would silently zero the
+   vector. So, only then, the scale comes out before squaring, as careful
+   norm routines do: with a = max|x_i|,
+       rms = a * sqrt(mean((x/a)^2) + eps/a^2),   every (x_i/a)^2 <= 1.
+   An Inf or NaN in x gives NaN, which the forward pass reports. */
+ATTNRES__PRIVATE float attnres__inv_rms(const float *x, int n, float eps) {
+    float sum_sq = attnres_dot(x, x, n), a = 0.0f, scaled = 0.0f;
+    int i;
+    if (!isinf(sum_sq)) return 1.0f / sqrtf(sum_sq / (float)n + eps);   /* the usual case */
+    for (i = 0; i < n; i++) if (fabsf(x[i]) > a) a = fabsf(x[i]);
+    if (isinf(a)) return NAN;
+    for (i = 0; i < n; i++) scaled += (x[i] / a) * (x[i] / a);
+    return 1.0f / (a * sqrtf(scaled / (float)n + eps / a / a));
+}
+
 /* out[n] = x[n] / sqrt(mean(x^2) + eps) * gain[n]. out may alias x. */
 ATTNRESDEF void attnres_rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
-    float inv_rms = 1.0f / sqrtf(attnres_dot(x, x, n) / (float)n + eps);
+    float inv_rms = attnres__inv_rms(x, n, eps);
     int i;
     for (i = 0; i < n; i++) out[i] = x[i] * inv_rms * gain[i];
 }
@@ -873,7 +982,7 @@ ATTNRESDEF void attnres_depth_attention(float *out, float *alpha,
     for (j = 0; j < n_sources; j++) {
         const float *v = sources + (size_t)j * (size_t)dim;
         /* w . (v * inv_rms * g) = inv_rms * sum_i w_i g_i v_i: no key buffer needed */
-        float inv_rms = 1.0f / sqrtf(attnres_dot(v, v, dim) / (float)dim + eps);
+        float inv_rms = attnres__inv_rms(v, dim, eps);
         float wgv = 0.0f;
         for (i = 0; i < dim; i++) wgv += pseudo_query[i] * key_gain[i] * v[i];
         alpha[j] = inv_rms * wgv;
@@ -952,7 +1061,7 @@ ATTNRES__PRIVATE void attnres__attention(const attnres_model *m, attnres_state *
     const attnres_config *c = &m->config;
     const attnres_weights *w = &m->weights;
     int head_dim = attnres_head_dim(c), kv_dim = attnres_kv_dim(c), q_dim = c->n_heads * head_dim;
-    size_t layer_off = (size_t)layer * (size_t)c->seq_len * (size_t)kv_dim;
+    size_t layer_off = (size_t)layer * (size_t)s->n_ctx * (size_t)kv_dim;   /* [n_ctx, kv_dim] */
     float *k = s->key_cache + layer_off + (size_t)pos * kv_dim;     /* [kv_dim] */
     float *v = s->value_cache + layer_off + (size_t)pos * kv_dim;   /* [kv_dim] */
     float *const qkv[3] = { s->q, k, v };
@@ -965,7 +1074,7 @@ ATTNRES__PRIVATE void attnres__attention(const attnres_model *m, attnres_state *
     attnres_rope(s->q, q_dim, head_dim, pos, c->rope_theta);
     attnres_rope(k, kv_dim, head_dim, pos, c->rope_theta);
     attnres__hot_attend(s->xb2, s->att, s->q, s->key_cache + layer_off, s->value_cache + layer_off,
-                        pos + 1, c->n_heads, c->n_kv_heads, head_dim, c->seq_len);
+                        pos + 1, c->n_heads, c->n_kv_heads, head_dim, s->n_ctx);
     attnres__hot_matvec(s->f, w->wo + (size_t)layer * c->dim * q_dim, s->xb2, c->dim, q_dim);
 }
 
@@ -1107,7 +1216,7 @@ ATTNRESDEF void attnres_phase2(float *h, float *alpha, const float *o, float max
     int i, j;
     if (partial) {
         /* the partial's logit, with its own 1/rms: it changes every sublayer */
-        float inv_rms = 1.0f / sqrtf(attnres_dot(partial, partial, dim) / (float)dim + eps);
+        float inv_rms = attnres__inv_rms(partial, dim, eps);
         float s_p = inv_rms * attnres_dot(folded, partial, dim);
         m_new = s_p > max ? s_p : max;
         scale_o = expf(max - m_new);
@@ -1125,7 +1234,7 @@ ATTNRESDEF void attnres_phase2(float *h, float *alpha, const float *o, float max
    every later block and for the output). Traffic: one read of the block. */
 ATTNRES__PRIVATE void attnres__cache_inv_rms(attnres_state *s, int j, float eps, attnres_io *io) {
     const float *b = s->bs.blocks + (size_t)j * s->bs.dim;
-    s->bs.inv_rms[j] = 1.0f / sqrtf(attnres_dot(b, b, s->bs.dim) / (float)s->bs.dim + eps);
+    s->bs.inv_rms[j] = attnres__inv_rms(b, s->bs.dim, eps);
     attnres__count(io, 1, 0);
 }
 
@@ -1200,9 +1309,9 @@ ATTNRES__PRIVATE int attnres__check_forward(const attnres_model *m, const attnre
     if (token < 0 || token >= c->vocab_size)
         return attnres__fail(err, ATTNRES_ERR_RANGE, "forward: token %d out of range [0, %d)",
                              token, c->vocab_size);
-    if (pos < 0 || pos >= c->seq_len)
-        return attnres__fail(err, ATTNRES_ERR_RANGE, "forward: pos %d out of range [0, seq_len = %d)",
-                             pos, c->seq_len);
+    if (pos < 0 || pos >= s->n_ctx)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "forward: pos %d out of range [0, n_ctx = %d) "
+                             "(the state's context; the model's seq_len is %d)", pos, s->n_ctx, c->seq_len);
     if (pos > s->cache_len)
         return attnres__fail(err, ATTNRES_ERR_RANGE,
                              "forward: pos %d skips positions: the KV-cache holds only %d", pos, s->cache_len);
@@ -1256,9 +1365,9 @@ ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
         attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: empty prompt (%d tokens)", n_tokens);
         return NULL;
     }
-    if (n_tokens > s->config.seq_len - start) {
+    if (n_tokens > s->n_ctx - start) {
         attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: a prompt of %d tokens does not fit: the context "
-                      "(seq_len %d) has room for %d more", n_tokens, s->config.seq_len, s->config.seq_len - start);
+                      "(n_ctx %d) has room for %d more", n_tokens, s->n_ctx, s->n_ctx - start);
         return NULL;
     }
     for (t = 0; t < n_tokens; t++)
@@ -1369,12 +1478,24 @@ ATTNRES__PRIVATE int attnres__sample_topp(attnres_sampler *s, const float *probs
     return cand[last].index;
 }
 
-ATTNRESDEF int attnres_sample(attnres_sampler *s, float *logits) {
+/* x[n] <- softmax(x / T) for T > 0, computed as exp((x_i - max) / T) / sum.
+   Dividing first (x_i / T, as the textbook writes it) overflows to Inf once
+   |x_i| / T passes FLT_MAX (T = 1e-38, or a logit of 3e38 at T = 0.5), and
+   Inf - Inf in the softmax is NaN. Here (x_i - max) / T is <= 0 for every
+   T and finite x, so exp() lies in [0, 1] and the top token gets exp(0) = 1:
+   as T -> 0+ all the mass goes to the argmax, the limit greedy decoding is. */
+ATTNRES__PRIVATE void attnres__softmax_temperature(float *x, int n, float temperature) {
+    float max = x[0], sum = 0.0f;
     int i;
+    for (i = 1; i < n; i++) if (x[i] > max) max = x[i];
+    for (i = 0; i < n; i++) { x[i] = expf((x[i] - max) / temperature); sum += x[i]; }
+    for (i = 0; i < n; i++) x[i] /= sum;
+}
+
+ATTNRESDEF int attnres_sample(attnres_sampler *s, float *logits) {
     float coin;
     if (s->temperature == 0.0f) return attnres_argmax(logits, s->vocab_size);
-    for (i = 0; i < s->vocab_size; i++) logits[i] /= s->temperature;
-    attnres_softmax(logits, s->vocab_size);
+    attnres__softmax_temperature(logits, s->vocab_size, s->temperature);
     coin = attnres_random_f32(&s->rng_state);
     if (s->topp <= 0.0f || s->topp >= 1.0f) return attnres__sample_cdf(logits, s->vocab_size, coin);
     return attnres__sample_topp(s, logits, coin);
@@ -1609,7 +1730,11 @@ ATTNRES__PRIVATE int attnres__st_place(attnres_st_tensor *t, const uint64_t *off
     if (!attnres__shape_numel(t, &t->numel) || t->numel > UINT64_MAX / size)
         return attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: tensor '%s' has a shape too large to address",
                              t->name);
-    if (off[0] > off[1] || off[1] > data_len)
+    if (off[0] > off[1])
+        return attnres__fail(err, ATTNRES_ERR_FORMAT,
+                             "safetensors: tensor '%s' data_offsets [%llu, %llu] are reversed (begin > end)",
+                             t->name, (unsigned long long)off[0], (unsigned long long)off[1]);
+    if (off[1] > data_len)
         return attnres__fail(err, ATTNRES_ERR_FORMAT,
                              "safetensors: tensor '%s' data_offsets [%llu, %llu] lie outside the %llu data bytes",
                              t->name, (unsigned long long)off[0], (unsigned long long)off[1],
@@ -1759,32 +1884,53 @@ ATTNRESDEF int attnres_st_parse(attnres_st_file *f, unsigned char *bytes, size_t
     return attnres__ok(err);
 }
 
-/* Reads a whole file into one allocation. */
+/* path for a message, at most 80 bytes: a long one keeps its start and its
+   end (the file name) around "...", so the reason after it is never cut
+   off. buf [84] */
+ATTNRES__PRIVATE const char *attnres__short_path(char *buf, const char *path) {
+    size_t n = strlen(path);
+    if (n <= 80) return path;
+    memcpy(buf, path, 24);
+    memcpy(buf + 24, "...", 3);
+    memcpy(buf + 27, path + n - 53, 54);   /* the last 53 bytes and the NUL */
+    return buf;
+}
+
+/* Reads a whole file into one allocation. The size comes from seeking to
+   the end, which only a regular file reports truthfully: a device such as
+   /dev/zero or a procfs file says 0 (or anything) and then reads on, so
+   the read must end exactly at that size. */
 ATTNRES__PRIVATE int attnres__read_file(const char *path, unsigned char **out, size_t *n_out, attnres_error *err) {
     FILE *fp = fopen(path, "rb");
     long size;
     unsigned char *bytes;
+    char shown[84];
+    const char *name = attnres__short_path(shown, path);
     *out = NULL;
     *n_out = 0;
-    if (!fp) return attnres__fail(err, ATTNRES_ERR_IO, "cannot open '%s'", path);
+    if (!fp) return attnres__fail(err, ATTNRES_ERR_IO, "cannot open '%s'", name);
     /* a directory opens fine on some systems but cannot be read */
     if (fgetc(fp) == EOF && ferror(fp)) {
         fclose(fp);
-        return attnres__fail(err, ATTNRES_ERR_IO, "cannot read '%s' (a directory?)", path);
+        return attnres__fail(err, ATTNRES_ERR_IO, "cannot read '%s' (a directory?)", name);
     }
     if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
         fclose(fp);
-        return attnres__fail(err, ATTNRES_ERR_IO, "cannot determine the size of '%s'", path);
+        return attnres__fail(err, ATTNRES_ERR_IO, "cannot determine the size of '%s' (not a regular file?)", name);
     }
     bytes = (unsigned char *)ATTNRES_MALLOC(size > 0 ? (size_t)size : 1);
     if (!bytes) {
         fclose(fp);
-        return attnres__fail(err, ATTNRES_ERR_NOMEM, "cannot allocate %ld bytes for '%s'", size, path);
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "cannot allocate %ld bytes for '%s'", size, name);
     }
-    if (fread(bytes, 1, (size_t)size, fp) != (size_t)size) {
+    if (fread(bytes, 1, (size_t)size, fp) != (size_t)size || fgetc(fp) != EOF) {
+        int longer = !ferror(fp) && !feof(fp);
         ATTNRES_FREE(bytes);
         fclose(fp);
-        return attnres__fail(err, ATTNRES_ERR_IO, "cannot read all %ld bytes of '%s'", size, path);
+        if (longer)
+            return attnres__fail(err, ATTNRES_ERR_IO, "'%s' is not a regular file: it reads past its reported "
+                                 "size of %ld bytes", name, size);
+        return attnres__fail(err, ATTNRES_ERR_IO, "cannot read all %ld bytes of '%s'", size, name);
     }
     fclose(fp);
     *out = bytes;
@@ -1801,9 +1947,9 @@ ATTNRESDEF int attnres_st_open(attnres_st_file *f, const char *path, attnres_err
     if ((rc = attnres_st_parse(f, bytes, n, err)) != ATTNRES_OK) {
         /* prefix the file name so the message says which file */
         if (err) {
-            char inner[sizeof err->message];
+            char inner[sizeof err->message], shown[84];
             memcpy(inner, err->message, sizeof inner);
-            attnres__fail(err, rc, "%s: %s", path, inner);
+            attnres__fail(err, rc, "%s: %s", attnres__short_path(shown, path), inner);
         }
         return rc;
     }
@@ -1878,16 +2024,25 @@ ATTNRES__PRIVATE int attnres__meta_need(const attnres_st_file *f, const char *ke
     return ATTNRES_OK;
 }
 
-/* A decimal int, nothing before or after it. */
+/* A decimal int, nothing before or after it. Syntax first, range second,
+   so each message says what is actually wrong; the range of the field
+   itself is attnres_config_validate's to check. */
 ATTNRES__PRIVATE int attnres__meta_int(const attnres_st_file *f, const char *key, int *out, attnres_error *err) {
-    const char *s;
+    const char *s, *digits;
     char *end;
     long v;
     int rc;
     if ((rc = attnres__meta_need(f, key, &s, err)) != ATTNRES_OK) return rc;
-    v = strtol(s, &end, 10);
-    if (!((*s >= '0' && *s <= '9') || *s == '-') || *end != '\0' || v < -2147483647L || v > 2147483647L)
+    digits = *s == '-' ? s + 1 : s;
+    if (!(*digits >= '0' && *digits <= '9'))
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is not an integer", key, s);
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (*end != '\0')
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is not an integer", key, s);
+    if (errno == ERANGE || v < INT_MIN || v > INT_MAX)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is outside the range "
+                             "of an int [%d, %d]", key, s, INT_MIN, INT_MAX);
     *out = (int)v;
     return ATTNRES_OK;
 }
@@ -1916,17 +2071,29 @@ ATTNRES__PRIVATE int attnres__is_decimal(const char *s) {
     return *s == '\0';
 }
 
-/* A finite decimal number such as "10000.0" or "1e-05". */
+/* A decimal number such as "10000.0" or "1e-05" that a float holds: the
+   check is on the float that is stored, not on the double that was parsed
+   (3.4e38 is a float; 1e39 would become Inf and 1e-50 would become 0). */
 ATTNRES__PRIVATE int attnres__meta_float(const attnres_st_file *f, const char *key, float *out, attnres_error *err) {
     const char *s;
     char *end;
     double v;
+    float stored;
     int rc;
     if ((rc = attnres__meta_need(f, key, &s, err)) != ATTNRES_OK) return rc;
+    if (!attnres__is_decimal(s))
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is not a decimal number", key, s);
     v = strtod(s, &end);
-    if (!attnres__is_decimal(s) || *end != '\0' || !(v > -3.4e38 && v < 3.4e38))
-        return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is not a finite decimal number", key, s);
-    *out = (float)v;
+    /* past FLT_MAX by less than half its ulp (2^103) a decimal still rounds
+       to FLT_MAX; converting anything larger to float would overflow */
+    if (*end != '\0' || !(fabs(v) < (double)FLT_MAX + ldexp(1.0, 103)))
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is outside the range "
+                             "of a float (|x| <= %g)", key, s, (double)FLT_MAX);
+    stored = fabs(v) > (double)FLT_MAX ? (v > 0 ? FLT_MAX : -FLT_MAX) : (float)v;
+    if (v != 0.0 && stored == 0.0f)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is too small for a "
+                             "float: it would be stored as 0", key, s);
+    *out = stored;
     return ATTNRES_OK;
 }
 
@@ -2111,9 +2278,9 @@ ATTNRESDEF int attnres_model_load(attnres_model *m, const char *path, attnres_er
     if (rc != ATTNRES_OK) {
         attnres_model_free(m);
         if (err) {   /* say which file */
-            char inner[sizeof err->message];
+            char inner[sizeof err->message], shown[84];
             memcpy(inner, err->message, sizeof inner);
-            attnres__fail(err, rc, "%s: %s", path, inner);
+            attnres__fail(err, rc, "%s: %s", attnres__short_path(shown, path), inner);
         }
         return rc;
     }

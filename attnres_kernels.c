@@ -251,12 +251,28 @@ void attnres_kernel_matvecs(int n, float *const out[], const float *const w[],
 /* RMSNorm: out[n] = x[n] / sqrt(mean(x^2) + eps) * gain[n]                  */
 /* ======================================================================== */
 
+/* 1/sqrt(mean(x[n]^2) + eps) from sum_sq, the sum of squares the caller
+   already has. As in attnres.h (attnres__inv_rms): when finite squares
+   overflow the sum to Inf, the scale a = max|x_i| comes out first,
+   rms = a sqrt(mean((x/a)^2) + eps/a^2); an Inf in x gives NaN. This
+   fallback is the header's scalar loop (the kernel file cannot call the
+   header's private helper), so it rounds exactly as the header does. */
+static float k_inv_rms(float sum_sq, const float *x, int n, float eps) {
+    float a = 0.0f, scaled = 0.0f;
+    int i;
+    if (!isinf(sum_sq)) return 1.0f / sqrtf(sum_sq / (float)n + eps);
+    for (i = 0; i < n; i++) if (fabsf(x[i]) > a) a = fabsf(x[i]);
+    if (isinf(a)) return NAN;
+    for (i = 0; i < n; i++) scaled += (x[i] / a) * (x[i] / a);
+    return 1.0f / (a * sqrtf(scaled / (float)n + eps / a / a));
+}
+
 /* The sum of squares is the vector dot; the rest is elementwise and done in
    the scalar order (x * inv_rms) * gain, so only inv_rms can differ. out may
    alias x: each 8-block of x is loaded before the same block of out is
    stored, and no block is read after it was written. */
 void attnres_kernel_rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
-    float inv_rms = 1.0f / sqrtf(k_dot(x, x, n) / (float)n + eps);
+    float inv_rms = k_inv_rms(k_dot(x, x, n), x, n, eps);
     int i = 0;
 #if defined(ATTNRES_K_AVX2)
     __m256 inv = _mm256_set1_ps(inv_rms);
@@ -349,7 +365,7 @@ static void k_depth_logits8(float *logit, const float *v0, int n, const float *w
     }
     _mm256_storeu_ps(ss, ss_v);
     _mm256_storeu_ps(wgv, wgv_v);
-    for (j = 0; j < n; j++) logit[j] = 1.0f / sqrtf(ss[j] / (float)dim + eps) * wgv[j];
+    for (j = 0; j < n; j++) logit[j] = k_inv_rms(ss[j], v0 + (size_t)j * (size_t)dim, dim, eps) * wgv[j];
 }
 #endif
 
@@ -372,7 +388,7 @@ void attnres_kernel_depth_attention(float *out, float *alpha, const float *sourc
         float ss = 0.0f, wgv = 0.0f;
         for (i = 0; i < dim; i++) ss += v[i] * v[i];
         for (i = 0; i < dim; i++) wgv += pseudo_query[i] * key_gain[i] * v[i];
-        alpha[j] = 1.0f / sqrtf(ss / (float)dim + eps) * wgv;
+        alpha[j] = k_inv_rms(ss, v, dim, eps) * wgv;
     }
     /* 2. softmax over depth, in the header's form: e_j = exp(s_j - max)
           summed left to right; alpha_j and out are divided by the sum at

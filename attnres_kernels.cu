@@ -231,9 +231,21 @@ extern "C" void attnres_kernel_matvecs(int n, float *const out[], const float *c
 /* The small kernels, on the host                                            */
 /* ======================================================================== */
 
+/* 1/sqrt(mean(x[n]^2) + eps), as attnres.h computes it (attnres__inv_rms):
+   when finite squares overflow the sum to Inf, the scale a = max|x_i|
+   comes out before squaring; an Inf in x gives NaN. */
+static float host_inv_rms(const float *x, int n, float eps) {
+    float sum_sq = host_dot(x, x, n), a = 0.0f, scaled = 0.0f;
+    if (!isinf(sum_sq)) return 1.0f / sqrtf(sum_sq / (float)n + eps);
+    for (int i = 0; i < n; i++) if (fabsf(x[i]) > a) a = fabsf(x[i]);
+    if (isinf(a)) return NAN;
+    for (int i = 0; i < n; i++) scaled += (x[i] / a) * (x[i] / a);
+    return 1.0f / (a * sqrtf(scaled / (float)n + eps / a / a));
+}
+
 /* out[n] = x[n] / sqrt(mean(x^2) + eps) * gain[n]; out may alias x */
 extern "C" void attnres_kernel_rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
-    float inv_rms = 1.0f / sqrtf(host_dot(x, x, n) / (float)n + eps);
+    float inv_rms = host_inv_rms(x, n, eps);
     for (int i = 0; i < n; i++) out[i] = x[i] * inv_rms * gain[i];
 }
 
@@ -263,7 +275,7 @@ extern "C" void attnres_kernel_depth_attention(float *out, float *alpha, const f
     float max, sum = 0.0f;
     for (int j = 0; j < n_sources; j++) {
         const float *v = sources + (size_t)j * (size_t)dim;
-        float inv_rms = 1.0f / sqrtf(host_dot(v, v, dim) / (float)dim + eps);
+        float inv_rms = host_inv_rms(v, dim, eps);
         float wgv = 0.0f;
         for (int i = 0; i < dim; i++) wgv += pseudo_query[i] * key_gain[i] * v[i];
         alpha[j] = inv_rms * wgv;

@@ -80,7 +80,7 @@ static void test_bad_headers(void) {
     raw_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}", 4, "expected", "unterminated object");
     raw_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,8]}}", 4, "outside", "offsets past the end of the data");
     raw_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 8, "need", "byte span disagrees with shape");
-    raw_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,0]}}", 4, "outside", "begin after end");
+    raw_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,0]}}", 4, "reversed", "begin after end");
     raw_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
              "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "overlaps", "two tensors share bytes");
     raw_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
@@ -129,6 +129,14 @@ static void test_files(void) {
 
 /* Every prefix of a real checkpoint: all of the header, then a spread of
    points through the data. All must fail cleanly (FORMAT), none may leak. */
+/* Why a prefix of `cut` bytes must be refused, for a file whose header
+   ends at byte header_end. */
+static const char *truncation_reason(long cut, long header_end) {
+    if (cut < 8) return "too short for the 8-byte header length";
+    if (cut < header_end) return "does not fit the";      /* header length > bytes left */
+    return "outside the";                                 /* a tensor's bytes are cut off */
+}
+
 static void test_truncations(void) {
     FILE *fp = fopen(BASE_MODEL, "rb");
     unsigned char *bytes;
@@ -140,15 +148,23 @@ static void test_truncations(void) {
     if (fread(bytes, 1, (size_t)size, fp) != (size_t)size) size = 0;
     fclose(fp);
     header_end = size > 8 ? 8 + (long)bytes[0] + 256L * bytes[1] : 0;
+    /* each prefix must fail for ITS reason: a parser that reads one byte
+       past the header bound fails differently at cut = header_end - 1 */
     for (cut = 0; cut < size; cut += cut < header_end + 16 ? 1 : size / 97 + 1) {
         write_file(TMP_PATH, bytes, (size_t)cut);
-        good += expect_load_error(TMP_PATH, ATTNRES_ERR_FORMAT, "", "truncated", 0);
+        good += expect_load_error(TMP_PATH, ATTNRES_ERR_FORMAT, truncation_reason(cut, header_end), "truncated", 0);
         tried++;
     }
     write_file(TMP_PATH, bytes, (size_t)size - 1);
-    good += expect_load_error(TMP_PATH, ATTNRES_ERR_FORMAT, "", "truncated", 0);
+    good += expect_load_error(TMP_PATH, ATTNRES_ERR_FORMAT, "outside the", "truncated", 0);
     tried++;
-    check(tried > 100 && good == tried, "truncated checkpoint: %d of %d prefixes rejected as malformed, no leaks", good, tried);
+    check(tried > 100 && good == tried, "truncated checkpoint: %d of %d prefixes rejected as malformed for "
+          "the reason of their length (header length, header bound, data), no leaks", good, tried);
+    /* the two boundaries on their own, with the message shown */
+    write_file(TMP_PATH, bytes, (size_t)header_end - 1);
+    expect_load_error(TMP_PATH, ATTNRES_ERR_FORMAT, "does not fit", "cut one byte inside the header", 1);
+    write_file(TMP_PATH, bytes, (size_t)header_end);
+    expect_load_error(TMP_PATH, ATTNRES_ERR_FORMAT, "outside the", "cut right after the header", 1);
     free(bytes);
 }
 
@@ -329,6 +345,17 @@ static void test_edits(void) {
     edit_case(META("rope_theta", "1e39"), ATTNRES_ERR_CONFIG, "rope_theta", "rope_theta beyond float");
     edit_case(META("rope_theta", ""), ATTNRES_ERR_CONFIG, "rope_theta", "rope_theta empty");
     edit_case(META("format_version", ""), ATTNRES_ERR_FORMAT, "format_version", "empty format version");
+    /* each message names what is actually wrong: a float in range is not
+       "not a number", INT_MIN is an integer, 1e-50 is not "not a number" */
+    edit_case(META("norm_eps", "3.4e38"), ATTNRES_OK, "", "norm_eps 3.4e38 (< FLT_MAX) loads");
+    edit_case(META("norm_eps", "3.4028235e38"), ATTNRES_OK, "", "norm_eps 3.4028235e38 (rounds to FLT_MAX) loads");
+    edit_case(META("norm_eps", "3.5e38"), ATTNRES_ERR_CONFIG, "outside the range of a float", "norm_eps 3.5e38");
+    edit_case(META("norm_eps", "1e-50"), ATTNRES_ERR_CONFIG, "too small for a float", "norm_eps 1e-50 says why");
+    edit_case(META("norm_eps", "1e-5x"), ATTNRES_ERR_CONFIG, "not a decimal number", "norm_eps \"1e-5x\"");
+    edit_case(META("block_size", "-2147483648"), ATTNRES_ERR_CONFIG, "block_size = -2147483648, must be in",
+              "block_size INT_MIN is an integer, out of range");
+    edit_case(META("dim", "99999999999"), ATTNRES_ERR_CONFIG, "outside the range of an int", "dim past INT_MAX says so");
+    edit_case(META("dim", "-2147483649"), ATTNRES_ERR_CONFIG, "outside the range of an int", "dim below INT_MIN says so");
 #undef EDIT
 #undef META
 }
@@ -829,6 +856,80 @@ static void test_configs(void) {
           attnres_status_name(rc), err.message);
 }
 
+/* ------------------------------------------------------------------------ */
+/* What messages quote: control bytes escaped, long paths shortened         */
+/* ------------------------------------------------------------------------ */
+
+/* No byte a terminal would act on: C0 controls, DEL, UTF-8 C1 controls. */
+static int message_is_inert(const char *msg) {
+    const unsigned char *p = (const unsigned char *)msg;
+    for (; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)) return 0;
+    return 1;
+}
+
+static void expect_inert(const edit *e, int code, const char *escaped, const char *what) {
+    attnres_model m;
+    attnres_error err;
+    int rc;
+    if (!rewrite(BASE_MODEL, TMP_PATH, e)) { check(0, "%s: cannot rewrite %s", what, BASE_MODEL); return; }
+    rc = attnres_model_load(&m, TMP_PATH, &err);
+    if (rc == ATTNRES_OK) attnres_model_free(&m);
+    check(rc == code && message_is_inert(err.message) && strstr(err.message, escaped) != NULL,
+          "%s -> %s, quoted escaped: \"%s\"", what, attnres_status_name(rc), err.message);
+}
+
+static void test_message_escaping(void) {
+    edit e;
+    char out[64];
+    memset(&e, 0, sizeof e);
+    e.extra = "x\\u001b]0;pwned\\u0007\\r\\nok   fake line";
+    expect_inert(&e, ATTNRES_ERR_SHAPE, "x\\x1b]0;pwned\\x07\\x0d\\x0aok", "tensor name with ESC, BEL, CR, LF");
+    memset(&e, 0, sizeof e);
+    e.meta_key = "residual"; e.meta_value = "\\u001b[2J\\u009b31m\\u007f";
+    expect_inert(&e, ATTNRES_ERR_CONFIG, "\\x1b[2J\\xc2\\x9b31m\\x7f", "metadata value with ESC, C1 CSI, DEL");
+    attnres_escape(out, sizeof out, "caf\xc3\xa9 \xe2\x82\xac ok");
+    check(strcmp(out, "caf\xc3\xa9 \xe2\x82\xac ok") == 0, "escape: valid UTF-8 text passes unchanged");
+    attnres_escape(out, sizeof out, "a\xff\xc3(\xe0\x80\xaf");
+    check(strcmp(out, "a\\xff\\xc3(\\xe0\\x80\\xaf") == 0, "escape: invalid and overlong UTF-8 as \\xNN: \"%s\"", out);
+    attnres_escape(out, 8, "\x1b\x1b\x1b");
+    check(strcmp(out, "\\x1b") == 0, "escape: cut to fit, never half an escape: \"%s\"", out);
+}
+
+/* A path of 300 bytes must not push the reason out of the 256-byte message. */
+static void test_long_path(void) {
+    char dir[1400], path[1500], cmd[1600];
+    attnres_model m;
+    attnres_error err;
+    unsigned char small[12] = {100, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' '};
+    int rc, i;
+    snprintf(dir, sizeof dir, "%s.d", TMP_PATH);
+    for (i = 0; i < 5; i++) strcat(dir, "/a_rather_long_directory_name_that_keeps_going_on_");
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    if (system(cmd) != 0) { check(0, "mkdir %s", dir); return; }
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    write_file(path, small, sizeof small);
+    rc = attnres_model_load(&m, path, &err);
+    check(rc == ATTNRES_ERR_FORMAT && strstr(err.message, "header length") && strstr(err.message, "...") &&
+          strstr(err.message, "model.safetensors:"), "a %zu-byte path: the reason survives: \"%s\"",
+          strlen(path), err.message);
+    remove(path);
+    snprintf(cmd, sizeof cmd, "rm -r '%s.d'", TMP_PATH);
+    if (system(cmd) != 0) check(0, "rm %s.d", TMP_PATH);
+}
+
+/* Devices and procfs files report a size of 0 and then read on. */
+static void test_special_files(void) {
+    static const char *paths[] = {"/dev/zero", "/proc/self/status", "/dev/urandom"};
+    int i;
+    for (i = 0; i < 3; i++) {
+        FILE *fp = fopen(paths[i], "rb");
+        if (!fp) { printf("skip %s: not on this system\n", paths[i]); continue; }
+        fclose(fp);
+        expect_load_error(paths[i], ATTNRES_ERR_IO, "not a regular file", paths[i], 1);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc > 0 && strlen(argv[0]) + 20 < sizeof tmp_path)
         snprintf(tmp_path, sizeof tmp_path, "%s.tmp.safetensors", argv[0]);
@@ -848,6 +949,9 @@ int main(int argc, char **argv) {
     test_prefill_errors();
     test_configs();
     test_allocation_failures();
+    test_message_escaping();
+    test_long_path();
+    test_special_files();
     remove(TMP_PATH);
     return check_summary("test_errors");
 }

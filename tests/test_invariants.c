@@ -219,6 +219,42 @@ static void test_sampling(void) {
     attnres_sampler_free(&smp);
 }
 
+/* Temperatures and logits at the edges of float: logits / T must never
+   overflow into Inf (then NaN) and hand back the first or last token. As
+   T -> 0+ sampling is the argmax; a huge T is close to uniform. */
+static void test_sampling_extremes(void) {
+    static const float temps[] = {1e-38f, 1.4e-45f /* smallest subnormal */, 1e-20f, 1e-6f};
+    attnres_sampler smp;
+    int k, i, argmax_ok = 1, big_ok = 1, n_uniform[3] = {0, 0, 0};
+    for (k = 0; k < 4; k++) {
+        for (i = 0; i < 200; i++) {
+            float l[5] = {1.0f, 3.0f, 2.0f, -5.0f, 2.999f}, l2[5] = {1.0f, 3.0f, 2.0f, -5.0f, 2.999f};
+            attnres_sampler_init(&smp, 5, temps[k], 1.0f, (uint64_t)(i + 1), NULL);
+            argmax_ok &= attnres_sample(&smp, l) == 1;
+            attnres_sampler_free(&smp);
+            attnres_sampler_init(&smp, 5, temps[k], 0.9f, (uint64_t)(i + 1), NULL);   /* with top-p too */
+            argmax_ok &= attnres_sample(&smp, l2) == 1;
+            attnres_sampler_free(&smp);
+        }
+    }
+    check(argmax_ok, "temperatures 1e-38, 1.4e-45, 1e-20, 1e-6 (with and without top-p): always the argmax");
+    for (i = 0; i < 200; i++) {
+        float l[3] = {-3e38f, 3e38f, 0.0f}, l2[3] = {3.4e38f, -3.4e38f, 3.3e38f};
+        attnres_sampler_init(&smp, 3, 0.5f, 1.0f, (uint64_t)(i + 1), NULL);
+        big_ok &= attnres_sample(&smp, l) == 1 && attnres_sample(&smp, l2) == 0;
+        attnres_sampler_free(&smp);
+    }
+    check(big_ok, "logits of +-3e38 at temperature 0.5: the top token, every time");
+    attnres_sampler_init(&smp, 3, 1e30f, 1.0f, 77, NULL);
+    for (i = 0; i < 3000; i++) {
+        float l[3] = {1.0f, 50.0f, -20.0f};
+        n_uniform[attnres_sample(&smp, l)]++;
+    }
+    attnres_sampler_free(&smp);
+    check(n_uniform[0] > 900 && n_uniform[1] > 900 && n_uniform[2] > 900,
+          "temperature 1e30: close to uniform (%d / %d / %d of 3000)", n_uniform[0], n_uniform[1], n_uniform[2]);
+}
+
 int main(void) {
     test_alpha_sums_to_one("full");
     test_alpha_sums_to_one("block_s4");
@@ -230,5 +266,6 @@ int main(void) {
     test_deterministic("standard");
     test_deterministic("block_s2");
     test_sampling();
+    test_sampling_extremes();
     return check_summary("test_invariants");
 }

@@ -432,6 +432,41 @@ static void test_depth_attention(void) {
           "alpha and out bit-identical to the scalar loop (%d values differ)", nd * ns, n_diff);
 }
 
+/* Finite inputs whose squares overflow float (one element of 1e38, a row
+   at 1e20): the kernels must take the header's overflow-safe 1/rms, not
+   1/sqrt(Inf) = 0. The golden huge_* cases check the header against
+   PyTorch; here each kernel is held to the scalar function, and an Inf
+   input must come out NaN (reported by forward), never zeros. */
+static void test_huge_values(void) {
+    static const int dims[] = {7, 8, 64, 65};
+    int k, i, j, bad_norm = 0, bad_depth = 0, bad_inf = 0;
+    for (k = 0; k < 4; k++) {
+        int n = dims[k];
+        float x[65], g[65], got[65], want[65], src[3 * 65], w[65], alpha_got[3], alpha_want[3];
+        fill(x, (size_t)n, 1.0f);
+        fill(g, (size_t)n, 1.0f);
+        x[n / 2] = 1e38f;
+        attnres_kernel_rmsnorm(got, x, g, n, 1e-5f);
+        attnres_rmsnorm(want, x, g, n, 1e-5f);
+        for (i = 0; i < n; i++)
+            bad_norm += !(fabsf(got[i] - want[i]) <= 1e-5f * fabsf(want[i]) + 1e-30f) || want[n / 2] == 0.0f;
+        for (j = 0; j < 3; j++) fill(src + j * n, (size_t)n, 1.0f);
+        src[n + 1] = 1e38f;                                   /* source 1: one huge element */
+        for (i = 0; i < n; i++) src[2 * n + i] *= 1e20f;      /* source 2: a row at 1e20 */
+        fill(w, (size_t)n, 0.3f);
+        attnres_kernel_depth_attention(got, alpha_got, src, 3, w, g, n, 1e-5f);
+        attnres_depth_attention(want, alpha_want, src, 3, w, g, n, 1e-5f);
+        bad_depth += memcmp(alpha_got, alpha_want, sizeof alpha_got) != 0 ||
+                     memcmp(got, want, (size_t)n * sizeof(float)) != 0 || !isfinite(alpha_want[1]);
+        x[0] = INFINITY;
+        attnres_kernel_rmsnorm(got, x, g, n, 1e-5f);
+        bad_inf += !isnan(got[1]);
+    }
+    check(bad_norm == 0, "rmsnorm with an element of 1e38, dims 7 8 64 65: kernel = scalar within 1e-5, not zeroed");
+    check(bad_depth == 0, "depth attention over sources with 1e38 and 1e20: kernel bit-identical to scalar, finite");
+    check(bad_inf == 0, "rmsnorm of a vector holding Inf: NaN (reported by forward), never silent zeros");
+}
+
 /* ======================================================================== */
 /* The comparison can fail                                                   */
 /* ======================================================================== */
@@ -511,6 +546,7 @@ int main(void) {
     test_attend();
     test_attend_threads();
     test_depth_attention();
+    test_huge_values();
     test_sensitivity();
     return check_summary("test_kernels");
 }

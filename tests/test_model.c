@@ -15,7 +15,9 @@
 #define RTOL 1e-4
 
 static const char *CASES[] = {
-    "standard", "full", "block_s2", "block_s4", "block_sl", "gqa", "tied", "standard_gqa_tied", NULL};
+    "standard", "full", "block_s2", "block_s4", "block_sl", "gqa", "tied", "standard_gqa_tied",
+    "huge_standard", "huge_block",   /* embeddings of 1e20 and 1e38: squares overflow float */
+    NULL};
 
 /* What the C engine produced, position by position, in the fixture's layout. */
 typedef struct {

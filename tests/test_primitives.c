@@ -67,6 +67,55 @@ static void test_depth_attention(const attnres_st_file *f) {
     free(src); free(w); free(g); free(eps); free(want_alpha); free(want_out);
 }
 
+/* Squares that overflow float: a plain sum of x^2 is Inf and 1/sqrt(Inf)
+   = 0 would zero the row; the float64 reference gives ordinary values. */
+static void test_rmsnorm_huge(const attnres_st_file *f) {
+    float *x = fixture_f32(f, "rmsnorm_huge.x", 3 * 64), *g = fixture_f32(f, "rmsnorm.weight", 64);
+    float *eps = fixture_f32(f, "rmsnorm.eps", 1), *want = fixture_f32(f, "rmsnorm_huge.out", 3 * 64);
+    float got[3 * 64];
+    int r;
+    if (x && g && eps && want) {
+        for (r = 0; r < 3; r++) attnres_rmsnorm(got + r * 64, x + r * 64, g, 64, eps[0]);
+        check_close("rmsnorm [3, 64]: a row at 1e20, a row with one 1e38, a row at 1e-30", got, want, 3 * 64,
+                    ATOL, RTOL);
+    }
+    free(x); free(g); free(eps); free(want);
+}
+
+/* Depth logits of several hundred: expf(s) alone overflows past 88, so
+   only a softmax that subtracts the max gets these weights. */
+static void test_depth_attention_big_logits(const attnres_st_file *f) {
+    float *src = fixture_f32(f, "depth_big.sources", 5 * 64), *w = fixture_f32(f, "depth_big.pseudo_query", 64);
+    float *g = fixture_f32(f, "depth.key_gain", 64), *eps = fixture_f32(f, "depth.eps", 1);
+    float *logits = fixture_f32(f, "depth_big.logits", 5);
+    float *want_alpha = fixture_f32(f, "depth_big.alpha", 5), *want_out = fixture_f32(f, "depth_big.out", 64);
+    float alpha[5], out[64], spread = 0.0f;
+    int j;
+    if (src && w && g && eps && logits && want_alpha && want_out) {
+        for (j = 0; j < 5; j++) if (fabsf(logits[j]) > spread) spread = fabsf(logits[j]);
+        check(spread > 88.0f, "depth_big: the reference's logits reach |s| = %.1f, past expf's range", (double)spread);
+        attnres_depth_attention(out, alpha, src, 5, w, g, 64, eps[0]);
+        check_close("depth attention alpha [5], logits past +-88", alpha, want_alpha, 5, ATOL, RTOL);
+        check_close("depth attention output [64], logits past +-88", out, want_out, 64, ATOL, RTOL);
+    }
+    free(src); free(w); free(g); free(eps); free(logits); free(want_alpha); free(want_out);
+}
+
+/* A source with an element of 1e38 and one at 1e20: their key norms
+   overflow a float sum of squares. */
+static void test_depth_attention_huge_sources(const attnres_st_file *f) {
+    float *src = fixture_f32(f, "depth_huge.sources", 4 * 64), *w = fixture_f32(f, "depth_huge.pseudo_query", 64);
+    float *g = fixture_f32(f, "depth.key_gain", 64), *eps = fixture_f32(f, "depth.eps", 1);
+    float *want_alpha = fixture_f32(f, "depth_huge.alpha", 4), *want_out = fixture_f32(f, "depth_huge.out", 64);
+    float alpha[4], out[64];
+    if (src && w && g && eps && want_alpha && want_out) {
+        attnres_depth_attention(out, alpha, src, 4, w, g, 64, eps[0]);
+        check_close("depth attention alpha [4], sources with 1e38 and 1e20", alpha, want_alpha, 4, ATOL, RTOL);
+        check_close("depth attention output [64], sources with 1e38 and 1e20", out, want_out, 64, ATOL, RTOL);
+    }
+    free(src); free(w); free(g); free(eps); free(want_alpha); free(want_out);
+}
+
 static void test_mlp(const attnres_st_file *f) {
     float *x = fixture_f32(f, "mlp.x", 64), *w1 = fixture_f32(f, "mlp.w1", 96 * 64);
     float *w2 = fixture_f32(f, "mlp.w2", 64 * 96), *w3 = fixture_f32(f, "mlp.w3", 96 * 64);
@@ -83,9 +132,12 @@ int main(void) {
     if (fixture_open(&f, "primitives.safetensors")) {
         test_matvec(&f);
         test_rmsnorm(&f);
+        test_rmsnorm_huge(&f);
         test_softmax(&f);
         test_rope(&f);
         test_depth_attention(&f);
+        test_depth_attention_big_logits(&f);
+        test_depth_attention_huge_sources(&f);
         test_mlp(&f);
         attnres_st_close(&f);
     }

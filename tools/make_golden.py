@@ -103,6 +103,35 @@ def make_primitives(path):
     t["mlp.x"], t["mlp.w1"], t["mlp.w2"], t["mlp.w3"] = x, w1, w2, w3
     t["mlp.out"] = f32(ref.mlp(f64(x), f64(w1), f64(w2), f64(w3)))
 
+    # Values whose squares overflow float32 (the float64 reference does not
+    # care): a row at 1e20, a row with one element of 1e38, a row so small
+    # that eps dominates. A plain float sum of squares is Inf on the first
+    # two, and 1/sqrt(Inf) = 0 would zero them.
+    x = torch.randn(3, 64, generator=g, dtype=torch.float64)
+    x[0] *= 1e20
+    x[1, 5] = 1e38
+    x[2] *= 1e-30
+    x = x.to(torch.float32)
+    t["rmsnorm_huge.x"] = x
+    t["rmsnorm_huge.out"] = f32(ref.rmsnorm(f64(x), f64(gain), float(eps[0])))
+    # depth attention with logits far outside expf's range (|s| > 88): a
+    # softmax that skips the max-subtraction gives Inf/Inf = NaN here
+    src = randn(g, 5, 64)
+    pq = randn(g, 64, std=40.0)
+    logits = ref.rmsnorm(f64(src), f64(kg), float(eps[0])) @ f64(pq)
+    assert float(logits.abs().max()) > 88.0 and float(logits.max() - logits.min()) > 88.0
+    t["depth_big.sources"], t["depth_big.pseudo_query"] = src, pq
+    out, alpha = ref.depth_attention(f64(src), f64(pq), f64(kg), float(eps[0]))
+    t["depth_big.logits"], t["depth_big.alpha"], t["depth_big.out"] = f32(logits), f32(alpha), f32(out)
+    # depth attention over a source with an element of 1e38 (its key norm
+    # overflows a float sum of squares) and one at 1e20
+    src = randn(g, 4, 64)
+    src[1, 7] = 1e38
+    src[2] *= 1e20
+    t["depth_huge.sources"] = src
+    out, alpha = ref.depth_attention(f64(src), f64(pq) / 40.0, f64(kg), float(eps[0]))
+    t["depth_huge.pseudo_query"] = f32(f64(pq) / 40.0)
+    t["depth_huge.alpha"], t["depth_huge.out"] = f32(alpha), f32(out)
     st.write(path, t, {"fixture": "primitives", "generator": GENERATOR})
 
 
@@ -117,7 +146,7 @@ def _cfg(n_layers, residual="attnres", block_size=0, n_heads=4, n_kv_heads=4, vo
                       tie_embeddings=tie_embeddings, residual=residual, block_size=block_size)
 
 
-# (name, config, seed)
+# (name, config, seed[, edit applied to the random weights])
 CASES = [
     ("standard", _cfg(3, residual="standard"), 101),
     ("full", _cfg(3, block_size=1), 102),
@@ -127,6 +156,8 @@ CASES = [
     ("gqa", _cfg(2, block_size=2, n_heads=8, n_kv_heads=2, vocab_size=256), 106),
     ("tied", _cfg(2, block_size=3, n_kv_heads=2, tie_embeddings=True), 107),
     ("standard_gqa_tied", _cfg(2, residual="standard", n_kv_heads=1, tie_embeddings=True), 108),
+    ("huge_standard", _cfg(2, residual="standard"), 109, "huge"),
+    ("huge_block", _cfg(2, block_size=2), 110, "huge"),
 ]
 
 
@@ -147,10 +178,27 @@ def random_weights(cfg, g):
     return weights
 
 
-def make_case(out_dir, name, cfg, seed):
+def make_huge_rows(weights, tokens):
+    """Finite embeddings whose squares overflow float32: the row of the
+    prompt's 4th token scaled to ~1e20, and one element of the 8th token's
+    row set to 1e38. The float64 reference gives ordinary logits; a float
+    sum of squares is Inf, and 1/sqrt(Inf) = 0 would zero the stream."""
+    emb = weights["tok_embeddings.weight"]
+    a, b = int(tokens[3]), int(tokens[7])
+    assert a != b
+    emb[a] *= 2e20
+    emb[b, 0] = 1e38
+
+
+EDITS = {"huge": make_huge_rows}   # the edits CASES may name
+
+
+def make_case(out_dir, name, cfg, seed, edit=None):
     g = torch.Generator().manual_seed(seed)
     weights = random_weights(cfg, g)
     tokens = torch.randint(0, cfg.vocab_size, (T_PROMPT,), generator=g, dtype=torch.int64)
+    if edit:
+        edit(weights, tokens)
 
     model_path = os.path.join(out_dir, f"{name}.model.safetensors")
     ref.save_checkpoint(model_path, cfg, weights)
@@ -191,8 +239,8 @@ def main():
 
     make_primitives(os.path.join(args.out, "primitives.safetensors"))
     print(f"wrote {args.out}/primitives.safetensors")
-    for name, cfg, seed in CASES:
-        make_case(args.out, name, cfg, seed)
+    for name, cfg, seed, *edit in CASES:
+        make_case(args.out, name, cfg, seed, EDITS[edit[0]] if edit else None)
         extra = f" S={cfg.block_size} N={cfg.n_blocks}" if cfg.residual == "attnres" else ""
         print(f"wrote {args.out}/{name}.{{model,expect}}.safetensors  "
               f"({cfg.residual}{extra}, L={cfg.n_sublayers}, heads {cfg.n_heads}/{cfg.n_kv_heads}, "
