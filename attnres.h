@@ -2084,9 +2084,12 @@ ATTNRES__PRIVATE int attnres__meta_float(const attnres_st_file *f, const char *k
     if (!attnres__is_decimal(s))
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is not a decimal number", key, s);
     v = strtod(s, &end);
+    if (*end != '\0')   /* JSON's grammar passed, so strtod's locale differs */
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\": strtod stopped "
+                             "at \"%.10s\" (is LC_NUMERIC a decimal-comma locale?)", key, s, end);
     /* past FLT_MAX by less than half its ulp (2^103) a decimal still rounds
        to FLT_MAX; converting anything larger to float would overflow */
-    if (*end != '\0' || !(fabs(v) < (double)FLT_MAX + ldexp(1.0, 103)))
+    if (!(fabs(v) < (double)FLT_MAX + ldexp(1.0, 103)))
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata '%s' = \"%.40s\" is outside the range "
                              "of a float (|x| <= %g)", key, s, (double)FLT_MAX);
     stored = fabs(v) > (double)FLT_MAX ? (v > 0 ? FLT_MAX : -FLT_MAX) : (float)v;

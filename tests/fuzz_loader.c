@@ -19,10 +19,12 @@
       in the parser) or every Nth input (which would skip most of the
       interesting ones). When the load succeeds, the harness checks the
       config is valid and every weight is finite, then runs a few tokens
-      through attnres_forward when the run state is small: each step gives
-      finite logits or an error, never NaN/Inf passed off as a result.
+      through attnres_forward on a state of just those positions (whatever
+      seq_len the file claims): each step gives finite logits or an error,
+      never NaN/Inf passed off as a result.
 
-   Any error must come with its code in err.code and a non-empty message.
+   Any error must come with its code in err.code and a non-empty message
+   that carries no byte a terminal acts on.
    A broken promise calls abort(), which libFuzzer reports as a crash;
    leaks are reported by LeakSanitizer. */
 #include <stdint.h>
@@ -37,8 +39,6 @@
 #else
 #include "../attnres.h"
 #endif
-
-#define FUZZ_MAX_STATE_FLOATS (4u << 20)   /* skip forward when the run state is larger */
 
 /* A broken promise is a crash for libFuzzer; a coverage replay
    (-DFUZZ_KEEP_GOING, make fuzz-coverage) only reports it. */
@@ -56,6 +56,12 @@ static void require_error_filled(int rc, const attnres_error *err) {
     require(rc != ATTNRES_OK && err->code == rc, "err.code matches the returned status", err);
     require(err->message[0] != '\0', "an error comes with a message", err);
     require(memchr(err->message, '\0', sizeof err->message) != NULL, "message is NUL-terminated", err);
+    {   /* whatever a file holds, a message carries no byte a terminal acts on */
+        const unsigned char *p = (const unsigned char *)err->message;
+        for (; *p; p++)
+            require(*p >= 0x20 && *p != 0x7f && !(p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f),
+                    "a message is inert (control bytes escaped)", err);
+    }
 }
 
 static int by_string(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
@@ -113,14 +119,14 @@ static void check_model(attnres_model *m) {
     attnres_error err;
     attnres_state s;
     const attnres_config *c = &m->config;
-    size_t i, kv = (size_t)c->n_layers * (size_t)c->seq_len * (size_t)attnres_kv_dim(c);
-    int pos;
+    size_t i;
+    int pos, n_ctx = c->seq_len < 3 ? c->seq_len : 3;   /* the context the run needs */
     require(attnres_config_validate(c, &err) == ATTNRES_OK, "a loaded config is valid", &err);
     for (i = 0; i < m->n_floats; i++)
         require(isfinite(m->memory[i]), "every loaded weight is finite", NULL);
-    if (2 * kv + (size_t)c->n_heads * (size_t)c->seq_len > FUZZ_MAX_STATE_FLOATS) return;
-    if (attnres_state_init(&s, c, &err) != ATTNRES_OK) { require_error_filled(err.code, &err); return; }
-    for (pos = 0; pos < c->seq_len && pos < 3; pos++) {
+    require(attnres_state_bytes(c, n_ctx) > 0, "state_bytes answers for a loaded config", NULL);
+    if (attnres_state_init_ctx(&s, c, n_ctx, &err) != ATTNRES_OK) { require_error_filled(err.code, &err); return; }
+    for (pos = 0; pos < n_ctx; pos++) {
         float *logits = attnres_forward(m, &s, pos % c->vocab_size, pos, &err);
         int k;
         if (!logits) {   /* finite weights may still overflow float: an error, then */
