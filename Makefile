@@ -101,6 +101,10 @@ help:
 	@echo "make regress       replay tests/regress/ (inputs that once got through)"
 	@echo "make train         retrain models/ with tools/train.py (PyTorch; see README)"
 	@echo "make generate-golden  the PyTorch reference's greedy generations, golden/generate/"
+	@echo "make experiments-quick  try the experiment kit: 6 short runs, build/experiments/quick/ (~6 min)"
+	@echo "make experiments   the full depth x residual x seed sweep and ablations (~90 min; resumable)"
+	@echo "make experiments-publish  copy the full sweep's results and models to docs/ and models/experiments/"
+	@echo "make test-ddp      1 process vs torchrun with 2 (DistributedDataParallel): same loss curve"
 	@echo "make clean         remove build/"
 	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN, SIMD, OMP, CUDA, NVCC"
 
@@ -111,4 +115,5 @@ help:
 #   mk/kernels.mk      the kernel file (SIMD=1, CUDA=1), test_kernels, make bench
 #   mk/reliability.mk  fuzz, valgrind, determinism, regress
 #   mk/neon.mk         make test-neon: the NEON kernels under qemu-aarch64
-include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk
+#   mk/experiments.mk  the depth x residual sweeps, test-ddp (needs python3-torch)
+include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk mk/experiments.mk

@@ -1,0 +1,63 @@
+# mk/experiments.mk - the experiment: when does AttnRes help? (tools/experiment.py)
+#
+#   make experiments-quick   6 short runs (L = 8, 16 sublayers x standard, Block,
+#                            Full AttnRes, seed 0) on the King James text: trying
+#                            the kit, not conclusions (~6 min on 2 cores). Writes
+#                            build/experiments/quick/{summary.json,table.md,*.png}
+#   make experiments         the full sweep (L = 8, 16, 32 x 3 modes x 3 seeds, and
+#                            4 ablations of Full AttnRes at L = 32), ~90 min on 2
+#                            cores; resumable (finished runs are kept in
+#                            build/experiments/full/runs/ and skipped). Copy the
+#                            results to docs/experiments/ with experiments-publish.
+#   make experiments-publish the full sweep's summary.json, table.md, table.json,
+#                            plots.json, sweep.json and PNGs into docs/experiments/;
+#                            its seed-0 standard and Block models at L = 32 into
+#                            models/experiments/ with their C parity fixtures
+#                            (PyTorch logits on the committed validation excerpt)
+#   make test-ddp            the same run in 1 process and under torchrun with 2
+#                            processes (gloo): the loss curves must agree within
+#                            1e-3 nats, and a run with another batch must not
+#   make kjv-corpus          build/corpus/kjv/{train,val}.txt from Debian's
+#                            King James text (apt-get install bible-kjv)
+#
+# Needs python3-torch, python3-numpy, python3-matplotlib, and bible-kjv for the
+# corpus. TRAIN_ENV (mk/train.mk) sets OMP_WAIT_POLICY=PASSIVE and TRAIN_BLAS.
+
+EXP        = $(TRAIN_ENV) $(PYTHON) tools/experiment.py
+TORCHRUN  ?= torchrun
+KJV        = build/corpus/kjv/train.txt
+EXP_MODELS = models/experiments
+DDP_RUN    = run --corpus kjv --n-layers 2 --residual attnres --blocks 2 --steps 30 --evals 3
+
+.PHONY: kjv-corpus experiments-quick experiments experiments-publish test-ddp
+kjv-corpus: $(KJV)
+$(KJV): tools/text_corpus.py
+	$(PYTHON) tools/text_corpus.py --out build/corpus/kjv
+
+experiments-quick: $(KJV)
+	$(EXP) sweep --plan quick --out build/experiments/quick
+
+experiments: $(KJV)
+	$(EXP) sweep --plan full --out build/experiments/full
+
+FULL = build/experiments/full
+experiments-publish: $(KJV)
+	@mkdir -p docs/experiments $(EXP_MODELS)
+	cp $(FULL)/summary.json $(FULL)/table.md $(FULL)/table.json $(FULL)/plots.json $(FULL)/sweep.json \
+	   $(FULL)/*.png docs/experiments/
+	$(PYTHON) tools/text_corpus.py --out build/corpus/kjv --excerpt $(EXP_MODELS)/kjv_val_excerpt.txt
+	for m in standard block; do \
+	  cp $(FULL)/models/L32_$${m}_s0.safetensors $(EXP_MODELS)/$${m}_L32.safetensors && \
+	  $(EXP) expect $(EXP_MODELS)/$${m}_L32.safetensors $(EXP_MODELS)/kjv_val_excerpt.txt --tokens 64 \
+	    --out $(EXP_MODELS)/$${m}_L32.expect.safetensors || exit 1; done
+
+# torchrun: Debian's 1.13 launcher fails on Python 3.11 with its default
+# --redirects/--tee of 0, so stdout is teed explicitly (--redirects 1 --tee 1).
+test-ddp: $(KJV)
+	@mkdir -p build/experiments/ddp
+	$(EXP) $(DDP_RUN) --batch 16 --out build/experiments/ddp/one.json
+	$(TRAIN_ENV) $(TORCHRUN) --standalone --nproc_per_node=2 --redirects 1 --tee 1 --log_dir build/experiments/ddp/logs \
+	  tools/experiment.py $(DDP_RUN) --batch 16 --out build/experiments/ddp/two.json
+	$(EXP) $(DDP_RUN) --batch 8 --out build/experiments/ddp/control.json
+	$(EXP) compare build/experiments/ddp/one.json build/experiments/ddp/two.json build/experiments/ddp/control.json --tol 1e-3
+

@@ -1,0 +1,708 @@
+"""The laboratory's experiment: when does AttnRes help? One training entry
+point, sweeps over depth / residual mode / seed, the paper's ablations and
+diagnostics, and the report (summary.json, a mean +- std table, PNG plots).
+
+    # one run (also under torchrun: see "Several processes" below)
+    /usr/bin/python3 tools/experiment.py run --corpus kjv --n-layers 8 --residual attnres \\
+        --blocks 4 --seed 0 --steps 300 --out build/experiments/one.json
+    # a planned sweep (resumable: runs whose JSON exists are skipped), then its report
+    /usr/bin/python3 tools/experiment.py sweep --plan quick --out build/experiments/quick
+    /usr/bin/python3 tools/experiment.py report build/experiments/quick
+    # C parity fixture for a saved model: PyTorch float64 logits on a text
+    /usr/bin/python3 tools/experiment.py expect MODEL.safetensors TEXT --out MODEL.expect.safetensors
+
+The model is the one of tools/reference.py (the contract), trained with the
+batched float32 module of tools/train.py (TinyLM, imported, not copied): byte
+tokens (vocab 256), tied embeddings, pre-norm attention + SwiGLU sublayers,
+L = 2 * n_layers sublayers. Init, optimiser and schedule are train.py's:
+every tensor from its own generator seeded by (seed, tensor name), so all
+modes share their common tensors at a given seed; AdamW (0.9, 0.95), weight
+decay 0.1 on matrices, linear warmup then cosine decay to lr/10, gradient
+clipping at 1. The training windows are drawn from a generator seeded with
+--seed alone, so every mode and depth sees the same bytes in the same order,
+and the token budget (steps x batch x window) is the same everywhere.
+
+Residual modes: standard; attnres with --block-size S or --blocks N (S =
+ceil(L / N)); S = 1 is Full AttnRes. Depth-attention ablations (--ablation,
+attnres only):
+  softmax      the paper's AttnRes: alpha = softmax_j(w_l . RMSNorm(v_j; g_l)),
+               pseudo-queries w_l initialised at zero (the default)
+  static       input-independent learned weights: alpha = softmax(c_l), one
+               learned logit per source and sublayer (init 0), no query, no key
+  uniform      pseudo-queries frozen at zero: alpha = 1/n, the plain mean
+  no_keynorm   logits w_l . (g_l * v_j) on the raw sources (no RMS division)
+  random_init  pseudo-queries drawn N(0, 1/dim) instead of zero, so the
+               first logits have standard deviation about 1
+Only the default (softmax) and standard models are the C library's models
+and can be saved (--save, written with reference.save_checkpoint and checked
+against reference.forward in float64 like train.py does).
+
+Logged per run (one JSON): the config and knobs, parameters, wall time, the
+train loss of every step, the validation loss at --evals points (on the
+first --curve-bytes of the validation text), the final validation loss (on
+the first --val-bytes), and at the end, on the first 16 validation windows
+with the final weights:
+  rms_h[l]     RMS of h_l, the input of sublayer l (the stream for standard,
+               the depth-attention mix for AttnRes), and last the vector fed
+               to the final RMSNorm
+  rms_f[l]     RMS of the sublayer's output f_l
+  alpha[l]     mean depth weights of row l (AttnRes; row L is the output)
+  grad_norm[l] L2 norm of the gradient of sublayer l's weight matrices
+               (wq, wk, wv, wo or w1, w2, w3) before clipping, averaged over
+               the last 20% of training steps
+Validation loss: mean next-byte cross-entropy (nats/byte) of the float32
+module on non-overlapping windows of --window bytes, each from an empty
+context (bytes 1..window of every window predicted).
+
+Several processes (DistributedDataParallel): under torchrun the same command
+splits every global batch of --batch windows into equal contiguous shares,
+one per process (gloo, CPU). The data generator,
+the init and the logged (all-reduced) loss are those of the 1-process run,
+so the curves agree up to float32 summation order: `make test-ddp`.
+"""
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zlib
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import reference as ref  # noqa: E402
+import train as tr  # noqa: E402
+
+ABLATIONS = ("softmax", "static", "uniform", "no_keynorm", "random_init")
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPORA = {  # name -> (train, val), relative to the repository root
+    "kjv": ("build/corpus/kjv/train.txt", "build/corpus/kjv/val.txt"),
+    "grammar": ("models/corpus_train.txt", "models/corpus_val.txt"),
+}
+
+
+# --------------------------------------------------------------------------
+# The model: train.py's TinyLM plus the ablations and the diagnostics
+# --------------------------------------------------------------------------
+
+class ExperimentLM(tr.TinyLM):
+    """TinyLM (same parameters, same init) with a depth-attention ablation and
+    optional recording of RMS(h_l), RMS(f_l) and mean alpha per row."""
+
+    def __init__(self, cfg, seed, ablation="softmax"):
+        super().__init__(cfg, seed)
+        self.ablation = ablation
+        self.record = None
+        if cfg.residual != "attnres":
+            return
+        rows = [ref.res_names(cfg, l) for l in range(cfg.n_sublayers + 1)]
+        if ablation == "random_init":
+            for q_name, _ in rows:
+                g = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(q_name.encode()) + 1)
+                with torch.no_grad():
+                    self.w(q_name).copy_(torch.randn(cfg.dim, generator=g) / math.sqrt(cfg.dim))
+        if ablation in ("uniform", "static"):
+            for q_name, g_name in rows:              # frozen: pseudo-query 0, gain 1
+                self.w(q_name).requires_grad_(False)
+                self.w(g_name).requires_grad_(False)
+        if ablation == "static":
+            for l in range(cfg.n_sublayers + 1):
+                n = ref.n_sources(cfg, l)
+                self.register_parameter(f"static_logits__{l}", torch.nn.Parameter(torch.zeros(n)))
+
+    def depth_attention(self, l, values, normed):
+        """As TinyLM.depth_attention (values, normed [n_src, B, T, dim]), the mix
+        written as a broadcast sum (faster than einsum on CPU), plus the ablations."""
+        q_name, g_name = ref.res_names(self.cfg, l)
+        if self.ablation == "static":
+            c = getattr(self, f"static_logits__{l}")
+            logits = c[:, None, None].expand(values.shape[:3])
+        elif self.ablation == "no_keynorm":
+            logits = values @ (self.w(g_name) * self.w(q_name))
+        else:
+            logits = normed @ (self.w(g_name) * self.w(q_name))   # [n_src, B, T]
+        alpha = torch.softmax(logits, dim=0)
+        h = (alpha.unsqueeze(-1) * values).sum(dim=0)             # [B, T, dim]
+        if self.record is not None:
+            self.record["alpha"][l] = alpha.detach().mean(dim=(1, 2)).tolist()
+            if l == self.cfg.n_sublayers:
+                self.record["rms_h"][l] = _rms(h)
+        return h, alpha
+
+    def sublayer(self, l, h, cos, sin):
+        f = super().sublayer(l, h, cos, sin)
+        if self.record is not None:
+            self.record["rms_h"][l] = _rms(h)
+            self.record["rms_f"][l] = _rms(f)
+            if self.cfg.residual == "standard" and l == self.cfg.n_sublayers - 1:
+                self.record["rms_h"][l + 1] = _rms(h + f)      # into the final norm
+        return f
+
+
+def _rms(x):
+    """Mean over positions of RMS over the last axis."""
+    return float(x.detach().double().pow(2).mean(dim=-1).sqrt().mean())
+
+
+def sublayer_matrices(model):
+    """[L] lists of the weight matrices of every sublayer's f_l."""
+    out = []
+    for l in range(model.cfg.n_sublayers):
+        p = f"layers.{l // 2}."
+        names = ["attention.wq", "attention.wk", "attention.wv", "attention.wo"] if l % 2 == 0 else \
+                ["feed_forward.w1", "feed_forward.w2", "feed_forward.w3"]
+        out.append([model.w(p + n + ".weight") for n in names])
+    return out
+
+
+# --------------------------------------------------------------------------
+# One run
+# --------------------------------------------------------------------------
+
+def make_config(a):
+    L = 2 * a.n_layers
+    if a.residual == "standard":
+        S = 0
+    elif a.block_size:
+        S = a.block_size
+    else:
+        S = -(-L // a.blocks)
+    cfg = ref.Config(dim=a.dim, hidden_dim=a.hidden_dim, n_layers=a.n_layers, n_heads=a.heads,
+                     n_kv_heads=a.kv_heads, vocab_size=256, seq_len=a.window, rope_theta=10000.0,
+                     norm_eps=1e-5, tie_embeddings=True, residual=a.residual, block_size=S)
+    cfg.validate()
+    return cfg
+
+
+def val_windows(val, T, n_bytes):
+    """Non-overlapping windows [n, T+1] over the first n_bytes of val."""
+    data = val[:n_bytes]
+    n = (len(data) - 1) // T
+    idx = torch.arange(n)[:, None] * T + torch.arange(T + 1)[None, :]
+    return data[idx]
+
+
+def evaluate(model, windows, rank, world, batch=64):
+    """Mean cross-entropy (nats/byte) over windows [n, T+1], split over ranks."""
+    mine = windows[rank::world]
+    total, count = torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    with torch.no_grad():
+        for k in range(0, len(mine), batch):
+            chunk = mine[k:k + batch]
+            logits = model(chunk[:, :-1])
+            total += float(F.cross_entropy(logits.reshape(-1, 256), chunk[:, 1:].reshape(-1), reduction="sum"))
+            count += chunk[:, 1:].numel()
+    if world > 1:
+        dist.all_reduce(total)
+        dist.all_reduce(count)
+    return float(total / count)
+
+
+def run(a):
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1:
+        dist.init_process_group("gloo")
+    torch.set_num_threads(a.threads)
+    if a.batch % world:
+        raise SystemExit(f"--batch {a.batch} must be a multiple of the number of processes ({world})")
+    train_path, val_path = CORPORA[a.corpus] if a.corpus in CORPORA else a.corpus.split(",")
+    if not os.path.exists(train_path):
+        hint = " (make it with: /usr/bin/python3 tools/text_corpus.py)" if a.corpus == "kjv" else ""
+        raise SystemExit(f"missing corpus {train_path}{hint}")
+    train, val = tr.read_bytes(train_path), tr.read_bytes(val_path)
+    cfg = make_config(a)
+    if a.ablation != "softmax" and cfg.residual != "attnres":
+        raise SystemExit("--ablation applies to --residual attnres only")
+    L, T, B = cfg.n_sublayers, a.window, a.batch
+
+    torch.manual_seed(a.seed)
+    model = ExperimentLM(cfg, a.seed, a.ablation)
+    n_params = sum(p.numel() for p in model.parameters())
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() == 2], "weight_decay": a.weight_decay},
+                             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
+                            lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    data_gen = torch.Generator().manual_seed(a.seed)
+    curve_w, val_w = val_windows(val, T, a.curve_bytes), val_windows(val, T, a.val_bytes)
+    eval_steps = sorted({round(a.steps * k / a.evals) for k in range(1, a.evals + 1)})
+    mats = sublayer_matrices(model)
+    grad_sum, grad_n = [0.0] * L, 0
+    tag = (f"[standard L={L} seed {a.seed}]" if cfg.residual == "standard" else
+           f"[attnres L={L} S={cfg.block_size} {a.ablation} seed {a.seed}]")
+    if rank == 0:
+        print(f"{tag} {n_params} parameters, {a.steps} steps of {B} x {T} bytes, {world} process(es)", flush=True)
+
+    train_curve, val_curve, t0 = [], [], time.time()
+    share = B // world
+    for step in range(a.steps):
+        starts = torch.randint(0, len(train) - T - 1, (B,), generator=data_gen)
+        starts = starts[rank * share:(rank + 1) * share]          # this process's share
+        chunk = train[starts[:, None] + torch.arange(T + 1)[None, :]]
+        logits = net(chunk[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, 256), chunk[:, 1:].reshape(-1))
+        for group in opt.param_groups:
+            group["lr"] = tr.lr_at(step, a.steps, a.lr, a.warmup)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()                       # DDP: gradients averaged over processes here
+        if step >= a.steps - max(1, a.steps // 5):
+            with torch.no_grad():
+                for l, ms in enumerate(mats):
+                    grad_sum[l] += math.sqrt(sum(float(m.grad.double().pow(2).sum()) for m in ms))
+            grad_n += 1
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        lv = loss.detach().clone()
+        if world > 1:
+            dist.all_reduce(lv)
+            lv /= world
+        train_curve.append(round(float(lv), 6))
+        if step + 1 in eval_steps:
+            v = evaluate(model, curve_w, rank, world)
+            val_curve.append([step + 1, round(v, 6)])
+            if rank == 0:
+                print(f"{tag} step {step + 1}/{a.steps} train {float(lv):.4f} val {v:.4f} "
+                      f"{time.time() - t0:.0f} s", flush=True)
+    wall = time.time() - t0
+    val_loss = evaluate(model, val_w, rank, world)
+
+    model.record = {"rms_h": [0.0] * (L + 1), "rms_f": [0.0] * L, "alpha": [None] * (L + 1)}
+    with torch.no_grad():
+        model(val_w[:16, :-1])
+    rec, model.record = model.record, None
+    result = {
+        "corpus": a.corpus, "n_layers": L, "layers": a.n_layers, "residual": cfg.residual,
+        "mode": "standard" if cfg.residual == "standard" else ("full" if cfg.block_size == 1 else "block"),
+        "block_size": cfg.block_size, "n_blocks": cfg.n_blocks,
+        "ablation": a.ablation if cfg.residual == "attnres" else None, "seed": a.seed,
+        "dim": a.dim, "hidden_dim": a.hidden_dim, "heads": a.heads, "kv_heads": a.kv_heads,
+        "steps": a.steps, "batch": B, "window": T, "tokens": a.steps * B * T, "lr": a.lr,
+        "warmup": a.warmup, "weight_decay": a.weight_decay, "processes": world, "threads": a.threads,
+        "params": n_params, "train_wall_s": round(wall, 1),
+        "val_loss": round(val_loss, 6), "val_bytes": int(val_w[:, 1:].numel()),
+        "final_train_loss": round(sum(train_curve[-20:]) / len(train_curve[-20:]), 6),
+        "train_curve": train_curve, "val_curve": val_curve,
+        "rms_h": [round(x, 6) for x in rec["rms_h"]], "rms_f": [round(x, 6) for x in rec["rms_f"]],
+        "grad_norm": [round(g / max(1, grad_n), 8) for g in grad_sum],
+        "alpha": [[round(x, 5) for x in row] for row in rec["alpha"]] if cfg.residual == "attnres" else None,
+    }
+    if rank == 0:
+        print(f"{tag} val loss {val_loss:.4f} nats/byte, {wall:.0f} s", flush=True)
+        if a.save:
+            if a.ablation != "softmax":
+                raise SystemExit("--save: only standard and softmax AttnRes models are C library models")
+            ref.save_checkpoint(a.save, cfg, model.named_weights())
+            _, _, _, d32, d64 = tr.verify_export(a.save, model, val[:T])
+            result["export_max_abs_diff_f32"] = d32
+            print(f"{tag} wrote {a.save}; reference.forward matches: max |diff| {d32:.2e} (float32), "
+                  f"{d64:.2e} (float64)", flush=True)
+        if a.out:
+            os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+            result["commit"] = git_commit()
+            with open(a.out + ".tmp", "w") as f:
+                json.dump(result, f)
+                f.write("\n")
+            os.replace(a.out + ".tmp", a.out)
+    if world > 1:
+        dist.destroy_process_group()
+    return result
+
+
+def add_run_args(ap):
+    ap.add_argument("--corpus", default="kjv", help="kjv | grammar | TRAIN,VAL (paths)")
+    ap.add_argument("--n-layers", type=int, default=4, help="layers (L = 2 x this sublayers)")
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--hidden-dim", type=int, default=168)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--kv-heads", type=int, default=2)
+    ap.add_argument("--residual", choices=("standard", "attnres"), default="standard")
+    ap.add_argument("--block-size", type=int, default=0, help="S in sublayers (1 = Full AttnRes)")
+    ap.add_argument("--blocks", type=int, default=4, help="N blocks (S = ceil(L/N)) if no --block-size")
+    ap.add_argument("--ablation", choices=ABLATIONS, default="softmax")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--batch", type=int, default=32, help="global batch (windows per step)")
+    ap.add_argument("--window", type=int, default=64, help="bytes per window (= the model's seq_len)")
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument("--weight-decay", type=float, default=0.1)
+    ap.add_argument("--evals", type=int, default=8, help="validation points on the curve")
+    ap.add_argument("--curve-bytes", type=int, default=16384)
+    ap.add_argument("--val-bytes", type=int, default=65536)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--save", help="write the trained model here (standard / softmax AttnRes only)")
+    ap.add_argument("--out", help="the run's JSON")
+
+
+# --------------------------------------------------------------------------
+# Sweeps: planned lists of runs, run as subprocesses, resumable
+# --------------------------------------------------------------------------
+
+# Shared by every run of a plan: the model width and the token budget.
+PLANS = {
+    "quick": {"corpus": "kjv", "depths": (8, 16), "seeds": (0,), "ablation_seeds": (),
+              "dim": 64, "hidden_dim": 168, "steps": 150, "batch": 32, "window": 64, "warmup": 15},
+    "full": {"corpus": "kjv", "depths": (8, 16, 32), "seeds": (0, 1, 2), "ablation_seeds": (0,),
+             "dim": 64, "hidden_dim": 168, "steps": 300, "batch": 32, "window": 64, "warmup": 30},
+}
+BLOCKS = 4  # Block AttnRes: N = 4 blocks at every depth (S = L / 4)
+
+
+def plan_runs(plan):
+    """[(name, [run arguments])] of a plan, in the order they run: seed by seed,
+    deepest (slowest) first, then the ablations (Full AttnRes at the deepest
+    setting). The first
+    seed's standard and Block models at the deepest setting are saved
+    (--save models/NAME.safetensors, relative to the sweep directory)."""
+    p = PLANS[plan]
+    common = ["--corpus", p["corpus"], "--dim", str(p["dim"]), "--hidden-dim", str(p["hidden_dim"]),
+              "--steps", str(p["steps"]), "--batch", str(p["batch"]), "--window", str(p["window"]),
+              "--warmup", str(p["warmup"]), "--evals", "10", "--curve-bytes", "8192"]
+    modes = [("standard", ["--residual", "standard"]),
+             ("block", ["--residual", "attnres", "--blocks", str(BLOCKS)]),
+             ("full", ["--residual", "attnres", "--block-size", "1"])]
+    deepest = max(p["depths"])
+    runs = []
+    for i, seed in enumerate(p["seeds"]):
+        for L in sorted(p["depths"], reverse=True):
+            for mode, extra in modes:
+                name = f"L{L}_{mode}_s{seed}"
+                save = ["--save", os.path.join("models", name + ".safetensors")] \
+                    if i == 0 and L == deepest and mode != "full" else []
+                runs.append((name, common + extra + save + ["--n-layers", str(L // 2), "--seed", str(seed)]))
+    for s in p["ablation_seeds"]:
+        for abl in ABLATIONS[1:]:
+            runs.append((f"L{deepest}_full_{abl}_s{s}",
+                         common + modes[2][1] + ["--ablation", abl, "--n-layers", str(deepest // 2),
+                                                 "--seed", str(s)]))
+    return runs
+
+
+def git_commit():
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "tools"], capture_output=True,
+                               text=True).stdout.strip()
+        return head + ("+uncommitted changes in tools/" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def sweep(a):
+    runs = plan_runs(a.plan)
+    rdir = os.path.join(a.out, "runs")
+    os.makedirs(rdir, exist_ok=True)
+    os.makedirs(os.path.join(a.out, "models"), exist_ok=True)
+    runs = [(n, [os.path.join(a.out, x) if x.startswith("models" + os.sep) else x for x in args])
+            for n, args in runs]
+    todo = [(n, args) for n, args in runs if not os.path.exists(os.path.join(rdir, n + ".json"))]
+    print(f"sweep {a.plan}: {len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to run "
+          f"with {a.jobs} at a time (logs in {rdir}/*.log)", flush=True)
+    with open(os.path.join(a.out, "sweep.json"), "w") as f:
+        json.dump({"plan": a.plan, "settings": PLANS[a.plan], "blocks": BLOCKS, "commit": git_commit(),
+                   "command": " ".join(["tools/experiment.py"] + sys.argv[1:])}, f, indent=1)
+        f.write("\n")
+    # the runs use a snapshot of the tools, so editing them mid-sweep changes nothing
+    code = os.path.join(a.out, "code")
+    os.makedirs(code, exist_ok=True)
+    for fn in ("experiment.py", "train.py", "reference.py", "st.py"):
+        shutil.copy(os.path.join(HERE, fn), os.path.join(code, fn))
+    t0, running, failed = time.time(), [], []
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS="1")
+    while todo or running:
+        while todo and len(running) < a.jobs:
+            name, args = todo.pop(0)
+            log = open(os.path.join(rdir, name + ".log"), "w")
+            cmd = [sys.executable, os.path.join(code, "experiment.py"), "run", *args,
+                   "--out", os.path.join(rdir, name + ".json")]
+            running.append((name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
+        time.sleep(1)
+        for item in list(running):
+            name, proc, log = item
+            if proc.poll() is not None:
+                log.close()
+                running.remove(item)
+                status = "done" if proc.returncode == 0 else f"FAILED ({proc.returncode})"
+                if proc.returncode:
+                    failed.append(name)
+                print(f"{time.time() - t0:7.0f} s  {name} {status}", flush=True)
+    print(f"sweep {a.plan}: finished in {time.time() - t0:.0f} s; {len(failed)} failed {failed}", flush=True)
+    report(a.out, f"/usr/bin/python3 tools/experiment.py sweep --plan {a.plan} --out {a.out}")
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------
+# Report: summary.json, table.md, plots
+# --------------------------------------------------------------------------
+
+def _mean_std(xs):
+    m = sum(xs) / len(xs)
+    s = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else float("nan")
+    return m, s
+
+
+def _group_key(r):
+    return (r["n_layers"], r["mode"], r["ablation"] or "-")
+
+
+def report(out, command=None):
+    rdir = os.path.join(out, "runs")
+    records = []
+    for fn in sorted(os.listdir(rdir)):
+        if fn.endswith(".json"):
+            with open(os.path.join(rdir, fn)) as f:
+                r = json.load(f)
+            r["name"] = fn[:-5]
+            records.append(r)
+    if not records:
+        raise SystemExit(f"no runs in {rdir}")
+    sweep_info = {}
+    if os.path.exists(os.path.join(out, "sweep.json")):
+        with open(os.path.join(out, "sweep.json")) as f:
+            sweep_info = json.load(f)
+    prov = {"sweep_command": sweep_info.get("command"), "sweep_commit": sweep_info.get("commit"),
+            "report_command": command or f"/usr/bin/python3 tools/experiment.py report {out}",
+            "report_commit": git_commit()}
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump({"provenance": prov, "runs": records}, f, separators=(",", ":"))
+        f.write("\n")
+
+    groups = {}
+    for r in records:
+        groups.setdefault(_group_key(r), []).append(r)
+    order = {"standard": 0, "block": 1, "full": 2}
+    lines = [f"Validation loss (nats/byte, first {records[0]['val_bytes'] + records[0]['val_bytes'] // records[0]['window']} "
+             f"bytes of the {records[0]['corpus']} validation text), mean +- sample std over seeds.", "",
+             "| L (sublayers) | mode | S | ablation | seeds | params | val loss | min | max |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    table = []
+    for key in sorted(groups, key=lambda k: (k[0], order[k[1]], k[2] != "-", k[2])):
+        rs = groups[key]
+        m, s = _mean_std([r["val_loss"] for r in rs])
+        vs = [r["val_loss"] for r in rs]
+        table.append({"n_layers": key[0], "mode": key[1], "ablation": key[2], "block_size": rs[0]["block_size"],
+                      "seeds": sorted(r["seed"] for r in rs), "mean": m, "std": s})
+        sd = "" if len(rs) < 2 else f" +- {s:.4f}"
+        lines.append(f"| {key[0]} | {key[1]} | {rs[0]['block_size'] or '-'} | {key[2]} | {len(rs)} | "
+                     f"{rs[0]['params']:,} | {m:.4f}{sd} | {min(vs):.4f} | {max(vs):.4f} |")
+    lines += ["", f"Made by `{prov['sweep_command'] or prov['report_command']}` "
+                  f"(runs on commit {prov['sweep_commit'] or 'unknown'}; report on commit {prov['report_commit']})."]
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    with open(os.path.join(out, "table.json"), "w") as f:
+        json.dump(table, f, indent=1)
+        f.write("\n")
+    print("\n".join(lines))
+    plots(out, records, groups, prov)
+
+
+def plots(out, records, groups, prov):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    colors = {"standard": "tab:blue", "block": "tab:orange", "full": "tab:green"}
+    depths = sorted({r["n_layers"] for r in records})
+    main = {k: v for k, v in groups.items() if k[2] in ("-", "softmax")}
+    foot = (f"{prov['sweep_command'] or prov['report_command']}  |  commit "
+            f"{(prov['sweep_commit'] or prov['report_commit'])[:12]}")
+    made = {}
+
+    def save(fig, name, what):
+        fig.text(0.01, 0.005, foot, fontsize=6, color="gray")
+        path = os.path.join(out, name)
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made[name] = what
+
+    def label(mode, L=None):
+        if mode == "block":
+            return f"Block AttnRes (N = {BLOCKS})"
+        return {"standard": "standard", "full": "Full AttnRes (S = 1)"}[mode]
+
+    # 1. validation loss vs depth
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for i, mode in enumerate(("standard", "block", "full")):
+        xs, ms, ss = [], [], []
+        for L in depths:
+            rs = main.get((L, mode, "-" if mode == "standard" else "softmax"))
+            if rs:
+                m, s = _mean_std([r["val_loss"] for r in rs])
+                xs.append(L * (1 + 0.02 * (i - 1)))
+                ms.append(m)
+                ss.append(0.0 if math.isnan(s) else s)
+                for r in rs:
+                    ax.plot(L * (1 + 0.02 * (i - 1)), r["val_loss"], ".", color=colors[mode], alpha=0.35)
+        if xs:
+            ax.errorbar(xs, ms, yerr=ss, marker="o", capsize=4, color=colors[mode], label=label(mode))
+    abl = sorted(k for k in groups if k[2] not in ("-", "softmax"))
+    for j, k in enumerate(abl):
+        vs = [r["val_loss"] for r in groups[k]]
+        ax.plot([k[0] * (1.06 + 0.025 * j)] * len(vs), vs, "x", ms=7, label=f"Full, ablation: {k[2]}",
+                color=plt.cm.Dark2(j))
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(depths)
+    ax.set_xticklabels([str(L) for L in depths])
+    ax.set_xlabel("depth L (sublayers)")
+    ax.set_ylabel("validation loss (nats/byte)")
+    ax.set_title("Validation loss vs depth (mean +- std over seeds; dots: single seeds)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    save(fig, "val_loss_vs_depth.png", "validation loss vs depth per mode, error bars = std over seeds")
+
+    # 2. loss curves: one panel per depth, validation (mean over seeds) and train (smoothed, seed mean)
+    fig, axs = plt.subplots(1, len(depths), figsize=(4.2 * len(depths), 3.8), squeeze=False)
+    for ax, L in zip(axs[0], depths):
+        for mode in ("standard", "block", "full"):
+            rs = main.get((L, mode, "-" if mode == "standard" else "softmax"))
+            if not rs:
+                continue
+            n = min(len(r["train_curve"]) for r in rs)
+            tc = [sum(r["train_curve"][i] for r in rs) / len(rs) for i in range(n)]
+            k = max(1, n // 40)
+            sm = [sum(tc[max(0, i - k):i + 1]) / len(tc[max(0, i - k):i + 1]) for i in range(n)]
+            ax.plot(range(1, n + 1), sm, color=colors[mode], alpha=0.45, lw=1)
+            vc = [[p[1] for p in r["val_curve"]] for r in rs]
+            steps = [p[0] for p in rs[0]["val_curve"]]
+            ax.plot(steps, [sum(v[i] for v in vc) / len(vc) for i in range(len(steps))], "o-", ms=3,
+                    color=colors[mode], label=label(mode) + " (val)")
+        ax.set_title(f"L = {L} sublayers", fontsize=9)
+        ax.set_xlabel("step")
+        ax.set_ylim(top=3.5)
+        ax.set_ylabel("loss (nats/byte)")
+        ax.legend(fontsize=7)
+    fig.suptitle("Loss curves: validation (dots) and training (faint, smoothed), mean over seeds", fontsize=9)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    save(fig, "loss_curves.png", "train (smoothed) and validation loss curves per depth, mean over seeds")
+
+    # 3 and 4. RMS(h_l) and gradient norm across depth
+    for key, fname, ylabel, title in (
+            ("rms_h", "stream_rms.png", "RMS of h_l (input of sublayer l)",
+             "What every sublayer reads: RMS(h_l) across depth (last point: the final norm's input)"),
+            ("grad_norm", "grad_norm.png", "gradient norm of sublayer l's matrices",
+             "Gradient norm per sublayer (mean over the last 20% of steps)")):
+        fig, axs = plt.subplots(1, len(depths), figsize=(4.2 * len(depths), 3.8), squeeze=False)
+        for ax, L in zip(axs[0], depths):
+            for mode in ("standard", "block", "full"):
+                rs = main.get((L, mode, "-" if mode == "standard" else "softmax"))
+                if not rs:
+                    continue
+                n = len(rs[0][key])
+                ys = [sum(r[key][i] for r in rs) / len(rs) for i in range(n)]
+                ax.plot(range(n), ys, "o-", ms=2.5, color=colors[mode], label=label(mode))
+            ax.set_yscale("log")
+            ax.set_title(f"L = {L}", fontsize=9)
+            ax.set_xlabel("sublayer l")
+            ax.set_ylabel(ylabel, fontsize=8)
+            ax.legend(fontsize=7)
+        fig.suptitle(title + ", mean over seeds", fontsize=9)
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        save(fig, fname, title)
+
+    # 5. mean alpha at the deepest setting: Block and Full, seed-mean
+    L = depths[-1]
+    panels = [(m, main.get((L, m, "softmax"))) for m in ("block", "full")]
+    panels = [(m, rs) for m, rs in panels if rs]
+    if panels:
+        fig, axs = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
+        for ax, (mode, rs) in zip(axs[0], panels):
+            rows = len(rs[0]["alpha"])
+            width = len(rs[0]["alpha"][-1])
+            grid = [[float("nan")] * width for _ in range(rows)]
+            for i in range(rows):
+                for j in range(len(rs[0]["alpha"][i])):
+                    grid[i][j] = sum(r["alpha"][i][j] for r in rs) / len(rs)
+            im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+            ax.set_xlabel("source (0 = embedding; last of a row may be the partial sum)")
+            ax.set_ylabel("reader: sublayer l (last row: output)")
+            ax.set_title(f"{label(mode)}, L = {L}: mean alpha", fontsize=9)
+            fig.colorbar(im, ax=ax)
+        fig.suptitle(f"Where depth attention looks (mean over validation positions and {len(panels[0][1])} seed(s))",
+                     fontsize=9)
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        save(fig, "alpha.png", "mean depth weights alpha at the deepest setting")
+    with open(os.path.join(out, "plots.json"), "w") as f:
+        json.dump({"provenance": prov, "plots": made}, f, indent=1)
+        f.write("\n")
+    print(f"wrote {out}/summary.json, table.md, table.json and {', '.join(made)}")
+
+
+# --------------------------------------------------------------------------
+# C parity fixture
+# --------------------------------------------------------------------------
+
+def expect(a):
+    """reference.forward (float64) logits of MODEL on the first --tokens bytes of TEXT."""
+    import st
+    cfg, weights = ref.load_checkpoint(a.model)
+    with open(a.text, "rb") as f:
+        data = f.read()[:min(a.tokens, cfg.seq_len)]
+    tokens = torch.tensor(list(data), dtype=torch.long)
+    logits, _ = ref.forward(cfg, weights, tokens)
+    st.write(a.out, {"tokens": tokens.to(torch.int32).numpy(), "logits": logits.to(torch.float32).numpy()},
+             {"made_by": "tools/experiment.py expect", "model": os.path.basename(a.model),
+              "text": os.path.basename(a.text)})
+    print(f"wrote {a.out}: logits [{len(tokens)}, {cfg.vocab_size}] of {a.model} on {a.text}")
+
+
+def compare(a):
+    """The DDP test: same-batch curves within --tol, a different-batch control beyond it."""
+    def curves(path):
+        with open(path) as f:
+            r = json.load(f)
+        return r["train_curve"] + [v for _, v in r["val_curve"]] + [r["val_loss"]], r["processes"]
+    one, n1 = curves(a.one)
+    two, n2 = curves(a.two)
+    ctl, _ = curves(a.control)
+    d = max(abs(x - y) for x, y in zip(one, two))
+    dc = max(abs(x - y) for x, y in zip(one, ctl))
+    print(f"{n1} vs {n2} process(es), same global batch: max |loss difference| {d:.2e} over {len(one)} "
+          f"losses (tolerance {a.tol:g})")
+    print(f"control, half the batch in 1 process: max |loss difference| {dc:.2e} (must exceed the tolerance)")
+    ok = len(one) == len(two) and n1 == 1 and n2 > 1 and d <= a.tol < dc
+    print("test-ddp: " + ("PASS" if ok else "FAIL"))
+    return 0 if ok else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    add_run_args(sub.add_parser("run", help="one training run", formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+    sp = sub.add_parser("sweep", help="a planned sweep (resumable), then its report")
+    sp.add_argument("--plan", choices=sorted(PLANS), required=True)
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
+    rp = sub.add_parser("report", help="summary.json, table and plots of a sweep directory")
+    rp.add_argument("dir")
+    ep = sub.add_parser("expect", help="PyTorch logits of a saved model on a text (C parity fixture)")
+    ep.add_argument("model")
+    ep.add_argument("text")
+    ep.add_argument("--tokens", type=int, default=64)
+    ep.add_argument("--out", required=True)
+    cp = sub.add_parser("compare", help="the DDP test: compare two runs' loss curves")
+    cp.add_argument("one", help="JSON of the 1-process run")
+    cp.add_argument("two", help="JSON of the same run under torchrun")
+    cp.add_argument("control", help="JSON of a run with another batch (must differ)")
+    cp.add_argument("--tol", type=float, default=1e-3)
+    a = ap.parse_args()
+    if a.cmd == "compare":
+        sys.exit(compare(a))
+    if a.cmd == "run":
+        run(a)
+    elif a.cmd == "sweep":
+        sys.exit(sweep(a))
+    elif a.cmd == "report":
+        report(a.dir)
+    else:
+        expect(a)
+
+
+if __name__ == "__main__":
+    main()
