@@ -5,7 +5,20 @@
 #   greedy decoding reproduces golden/generate/block.txt (the PyTorch
 #   reference's continuation) byte for byte, on both depth-attention paths;
 #   --heatmap writes a PNG (signature, IHDR size fits the depth-weight table);
-#   the same seed gives the same text, another seed another text.
+#   the same seed gives the same text, another seed another text;
+#   a deep model's heatmap stays within 4096 px a side (1024 layers, S = 1);
+#   output errors (--heatmap on /dev/full or under ulimit -f, stdout on
+#   /dev/full) exit 1 with a message, leave no partial or temporary file and
+#   do not truncate an existing one; a symlink's target is replaced;
+#   float options are checked as the float they are stored in (--top-p 1e-46);
+#   token ids >= 256 print as <ID>, C1 controls and other control bytes as
+#   \xNN (what the model emits and the prompt alike);
+#   a prompt longer than the context is blamed on the prompt, not on -n;
+#   messages quote paths and values with control bytes escaped;
+#   a model with seq_len 2^20 and 64 layers runs in a small address space
+#   (the state holds prompt + new tokens, not seq_len).
+# The models those cases need are written here, in shell (zero_model,
+# cycle_model): no Python at test time.
 # BUILD_DIR defaults to the directory this script sits in (mk/run.mk copies it
 # there as test_cli, so tests/run.sh can run it like the C tests). Run from
 # the repository root. MODELS and GOLDEN override models/ and golden/;
@@ -40,6 +53,113 @@ expect_status() {
 png_u32() {
   od -An -tu1 -j "$2" -N 4 "$1" | awk '{ print (($1 * 256 + $2) * 256 + $3) * 256 + $4 }'
 }
+
+# ---- models made here, at test time (no Python): all-zero weights of any shape --
+# model_header FILE KEY=VALUE...: writes FILE.json, the safetensors JSON header
+# of an attnres model (dim 2 unless given, one head), with every tensor in
+# loader order: tok_embeddings, the layers, output_res.*, norm, output;
+# prints the data size in bytes.
+model_header() {
+  out=$1; shift
+  awk -v out="$out" '
+    BEGIN {
+      m["dim"] = 2; m["hidden_dim"] = 2; m["n_layers"] = 1; m["n_heads"] = 1; m["n_kv_heads"] = 1
+      m["vocab_size"] = 128; m["seq_len"] = 16; m["residual"] = "attnres"; m["block_size"] = 1
+      m["tie_embeddings"] = "true"
+      for (i = 1; i < ARGC; i++) { split(ARGV[i], kv, "="); m[kv[1]] = kv[2] }
+      ARGC = 1
+      d = m["dim"]; h = m["hidden_dim"]; hd = d / m["n_heads"]; kvd = hd * m["n_kv_heads"]
+      s = "{\"__metadata__\":{\"format\":\"attnres\",\"format_version\":\"1\""
+      split("dim hidden_dim n_layers n_heads n_kv_heads vocab_size seq_len tie_embeddings residual", keys, " ")
+      for (k = 1; k <= 9; k++) s = s ",\"" keys[k] "\":\"" m[keys[k]] "\""
+      if (m["residual"] == "attnres") s = s ",\"block_size\":\"" m["block_size"] "\""
+      printf "%s,\"rope_theta\":\"10000.0\",\"norm_eps\":\"1e-05\"}", s > out
+      off = 0
+      t("tok_embeddings.weight", m["vocab_size"], d)
+      for (i = 0; i < m["n_layers"]; i++) {
+        p = "layers." i "."
+        t(p "attention_norm.weight", d); t(p "attention.wq.weight", d, d)
+        t(p "attention.wk.weight", kvd, d); t(p "attention.wv.weight", kvd, d)
+        t(p "attention.wo.weight", d, d); t(p "ffn_norm.weight", d)
+        t(p "feed_forward.w1.weight", h, d); t(p "feed_forward.w2.weight", d, h)
+        t(p "feed_forward.w3.weight", h, d)
+        if (m["residual"] == "attnres") {
+          t(p "attention_res.pseudo_query", d); t(p "attention_res.key_norm.weight", d)
+          t(p "ffn_res.pseudo_query", d); t(p "ffn_res.key_norm.weight", d)
+        }
+      }
+      if (m["residual"] == "attnres") { t("output_res.pseudo_query", d); t("output_res.key_norm.weight", d) }
+      t("norm.weight", d)
+      if (m["tie_embeddings"] != "true") t("output.weight", m["vocab_size"], d)
+      printf "}" > out
+      print off
+    }
+    function t(name, a, b,   n, shape) {
+      n = (b == "" ? a : a * b) * 4
+      shape = (b == "" ? a : a "," b)
+      printf ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%s],\"data_offsets\":[%d,%d]}", name, shape, off, off + n > out
+      off += n
+    }' "$@"
+}
+
+# le64 N: N as 8 little-endian bytes
+le64() {
+  n=$1; k=0
+  while [ $k -lt 8 ]; do printf "\\$(printf %o $((n % 256)))"; n=$((n / 256)); k=$((k + 1)); done
+}
+
+# zero_model FILE KEY=VALUE...: a model whose weights are all zero (it loads
+# and runs; every depth weight is uniform, every logit 0)
+zero_model() {
+  f=$1; shift
+  size=$(model_header "$f.json" "$@") || return 1
+  { le64 "$(wc -c < "$f.json")"; cat "$f.json"; head -c "$size" /dev/zero; } > "$f"
+  rm -f "$f.json"
+}
+
+# f32_onehot K D: D little-endian float32s, 1.0 at index K (none if K < 0)
+f32_onehot() {
+  k=0
+  while [ $k -lt "$2" ]; do
+    if [ $k -eq "$1" ]; then printf '\000\000\200\077'; else printf '\000\000\000\000'; fi
+    k=$((k + 1))
+  done
+}
+
+# cycle_model FILE T0 T1 ... Tk-1: a standard-residual model (vocab 300, one
+# layer of zeros, dim k) whose greedy continuation of token Ti is T(i+1 mod k):
+# the embedding of Ti is the unit vector e_i, the output row of T(i+1) is e_i.
+cycle_model() {
+  f=$1; shift
+  d=$#
+  size=$(model_header "$f.json" dim=$d hidden_dim=2 vocab_size=300 residual=standard \
+         tie_embeddings=false seq_len=64) || return 1
+  {
+    le64 "$(wc -c < "$f.json")"; cat "$f.json"
+    t=0
+    while [ $t -lt 300 ]; do        # tok_embeddings: row t is e_i where t = Ti
+      i=0; k=-1
+      for c in "$@"; do [ "$c" -eq $t ] && k=$i; i=$((i + 1)); done
+      f32_onehot $k $d; t=$((t + 1))
+    done
+    head -c $((size - (2 * 300 * d + d) * 4)) /dev/zero   # the layer: zeros
+    f32_onehot 0 1; i=1; while [ $i -lt $d ]; do f32_onehot 0 1; i=$((i + 1)); done   # norm: ones
+    t=0
+    while [ $t -lt 300 ]; do        # output: row T(i+1) is e_i
+      i=0; k=-1
+      for c in "$@"; do
+        n=$(( (i + 1) % d )); eval "next=\${$((n + 1))}"
+        [ "$next" -eq $t ] && k=$i; i=$((i + 1))
+      done
+      f32_onehot $k $d; t=$((t + 1))
+    done
+  } > "$f"
+  rm -f "$f.json"
+}
+
+# is_asan: the program was built with AddressSanitizer (SAN=1), which needs
+# terabytes of address space, so ulimit -v cannot bound it
+is_asan() { grep -q __asan_init "$run" 2>/dev/null; }
 
 block="$models/block.safetensors"
 standard="$models/standard.safetensors"
@@ -149,6 +269,125 @@ if [ "$s1$s2" = "00" ] && cmp -s "$tmp/a" "$tmp/b"; then ok "sampling: seed 7 tw
 else fail "sampling: seed 7 twice gives different text (exit $s1, $s2)"; fi
 if [ "$s3" -eq 0 ] && ! cmp -s "$tmp/a" "$tmp/c"; then ok "sampling: seeds 7 and 8 give different text"
 else fail "sampling: seeds 7 and 8 give the same text (exit $s3)"; fi
+
+# ---- a deep model's heatmap stays a bounded picture ----------------------------
+# 1024 layers with S = 1: 2049 rows x 2049 sources. At 40 px a cell that was an
+# 82000 px square (20 GB; past 2^31 bytes the PNG writer's int sizes overflow).
+# The cells shrink instead, to keep the picture within 4096 px a side.
+deep="$tmp/deep.safetensors"
+zero_model "$deep" n_layers=1024 block_size=1
+if is_asan; then lim=unlimited; else lim=1000000; fi   # KB of address space
+(ulimit -v $lim; exec "$run" "$deep" -p a -n 2 -q --heatmap "$tmp/deep.png") > /dev/null 2> "$tmp/err"; st=$?
+if [ "$st" -eq 0 ] && [ -f "$tmp/deep.png" ]; then
+  w=$(png_u32 "$tmp/deep.png" 16); h=$(png_u32 "$tmp/deep.png" 20)
+  iend=$(tail -c 8 "$tmp/deep.png" | od -An -c -N 4 | tr -d ' \n')
+  if [ "$w" -ge 2049 ] && [ "$h" -ge 2049 ] && [ "$w" -le 4096 ] && [ "$h" -le 4096 ] && [ "$iend" = "IEND" ]; then
+    ok "--heatmap, 1024 layers (2049 x 2049 cells): ${w}x${h} px PNG, $(wc -c < "$tmp/deep.png") bytes, complete (IEND), in ulimit -v $lim"
+  else fail "--heatmap, 1024 layers: ${w}x${h} px, last chunk '$iend'"; fi
+else
+  fail "--heatmap, 1024 layers: exit $st (ulimit -v $lim): $(head -n 1 "$tmp/err")"
+fi
+zero_model "$tmp/d2.safetensors" n_layers=300 block_size=2
+"$run" "$tmp/d2.safetensors" -p a -n 2 --heatmap "$tmp/d2.png" > /dev/null 2> "$tmp/err"; st=$?
+w=$(png_u32 "$tmp/d2.png" 16 2>/dev/null); h=$(png_u32 "$tmp/d2.png" 20 2>/dev/null)
+if [ "$st" -eq 0 ] && [ "${w:-0}" -ge 301 ] && [ "${w:-0}" -le 4096 ] && [ "${h:-0}" -ge 601 ] && [ "${h:-0}" -le 4096 ] &&
+   [ "$(wc -l < "$tmp/err")" -lt 50 ]; then
+  ok "--heatmap, 300 layers, S=2 (601 rows x 152 sources): ${w}x${h} px; the stderr table is summarised"
+else fail "--heatmap, 300 layers, S=2: exit $st, ${w}x${h} px, $(wc -l < "$tmp/err") lines on stderr"; fi
+
+# ---- output errors: exit 1 and a message, never "wrote", nothing half-written ----
+"$run" "$block" -p a -n 1 --heatmap /dev/full > /dev/null 2> "$tmp/err"; st=$?
+if [ "$st" -eq 1 ] && grep -q "heatmap" "$tmp/err" && ! grep -q "^wrote" "$tmp/err" && [ -c /dev/full ]; then
+  ok "--heatmap /dev/full: exit 1, $(grep heatmap "$tmp/err" | head -n 1); /dev/full still a device"
+else fail "--heatmap /dev/full: exit $st: $(tail -n 1 "$tmp/err"); device: $(ls -l /dev/full)"; fi
+
+# a file-size limit (ulimit -f counts 512- or 1024-byte blocks; the PNG is ~12 KB)
+(ulimit -f 4; exec "$run" "$block" -p a -n 1 -q --heatmap "$tmp/limit.png") > /dev/null 2> "$tmp/err"; st=$?
+left=$(ls -a "$tmp" | grep -c limit)
+if [ "$st" -eq 1 ] && grep -q "heatmap" "$tmp/err" && [ "$left" -eq 0 ]; then
+  ok "--heatmap under ulimit -f 4: exit 1, nothing left behind: $(head -n 1 "$tmp/err")"
+else fail "--heatmap under ulimit -f 4: exit $st, $left files named *limit* left: $(head -n 1 "$tmp/err")"; fi
+
+printf 'old picture' > "$tmp/keep.png"
+(ulimit -f 4; exec "$run" "$block" -p a -n 1 -q --heatmap "$tmp/keep.png") > /dev/null 2> "$tmp/err"; st=$?
+if [ "$st" -eq 1 ] && [ "$(cat "$tmp/keep.png")" = "old picture" ] && [ "$(ls -a "$tmp" | grep -c keep)" -eq 1 ]; then
+  ok "--heatmap failing over an existing file: exit 1, the old file intact, no temporary left"
+else fail "--heatmap failing over an existing file: exit $st, now $(wc -c < "$tmp/keep.png") bytes: $(head -n 1 "$tmp/err")"; fi
+
+# replacing a file through a symbolic link replaces the link's target
+printf 'old picture' > "$tmp/real.png"; ln -s real.png "$tmp/link.png"
+(umask 027; exec "$run" "$block" -p a -n 1 -q --heatmap "$tmp/link.png") > /dev/null 2> "$tmp/err"; st=$?
+sig=$(od -An -tx1 -N 8 "$tmp/real.png" 2>/dev/null | tr -d ' \n')
+if [ "$st" -eq 0 ] && [ -L "$tmp/link.png" ] && [ "$sig" = "89504e470d0a1a0a" ]; then
+  ok "--heatmap through a symlink: the link stays, its target becomes the PNG"
+else fail "--heatmap through a symlink: exit $st, link kept: $([ -L "$tmp/link.png" ] && echo yes || echo no), target '$sig'"; fi
+(umask 027; exec "$run" "$block" -p a -n 1 -q --heatmap "$tmp/new.png") > /dev/null 2> "$tmp/err"; st=$?
+mode=$(ls -l "$tmp/new.png" 2>/dev/null | cut -c 1-10)
+if [ "$st" -eq 0 ] && [ "$mode" = "-rw-r-----" ]; then ok "--heatmap: a new file's mode follows the umask ($mode under 027)"
+else fail "--heatmap: a new file under umask 027 has mode '$mode' (exit $st)"; fi
+
+"$run" "$block" -p "The" -n 20 > /dev/full 2> "$tmp/err"; st=$?
+if [ "$st" -eq 1 ] && grep -q "stdout" "$tmp/err"; then ok "stdout to /dev/full: exit 1, $(head -n 1 "$tmp/err")"
+else fail "stdout to /dev/full: exit $st, stderr '$(head -n 1 "$tmp/err")'"; fi
+
+# ---- a float option is checked as the float it is stored in ---------------------
+expect_status 2 "--top-p" "--top-p 1e-46 (0 as a float: would mean off)" -- "$block" --top-p 1e-46
+"$run" "$block" -p "The" -n 20 -t 1e-46 -q > "$tmp/a" 2> "$tmp/err"; st=$?
+"$run" "$block" -p "The" -n 20 -t 0 -q > "$tmp/b" 2>/dev/null
+if [ "$st" -eq 0 ] && cmp -s "$tmp/a" "$tmp/b"; then ok "-t 1e-46 (0 as a float) is greedy, the limit T -> 0+, as documented"
+else fail "-t 1e-46: exit $st, differs from -t 0: $(head -n 1 "$tmp/err")"; fi
+grep -q "0 as a float" "$tmp/help" && ok "--help says what a temperature below the smallest float does" ||
+  fail "--help does not say what a temperature that rounds to 0 does"
+
+# ---- what a model emits cannot drive the terminal; ids >= 256 are visible ---------
+# 'a' -> C3 A9 (e acute, printed) -> C2 85 (NEL, a C1 control: escaped) -> 299 -> 'a'
+cyc="$tmp/cycle.safetensors"
+cycle_model "$cyc" 97 195 169 194 133 299
+"$run" "$cyc" -p a -n 6 -t 0 -q > "$tmp/got" 2> "$tmp/err"; st=$?
+printf 'a\303\251\\xc2\\x85<299>a\n' > "$tmp/want"
+if [ "$st" -eq 0 ] && cmp -s "$tmp/got" "$tmp/want"; then
+  ok "vocab 300: token 299 printed as <299>, UTF-8 passes, the C1 control C2 85 as \\xc2\\x85"
+else fail "vocab 300: exit $st, stdout $(od -An -c "$tmp/got" | tr -s ' ' | head -n 2)"; fi
+"$run" "$small" -p "$(printf 'a\033]0;x\007b')" -n 0 -q > "$tmp/got" 2> "$tmp/err"; st=$?
+if [ "$st" -eq 0 ] && [ "$(cat "$tmp/got")" = 'a\x1b]0;x\x07b' ]; then ok "the prompt is echoed under the same rule (ESC, BEL escaped)"
+else fail "prompt with ESC: exit $st, stdout $(od -An -c "$tmp/got" | head -n 1)"; fi
+
+# ---- messages blame the right thing and quote nothing raw ------------------------
+zero_model "$tmp/ctx16.safetensors" n_layers=1 seq_len=16
+expect_status 2 "--prompt: the prompt (20 bytes) is longer than the context" "prompt alone past seq_len, -n 0" -- \
+  "$tmp/ctx16.safetensors" -p "abcdefghijklmnopqrst" -n 0
+grep -q "new tokens fit" "$tmp/err" && fail "prompt past seq_len: still blames -n: $(head -n 1 "$tmp/err")"
+expect_status 2 "-n/--tokens: the prompt (10 bytes) + 7 new tokens" "prompt fits, -n does not" -- \
+  "$tmp/ctx16.safetensors" -p "abcdefghij" -n 7
+esc=$(printf '\033')
+no_raw_controls() {   # no_raw_controls WHAT: stderr holds \x1b, no ESC byte
+  if grep -qF '\x1b' "$tmp/err" && ! grep -q "$esc" "$tmp/err"; then ok "$1: control bytes escaped: $(head -n 1 "$tmp/err")"
+  else fail "$1: raw control bytes in the message: $(od -An -c "$tmp/err" | head -n 2 | tr -s ' ')"; fi
+}
+"$run" "$tmp/evil$esc[2J.safetensors" > /dev/null 2> "$tmp/err"; no_raw_controls "missing model with ESC in its path"
+"$run" "$block" -t "1$esc]0;x" > /dev/null 2> "$tmp/err"; no_raw_controls "-t value with ESC"
+"$run" "$block" "--bo${esc}gus" > /dev/null 2> "$tmp/err"; no_raw_controls "unknown option with ESC"
+"$run" "$block" "x${esc}y" > /dev/null 2> "$tmp/err"; no_raw_controls "extra argument with ESC"
+cp "$standard" "$tmp/std$esc.safetensors"
+"$run" "$tmp/std$esc.safetensors" --heatmap "$tmp/x.png" > /dev/null 2> "$tmp/err"; no_raw_controls "standard model path with ESC"
+"$run" "$block" -n 1 -q --heatmap "$tmp/no/x$esc.png" > /dev/null 2> "$tmp/err"; no_raw_controls "--heatmap path with ESC"
+
+# ---- the state holds the context asked for, not the model's seq_len -------------
+# seq_len 2^20 and 64 layers: the whole KV-cache would be 2 x 64 x 2^20 x 2
+# floats = 1 GiB; three tokens need a few KB.
+long="$tmp/long.safetensors"
+zero_model "$long" n_layers=64 block_size=4 seq_len=1048576
+if is_asan; then lim=unlimited; else lim=200000; fi
+t0=$(date +%s)
+(ulimit -v $lim; exec "$run" "$long" -p ab -n 3 -q) > "$tmp/got" 2> "$tmp/err"; st=$?
+took=$(( $(date +%s) - t0 ))
+rss=""
+if [ -x /usr/bin/time ] && ! is_asan; then
+  rss=$(/usr/bin/time -f %M "$run" "$long" -p ab -n 3 -q 2>&1 >/dev/null | tail -n 1)
+  rss=", max RSS ${rss} KB"
+fi
+if [ "$st" -eq 0 ] && [ "$took" -le 10 ]; then ok "seq_len 2^20, 64 layers: 3 tokens in ${took} s under ulimit -v $lim$rss"
+else fail "seq_len 2^20, 64 layers: exit $st in ${took} s under ulimit -v $lim: $(head -n 1 "$tmp/err")"; fi
 
 echo "# summary test_cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

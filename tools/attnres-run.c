@@ -14,34 +14,60 @@
 
    Context: the prompt plus the new tokens must fit in the model's seq_len;
    otherwise the program stops before it starts, saying how many new tokens
-   would fit (it never truncates silently).
+   would fit (it never truncates silently). The state (KV-cache) is made for
+   exactly prompt + new tokens positions (attnres_state_init_ctx), not for
+   seq_len: a model with seq_len 2^20 costs what the run uses.
 
    Output: stdout gets the prompt, then each new byte as soon as it is
-   sampled, then one newline. Printable bytes, newline, tab and bytes >= 0x80
-   (UTF-8) are written as they are; other control bytes are written as \xNN
-   so they cannot upset the terminal. Statistics go to stderr.
+   sampled, then one newline. Printable ASCII, newline, tab and valid UTF-8
+   are written as they are; every other byte (C0 controls, DEL, the UTF-8
+   encodings of the C1 controls U+0080..U+009F, bytes that are not valid
+   UTF-8) is written as \xNN, so neither the prompt nor what a model emits
+   can drive the terminal. A token id >= 256 (a model whose vocab_size
+   exceeds the bytes) is not a byte and is written as <ID>, e.g. <299>.
+   (A model that emits the bytes "<299>" or "\x1b" looks the same: the
+   escapes are for reading, not for parsing back.) Statistics go to stderr.
+   A failed write to stdout (a full disk, /dev/full) stops the generation:
+   exit 1 and a message.
 
-   Exit status: 0 success, 1 the model could not be loaded or run (or the
-   PNG could not be written), 2 a bad command line (the message names the
-   argument and what it accepts).
+   Heatmap: the picture is bounded (at most 4096 px a side): deep models get
+   smaller cells, down to 1 px, without the per-cell values and with fewer
+   labels. The file is written to a temporary file next to it and renamed
+   over it only when complete, so a failed write (full disk, file size
+   limit) leaves no partial file and an existing file untouched; a target
+   that exists and is not a regular file (/dev/full, a FIFO) is written in
+   place; a symbolic link's target is replaced, not the link.
+
+   Messages quote file names and argument values with control characters
+   escaped (attnres_escape), so they cannot drive the terminal either.
+
+   Exit status: 0 success, 1 the model could not be loaded or run, or an
+   output (stdout, the PNG) could not be written, 2 a bad command line (the
+   message names the argument and what it accepts).
 
    Build: make build/default/attnres-run (see mk/run.mk). */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c99 */
+#define _XOPEN_SOURCE 700 /* POSIX 2008 + XSI under -std=c99: clock_gettime, fsync, realpath */
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STBI_WRITE_NO_STDIO   /* only stbi_write_png_to_func: every write is ours, and checked */
 #include "stb_image_write.h"
 #include "stb_easy_font.h"
 
@@ -68,6 +94,16 @@ typedef struct {
     int         quiet;
 } options;
 
+/* s with its control characters escaped, for quoting in a message; four
+   rotating buffers, so one message can quote up to four strings. */
+static const char *q(const char *s) {
+    static char bufs[4][1024];
+    static int next;
+    char *b = bufs[next++ % 4];
+    attnres_escape(b, sizeof bufs[0], s);
+    return b;
+}
+
 static void usage(FILE *out) {
     fprintf(out,
         "usage: attnres-run MODEL.safetensors [options]\n"
@@ -75,7 +111,9 @@ static void usage(FILE *out) {
         "  -p, --prompt TEXT      the prompt, at least one byte (default \"%s\")\n"
         "  -n, --tokens N         new tokens to generate, >= 0; prompt + N must fit\n"
         "                         in the model's seq_len (default %d)\n"
-        "  -t, --temperature T    sampling temperature in [0, 100]; 0 = greedy (default %.1f)\n"
+        "  -t, --temperature T    sampling temperature in [0, 100]; 0 = greedy, and so is a\n"
+        "                         T that is 0 as a float (below ~7e-46): the limit T -> 0+\n"
+        "                         (default %.1f)\n"
         "      --top-p P          nucleus sampling mass in (0, 1]; 1 = off (default %.1f)\n"
         "  -s, --seed S           random seed, an integer >= 0 (default %d)\n"
         "      --path P           how depth attention is computed: direct | two-phase\n"
@@ -84,6 +122,8 @@ static void usage(FILE *out) {
         "                         position processed, as a PNG (AttnRes models only)\n"
         "  -q, --quiet            no statistics or depth-weight table on stderr\n"
         "  -h, --help             this message\n"
+        "Output: the prompt and the new bytes; control bytes, C1 controls and invalid\n"
+        "UTF-8 as \\xNN, token ids >= 256 as <ID>.\n"
         "Exit status: 0 ok, 1 model or output error, 2 bad arguments.\n",
         DEFAULT_PROMPT, DEFAULT_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOPP, DEFAULT_SEED);
 }
@@ -111,7 +151,7 @@ static long parse_int(const char *flag, const char *s, long lo, long hi) {
     errno = 0;
     v = strtol(s, &end, 10);
     if (!isdigit((unsigned char)s[0]) || *end != '\0' || errno == ERANGE || v < lo || v > hi)
-        bad_argument("%s: '%s' is not an integer in [%ld, %ld]", flag, s, lo, hi);
+        bad_argument("%s: '%s' is not an integer in [%ld, %ld]", q(flag), q(s), lo, hi);
     return v;
 }
 
@@ -123,7 +163,7 @@ static double parse_number(const char *flag, const char *s, const char *accepted
     errno = 0;
     v = strtod(s, &end);
     if (end == s || *end != '\0' || errno == ERANGE || isspace((unsigned char)s[0]) || !isfinite(v))
-        bad_argument("%s: '%s' is not %s", flag, s, accepted);
+        bad_argument("%s: '%s' is not %s", q(flag), q(s), accepted);
     return v;
 }
 
@@ -134,7 +174,7 @@ static uint64_t parse_seed(const char *flag, const char *s) {
     errno = 0;
     v = strtoull(s, &end, 10);
     if (!isdigit((unsigned char)s[0]) || *end != '\0' || errno == ERANGE)
-        bad_argument("%s: '%s' is not an integer in [0, 2^64)", flag, s);
+        bad_argument("%s: '%s' is not an integer in [0, 2^64)", q(flag), q(s));
     return (uint64_t)v;
 }
 
@@ -144,7 +184,7 @@ static int is_flag(const char *a, const char *short_name, const char *long_name)
 
 /* The value after flag a, or exit 2 if the command line ends there. */
 static const char *value_of(int *i, int argc, char **argv) {
-    if (*i + 1 >= argc) bad_argument("%s: needs a value", argv[*i]);
+    if (*i + 1 >= argc) bad_argument("%s: needs a value", q(argv[*i]));
     return argv[++*i];
 }
 
@@ -162,6 +202,7 @@ static void parse_args(options *o, int argc, char **argv) {
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         double x;
+        float f;
         if (is_flag(a, "-h", "--help")) {
             usage(stdout);
             exit(0);
@@ -169,7 +210,7 @@ static void parse_args(options *o, int argc, char **argv) {
             o->quiet = 1;
         } else if (is_flag(a, "-p", "--prompt")) {
             v = value_of(&i, argc, argv);
-            if (v[0] == '\0') bad_argument("%s: the prompt is empty; it needs at least one byte", a);
+            if (v[0] == '\0') bad_argument("%s: the prompt is empty; it needs at least one byte", q(a));
             o->prompt = v;
         } else if (is_flag(a, "-n", "--tokens")) {
             o->n_tokens = (int)parse_int(a, value_of(&i, argc, argv), 0, MAX_TOKENS);
@@ -177,29 +218,33 @@ static void parse_args(options *o, int argc, char **argv) {
             const char *accepted = "a number in [0, 100] (0 = greedy)";
             v = value_of(&i, argc, argv);
             x = parse_number(a, v, accepted);
-            if (!(x >= 0.0 && x <= 100.0)) bad_argument("%s: '%s' is not %s", a, v, accepted);
-            o->temperature = (float)x;
+            f = (float)x;   /* checked as stored; a T that is 0 as a float is greedy (see usage) */
+            if (!(f >= 0.0f && f <= 100.0f)) bad_argument("%s: '%s' is not %s", q(a), q(v), accepted);
+            o->temperature = f;
         } else if (is_flag(a, NULL, "--top-p")) {
             const char *accepted = "a number in (0, 1] (1 = no nucleus cut)";
             v = value_of(&i, argc, argv);
             x = parse_number(a, v, accepted);
-            if (!(x > 0.0 && x <= 1.0)) bad_argument("%s: '%s' is not %s", a, v, accepted);
-            o->topp = (float)x;
+            f = (float)x;   /* checked as stored: 1e-46 is 0 as a float, and 0 means "off" */
+            if (!(f > 0.0f && f <= 1.0f))
+                bad_argument("%s: '%s' is not %s%s", q(a), q(v), accepted,
+                             x > 0.0 && f == 0.0f ? " (it is 0 as a float)" : "");
+            o->topp = f;
         } else if (is_flag(a, "-s", "--seed")) {
             o->seed = parse_seed(a, value_of(&i, argc, argv));
         } else if (is_flag(a, NULL, "--path")) {
             v = value_of(&i, argc, argv);
             if (!strcmp(v, "direct")) o->path = ATTNRES_PATH_DIRECT;
             else if (!strcmp(v, "two-phase")) o->path = ATTNRES_PATH_TWO_PHASE;
-            else bad_argument("%s: '%s' is not one of: direct, two-phase", a, v);
+            else bad_argument("%s: '%s' is not one of: direct, two-phase", q(a), q(v));
         } else if (is_flag(a, NULL, "--heatmap")) {
             v = value_of(&i, argc, argv);
-            if (v[0] == '\0') bad_argument("%s: the file name is empty", a);
+            if (v[0] == '\0') bad_argument("%s: the file name is empty", q(a));
             o->heatmap_path = v;
         } else if (a[0] == '-' && a[1] != '\0') {
-            bad_argument("%s: unknown option", a);
+            bad_argument("%s: unknown option", q(a));
         } else if (o->model_path) {
-            bad_argument("%s: unexpected argument (the model is already '%s')", a, o->model_path);
+            bad_argument("%s: unexpected argument (the model is already '%s')", q(a), q(o->model_path));
         } else {
             o->model_path = a;
         }
@@ -231,11 +276,76 @@ static int encode(int *tokens, const char *text, int vocab_size) {
     return 1;
 }
 
-/* One token to stdout: printable ASCII, newline, tab and UTF-8 bytes as they
-   are, other control bytes as \xNN. */
+/* ======================================================================== */
+/* Text output (stdout)                                                      */
+/* ======================================================================== */
+
+/* Bytes arrive one token at a time, so a UTF-8 sequence is held back until
+   it is complete (or broken), then written through attnres_escape: valid
+   text as it is, C1 controls and invalid bytes as \xNN. The first failed
+   write is remembered (errno) and stops the generation. */
+static struct {
+    char pending[5];   /* an incomplete UTF-8 sequence, NUL-terminated */
+    int  n_pending, need;
+    int  error;        /* errno of the first failed write, 0 if none   */
+} txt;
+
+static void out_str(const char *s) {
+    size_t n = strlen(s);
+    if (txt.error) return;
+    errno = 0;
+    if (fwrite(s, 1, n, stdout) != n || ferror(stdout)) txt.error = errno ? errno : EIO;
+}
+
+/* Pushes stdout's buffer to the file; 0, or the errno of the failure. */
+static int out_flush(void) {
+    errno = 0;
+    if (!txt.error && (fflush(stdout) == EOF || ferror(stdout))) txt.error = errno ? errno : EIO;
+    return txt.error;
+}
+
+static void out_pending(void) {
+    char esc[4 * 4 + 1];   /* every byte as \xNN at worst */
+    if (txt.n_pending == 0) return;
+    txt.pending[txt.n_pending] = '\0';
+    attnres_escape(esc, sizeof esc, txt.pending);
+    out_str(esc);
+    txt.n_pending = 0;
+}
+
+/* One byte: printable ASCII, newline and tab as they are; UTF-8 sequences
+   held until complete; everything else as \xNN. */
+static void put_byte(int b) {
+    char buf[8];
+    if (txt.n_pending > 0) {
+        if ((b & 0xC0) == 0x80) {              /* a continuation byte */
+            txt.pending[txt.n_pending++] = (char)b;
+            if (txt.n_pending == txt.need) out_pending();
+            return;
+        }
+        out_pending();                         /* broken: escaped     */
+    }
+    if (b >= 0xC2 && b <= 0xF4) {              /* a UTF-8 lead byte   */
+        txt.pending[0] = (char)b;
+        txt.n_pending = 1;
+        txt.need = b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+        return;
+    }
+    if (b == '\n' || b == '\t' || (b >= 0x20 && b < 0x7f)) snprintf(buf, sizeof buf, "%c", b);
+    else snprintf(buf, sizeof buf, "\\x%02x", (unsigned)b);
+    out_str(buf);
+}
+
+/* One token: a byte, or <ID> for an id past the bytes (vocab_size > 256). */
 static void put_token(int id) {
-    if (id == '\n' || id == '\t' || (id >= 0x20 && id != 0x7f)) putchar(id);
-    else printf("\\x%02x", id);
+    char buf[24];
+    if (id >= 0 && id < 256) {
+        put_byte(id);
+    } else {
+        out_pending();
+        snprintf(buf, sizeof buf, "<%d>", id);
+        out_str(buf);
+    }
 }
 
 /* ======================================================================== */
@@ -289,10 +399,20 @@ static void row_label(char *buf, size_t size, int l, int L) {
     else snprintf(buf, size, "%s %d", l % 2 == 0 ? "attn" : "mlp", l / 2);
 }
 
-/* The table on stderr: the same numbers as the PNG. */
+/* The table on stderr: the same numbers as the PNG. A deep model's table
+   (more than TABLE_MAX_ROWS rows or TABLE_MAX_COLS sources) would be
+   megabytes of text: one line says so instead, the PNG has them all. */
+#define TABLE_MAX_ROWS 129
+#define TABLE_MAX_COLS 33
 static void depth_map_print(const depth_map *dm, FILE *out) {
     int l, j;
     char label[32];
+    if (dm->L + 1 > TABLE_MAX_ROWS || dm->N + 1 > TABLE_MAX_COLS) {
+        fprintf(out, "depth attention: mean alpha over %d positions: %d rows x %d sources, too many "
+                     "for a table here (at most %d x %d); the PNG has them\n",
+                dm->n_positions, dm->L + 1, dm->N + 1, TABLE_MAX_ROWS, TABLE_MAX_COLS);
+        return;
+    }
     fprintf(out, "depth attention: mean alpha over %d positions (rows read, columns are sources)\n",
             dm->n_positions);
     fprintf(out, "%-8s", "");
@@ -371,91 +491,236 @@ static void colormap(unsigned char rgb[3], double t) {
         rgb[k] = (unsigned char)lround(anchors[i][k] + u * (anchors[i + 1][k] - anchors[i][k]));
 }
 
-/* Layout of the PNG, in pixels. */
-#define CELL   40   /* one (row, source) cell                 */
-#define FONT   2    /* font pixel size of labels              */
-#define PAD    12
-#define LINE   (12 * FONT)
+/* Layout of the PNG, in pixels. A cell is CELL_MAX px, or less for a deep
+   model, so that the picture stays within PNG_MAX_SIDE px a side (the
+   library allows 2048 sublayers, so 2049 x 2050 cells: at 40 px that was an
+   82000 px square, 20 GB, and sizes past 2^31 overflow the PNG writer). */
+#define CELL_MAX      40
+#define PNG_MAX_SIDE  4096
+#define FONT          2    /* font pixel size of labels              */
+#define PAD           12
+#define LINE          (12 * FONT)
+#define BAR           20   /* height of the colour bar               */
+#define VALUE_MIN     28   /* smallest cell that shows its value     */
+#define GRID_MIN      8    /* smallest cell with 1-px grid lines     */
+#define LABEL_GAP     16   /* row labels at least this far apart     */
+
+typedef struct {
+    int cell;                /* px of one (row, source) cell             */
+    int row_step, col_step;  /* a label every row_step rows, col_step columns */
+    int label_w, grid_x, grid_y, bar_y, width, height;
+} png_layout;
+
+/* The layout of a rows x cols grid; 0, or -1 if even 1-px cells would not
+   fit in PNG_MAX_SIDE (which the library's limits never reach). */
+static int layout_png(png_layout *lo, const depth_map *dm, const char *title, const char *legend) {
+    int rows = dm->L + 1, cols = dm->N + 1, l, fixed_w, fixed_h, cell_w, cell_h;
+    char label[32];
+    lo->label_w = text_width("alpha", FONT);
+    for (l = 0; l < rows; l++) {
+        row_label(label, sizeof label, l, dm->L);
+        if (text_width(label, FONT) > lo->label_w) lo->label_w = text_width(label, FONT);
+    }
+    lo->grid_x = PAD + lo->label_w + PAD;
+    lo->grid_y = PAD + 2 * LINE;                         /* title, column labels */
+    fixed_w = lo->grid_x + PAD;                          /* + cols * cell         */
+    fixed_h = lo->grid_y + PAD + BAR + LINE + 3 * 12 + PAD;   /* + rows * cell    */
+    cell_w = (PNG_MAX_SIDE - fixed_w) / cols;
+    cell_h = (PNG_MAX_SIDE - fixed_h) / rows;
+    lo->cell = CELL_MAX;
+    if (cell_w < lo->cell) lo->cell = cell_w;
+    if (cell_h < lo->cell) lo->cell = cell_h;
+    if (lo->cell < 1) return -1;
+    lo->row_step = (LABEL_GAP + lo->cell - 1) / lo->cell;
+    snprintf(label, sizeof label, "b%d", dm->N);        /* the widest column label */
+    lo->col_step = (text_width(label, FONT) + 8 + lo->cell - 1) / lo->cell;
+    lo->bar_y = lo->grid_y + rows * lo->cell + PAD;
+    lo->width = fixed_w + cols * lo->cell;
+    if (text_width(legend, 1) + 2 * PAD > lo->width) lo->width = text_width(legend, 1) + 2 * PAD;
+    if (text_width(title, FONT) + 2 * PAD > lo->width) lo->width = text_width(title, FONT) + 2 * PAD;
+    lo->height = fixed_h + rows * lo->cell;
+    return lo->width <= PNG_MAX_SIDE && lo->height <= PNG_MAX_SIDE ? 0 : -1;
+}
 
 /* Draws the mean depth weights as a grid: rows sublayers then the output,
    columns sources b0..bN, colour = mean alpha on a fixed 0..1 scale, the
-   value printed in each cell, grey where a row has no such source; a colour
-   bar and a legend below. Returns 0 on success. */
-static int depth_map_write_png(const depth_map *dm, const attnres_config *c, const char *path) {
+   value printed in each cell (if it is big enough), grey where a row has no
+   such source; a colour bar and a legend below. im->pixels is allocated
+   here (the caller frees it). Returns 0, or -1 after printing why. */
+static int depth_map_draw(image *im, const depth_map *dm, const attnres_config *c) {
     static const unsigned char white[3] = {255, 255, 255}, black[3] = {0, 0, 0},
                                grid[3] = {255, 255, 255}, grey[3] = {190, 190, 190},
                                dark_grey[3] = {110, 110, 110};
-    char label[96], title[96], legend1[96], legend2[96];
-    int rows = dm->L + 1, cols = dm->N + 1, l, j, x, y, ok, label_w = 0, grid_x, grid_y, bar_y;
-    image im;
+    char label[96], title[96], legend1[128], legend2[96];
+    int rows = dm->L + 1, cols = dm->N + 1, l, j, x, y;
+    png_layout lo;
 
+    im->pixels = NULL;
     if (c->block_size == 1) snprintf(title, sizeof title, "Full AttnRes (S=1): depth attention");
     else snprintf(title, sizeof title, "Block AttnRes (S=%d): depth attention", c->block_size);
-    snprintf(legend1, sizeof legend1, "mean alpha over %d positions", dm->n_positions);
     snprintf(legend2, sizeof legend2, "row: who reads; column: source b_j; grey: not a source");
-    for (l = 0; l < rows; l++) {
-        row_label(label, sizeof label, l, dm->L);
-        if (text_width(label, FONT) > label_w) label_w = text_width(label, FONT);
+    if (layout_png(&lo, dm, title, legend2) != 0) {
+        fprintf(stderr, "attnres-run: --heatmap: %d x %d cells do not fit in %d px a side\n",
+                rows, cols, PNG_MAX_SIDE);
+        return -1;
     }
-    grid_x = PAD + label_w + PAD;
-    grid_y = PAD + 2 * LINE;                          /* title, column labels      */
-    bar_y = grid_y + rows * CELL + PAD;
-    im.width = grid_x + cols * CELL + PAD;
-    x = text_width(legend2, 1) + 2 * PAD;            /* the legend is in the small font */
-    if (x > im.width) im.width = x;
-    if (text_width(title, FONT) + 2 * PAD > im.width) im.width = text_width(title, FONT) + 2 * PAD;
-    im.height = bar_y + CELL / 2 + LINE + 3 * 12 + PAD;
-    im.pixels = (unsigned char *)malloc((size_t)im.width * im.height * 3);
-    if (!im.pixels) return 1;
-    fill_rect(&im, 0, 0, im.width, im.height, white);
+    snprintf(legend1, sizeof legend1, "mean alpha over %d positions; %d x %d cells of %d px%s",
+             dm->n_positions, rows, cols, lo.cell, lo.cell < VALUE_MIN ? " (values in the stderr table)" : "");
+    im->width = lo.width;
+    im->height = lo.height;
+    /* every size the PNG writer gets is an int: the row stride and the image */
+    if (im->width > INT_MAX / 3 || (size_t)im->width * 3 * (size_t)im->height > (size_t)INT_MAX) {
+        fprintf(stderr, "attnres-run: --heatmap: a %d x %d px picture is too large for the PNG writer\n",
+                im->width, im->height);
+        return -1;
+    }
+    im->pixels = (unsigned char *)malloc((size_t)im->width * im->height * 3);
+    if (!im->pixels) {
+        fprintf(stderr, "attnres-run: --heatmap: out of memory for a %d x %d px picture\n", im->width, im->height);
+        return -1;
+    }
+    fill_rect(im, 0, 0, im->width, im->height, white);
 
-    draw_text(&im, PAD, PAD, FONT, title, black);
-    for (j = 0; j < cols; j++) {                      /* column labels b0 .. bN    */
+    draw_text(im, PAD, PAD, FONT, title, black);
+    for (j = 0; j < cols; j += lo.col_step) {         /* column labels b0 .. bN */
         snprintf(label, sizeof label, "b%d", j);
-        draw_text(&im, grid_x + j * CELL + (CELL - text_width(label, FONT)) / 2, PAD + LINE + 4,
+        draw_text(im, lo.grid_x + j * lo.cell + (lo.cell - text_width(label, FONT)) / 2, PAD + LINE + 4,
                   FONT, label, black);
     }
     for (l = 0; l < rows; l++) {
-        int cy = grid_y + l * CELL;
-        row_label(label, sizeof label, l, dm->L);
-        draw_text(&im, grid_x - PAD - text_width(label, FONT), cy + (CELL - 7 * FONT) / 2, FONT, label, black);
+        int cy = lo.grid_y + l * lo.cell;
+        /* a label every row_step rows, and always the output row's (the
+           sublayer labels give way to it when they would touch) */
+        if (l == rows - 1 || (l % lo.row_step == 0 && l + lo.row_step <= rows - 1)) {
+            row_label(label, sizeof label, l, dm->L);
+            draw_text(im, lo.grid_x - PAD - text_width(label, FONT), cy + (lo.cell - 7 * FONT) / 2, FONT,
+                      label, black);
+        }
         for (j = 0; j < cols; j++) {
-            int cx = grid_x + j * CELL;
+            int cx = lo.grid_x + j * lo.cell;
             unsigned char rgb[3];
             if (j < dm->count[l]) {
                 double a = depth_map_mean(dm, l, j);
                 colormap(rgb, a);
-                fill_rect(&im, cx, cy, cx + CELL, cy + CELL, rgb);
-                snprintf(label, sizeof label, "%.2f", a);
-                draw_text(&im, cx + (CELL - text_width(label, 1)) / 2, cy + (CELL - 7) / 2, 1, label,
-                          a < 0.6 ? white : black);
+                fill_rect(im, cx, cy, cx + lo.cell, cy + lo.cell, rgb);
+                if (lo.cell >= VALUE_MIN) {
+                    snprintf(label, sizeof label, "%.2f", a);
+                    draw_text(im, cx + (lo.cell - text_width(label, 1)) / 2, cy + (lo.cell - 7) / 2, 1, label,
+                              a < 0.6 ? white : black);
+                }
             } else {
-                fill_rect(&im, cx, cy, cx + CELL, cy + CELL, grey);
+                fill_rect(im, cx, cy, cx + lo.cell, cy + lo.cell, grey);
             }
         }
     }
-    for (l = 0; l <= rows; l++)                       /* 1-px grid                 */
-        fill_rect(&im, grid_x, grid_y + l * CELL, grid_x + cols * CELL + 1, grid_y + l * CELL + 1, grid);
-    for (j = 0; j <= cols; j++)
-        fill_rect(&im, grid_x + j * CELL, grid_y, grid_x + j * CELL + 1, grid_y + rows * CELL + 1, grid);
-
-    /* colour bar 0 .. 1 under the grid */
-    for (x = 0; x < cols * CELL; x++) {
-        unsigned char rgb[3];
-        colormap(rgb, (double)x / (cols * CELL - 1));
-        fill_rect(&im, grid_x + x, bar_y, grid_x + x + 1, bar_y + CELL / 2, rgb);
+    if (lo.cell >= GRID_MIN) {                        /* 1-px grid              */
+        for (l = 0; l <= rows; l++)
+            fill_rect(im, lo.grid_x, lo.grid_y + l * lo.cell, lo.grid_x + cols * lo.cell + 1,
+                      lo.grid_y + l * lo.cell + 1, grid);
+        for (j = 0; j <= cols; j++)
+            fill_rect(im, lo.grid_x + j * lo.cell, lo.grid_y, lo.grid_x + j * lo.cell + 1,
+                      lo.grid_y + rows * lo.cell + 1, grid);
     }
-    draw_text(&im, grid_x, bar_y + CELL / 2 + 4, FONT, "0", black);
-    draw_text(&im, grid_x + cols * CELL - text_width("1", FONT), bar_y + CELL / 2 + 4, FONT, "1", black);
-    draw_text(&im, grid_x - PAD - text_width("alpha", FONT), bar_y + (CELL / 2 - 7 * FONT) / 2, FONT,
-              "alpha", black);
-    y = bar_y + CELL / 2 + LINE + 4;
-    draw_text(&im, PAD, y, 1, legend1, dark_grey);
-    draw_text(&im, PAD, y + 12, 1, legend2, dark_grey);
 
-    ok = stbi_write_png(path, im.width, im.height, 3, im.pixels, im.width * 3);
-    free(im.pixels);
-    return ok ? 0 : 1;
+    /* colour bar 0 .. 1 under the grid (cols >= 2, so at least 2 px wide) */
+    for (x = 0; x < cols * lo.cell; x++) {
+        unsigned char rgb[3];
+        colormap(rgb, (double)x / (cols * lo.cell - 1));
+        fill_rect(im, lo.grid_x + x, lo.bar_y, lo.grid_x + x + 1, lo.bar_y + BAR, rgb);
+    }
+    draw_text(im, lo.grid_x, lo.bar_y + BAR + 4, FONT, "0", black);
+    draw_text(im, lo.grid_x + cols * lo.cell - text_width("1", FONT), lo.bar_y + BAR + 4, FONT, "1", black);
+    draw_text(im, lo.grid_x - PAD - text_width("alpha", FONT), lo.bar_y + (BAR - 7 * FONT) / 2, FONT,
+              "alpha", black);
+    y = lo.bar_y + BAR + LINE + 4;
+    draw_text(im, PAD, y, 1, legend1, dark_grey);
+    draw_text(im, PAD, y + 12, 1, legend2, dark_grey);
+    return 0;
+}
+
+/* ======================================================================== */
+/* Writing a file: complete, or not at all                                   */
+/* ======================================================================== */
+
+/* Writes all n bytes to fd (partial writes, EINTR); 0 or an errno. */
+static int write_all(int fd, const unsigned char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (w == 0) return EIO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* stb_image_write's output callback: every chunk written and checked. */
+typedef struct { int fd, error; } png_sink;
+static void png_sink_write(void *context, void *data, int size) {
+    png_sink *sink = (png_sink *)context;
+    if (sink->error) return;
+    if (size < 0) sink->error = EINVAL;
+    else sink->error = write_all(sink->fd, (const unsigned char *)data, (size_t)size);
+}
+
+/* Writes im as a PNG to path. A regular file (or a new one) is replaced
+   whole: the PNG goes to a temporary file in the same directory (created
+   O_EXCL, mode 0666 less the umask, or the old file's mode), is fsynced and
+   closed, every step checked, then renamed over the target; on any failure
+   the temporary file is removed and the target is untouched. A symbolic
+   link is followed (its target is replaced, the link stays); a dangling one
+   is refused. A target that exists and is not a regular file (/dev/full, a
+   FIFO) is written in place, never replaced. Returns 0, or -1 after
+   printing why. */
+static int save_png(const image *im, const char *path) {
+    struct stat st;
+    char *resolved = NULL, *tmp = NULL;
+    const char *target = path, *what = "cannot write";
+    int fd = -1, error = 0, in_place = 0, k;
+    png_sink sink;
+
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) in_place = 1;
+        else if (!(resolved = realpath(path, NULL))) { error = errno; what = "cannot resolve"; }
+        else target = resolved;
+    } else if (errno == ENOENT && lstat(path, &st) == 0) {
+        fprintf(stderr, "attnres-run: error: cannot write the heatmap '%s': a symbolic link to a missing file\n",
+                q(path));
+        return -1;
+    }
+    if (!error && in_place) {
+        fd = open(path, O_WRONLY);
+        if (fd < 0) error = errno;
+    } else if (!error) {
+        size_t n = strlen(target) + 40;
+        if (!(tmp = (char *)malloc(n))) error = ENOMEM;
+        for (k = 0; !error && k < 100; k++) {
+            snprintf(tmp, n, "%s.%ld-%d.tmp", target, (long)getpid(), k);
+            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+            if (fd >= 0 || errno != EEXIST) break;
+        }
+        if (!error && fd < 0) error = errno;
+        if (!error && resolved && fchmod(fd, st.st_mode & 07777) != 0) error = errno;
+    }
+    if (!error) {
+        sink.fd = fd;
+        sink.error = 0;
+        if (!stbi_write_png_to_func(png_sink_write, &sink, im->width, im->height, 3, im->pixels, im->width * 3))
+            error = sink.error ? sink.error : ENOMEM;   /* the encoder's own allocation failed */
+        else error = sink.error;
+    }
+    if (!error && !in_place && fsync(fd) != 0) error = errno;
+    if (fd >= 0 && close(fd) != 0 && !error) error = errno;
+    if (!error && !in_place && rename(tmp, target) != 0) error = errno;
+    if (error && tmp && fd >= 0) unlink(tmp);
+    if (error)
+        fprintf(stderr, "attnres-run: error: %s the heatmap '%s': %s\n", what, q(path), strerror(error));
+    free(tmp);
+    free(resolved);
+    return error ? -1 : 0;
 }
 
 /* ======================================================================== */
@@ -471,7 +736,8 @@ static double now_seconds(void) {
 /* Feeds the prompt one token at a time, then samples: the logits of
    position pos choose the token at pos + 1. The last new token is printed
    but never fed, so there are n_prompt + n_tokens - 1 forward passes.
-   Returns 0, or 1 after printing the error. *t_gen: generation seconds. */
+   Returns 0, or 1 after printing the error (a failed write to stdout is
+   left for main to report). *t_gen: generation seconds. */
 static int generate(const attnres_model *model, attnres_state *state, attnres_sampler *sampler,
                     depth_map *dm, const int *prompt, int n_prompt, int n_tokens, double *t_gen) {
     attnres_error err;
@@ -491,7 +757,7 @@ static int generate(const attnres_model *model, attnres_state *state, attnres_sa
         } else if (n_tokens > 0) {
             token = attnres_sample(sampler, logits);
             put_token(token);
-            fflush(stdout);
+            if (out_flush() != 0) return 1;   /* main says why */
         }
     }
     *t_gen = now_seconds() - t_start;
@@ -512,6 +778,9 @@ int main(int argc, char **argv) {
     memset(&state, 0, sizeof state);
     memset(&sampler, 0, sizeof sampler);
     memset(&dm, 0, sizeof dm);
+    /* a file-size limit makes write() fail with EFBIG instead of killing the
+       program (which would leave the heatmap's temporary file behind) */
+    signal(SIGXFSZ, SIG_IGN);
     parse_args(&o, argc, argv);
     if (attnres_model_load(&model, o.model_path, &err) != ATTNRES_OK) {
         fprintf(stderr, "attnres-run: error: %s\n", err.message);
@@ -521,19 +790,24 @@ int main(int argc, char **argv) {
     n_prompt = (int)strlen(o.prompt);
     if (o.heatmap_path && c->residual != ATTNRES_RESIDUAL_ATTNRES) {
         fprintf(stderr, "attnres-run: --heatmap: '%s' is a standard-residual model; "
-                        "there is no depth attention to draw\n", o.model_path);
+                        "there is no depth attention to draw\n", q(o.model_path));
         status = 2;
     } else if (!(prompt = (int *)malloc((size_t)n_prompt * sizeof(int)))) {   /* [n_prompt] */
         fprintf(stderr, "attnres-run: error: out of memory\n");
         status = 1;
     } else if (!encode(prompt, o.prompt, c->vocab_size)) {
         status = 2;
-    } else if (n_prompt > c->seq_len || o.n_tokens > c->seq_len - n_prompt) {
+    } else if (n_prompt > c->seq_len) {   /* the prompt alone: -n is not to blame */
+        fprintf(stderr, "attnres-run: -p/--prompt: the prompt (%d bytes) is longer than the context of "
+                        "%d tokens (the model's seq_len); at most %d bytes fit\n",
+                n_prompt, c->seq_len, c->seq_len);
+        status = 2;
+    } else if (o.n_tokens > c->seq_len - n_prompt) {
         fprintf(stderr, "attnres-run: -n/--tokens: the prompt (%d bytes) + %d new tokens exceed the "
                         "context of %d tokens; at most %d new tokens fit after this prompt\n",
-                n_prompt, o.n_tokens, c->seq_len, n_prompt > c->seq_len ? 0 : c->seq_len - n_prompt);
+                n_prompt, o.n_tokens, c->seq_len, c->seq_len - n_prompt);
         status = 2;
-    } else if (attnres_state_init(&state, c, &err) != ATTNRES_OK ||
+    } else if (attnres_state_init_ctx(&state, c, n_prompt + o.n_tokens, &err) != ATTNRES_OK ||
                attnres_sampler_init(&sampler, c->vocab_size, o.temperature, o.topp, o.seed, &err) != ATTNRES_OK) {
         fprintf(stderr, "attnres-run: error: %s\n", err.message);
         status = 1;
@@ -542,27 +816,33 @@ int main(int argc, char **argv) {
         status = 1;
     }
     if (status == 0) {
+        int i;
         state.path = o.path;
-        fwrite(o.prompt, 1, (size_t)n_prompt, stdout);   /* the prompt, as given */
-        fflush(stdout);
-        status = generate(&model, &state, &sampler, &dm, prompt, n_prompt, o.n_tokens, &t_gen);
-        printf("\n");
-        fflush(stdout);
+        for (i = 0; i < n_prompt; i++) put_byte(prompt[i]);   /* the prompt, escaped alike */
+        if (out_flush() == 0)
+            status = generate(&model, &state, &sampler, &dm, prompt, n_prompt, o.n_tokens, &t_gen);
+        out_pending();   /* a UTF-8 sequence cut off by the end */
+        out_str("\n");
+        errno = 0;
+        if (out_flush() == 0 && fclose(stdout) != 0) txt.error = errno ? errno : EIO;
+        if (txt.error) {
+            fprintf(stderr, "attnres-run: error: cannot write to stdout: %s\n", strerror(txt.error));
+            status = 1;
+        }
     }
     if (status == 0 && !o.quiet)
-        fprintf(stderr, "generated %d token%s in %.3f s (%.1f tokens/s); prompt %d tokens; %s; seq_len %d\n",
+        fprintf(stderr, "generated %d token%s in %.3f s (%.1f tokens/s); prompt %d tokens; %s; "
+                        "context %d of seq_len %d (state %.1f KB)\n",
                 o.n_tokens, o.n_tokens == 1 ? "" : "s", t_gen, o.n_tokens > 0 && t_gen > 0.0 ? o.n_tokens / t_gen : 0.0, n_prompt,
                 c->residual == ATTNRES_RESIDUAL_STANDARD ? "standard residuals"
                 : o.path == ATTNRES_PATH_TWO_PHASE ? "AttnRes, two-phase path" : "AttnRes, direct path",
-                c->seq_len);
+                state.n_ctx, c->seq_len, attnres_state_bytes(c, state.n_ctx) / 1024.0);
     if (status == 0 && dm.sum) {
+        image im;
         if (!o.quiet) depth_map_print(&dm, stderr);
-        if (depth_map_write_png(&dm, c, o.heatmap_path) != 0) {
-            fprintf(stderr, "attnres-run: error: cannot write the heatmap '%s'\n", o.heatmap_path);
-            status = 1;
-        } else if (!o.quiet) {
-            fprintf(stderr, "wrote %s\n", o.heatmap_path);
-        }
+        if (depth_map_draw(&im, &dm, c) != 0 || save_png(&im, o.heatmap_path) != 0) status = 1;
+        else if (!o.quiet) fprintf(stderr, "wrote %s (%d x %d px)\n", q(o.heatmap_path), im.width, im.height);
+        free(im.pixels);
     }
     depth_map_free(&dm);
     free(prompt);
