@@ -493,7 +493,7 @@ static void colormap(unsigned char rgb[3], double t) {
 
 /* Layout of the PNG, in pixels. A cell is CELL_MAX px, or less for a deep
    model, so that the picture stays within PNG_MAX_SIDE px a side (the
-   library allows 2048 sublayers, so 2049 x 2050 cells: at 40 px that was an
+   library allows 2048 sublayers, so up to 2049 x 2049 cells: at 40 px that was an
    82000 px square, 20 GB, and sizes past 2^31 overflow the PNG writer). */
 #define CELL_MAX      40
 #define PNG_MAX_SIDE  4096
