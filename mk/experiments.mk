@@ -5,7 +5,7 @@
 #                            the kit, not conclusions (~6 min on 2 cores). Writes
 #                            build/experiments/quick/{summary.json,table.md,*.png}
 #   make experiments         the full sweep (L = 8, 16, 32 x 3 modes x 3 seeds, and
-#                            4 ablations of Full AttnRes at L = 32), ~90 min on 2
+#                            4 ablations of Block AttnRes at L = 32), ~90 min on 2
 #                            cores; resumable (finished runs are kept in
 #                            build/experiments/full/runs/ and skipped). Copy the
 #                            results to docs/experiments/ with experiments-publish.
