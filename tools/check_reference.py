@@ -13,6 +13,13 @@
    count; with all pseudo-queries zero the depth weights are uniform.
 4. st.py: reading then rewriting every fixture reproduces it byte for byte,
    and the header is compact JSON, metadata first, padded to 8 bytes.
+5. The experiment's shipped models (--experiments, default
+   models/experiments): for every NAME.expect.safetensors there (written by
+   `tools/experiment.py expect`, read by lesson 11, which compares the C
+   logits with it), the numpy decoder on NAME.safetensors gives
+   reference.forward's logits to 1e-9, and the stored logits are those
+   float64 logits rounded to float32. So the C engine, lesson 11's check,
+   equals an independently checked PyTorch result.
 Exits with status 1 if any check fails.
 """
 
@@ -287,16 +294,38 @@ def check_st_format(golden):
         report(True, "st.py rejects float64")
 
 
+def check_experiment_models(folder):
+    names = sorted(fn[:-len(".expect.safetensors")] for fn in os.listdir(folder)
+                   if fn.endswith(".expect.safetensors")) if os.path.isdir(folder) else []
+    report(bool(names), f"experiment models: {len(names)} parity fixture(s) in {folder}")
+    for name in names:
+        path = os.path.join(folder, name + ".safetensors")
+        arrays, meta = st.read(path)
+        expect, _ = st.read(os.path.join(folder, name + ".expect.safetensors"))
+        cfg, weights = ref.load_checkpoint(path)
+        tokens = expect["tokens"]
+        logits, _ = ref.forward(cfg, weights, torch.from_numpy(tokens.astype(np.int64)))
+        step = decode(arrays, meta, tokens)["logits"]
+        worst = maxdiff(logits.numpy(), step)
+        report(worst < 1e-9, f"{name:18s} L = {cfg.n_sublayers} {cfg.residual} S = {cfg.block_size}: whole-prompt "
+                             f"vs token-by-token logits, max |diff| {worst:.2e} over {len(tokens)} positions")
+        report(f32_close(expect["logits"], logits.numpy()) and expect["logits"].shape == (len(tokens), cfg.vocab_size),
+               f"{name:18s} stored logits are the float64 logits rounded to float32")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--golden", default="golden")
+    ap.add_argument("--experiments", default="models/experiments",
+                    help="folder of the experiment's shipped models and their .expect fixtures")
     args = ap.parse_args()
     torch.set_num_threads(1)
     check_st_format(args.golden)
     check_primitives(args.golden)
     import make_golden
-    for name, _, _ in make_golden.CASES:
+    for name, *_ in make_golden.CASES:
         check_case(args.golden, name)
+    check_experiment_models(args.experiments)
     print(f"{len(FAILED)} check(s) failed" if FAILED else "all checks passed")
     sys.exit(1 if FAILED else 0)
 
