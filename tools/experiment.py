@@ -511,8 +511,11 @@ def report(out, command=None):
     for r in records:
         groups.setdefault(_group_key(r), []).append(r)
     order = {"standard": 0, "block": 1, "full": 2}
-    lines = [f"Validation loss (nats/byte, first {records[0]['val_bytes'] + records[0]['val_bytes'] // records[0]['window']} "
-             f"bytes of the {records[0]['corpus']} validation text), mean +- sample std over seeds.", "",
+    r0 = records[0]
+    lines = [f"Validation loss in nats/byte ({r0['val_bytes']:,} predicted bytes of the {r0['corpus']} validation "
+             f"text, windows of {r0['window']} bytes), mean +- sample standard deviation over seeds. Every run: "
+             f"dim {r0['dim']}, {r0['steps']} steps of {r0['batch']} x {r0['window']} bytes "
+             f"({r0['tokens']:,} training bytes), lr {r0['lr']:g}.", "",
              "| L (sublayers) | mode | S | ablation | seeds | params | val loss | min | max |",
              "|---|---|---|---|---|---|---|---|---|"]
     table = []
@@ -525,6 +528,24 @@ def report(out, command=None):
         sd = "" if len(rs) < 2 else f" +- {s:.4f}"
         lines.append(f"| {key[0]} | {key[1]} | {rs[0]['block_size'] or '-'} | {key[2]} | {len(rs)} | "
                      f"{rs[0]['params']:,} | {m:.4f}{sd} | {min(vs):.4f} | {max(vs):.4f} |")
+    # paired by seed: the same seed means the same data order and the same shared initial weights
+    lines += ["", "Paired by seed: val loss of the AttnRes run minus that of the standard run with the same seed "
+                  "(negative = AttnRes better).", "",
+              "| L | mode | ablation | seeds | mean difference | std | per seed |", "|---|---|---|---|---|---|---|"]
+    for key in sorted(groups, key=lambda k: (k[0], order[k[1]], k[2] != "-", k[2])):
+        if key[1] == "standard":
+            continue
+        base = {r["seed"]: r["val_loss"] for r in groups.get((key[0], "standard", "-"), [])}
+        diffs = [(r["seed"], r["val_loss"] - base[r["seed"]]) for r in sorted(groups[key], key=lambda r: r["seed"])
+                 if r["seed"] in base]
+        if not diffs:
+            continue
+        m, sd = _mean_std([d for _, d in diffs])
+        table_d = next(t for t in table if (t["n_layers"], t["mode"], t["ablation"]) == key)
+        table_d["paired_diff_mean"], table_d["paired_diff_std"] = m, sd
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {len(diffs)} | {m:+.4f} | "
+                     f"{'-' if math.isnan(sd) else f'{sd:.4f}'} | "
+                     + ", ".join(f"s{sd_:d}: {d:+.4f}" for sd_, d in diffs) + " |")
     lines += ["", f"Made by `{prov['sweep_command'] or prov['report_command']}` "
                   f"(runs on commit {prov['sweep_commit'] or 'unknown'}; report on commit {prov['report_commit']})."]
     with open(os.path.join(out, "table.md"), "w") as f:
@@ -539,7 +560,9 @@ def report(out, command=None):
 def plots(out, records, groups, prov):
     import matplotlib
     matplotlib.use("Agg")
+    import matplotlib.colors
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     colors = {"standard": "tab:blue", "block": "tab:orange", "full": "tab:green"}
     depths = sorted({r["n_layers"] for r in records})
     main = {k: v for k, v in groups.items() if k[2] in ("-", "softmax")}
@@ -630,6 +653,7 @@ def plots(out, records, groups, prov):
                 ys = [sum(r[key][i] for r in rs) / len(rs) for i in range(n)]
                 ax.plot(range(n), ys, "o-", ms=2.5, color=colors[mode], label=label(mode))
             ax.set_yscale("log")
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
             ax.set_title(f"L = {L}", fontsize=9)
             ax.set_xlabel("sublayer l")
             ax.set_ylabel(ylabel, fontsize=8)
@@ -651,15 +675,41 @@ def plots(out, records, groups, prov):
             for i in range(rows):
                 for j in range(len(rs[0]["alpha"][i])):
                     grid[i][j] = sum(r["alpha"][i][j] for r in rs) / len(rs)
-            im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+            im = ax.imshow(grid, cmap="viridis", aspect="auto",
+                           norm=matplotlib.colors.PowerNorm(gamma=0.5, vmin=0, vmax=1))
             ax.set_xlabel("source (0 = embedding; last of a row may be the partial sum)")
             ax.set_ylabel("reader: sublayer l (last row: output)")
             ax.set_title(f"{label(mode)}, L = {L}: mean alpha", fontsize=9)
             fig.colorbar(im, ax=ax)
-        fig.suptitle(f"Where depth attention looks (mean over validation positions and {len(panels[0][1])} seed(s))",
-                     fontsize=9)
+        fig.suptitle(f"Where depth attention looks: mean alpha over 16 validation windows and {len(panels[0][1])} "
+                     f"seed(s); square-root colour scale, white = not a source", fontsize=9)
         fig.tight_layout(rect=(0, 0.03, 1, 1))
         save(fig, "alpha.png", "mean depth weights alpha at the deepest setting")
+    # 6. the ablations at the deepest setting, next to standard and the default
+    abl = sorted(k for k in groups if k[0] == L and k[2] not in ("-", "softmax"))
+    if abl:
+        bars = [("standard", groups.get((L, "standard", "-"), []))]
+        mode = abl[0][1]
+        bars.append((f"{mode} (softmax)", groups.get((L, mode, "softmax"), [])))
+        bars += [(f"{mode}: {k[2]}", groups[k]) for k in abl]
+        bars = [(n, rs) for n, rs in bars if rs]
+        fig, ax = plt.subplots(figsize=(7.5, 4.2))
+        for i, (name, rs) in enumerate(bars):
+            vs = [r["val_loss"] for r in rs]
+            m, sd = _mean_std(vs)
+            ax.bar(i, m, yerr=0 if math.isnan(sd) else sd, capsize=4, color=plt.cm.tab10(i), alpha=0.7)
+            ax.plot([i] * len(vs), vs, "k.", ms=5)
+            ax.text(i, m, f"{m:.3f}\n({len(vs)} seed{'s' if len(vs) > 1 else ''})", ha="center", va="bottom",
+                    fontsize=7)
+        lo = min(r["val_loss"] for _, rs in bars for r in rs)
+        hi = max(r["val_loss"] for _, rs in bars for r in rs)
+        ax.set_ylim(lo - 0.3 * (hi - lo) - 0.01, hi + 0.35 * (hi - lo) + 0.01)
+        ax.set_xticks(range(len(bars)))
+        ax.set_xticklabels([n for n, _ in bars], rotation=20, fontsize=7, ha="right")
+        ax.set_ylabel("validation loss (nats/byte)")
+        ax.set_title(f"Ablations of the depth attention at L = {L} (bars: mean +- std; dots: seeds)", fontsize=9)
+        fig.tight_layout(rect=(0, 0.03, 1, 1))
+        save(fig, "ablations.png", "validation loss of the ablations at the deepest setting")
     with open(os.path.join(out, "plots.json"), "w") as f:
         json.dump({"provenance": prov, "plots": made}, f, indent=1)
         f.write("\n")
