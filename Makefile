@@ -86,6 +86,7 @@ clean:
 help:
 	@echo "make               build the tests (into $(BUILD))"
 	@echo "make test          warning check, then every test; ends with 'N passed, N failed'"
+	@echo "                   (', N skipped' when a test could not be built: test_cli without stb)"
 	@echo "make test SAN=1    the same under AddressSanitizer + UBSan"
 	@echo "make test SIMD=1   the same through attnres_kernels.c (AVX2+FMA); OMP=1 adds OpenMP"
 	@echo "make test CUDA=1   the same through attnres_kernels.cu (nvcc; GPU checks skip without a GPU)"
@@ -107,6 +108,7 @@ help:
 	@echo "make test-ddp      1 process vs torchrun with 2 (DistributedDataParallel): same loss curve"
 	@echo "make clean         remove build/"
 	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN, SIMD, OMP, CUDA, NVCC"
+	@echo "  STB_INCLUDE (default /usr/include/stb), STB_INSTALL=no: never apt-get install libstb-dev"
 
 # The rest lives in parts, each with its targets listed at its top:
 #   mk/lessons.mk      the course: lessons, check-lessons, update-lessons, numdiff
