@@ -54,17 +54,46 @@ static void test_rope(const attnres_st_file *f) {
     free(x); free(theta); free(want); free(pos); free(head_dim);
 }
 
-static void test_depth_attention(const attnres_st_file *f) {
-    float *src = fixture_f32(f, "depth.sources", 5 * 64), *w = fixture_f32(f, "depth.pseudo_query", 64);
-    float *g = fixture_f32(f, "depth.key_gain", 64), *eps = fixture_f32(f, "depth.eps", 1);
-    float *want_alpha = fixture_f32(f, "depth.alpha", 5), *want_out = fixture_f32(f, "depth.out", 64);
-    float alpha[5], out[64];
-    if (src && w && g && eps && want_alpha && want_out) {
-        attnres_depth_attention(out, alpha, src, 5, w, g, 64, eps[0]);
-        check_close("depth attention alpha [5] (one source 50x larger)", alpha, want_alpha, 5, ATOL, RTOL);
-        check_close("depth attention output [64]", out, want_out, 64, ATOL, RTOL);
+/* One depth-attention case of the fixture: <case>.sources [n, 64], the
+   pseudo-query <query>, the shared key gain and eps; alpha [n] and the
+   output [64] against the reference's <case>.alpha and <case>.out. */
+static void depth_case(const attnres_st_file *f, const char *name, const char *query, int n, const char *what) {
+    char key[4][64];
+    float *src, *w, *g, *eps, *want_alpha, *want_out, alpha[8], out[64];
+    char label[160];
+    snprintf(key[0], sizeof key[0], "%s.sources", name);
+    snprintf(key[1], sizeof key[1], "%s.alpha", name);
+    snprintf(key[2], sizeof key[2], "%s.out", name);
+    snprintf(key[3], sizeof key[3], "%s.pseudo_query", query);
+    src = fixture_f32(f, key[0], (size_t)n * 64);
+    w = fixture_f32(f, key[3], 64);
+    g = fixture_f32(f, "depth.key_gain", 64);
+    eps = fixture_f32(f, "depth.eps", 1);
+    want_alpha = fixture_f32(f, key[1], (size_t)n);
+    want_out = fixture_f32(f, key[2], 64);
+    if (src && w && g && eps && want_alpha && want_out && n <= 8) {
+        attnres_depth_attention(out, alpha, src, n, w, g, 64, eps[0]);
+        snprintf(label, sizeof label, "depth attention alpha [%d], %s", n, what);
+        check_close(label, alpha, want_alpha, (size_t)n, ATOL, RTOL);
+        snprintf(label, sizeof label, "depth attention output [64], %s", what);
+        check_close(label, out, want_out, 64, ATOL, RTOL);
     }
     free(src); free(w); free(g); free(eps); free(want_alpha); free(want_out);
+}
+
+static void test_depth_attention(const attnres_st_file *f) {
+    float *logits = fixture_f32(f, "depth_big.logits", 5), spread = 0.0f;
+    int j;
+    depth_case(f, "depth", "depth", 5, "one source 50x larger");
+    /* logits of several hundred: expf(s) alone overflows past 88, so only
+       a softmax that subtracts the max gets these weights */
+    for (j = 0; logits && j < 5; j++) if (fabsf(logits[j]) > spread) spread = fabsf(logits[j]);
+    check(spread > 88.0f, "depth_big: the reference's logits reach |s| = %.1f, past expf's range", (double)spread);
+    depth_case(f, "depth_big", "depth_big", 5, "logits past +-88");
+    /* a source with an element of 1e38 and one at 1e20: their key norms
+       overflow a float sum of squares */
+    depth_case(f, "depth_huge", "depth_huge", 4, "sources with 1e38 and 1e20");
+    free(logits);
 }
 
 /* Squares that overflow float: a plain sum of x^2 is Inf and 1/sqrt(Inf)
@@ -80,40 +109,6 @@ static void test_rmsnorm_huge(const attnres_st_file *f) {
                     ATOL, RTOL);
     }
     free(x); free(g); free(eps); free(want);
-}
-
-/* Depth logits of several hundred: expf(s) alone overflows past 88, so
-   only a softmax that subtracts the max gets these weights. */
-static void test_depth_attention_big_logits(const attnres_st_file *f) {
-    float *src = fixture_f32(f, "depth_big.sources", 5 * 64), *w = fixture_f32(f, "depth_big.pseudo_query", 64);
-    float *g = fixture_f32(f, "depth.key_gain", 64), *eps = fixture_f32(f, "depth.eps", 1);
-    float *logits = fixture_f32(f, "depth_big.logits", 5);
-    float *want_alpha = fixture_f32(f, "depth_big.alpha", 5), *want_out = fixture_f32(f, "depth_big.out", 64);
-    float alpha[5], out[64], spread = 0.0f;
-    int j;
-    if (src && w && g && eps && logits && want_alpha && want_out) {
-        for (j = 0; j < 5; j++) if (fabsf(logits[j]) > spread) spread = fabsf(logits[j]);
-        check(spread > 88.0f, "depth_big: the reference's logits reach |s| = %.1f, past expf's range", (double)spread);
-        attnres_depth_attention(out, alpha, src, 5, w, g, 64, eps[0]);
-        check_close("depth attention alpha [5], logits past +-88", alpha, want_alpha, 5, ATOL, RTOL);
-        check_close("depth attention output [64], logits past +-88", out, want_out, 64, ATOL, RTOL);
-    }
-    free(src); free(w); free(g); free(eps); free(logits); free(want_alpha); free(want_out);
-}
-
-/* A source with an element of 1e38 and one at 1e20: their key norms
-   overflow a float sum of squares. */
-static void test_depth_attention_huge_sources(const attnres_st_file *f) {
-    float *src = fixture_f32(f, "depth_huge.sources", 4 * 64), *w = fixture_f32(f, "depth_huge.pseudo_query", 64);
-    float *g = fixture_f32(f, "depth.key_gain", 64), *eps = fixture_f32(f, "depth.eps", 1);
-    float *want_alpha = fixture_f32(f, "depth_huge.alpha", 4), *want_out = fixture_f32(f, "depth_huge.out", 64);
-    float alpha[4], out[64];
-    if (src && w && g && eps && want_alpha && want_out) {
-        attnres_depth_attention(out, alpha, src, 4, w, g, 64, eps[0]);
-        check_close("depth attention alpha [4], sources with 1e38 and 1e20", alpha, want_alpha, 4, ATOL, RTOL);
-        check_close("depth attention output [64], sources with 1e38 and 1e20", out, want_out, 64, ATOL, RTOL);
-    }
-    free(src); free(w); free(g); free(eps); free(want_alpha); free(want_out);
 }
 
 static void test_mlp(const attnres_st_file *f) {
@@ -136,8 +131,6 @@ int main(void) {
         test_softmax(&f);
         test_rope(&f);
         test_depth_attention(&f);
-        test_depth_attention_big_logits(&f);
-        test_depth_attention_huge_sources(&f);
         test_mlp(&f);
         attnres_st_close(&f);
     }
