@@ -670,7 +670,8 @@ static void png_sink_write(void *context, void *data, int size) {
    whole: the PNG goes to a temporary file in the same directory (created
    O_EXCL, mode 0666 less the umask, or the old file's mode), is fsynced and
    closed, every step checked, then renamed over the target; on any failure
-   the temporary file is removed and the target is untouched. A symbolic
+   the temporary file is removed and the target is untouched. A file we may
+   not write is not replaced either (access W_OK). A symbolic
    link is followed (its target is replaced, the link stays); a dangling one
    is refused. A target that exists and is not a regular file (/dev/full, a
    FIFO) is written in place, never replaced. Returns 0, or -1 after
@@ -685,6 +686,7 @@ static int save_png(const image *im, const char *path) {
     if (stat(path, &st) == 0) {
         if (!S_ISREG(st.st_mode)) in_place = 1;
         else if (!(resolved = realpath(path, NULL))) { error = errno; what = "cannot resolve"; }
+        else if (access(resolved, W_OK) != 0) error = errno;   /* replacing must not bypass the file's mode */
         else target = resolved;
     } else if (errno == ENOENT && lstat(path, &st) == 0) {
         fprintf(stderr, "attnres-run: error: cannot write the heatmap '%s': a symbolic link to a missing file\n",
@@ -703,7 +705,7 @@ static int save_png(const image *im, const char *path) {
             if (fd >= 0 || errno != EEXIST) break;
         }
         if (!error && fd < 0) error = errno;
-        if (!error && resolved && fchmod(fd, st.st_mode & 07777) != 0) error = errno;
+        if (!error && resolved && fchmod(fd, st.st_mode & 0777) != 0) error = errno;
     }
     if (!error) {
         sink.fd = fd;
