@@ -382,16 +382,16 @@ def add_run_args(ap):
 PLANS = {
     "quick": {"corpus": "kjv", "depths": (8, 16), "seeds": (0,), "ablation_seeds": (),
               "dim": 48, "hidden_dim": 128, "steps": 150, "batch": 32, "window": 64, "warmup": 15},
-    "full": {"corpus": "kjv", "depths": (8, 16, 32), "seeds": (0, 1, 2), "ablation_seeds": (0,),
+    "full": {"corpus": "kjv", "depths": (8, 16, 32), "seeds": (0, 1, 2, 3, 4), "ablation_seeds": (0, 1, 2),
              "dim": 48, "hidden_dim": 128, "steps": 150, "batch": 32, "window": 64, "warmup": 15},
 }
 BLOCKS = 4  # Block AttnRes: N = 4 blocks at every depth (S = L / 4)
 
 
 def plan_runs(plan):
-    """[(name, [run arguments])] of a plan, in the order they run: seed by seed,
-    deepest (slowest) first, then the ablations (Block AttnRes at the deepest
-    setting). The first
+    """[(name, [run arguments])] of a plan, in the order they run: the first
+    three seeds, seed by seed, deepest (slowest) first; then the ablations
+    (Block AttnRes at the deepest setting); then any further seeds. The first
     seed's standard and Block models at the deepest setting are saved
     (--save models/NAME.safetensors, relative to the sweep directory)."""
     p = PLANS[plan]
@@ -402,19 +402,25 @@ def plan_runs(plan):
              ("block", ["--residual", "attnres", "--blocks", str(BLOCKS)]),
              ("full", ["--residual", "attnres", "--block-size", "1"])]
     deepest = max(p["depths"])
-    runs = []
-    for i, seed in enumerate(p["seeds"]):
-        for L in sorted(p["depths"], reverse=True):
-            for mode, extra in modes:
-                name = f"L{L}_{mode}_s{seed}"
-                save = ["--save", os.path.join("models", name + ".safetensors")] \
-                    if i == 0 and L == deepest and mode != "full" else []
-                runs.append((name, common + extra + save + ["--n-layers", str(L // 2), "--seed", str(seed)]))
+
+    def grid(seeds):
+        out = []
+        for seed in seeds:
+            for L in sorted(p["depths"], reverse=True):
+                for mode, extra in modes:
+                    name = f"L{L}_{mode}_s{seed}"
+                    save = ["--save", os.path.join("models", name + ".safetensors")] \
+                        if seed == p["seeds"][0] and L == deepest and mode != "full" else []
+                    out.append((name, common + extra + save + ["--n-layers", str(L // 2), "--seed", str(seed)]))
+        return out
+
+    runs = grid(p["seeds"][:3])
     for s in p["ablation_seeds"]:
         for abl in ABLATIONS[1:]:
             runs.append((f"L{deepest}_block_{abl}_s{s}",
                          common + modes[1][1] + ["--ablation", abl, "--n-layers", str(deepest // 2),
                                                  "--seed", str(s)]))
+    runs += grid(p["seeds"][3:])
     return runs
 
 
