@@ -9,6 +9,9 @@
 #                            cores; resumable (finished runs are kept in
 #                            build/experiments/full/runs/ and skipped). Copy the
 #                            results to docs/experiments/ with experiments-publish.
+#   make experiments-long    L = 32 only, 3 modes, seed 0, with 4x the token budget
+#                            (600 steps): does the ranking hold with more training?
+#                            build/experiments/long/
 #   make experiments-publish the full sweep's summary.json, table.md, table.json,
 #                            plots.json, sweep.json and PNGs into docs/experiments/;
 #                            its seed-0 standard and Block models at L = 32 into
@@ -29,7 +32,7 @@ KJV        = build/corpus/kjv/train.txt
 EXP_MODELS = models/experiments
 DDP_RUN    = run --corpus kjv --n-layers 2 --residual attnres --blocks 2 --steps 30 --evals 3
 
-.PHONY: kjv-corpus experiments-quick experiments experiments-publish test-ddp
+.PHONY: kjv-corpus experiments-quick experiments experiments-long experiments-publish test-ddp
 kjv-corpus: $(KJV)
 $(KJV): tools/text_corpus.py
 	$(PYTHON) tools/text_corpus.py --out build/corpus/kjv
@@ -40,11 +43,18 @@ experiments-quick: $(KJV)
 experiments: $(KJV)
 	$(EXP) sweep --plan full --out build/experiments/full
 
+experiments-long: $(KJV)
+	$(EXP) sweep --plan long --out build/experiments/long
+
 FULL = build/experiments/full
 experiments-publish: $(KJV)
 	@mkdir -p docs/experiments $(EXP_MODELS)
 	cp $(FULL)/summary.json $(FULL)/table.md $(FULL)/table.json $(FULL)/plots.json $(FULL)/sweep.json \
 	   $(FULL)/*.png docs/experiments/
+	if [ -f build/experiments/long/summary.json ]; then mkdir -p docs/experiments/long && \
+	  cp build/experiments/long/summary.json build/experiments/long/table.md build/experiments/long/table.json \
+	     build/experiments/long/plots.json build/experiments/long/sweep.json build/experiments/long/*.png \
+	     docs/experiments/long/; fi
 	$(PYTHON) tools/text_corpus.py --out build/corpus/kjv --excerpt $(EXP_MODELS)/kjv_val_excerpt.txt
 	for m in standard block; do \
 	  cp $(FULL)/models/L32_$${m}_s0.safetensors $(EXP_MODELS)/$${m}_L32.safetensors && \
