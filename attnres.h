@@ -1,4 +1,4 @@
-/* attnres.h - v0.2 - Attention Residuals inside a tiny LLaMA-style decoder.
+/* attnres.h - v0.3 - Attention Residuals inside a tiny LLaMA-style decoder.
    A single-header numerical laboratory: every stage is a plain scalar loop
    you can step through, and every stage is diffed against PyTorch.
 
@@ -70,6 +70,10 @@
      exits and never allocates inside attnres_forward.
 
    VERSION HISTORY
+     0.3  the caller chooses the context: attnres_state_init_ctx, and
+          attnres_state_bytes to ask its cost first; attnres_escape (every
+          error message is escaped); RMS norms that do not overflow for
+          finite input; sampling that is right at any temperature > 0.
      0.2  two-phase inference (Algorithm 1) selectable at run time,
           attnres_prefill, traffic counters, the kernel hook.
      0.1  first release: standard / Full / Block AttnRes, KV-cache, GQA,
