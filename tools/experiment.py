@@ -511,7 +511,8 @@ def report(out, command=None):
             sweep_info = json.load(f)
     prov = {"sweep_command": sweep_info.get("command"), "sweep_commit": sweep_info.get("commit"),
             "report_command": command or f"/usr/bin/python3 tools/experiment.py report {out}",
-            "report_commit": git_commit()}
+            "report_commit": git_commit(),
+            "run_commits": sorted({r.get("commit", "unknown") for r in records})}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({"provenance": prov, "runs": records}, f, separators=(",", ":"))
         f.write("\n")
@@ -556,7 +557,8 @@ def report(out, command=None):
                      f"{'-' if math.isnan(sd) else f'{sd:.4f}'} | "
                      + ", ".join(f"s{sd_:d}: {d:+.4f}" for sd_, d in diffs) + " |")
     lines += ["", f"Made by `{prov['sweep_command'] or prov['report_command']}` "
-                  f"(runs on commit {prov['sweep_commit'] or 'unknown'}; report on commit {prov['report_commit']})."]
+                  f"(the runs ran on commit{'s' if len(prov['run_commits']) > 1 else ''} "
+                  f"{', '.join(prov['run_commits'])}; the report on commit {prov['report_commit']})."]
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(out, "table.json"), "w") as f:
@@ -575,8 +577,8 @@ def plots(out, records, groups, prov):
     colors = {"standard": "tab:blue", "block": "tab:orange", "full": "tab:green"}
     depths = sorted({r["n_layers"] for r in records})
     main = {k: v for k, v in groups.items() if k[2] in ("-", "softmax")}
-    foot = (f"{prov['sweep_command'] or prov['report_command']}  |  commit "
-            f"{(prov['sweep_commit'] or prov['report_commit'])[:12]}")
+    foot = (f"{prov['sweep_command'] or prov['report_command']}  |  runs on commit "
+            f"{', '.join(c[:12] for c in prov['run_commits'])}  |  plot on commit {prov['report_commit'][:12]}")
     made = {}
 
     def save(fig, name, what):
