@@ -447,9 +447,19 @@ def sweep(a):
     todo = [(n, args) for n, args in runs if not os.path.exists(os.path.join(rdir, n + ".json"))]
     print(f"sweep {a.plan}: {len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to run "
           f"with {a.jobs} at a time (logs in {rdir}/*.log)", flush=True)
-    with open(os.path.join(a.out, "sweep.json"), "w") as f:
-        json.dump({"plan": a.plan, "settings": PLANS[a.plan], "blocks": BLOCKS, "commit": git_commit(),
-                   "command": " ".join(["tools/experiment.py"] + sys.argv[1:])}, f, indent=1)
+    # sweep.json: the plan, and every invocation (a resumed sweep adds one) with the
+    # commit whose tools it ran: the runs use a snapshot of tools/ taken here
+    info_path = os.path.join(a.out, "sweep.json")
+    history = []
+    if os.path.exists(info_path):
+        with open(info_path) as f:
+            old = json.load(f)
+        history = old.get("invocations") or [{"commit": old.get("commit"), "command": old.get("command")}]
+    history.append({"commit": git_commit(), "command": " ".join(["tools/experiment.py"] + sys.argv[1:]),
+                    "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "runs": [n for n, _ in todo]})
+    with open(info_path, "w") as f:
+        json.dump({"plan": a.plan, "settings": PLANS[a.plan], "blocks": BLOCKS, "invocations": history}, f, indent=1)
         f.write("\n")
     # the runs use a snapshot of the tools, so editing them mid-sweep changes nothing
     code = os.path.join(a.out, "code")
@@ -509,10 +519,11 @@ def report(out, command=None):
     if os.path.exists(os.path.join(out, "sweep.json")):
         with open(os.path.join(out, "sweep.json")) as f:
             sweep_info = json.load(f)
-    prov = {"sweep_command": sweep_info.get("command"), "sweep_commit": sweep_info.get("commit"),
+    inv = sweep_info.get("invocations") or ([sweep_info] if sweep_info else [])
+    prov = {"sweep_command": inv[-1].get("command") if inv else None,
+            "run_commits": [i.get("commit") or "unknown" for i in inv] or ["unknown"],
             "report_command": command or f"/usr/bin/python3 tools/experiment.py report {out}",
-            "report_commit": git_commit(),
-            "run_commits": sorted({r.get("commit", "unknown") for r in records})}
+            "report_commit": git_commit()}
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump({"provenance": prov, "runs": records}, f, separators=(",", ":"))
         f.write("\n")
@@ -557,8 +568,9 @@ def report(out, command=None):
                      f"{'-' if math.isnan(sd) else f'{sd:.4f}'} | "
                      + ", ".join(f"s{sd_:d}: {d:+.4f}" for sd_, d in diffs) + " |")
     lines += ["", f"Made by `{prov['sweep_command'] or prov['report_command']}` "
-                  f"(the runs ran on commit{'s' if len(prov['run_commits']) > 1 else ''} "
-                  f"{', '.join(prov['run_commits'])}; the report on commit {prov['report_commit']})."]
+                  f"(the runs used the tools of commit{'s' if len(prov['run_commits']) > 1 else ''} "
+                  f"{', '.join(prov['run_commits'])} (one per sweep invocation, see sweep.json); "
+                  f"the report and plots: `{prov['report_command']}` on commit {prov['report_commit']})."]
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(out, "table.json"), "w") as f:
