@@ -540,7 +540,9 @@ def report(out, command=None):
              "| L (sublayers) | mode | S | ablation | seeds | params | val loss | min | max |",
              "|---|---|---|---|---|---|---|---|---|"]
     table = []
-    for key in sorted(groups, key=lambda k: (k[0], order[k[1]], k[2] != "-", k[2])):
+    def sort_key(k):   # depth, mode, then the default before the ablations
+        return (k[0], order[k[1]], k[2] not in ("-", "softmax"), k[2])
+    for key in sorted(groups, key=sort_key):
         rs = groups[key]
         m, s = _mean_std([r["val_loss"] for r in rs])
         vs = [r["val_loss"] for r in rs]
@@ -550,23 +552,30 @@ def report(out, command=None):
         lines.append(f"| {key[0]} | {key[1]} | {rs[0]['block_size'] or '-'} | {key[2]} | {len(rs)} | "
                      f"{rs[0]['params']:,} | {m:.4f}{sd} | {min(vs):.4f} | {max(vs):.4f} |")
     # paired by seed: the same seed means the same data order and the same shared initial weights
-    lines += ["", "Paired by seed: val loss of the AttnRes run minus that of the standard run with the same seed "
-                  "(negative = AttnRes better).", "",
-              "| L | mode | ablation | seeds | mean difference | std | per seed |", "|---|---|---|---|---|---|---|"]
-    for key in sorted(groups, key=lambda k: (k[0], order[k[1]], k[2] != "-", k[2])):
+    lines += ["", "Paired by seed: val loss of a run minus that of the run it is compared with at the same seed "
+                  "(same data order, same shared initial weights); negative = the first is better.", "",
+              "| L | mode | ablation | minus | seeds | mean difference | std | std / sqrt(seeds) | per seed |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(groups, key=sort_key):
         if key[1] == "standard":
             continue
-        base = {r["seed"]: r["val_loss"] for r in groups.get((key[0], "standard", "-"), [])}
-        diffs = [(r["seed"], r["val_loss"] - base[r["seed"]]) for r in sorted(groups[key], key=lambda r: r["seed"])
-                 if r["seed"] in base]
-        if not diffs:
-            continue
-        m, sd = _mean_std([d for _, d in diffs])
-        table_d = next(t for t in table if (t["n_layers"], t["mode"], t["ablation"]) == key)
-        table_d["paired_diff_mean"], table_d["paired_diff_std"] = m, sd
-        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {len(diffs)} | {m:+.4f} | "
-                     f"{'-' if math.isnan(sd) else f'{sd:.4f}'} | "
-                     + ", ".join(f"s{sd_:d}: {d:+.4f}" for sd_, d in diffs) + " |")
+        bases = [("standard", (key[0], "standard", "-"))]
+        if key[2] not in ("-", "softmax"):          # an ablation: also against the default AttnRes
+            bases.append((f"{key[1]} softmax", (key[0], key[1], "softmax")))
+        for base_name, base_key in bases:
+            base = {r["seed"]: r["val_loss"] for r in groups.get(base_key, [])}
+            diffs = [(r["seed"], r["val_loss"] - base[r["seed"]])
+                     for r in sorted(groups[key], key=lambda r: r["seed"]) if r["seed"] in base]
+            if not diffs:
+                continue
+            m, sd = _mean_std([d for _, d in diffs])
+            if base_name == "standard":
+                table_d = next(t for t in table if (t["n_layers"], t["mode"], t["ablation"]) == key)
+                table_d["paired_diff_mean"], table_d["paired_diff_std"] = m, sd
+            sds = "-" if math.isnan(sd) else f"{sd:.4f}"
+            sem = "-" if math.isnan(sd) else f"{sd / math.sqrt(len(diffs)):.4f}"
+            lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {base_name} | {len(diffs)} | {m:+.4f} | {sds} | {sem} | "
+                         + ", ".join(f"s{seed:d}: {d:+.4f}" for seed, d in diffs) + " |")
     lines += ["", f"Made by `{prov['sweep_command'] or prov['report_command']}` "
                   f"(the runs used the tools of commit{'s' if len(prov['run_commits']) > 1 else ''} "
                   f"{', '.join(prov['run_commits'])} (one per sweep invocation, see sweep.json); "
