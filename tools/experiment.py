@@ -640,7 +640,7 @@ def plots(out, records, groups, prov):
     ax.set_xlabel("depth L (sublayers)")
     ax.set_ylabel("validation loss (nats/byte)")
     ax.set_title("Validation loss vs depth (mean +- std over seeds; dots: single seeds)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     save(fig, "val_loss_vs_depth.png", "validation loss vs depth per mode, error bars = std over seeds")
 
@@ -731,8 +731,8 @@ def plots(out, records, groups, prov):
             m, sd = _mean_std(vs)
             ax.bar(i, m, yerr=0 if math.isnan(sd) else sd, capsize=4, color=plt.cm.tab10(i), alpha=0.7)
             ax.plot([i] * len(vs), vs, "k.", ms=5)
-            ax.text(i, m, f"{m:.3f}\n({len(vs)} seed{'s' if len(vs) > 1 else ''})", ha="center", va="bottom",
-                    fontsize=7)
+            ax.text(i, max(vs + [m + (0 if math.isnan(sd) else sd)]) + 0.005,
+                    f"{m:.3f}\n({len(vs)} seed{'s' if len(vs) > 1 else ''})", ha="center", va="bottom", fontsize=7)
         lo = min(r["val_loss"] for _, rs in bars for r in rs)
         hi = max(r["val_loss"] for _, rs in bars for r in rs)
         ax.set_ylim(lo - 0.3 * (hi - lo) - 0.01, hi + 0.35 * (hi - lo) + 0.01)
