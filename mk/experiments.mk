@@ -4,16 +4,18 @@
 #                            Full AttnRes, seed 0) on the King James text: trying
 #                            the kit, not conclusions (~6 min on 2 cores). Writes
 #                            build/experiments/quick/{summary.json,table.md,*.png}
-#   make experiments         the full sweep (L = 8, 16, 32 x 3 modes x 3 seeds, and
-#                            4 ablations of Block AttnRes at L = 32), ~90 min on 2
-#                            cores; resumable (finished runs are kept in
-#                            build/experiments/full/runs/ and skipped). Copy the
-#                            results to docs/experiments/ with experiments-publish.
+#   make experiments         the full sweep: L = 8, 16, 32 x 3 modes x 5 seeds, and
+#                            4 ablations of Block AttnRes at L = 32 x 3 seeds (57
+#                            runs, about 50 min on 2 cores); resumable (finished
+#                            runs are kept in build/experiments/full/runs/ and
+#                            skipped). Copy the results to docs/experiments/ with
+#                            experiments-publish.
 #   make experiments-long    L = 32 only, 3 modes, seed 0, with 4x the token budget
 #                            (600 steps): does the ranking hold with more training?
-#                            build/experiments/long/
+#                            build/experiments/long/ (about 15 min)
 #   make experiments-publish the full sweep's summary.json, table.md, table.json,
-#                            plots.json, sweep.json and PNGs into docs/experiments/;
+#                            plots.json, sweep.json and PNGs into docs/experiments/
+#                            (and those of experiments-long into .../long/);
 #                            its seed-0 standard and Block models at L = 32 into
 #                            models/experiments/ with their C parity fixtures
 #                            (PyTorch logits on the committed validation excerpt)
