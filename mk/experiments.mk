@@ -13,9 +13,12 @@
 #   make experiments-long    L = 32 only, 3 modes, seed 0, with 4x the token budget
 #                            (600 steps): does the ranking hold with more training?
 #                            build/experiments/long/ (about 15 min)
+#   make experiments-grammar the grid of the full sweep (3 seeds, no ablations) on the
+#                            generated grammar text of models/ (tools/corpus.py):
+#                            build/experiments/grammar/ (about 30 min)
 #   make experiments-publish the full sweep's summary.json, table.md, table.json,
 #                            plots.json, sweep.json and PNGs into docs/experiments/
-#                            (and those of experiments-long into .../long/);
+#                            (those of experiments-long and -grammar into long/, grammar/);
 #                            its seed-0 standard and Block models at L = 32 into
 #                            models/experiments/ with their C parity fixtures
 #                            (PyTorch logits on the committed validation excerpt)
@@ -34,7 +37,7 @@ KJV        = build/corpus/kjv/train.txt
 EXP_MODELS = models/experiments
 DDP_RUN    = run --corpus kjv --n-layers 2 --residual attnres --blocks 2 --steps 30 --evals 3
 
-.PHONY: kjv-corpus experiments-quick experiments experiments-long experiments-publish test-ddp
+.PHONY: kjv-corpus experiments-quick experiments experiments-long experiments-grammar experiments-publish test-ddp
 kjv-corpus: $(KJV)
 $(KJV): tools/text_corpus.py
 	$(PYTHON) tools/text_corpus.py --out build/corpus/kjv
@@ -48,15 +51,18 @@ experiments: $(KJV)
 experiments-long: $(KJV)
 	$(EXP) sweep --plan long --out build/experiments/long
 
+experiments-grammar:
+	$(EXP) sweep --plan grammar --out build/experiments/grammar
+
 FULL = build/experiments/full
 experiments-publish: $(KJV)
 	@mkdir -p docs/experiments $(EXP_MODELS)
 	cp $(FULL)/summary.json $(FULL)/table.md $(FULL)/table.json $(FULL)/plots.json $(FULL)/sweep.json \
 	   $(FULL)/*.png docs/experiments/
-	if [ -f build/experiments/long/summary.json ]; then mkdir -p docs/experiments/long && \
-	  cp build/experiments/long/summary.json build/experiments/long/table.md build/experiments/long/table.json \
-	     build/experiments/long/plots.json build/experiments/long/sweep.json build/experiments/long/*.png \
-	     docs/experiments/long/; fi
+	for d in long grammar; do if [ -f build/experiments/$$d/summary.json ]; then mkdir -p docs/experiments/$$d && \
+	  cp build/experiments/$$d/summary.json build/experiments/$$d/table.md build/experiments/$$d/table.json \
+	     build/experiments/$$d/plots.json build/experiments/$$d/sweep.json build/experiments/$$d/*.png \
+	     docs/experiments/$$d/ || exit 1; fi; done
 	$(PYTHON) tools/text_corpus.py --out build/corpus/kjv --excerpt $(EXP_MODELS)/kjv_val_excerpt.txt
 	for m in standard block; do \
 	  cp $(FULL)/models/L32_$${m}_s0.safetensors $(EXP_MODELS)/$${m}_L32.safetensors && \

@@ -384,6 +384,9 @@ PLANS = {
               "dim": 48, "hidden_dim": 128, "steps": 150, "batch": 32, "window": 64, "warmup": 15},
     "full": {"corpus": "kjv", "depths": (8, 16, 32), "seeds": (0, 1, 2, 3, 4), "ablation_seeds": (0, 1, 2),
              "dim": 48, "hidden_dim": 128, "steps": 150, "batch": 32, "window": 64, "warmup": 15},
+    # the grid of "full" on the generated grammar text of the shipped models (3 seeds, no ablations)
+    "grammar": {"corpus": "grammar", "depths": (8, 16, 32), "seeds": (0, 1, 2), "ablation_seeds": (),
+                "dim": 48, "hidden_dim": 128, "steps": 150, "batch": 32, "window": 64, "warmup": 15},
     # the deepest setting of "full" with 4x its token budget: does the ranking hold with more training?
     "long": {"corpus": "kjv", "depths": (32,), "seeds": (0,), "ablation_seeds": (),
              "dim": 48, "hidden_dim": 128, "steps": 600, "batch": 32, "window": 64, "warmup": 60},
