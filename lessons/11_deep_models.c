@@ -1,7 +1,7 @@
 /* Lesson 11 - the experiment's deepest models, evaluated in C.
 
    tools/experiment.py trained standard and AttnRes models of 8, 16 and 32
-   sublayers on the King James Bible, three seeds each, with the same data,
+   sublayers on the King James Bible, five seeds each, with the same data,
    initial weights and token budget (docs/experiments/README.md has the
    question, the table and the plots). Two of those models ship here, both
    seed 0 at the deepest setting, L = 32 sublayers (16 layers, dim 48):
@@ -223,7 +223,7 @@ int main(void) {
     printf("    Block AttnRes (S = %d) %10.4f %10.4f\n", bl->S, bl->nats, bl->nats / log(2.0));
     printf("    %-22s %10.4f %10.4f\n", "uniform guess", log(256.0), 8.0);
     printf("    On these %d bytes the %s model is lower by %.4f nats/byte. One seed and 1 KB of\n"
-           "    text decide nothing: docs/experiments/ has the loss on 64 KB for three seeds each.\n",
+           "    text decide nothing: docs/experiments/ has the loss on 64 KB for five seeds each.\n",
            N_WINDOWS * WINDOW, st->nats <= bl->nats ? "standard" : "Block AttnRes", fabs(st->nats - bl->nats));
 
     printf("\n(c) What every sublayer reads, RMS(h_l), averaged over the %d positions:\n\n", N_WINDOWS * WINDOW);
