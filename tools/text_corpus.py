@@ -8,7 +8,7 @@ bible-kjv-text, read through the `bible` program of package bible-kjv:
 validation excerpt for lesson 11 (--excerpt).
 
 What is written (plain ASCII, one verse a line, no chapter/verse numbers):
-  train.txt   every chapter except the held-out ones (about 4.1 MB)
+  train.txt   every chapter except the held-out ones (about 3.9 MB)
   val.txt     every 20th chapter (chapters 0, 20, 40, .. counted over the
               whole book, 1189 chapters in all: 60 chapters, about 0.2 MB)
   --excerpt FILE   additionally the first EXCERPT_BYTES bytes of val.txt,
