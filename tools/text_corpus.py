@@ -34,8 +34,11 @@ def read_verses():
     if shutil.which("bible") is None:
         sys.exit("text_corpus.py: the `bible` program is missing. Install the King James text with\n"
                  "    apt-get install bible-kjv        (Debian/Ubuntu; pulls in bible-kjv-text)")
-    out = subprocess.run(["bible", "-f", SPEC], check=True, capture_output=True,
-                         env=dict(os.environ, COLUMNS="100000")).stdout.decode("ascii")
+    proc = subprocess.run(["bible", "-f", SPEC], capture_output=True, env=dict(os.environ, COLUMNS="100000"))
+    if proc.returncode != 0:
+        sys.exit(f"text_corpus.py: `bible -f {SPEC}` failed ({proc.stderr.decode(errors='replace').strip()}).\n"
+                 "The text comes with: apt-get install bible-kjv bible-kjv-text")
+    out = proc.stdout.decode("ascii")
     verses = []
     for line in out.splitlines():
         if not line.strip():
