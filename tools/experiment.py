@@ -648,7 +648,7 @@ def plots(out, records, groups, prov):
     save(fig, "val_loss_vs_depth.png", "validation loss vs depth per mode, error bars = std over seeds")
 
     # 2. loss curves: one panel per depth, validation (mean over seeds) and train (smoothed, seed mean)
-    fig, axs = plt.subplots(1, len(depths), figsize=(4.2 * len(depths), 3.8), squeeze=False)
+    fig, axs = plt.subplots(1, len(depths), figsize=(max(4.2 * len(depths), 7.5), 3.8), squeeze=False)
     for ax, L in zip(axs[0], depths):
         for mode in ("standard", "block", "full"):
             rs = main.get((L, mode, "-" if mode == "standard" else "softmax"))
@@ -678,7 +678,7 @@ def plots(out, records, groups, prov):
              "What every sublayer reads: RMS(h_l) across depth (last point: the final norm's input)"),
             ("grad_norm", "grad_norm.png", "gradient norm of sublayer l's matrices",
              "Gradient norm per sublayer (mean over the last 20% of steps)")):
-        fig, axs = plt.subplots(1, len(depths), figsize=(4.2 * len(depths), 3.8), squeeze=False)
+        fig, axs = plt.subplots(1, len(depths), figsize=(max(4.2 * len(depths), 7.5), 3.8), squeeze=False)
         for ax, L in zip(axs[0], depths):
             for mode in ("standard", "block", "full"):
                 rs = main.get((L, mode, "-" if mode == "standard" else "softmax"))
