@@ -102,7 +102,7 @@ help:
 	@echo "make regress       replay tests/regress/ (inputs that once got through)"
 	@echo "make train         retrain models/ with tools/train.py (PyTorch; see README)"
 	@echo "make generate-golden  the PyTorch reference's greedy generations, golden/generate/"
-	@echo "make experiments-quick  try the experiment kit: 6 short runs, build/experiments/quick/ (~6 min)"
+	@echo "make experiments-quick  try the experiment kit: 6 short runs, build/experiments/quick/ (~4 min)"
 	@echo "make experiments   the full depth x residual x seed sweep and ablations (~50 min; resumable)"
 	@echo "make experiments-long  the L = 32 models with 4x the training (~15 min)"
 	@echo "make experiments-grammar  the sweep's grid on the generated grammar text (~30 min)"

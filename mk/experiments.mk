@@ -2,7 +2,7 @@
 #
 #   make experiments-quick   6 short runs (L = 8, 16 sublayers x standard, Block,
 #                            Full AttnRes, seed 0) on the King James text: trying
-#                            the kit, not conclusions (~6 min on 2 cores). Writes
+#                            the kit, not conclusions (~4 min on 2 cores). Writes
 #                            build/experiments/quick/{summary.json,table.md,*.png}
 #   make experiments         the full sweep: L = 8, 16, 32 x 3 modes x 5 seeds, and
 #                            4 ablations of Block AttnRes at L = 32 x 3 seeds (57
