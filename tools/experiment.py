@@ -56,9 +56,16 @@ context (bytes 1..window of every window predicted).
 
 Several processes (DistributedDataParallel): under torchrun the same command
 splits every global batch of --batch windows into equal contiguous shares,
-one per process (gloo, CPU). The data generator,
-the init and the logged (all-reduced) loss are those of the 1-process run,
-so the curves agree up to float32 summation order: `make test-ddp`.
+one per process (gloo, CPU). The data generator, the init and the logged
+(all-reduced) loss are those of the 1-process run, so the curves agree up to
+float32 summation order: `make test-ddp`. Debian's torchrun 1.13 under
+Python 3.11 needs `--redirects 1 --tee 1`. Training runs on the CPU only;
+placing the model on GPUs (NCCL) is not implemented.
+
+Plans (PLANS below; `sweep --plan NAME`): quick (6 runs, L = 8, 16, seed 0),
+full (L = 8, 16, 32 x standard / Block N = 4 / Full x 5 seeds, and the four
+ablations of Block AttnRes at L = 32 x 3 seeds), long (L = 32, seed 0, 4x
+the steps), grammar (the full grid, 3 seeds, on the generated grammar text).
 """
 
 import argparse
