@@ -105,7 +105,7 @@ help:
 	@echo "make experiments-quick  try the experiment kit: 6 short runs, build/experiments/quick/ (~4 min)"
 	@echo "make experiments   the full depth x residual x seed sweep and ablations (~50 min; resumable)"
 	@echo "make experiments-long  the L = 32 models with 4x the training (~15 min)"
-	@echo "make experiments-grammar  the sweep's grid on the generated grammar text (~30 min)"
+	@echo "make experiments-grammar  the sweep's grid on the generated grammar text (~20 min)"
 	@echo "make experiments-publish  copy the full sweep's results and models to docs/ and models/experiments/"
 	@echo "make test-ddp      1 process vs torchrun with 2 (DistributedDataParallel): same loss curve"
 	@echo "make clean         remove build/"

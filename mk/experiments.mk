@@ -15,7 +15,7 @@
 #                            build/experiments/long/ (about 15 min)
 #   make experiments-grammar the grid of the full sweep (3 seeds, no ablations) on the
 #                            generated grammar text of models/ (tools/corpus.py):
-#                            build/experiments/grammar/ (about 30 min)
+#                            build/experiments/grammar/ (about 20 min)
 #   make experiments-publish the full sweep's summary.json, table.md, table.json,
 #                            plots.json, sweep.json and PNGs into docs/experiments/
 #                            (those of experiments-long and -grammar into long/, grammar/);
