@@ -227,7 +227,7 @@ void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows,
    chunk and the memory streams restart (perf showed the threads spinning
    in the OpenMP runtime ~15% of the decode). Merging q/k/v and gate/up
    leaves a layer's matvecs 4 joins instead of 7 (attention adds one once
-   it is threaded over heads). Measured: see README, Performance. */
+   it is threaded over heads). Measured: see docs/performance.md. */
 void attnres_kernel_matvecs(int n, float *const out[], const float *const w[],
                             const int rows[], const float *x, int cols) {
 #ifdef _OPENMP
