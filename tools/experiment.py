@@ -619,6 +619,14 @@ def plots(out, records, groups, prov):
         plt.close(fig)
         made[name] = what
 
+    def default_runs(L, mode):
+        """The runs of one depth and mode with the default depth attention (no ablation)."""
+        return main.get((L, mode, "-" if mode == "standard" else "softmax"))
+
+    def depth_panels():
+        """A figure with one panel per depth, side by side."""
+        return plt.subplots(1, len(depths), figsize=(max(4.2 * len(depths), 7.5), 3.8), squeeze=False)
+
     def label(mode, L=None):
         if mode == "block":
             return f"Block AttnRes (N = {BLOCKS})"
@@ -629,7 +637,7 @@ def plots(out, records, groups, prov):
     for i, mode in enumerate(("standard", "block", "full")):
         xs, ms, ss = [], [], []
         for L in depths:
-            rs = main.get((L, mode, "-" if mode == "standard" else "softmax"))
+            rs = default_runs(L, mode)
             if rs:
                 m, s = _mean_std([r["val_loss"] for r in rs])
                 xs.append(L * (1 + 0.02 * (i - 1)))
@@ -655,10 +663,10 @@ def plots(out, records, groups, prov):
     save(fig, "val_loss_vs_depth.png", "validation loss vs depth per mode, error bars = std over seeds")
 
     # 2. loss curves: one panel per depth, validation (mean over seeds) and train (smoothed, seed mean)
-    fig, axs = plt.subplots(1, len(depths), figsize=(max(4.2 * len(depths), 7.5), 3.8), squeeze=False)
+    fig, axs = depth_panels()
     for ax, L in zip(axs[0], depths):
         for mode in ("standard", "block", "full"):
-            rs = main.get((L, mode, "-" if mode == "standard" else "softmax"))
+            rs = default_runs(L, mode)
             if not rs:
                 continue
             n = min(len(r["train_curve"]) for r in rs)
@@ -685,10 +693,10 @@ def plots(out, records, groups, prov):
              "What every sublayer reads: RMS(h_l) across depth (last point: the final norm's input)"),
             ("grad_norm", "grad_norm.png", "gradient norm of sublayer l's matrices",
              "Gradient norm per sublayer (mean over the last 20% of steps)")):
-        fig, axs = plt.subplots(1, len(depths), figsize=(max(4.2 * len(depths), 7.5), 3.8), squeeze=False)
+        fig, axs = depth_panels()
         for ax, L in zip(axs[0], depths):
             for mode in ("standard", "block", "full"):
-                rs = main.get((L, mode, "-" if mode == "standard" else "softmax"))
+                rs = default_runs(L, mode)
                 if not rs:
                     continue
                 n = len(rs[0][key])
