@@ -1,4 +1,4 @@
-/* attnres.h - v0.3 - Attention Residuals inside a tiny LLaMA-style decoder.
+/* attnres.h - v0.4.0 - Attention Residuals inside a tiny LLaMA-style decoder.
    A single-header numerical laboratory: every stage is a plain scalar loop
    you can step through, and every stage is diffed against PyTorch.
 
@@ -70,6 +70,7 @@
      exits and never allocates inside attnres_forward.
 
    VERSION HISTORY
+     0.4.0  version macros (ATTNRES_VERSION_*).
      0.3  the caller chooses the context: attnres_state_init_ctx, and
           attnres_state_bytes to ask its cost first; attnres_escape (every
           error message is escaped); RMS norms that do not overflow for
@@ -83,6 +84,12 @@
 */
 #ifndef ATTNRES_H
 #define ATTNRES_H
+
+/* The header's version, in step with VERSION HISTORY above. */
+#define ATTNRES_VERSION_MAJOR  0
+#define ATTNRES_VERSION_MINOR  4
+#define ATTNRES_VERSION_PATCH  0
+#define ATTNRES_VERSION_STRING "0.4.0"
 
 #include <stddef.h>
 #include <stdint.h>
