@@ -21,6 +21,11 @@
    reference.forward's logits to 1e-9, and the stored logits are those
    float64 logits rounded to float32. So the C engine, lesson 11's check,
    equals an independently checked PyTorch result.
+6. Device placement of the training modules (tools/train.py TinyLM and
+   tools/experiment.py ExperimentLM with every ablation): with the weights
+   and tokens on PyTorch's "meta" device, a forward and backward pass runs
+   and no operation sees tensors of two devices. A tensor made on the CPU
+   inside forward would fail here as it would on a GPU.
 Exits with status 1 if any check fails.
 """
 
@@ -317,6 +322,54 @@ def check_experiment_models(folder):
                f"{name:18s} stored logits are the float64 logits rounded to float32")
 
 
+class _DeviceMix(torch.overrides.TorchFunctionMode):
+    """Records every torch operation whose tensor arguments (0-dim ones
+    aside, which PyTorch moves freely) live on more than one device."""
+
+    def __init__(self):
+        super().__init__()
+        self.mixed = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        seen = set()
+
+        def visit(x):
+            if isinstance(x, torch.Tensor) and x.dim() > 0:
+                seen.add(x.device.type)
+            elif isinstance(x, (list, tuple)):
+                for y in x:
+                    visit(y)
+        visit(list(args) + list(kwargs.values()))
+        if len(seen) > 1:
+            self.mixed.append(f"{getattr(func, '__name__', func)} on {sorted(seen)}")
+        return func(*args, **kwargs)
+
+
+def check_devices():
+    import train as tr
+    import experiment as ex
+    base = dict(dim=16, hidden_dim=24, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=256, seq_len=8,
+                rope_theta=10000.0, norm_eps=1e-5, tie_embeddings=True)
+    cases = [("TinyLM standard", tr.TinyLM, ref.Config(residual="standard", block_size=0, **base), None),
+             ("TinyLM block S=2", tr.TinyLM, ref.Config(residual="attnres", block_size=2, **base), None)]
+    for abl in ex.ABLATIONS:
+        cases.append((f"ExperimentLM block S=3 {abl}", ex.ExperimentLM,
+                      ref.Config(residual="attnres", block_size=3, **base), abl))
+    for name, cls, cfg, abl in cases:
+        model = (cls(cfg, 0) if abl is None else cls(cfg, 0, abl)).to("meta")
+        tokens = torch.zeros(2, 8, dtype=torch.long, device="meta")
+        mode, err = _DeviceMix(), None
+        try:
+            with mode:
+                model(tokens).sum().backward()
+        except Exception as e:   # a mix PyTorch itself refuses
+            err = str(e).splitlines()[0]
+        what = err or (mode.mixed[0] if mode.mixed else "")
+        report(err is None and not mode.mixed,
+               f"device: {name}: forward + backward on 'meta' {'mixes devices: ' + what if what else 'stays on it'}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--golden", default="golden")
@@ -330,6 +383,7 @@ def main():
     for name, *_ in make_golden.CASES:
         check_case(args.golden, name)
     check_experiment_models(args.experiments)
+    check_devices()
     print(f"{len(FAILED)} check(s) failed" if FAILED else "all checks passed")
     sys.exit(1 if FAILED else 0)
 

@@ -56,11 +56,15 @@ context (bytes 1..window of every window predicted).
 
 Several processes (DistributedDataParallel): under torchrun the same command
 splits every global batch of --batch windows into equal contiguous shares,
-one per process (gloo, CPU). The data generator, the init and the logged
-(all-reduced) loss are those of the 1-process run, so the curves agree up to
-float32 summation order: `make test-ddp`. Debian's torchrun 1.13 under
-Python 3.11 needs `--redirects 1 --tee 1`. Training runs on the CPU only;
-placing the model on GPUs (NCCL) is not implemented.
+one per process. The data generator, the init and the logged (all-reduced)
+loss are those of the 1-process run, so the curves agree up to float32
+summation order: `make test-ddp` (gloo, CPU). Debian's torchrun 1.13 under
+Python 3.11 needs `--redirects 1 --tee 1`. With --device auto (the default)
+or cuda, each process takes the GPU of its LOCAL_RANK and the processes talk
+over NCCL; every tensor the model makes in forward is made on the weights'
+device (checked on the CPU by tools/check_reference.py with the model on
+PyTorch's "meta" device). This machine has no GPU, so the GPU path has not
+been run here.
 
 Plans (PLANS below; `sweep --plan NAME`): quick (6 runs, L = 8, 16, seed 0),
 full (L = 8, 16, 32 x standard / Block N = 4 / Full x 5 seeds, and the four
@@ -165,8 +169,8 @@ class ExperimentLM(tr.TinyLM):
             return super().forward(tokens)
         B, T = tokens.shape
         x = F.embedding(tokens, self.w("tok_embeddings.weight"))  # [B, T, dim]
-        cos, sin = tr.rope_tables(T, c.head_dim, c.rope_theta, x.dtype)
-        ones = torch.ones(c.dim, dtype=x.dtype)
+        cos, sin = tr.rope_tables(T, c.head_dim, c.rope_theta, x.dtype, x.device)
+        ones = torch.ones(c.dim, dtype=x.dtype, device=x.device)
         L = c.n_sublayers
         blocks, normed, partial = [x], [tr.rmsnorm(x, ones, c.norm_eps)], None   # b0 = embedding
         for l in range(L):
@@ -228,13 +232,14 @@ def val_windows(val, T, n_bytes):
     return data[idx]
 
 
-def evaluate(model, windows, rank, world, batch=64):
+def evaluate(model, windows, rank, world, device, batch=64):
     """Mean cross-entropy (nats/byte) over windows [n, T+1], split over ranks."""
     mine = windows[rank::world]
-    total, count = torch.zeros(1, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
+    total = torch.zeros(1, dtype=torch.float64, device=device)   # on the device: NCCL
+    count = torch.zeros(1, dtype=torch.float64, device=device)   # reduces CUDA tensors only
     with torch.no_grad():
         for k in range(0, len(mine), batch):
-            chunk = mine[k:k + batch]
+            chunk = mine[k:k + batch].to(device)
             logits = model(chunk[:, :-1])
             total += float(F.cross_entropy(logits.reshape(-1, 256), chunk[:, 1:].reshape(-1), reduction="sum"))
             count += chunk[:, 1:].numel()
@@ -244,11 +249,27 @@ def evaluate(model, windows, rank, world, batch=64):
     return float(total / count)
 
 
+def pick_device(choice):
+    """--device: cpu, or this process's GPU (cuda:LOCAL_RANK under torchrun)."""
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise SystemExit("--device cuda: PyTorch sees no CUDA device here (use --device cpu)")
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if local >= torch.cuda.device_count():
+        raise SystemExit(f"LOCAL_RANK {local} but only {torch.cuda.device_count()} CUDA device(s)")
+    torch.cuda.set_device(local)
+    return torch.device("cuda", local)
+
+
 def run(a):
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
+    device = pick_device(a.device)
     if world > 1:
-        dist.init_process_group("gloo")
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     torch.set_num_threads(a.threads)
     if a.batch % world:
         raise SystemExit(f"--batch {a.batch} must be a multiple of the number of processes ({world})")
@@ -263,13 +284,18 @@ def run(a):
     L, T, B = cfg.n_sublayers, a.window, a.batch
 
     torch.manual_seed(a.seed)
-    model = ExperimentLM(cfg, a.seed, a.ablation)
+    model = ExperimentLM(cfg, a.seed, a.ablation).to(device)   # init on the CPU: same on every device
     n_params = sum(p.numel() for p in model.parameters())
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() == 2], "weight_decay": a.weight_decay},
                              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    if world == 1:
+        net = model
+    elif device.type == "cuda":
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index])
+    else:
+        net = torch.nn.parallel.DistributedDataParallel(model)
     data_gen = torch.Generator().manual_seed(a.seed)
     curve_w, val_w = val_windows(val, T, a.curve_bytes), val_windows(val, T, a.val_bytes)
     eval_steps = sorted({round(a.steps * k / a.evals) for k in range(1, a.evals + 1)})
@@ -285,7 +311,7 @@ def run(a):
     for step in range(a.steps):
         starts = torch.randint(0, len(train) - T - 1, (B,), generator=data_gen)
         starts = starts[rank * share:(rank + 1) * share]          # this process's share
-        chunk = train[starts[:, None] + torch.arange(T + 1)[None, :]]
+        chunk = train[starts[:, None] + torch.arange(T + 1)[None, :]].to(device)
         logits = net(chunk[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, 256), chunk[:, 1:].reshape(-1))
         for group in opt.param_groups:
@@ -305,17 +331,17 @@ def run(a):
             lv /= world
         train_curve.append(round(float(lv), 6))
         if step + 1 in eval_steps:
-            v = evaluate(model, curve_w, rank, world)
+            v = evaluate(model, curve_w, rank, world, device)
             val_curve.append([step + 1, round(v, 6)])
             if rank == 0:
                 print(f"{tag} step {step + 1}/{a.steps} train {float(lv):.4f} val {v:.4f} "
                       f"{time.time() - t0:.0f} s", flush=True)
     wall = time.time() - t0
-    val_loss = evaluate(model, val_w, rank, world)
+    val_loss = evaluate(model, val_w, rank, world, device)
 
     model.record = {"rms_h": [0.0] * (L + 1), "rms_f": [0.0] * L, "alpha": [None] * (L + 1)}
     with torch.no_grad():
-        model(val_w[:16, :-1])
+        model(val_w[:16, :-1].to(device))
     rec, model.record = model.record, None
     result = {
         "corpus": a.corpus, "n_layers": L, "layers": a.n_layers, "residual": cfg.residual,
@@ -324,7 +350,7 @@ def run(a):
         "ablation": a.ablation if cfg.residual == "attnres" else None, "seed": a.seed,
         "dim": a.dim, "hidden_dim": a.hidden_dim, "heads": a.heads, "kv_heads": a.kv_heads,
         "steps": a.steps, "batch": B, "window": T, "tokens": a.steps * B * T, "lr": a.lr,
-        "warmup": a.warmup, "weight_decay": a.weight_decay, "processes": world, "threads": a.threads,
+        "warmup": a.warmup, "weight_decay": a.weight_decay, "processes": world, "threads": a.threads, "device": device.type,
         "params": n_params, "train_wall_s": round(wall, 1),
         "val_loss": round(val_loss, 6), "val_bytes": int(val_w[:, 1:].numel()),
         "final_train_loss": round(sum(train_curve[-20:]) / len(train_curve[-20:]), 6),
@@ -338,6 +364,7 @@ def run(a):
         if a.save:
             if a.ablation != "softmax":
                 raise SystemExit("--save: only standard and softmax AttnRes models are C library models")
+            model.to("cpu")                  # the export check runs the reference on the CPU
             ref.save_checkpoint(a.save, cfg, model.named_weights())
             _, _, _, d32, d64 = tr.verify_export(a.save, model, val[:T])
             result["export_max_abs_diff_f32"] = d32
@@ -377,6 +404,8 @@ def add_run_args(ap):
     ap.add_argument("--curve-bytes", type=int, default=16384)
     ap.add_argument("--val-bytes", type=int, default=65536)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                    help="auto: a GPU if PyTorch sees one (one per process under torchrun), else the CPU")
     ap.add_argument("--save", help="write the trained model here (standard / softmax AttnRes only)")
     ap.add_argument("--out", help="the run's JSON")
 

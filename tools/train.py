@@ -96,11 +96,12 @@ def rmsnorm(x, g, eps):
     return x * torch.rsqrt((x * x).mean(dim=-1, keepdim=True) + eps) * g
 
 
-def rope_tables(T, head_dim, theta, dtype):
-    """cos, sin [T, head_dim/2] of angle pos * theta^(-2i/head_dim)."""
-    i = torch.arange(head_dim // 2, dtype=torch.float64)
-    freq = torch.pow(torch.tensor(float(theta), dtype=torch.float64), -(2.0 * i) / head_dim)
-    angle = torch.arange(T, dtype=torch.float64)[:, None] * freq[None, :]  # [T, half]
+def rope_tables(T, head_dim, theta, dtype, device=None):
+    """cos, sin [T, head_dim/2] of angle pos * theta^(-2i/head_dim), made on
+    device (the model's: every tensor forward makes lives beside the weights)."""
+    i = torch.arange(head_dim // 2, dtype=torch.float64, device=device)
+    freq = torch.pow(torch.tensor(float(theta), dtype=torch.float64, device=device), -(2.0 * i) / head_dim)
+    angle = torch.arange(T, dtype=torch.float64, device=device)[:, None] * freq[None, :]  # [T, half]
     return torch.cos(angle).to(dtype), torch.sin(angle).to(dtype)
 
 
@@ -148,12 +149,12 @@ class TinyLM(nn.Module):
         q = rope((xn @ self.w(p + "wq.weight").T).view(B, T, c.n_heads, hd), cos, sin)
         k = rope((xn @ self.w(p + "wk.weight").T).view(B, T, c.n_kv_heads, hd), cos, sin)
         v = (xn @ self.w(p + "wv.weight").T).view(B, T, c.n_kv_heads, hd)
-        kv_of_head = torch.arange(c.n_heads) // (c.n_heads // c.n_kv_heads)
+        kv_of_head = torch.arange(c.n_heads, device=xn.device) // (c.n_heads // c.n_kv_heads)
         q = q.transpose(1, 2)                                 # [B, H, T, hd]
         k = k[:, :, kv_of_head].transpose(1, 2)               # [B, H, T, hd]
         v = v[:, :, kv_of_head].transpose(1, 2)               # [B, H, T, hd]
         scores = (q @ k.transpose(-1, -2)) / math.sqrt(hd)    # [B, H, T, T]
-        future = torch.ones(T, T, dtype=torch.bool).triu(diagonal=1)
+        future = torch.ones(T, T, dtype=torch.bool, device=xn.device).triu(diagonal=1)
         p_att = torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
         ctx = (p_att @ v).transpose(1, 2).reshape(B, T, c.n_heads * hd)
         return ctx @ self.w(p + "wo.weight").T
@@ -185,7 +186,7 @@ class TinyLM(nn.Module):
         c = self.cfg
         B, T = tokens.shape
         x = F.embedding(tokens, self.w("tok_embeddings.weight"))  # [B, T, dim]
-        cos, sin = rope_tables(T, c.head_dim, c.rope_theta, x.dtype)
+        cos, sin = rope_tables(T, c.head_dim, c.rope_theta, x.dtype, x.device)
         L = c.n_sublayers
         if c.residual == "standard":
             h = x
@@ -193,7 +194,7 @@ class TinyLM(nn.Module):
                 h = h + self.sublayer(l, h, cos, sin)
             out_h = h
         else:
-            ones = torch.ones(c.dim, dtype=x.dtype)
+            ones = torch.ones(c.dim, dtype=x.dtype, device=x.device)
             unit = lambda v: rmsnorm(v, ones, c.norm_eps)     # noqa: E731 (key norm, gain 1)
             blocks, normed, partial = [x], [unit(x)], None    # b0 = embedding
             for l in range(L):
