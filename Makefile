@@ -49,7 +49,7 @@ all: $(addprefix $(BUILD)/,$(TESTS))
 $(BUILD):
 	@mkdir -p $@
 
-$(BUILD)/test_%: tests/test_%.c attnres.h tests/check.h tests/fixture.h $(KERNELS) | $(BUILD)
+$(BUILD)/test_%: tests/test_%.c attnres.h tests/check.h tests/fixture.h tests/st_i32.h $(KERNELS) | $(BUILD)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS)
 
 # two files include the header, one of them with the implementation

@@ -14,10 +14,27 @@
          fprintf(stderr, "%s\n", err.message);  return 1;
      }
      for (int pos = 0; pos < n_prompt; pos++) {
-         const float *logits = attnres_forward(&model, &state, prompt[pos], pos, &err);
+         float *logits = attnres_forward(&model, &state, prompt[pos], pos, &err);
          if (!logits) { fprintf(stderr, "%s\n", err.message); break; }
+         // logits [vocab_size] live in the state until the next forward call;
+         // attnres_sample(&sampler, logits) may overwrite them (it works in place)
      }
      attnres_state_free(&state);  attnres_model_free(&model);
+   Compile: cc -std=c99 prog.c -lm
+
+   STABLE API (kept across minor versions): the types and functions under
+   "Errors", "Config, weights and model", "Run state", "Forward pass" and
+   "Sampling" below. The "Building blocks" (primitives, depth attention,
+   block state, the two phases) are public so lessons and tests can replay
+   the forward pass step by step; their signatures follow the numerics and
+   may change with them. Everything named attnres__* is private.
+
+   READING ORDER. The declarations come first. The implementation then
+   follows the data: primitives, attention with the KV-cache, the AttnRes
+   operation and its block state, attnres_forward (one function per
+   residual mode), two-phase inference, sampling; and only after those,
+   in its own part, the machinery: error messages, config checks, memory,
+   traffic accounting and the checkpoint loader.
 
    THE MODEL (the contract; the README says the same in more words)
      A decoder-only LLaMA-style transformer in fp32, one token at a time with
@@ -70,7 +87,13 @@
      exits and never allocates inside attnres_forward.
 
    VERSION HISTORY
-     0.4.0  version macros (ATTNRES_VERSION_*).
+     0.4.0  version macros (ATTNRES_VERSION_*); attnres_model_load_memory;
+            attnres_traffic (a function of config and path) replaces the
+            state's io counters; the two-phase path folds its queries from
+            the weights each token, so attnres_model_refresh and
+            folded_query are gone; the safetensors reader is private
+            (attnres__st_*); the kernel hook is two functions (matvec,
+            attend); the implementation reads in the data's order.
      0.3  the caller chooses the context: attnres_state_init_ctx, and
           attnres_state_bytes to ask its cost first; attnres_escape (every
           error message is escaped); RMS norms that do not overflow for
@@ -195,9 +218,6 @@ typedef struct {
     attnres_weights weights;
     float          *memory;    /* the single allocation behind weights     */
     size_t          n_floats;  /* its length                               */
-    /* derived from the weights (attnres only; NULL for standard): rebuilt
-       by attnres_model_refresh, which load and init call for you */
-    float          *folded_query; /* [L+1, dim]  pseudo_query * key_norm    */
 } attnres_model;
 
 /* Allocates zeroed weights for a valid config (fill them yourself). */
@@ -207,11 +227,11 @@ ATTNRESDEF int  attnres_model_init(attnres_model *m, const attnres_config *c, at
    a live model (call attnres_model_free first, or the old weights leak).
    A zeroed or freed struct is fine; on failure *m is left zeroed. */
 ATTNRESDEF int  attnres_model_load(attnres_model *m, const char *path, attnres_error *err);
+/* The same from a checkpoint already in memory (embedded, downloaded):
+   bytes[n_bytes] are copied while loading and not kept. */
+ATTNRESDEF int  attnres_model_load_memory(attnres_model *m, const void *bytes, size_t n_bytes,
+                                          attnres_error *err);
 ATTNRESDEF void attnres_model_free(attnres_model *m);
-/* Rebuilds what is derived from the weights: the folded pseudo-queries of
-   the two-phase path. CALL IT AFTER CHANGING pseudo_query OR key_norm BY
-   HAND, or the two-phase path will use the old values. */
-ATTNRESDEF void attnres_model_refresh(attnres_model *m);
 
 /* ======================================================================== */
 /* Run state: activations, KV-cache, block state, inspection buffers        */
@@ -241,7 +261,6 @@ typedef enum {
                                     online-softmax merge with the partial (phase 2)  */
 } attnres_path;
 
-typedef struct { long reads, writes; } attnres_io;
 
 typedef struct {
     int    path;        /* an attnres_path; attnres_state_init sets DIRECT   */
@@ -272,10 +291,8 @@ typedef struct {
     float *phase1_max;     /* [N+1, S]       max_i = max_j s_ij             */
     float *phase1_sum;     /* [N+1, S]       sum_j exp(s_ij - max_i)        */
     float *phase1_logits;  /* [S, N+1]       s_ij of the current block      */
-    /* residual-path memory traffic of the last attnres_forward, counted in
-       dim-sized vectors (see "Memory traffic" in the implementation) */
-    attnres_io io_sublayers;  /* summed over the L sublayers              */
-    attnres_io io_output;     /* the output aggregation (attnres only)    */
+    float *phase1_folded;  /* [S, dim]       pseudo_query * key_norm of its
+                                             queries, made from the weights */
     /* bookkeeping */
     attnres_config config;
     float *memory;         /* the single float allocation                   */
@@ -297,7 +314,61 @@ ATTNRESDEF void attnres_state_reset(attnres_state *s); /* empties the KV-cache *
 ATTNRESDEF void attnres_state_free(attnres_state *s);
 
 /* ======================================================================== */
-/* Primitives                                                                */
+/* Forward pass                                                              */
+/* ======================================================================== */
+
+/* Runs one token at position pos (0 <= pos <= cache_len, pos < n_ctx;
+   pos < cache_len rewinds the cache) and returns the logits [vocab_size],
+   or NULL with err filled. Never allocates. */
+ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
+                                  int token, int pos, attnres_error *err);
+
+/* Runs a whole prompt: tokens[0..n_tokens) at positions cache_len,
+   cache_len+1, ... (one attnres_forward each, on the path s->path) and
+   returns the logits after the last one. The prompt is checked first: if it
+   does not fit in the context, or a token is out of range, nothing runs. */
+ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
+                                  const int *tokens, int n_tokens, attnres_error *err);
+
+/* Memory traffic of the residual path: how many dim-sized vectors one
+   token's forward pass reads and writes to make the input h of every
+   sublayer and to store its output f (not the sublayers' own weights and
+   activations), summed over the L sublayers and, apart, for the output
+   aggregation (zero for standard residuals). A function of the config and
+   the path only; lesson "two-phase" prints the table. */
+typedef struct { long reads, writes; } attnres_io;
+ATTNRESDEF int attnres_traffic(const attnres_config *c, int path, attnres_io *sublayers,
+                               attnres_io *output, attnres_error *err);
+
+/* ======================================================================== */
+/* Sampling                                                                  */
+/* ======================================================================== */
+
+typedef struct { float prob; int index; } attnres_prob_index;
+
+typedef struct {
+    int    vocab_size;
+    float  temperature;   /* 0: greedy                                    */
+    float  topp;          /* in (0,1): nucleus sampling; otherwise off    */
+    uint64_t rng_state;   /* xorshift64*, never 0                         */
+    attnres_prob_index *candidates; /* [vocab_size] scratch for top-p     */
+    int    n_sorted;      /* inspection: candidates the last top-p draw
+                             sorted (those past the cutoff, not the vocab) */
+} attnres_sampler;
+
+ATTNRESDEF int   attnres_sampler_init(attnres_sampler *s, int vocab_size, float temperature,
+                                      float topp, uint64_t seed, attnres_error *err);
+ATTNRESDEF void  attnres_sampler_free(attnres_sampler *s);
+/* Picks the next token from finite logits [vocab_size]; unless greedy it
+   replaces them IN PLACE by softmax(logits / temperature). Right for every
+   temperature > 0 the sampler accepts: a tiny one samples the argmax. */
+ATTNRESDEF int   attnres_sample(attnres_sampler *s, float *logits);
+ATTNRESDEF int   attnres_argmax(const float *x, int n);   /* ties -> lowest id */
+ATTNRESDEF uint32_t attnres_random_u32(uint64_t *state);
+ATTNRESDEF float    attnres_random_f32(uint64_t *state);  /* in [0, 1) */
+
+/* ======================================================================== */
+/* Building blocks: what the forward pass is made of (for lessons, tests)  */
 /* ======================================================================== */
 
 ATTNRESDEF float attnres_dot(const float *a, const float *b, int n);
@@ -352,7 +423,7 @@ ATTNRESDEF void  attnres_phase2(float *h, float *alpha, const float *o, float ma
                                 const float *partial, const float *folded, int dim, float eps);
 
 /* KERNEL HOOK. Built with -DATTNRES_KERNELS (make SIMD=1 or make CUDA=1),
-   attnres_forward sends its hot loops to these functions, which the
+   attnres_forward sends its two hot loops to these functions, which the
    optional kernel file (attnres_kernels.c or .cu) defines. Each has exactly
    the signature and the meaning of the scalar function it replaces, so
    tests can run both on the same input. Without the flag nothing below is
@@ -366,21 +437,22 @@ ATTNRESDEF void  attnres_phase2(float *h, float *alpha, const float *o, float ma
 #define ATTNRES_KERNELDEF extern
 #endif
 ATTNRES_KERNELDEF void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols);
-/* n matvecs of one input: out[j] = w[j] x for j < n, each w[j] [rows[j], cols].
-   Means exactly n calls of attnres_matvec (the header has no scalar twin of
-   its own). It exists so a threaded kernel can run q, k, v (or gate and up)
-   as one parallel loop with one join, instead of three. */
-ATTNRES_KERNELDEF void attnres_kernel_matvecs(int n, float *const out[], const float *const w[],
-                                              const int rows[], const float *x, int cols);
-ATTNRES_KERNELDEF void attnres_kernel_rmsnorm(float *out, const float *x, const float *gain, int n, float eps);
 ATTNRES_KERNELDEF void attnres_kernel_attend(float *out, float *att, const float *q,
                                              const float *key_cache, const float *value_cache,
                                              int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len);
-ATTNRES_KERNELDEF void attnres_kernel_depth_attention(float *out, float *alpha,
-                                                      const float *sources, int n_sources,
-                                                      const float *pseudo_query, const float *key_gain,
-                                                      int dim, float eps);
 ATTNRES_KERNELDEF const char *attnres_kernel_name(void);   /* e.g. "avx2+fma, openmp x2 threads" */
+#ifdef ATTNRES_CUDA
+/* The CUDA kernel file (attnres_kernels.cu) runs a matvec on the GPU only
+   for weights that were uploaded: call attnres_cuda_upload after loading
+   (and again after changing weights by hand); matrices of a model that was
+   not uploaded run on the host. Returns ATTNRES_OK, or an error (no GPU,
+   out of device memory) after which everything runs on the host.
+   attnres_cuda_release frees the device copy. attnres_cuda_device_count
+   is 0 without a usable GPU, with the reason in why[why_size]. */
+ATTNRES_KERNELDEF int  attnres_cuda_upload(const attnres_model *m, attnres_error *err);
+ATTNRES_KERNELDEF void attnres_cuda_release(void);
+ATTNRES_KERNELDEF int  attnres_cuda_device_count(char *why, int why_size);
+#endif
 #endif
 
 /* Block state. reset: b0 = embedding, no partial. add: partial += f and
@@ -390,99 +462,17 @@ ATTNRESDEF int  attnres_block_n_sources(const attnres_block_state *bs);
 ATTNRESDEF void attnres_block_add(attnres_block_state *bs, const float *f);
 ATTNRESDEF void attnres_block_close(attnres_block_state *bs);
 
-/* ======================================================================== */
-/* Forward pass                                                              */
-/* ======================================================================== */
-
-/* Runs one token at position pos (0 <= pos <= cache_len, pos < n_ctx;
-   pos < cache_len rewinds the cache) and returns the logits [vocab_size],
-   or NULL with err filled. Never allocates. */
-ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
-                                  int token, int pos, attnres_error *err);
-
-/* Runs a whole prompt: tokens[0..n_tokens) at positions cache_len,
-   cache_len+1, ... (one attnres_forward each, on the path s->path) and
-   returns the logits after the last one. The prompt is checked first: if it
-   does not fit in the context, or a token is out of range, nothing runs. */
-ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
-                                  const int *tokens, int n_tokens, attnres_error *err);
-
-/* ======================================================================== */
-/* Sampling                                                                  */
-/* ======================================================================== */
-
-typedef struct { float prob; int index; } attnres_prob_index;
-
-typedef struct {
-    int    vocab_size;
-    float  temperature;   /* 0: greedy                                    */
-    float  topp;          /* in (0,1): nucleus sampling; otherwise off    */
-    uint64_t rng_state;   /* xorshift64*, never 0                         */
-    attnres_prob_index *candidates; /* [vocab_size] scratch for top-p     */
-    int    n_sorted;      /* inspection: candidates the last top-p draw
-                             sorted (those past the cutoff, not the vocab) */
-} attnres_sampler;
-
-ATTNRESDEF int   attnres_sampler_init(attnres_sampler *s, int vocab_size, float temperature,
-                                      float topp, uint64_t seed, attnres_error *err);
-ATTNRESDEF void  attnres_sampler_free(attnres_sampler *s);
-/* Picks the next token from finite logits [vocab_size]; unless greedy it
-   replaces them IN PLACE by softmax(logits / temperature). Right for every
-   temperature > 0 the sampler accepts: a tiny one samples the argmax. */
-ATTNRESDEF int   attnres_sample(attnres_sampler *s, float *logits);
-ATTNRESDEF int   attnres_argmax(const float *x, int n);   /* ties -> lowest id */
-ATTNRESDEF uint32_t attnres_random_u32(uint64_t *state);
-ATTNRESDEF float    attnres_random_f32(uint64_t *state);  /* in [0, 1) */
-
-/* ======================================================================== */
-/* safetensors reading (used by the loader; public for tests and tools)      */
-/* ======================================================================== */
-
-typedef enum { ATTNRES_DT_F32, ATTNRES_DT_I32, ATTNRES_DT_OTHER } attnres_dtype;
-
-#define ATTNRES_ST_MAX_DIMS 8
-
-typedef struct {
-    const char          *name;                       /* NUL-terminated     */
-    int                  dtype;                      /* an attnres_dtype   */
-    char                 dtype_name[8];              /* as in the file     */
-    int                  ndim;
-    uint64_t             shape[ATTNRES_ST_MAX_DIMS];
-    uint64_t             numel;
-    const unsigned char *data;     /* little-endian, maybe unaligned: copy */
-    uint64_t             nbytes;
-} attnres_st_tensor;
-
-typedef struct { const char *key; const char *value; } attnres_st_meta;
-
-typedef struct {
-    unsigned char     *bytes;      /* the whole file                        */
-    size_t             n_bytes;
-    size_t             n_data;     /* bytes in the data section after the header */
-    attnres_st_tensor *tensors;    /* [n_tensors]                           */
-    int                n_tensors;
-    attnres_st_meta   *meta;       /* [n_meta] the __metadata__ strings     */
-    int                n_meta;
-    char              *strings;    /* decoded names, keys and values        */
-} attnres_st_file;
-
-ATTNRESDEF int  attnres_st_open(attnres_st_file *f, const char *path, attnres_error *err);
-/* Parses a file already in memory; takes ownership of bytes (ATTNRES_MALLOC'd). */
-ATTNRESDEF int  attnres_st_parse(attnres_st_file *f, unsigned char *bytes, size_t n_bytes,
-                                 attnres_error *err);
-ATTNRESDEF void attnres_st_close(attnres_st_file *f);
-ATTNRESDEF const attnres_st_tensor *attnres_st_find(const attnres_st_file *f, const char *name);
-ATTNRESDEF const char *attnres_st_meta_get(const attnres_st_file *f, const char *key);
-/* Copies a tensor's elements into dst (count must equal numel). */
-ATTNRESDEF int  attnres_st_read_f32(float *dst, size_t count, const attnres_st_tensor *t,
-                                    attnres_error *err);
-ATTNRESDEF int  attnres_st_read_i32(int32_t *dst, size_t count, const attnres_st_tensor *t,
-                                    attnres_error *err);
-
 #endif /* ATTNRES_H */
 
 /* ************************************************************************ */
+/* ************************************************************************ */
 /*                            IMPLEMENTATION                                */
+/*                                                                          */
+/* Part 1, the model, in the order the data flows:                         */
+/*   primitives -> attention with the KV-cache -> AttnRes and the block     */
+/*   state -> the forward pass -> two-phase inference -> sampling           */
+/* Part 2, the machinery the model does not need to be understood: errors,  */
+/*   config checks, memory, traffic accounting, checkpoint loading.         */
 /* ************************************************************************ */
 #ifdef ATTNRES_IMPLEMENTATION
 #ifndef ATTNRES_IMPLEMENTATION_DONE
@@ -513,6 +503,600 @@ ATTNRESDEF int  attnres_st_read_i32(int32_t *dst, size_t count, const attnres_st
 
 /* Private helpers are static in every build; public ones follow ATTNRESDEF. */
 #define ATTNRES__PRIVATE static
+
+/* THE HOOKS, named once. The forward pass calls these two names for its
+   hot loops; with the kernel file built in (ATTNRES_KERNELS) they are its
+   functions, otherwise the scalar ones below. Only these two are hooked,
+   because only they are worth it: per token, matvec touches every weight
+   (over 99% of the arithmetic and of the bytes read), and attention grows
+   with the context. Everything else (RMSNorm, RoPE, SwiGLU's activation,
+   the depth softmax over at most L+1 sources of dim floats) is a few
+   thousand operations per sublayer against dim^2 for one matvec: at the
+   benchmark's 110M shape, under 0.5% of the work (docs/performance.md
+   measures it). */
+#ifdef ATTNRES_KERNELS
+#define ATTNRES__MATVEC attnres_kernel_matvec
+#define ATTNRES__ATTEND attnres_kernel_attend
+#else
+#define ATTNRES__MATVEC attnres_matvec
+#define ATTNRES__ATTEND attnres_attend
+#endif
+
+/* From part 2: every fallible function reports through these. */
+ATTNRES__PRIVATE int attnres__fail(attnres_error *err, int code, const char *fmt, ...);
+ATTNRES__PRIVATE int attnres__ok(attnres_error *err);
+
+/* ======================================================================== */
+/* 1. Primitives: dot, axpy, matvec, RMSNorm, softmax, RoPE, SwiGLU         */
+/* ======================================================================== */
+
+/* a[n] . b[n] */
+ATTNRESDEF float attnres_dot(const float *a, const float *b, int n) {
+    float sum = 0.0f;
+    int i;
+    for (i = 0; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+/* y[n] += a * x[n] */
+ATTNRESDEF void attnres_axpy(float *y, float a, const float *x, int n) {
+    int i;
+    for (i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* out[rows] = w[rows, cols] x[cols]; row-major, so row r is w + r*cols.
+   This loop is where almost all the time of a forward pass goes. */
+ATTNRESDEF void attnres_matvec(float *out, const float *w, const float *x, int rows, int cols) {
+    int r;
+    for (r = 0; r < rows; r++) out[r] = attnres_dot(w + (size_t)r * (size_t)cols, x, cols);
+}
+
+/* 1/sqrt(mean(x[n]^2) + eps): the scale of every RMSNorm here (the
+   sublayer norms, the key norms of depth attention, the two-phase 1/rms).
+   A finite x can still have squares past FLT_MAX (|x_i| > 1.8e19), and
+   then the plain sum is Inf and 1/sqrt(Inf) = 0 would silently zero the
+   vector. So, only then, the scale comes out before squaring, as careful
+   norm routines do: with a = max|x_i|,
+       rms = a * sqrt(mean((x/a)^2) + eps/a^2),   every (x_i/a)^2 <= 1.
+   An Inf or NaN in x gives NaN, which the forward pass reports. */
+ATTNRES__PRIVATE float attnres__inv_rms(const float *x, int n, float eps) {
+    float sum_sq = attnres_dot(x, x, n), a = 0.0f, scaled = 0.0f;
+    int i;
+    if (!isinf(sum_sq)) return 1.0f / sqrtf(sum_sq / (float)n + eps);   /* the usual case */
+    for (i = 0; i < n; i++) if (fabsf(x[i]) > a) a = fabsf(x[i]);
+    if (isinf(a)) return NAN;
+    for (i = 0; i < n; i++) scaled += (x[i] / a) * (x[i] / a);
+    return 1.0f / (a * sqrtf(scaled / (float)n + eps / a / a));
+}
+
+/* out[n] = x[n] / sqrt(mean(x^2) + eps) * gain[n]. out may alias x. */
+ATTNRESDEF void attnres_rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
+    float inv_rms = attnres__inv_rms(x, n, eps);
+    int i;
+    for (i = 0; i < n; i++) out[i] = x[i] * inv_rms * gain[i];
+}
+
+/* x[n] <- exp(x - max) / sum; subtracting the max keeps exp() from
+   overflowing and does not change the result. */
+ATTNRESDEF void attnres_softmax(float *x, int n) {
+    float max = x[0], sum = 0.0f;
+    int i;
+    for (i = 1; i < n; i++) if (x[i] > max) max = x[i];
+    for (i = 0; i < n; i++) { x[i] = expf(x[i] - max); sum += x[i]; }
+    for (i = 0; i < n; i++) x[i] /= sum;
+}
+
+/* Rotates x[n] (n/head_dim heads, head after head) in place for position
+   pos: each interleaved pair (x[2i], x[2i+1]) of a head turns by the angle
+   pos * theta^(-2i/head_dim). The angle is computed in double because
+   pos*freq loses digits in float at long contexts. */
+ATTNRESDEF void attnres_rope(float *x, int n, int head_dim, int pos, float theta) {
+    int h, i;
+    for (i = 0; i < head_dim; i += 2) {
+        double angle = (double)pos * pow((double)theta, -(double)i / (double)head_dim);
+        float c = (float)cos(angle), s = (float)sin(angle);
+        for (h = 0; h < n; h += head_dim) {
+            float x0 = x[h + i], x1 = x[h + i + 1];
+            x[h + i]     = x0 * c - x1 * s;
+            x[h + i + 1] = x0 * s + x1 * c;
+        }
+    }
+}
+
+/* out[dim] = w2 (silu(w1 x) * (w3 x)), with w1, w3 [hidden_dim, dim] and
+   w2 [dim, hidden_dim]; hb, hb2 [hidden_dim] are scratch. */
+ATTNRESDEF void attnres_swiglu_mlp(float *out, const float *x,
+                                   const float *w1, const float *w2, const float *w3,
+                                   float *hb, float *hb2, int dim, int hidden_dim) {
+    int i;
+    ATTNRES__MATVEC(hb, w1, x, hidden_dim, dim);    /* gate */
+    ATTNRES__MATVEC(hb2, w3, x, hidden_dim, dim);   /* up   */
+    for (i = 0; i < hidden_dim; i++) {
+        float silu = hb[i] / (1.0f + expf(-hb[i]));
+        hb[i] = silu * hb2[i];
+    }
+    ATTNRES__MATVEC(out, w2, hb, dim, hidden_dim);  /* down */
+}
+
+/* ======================================================================== */
+/* 2. Attention with the KV-cache                                           */
+/* ======================================================================== */
+
+ATTNRESDEF void attnres_attend(float *out, float *att, const float *q,
+                               const float *key_cache, const float *value_cache,
+                               int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len) {
+    int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads, hq, t;
+    float scale = 1.0f / sqrtf((float)head_dim);
+    for (hq = 0; hq < n_heads; hq++) {
+        const float *qh = q + (size_t)hq * head_dim;                    /* [head_dim] */
+        const float *kh = key_cache + (size_t)(hq / group) * head_dim;   /* its kv head's column */
+        const float *vh = value_cache + (size_t)(hq / group) * head_dim;
+        float *a = att + (size_t)hq * seq_len;                           /* [n_pos]    */
+        float *o = out + (size_t)hq * head_dim;                          /* [head_dim] */
+        for (t = 0; t < n_pos; t++) a[t] = attnres_dot(qh, kh + (size_t)t * kv_dim, head_dim) * scale;
+        attnres_softmax(a, n_pos);
+        memset(o, 0, (size_t)head_dim * sizeof(float));
+        for (t = 0; t < n_pos; t++) attnres_axpy(o, a[t], vh + (size_t)t * kv_dim, head_dim);
+    }
+}
+
+/* ======================================================================== */
+/* 3. AttnRes: softmax over depth, and the block state that feeds it        */
+/* ======================================================================== */
+
+/* The AttnRes operation for one sublayer (or the output).
+     sources [n_sources, dim]: b0 .. b_{n-1} (and the partial, if any)
+     logit_j = pseudo_query . RMSNorm(sources[j]; key_gain)   -- keys normed
+     alpha   = softmax over j, the DEPTH axis                 -- no 1/sqrt(d)
+     out     = sum_j alpha_j sources[j]                       -- raw values
+   Normalising the keys stops one large-magnitude block from winning the
+   softmax by size alone; values stay raw so the sum keeps their scale. */
+ATTNRESDEF void attnres_depth_attention(float *out, float *alpha,
+                                        const float *sources, int n_sources,
+                                        const float *pseudo_query, const float *key_gain,
+                                        int dim, float eps) {
+    float max, sum = 0.0f;
+    int j, i;
+    ATTNRES_ASSERT(n_sources >= 1);
+    for (j = 0; j < n_sources; j++) {
+        const float *v = sources + (size_t)j * (size_t)dim;
+        /* w . (v * inv_rms * g) = inv_rms * sum_i w_i g_i v_i: no key buffer needed */
+        float inv_rms = attnres__inv_rms(v, dim, eps);
+        float wgv = 0.0f;
+        for (i = 0; i < dim; i++) wgv += pseudo_query[i] * key_gain[i] * v[i];
+        alpha[j] = inv_rms * wgv;
+    }
+    /* softmax over depth, kept as its statistics: max m, e_j = exp(s_j - m),
+       sum = sum_j e_j, o = sum_j e_j v_j; then out = o / sum. The same
+       statistics, in the same order, that the two-phase path builds (see
+       attnres_phase1), so the two paths differ only where they must. */
+    max = alpha[0];
+    for (j = 1; j < n_sources; j++) if (alpha[j] > max) max = alpha[j];
+    for (j = 0; j < n_sources; j++) { alpha[j] = expf(alpha[j] - max); sum += alpha[j]; }
+    for (i = 0; i < dim; i++) out[i] = 0.0f;
+    for (j = 0; j < n_sources; j++) attnres_axpy(out, alpha[j], sources + (size_t)j * (size_t)dim, dim);
+    for (i = 0; i < dim; i++) out[i] /= sum;
+    for (j = 0; j < n_sources; j++) alpha[j] /= sum;
+}
+
+/* Start of a token: b0 = its embedding, no blocks completed yet past b0. */
+ATTNRESDEF void attnres_block_reset(attnres_block_state *bs, const float *embedding) {
+    memcpy(bs->blocks, embedding, (size_t)bs->dim * sizeof(float));
+    bs->n_completed = 1;
+    bs->n_partial = 0;
+}
+
+/* The next sublayer reads the completed blocks, plus the partial sum once
+   its block has begun: rows [0, n_sources) of bs->blocks. */
+ATTNRESDEF int attnres_block_n_sources(const attnres_block_state *bs) {
+    return bs->n_completed + (bs->n_partial > 0 ? 1 : 0);
+}
+
+/* partial += f[dim]; after S outputs the partial becomes block b_n. */
+ATTNRESDEF void attnres_block_add(attnres_block_state *bs, const float *f) {
+    float *partial = bs->blocks + (size_t)bs->n_completed * (size_t)bs->dim;
+    ATTNRES_ASSERT(bs->n_completed < bs->max_blocks);
+    if (bs->n_partial == 0) memcpy(partial, f, (size_t)bs->dim * sizeof(float));
+    else attnres_axpy(partial, 1.0f, f, bs->dim);
+    bs->n_partial++;
+    if (bs->n_partial == bs->block_size) attnres_block_close(bs);
+}
+
+/* Completes the block under construction (used directly only for a last
+   block that is shorter than S). */
+ATTNRESDEF void attnres_block_close(attnres_block_state *bs) {
+    if (bs->n_partial == 0) return;
+    bs->n_completed++;
+    bs->n_partial = 0;
+}
+
+/* ======================================================================== */
+/* 4. The forward pass                                                      */
+/* ======================================================================== */
+
+/* f_l(h): sublayer l of the token at pos, pre-norm. Sublayer 2i is the
+   attention of layer i, sublayer 2i+1 its SwiGLU MLP.
+     in: h [dim]        out: s->f [dim]
+   Both residual modes call this; they differ only in how h is made and
+   where f goes. */
+ATTNRES__PRIVATE void attnres__sublayer(const attnres_model *m, attnres_state *s,
+                                        int l, const float *h, int pos) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights;
+    int layer = l / 2, d = c->dim, hd = c->hidden_dim;
+    int head_dim = attnres_head_dim(c), kv_dim = attnres_kv_dim(c), q_dim = c->n_heads * head_dim;
+    size_t layer_cache = (size_t)layer * (size_t)s->n_ctx * (size_t)kv_dim;  /* [n_ctx, kv_dim] */
+    float *k = s->key_cache + layer_cache + (size_t)pos * kv_dim;            /* [kv_dim] slot  */
+    float *v = s->value_cache + layer_cache + (size_t)pos * kv_dim;          /* [kv_dim] slot  */
+
+    memcpy(s->sublayer_input + (size_t)l * d, h, (size_t)d * sizeof(float));  /* for inspection */
+    if (l % 2 == 1) {
+        /* MLP: xb = RMSNorm(h), f = w2 (silu(w1 xb) * (w3 xb)) */
+        attnres_rmsnorm(s->xb, h, w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
+        attnres_swiglu_mlp(s->f, s->xb, w->w1 + (size_t)layer * hd * d, w->w2 + (size_t)layer * d * hd,
+                           w->w3 + (size_t)layer * hd * d, s->hb, s->hb2, d, hd);
+        return;
+    }
+    /* attention, step 1: xb = RMSNorm(h) */
+    attnres_rmsnorm(s->xb, h, w->attention_norm + (size_t)layer * d, d, c->norm_eps);
+    /* step 2: q, k, v; k and v go straight into this position's cache slot */
+    ATTNRES__MATVEC(s->q, w->wq + (size_t)layer * q_dim * d, s->xb, q_dim, d);
+    ATTNRES__MATVEC(k, w->wk + (size_t)layer * kv_dim * d, s->xb, kv_dim, d);
+    ATTNRES__MATVEC(v, w->wv + (size_t)layer * kv_dim * d, s->xb, kv_dim, d);
+    /* step 3: RoPE turns q and k by the angle of pos (v is not rotated) */
+    attnres_rope(s->q, q_dim, head_dim, pos, c->rope_theta);
+    attnres_rope(k, kv_dim, head_dim, pos, c->rope_theta);
+    /* step 4: every query head attends over positions 0..pos of this layer */
+    ATTNRES__ATTEND(s->xb2, s->att, s->q, s->key_cache + layer_cache, s->value_cache + layer_cache,
+                    pos + 1, c->n_heads, c->n_kv_heads, head_dim, s->n_ctx);
+    /* step 5: f = wo (the heads' outputs, concatenated) */
+    ATTNRES__MATVEC(s->f, w->wo + (size_t)layer * d * q_dim, s->xb2, d, q_dim);
+}
+
+/* Standard residuals: one running stream, h <- h + f_l(h). s->x = h. */
+ATTNRES__PRIVATE void attnres__forward_standard(const attnres_model *m, attnres_state *s,
+                                                const float *embedding, int pos) {
+    int d = m->config.dim, L = attnres_n_sublayers(&m->config), l;
+    memcpy(s->x, embedding, (size_t)d * sizeof(float));          /* h_0 = embedding */
+    for (l = 0; l < L; l++) {
+        attnres__sublayer(m, s, l, s->x, pos);                   /* f = f_l(h)      */
+        attnres_axpy(s->x, 1.0f, s->f, d);                       /* h = h + f       */
+    }
+}
+
+/* Block AttnRes read literally: before each sublayer, a softmax over depth
+   mixes the sources [b0 .. b_{n-1} (, partial)] into its input h; its
+   output joins the partial sum of the current block. The output of the
+   model is one more mix, over [b0 .. b_N]. s->x = h each time. Row l of
+   s->alpha keeps the weights (zero past alpha_count[l]). */
+ATTNRES__PRIVATE void attnres__forward_direct(const attnres_model *m, attnres_state *s,
+                                              const float *embedding, int pos) {
+    const attnres_config *c = &m->config;
+    int d = c->dim, L = attnres_n_sublayers(c), rows = s->bs.max_blocks, l, n;
+    attnres_block_reset(&s->bs, embedding);                      /* b0 = embedding */
+    for (l = 0; l <= L; l++) {                                   /* l = L: the output */
+        float *alpha = s->alpha + (size_t)l * rows;              /* [N+1] */
+        if (l == L) attnres_block_close(&s->bs);                 /* a last block shorter than S */
+        n = attnres_block_n_sources(&s->bs);
+        attnres_depth_attention(s->x, alpha, s->bs.blocks, n,    /* h = sum_j alpha_j v_j */
+                                m->weights.pseudo_query + (size_t)l * d,
+                                m->weights.key_norm + (size_t)l * d, d, c->norm_eps);
+        memset(alpha + n, 0, (size_t)(rows - n) * sizeof(float));
+        s->alpha_count[l] = n;
+        if (l == L) break;
+        attnres__sublayer(m, s, l, s->x, pos);                   /* f = f_l(h) */
+        attnres_block_add(&s->bs, s->f);                         /* partial += f */
+    }
+}
+
+ATTNRES__PRIVATE void attnres__forward_two_phase(const attnres_model *m, attnres_state *s,
+                                                 const float *embedding, int pos);
+ATTNRES__PRIVATE int attnres__check_forward(const attnres_model *m, const attnres_state *s,
+                                            int token, int pos, attnres_error *err);
+
+ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
+                                  int token, int pos, attnres_error *err) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights;
+    const float *embedding;
+    int i;
+
+    if (attnres__check_forward(m, s, token, pos, err) != ATTNRES_OK) return NULL;
+    /* 1. the token's embedding [dim] */
+    embedding = w->tok_embeddings + (size_t)token * c->dim;
+    s->cache_len = pos + 1;   /* every layer writes slot pos below */
+
+    /* 2. the L sublayers, and for AttnRes the output aggregation: s->x */
+    if (c->residual == ATTNRES_RESIDUAL_STANDARD) attnres__forward_standard(m, s, embedding, pos);
+    else if (s->path == ATTNRES_PATH_TWO_PHASE)   attnres__forward_two_phase(m, s, embedding, pos);
+    else                                          attnres__forward_direct(m, s, embedding, pos);
+
+    /* 3. final RMSNorm and the output projection: logits [vocab_size] */
+    attnres_rmsnorm(s->xb, s->x, w->norm, c->dim, c->norm_eps);
+    ATTNRES__MATVEC(s->logits, w->output, s->xb, c->vocab_size, c->dim);
+
+    /* 4. finite weights can still overflow float on the way (a huge q.k is
+          Inf, and Inf - Inf in the softmax is NaN): report it rather than
+          hand back logits that are not numbers. One pass over [vocab_size]. */
+    for (i = 0; i < c->vocab_size; i++)
+        if (!isfinite(s->logits[i])) {
+            attnres__fail(err, ATTNRES_ERR_RANGE, "forward: logit %d is %s at pos %d: the weights "
+                          "overflow float arithmetic", i, isnan(s->logits[i]) ? "NaN" : "Inf", pos);
+            return NULL;
+        }
+    attnres__ok(err);
+    return s->logits;
+}
+
+ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
+                                  const int *tokens, int n_tokens, attnres_error *err) {
+    float *logits = NULL;
+    int t, start = s->cache_len;
+    if (!m->memory || !s->memory) {
+        attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: model or state not initialised");
+        return NULL;
+    }
+    if (n_tokens < 1) {
+        attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: empty prompt (%d tokens)", n_tokens);
+        return NULL;
+    }
+    if (n_tokens > s->n_ctx - start) {
+        attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: a prompt of %d tokens does not fit: the context "
+                      "(n_ctx %d) has room for %d more", n_tokens, s->n_ctx, s->n_ctx - start);
+        return NULL;
+    }
+    for (t = 0; t < n_tokens; t++)
+        if (tokens[t] < 0 || tokens[t] >= m->config.vocab_size) {
+            attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: prompt token %d is %d, out of range [0, %d)",
+                          t, tokens[t], m->config.vocab_size);
+            return NULL;
+        }
+    for (t = 0; t < n_tokens; t++)
+        if (!(logits = attnres_forward(m, s, tokens[t], start + t, err))) return NULL;
+    return logits;
+}
+
+/* ======================================================================== */
+/* 5. Two-phase Block AttnRes (the paper's Algorithm 1)                     */
+/* ======================================================================== */
+/* Direct AttnRes reads every completed block in every sublayer, although
+   completed blocks do not change inside a token. Two-phase reads them once
+   per BLOCK instead:
+     phase 1  the S pseudo-queries of block n against b0..b_{n-1}, as a
+              batch: the logits are an [S, dim] x [dim, n] product, and a
+              second pass over the blocks leaves per query the softmax
+              statistics (o = unnormalised sum, max, sum of exponentials);
+     phase 2  sublayer by sublayer, merge those statistics with the one
+              logit of the partial sum, by online softmax.
+   Two facts keep phase 1 small: the key RMSNorm of a completed block needs
+   its 1/rms only, computed once when the block completes; and the gain
+   folds into the pseudo-query,
+       w . RMSNorm(b; g) = sum_i w_i (b_i inv_rms g_i) = inv_rms * sum_i (w_i g_i) b_i,
+   so a key never has to be materialised: s_ij = inv_rms_j (folded_i . b_j)
+   with folded = w * g, made per block from the weights (S*dim products,
+   nothing cached that could go stale). The product is rounded as the
+   direct path rounds (w_i * g_i) * b_i, so both paths compute
+   bit-identical depth logits. */
+
+ATTNRESDEF void attnres_phase1(float *o, float *max, float *sum, float *logits,
+                               const float *folded, int n_queries,
+                               const float *blocks, const float *inv_rms, int n_blocks, int dim) {
+    int i, j;
+    /* pass 1 over the blocks: the logits, an [S, dim] x [dim, n] product
+       (scaled per column by the block's cached 1/rms), and each row's max */
+    for (j = 0; j < n_blocks; j++) {
+        const float *b = blocks + (size_t)j * dim;                /* [dim] */
+        for (i = 0; i < n_queries; i++)
+            logits[(size_t)i * n_blocks + j] = inv_rms[j] * attnres_dot(folded + (size_t)i * dim, b, dim);
+    }
+    for (i = 0; i < n_queries; i++) {
+        const float *s = logits + (size_t)i * n_blocks;           /* [n_blocks] */
+        max[i] = s[0];
+        for (j = 1; j < n_blocks; j++) if (s[j] > max[i]) max[i] = s[j];
+        sum[i] = 0.0f;
+        memset(o + (size_t)i * dim, 0, (size_t)dim * sizeof(float));
+    }
+    /* pass 2 over the blocks: the unnormalised sums, exp(s - max) <= 1 */
+    for (j = 0; j < n_blocks; j++) {
+        const float *b = blocks + (size_t)j * dim;
+        for (i = 0; i < n_queries; i++) {
+            float e = expf(logits[(size_t)i * n_blocks + j] - max[i]);
+            attnres_axpy(o + (size_t)i * dim, e, b, dim);
+            sum[i] += e;
+        }
+    }
+}
+
+ATTNRESDEF void attnres_phase2(float *h, float *alpha, const float *o, float max, float sum,
+                               const float *logits, int n_blocks,
+                               const float *partial, const float *folded, int dim, float eps) {
+    float m_new = max, scale_o = 1.0f, w_partial = 0.0f, sum_new = sum;
+    int i, j;
+    if (partial) {
+        /* the partial's logit, with its own 1/rms: it changes every sublayer */
+        float inv_rms = attnres__inv_rms(partial, dim, eps);
+        float s_p = inv_rms * attnres_dot(folded, partial, dim);
+        m_new = s_p > max ? s_p : max;
+        scale_o = expf(max - m_new);
+        w_partial = expf(s_p - m_new);
+        sum_new = sum * scale_o + w_partial;
+        alpha[n_blocks] = w_partial / sum_new;
+    }
+    /* h = (o e^(max - m_new) + e^(s_p - m_new) partial) / sum_new */
+    for (i = 0; i < dim; i++)
+        h[i] = (o[i] * scale_o + (partial ? w_partial * partial[i] : 0.0f)) / sum_new;
+    for (j = 0; j < n_blocks; j++) alpha[j] = expf(logits[j] - m_new) / sum_new;
+}
+
+/* folded [count, dim] = pseudo_query * key_norm of rows first..first+count-1. */
+ATTNRES__PRIVATE void attnres__fold_queries(float *folded, const attnres_model *m, int first, int count) {
+    size_t at = (size_t)first * (size_t)m->config.dim, n = (size_t)count * (size_t)m->config.dim, i;
+    for (i = 0; i < n; i++) folded[i] = m->weights.pseudo_query[at + i] * m->weights.key_norm[at + i];
+}
+
+/* The two-phase pass of one token, block by block; the same h, alpha and
+   logits as attnres__forward_direct (tests/test_two_phase.c). */
+ATTNRES__PRIVATE void attnres__forward_two_phase(const attnres_model *m, attnres_state *s,
+                                                 const float *embedding, int pos) {
+    const attnres_config *c = &m->config;
+    int d = c->dim, L = attnres_n_sublayers(c), S = c->block_size, N = attnres_n_blocks(c);
+    int rows = s->bs.max_blocks, n, i, j;
+    float *blocks = s->bs.blocks, *inv_rms = s->bs.inv_rms, *folded = s->phase1_folded;
+    attnres_block_reset(&s->bs, embedding);
+    inv_rms[0] = attnres__inv_rms(blocks, d, c->norm_eps);        /* b0's 1/rms, once */
+    for (n = 1; n <= N + 1; n++) {   /* block n = 1..N: sublayers first..first+count-1; n = N+1: the output */
+        int first = (n - 1) * S, count = n > N ? 1 : (L - first < S ? L - first : S);
+        float *o = s->phase1_o + (size_t)(n - 1) * S * d;         /* [S, dim] */
+        float *max = s->phase1_max + (size_t)(n - 1) * S;         /* [S]      */
+        float *sum = s->phase1_sum + (size_t)(n - 1) * S;         /* [S]      */
+        if (n > N) first = L;                                     /* the output's query */
+        /* phase 1: the block's queries against b0..b_{n-1}, one batch */
+        attnres__fold_queries(folded, m, first, count);
+        attnres_phase1(o, max, sum, s->phase1_logits, folded, count, blocks, inv_rms, n, d);
+        /* phase 2, sublayer by sublayer: merge with the partial (from the 2nd on) */
+        for (i = 0; i < count; i++) {
+            int l = first + i, n_src = n + (i > 0);
+            float *alpha = s->alpha + (size_t)l * rows;           /* [N+1] */
+            attnres_phase2(s->x, alpha, o + (size_t)i * d, max[i], sum[i],
+                           s->phase1_logits + (size_t)i * n, n, i > 0 ? blocks + (size_t)n * d : NULL,
+                           folded + (size_t)i * d, d, c->norm_eps);
+            for (j = n_src; j < rows; j++) alpha[j] = 0.0f;
+            s->alpha_count[l] = n_src;
+            if (n > N) return;                                    /* s->x = the output's h */
+            attnres__sublayer(m, s, l, s->x, pos);                /* f = f_l(h)   */
+            attnres_block_add(&s->bs, s->f);                      /* partial += f */
+        }
+        attnres_block_close(&s->bs);                              /* a last block shorter than S */
+        inv_rms[n] = attnres__inv_rms(blocks + (size_t)n * d, d, c->norm_eps);   /* once per block */
+    }
+}
+
+
+/* ======================================================================== */
+/* 6. Sampling: greedy, temperature, top-p, with a portable seeded RNG       */
+/* ======================================================================== */
+
+/* xorshift64* (Vigna): the same sequence on every platform and compiler. */
+ATTNRESDEF uint32_t attnres_random_u32(uint64_t *state) {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return (uint32_t)((*state * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+/* 24 random bits scaled to [0, 1): exactly representable in float. */
+ATTNRESDEF float attnres_random_f32(uint64_t *state) {
+    return (float)(attnres_random_u32(state) >> 8) / 16777216.0f;
+}
+
+ATTNRESDEF int attnres_argmax(const float *x, int n) {
+    int i, best = 0;
+    for (i = 1; i < n; i++) if (x[i] > x[best]) best = i;   /* strict >: ties keep the lowest id */
+    return best;
+}
+
+ATTNRESDEF int attnres_sampler_init(attnres_sampler *s, int vocab_size, float temperature,
+                                    float topp, uint64_t seed, attnres_error *err) {
+    memset(s, 0, sizeof *s);
+    if (vocab_size < 1)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "sampler: vocab_size = %d must be >= 1", vocab_size);
+    if (!(temperature >= 0.0f) || isinf(temperature))
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "sampler: temperature must be finite and >= 0");
+    if (!(topp >= 0.0f && topp <= 1.0f))
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "sampler: top-p must be in [0, 1]");
+    s->candidates = (attnres_prob_index *)ATTNRES_MALLOC((size_t)vocab_size * sizeof(attnres_prob_index));
+    if (!s->candidates)
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "sampler: cannot allocate %d candidates", vocab_size);
+    s->vocab_size = vocab_size;
+    s->temperature = temperature;
+    s->topp = topp;
+    /* xorshift has one fixed point, 0: map it to a fixed non-zero seed */
+    s->rng_state = seed ? seed : 0x9E3779B97F4A7C15ULL;
+    return attnres__ok(err);
+}
+
+ATTNRESDEF void attnres_sampler_free(attnres_sampler *s) {
+    if (s->candidates) ATTNRES_FREE(s->candidates);
+    memset(s, 0, sizeof *s);
+}
+
+/* Index of the first probability whose running sum passes coin in [0,1). */
+ATTNRES__PRIVATE int attnres__sample_cdf(const float *probs, int n, float coin) {
+    float cdf = 0.0f;
+    int i;
+    for (i = 0; i < n; i++) {
+        cdf += probs[i];
+        if (coin < cdf) return i;
+    }
+    return n - 1;   /* rounding left the total a hair under 1 */
+}
+
+/* Descending probability; equal probabilities by ascending id, so the order
+   (and hence the sample) does not depend on the qsort implementation. */
+ATTNRES__PRIVATE int attnres__by_prob_desc(const void *a, const void *b) {
+    const attnres_prob_index *x = (const attnres_prob_index *)a, *y = (const attnres_prob_index *)b;
+    if (x->prob > y->prob) return -1;
+    if (x->prob < y->prob) return 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Nucleus sampling: the smallest set of most likely tokens whose mass
+   reaches topp. Tokens below (1-topp)/(n-1) can never be in that set (if
+   one were, all n would have to be), so they are dropped before sorting:
+   usually only a handful of tokens remain to sort, not the vocabulary. */
+ATTNRES__PRIVATE int attnres__sample_topp(attnres_sampler *s, const float *probs, float coin) {
+    int n = s->vocab_size, n0 = 0, last, i;
+    float cutoff = n > 1 ? (1.0f - s->topp) / (float)(n - 1) : 0.0f, mass = 0.0f, r;
+    attnres_prob_index *cand = s->candidates;
+    for (i = 0; i < n; i++)
+        if (probs[i] >= cutoff) { cand[n0].index = i; cand[n0].prob = probs[i]; n0++; }
+    /* Nothing kept means even the top token is under the cutoff, which
+       happens only when it alone already holds more than topp. */
+    s->n_sorted = n0;
+    if (n0 == 0) return attnres_argmax(probs, n);
+    qsort(cand, (size_t)n0, sizeof *cand, attnres__by_prob_desc);
+    last = n0 - 1;
+    for (i = 0; i < n0; i++) {
+        mass += cand[i].prob;
+        if (mass > s->topp) { last = i; break; }
+    }
+    r = coin * mass;   /* sample within the kept mass */
+    mass = 0.0f;
+    for (i = 0; i <= last; i++) {
+        mass += cand[i].prob;
+        if (r < mass) return cand[i].index;
+    }
+    return cand[last].index;
+}
+
+/* x[n] <- softmax(x / T) for T > 0, computed as exp((x_i - max) / T) / sum.
+   Dividing first (x_i / T, as the textbook writes it) overflows to Inf once
+   |x_i| / T passes FLT_MAX (T = 1e-38, or a logit of 3e38 at T = 0.5), and
+   Inf - Inf in the softmax is NaN. Here (x_i - max) / T is <= 0 for every
+   T and finite x, so exp() lies in [0, 1] and the top token gets exp(0) = 1:
+   as T -> 0+ all the mass goes to the argmax, the limit greedy decoding is. */
+ATTNRES__PRIVATE void attnres__softmax_temperature(float *x, int n, float temperature) {
+    float max = x[0], sum = 0.0f;
+    int i;
+    for (i = 1; i < n; i++) if (x[i] > max) max = x[i];
+    for (i = 0; i < n; i++) { x[i] = expf((x[i] - max) / temperature); sum += x[i]; }
+    for (i = 0; i < n; i++) x[i] /= sum;
+}
+
+ATTNRESDEF int attnres_sample(attnres_sampler *s, float *logits) {
+    float coin;
+    if (s->temperature == 0.0f) return attnres_argmax(logits, s->vocab_size);
+    attnres__softmax_temperature(logits, s->vocab_size, s->temperature);
+    coin = attnres_random_f32(&s->rng_state);
+    if (s->topp <= 0.0f || s->topp >= 1.0f) return attnres__sample_cdf(logits, s->vocab_size, coin);
+    return attnres__sample_topp(s, logits, coin);
+}
+
+/* ************************************************************************ */
+/* Part 2: the machinery. Nothing below is needed to follow the model:      */
+/* error messages, config checks, memory layout, traffic accounting and     */
+/* checkpoint loading.                                                       */
+/* ************************************************************************ */
 
 /* ======================================================================== */
 /* Errors                                                                    */
@@ -710,34 +1294,12 @@ ATTNRESDEF int attnres_model_init(attnres_model *m, const attnres_config *c, att
     attnres__carve_weights(&m->weights, m->memory, c);
     m->config = *c;
     m->n_floats = n;
-    if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {
-        size_t nf = ((size_t)attnres_n_sublayers(c) + 1) * (size_t)c->dim;
-        m->folded_query = (float *)ATTNRES_MALLOC(nf * sizeof(float));
-        if (!m->folded_query) {
-            attnres_model_free(m);
-            return attnres__fail(err, ATTNRES_ERR_NOMEM, "model: cannot allocate the folded pseudo-queries");
-        }
-        attnres_model_refresh(m);
-    }
     return attnres__ok(err);
 }
 
 ATTNRESDEF void attnres_model_free(attnres_model *m) {
     if (m->memory) ATTNRES_FREE(m->memory);
-    if (m->folded_query) ATTNRES_FREE(m->folded_query);
     memset(m, 0, sizeof *m);
-}
-
-/* The two-phase path scores a block with w . RMSNorm(b; g)
-     = sum_i w_i (b_i inv_rms g_i) = inv_rms * sum_i (w_i g_i) b_i,
-   so the gain can be folded into the pseudo-query once, as w * g. The
-   product is rounded exactly as the direct path rounds (w_i * g_i) * b_i,
-   so both paths compute bit-identical depth logits. */
-ATTNRESDEF void attnres_model_refresh(attnres_model *m) {
-    size_t n, i;
-    if (!m->folded_query || !m->weights.pseudo_query) return;
-    n = ((size_t)attnres_n_sublayers(&m->config) + 1) * (size_t)m->config.dim;
-    for (i = 0; i < n; i++) m->folded_query[i] = m->weights.pseudo_query[i] * m->weights.key_norm[i];
 }
 
 /* ======================================================================== */
@@ -774,6 +1336,7 @@ ATTNRES__PRIVATE size_t attnres__carve_state(attnres_state *s, float *base, cons
     ATTNRES__TAKE(s->phase1_max, rows * S);
     ATTNRES__TAKE(s->phase1_sum, rows * S);
     ATTNRES__TAKE(s->phase1_logits, S * rows);
+    ATTNRES__TAKE(s->phase1_folded, S * d);
 #undef ATTNRES__TAKE
     return at;
 }
@@ -832,479 +1395,60 @@ ATTNRESDEF void attnres_state_free(attnres_state *s) {
 }
 
 /* ======================================================================== */
-/* Primitives: dot, axpy, matvec, RMSNorm, softmax, RoPE, SwiGLU             */
+/* Memory traffic of the residual path                                      */
 /* ======================================================================== */
 
-/* a[n] . b[n] */
-ATTNRESDEF float attnres_dot(const float *a, const float *b, int n) {
-    float sum = 0.0f;
-    int i;
-    for (i = 0; i < n; i++) sum += a[i] * b[i];
-    return sum;
-}
-
-/* y[n] += a * x[n] */
-ATTNRESDEF void attnres_axpy(float *y, float a, const float *x, int n) {
-    int i;
-    for (i = 0; i < n; i++) y[i] += a * x[i];
-}
-
-/* out[rows] = w[rows, cols] x[cols]; row-major, so row r is w + r*cols.
-   This loop is where almost all the time of a forward pass goes. */
-ATTNRESDEF void attnres_matvec(float *out, const float *w, const float *x, int rows, int cols) {
-    int r;
-    for (r = 0; r < rows; r++) out[r] = attnres_dot(w + (size_t)r * (size_t)cols, x, cols);
-}
-
-/* 1/sqrt(mean(x[n]^2) + eps): the scale of every RMSNorm here (the
-   sublayer norms, the key norms of depth attention, the two-phase 1/rms).
-   A finite x can still have squares past FLT_MAX (|x_i| > 1.8e19), and
-   then the plain sum is Inf and 1/sqrt(Inf) = 0 would silently zero the
-   vector. So, only then, the scale comes out before squaring, as careful
-   norm routines do: with a = max|x_i|,
-       rms = a * sqrt(mean((x/a)^2) + eps/a^2),   every (x_i/a)^2 <= 1.
-   An Inf or NaN in x gives NaN, which the forward pass reports. */
-ATTNRES__PRIVATE float attnres__inv_rms(const float *x, int n, float eps) {
-    float sum_sq = attnres_dot(x, x, n), a = 0.0f, scaled = 0.0f;
-    int i;
-    if (!isinf(sum_sq)) return 1.0f / sqrtf(sum_sq / (float)n + eps);   /* the usual case */
-    for (i = 0; i < n; i++) if (fabsf(x[i]) > a) a = fabsf(x[i]);
-    if (isinf(a)) return NAN;
-    for (i = 0; i < n; i++) scaled += (x[i] / a) * (x[i] / a);
-    return 1.0f / (a * sqrtf(scaled / (float)n + eps / a / a));
-}
-
-/* out[n] = x[n] / sqrt(mean(x^2) + eps) * gain[n]. out may alias x. */
-ATTNRESDEF void attnres_rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
-    float inv_rms = attnres__inv_rms(x, n, eps);
-    int i;
-    for (i = 0; i < n; i++) out[i] = x[i] * inv_rms * gain[i];
-}
-
-/* x[n] <- exp(x - max) / sum; subtracting the max keeps exp() from
-   overflowing and does not change the result. */
-ATTNRESDEF void attnres_softmax(float *x, int n) {
-    float max = x[0], sum = 0.0f;
-    int i;
-    for (i = 1; i < n; i++) if (x[i] > max) max = x[i];
-    for (i = 0; i < n; i++) { x[i] = expf(x[i] - max); sum += x[i]; }
-    for (i = 0; i < n; i++) x[i] /= sum;
-}
-
-/* Rotates x[n] (n/head_dim heads, head after head) in place for position
-   pos: each interleaved pair (x[2i], x[2i+1]) of a head turns by the angle
-   pos * theta^(-2i/head_dim). The angle is computed in double because
-   pos*freq loses digits in float at long contexts. */
-ATTNRESDEF void attnres_rope(float *x, int n, int head_dim, int pos, float theta) {
-    int h, i;
-    for (i = 0; i < head_dim; i += 2) {
-        double angle = (double)pos * pow((double)theta, -(double)i / (double)head_dim);
-        float c = (float)cos(angle), s = (float)sin(angle);
-        for (h = 0; h < n; h += head_dim) {
-            float x0 = x[h + i], x1 = x[h + i + 1];
-            x[h + i]     = x0 * c - x1 * s;
-            x[h + i + 1] = x0 * s + x1 * c;
-        }
-    }
-}
-
-/* The hot loops of the forward pass go through these: the scalar
-   functions above, unless the kernel file is built in (KERNEL HOOK). */
-ATTNRES__PRIVATE void attnres__hot_matvec(float *out, const float *w, const float *x, int rows, int cols) {
-#ifdef ATTNRES_KERNELS
-    attnres_kernel_matvec(out, w, x, rows, cols);
-#else
-    attnres_matvec(out, w, x, rows, cols);
-#endif
-}
-/* out[j] = w[j] x for j < n: matrices that read the same input (q, k, v of
-   attention; gate and up of the MLP), w[j] [rows[j], cols], out[j] [rows[j]]. */
-ATTNRES__PRIVATE void attnres__hot_matvecs(int n, float *const out[], const float *const w[],
-                                           const int rows[], const float *x, int cols) {
-#ifdef ATTNRES_KERNELS
-    attnres_kernel_matvecs(n, out, w, rows, x, cols);
-#else
-    int j;
-    for (j = 0; j < n; j++) attnres_matvec(out[j], w[j], x, rows[j], cols);
-#endif
-}
-ATTNRES__PRIVATE void attnres__hot_rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
-#ifdef ATTNRES_KERNELS
-    attnres_kernel_rmsnorm(out, x, gain, n, eps);
-#else
-    attnres_rmsnorm(out, x, gain, n, eps);
-#endif
-}
-ATTNRES__PRIVATE void attnres__hot_attend(float *out, float *att, const float *q, const float *key_cache,
-                                          const float *value_cache, int n_pos, int n_heads, int n_kv_heads,
-                                          int head_dim, int seq_len) {
-#ifdef ATTNRES_KERNELS
-    attnres_kernel_attend(out, att, q, key_cache, value_cache, n_pos, n_heads, n_kv_heads, head_dim, seq_len);
-#else
-    attnres_attend(out, att, q, key_cache, value_cache, n_pos, n_heads, n_kv_heads, head_dim, seq_len);
-#endif
-}
-ATTNRES__PRIVATE void attnres__hot_depth_attention(float *out, float *alpha, const float *sources, int n_sources,
-                                                   const float *pseudo_query, const float *key_gain, int dim,
-                                                   float eps) {
-#ifdef ATTNRES_KERNELS
-    attnres_kernel_depth_attention(out, alpha, sources, n_sources, pseudo_query, key_gain, dim, eps);
-#else
-    attnres_depth_attention(out, alpha, sources, n_sources, pseudo_query, key_gain, dim, eps);
-#endif
-}
-
-/* out[dim] = w2 (silu(w1 x) * (w3 x)), with w1, w3 [hidden_dim, dim] and
-   w2 [dim, hidden_dim]; hb, hb2 [hidden_dim] are scratch. Its three
-   matvecs hold most of the model's weights, so they are hot loops. */
-ATTNRESDEF void attnres_swiglu_mlp(float *out, const float *x,
-                                   const float *w1, const float *w2, const float *w3,
-                                   float *hb, float *hb2, int dim, int hidden_dim) {
-    float *const gate_up[2] = { hb, hb2 };          /* [hidden_dim] each */
-    const float *const w13[2] = { w1, w3 };
-    const int rows[2] = { hidden_dim, hidden_dim };
-    int i;
-    attnres__hot_matvecs(2, gate_up, w13, rows, x, dim);   /* hb = w1 x (gate), hb2 = w3 x (up) */
-    for (i = 0; i < hidden_dim; i++) {
-        float silu = hb[i] / (1.0f + expf(-hb[i]));
-        hb[i] = silu * hb2[i];
-    }
-    attnres__hot_matvec(out, w2, hb, dim, hidden_dim);
-}
-
-/* ======================================================================== */
-/* AttnRes: softmax over depth, and the block state that feeds it            */
-/* ======================================================================== */
-
-/* The AttnRes operation for one sublayer (or the output).
-     sources [n_sources, dim]: b0 .. b_{n-1} (and the partial, if any)
-     logit_j = pseudo_query . RMSNorm(sources[j]; key_gain)   -- keys normed
-     alpha   = softmax over j, the DEPTH axis                 -- no 1/sqrt(d)
-     out     = sum_j alpha_j sources[j]                       -- raw values
-   Normalising the keys stops one large-magnitude block from winning the
-   softmax by size alone; values stay raw so the sum keeps their scale. */
-ATTNRESDEF void attnres_depth_attention(float *out, float *alpha,
-                                        const float *sources, int n_sources,
-                                        const float *pseudo_query, const float *key_gain,
-                                        int dim, float eps) {
-    float max, sum = 0.0f;
-    int j, i;
-    ATTNRES_ASSERT(n_sources >= 1);
-    for (j = 0; j < n_sources; j++) {
-        const float *v = sources + (size_t)j * (size_t)dim;
-        /* w . (v * inv_rms * g) = inv_rms * sum_i w_i g_i v_i: no key buffer needed */
-        float inv_rms = attnres__inv_rms(v, dim, eps);
-        float wgv = 0.0f;
-        for (i = 0; i < dim; i++) wgv += pseudo_query[i] * key_gain[i] * v[i];
-        alpha[j] = inv_rms * wgv;
-    }
-    /* softmax over depth, kept as its statistics: max m, e_j = exp(s_j - m),
-       sum = sum_j e_j, o = sum_j e_j v_j; then out = o / sum. The same
-       statistics, in the same order, that the two-phase path builds (see
-       attnres_phase1), so the two paths differ only where they must. */
-    max = alpha[0];
-    for (j = 1; j < n_sources; j++) if (alpha[j] > max) max = alpha[j];
-    for (j = 0; j < n_sources; j++) { alpha[j] = expf(alpha[j] - max); sum += alpha[j]; }
-    for (i = 0; i < dim; i++) out[i] = 0.0f;
-    for (j = 0; j < n_sources; j++) attnres_axpy(out, alpha[j], sources + (size_t)j * (size_t)dim, dim);
-    for (i = 0; i < dim; i++) out[i] /= sum;
-    for (j = 0; j < n_sources; j++) alpha[j] /= sum;
-}
-
-/* Start of a token: b0 = its embedding, no blocks completed yet past b0. */
-ATTNRESDEF void attnres_block_reset(attnres_block_state *bs, const float *embedding) {
-    memcpy(bs->blocks, embedding, (size_t)bs->dim * sizeof(float));
-    bs->n_completed = 1;
-    bs->n_partial = 0;
-}
-
-/* The next sublayer reads the completed blocks, plus the partial sum once
-   its block has begun: rows [0, n_sources) of bs->blocks. */
-ATTNRESDEF int attnres_block_n_sources(const attnres_block_state *bs) {
-    return bs->n_completed + (bs->n_partial > 0 ? 1 : 0);
-}
-
-/* partial += f[dim]; after S outputs the partial becomes block b_n. */
-ATTNRESDEF void attnres_block_add(attnres_block_state *bs, const float *f) {
-    float *partial = bs->blocks + (size_t)bs->n_completed * (size_t)bs->dim;
-    ATTNRES_ASSERT(bs->n_completed < bs->max_blocks);
-    if (bs->n_partial == 0) memcpy(partial, f, (size_t)bs->dim * sizeof(float));
-    else attnres_axpy(partial, 1.0f, f, bs->dim);
-    bs->n_partial++;
-    if (bs->n_partial == bs->block_size) attnres_block_close(bs);
-}
-
-/* Completes the block under construction (used directly only for a last
-   block that is shorter than S). */
-ATTNRESDEF void attnres_block_close(attnres_block_state *bs) {
-    if (bs->n_partial == 0) return;
-    bs->n_completed++;
-    bs->n_partial = 0;
-}
-
-/* ======================================================================== */
-/* Attention with the KV-cache                                               */
-/* ======================================================================== */
-
-ATTNRESDEF void attnres_attend(float *out, float *att, const float *q,
-                               const float *key_cache, const float *value_cache,
-                               int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len) {
-    int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads, hq, t;
-    float scale = 1.0f / sqrtf((float)head_dim);
-    for (hq = 0; hq < n_heads; hq++) {
-        const float *qh = q + (size_t)hq * head_dim;                    /* [head_dim] */
-        const float *kh = key_cache + (size_t)(hq / group) * head_dim;   /* its kv head's column */
-        const float *vh = value_cache + (size_t)(hq / group) * head_dim;
-        float *a = att + (size_t)hq * seq_len;                           /* [n_pos]    */
-        float *o = out + (size_t)hq * head_dim;                          /* [head_dim] */
-        for (t = 0; t < n_pos; t++) a[t] = attnres_dot(qh, kh + (size_t)t * kv_dim, head_dim) * scale;
-        attnres_softmax(a, n_pos);
-        memset(o, 0, (size_t)head_dim * sizeof(float));
-        for (t = 0; t < n_pos; t++) attnres_axpy(o, a[t], vh + (size_t)t * kv_dim, head_dim);
-    }
-}
-
-/* One causal, grouped-query attention sublayer for the token at pos.
-     in:  s->xb [dim] (the normed input)      out: s->f [dim]
-   k and v of this token are written straight into cache slot [layer, pos],
-   then the query attends over positions 0..pos of that layer. */
-ATTNRES__PRIVATE void attnres__attention(const attnres_model *m, attnres_state *s, int layer, int pos) {
-    const attnres_config *c = &m->config;
-    const attnres_weights *w = &m->weights;
-    int head_dim = attnres_head_dim(c), kv_dim = attnres_kv_dim(c), q_dim = c->n_heads * head_dim;
-    size_t layer_off = (size_t)layer * (size_t)s->n_ctx * (size_t)kv_dim;   /* [n_ctx, kv_dim] */
-    float *k = s->key_cache + layer_off + (size_t)pos * kv_dim;     /* [kv_dim] */
-    float *v = s->value_cache + layer_off + (size_t)pos * kv_dim;   /* [kv_dim] */
-    float *const qkv[3] = { s->q, k, v };
-    const float *const w_qkv[3] = { w->wq + (size_t)layer * q_dim * c->dim,     /* [q_dim, dim]  */
-                                    w->wk + (size_t)layer * kv_dim * c->dim,    /* [kv_dim, dim] */
-                                    w->wv + (size_t)layer * kv_dim * c->dim };  /* [kv_dim, dim] */
-    const int rows[3] = { q_dim, kv_dim, kv_dim };
-
-    attnres__hot_matvecs(3, qkv, w_qkv, rows, s->xb, c->dim);   /* q = wq xb, k = wk xb, v = wv xb */
-    attnres_rope(s->q, q_dim, head_dim, pos, c->rope_theta);
-    attnres_rope(k, kv_dim, head_dim, pos, c->rope_theta);
-    attnres__hot_attend(s->xb2, s->att, s->q, s->key_cache + layer_off, s->value_cache + layer_off,
-                        pos + 1, c->n_heads, c->n_kv_heads, head_dim, s->n_ctx);
-    attnres__hot_matvec(s->f, w->wo + (size_t)layer * c->dim * q_dim, s->xb2, c->dim, q_dim);
-}
-
-/* ======================================================================== */
-/* Forward pass                                                              */
-/* ======================================================================== */
-
-/* Memory traffic. The io counters of the state count the dim-sized vectors
-   the RESIDUAL PATH moves per token: how the input h of each sublayer is
-   made and how its output f is stored (not the sublayer's own weights and
-   activations). A vector counts once per pass of a loop that streams it;
-   scalars (logits, max, sums, 1/rms) are free. lessons/07 prints the table. */
-ATTNRES__PRIVATE void attnres__count(attnres_io *io, long reads, long writes) {
-    io->reads += reads;
-    io->writes += writes;
-}
-
-/* f_l(h) for sublayer l (2i: attention of layer i, 2i+1: its MLP):
-   pre-norm, then the sublayer. in: h [dim]   out: s->f [dim] */
-ATTNRES__PRIVATE void attnres__sublayer(const attnres_model *m, attnres_state *s,
-                                        int l, const float *h, int pos) {
-    const attnres_config *c = &m->config;
-    const attnres_weights *w = &m->weights;
-    int layer = l / 2, d = c->dim, hd = c->hidden_dim;
-    memcpy(s->sublayer_input + (size_t)l * d, h, (size_t)d * sizeof(float));   /* inspection */
-    if (l % 2 == 0) {
-        attnres__hot_rmsnorm(s->xb, h, w->attention_norm + (size_t)layer * d, d, c->norm_eps);
-        attnres__attention(m, s, layer, pos);
+/* The rules, per token, in dim-sized vectors (scalars are free):
+     standard    each sublayer reads h and f, writes h
+     direct      a sublayer with n sources reads each twice (logits, then
+                 the mix) and writes h; adding f to the partial reads f
+                 (and the partial, once it exists) and writes the partial
+     two-phase   per block with n completed blocks: phase 1 reads each
+                 twice and writes one o per query; per sublayer, phase 2
+                 reads o (and the partial twice, once it exists) and
+                 writes h; the partial as above; the 1/rms of b0 and of
+                 every block as it completes reads it once
+   The output aggregation is a sublayer with N+1 sources and no partial. */
+ATTNRESDEF int attnres_traffic(const attnres_config *c, int path, attnres_io *sublayers,
+                               attnres_io *output, attnres_error *err) {
+    int L, S, N, l, rc;
+    attnres_io sub = {0, 0}, out = {0, 0};
+    if ((rc = attnres_config_validate(c, err)) != ATTNRES_OK) return rc;
+    if (path != ATTNRES_PATH_DIRECT && path != ATTNRES_PATH_TWO_PHASE)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "traffic: unknown path %d (DIRECT or TWO_PHASE)", path);
+    L = attnres_n_sublayers(c);
+    S = c->block_size;
+    N = attnres_n_blocks(c);
+    if (c->residual == ATTNRES_RESIDUAL_STANDARD) {
+        sub.reads = 2L * L;
+        sub.writes = L;
     } else {
-        attnres__hot_rmsnorm(s->xb, h, w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
-        attnres_swiglu_mlp(s->f, s->xb,
-                           w->w1 + (size_t)layer * hd * d, w->w2 + (size_t)layer * d * hd,
-                           w->w3 + (size_t)layer * hd * d, s->hb, s->hb2, d, hd);
-    }
-}
-
-/* Standard residuals: h <- h + f_l(h), one running stream in s->x.
-   Traffic per sublayer: read h and f, write h. */
-ATTNRES__PRIVATE void attnres__forward_standard(const attnres_model *m, attnres_state *s,
-                                                const float *embedding, int pos) {
-    int d = m->config.dim, L = attnres_n_sublayers(&m->config), l;
-    memcpy(s->x, embedding, (size_t)d * sizeof(float));
-    for (l = 0; l < L; l++) {
-        attnres__sublayer(m, s, l, s->x, pos);
-        attnres_axpy(s->x, 1.0f, s->f, d);
-        attnres__count(&s->io_sublayers, 2, 1);
-    }
-}
-
-/* partial += f (the first output of a block starts it). Traffic: read f
-   (and the partial, if it exists), write the partial. */
-ATTNRES__PRIVATE void attnres__add_to_block(attnres_state *s, attnres_io *io) {
-    attnres__count(io, s->bs.n_partial > 0 ? 2 : 1, 1);
-    attnres_block_add(&s->bs, s->f);
-}
-
-/* Direct AttnRes over the current sources for row l of the pseudo-queries
-   (a sublayer, or l = L for the output): s->x = h, alpha recorded.
-   Traffic: every source is read twice (logits, then the weighted sum), h
-   is written once. */
-ATTNRES__PRIVATE void attnres__aggregate(const attnres_model *m, attnres_state *s, int l, attnres_io *io) {
-    const attnres_config *c = &m->config;
-    int n = attnres_block_n_sources(&s->bs), rows = s->bs.max_blocks, j;
-    float *alpha = s->alpha + (size_t)l * rows;                    /* [N+1] */
-    attnres__hot_depth_attention(s->x, alpha, s->bs.blocks, n,
-                                 m->weights.pseudo_query + (size_t)l * c->dim,
-                                 m->weights.key_norm + (size_t)l * c->dim, c->dim, c->norm_eps);
-    for (j = n; j < rows; j++) alpha[j] = 0.0f;   /* rows are zero-padded */
-    s->alpha_count[l] = n;
-    attnres__count(io, 2L * n, 1);
-}
-
-/* Block AttnRes, direct: each sublayer takes a softmax-over-depth mix of
-   the completed blocks (and the partial), then adds its output to the
-   partial; the output is one more mix, over [b0 .. b_N]. */
-ATTNRES__PRIVATE void attnres__forward_direct(const attnres_model *m, attnres_state *s,
-                                              const float *embedding, int pos) {
-    int L = attnres_n_sublayers(&m->config), l;
-    attnres_block_reset(&s->bs, embedding);
-    for (l = 0; l < L; l++) {
-        attnres__aggregate(m, s, l, &s->io_sublayers);          /* s->x = h_l */
-        attnres__sublayer(m, s, l, s->x, pos);
-        attnres__add_to_block(s, &s->io_sublayers);
-    }
-    attnres_block_close(&s->bs);   /* a last block shorter than S */
-    attnres__aggregate(m, s, L, &s->io_output);
-}
-
-/* ======================================================================== */
-/* Two-phase Block AttnRes (the paper's Algorithm 1)                         */
-/* ======================================================================== */
-/* Direct AttnRes reads every completed block in every sublayer, although
-   completed blocks do not change inside a token. Two-phase reads them once
-   per BLOCK instead:
-     phase 1  the S pseudo-queries of block n against b0..b_{n-1}, as a
-              batch: the logits are an [S, dim] x [dim, n] product, and a
-              second pass over the blocks leaves per query the softmax
-              statistics (o = unnormalised sum, max, sum of exponentials);
-     phase 2  sublayer by sublayer, merge those statistics with the one
-              logit of the partial sum, by online softmax.
-   Two facts keep phase 1 small: the key RMSNorm of a completed block needs
-   its 1/rms only, computed once when the block completes; and the gain is
-   folded into the pseudo-query (w * g, attnres_model_refresh), so a key
-   never has to be materialised: s_ij = inv_rms_j (folded_i . b_j). */
-
-ATTNRESDEF void attnres_phase1(float *o, float *max, float *sum, float *logits,
-                               const float *folded, int n_queries,
-                               const float *blocks, const float *inv_rms, int n_blocks, int dim) {
-    int i, j;
-    /* pass 1 over the blocks: the logits, an [S, dim] x [dim, n] product
-       (scaled per column by the block's cached 1/rms), and each row's max */
-    for (j = 0; j < n_blocks; j++) {
-        const float *b = blocks + (size_t)j * dim;                /* [dim] */
-        for (i = 0; i < n_queries; i++)
-            logits[(size_t)i * n_blocks + j] = inv_rms[j] * attnres_dot(folded + (size_t)i * dim, b, dim);
-    }
-    for (i = 0; i < n_queries; i++) {
-        const float *s = logits + (size_t)i * n_blocks;           /* [n_blocks] */
-        max[i] = s[0];
-        for (j = 1; j < n_blocks; j++) if (s[j] > max[i]) max[i] = s[j];
-        sum[i] = 0.0f;
-        memset(o + (size_t)i * dim, 0, (size_t)dim * sizeof(float));
-    }
-    /* pass 2 over the blocks: the unnormalised sums, exp(s - max) <= 1 */
-    for (j = 0; j < n_blocks; j++) {
-        const float *b = blocks + (size_t)j * dim;
-        for (i = 0; i < n_queries; i++) {
-            float e = expf(logits[(size_t)i * n_blocks + j] - max[i]);
-            attnres_axpy(o + (size_t)i * dim, e, b, dim);
-            sum[i] += e;
+        for (l = 0; l < L; l++) {
+            int i = l % S, n = 1 + l / S;            /* i-th sublayer of its block; n completed blocks */
+            if (path == ATTNRES_PATH_DIRECT) {
+                sub.reads += 2L * (n + (i > 0));
+                sub.writes += 1;
+            } else {
+                if (i == 0) {                        /* phase 1 of the block */
+                    sub.reads += 2L * n;
+                    sub.writes += L - l < S ? L - l : S;
+                }
+                sub.reads += i > 0 ? 3 : 1;          /* phase 2 */
+                sub.writes += 1;
+            }
+            sub.reads += i > 0 ? 2 : 1;              /* partial += f */
+            sub.writes += 1;
         }
+        if (path == ATTNRES_PATH_TWO_PHASE) sub.reads += 1 + N;   /* the 1/rms of b0..b_N */
+        out.reads = 2L * (N + 1) + (path == ATTNRES_PATH_TWO_PHASE);
+        out.writes = 1 + (path == ATTNRES_PATH_TWO_PHASE);
     }
+    if (sublayers) *sublayers = sub;
+    if (output) *output = out;
+    return attnres__ok(err);
 }
 
-ATTNRESDEF void attnres_phase2(float *h, float *alpha, const float *o, float max, float sum,
-                               const float *logits, int n_blocks,
-                               const float *partial, const float *folded, int dim, float eps) {
-    float m_new = max, scale_o = 1.0f, w_partial = 0.0f, sum_new = sum;
-    int i, j;
-    if (partial) {
-        /* the partial's logit, with its own 1/rms: it changes every sublayer */
-        float inv_rms = attnres__inv_rms(partial, dim, eps);
-        float s_p = inv_rms * attnres_dot(folded, partial, dim);
-        m_new = s_p > max ? s_p : max;
-        scale_o = expf(max - m_new);
-        w_partial = expf(s_p - m_new);
-        sum_new = sum * scale_o + w_partial;
-        alpha[n_blocks] = w_partial / sum_new;
-    }
-    /* h = (o e^(max - m_new) + e^(s_p - m_new) partial) / sum_new */
-    for (i = 0; i < dim; i++)
-        h[i] = (o[i] * scale_o + (partial ? w_partial * partial[i] : 0.0f)) / sum_new;
-    for (j = 0; j < n_blocks; j++) alpha[j] = expf(logits[j] - m_new) / sum_new;
-}
-
-/* 1/rms of block j, cached once when it completes (phase 1 reuses it for
-   every later block and for the output). Traffic: one read of the block. */
-ATTNRES__PRIVATE void attnres__cache_inv_rms(attnres_state *s, int j, float eps, attnres_io *io) {
-    const float *b = s->bs.blocks + (size_t)j * s->bs.dim;
-    s->bs.inv_rms[j] = attnres__inv_rms(b, s->bs.dim, eps);
-    attnres__count(io, 1, 0);
-}
-
-/* Phase 2 for sublayer l, the i-th (0-based) of a block whose phase-1
-   results are o/max/sum (row i) and logits [count, n_blocks]:
-   s->x = h_l and alpha row l. Traffic: read o (and the partial twice:
-   its logit, then the mix), write h. */
-ATTNRES__PRIVATE void attnres__phase2_sublayer(const attnres_model *m, attnres_state *s, int l, int i,
-                                               const float *o, const float *max, const float *sum,
-                                               int n_blocks, attnres_io *io) {
-    int d = m->config.dim, rows = s->bs.max_blocks, n = n_blocks + (i > 0), j;
-    float *alpha = s->alpha + (size_t)l * rows;                    /* [N+1] */
-    const float *partial = i > 0 ? s->bs.blocks + (size_t)n_blocks * d : NULL;
-    attnres_phase2(s->x, alpha, o + (size_t)i * d, max[i], sum[i], s->phase1_logits + (size_t)i * n_blocks,
-                   n_blocks, partial, m->folded_query + (size_t)l * d, d, m->config.norm_eps);
-    for (j = n; j < rows; j++) alpha[j] = 0.0f;
-    s->alpha_count[l] = n;
-    attnres__count(io, i > 0 ? 3 : 1, 1);
-}
-
-ATTNRES__PRIVATE void attnres__forward_two_phase(const attnres_model *m, attnres_state *s,
-                                                 const float *embedding, int pos) {
-    const attnres_config *c = &m->config;
-    int d = c->dim, L = attnres_n_sublayers(c), S = c->block_size, N = attnres_n_blocks(c), n, i;
-    float *o, *max, *sum;
-    attnres_block_reset(&s->bs, embedding);
-    attnres__cache_inv_rms(s, 0, c->norm_eps, &s->io_sublayers);
-    for (n = 1; n <= N; n++) {                  /* block n: sublayers first .. first+count-1 */
-        int first = (n - 1) * S, count = L - first < S ? L - first : S;
-        o = s->phase1_o + (size_t)(n - 1) * S * d;                 /* [S, dim] */
-        max = s->phase1_max + (size_t)(n - 1) * S;                 /* [S]      */
-        sum = s->phase1_sum + (size_t)(n - 1) * S;                 /* [S]      */
-        /* phase 1: the block's queries against b0..b_{n-1}, one batch */
-        attnres_phase1(o, max, sum, s->phase1_logits, m->folded_query + (size_t)first * d, count,
-                       s->bs.blocks, s->bs.inv_rms, n, d);
-        attnres__count(&s->io_sublayers, 2L * n, count);
-        /* phase 2: sublayer by sublayer */
-        for (i = 0; i < count; i++) {
-            attnres__phase2_sublayer(m, s, first + i, i, o, max, sum, n, &s->io_sublayers);
-            attnres__sublayer(m, s, first + i, s->x, pos);
-            attnres__add_to_block(s, &s->io_sublayers);
-        }
-        attnres_block_close(&s->bs);            /* a last block shorter than S */
-        attnres__cache_inv_rms(s, n, c->norm_eps, &s->io_sublayers);
-    }
-    /* the output: one query over all N+1 blocks, phase 1 then a merge with no partial */
-    o = s->phase1_o + (size_t)N * S * d;
-    max = s->phase1_max + (size_t)N * S;
-    sum = s->phase1_sum + (size_t)N * S;
-    attnres_phase1(o, max, sum, s->phase1_logits, m->folded_query + (size_t)L * d, 1,
-                   s->bs.blocks, s->bs.inv_rms, N + 1, d);
-    attnres__count(&s->io_output, 2L * (N + 1), 1);
-    attnres__phase2_sublayer(m, s, L, 0, o, max, sum, N + 1, &s->io_output);
-}
-
-/* ======================================================================== */
-/* The forward pass, put together                                            */
-/* ======================================================================== */
-
+/* The forward pass's argument checks (part 1 calls it first). */
 ATTNRES__PRIVATE int attnres__check_forward(const attnres_model *m, const attnres_state *s,
                                             int token, int pos, attnres_error *err) {
     const attnres_config *c = &m->config, *sc = &s->config;
@@ -1329,188 +1473,6 @@ ATTNRES__PRIVATE int attnres__check_forward(const attnres_model *m, const attnre
     return ATTNRES_OK;
 }
 
-ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
-                                  int token, int pos, attnres_error *err) {
-    const attnres_config *c = &m->config;
-    const attnres_weights *w = &m->weights;
-    const float *embedding;
-    int i;
-
-    if (attnres__check_forward(m, s, token, pos, err) != ATTNRES_OK) return NULL;
-    embedding = w->tok_embeddings + (size_t)token * c->dim;      /* [dim] */
-    s->cache_len = pos + 1;   /* every layer writes slot pos below */
-    memset(&s->io_sublayers, 0, sizeof s->io_sublayers);
-    memset(&s->io_output, 0, sizeof s->io_output);
-
-    /* 1. the L sublayers, and for AttnRes the output aggregation: s->x */
-    if (c->residual == ATTNRES_RESIDUAL_STANDARD) attnres__forward_standard(m, s, embedding, pos);
-    else if (s->path == ATTNRES_PATH_TWO_PHASE)   attnres__forward_two_phase(m, s, embedding, pos);
-    else                                          attnres__forward_direct(m, s, embedding, pos);
-
-    /* 2. final RMSNorm and the output projection */
-    attnres__hot_rmsnorm(s->xb, s->x, w->norm, c->dim, c->norm_eps);
-    attnres__hot_matvec(s->logits, w->output, s->xb, c->vocab_size, c->dim);
-
-    /* 3. finite weights can still overflow float on the way (a huge q.k is
-          Inf, and Inf - Inf in the softmax is NaN): report it rather than
-          hand back logits that are not numbers. One pass over [vocab_size]. */
-    for (i = 0; i < c->vocab_size; i++)
-        if (!isfinite(s->logits[i])) {
-            attnres__fail(err, ATTNRES_ERR_RANGE, "forward: logit %d is %s at pos %d: the weights "
-                          "overflow float arithmetic", i, isnan(s->logits[i]) ? "NaN" : "Inf", pos);
-            return NULL;
-        }
-    attnres__ok(err);
-    return s->logits;
-}
-
-ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
-                                  const int *tokens, int n_tokens, attnres_error *err) {
-    float *logits = NULL;
-    int t, start = s->cache_len;
-    if (!m->memory || !s->memory) {
-        attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: model or state not initialised");
-        return NULL;
-    }
-    if (n_tokens < 1) {
-        attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: empty prompt (%d tokens)", n_tokens);
-        return NULL;
-    }
-    if (n_tokens > s->n_ctx - start) {
-        attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: a prompt of %d tokens does not fit: the context "
-                      "(n_ctx %d) has room for %d more", n_tokens, s->n_ctx, s->n_ctx - start);
-        return NULL;
-    }
-    for (t = 0; t < n_tokens; t++)
-        if (tokens[t] < 0 || tokens[t] >= m->config.vocab_size) {
-            attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: prompt token %d is %d, out of range [0, %d)",
-                          t, tokens[t], m->config.vocab_size);
-            return NULL;
-        }
-    for (t = 0; t < n_tokens; t++)
-        if (!(logits = attnres_forward(m, s, tokens[t], start + t, err))) return NULL;
-    return logits;
-}
-
-/* ======================================================================== */
-/* Sampling: greedy, temperature, top-p, with a portable seeded RNG          */
-/* ======================================================================== */
-
-/* xorshift64* (Vigna): the same sequence on every platform and compiler. */
-ATTNRESDEF uint32_t attnres_random_u32(uint64_t *state) {
-    *state ^= *state >> 12;
-    *state ^= *state << 25;
-    *state ^= *state >> 27;
-    return (uint32_t)((*state * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-/* 24 random bits scaled to [0, 1): exactly representable in float. */
-ATTNRESDEF float attnres_random_f32(uint64_t *state) {
-    return (float)(attnres_random_u32(state) >> 8) / 16777216.0f;
-}
-
-ATTNRESDEF int attnres_argmax(const float *x, int n) {
-    int i, best = 0;
-    for (i = 1; i < n; i++) if (x[i] > x[best]) best = i;   /* strict >: ties keep the lowest id */
-    return best;
-}
-
-ATTNRESDEF int attnres_sampler_init(attnres_sampler *s, int vocab_size, float temperature,
-                                    float topp, uint64_t seed, attnres_error *err) {
-    memset(s, 0, sizeof *s);
-    if (vocab_size < 1)
-        return attnres__fail(err, ATTNRES_ERR_RANGE, "sampler: vocab_size = %d must be >= 1", vocab_size);
-    if (!(temperature >= 0.0f) || isinf(temperature))
-        return attnres__fail(err, ATTNRES_ERR_RANGE, "sampler: temperature must be finite and >= 0");
-    if (!(topp >= 0.0f && topp <= 1.0f))
-        return attnres__fail(err, ATTNRES_ERR_RANGE, "sampler: top-p must be in [0, 1]");
-    s->candidates = (attnres_prob_index *)ATTNRES_MALLOC((size_t)vocab_size * sizeof(attnres_prob_index));
-    if (!s->candidates)
-        return attnres__fail(err, ATTNRES_ERR_NOMEM, "sampler: cannot allocate %d candidates", vocab_size);
-    s->vocab_size = vocab_size;
-    s->temperature = temperature;
-    s->topp = topp;
-    /* xorshift has one fixed point, 0: map it to a fixed non-zero seed */
-    s->rng_state = seed ? seed : 0x9E3779B97F4A7C15ULL;
-    return attnres__ok(err);
-}
-
-ATTNRESDEF void attnres_sampler_free(attnres_sampler *s) {
-    if (s->candidates) ATTNRES_FREE(s->candidates);
-    memset(s, 0, sizeof *s);
-}
-
-/* Index of the first probability whose running sum passes coin in [0,1). */
-ATTNRES__PRIVATE int attnres__sample_cdf(const float *probs, int n, float coin) {
-    float cdf = 0.0f;
-    int i;
-    for (i = 0; i < n; i++) {
-        cdf += probs[i];
-        if (coin < cdf) return i;
-    }
-    return n - 1;   /* rounding left the total a hair under 1 */
-}
-
-/* Descending probability; equal probabilities by ascending id, so the order
-   (and hence the sample) does not depend on the qsort implementation. */
-ATTNRES__PRIVATE int attnres__by_prob_desc(const void *a, const void *b) {
-    const attnres_prob_index *x = (const attnres_prob_index *)a, *y = (const attnres_prob_index *)b;
-    if (x->prob > y->prob) return -1;
-    if (x->prob < y->prob) return 1;
-    return (x->index > y->index) - (x->index < y->index);
-}
-
-/* Nucleus sampling: the smallest set of most likely tokens whose mass
-   reaches topp. Tokens below (1-topp)/(n-1) can never be in that set (if
-   one were, all n would have to be), so they are dropped before sorting:
-   usually only a handful of tokens remain to sort, not the vocabulary. */
-ATTNRES__PRIVATE int attnres__sample_topp(attnres_sampler *s, const float *probs, float coin) {
-    int n = s->vocab_size, n0 = 0, last, i;
-    float cutoff = n > 1 ? (1.0f - s->topp) / (float)(n - 1) : 0.0f, mass = 0.0f, r;
-    attnres_prob_index *cand = s->candidates;
-    for (i = 0; i < n; i++)
-        if (probs[i] >= cutoff) { cand[n0].index = i; cand[n0].prob = probs[i]; n0++; }
-    /* Nothing kept means even the top token is under the cutoff, which
-       happens only when it alone already holds more than topp. */
-    s->n_sorted = n0;
-    if (n0 == 0) return attnres_argmax(probs, n);
-    qsort(cand, (size_t)n0, sizeof *cand, attnres__by_prob_desc);
-    last = n0 - 1;
-    for (i = 0; i < n0; i++) {
-        mass += cand[i].prob;
-        if (mass > s->topp) { last = i; break; }
-    }
-    r = coin * mass;   /* sample within the kept mass */
-    mass = 0.0f;
-    for (i = 0; i <= last; i++) {
-        mass += cand[i].prob;
-        if (r < mass) return cand[i].index;
-    }
-    return cand[last].index;
-}
-
-/* x[n] <- softmax(x / T) for T > 0, computed as exp((x_i - max) / T) / sum.
-   Dividing first (x_i / T, as the textbook writes it) overflows to Inf once
-   |x_i| / T passes FLT_MAX (T = 1e-38, or a logit of 3e38 at T = 0.5), and
-   Inf - Inf in the softmax is NaN. Here (x_i - max) / T is <= 0 for every
-   T and finite x, so exp() lies in [0, 1] and the top token gets exp(0) = 1:
-   as T -> 0+ all the mass goes to the argmax, the limit greedy decoding is. */
-ATTNRES__PRIVATE void attnres__softmax_temperature(float *x, int n, float temperature) {
-    float max = x[0], sum = 0.0f;
-    int i;
-    for (i = 1; i < n; i++) if (x[i] > max) max = x[i];
-    for (i = 0; i < n; i++) { x[i] = expf((x[i] - max) / temperature); sum += x[i]; }
-    for (i = 0; i < n; i++) x[i] /= sum;
-}
-
-ATTNRESDEF int attnres_sample(attnres_sampler *s, float *logits) {
-    float coin;
-    if (s->temperature == 0.0f) return attnres_argmax(logits, s->vocab_size);
-    attnres__softmax_temperature(logits, s->vocab_size, s->temperature);
-    coin = attnres_random_f32(&s->rng_state);
-    if (s->topp <= 0.0f || s->topp >= 1.0f) return attnres__sample_cdf(logits, s->vocab_size, coin);
-    return attnres__sample_topp(s, logits, coin);
-}
 
 /* ======================================================================== */
 /* safetensors: 8-byte little-endian header length N, N bytes of JSON,      */
@@ -1524,6 +1486,37 @@ ATTNRESDEF int attnres_sample(attnres_sampler *s, float *logits) {
 /* ======================================================================== */
 
 #define ATTNRES__MAX_HEADER ((uint64_t)100 * 1024 * 1024)  /* the format's own limit */
+
+/* A parsed file: the loader's view of it (and the tests', which include
+   the implementation and read their golden files through these). */
+typedef enum { ATTNRES__DT_F32, ATTNRES__DT_I32, ATTNRES__DT_OTHER } attnres__dtype;
+
+#define ATTNRES__ST_MAX_DIMS 8
+
+typedef struct {
+    const char          *name;                       /* NUL-terminated     */
+    int                  dtype;                      /* an attnres__dtype   */
+    char                 dtype_name[8];              /* as in the file     */
+    int                  ndim;
+    uint64_t             shape[ATTNRES__ST_MAX_DIMS];
+    uint64_t             numel;
+    const unsigned char *data;     /* little-endian, maybe unaligned: copy */
+    uint64_t             nbytes;
+} attnres__st_tensor;
+
+typedef struct { const char *key; const char *value; } attnres__st_meta;
+
+typedef struct {
+    unsigned char     *bytes;      /* the whole file                        */
+    size_t             n_bytes;
+    size_t             n_data;     /* bytes in the data section after the header */
+    attnres__st_tensor *tensors;    /* [n_tensors]                           */
+    int                n_tensors;
+    attnres__st_meta   *meta;       /* [n_meta] the __metadata__ strings     */
+    int                n_meta;
+    char              *strings;    /* decoded names, keys and values        */
+} attnres__st_file;
+
 
 typedef struct {
     const char    *p, *start, *end;  /* cursor into the JSON header          */
@@ -1657,7 +1650,7 @@ ATTNRES__PRIVATE int attnres__dtype_size(const char *name) {
 
 /* {"dtype": "...", "shape": [...], "data_offsets": [begin, end]}, each key
    exactly once. Offsets are checked against the data section later. */
-ATTNRES__PRIVATE int attnres__json_tensor(attnres__json *j, attnres_st_tensor *t, uint64_t *offsets) {
+ATTNRES__PRIVATE int attnres__json_tensor(attnres__json *j, attnres__st_tensor *t, uint64_t *offsets) {
     int rc, seen_dtype = 0, seen_shape = 0, seen_offsets = 0, n_off = 0;
     if ((rc = attnres__json_expect(j, '{')) != ATTNRES_OK) return rc;
     do {
@@ -1671,11 +1664,11 @@ ATTNRES__PRIVATE int attnres__json_tensor(attnres__json *j, attnres_st_tensor *t
             if (strlen(dtype) >= sizeof t->dtype_name || !attnres__dtype_size(dtype))
                 return attnres__json_fail(j, "unknown dtype");
             strcpy(t->dtype_name, dtype);
-            t->dtype = strcmp(dtype, "F32") == 0 ? ATTNRES_DT_F32
-                     : strcmp(dtype, "I32") == 0 ? ATTNRES_DT_I32 : ATTNRES_DT_OTHER;
+            t->dtype = strcmp(dtype, "F32") == 0 ? ATTNRES__DT_F32
+                     : strcmp(dtype, "I32") == 0 ? ATTNRES__DT_I32 : ATTNRES__DT_OTHER;
         } else if (strcmp(key, "shape") == 0 && !seen_shape) {
             seen_shape = 1;
-            rc = attnres__json_uint_array(j, t->shape, ATTNRES_ST_MAX_DIMS, &t->ndim);
+            rc = attnres__json_uint_array(j, t->shape, ATTNRES__ST_MAX_DIMS, &t->ndim);
             if (rc != ATTNRES_OK) return rc;
         } else if (strcmp(key, "data_offsets") == 0 && !seen_offsets) {
             seen_offsets = 1;
@@ -1706,12 +1699,12 @@ ATTNRES__PRIVATE int attnres__grow(void **array, int *capacity, int count, size_
 }
 
 /* "__metadata__": {"key": "value", ...}, all strings. */
-ATTNRES__PRIVATE int attnres__json_metadata(attnres__json *j, attnres_st_file *f, int *cap) {
+ATTNRES__PRIVATE int attnres__json_metadata(attnres__json *j, attnres__st_file *f, int *cap) {
     int rc;
     if ((rc = attnres__json_expect(j, '{')) != ATTNRES_OK) return rc;
     if (attnres__json_eat(j, '}')) return ATTNRES_OK;
     do {
-        attnres_st_meta *m;
+        attnres__st_meta *m;
         if (!attnres__grow((void **)&f->meta, cap, f->n_meta, sizeof *f->meta))
             return attnres__fail(j->err, ATTNRES_ERR_NOMEM, "safetensors header: too many metadata entries");
         m = &f->meta[f->n_meta++];
@@ -1723,7 +1716,7 @@ ATTNRES__PRIVATE int attnres__json_metadata(attnres__json *j, attnres_st_file *f
 }
 
 /* numel = product of the shape, refusing products that overflow 64 bits. */
-ATTNRES__PRIVATE int attnres__shape_numel(const attnres_st_tensor *t, uint64_t *numel) {
+ATTNRES__PRIVATE int attnres__shape_numel(const attnres__st_tensor *t, uint64_t *numel) {
     uint64_t n = 1;
     int i;
     for (i = 0; i < t->ndim; i++) {
@@ -1735,7 +1728,7 @@ ATTNRES__PRIVATE int attnres__shape_numel(const attnres_st_tensor *t, uint64_t *
 }
 
 /* A tensor entry's bytes must be exactly numel * dtype size, inside data. */
-ATTNRES__PRIVATE int attnres__st_place(attnres_st_tensor *t, const uint64_t *off,
+ATTNRES__PRIVATE int attnres__st_place(attnres__st_tensor *t, const uint64_t *off,
                                        const unsigned char *data, uint64_t data_len, attnres_error *err) {
     uint64_t size = (uint64_t)attnres__dtype_size(t->dtype_name);
     if (!attnres__shape_numel(t, &t->numel) || t->numel > UINT64_MAX / size)
@@ -1777,7 +1770,7 @@ ATTNRES__PRIVATE int attnres__check_unique(const char **names, int n, const char
 /* Tensor names and metadata keys are unique: JSON readers disagree about
    which of two equal keys wins (Python's json keeps the last, a first-match
    lookup the first), so a repeated one could make one file two models. */
-ATTNRES__PRIVATE int attnres__st_check_names(const attnres_st_file *f, attnres_error *err) {
+ATTNRES__PRIVATE int attnres__st_check_names(const attnres__st_file *f, attnres_error *err) {
     int n = f->n_tensors > f->n_meta ? f->n_tensors : f->n_meta, i, rc;
     const char **names;
     if (n < 2) return ATTNRES_OK;
@@ -1792,16 +1785,16 @@ ATTNRES__PRIVATE int attnres__st_check_names(const attnres_st_file *f, attnres_e
 }
 
 ATTNRES__PRIVATE int attnres__by_offset(const void *a, const void *b) {
-    const attnres_st_tensor *x = *(const attnres_st_tensor *const *)a, *y = *(const attnres_st_tensor *const *)b;
+    const attnres__st_tensor *x = *(const attnres__st_tensor *const *)a, *y = *(const attnres__st_tensor *const *)b;
     if (x->data != y->data) return x->data < y->data ? -1 : 1;
     return (x->nbytes > y->nbytes) - (x->nbytes < y->nbytes);
 }
 
 /* The tensors tile the data section exactly (no overlap, no gap, nothing
    after), as the format asks. */
-ATTNRES__PRIVATE int attnres__st_check_layout(attnres_st_file *f, const unsigned char *data,
+ATTNRES__PRIVATE int attnres__st_check_layout(attnres__st_file *f, const unsigned char *data,
                                               uint64_t data_len, attnres_error *err) {
-    const attnres_st_tensor **order;
+    const attnres__st_tensor **order;
     const unsigned char *next = data;
     int i, rc = ATTNRES_OK;
     if (f->n_tensors == 0) {
@@ -1810,7 +1803,7 @@ ATTNRES__PRIVATE int attnres__st_check_layout(attnres_st_file *f, const unsigned
                                  (unsigned long long)data_len);
         return ATTNRES_OK;
     }
-    order = (const attnres_st_tensor **)ATTNRES_MALLOC((size_t)f->n_tensors * sizeof *order);
+    order = (const attnres__st_tensor **)ATTNRES_MALLOC((size_t)f->n_tensors * sizeof *order);
     if (!order) return attnres__fail(err, ATTNRES_ERR_NOMEM, "safetensors: out of memory");
     for (i = 0; i < f->n_tensors; i++) order[i] = &f->tensors[i];
     qsort(order, (size_t)f->n_tensors, sizeof *order, attnres__by_offset);
@@ -1828,7 +1821,7 @@ ATTNRES__PRIVATE int attnres__st_check_layout(attnres_st_file *f, const unsigned
 }
 
 /* The top-level object: "__metadata__" at most once, every other key a tensor. */
-ATTNRES__PRIVATE int attnres__st_parse_header(attnres_st_file *f, attnres__json *j,
+ATTNRES__PRIVATE int attnres__st_parse_header(attnres__st_file *f, attnres__json *j,
                                               const unsigned char *data, uint64_t data_len) {
     int rc, tensor_cap = 0, meta_cap = 0, seen_meta = 0;
     if ((rc = attnres__json_expect(j, '{')) != ATTNRES_OK) return rc;
@@ -1841,7 +1834,7 @@ ATTNRES__PRIVATE int attnres__st_parse_header(attnres_st_file *f, attnres__json 
                 if (seen_meta++) return attnres__json_fail(j, "__metadata__ appears twice");
                 if ((rc = attnres__json_metadata(j, f, &meta_cap)) != ATTNRES_OK) return rc;
             } else {
-                attnres_st_tensor *t;
+                attnres__st_tensor *t;
                 uint64_t off[2];
                 if (!attnres__grow((void **)&f->tensors, &tensor_cap, f->n_tensors, sizeof *f->tensors))
                     return attnres__fail(j->err, ATTNRES_ERR_NOMEM, "safetensors header: too many tensors");
@@ -1860,8 +1853,19 @@ ATTNRES__PRIVATE int attnres__st_parse_header(attnres_st_file *f, attnres__json 
     return attnres__st_check_layout(f, data, data_len, j->err);
 }
 
-ATTNRESDEF int attnres_st_parse(attnres_st_file *f, unsigned char *bytes, size_t n_bytes,
-                                attnres_error *err) {
+/* Frees what parsing allocated, the file bytes included. */
+ATTNRES__PRIVATE void attnres__st_close(attnres__st_file *f) {
+    if (f->bytes) ATTNRES_FREE(f->bytes);
+    if (f->tensors) ATTNRES_FREE(f->tensors);
+    if (f->meta) ATTNRES_FREE(f->meta);
+    if (f->strings) ATTNRES_FREE(f->strings);
+    memset(f, 0, sizeof *f);
+}
+
+/* Parses a file already in memory. Takes ownership of bytes
+   (ATTNRES_MALLOC'd): freed on failure, else by attnres__st_close. */
+ATTNRES__PRIVATE int attnres__st_parse(attnres__st_file *f, unsigned char *bytes, size_t n_bytes,
+                                       attnres_error *err) {
     uint64_t header_len = 0;
     attnres__json j;
     int i, rc;
@@ -1869,20 +1873,20 @@ ATTNRESDEF int attnres_st_parse(attnres_st_file *f, unsigned char *bytes, size_t
     f->bytes = bytes;
     f->n_bytes = n_bytes;
     if (n_bytes < 8) {
-        attnres_st_close(f);
+        attnres__st_close(f);
         return attnres__fail(err, ATTNRES_ERR_FORMAT, "safetensors: file is %zu bytes, too short for the 8-byte header length",
                              n_bytes);
     }
     for (i = 7; i >= 0; i--) header_len = (header_len << 8) | bytes[i];   /* little-endian u64 */
     if (header_len > (uint64_t)(n_bytes - 8) || header_len > ATTNRES__MAX_HEADER || header_len < 2) {
-        attnres_st_close(f);
+        attnres__st_close(f);
         return attnres__fail(err, ATTNRES_ERR_FORMAT,
                              "safetensors: header length %llu does not fit the %zu-byte file",
                              (unsigned long long)header_len, n_bytes);
     }
     f->strings = (char *)ATTNRES_MALLOC((size_t)header_len + 1);
     if (!f->strings) {
-        attnres_st_close(f);
+        attnres__st_close(f);
         return attnres__fail(err, ATTNRES_ERR_NOMEM, "safetensors: cannot allocate the header");
     }
     j.start = j.p = (const char *)bytes + 8;
@@ -1891,7 +1895,7 @@ ATTNRESDEF int attnres_st_parse(attnres_st_file *f, unsigned char *bytes, size_t
     j.err = err;
     f->n_data = n_bytes - 8 - (size_t)header_len;
     rc = attnres__st_parse_header(f, &j, bytes + 8 + header_len, (uint64_t)f->n_data);
-    if (rc != ATTNRES_OK) { attnres_st_close(f); return rc; }
+    if (rc != ATTNRES_OK) { attnres__st_close(f); return rc; }
     return attnres__ok(err);
 }
 
@@ -1949,13 +1953,13 @@ ATTNRES__PRIVATE int attnres__read_file(const char *path, unsigned char **out, s
     return ATTNRES_OK;
 }
 
-ATTNRESDEF int attnres_st_open(attnres_st_file *f, const char *path, attnres_error *err) {
+ATTNRES__PRIVATE int attnres__st_open(attnres__st_file *f, const char *path, attnres_error *err) {
     unsigned char *bytes;
     size_t n;
     int rc;
     memset(f, 0, sizeof *f);
     if ((rc = attnres__read_file(path, &bytes, &n, err)) != ATTNRES_OK) return rc;
-    if ((rc = attnres_st_parse(f, bytes, n, err)) != ATTNRES_OK) {
+    if ((rc = attnres__st_parse(f, bytes, n, err)) != ATTNRES_OK) {
         /* prefix the file name so the message says which file */
         if (err) {
             char inner[sizeof err->message], shown[84];
@@ -1967,21 +1971,14 @@ ATTNRESDEF int attnres_st_open(attnres_st_file *f, const char *path, attnres_err
     return ATTNRES_OK;
 }
 
-ATTNRESDEF void attnres_st_close(attnres_st_file *f) {
-    if (f->bytes) ATTNRES_FREE(f->bytes);
-    if (f->tensors) ATTNRES_FREE(f->tensors);
-    if (f->meta) ATTNRES_FREE(f->meta);
-    if (f->strings) ATTNRES_FREE(f->strings);
-    memset(f, 0, sizeof *f);
-}
 
-ATTNRESDEF const attnres_st_tensor *attnres_st_find(const attnres_st_file *f, const char *name) {
+ATTNRES__PRIVATE const attnres__st_tensor *attnres__st_find(const attnres__st_file *f, const char *name) {
     int i;
     for (i = 0; i < f->n_tensors; i++) if (strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
     return NULL;
 }
 
-ATTNRESDEF const char *attnres_st_meta_get(const attnres_st_file *f, const char *key) {
+ATTNRES__PRIVATE const char *attnres__st_meta_get(const attnres__st_file *f, const char *key) {
     int i;
     for (i = 0; i < f->n_meta; i++) if (strcmp(f->meta[i].key, key) == 0) return f->meta[i].value;
     return NULL;
@@ -1993,9 +1990,9 @@ ATTNRES__PRIVATE uint32_t attnres__le32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-ATTNRESDEF int attnres_st_read_f32(float *dst, size_t count, const attnres_st_tensor *t, attnres_error *err) {
+ATTNRES__PRIVATE int attnres__st_read_f32(float *dst, size_t count, const attnres__st_tensor *t, attnres_error *err) {
     size_t i;
-    if (t->dtype != ATTNRES_DT_F32)
+    if (t->dtype != ATTNRES__DT_F32)
         return attnres__fail(err, ATTNRES_ERR_DTYPE, "tensor '%s' has dtype %s, expected F32", t->name, t->dtype_name);
     if ((uint64_t)count != t->numel)
         return attnres__fail(err, ATTNRES_ERR_SHAPE, "tensor '%s' has %llu elements, expected %zu",
@@ -2007,20 +2004,6 @@ ATTNRESDEF int attnres_st_read_f32(float *dst, size_t count, const attnres_st_te
     return attnres__ok(err);
 }
 
-ATTNRESDEF int attnres_st_read_i32(int32_t *dst, size_t count, const attnres_st_tensor *t, attnres_error *err) {
-    size_t i;
-    if (t->dtype != ATTNRES_DT_I32)
-        return attnres__fail(err, ATTNRES_ERR_DTYPE, "tensor '%s' has dtype %s, expected I32", t->name, t->dtype_name);
-    if ((uint64_t)count != t->numel)
-        return attnres__fail(err, ATTNRES_ERR_SHAPE, "tensor '%s' has %llu elements, expected %zu",
-                             t->name, (unsigned long long)t->numel, count);
-    for (i = 0; i < count; i++) {
-        uint32_t bits = attnres__le32(t->data + 4 * i);
-        memcpy(&dst[i], &bits, sizeof bits);   /* two's complement bits */
-    }
-    return attnres__ok(err);
-}
-
 /* ======================================================================== */
 /* Checkpoint loading: config from __metadata__, then every tensor by name   */
 /* ======================================================================== */
@@ -2028,9 +2011,9 @@ ATTNRESDEF int attnres_st_read_i32(int32_t *dst, size_t count, const attnres_st_
 #define ATTNRES_FORMAT_VERSION "1"
 
 /* A metadata value that must be present. */
-ATTNRES__PRIVATE int attnres__meta_need(const attnres_st_file *f, const char *key, const char **value,
+ATTNRES__PRIVATE int attnres__meta_need(const attnres__st_file *f, const char *key, const char **value,
                                         attnres_error *err) {
-    *value = attnres_st_meta_get(f, key);
+    *value = attnres__st_meta_get(f, key);
     if (!*value) return attnres__fail(err, ATTNRES_ERR_MISSING, "checkpoint: metadata lacks '%s'", key);
     return ATTNRES_OK;
 }
@@ -2038,7 +2021,7 @@ ATTNRES__PRIVATE int attnres__meta_need(const attnres_st_file *f, const char *ke
 /* A decimal int, nothing before or after it. Syntax first, range second,
    so each message says what is actually wrong; the range of the field
    itself is attnres_config_validate's to check. */
-ATTNRES__PRIVATE int attnres__meta_int(const attnres_st_file *f, const char *key, int *out, attnres_error *err) {
+ATTNRES__PRIVATE int attnres__meta_int(const attnres__st_file *f, const char *key, int *out, attnres_error *err) {
     const char *s, *digits;
     char *end;
     long v;
@@ -2085,7 +2068,7 @@ ATTNRES__PRIVATE int attnres__is_decimal(const char *s) {
 /* A decimal number such as "10000.0" or "1e-05" that a float holds: the
    check is on the float that is stored, not on the double that was parsed
    (3.4e38 is a float; 1e39 would become Inf and 1e-50 would become 0). */
-ATTNRES__PRIVATE int attnres__meta_float(const attnres_st_file *f, const char *key, float *out, attnres_error *err) {
+ATTNRES__PRIVATE int attnres__meta_float(const attnres__st_file *f, const char *key, float *out, attnres_error *err) {
     const char *s;
     char *end;
     double v;
@@ -2112,7 +2095,7 @@ ATTNRES__PRIVATE int attnres__meta_float(const attnres_st_file *f, const char *k
 }
 
 /* One of two words, for booleans and the residual mode. */
-ATTNRES__PRIVATE int attnres__meta_choice(const attnres_st_file *f, const char *key, const char *word0,
+ATTNRES__PRIVATE int attnres__meta_choice(const attnres__st_file *f, const char *key, const char *word0,
                                           const char *word1, int *out, attnres_error *err) {
     const char *s;
     int rc;
@@ -2124,8 +2107,8 @@ ATTNRES__PRIVATE int attnres__meta_choice(const attnres_st_file *f, const char *
     return ATTNRES_OK;
 }
 
-ATTNRES__PRIVATE int attnres__config_from_meta(const attnres_st_file *f, attnres_config *c, attnres_error *err) {
-    const char *format = attnres_st_meta_get(f, "format"), *version;
+ATTNRES__PRIVATE int attnres__config_from_meta(const attnres__st_file *f, attnres_config *c, attnres_error *err) {
+    const char *format = attnres__st_meta_get(f, "format"), *version;
     int rc = ATTNRES_OK;
     memset(c, 0, sizeof *c);
     if (format && strcmp(format, "attnres") != 0)
@@ -2146,7 +2129,7 @@ ATTNRES__PRIVATE int attnres__config_from_meta(const attnres_st_file *f, attnres
     if (rc == ATTNRES_OK) rc = attnres__meta_choice(f, "tie_embeddings", "false", "true", &c->tie_embeddings, err);
     if (rc == ATTNRES_OK) rc = attnres__meta_choice(f, "residual", "standard", "attnres", &c->residual, err);
     if (rc == ATTNRES_OK) {
-        if (c->residual == ATTNRES_RESIDUAL_ATTNRES || attnres_st_meta_get(f, "block_size"))
+        if (c->residual == ATTNRES_RESIDUAL_ATTNRES || attnres__st_meta_get(f, "block_size"))
             rc = attnres__meta_int(f, "block_size", &c->block_size, err);
     }
     if (rc == ATTNRES_OK) rc = attnres_config_validate(c, err);
@@ -2157,13 +2140,13 @@ ATTNRES__PRIVATE int attnres__config_from_meta(const attnres_st_file *f, attnres
    [rows, cols]; marks it used. With dst it also copies the values in and
    refuses non-finite ones; with dst == NULL it only checks (the first pass
    of attnres_model_load, before anything is allocated). */
-ATTNRES__PRIVATE int attnres__load_tensor(const attnres_st_file *f, char *used, const char *name,
+ATTNRES__PRIVATE int attnres__load_tensor(const attnres__st_file *f, char *used, const char *name,
                                           float *dst, int rows, int cols, attnres_error *err) {
-    const attnres_st_tensor *t = attnres_st_find(f, name);
+    const attnres__st_tensor *t = attnres__st_find(f, name);
     size_t n = (size_t)rows * (size_t)(cols ? cols : 1), i;
     int rc;
     if (!t) return attnres__fail(err, ATTNRES_ERR_MISSING, "checkpoint: tensor '%s' is missing", name);
-    if (t->dtype != ATTNRES_DT_F32)
+    if (t->dtype != ATTNRES__DT_F32)
         return attnres__fail(err, ATTNRES_ERR_DTYPE, "checkpoint: tensor '%s' has dtype %s; only F32 is supported",
                              name, t->dtype_name);
     if (cols == 0 ? (t->ndim != 1 || t->shape[0] != (uint64_t)rows)
@@ -2176,7 +2159,7 @@ ATTNRES__PRIVATE int attnres__load_tensor(const attnres_st_file *f, char *used, 
     }
     used[t - f->tensors] = 1;
     if (!dst) return ATTNRES_OK;
-    if ((rc = attnres_st_read_f32(dst, n, t, err)) != ATTNRES_OK) return rc;
+    if ((rc = attnres__st_read_f32(dst, n, t, err)) != ATTNRES_OK) return rc;
     for (i = 0; i < n; i++)
         if (isnan(dst[i]) || isinf(dst[i]))
             return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: tensor '%s' holds %s at element %zu",
@@ -2188,7 +2171,7 @@ ATTNRES__PRIVATE int attnres__load_tensor(const attnres_st_file *f, char *used, 
 ATTNRES__PRIVATE float *attnres__at(float *base, size_t offset) { return base ? base + offset : NULL; }
 
 /* The same, for a per-layer tensor whose name holds the layer index. */
-ATTNRES__PRIVATE int attnres__load_layer_tensor(const attnres_st_file *f, char *used, const char *fmt, int layer,
+ATTNRES__PRIVATE int attnres__load_layer_tensor(const attnres__st_file *f, char *used, const char *fmt, int layer,
                                                 float *dst, int rows, int cols, attnres_error *err) {
     char name[96];
     snprintf(name, sizeof name, fmt, layer);
@@ -2201,7 +2184,7 @@ ATTNRES__PRIVATE int attnres__load_layer_tensor(const attnres_st_file *f, char *
    (MLP) of the stacked [L+1, dim] arrays, and the output's in row L.
    With w->memory-less weights (all NULL) it only checks names and shapes. */
 ATTNRES__PRIVATE int attnres__load_weights(const attnres_config *c, const attnres_weights *w,
-                                           const attnres_st_file *f, char *used, attnres_error *err) {
+                                           const attnres__st_file *f, char *used, attnres_error *err) {
     size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim;
     size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
     size_t L = (size_t)attnres_n_sublayers(c);
@@ -2249,7 +2232,7 @@ ATTNRES__PRIVATE int attnres__load_weights(const attnres_config *c, const attnre
 }
 
 /* A tensor nobody asked for means the file was made for another model. */
-ATTNRES__PRIVATE int attnres__check_all_used(const attnres_st_file *f, const char *used,
+ATTNRES__PRIVATE int attnres__check_all_used(const attnres__st_file *f, const char *used,
                                              const attnres_config *c, attnres_error *err) {
     int i;
     for (i = 0; i < f->n_tensors; i++)
@@ -2265,36 +2248,67 @@ ATTNRES__PRIVATE int attnres__check_all_used(const attnres_st_file *f, const cha
    anything (so a lying config cannot make us allocate gigabytes for a small
    file: the tensors it asks for must exist, and they lie inside the file);
    then allocate the weights and copy the values in. */
-ATTNRESDEF int attnres_model_load(attnres_model *m, const char *path, attnres_error *err) {
-    attnres_st_file f;
+/* The model of a parsed file f (which it closes): config, then every
+   tensor checked against it before anything is allocated, then loaded. */
+ATTNRES__PRIVATE int attnres__load_parsed(attnres_model *m, attnres__st_file *f, attnres_error *err) {
     attnres_config c;
     attnres_weights probe;
     char *used = NULL;
-    int rc;
-    memset(m, 0, sizeof *m);
-    if ((rc = attnres_st_open(&f, path, err)) != ATTNRES_OK) return rc;
-    rc = attnres__config_from_meta(&f, &c, err);
+    int rc = attnres__config_from_meta(f, &c, err);
     if (rc == ATTNRES_OK) {
-        used = (char *)ATTNRES_MALLOC((size_t)f.n_tensors + 1);
+        used = (char *)ATTNRES_MALLOC((size_t)f->n_tensors + 1);
         if (!used) rc = attnres__fail(err, ATTNRES_ERR_NOMEM, "checkpoint: out of memory");
-        else memset(used, 0, (size_t)f.n_tensors + 1);
+        else memset(used, 0, (size_t)f->n_tensors + 1);
     }
     if (rc == ATTNRES_OK) {
         attnres__carve_weights(&probe, NULL, &c);   /* every pointer NULL: check only */
-        rc = attnres__load_weights(&c, &probe, &f, used, err);
+        rc = attnres__load_weights(&c, &probe, f, used, err);
     }
-    if (rc == ATTNRES_OK) rc = attnres__check_all_used(&f, used, &c, err);
+    if (rc == ATTNRES_OK) rc = attnres__check_all_used(f, used, &c, err);
     if (rc == ATTNRES_OK) rc = attnres_model_init(m, &c, err);
-    if (rc == ATTNRES_OK) rc = attnres__load_weights(&c, &m->weights, &f, used, err);
-    if (rc == ATTNRES_OK) attnres_model_refresh(m);   /* derived data follows the weights */
+    if (rc == ATTNRES_OK) rc = attnres__load_weights(&c, &m->weights, f, used, err);
     if (used) ATTNRES_FREE(used);
-    attnres_st_close(&f);
-    if (rc != ATTNRES_OK) {
-        attnres_model_free(m);
+    attnres__st_close(f);
+    if (rc != ATTNRES_OK) attnres_model_free(m);
+    return rc;
+}
+
+ATTNRESDEF int attnres_model_load(attnres_model *m, const char *path, attnres_error *err) {
+    attnres__st_file f;
+    int rc;
+    memset(m, 0, sizeof *m);
+    if ((rc = attnres__st_open(&f, path, err)) != ATTNRES_OK) return rc;
+    if ((rc = attnres__load_parsed(m, &f, err)) != ATTNRES_OK) {
         if (err) {   /* say which file */
             char inner[sizeof err->message], shown[84];
             memcpy(inner, err->message, sizeof inner);
             attnres__fail(err, rc, "%s: %s", attnres__short_path(shown, path), inner);
+        }
+        return rc;
+    }
+    return attnres__ok(err);
+}
+
+ATTNRESDEF int attnres_model_load_memory(attnres_model *m, const void *bytes, size_t n_bytes,
+                                         attnres_error *err) {
+    attnres__st_file f;
+    unsigned char *copy;
+    int rc;
+    memset(m, 0, sizeof *m);
+    if (!bytes && n_bytes > 0)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "checkpoint in memory: NULL bytes of length %zu", n_bytes);
+    /* the parser owns its buffer and the loader copies out of it: one copy
+       of the file lives only while loading, as with attnres_model_load */
+    copy = (unsigned char *)ATTNRES_MALLOC(n_bytes > 0 ? n_bytes : 1);
+    if (!copy)
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "checkpoint in memory: cannot copy %zu bytes", n_bytes);
+    if (n_bytes > 0) memcpy(copy, bytes, n_bytes);
+    if ((rc = attnres__st_parse(&f, copy, n_bytes, err)) != ATTNRES_OK) return rc;
+    if ((rc = attnres__load_parsed(m, &f, err)) != ATTNRES_OK) {
+        if (err) {
+            char inner[sizeof err->message];
+            memcpy(inner, err->message, sizeof inner);
+            attnres__fail(err, rc, "checkpoint in memory: %s", inner);
         }
         return rc;
     }

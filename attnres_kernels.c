@@ -17,29 +17,29 @@
                              there on aarch64, no flag needed). Dot products only.
                              Without an ARM machine: make test-neon (mk/neon.mk) runs
                              the whole suite under qemu-aarch64; not timed on ARM hardware.
-     portable scalar         any other target: the same loops as attnres.h
+     portable scalar         any other target: the header's own scalar loops
      CUDA                    attnres_kernels.cu, make CUDA=1 (see that file)
 
-   THE KERNELS (each means exactly what the scalar function of the same name
-   in attnres.h means; the scalar one is the reference)
+   THE KERNELS: the header's two hooks (see "THE HOOKS" in attnres.h: only
+   these two loops carry enough of the work to be worth a kernel). Each
+   means exactly what the scalar function of the same name in attnres.h
+   means; the scalar one is the reference.
      attnres_kernel_matvec            == attnres_matvec            out = W x
-     attnres_kernel_matvecs           == n calls of attnres_matvec out[j] = W[j] x
-     attnres_kernel_rmsnorm           == attnres_rmsnorm           out = x/rms(x)*g
      attnres_kernel_attend            == attnres_attend            causal GQA attention
-     attnres_kernel_depth_attention   == attnres_depth_attention   softmax over depth
      attnres_kernel_name              which variant was compiled, e.g. "avx2+fma, openmp x2 threads"
+   Nothing else is copied here: what this file does not speed up (the
+   softmax inside attention, axpy and dot where there is no SIMD) is the
+   header's own code, from a private copy of the implementation
+   (ATTNRES_STATIC, below).
 
    HOW THE RESULTS DIFFER FROM THE SCALAR LOOPS
-     matvec, rmsnorm, attend: only in the order of float additions and in
-     fused multiply-adds (one rounding instead of two). Every product and
-     every elementwise step (normalise, softmax, exp) is the same operation
-     on the same inputs, so each result differs from the scalar one by
-     rounding only; the bound and its test are in tests/test_kernels.c.
-     depth_attention: not at all. It is vectorised across the sources, so
-     each sum keeps the scalar order, and it is bit-identical (tested).
-     With OpenMP every output row is still computed by one thread in one
-     fixed order, so no result depends on the number of threads (tested
-     bit for bit).
+     Only in the order of float additions and in fused multiply-adds (one
+     rounding instead of two). Every product and every elementwise step
+     (softmax, exp) is the same operation on the same inputs, so each
+     result differs from the scalar one by rounding only; the bound and
+     its test are in tests/test_kernels.c. With OpenMP every output row is
+     still computed by one thread in one fixed order, so no result depends
+     on the number of threads (tested bit for bit).
 
    SHAPES
      Nothing is assumed about sizes or alignment: every vector loop is guarded
@@ -50,7 +50,11 @@
 #ifndef ATTNRES_KERNELS
 #define ATTNRES_KERNELS   /* so attnres.h declares the kernels and the compiler checks these definitions */
 #endif
-#include "attnres.h"   /* declarations only: this file never sees the implementation */
+/* A private (static) copy of the header's implementation: its scalar
+   functions are this file's fallbacks, so none of them is rewritten here. */
+#define ATTNRES_STATIC
+#define ATTNRES_IMPLEMENTATION
+#include "attnres.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -129,40 +133,24 @@ static float k_dot(const float *a, const float *b, int n) {
 
 #else
 
-/* Portable fallback: the scalar loop of attnres_dot. */
-static float k_dot(const float *a, const float *b, int n) {
-    float sum = 0.0f;
-    int i;
-    for (i = 0; i < n; i++) sum += a[i] * b[i];
-    return sum;
-}
+#define k_dot attnres_dot   /* no SIMD here: the header's scalar loop */
 
 #endif
 
 /* y[n] += a * x[n]. Elementwise, so no sum is reordered: each y[i] gets
    the one update of attnres_axpy, fused on AVX2 (one rounding instead of
-   two, the only difference). */
-static void k_axpy(float *y, float a, const float *x, int n) {
-    int i = 0;
+   two, the only difference). Elsewhere: the header's loop. */
 #if defined(ATTNRES_K_AVX2)
+static void k_axpy(float *y, float a, const float *x, int n) {
     __m256 av = _mm256_set1_ps(a);
+    int i = 0;
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    attnres_axpy(y + i, a, x + i, n - i);   /* the tail, as the header does it */
+}
+#else
+#define k_axpy attnres_axpy
 #endif
-    for (; i < n; i++) y[i] += a * x[i];
-}
-
-/* x[n] <- softmax(x): the same steps in the same order as attnres_softmax
-   (max, exp(x - max) summed left to right, divide), so equal inputs give
-   equal bits. exp is not vectorised: a vector exp would be an approximation
-   of our own, and the depth and token softmaxes are short. */
-static void k_softmax(float *x, int n) {
-    float max = x[0], sum = 0.0f;
-    int i;
-    for (i = 1; i < n; i++) if (x[i] > max) max = x[i];
-    for (i = 0; i < n; i++) { x[i] = expf(x[i] - max); sum += x[i]; }
-    for (i = 0; i < n; i++) x[i] /= sum;
-}
 
 /* ======================================================================== */
 /* matvec: out[rows] = w[rows, cols] x[cols]                                 */
@@ -212,77 +200,6 @@ void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows,
     for (r = 0; r < rows; r++) out[r] = k_dot(w + (size_t)r * (size_t)cols, x, cols);
 }
 
-/* n matvecs of one input, out[j] = w[j] x: q, k, v of attention, gate and
-   up of the MLP. The result is that of n attnres_kernel_matvec calls, bit
-   for bit (the same k_dot per row). What changes is the threading: one
-   parallel region for all n, and "nowait" on each matrix's loop, so a
-   thread that has no rows of w[j] left goes straight on to w[j+1] instead
-   of waiting for the others; the threads meet once, at the end. That is
-   correct because the n loops are independent: each writes only its own
-   out[j] and reads only x and w[j], none of which the others write. Every
-   thread walks j = 0, 1, .. in the same order, as OpenMP requires of
-   worksharing loops inside one region.
-   Why bother: a 110M-parameter token has 85 matvecs, and at each join the
-   thread that finished first idles while the other finishes its last
-   chunk and the memory streams restart (perf showed the threads spinning
-   in the OpenMP runtime ~15% of the decode). Merging q/k/v and gate/up
-   leaves a layer's matvecs 4 joins instead of 7 (attention adds one once
-   it is threaded over heads). Measured: see docs/performance.md. */
-void attnres_kernel_matvecs(int n, float *const out[], const float *const w[],
-                            const int rows[], const float *x, int cols) {
-#ifdef _OPENMP
-    size_t weights = 0;   /* all n matrices together, against the threading threshold */
-    int j;
-    for (j = 0; j < n; j++) weights += (size_t)rows[j] * (size_t)cols;
-#pragma omp parallel if (weights >= ATTNRES_K_OMP_MIN_WEIGHTS)
-#endif
-    {
-        int m, r;   /* declared inside the region: private to each thread */
-        for (m = 0; m < n; m++) {
-#ifdef _OPENMP
-#pragma omp for schedule(guided, 32) nowait
-#endif
-            for (r = 0; r < rows[m]; r++) out[m][r] = k_dot(w[m] + (size_t)r * (size_t)cols, x, cols);
-        }
-    }
-}
-
-/* ======================================================================== */
-/* RMSNorm: out[n] = x[n] / sqrt(mean(x^2) + eps) * gain[n]                  */
-/* ======================================================================== */
-
-/* 1/sqrt(mean(x[n]^2) + eps) from sum_sq, the sum of squares the caller
-   already has. As in attnres.h (attnres__inv_rms): when finite squares
-   overflow the sum to Inf, the scale a = max|x_i| comes out first,
-   rms = a sqrt(mean((x/a)^2) + eps/a^2); an Inf in x gives NaN. This
-   fallback is the header's scalar loop (the kernel file cannot call the
-   header's private helper), so it rounds exactly as the header does. */
-static float k_inv_rms(float sum_sq, const float *x, int n, float eps) {
-    float a = 0.0f, scaled = 0.0f;
-    int i;
-    if (!isinf(sum_sq)) return 1.0f / sqrtf(sum_sq / (float)n + eps);
-    for (i = 0; i < n; i++) if (fabsf(x[i]) > a) a = fabsf(x[i]);
-    if (isinf(a)) return NAN;
-    for (i = 0; i < n; i++) scaled += (x[i] / a) * (x[i] / a);
-    return 1.0f / (a * sqrtf(scaled / (float)n + eps / a / a));
-}
-
-/* The sum of squares is the vector dot; the rest is elementwise and done in
-   the scalar order (x * inv_rms) * gain, so only inv_rms can differ. out may
-   alias x: each 8-block of x is loaded before the same block of out is
-   stored, and no block is read after it was written. */
-void attnres_kernel_rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
-    float inv_rms = k_inv_rms(k_dot(x, x, n), x, n, eps);
-    int i = 0;
-#if defined(ATTNRES_K_AVX2)
-    __m256 inv = _mm256_set1_ps(inv_rms);
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), inv),
-                                                _mm256_loadu_ps(gain + i)));
-#endif
-    for (; i < n; i++) out[i] = x[i] * inv_rms * gain[i];
-}
-
 /* ======================================================================== */
 /* Token attention over one layer's KV-cache                                 */
 /* ======================================================================== */
@@ -318,109 +235,11 @@ void attnres_kernel_attend(float *out, float *att, const float *q,
         float *a = att + (size_t)hq * seq_len;                          /* [n_pos] */
         float *o = out + (size_t)hq * head_dim;                         /* [head_dim] */
         for (t = 0; t < n_pos; t++) a[t] = k_dot(qh, kh + (size_t)t * kv_dim, head_dim) * scale;
-        k_softmax(a, n_pos);
+        attnres_softmax(a, n_pos);   /* the header's: exp is not vectorised */
         for (i = 0; i < head_dim; i++) o[i] = 0.0f;
         /* positions in increasing order, as in the scalar loop */
         for (t = 0; t < n_pos; t++) k_axpy(o, a[t], vh + (size_t)t * kv_dim, head_dim);
     }
-}
-
-/* ======================================================================== */
-/* AttnRes: softmax over depth                                               */
-/* ======================================================================== */
-
-/* This kernel is BIT-IDENTICAL to attnres_depth_attention, not merely
-   close: it vectorises across the depth axis instead of along dim. Lane j
-   of a vector runs the scalar loop of source j, adding its terms in the
-   scalar order i = 0, 1, .., with a separate multiply and add (no FMA), so
-   every logit is the same float. Why insist: the two-phase path of
-   attnres.h computes the same logits its own scalar way, and the tests
-   require the two AttnRes paths to agree; a reordered sum here would make
-   a kernel build differ from them by rounding. (Compile with
-   -ffp-contract=off, as the Makefile does, so the compiler does not fuse
-   that multiply and add on its own; -std=c99 implies it in GCC.) Speed
-   matters little here: its ~3*n_sources*dim multiply-adds, from cache,
-   are small next to a sublayer's matvecs from memory (an estimated 2%
-   for Full AttnRes with 25 sources at dim 768, under 1% for Block
-   AttnRes with 9).
-     logit [n <= 8]   v0 [n, dim] (row j at v0 + j*dim)   w, g [dim] */
-#if defined(ATTNRES_K_AVX2)
-static void k_depth_logits8(float *logit, const float *v0, int n, const float *w, const float *g,
-                            int dim, float eps) {
-    float ss[8], wgv[8];
-    __m256 ss_v = _mm256_setzero_ps(), wgv_v = _mm256_setzero_ps();
-    __m256i row = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256i idx;
-    int i, j;
-    /* lane j reads v0[j*dim + i]; lanes j >= n re-read row n-1 (a valid
-       address) and their results are dropped. j*dim fits in an int for
-       any model whose block state fits in memory (dim < 2^28). */
-    row = _mm256_min_epi32(row, _mm256_set1_epi32(n - 1));
-    idx = _mm256_mullo_epi32(row, _mm256_set1_epi32(dim));
-    for (i = 0; i < dim; i++) {
-        __m256 v = _mm256_i32gather_ps(v0 + i, idx, 4);
-        __m256 wg = _mm256_set1_ps(w[i] * g[i]);   /* (w_i * g_i), rounded as in the scalar loop */
-        ss_v = _mm256_add_ps(ss_v, _mm256_mul_ps(v, v));
-        wgv_v = _mm256_add_ps(wgv_v, _mm256_mul_ps(wg, v));
-    }
-    _mm256_storeu_ps(ss, ss_v);
-    _mm256_storeu_ps(wgv, wgv_v);
-    for (j = 0; j < n; j++) logit[j] = k_inv_rms(ss[j], v0 + (size_t)j * (size_t)dim, dim, eps) * wgv[j];
-}
-#endif
-
-/* out[dim] = sum_j alpha_j sources[j],
-   alpha = softmax_j(pseudo_query . RMSNorm(sources[j]; key_gain)).
-     sources [n_sources, dim]   alpha [n_sources] (written for inspection) */
-void attnres_kernel_depth_attention(float *out, float *alpha, const float *sources, int n_sources,
-                                    const float *pseudo_query, const float *key_gain, int dim, float eps) {
-    float max, sum = 0.0f;
-    int i = 0, j = 0;
-    /* 1. logits: w . (v * inv_rms * g) = inv_rms * sum_i (w_i g_i) v_i,
-          written exactly as the scalar loop computes it */
-#if defined(ATTNRES_K_AVX2)
-    for (; j < n_sources; j += 8)
-        k_depth_logits8(alpha + j, sources + (size_t)j * (size_t)dim, n_sources - j < 8 ? n_sources - j : 8,
-                        pseudo_query, key_gain, dim, eps);
-#endif
-    for (; j < n_sources; j++) {   /* other targets: the scalar loop itself */
-        const float *v = sources + (size_t)j * (size_t)dim;
-        float ss = 0.0f, wgv = 0.0f;
-        for (i = 0; i < dim; i++) ss += v[i] * v[i];
-        for (i = 0; i < dim; i++) wgv += pseudo_query[i] * key_gain[i] * v[i];
-        alpha[j] = k_inv_rms(ss, v, dim, eps) * wgv;
-    }
-    /* 2. softmax over depth, in the header's form: e_j = exp(s_j - max)
-          summed left to right; alpha_j and out are divided by the sum at
-          the end. Scalar: n_sources is small. */
-    max = alpha[0];
-    for (j = 1; j < n_sources; j++) if (alpha[j] > max) max = alpha[j];
-    for (j = 0; j < n_sources; j++) { alpha[j] = expf(alpha[j] - max); sum += alpha[j]; }
-    /* 3. out = (sum_j e_j v_j) / sum. Each 8-block of out stays in a
-          register while the sources are added into it in the scalar order
-          j = 0, 1, .., multiply then add (no FMA), then it is divided
-          (IEEE division, correctly rounded in both): the same float
-          operations on each element as the scalar loops, in one pass over
-          out instead of n_sources + 1 passes. */
-    i = 0;
-#if defined(ATTNRES_K_AVX2)
-    {
-        __m256 sum_v = _mm256_set1_ps(sum);
-        for (; i + 8 <= dim; i += 8) {
-            __m256 acc = _mm256_setzero_ps();
-            for (j = 0; j < n_sources; j++)
-                acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(alpha[j]),
-                                                       _mm256_loadu_ps(sources + (size_t)j * (size_t)dim + i)));
-            _mm256_storeu_ps(out + i, _mm256_div_ps(acc, sum_v));
-        }
-    }
-#endif
-    for (; i < dim; i++) {
-        float acc = 0.0f;
-        for (j = 0; j < n_sources; j++) acc += alpha[j] * sources[(size_t)j * (size_t)dim + i];
-        out[i] = acc / sum;
-    }
-    for (j = 0; j < n_sources; j++) alpha[j] /= sum;
 }
 
 /* ======================================================================== */

@@ -1,172 +1,56 @@
 /* attnres_kernels.cu - the kernel file for NVIDIA GPUs (CUDA).
 
-   The same six functions as attnres_kernels.c, for a CUDA build:
-       make test CUDA=1 BUILD=build/cuda
+   The header's two hooks for a CUDA build:
+       make test CUDA=1
          = nvcc -O2 -c attnres_kernels.cu; the C files get -DATTNRES_KERNELS
            -DATTNRES_CUDA and link with -lcudart
    What runs where, honestly:
-     attnres_kernel_matvec            on the GPU, one warp per output row
-     attnres_kernel_matvecs           n of those matvecs, one after another
-     attnres_kernel_rmsnorm           on the host (scalar loop)
-     attnres_kernel_attend            on the host (scalar loop)
-     attnres_kernel_depth_attention   on the host (scalar loop, the header's order)
+     attnres_kernel_matvec   on the GPU, one warp per output row, for the
+                             weights of an uploaded model; on the host for
+                             anything else
+     attnres_kernel_attend   on the host: the header's own attnres_attend
    Only matvec moves: it holds almost all of the time and all of the weights.
-   Moving the other three would mean keeping the activations and the
-   KV-cache on the device, i.e. a different forward pass; this file keeps
-   attnres_forward as it is and only swaps its hot loops.
+   Moving attention too would mean keeping the activations and the KV-cache
+   on the device, i.e. a different forward pass; this file keeps
+   attnres_forward as it is and only swaps its hot loop.
 
-   WEIGHT CACHE (the limitation to know about). A matvec's matrix is copied
-   to the device the first time it is seen and kept there, keyed by its host
-   pointer and size, with a fingerprint of 64 floats sampled evenly across
-   it; later calls reuse the device copy while the fingerprint matches and
-   copy the matrix again when it does not. So:
-     - a change to the weights that leaves those 64 samples alone goes
-       unnoticed and the GPU keeps the old values: after changing weights in
-       place, call attnres_kernel_cuda_release() to drop every device copy;
-     - memory freed and reallocated at the same address and size holding
-       other weights is caught by the fingerprint (all but surely for real
-       weights); attnres_kernel_cuda_release() also frees the device memory
-       of a model you are done with;
-     - the cache holds at most ATTNRES_CUDA_MAX_MATRICES matrices (7 per
-       layer plus the output projection); past that, or when device memory
-       runs out, a matvec runs on the host instead.
-   Each call copies x to the device and out back (synchronously): fine for
-   an educational build, far from what a real GPU decoder does. Not
-   thread-safe: one model at a time, from one thread.
+   WEIGHTS ARE UPLOADED EXPLICITLY. After loading a model, call
+       attnres_cuda_upload(&model, &err);
+   It copies the model's one weight allocation (model.memory) to the
+   device. A matvec whose matrix lies inside that allocation then reads
+   the device copy at the same offset; any other matrix runs on the host.
+   Changed the weights by hand? Upload again: nothing is detected for you.
+   attnres_cuda_release() frees the device copy (and uploading another
+   model replaces it). One model at a time, from one thread. Each call
+   copies x to the device and out back (synchronously): fine for an
+   educational build, far from what a real GPU decoder does.
 
-   NO GPU: if cudaGetDeviceCount fails or finds no device, every kernel
-   runs the host scalar loops, so a CUDA build still works (and passes the
-   golden tests) on a machine without a GPU; attnres_kernel_name says so,
-   and tests/test_kernels.c reports its GPU checks as skipped.
+   NO GPU: attnres_cuda_upload fails with the reason (and everything runs
+   on the host), attnres_kernel_name says so, and tests/test_kernels.c
+   reports its GPU checks as skipped, not passed.
 
    This file was compiled with nvcc 13.0 on a machine without a GPU: the
    device code has been compiled, never run. */
 #include <cuda_runtime.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#ifndef ATTNRES_KERNELS
-#define ATTNRES_KERNELS   /* so attnres.h declares the kernels and the compiler checks these definitions */
-#endif
-#include "attnres.h"   /* declarations only; in C++ they are extern "C" */
-
-/* Extra entry points of the CUDA build (not in attnres.h). */
-extern "C" int  attnres_kernel_cuda_device_count(char *why, int why_size);
-extern "C" void attnres_kernel_cuda_release(void);
-
-#define ATTNRES_CUDA_MAX_MATRICES 512
+/* A private (static) copy of the header's implementation: its scalar
+   matvec and attention are the host path, so nothing is rewritten here. */
+#define ATTNRES_STATIC
+#define ATTNRES_IMPLEMENTATION
+#include "attnres.h"   /* in C++ the kernel declarations are extern "C" */
 
 /* ======================================================================== */
-/* Host scalar loops (the same operations, in the same order, as attnres.h) */
+/* The device copy of one model's weights                                   */
 /* ======================================================================== */
 
-static float host_dot(const float *a, const float *b, int n) {
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) sum += a[i] * b[i];
-    return sum;
-}
+static const float *host_weights = NULL;   /* model.memory of the uploaded model */
+static size_t       n_weights = 0;         /* its length in floats               */
+static float       *device_weights = NULL; /* [n_weights] on the GPU             */
+static float       *device_x = NULL, *device_out = NULL;   /* [max(dim, hidden, q_dim)], [max rows] */
 
-static void host_matvec(float *out, const float *w, const float *x, int rows, int cols) {
-    for (int r = 0; r < rows; r++) out[r] = host_dot(w + (size_t)r * (size_t)cols, x, cols);
-}
-
-static void host_softmax(float *x, int n) {
-    float max = x[0], sum = 0.0f;
-    for (int i = 1; i < n; i++) if (x[i] > max) max = x[i];
-    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - max); sum += x[i]; }
-    for (int i = 0; i < n; i++) x[i] /= sum;
-}
-
-/* ======================================================================== */
-/* Device state: is there a GPU, the weight cache, the x/out buffers         */
-/* ======================================================================== */
-
-static int  gpu_state = 0;          /* 0 not asked yet, 1 usable, -1 none */
-static char gpu_reason[320];        /* why not, or the device name        */
-
-static int gpu_available(void) {
-    if (gpu_state == 0) {
-        int count = 0;
-        cudaError_t rc = cudaGetDeviceCount(&count);
-        if (rc != cudaSuccess) {
-            snprintf(gpu_reason, sizeof gpu_reason, "cudaGetDeviceCount: %s", cudaGetErrorString(rc));
-            gpu_state = -1;
-        } else if (count == 0) {
-            snprintf(gpu_reason, sizeof gpu_reason, "cudaGetDeviceCount: 0 devices");
-            gpu_state = -1;
-        } else {
-            cudaDeviceProp prop;
-            if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess)
-                snprintf(gpu_reason, sizeof gpu_reason, "%s", prop.name);
-            else
-                snprintf(gpu_reason, sizeof gpu_reason, "device 0");
-            gpu_state = 1;
-        }
-    }
-    return gpu_state == 1;
-}
-
-/* A cached matrix remembers FINGERPRINT floats sampled evenly across it;
-   if they differ on a later call (the memory now holds other weights,
-   e.g. a model freed and another loaded at the same address), the device
-   copy is refreshed. Reading 64 floats costs nothing next to the matvec. */
-#define FINGERPRINT 64
-typedef struct { const float *host; size_t n; float *dev; float sample[FINGERPRINT]; } cached_matrix;
-static cached_matrix cache[ATTNRES_CUDA_MAX_MATRICES];
-static int n_cached = 0;
-
-static void take_sample(float *sample, const float *w, size_t n) {
-    for (size_t k = 0; k < FINGERPRINT; k++) sample[k] = w[k * n / FINGERPRINT];
-}
-
-/* The device copy of w[n], made on first use and refreshed when the
-   fingerprint changes; NULL if it cannot be made. */
-static const float *device_weights(const float *w, size_t n) {
-    float sample[FINGERPRINT];
-    cached_matrix *c = NULL;
-    take_sample(sample, w, n);
-    for (int i = 0; i < n_cached && !c; i++)
-        if (cache[i].host == w && cache[i].n == n) c = &cache[i];
-    if (c && memcmp(c->sample, sample, sizeof sample) == 0) return c->dev;
-    if (!c) {   /* a new matrix: a new slot and device allocation */
-        if (n_cached == ATTNRES_CUDA_MAX_MATRICES) return NULL;
-        c = &cache[n_cached];
-        if (cudaMalloc((void **)&c->dev, n * sizeof(float)) != cudaSuccess) return NULL;
-        c->host = w; c->n = n;
-        n_cached++;
-    }
-    if (cudaMemcpy(c->dev, w, n * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess) {
-        memset(c->sample, 0xff, sizeof c->sample);   /* NaN pattern: never matches, copy again next time */
-        return NULL;
-    }
-    memcpy(c->sample, sample, sizeof sample);
-    return c->dev;
-}
-
-/* A device buffer of at least n floats, grown (never shrunk) on demand. */
-typedef struct { float *dev; size_t n; } device_buffer;
-static device_buffer x_buf, out_buf;
-
-static float *device_buffer_get(device_buffer *b, size_t n) {
-    if (b->n >= n) return b->dev;
-    if (b->dev) cudaFree(b->dev);
-    b->dev = NULL; b->n = 0;
-    if (cudaMalloc((void **)&b->dev, n * sizeof(float)) != cudaSuccess) { b->dev = NULL; return NULL; }
-    b->n = n;
-    return b->dev;
-}
-
-extern "C" void attnres_kernel_cuda_release(void) {
-    for (int i = 0; i < n_cached; i++) cudaFree(cache[i].dev);
-    n_cached = 0;
-    if (x_buf.dev) cudaFree(x_buf.dev);
-    if (out_buf.dev) cudaFree(out_buf.dev);
-    x_buf.dev = out_buf.dev = NULL;
-    x_buf.n = out_buf.n = 0;
-}
-
-extern "C" int attnres_kernel_cuda_device_count(char *why, int why_size) {
+extern "C" int attnres_cuda_device_count(char *why, int why_size) {
     int count = 0;
     cudaError_t rc = cudaGetDeviceCount(&count);
     if (rc != cudaSuccess) {
@@ -176,6 +60,42 @@ extern "C" int attnres_kernel_cuda_device_count(char *why, int why_size) {
     if (count == 0) snprintf(why, (size_t)why_size, "cudaGetDeviceCount: 0 devices");
     else snprintf(why, (size_t)why_size, "%d device(s)", count);
     return count;
+}
+
+extern "C" void attnres_cuda_release(void) {
+    if (device_weights) cudaFree(device_weights);
+    if (device_x) cudaFree(device_x);
+    if (device_out) cudaFree(device_out);
+    device_weights = device_x = device_out = NULL;
+    host_weights = NULL;
+    n_weights = 0;
+}
+
+extern "C" int attnres_cuda_upload(const attnres_model *m, attnres_error *err) {
+    const attnres_config *c = &m->config;
+    char why[200];
+    size_t io = (size_t)c->vocab_size, q_dim = (size_t)c->n_heads * (size_t)attnres_head_dim(c);
+    cudaError_t rc;
+    attnres_cuda_release();
+    if (!m->memory) return attnres__fail(err, ATTNRES_ERR_RANGE, "cuda upload: the model is not loaded");
+    if (attnres_cuda_device_count(why, (int)sizeof why) == 0)
+        return attnres__fail(err, ATTNRES_ERR_IO, "cuda upload: no GPU (%s); matvecs stay on the host", why);
+    /* the x and out buffers: the widest input and the longest output of any matvec */
+    if ((size_t)c->dim > io) io = (size_t)c->dim;
+    if ((size_t)c->hidden_dim > io) io = (size_t)c->hidden_dim;
+    if (q_dim > io) io = q_dim;
+    if ((rc = cudaMalloc((void **)&device_weights, m->n_floats * sizeof(float))) != cudaSuccess ||
+        (rc = cudaMalloc((void **)&device_x, io * sizeof(float))) != cudaSuccess ||
+        (rc = cudaMalloc((void **)&device_out, io * sizeof(float))) != cudaSuccess ||
+        (rc = cudaMemcpy(device_weights, m->memory, m->n_floats * sizeof(float), cudaMemcpyHostToDevice))
+            != cudaSuccess) {
+        attnres_cuda_release();
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "cuda upload of %.1f MB: %s; matvecs stay on the host",
+                             (double)m->n_floats * 4.0 / 1e6, cudaGetErrorString(rc));
+    }
+    host_weights = m->memory;
+    n_weights = m->n_floats;
+    return attnres__ok(err);
 }
 
 /* ======================================================================== */
@@ -201,101 +121,37 @@ __global__ static void matvec_kernel(float *out, const float *w, const float *x,
     if (lane == 0) out[row] = sum;
 }
 
+/* The GPU runs w x when w [rows, cols] lies inside the uploaded weights;
+   otherwise (nothing uploaded, another model, a launch or copy failure)
+   the header's scalar matvec does. */
 extern "C" void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols) {
     size_t n = (size_t)rows * (size_t)cols;
-    const float *dw;
-    float *dx, *dout;
-    if (!gpu_available() || !(dw = device_weights(w, n)) ||
-        !(dx = device_buffer_get(&x_buf, (size_t)cols)) || !(dout = device_buffer_get(&out_buf, (size_t)rows))) {
-        host_matvec(out, w, x, rows, cols);
-        return;
+    if (host_weights && w >= host_weights && w + n <= host_weights + n_weights) {
+        const float *dw = device_weights + (w - host_weights);   /* the same offset on the device */
+        if (cudaMemcpy(device_x, x, (size_t)cols * sizeof(float), cudaMemcpyHostToDevice) == cudaSuccess) {
+            matvec_kernel<<<(rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, ROWS_PER_BLOCK * WARP>>>(
+                device_out, dw, device_x, rows, cols);
+            /* cudaMemcpy waits for the kernel */
+            if (cudaGetLastError() == cudaSuccess &&
+                cudaMemcpy(out, device_out, (size_t)rows * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess)
+                return;
+        }
     }
-    if (cudaMemcpy(dx, x, (size_t)cols * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess) {
-        host_matvec(out, w, x, rows, cols);
-        return;
-    }
-    matvec_kernel<<<(rows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK, ROWS_PER_BLOCK * WARP>>>(dout, dw, dx, rows, cols);
-    /* cudaMemcpy waits for the kernel; a launch or copy failure falls back */
-    if (cudaGetLastError() != cudaSuccess ||
-        cudaMemcpy(out, dout, (size_t)rows * sizeof(float), cudaMemcpyDeviceToHost) != cudaSuccess)
-        host_matvec(out, w, x, rows, cols);
+    attnres_matvec(out, w, x, rows, cols);
 }
 
-/* n matvecs of one input: n GPU matvecs (out[j] = w[j] x, see attnres.h) */
-extern "C" void attnres_kernel_matvecs(int n, float *const out[], const float *const w[],
-                                       const int rows[], const float *x, int cols) {
-    for (int j = 0; j < n; j++) attnres_kernel_matvec(out[j], w[j], x, rows[j], cols);
-}
-
-/* ======================================================================== */
-/* The small kernels, on the host                                            */
-/* ======================================================================== */
-
-/* 1/sqrt(mean(x[n]^2) + eps), as attnres.h computes it (attnres__inv_rms):
-   when finite squares overflow the sum to Inf, the scale a = max|x_i|
-   comes out before squaring; an Inf in x gives NaN. */
-static float host_inv_rms(const float *x, int n, float eps) {
-    float sum_sq = host_dot(x, x, n), a = 0.0f, scaled = 0.0f;
-    if (!isinf(sum_sq)) return 1.0f / sqrtf(sum_sq / (float)n + eps);
-    for (int i = 0; i < n; i++) if (fabsf(x[i]) > a) a = fabsf(x[i]);
-    if (isinf(a)) return NAN;
-    for (int i = 0; i < n; i++) scaled += (x[i] / a) * (x[i] / a);
-    return 1.0f / (a * sqrtf(scaled / (float)n + eps / a / a));
-}
-
-/* out[n] = x[n] / sqrt(mean(x^2) + eps) * gain[n]; out may alias x */
-extern "C" void attnres_kernel_rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
-    float inv_rms = host_inv_rms(x, n, eps);
-    for (int i = 0; i < n; i++) out[i] = x[i] * inv_rms * gain[i];
-}
-
-/* causal grouped-query attention over one layer's KV-cache (see attnres_attend) */
 extern "C" void attnres_kernel_attend(float *out, float *att, const float *q,
                                       const float *key_cache, const float *value_cache,
                                       int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len) {
-    int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
-    float scale = 1.0f / sqrtf((float)head_dim);
-    for (int hq = 0; hq < n_heads; hq++) {
-        const float *qh = q + (size_t)hq * head_dim;
-        const float *kh = key_cache + (size_t)(hq / group) * head_dim;
-        const float *vh = value_cache + (size_t)(hq / group) * head_dim;
-        float *a = att + (size_t)hq * seq_len, *o = out + (size_t)hq * head_dim;
-        for (int t = 0; t < n_pos; t++) a[t] = host_dot(qh, kh + (size_t)t * kv_dim, head_dim) * scale;
-        host_softmax(a, n_pos);
-        for (int i = 0; i < head_dim; i++) o[i] = 0.0f;
-        for (int t = 0; t < n_pos; t++)
-            for (int i = 0; i < head_dim; i++) o[i] += a[t] * vh[(size_t)t * kv_dim + i];
-    }
-}
-
-/* softmax over depth, written as attnres_depth_attention writes it (e_j,
-   sum, out = sum_j e_j v_j / sum), so it gives the same bits */
-extern "C" void attnres_kernel_depth_attention(float *out, float *alpha, const float *sources, int n_sources,
-                                               const float *pseudo_query, const float *key_gain, int dim, float eps) {
-    float max, sum = 0.0f;
-    for (int j = 0; j < n_sources; j++) {
-        const float *v = sources + (size_t)j * (size_t)dim;
-        float inv_rms = host_inv_rms(v, dim, eps);
-        float wgv = 0.0f;
-        for (int i = 0; i < dim; i++) wgv += pseudo_query[i] * key_gain[i] * v[i];
-        alpha[j] = inv_rms * wgv;
-    }
-    max = alpha[0];
-    for (int j = 1; j < n_sources; j++) if (alpha[j] > max) max = alpha[j];
-    for (int j = 0; j < n_sources; j++) { alpha[j] = expf(alpha[j] - max); sum += alpha[j]; }
-    for (int i = 0; i < dim; i++) out[i] = 0.0f;
-    for (int j = 0; j < n_sources; j++)
-        for (int i = 0; i < dim; i++) out[i] += alpha[j] * sources[(size_t)j * (size_t)dim + i];
-    for (int i = 0; i < dim; i++) out[i] /= sum;
-    for (int j = 0; j < n_sources; j++) alpha[j] /= sum;
+    attnres_attend(out, att, q, key_cache, value_cache, n_pos, n_heads, n_kv_heads, head_dim, seq_len);
 }
 
 extern "C" const char *attnres_kernel_name(void) {
-    static char name[512];
-    if (gpu_available())
-        snprintf(name, sizeof name, "cuda (%s): matvec on the GPU; rmsnorm, attend, depth attention on the host",
-                 gpu_reason);
+    static char name[320];
+    char why[200];
+    if (attnres_cuda_device_count(why, (int)sizeof why) == 0)
+        snprintf(name, sizeof name, "cuda build, no GPU (%s): every loop on the host", why);
     else
-        snprintf(name, sizeof name, "cuda build, no GPU (%s): every kernel on the host scalar loops", gpu_reason);
+        snprintf(name, sizeof name, "cuda (%s): matvec of uploaded weights on the GPU, the rest on the host", why);
     return name;
 }

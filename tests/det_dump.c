@@ -16,6 +16,7 @@
 
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
+#include "st_i32.h"
 
 static const char *const CASES[] = {
     "standard", "full", "block_s2", "block_s4", "block_sl", "gqa", "tied", "standard_gqa_tied"};
@@ -31,16 +32,16 @@ static uint64_t fnv1a(uint64_t h, const void *bytes, size_t n) {
 /* The prompt of a golden case: the I32 tensor "tokens" of its expect file. */
 static int32_t *read_prompt(const char *dir, const char *name, int *n_tokens) {
     char path[1024];
-    attnres_st_file f;
+    attnres__st_file f;
     attnres_error err;
-    const attnres_st_tensor *t;
+    const attnres__st_tensor *t;
     int32_t *tokens = NULL;
     snprintf(path, sizeof path, "%s/%s.expect.safetensors", dir, name);
-    if (attnres_st_open(&f, path, &err) != ATTNRES_OK) { fprintf(stderr, "det_dump: %s\n", err.message); return NULL; }
-    t = attnres_st_find(&f, "tokens");
+    if (attnres__st_open(&f, path, &err) != ATTNRES_OK) { fprintf(stderr, "det_dump: %s\n", err.message); return NULL; }
+    t = attnres__st_find(&f, "tokens");
     if (t && t->numel > 0 && t->numel < 1000000) {
         tokens = (int32_t *)malloc((size_t)t->numel * sizeof *tokens);
-        if (tokens && attnres_st_read_i32(tokens, (size_t)t->numel, t, &err) != ATTNRES_OK) {
+        if (tokens && st_read_i32(tokens, (size_t)t->numel, t, &err) != ATTNRES_OK) {
             fprintf(stderr, "det_dump: %s: %s\n", path, err.message);
             free(tokens);
             tokens = NULL;
@@ -49,7 +50,7 @@ static int32_t *read_prompt(const char *dir, const char *name, int *n_tokens) {
     } else {
         fprintf(stderr, "det_dump: %s has no usable 'tokens' tensor\n", path);
     }
-    attnres_st_close(&f);
+    attnres__st_close(&f);
     return tokens;
 }
 

@@ -71,7 +71,6 @@ static void setup(void) {
         require(attnres_model_init(&models[k], &c, &err) == ATTNRES_OK, "model_init", &err);
         for (i = 0; i < models[k].n_floats; i++)   /* uniform in [-0.5, 0.5) */
             models[k].memory[i] = attnres_random_f32(&rng) - 0.5f;
-        attnres_model_refresh(&models[k]);
         require(attnres_state_init(&fresh[k], &c, &err) == ATTNRES_OK, "state_init", &err);
     }
     ready = 1;

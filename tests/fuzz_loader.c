@@ -3,7 +3,7 @@
 
    Every input is one candidate .safetensors file, and goes down two paths:
 
-   1. attnres_st_parse on a malloc'd copy (it takes ownership): the JSON
+   1. attnres__st_parse on a malloc'd copy (it takes ownership): the JSON
       header reader, the offset and overlap checks. When it accepts the
       file, the harness checks what the parser promised (every tensor's
       bytes lie inside the file and equal numel * dtype size, at most 8
@@ -39,6 +39,7 @@
 #else
 #include "../attnres.h"
 #endif
+#include "st_i32.h"
 
 /* A broken promise is a crash for libFuzzer; a coverage replay
    (-DFUZZ_KEEP_GOING, make fuzz-coverage) only reports it. */
@@ -66,36 +67,36 @@ static void require_error_filled(int rc, const attnres_error *err) {
 
 static int by_string(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-/* What attnres_st_parse promises about a file it accepted. */
-static void check_parsed(const attnres_st_file *f) {
+/* What attnres__st_parse promises about a file it accepted. */
+static void check_parsed(const attnres__st_file *f) {
     const unsigned char *begin = f->bytes, *end = f->bytes + f->n_bytes;
     attnres_error err;
     int i;
     for (i = 0; i < f->n_tensors; i++) {
-        const attnres_st_tensor *t = &f->tensors[i];
+        const attnres__st_tensor *t = &f->tensors[i];
         uint64_t numel = 1;
         int k;
-        require(t->ndim >= 0 && t->ndim <= ATTNRES_ST_MAX_DIMS, "ndim in [0, 8]", NULL);
+        require(t->ndim >= 0 && t->ndim <= ATTNRES__ST_MAX_DIMS, "ndim in [0, 8]", NULL);
         for (k = 0; k < t->ndim; k++) numel *= t->shape[k];
         require(numel == t->numel, "numel is the product of the shape", NULL);
         require(t->data >= begin && t->data <= end && t->nbytes <= (uint64_t)(end - t->data),
                 "tensor bytes inside the file", NULL);
         require(strlen(t->name) < f->n_bytes, "name is a C string", NULL);
-        require(attnres_st_find(f, t->name) != NULL, "st_find finds every tensor", NULL);
-        if (t->dtype == ATTNRES_DT_F32 || t->dtype == ATTNRES_DT_I32) {
+        require(attnres__st_find(f, t->name) != NULL, "st_find finds every tensor", NULL);
+        if (t->dtype == ATTNRES__DT_F32 || t->dtype == ATTNRES__DT_I32) {
             size_t n = (size_t)t->numel;
             void *dst = malloc(n ? n * 4 : 1);
             int rc;
             require(t->nbytes == 4 * t->numel, "4-byte dtype spans 4*numel bytes", NULL);
             if (!dst) abort();
-            rc = t->dtype == ATTNRES_DT_F32 ? attnres_st_read_f32((float *)dst, n, t, &err)
-                                            : attnres_st_read_i32((int32_t *)dst, n, t, &err);
+            rc = t->dtype == ATTNRES__DT_F32 ? attnres__st_read_f32((float *)dst, n, t, &err)
+                                            : st_read_i32((int32_t *)dst, n, t, &err);
             require(rc == ATTNRES_OK, "reading a tensor with its own count works", &err);
-            rc = t->dtype == ATTNRES_DT_F32 ? attnres_st_read_f32((float *)dst, n + 1, t, &err)
-                                            : attnres_st_read_i32((int32_t *)dst, n + 1, t, &err);
+            rc = t->dtype == ATTNRES__DT_F32 ? attnres__st_read_f32((float *)dst, n + 1, t, &err)
+                                            : st_read_i32((int32_t *)dst, n + 1, t, &err);
             require(rc == ATTNRES_ERR_SHAPE, "reading with a wrong count fails", &err);
-            rc = t->dtype == ATTNRES_DT_F32 ? attnres_st_read_i32((int32_t *)dst, n, t, NULL)
-                                            : attnres_st_read_f32((float *)dst, n, t, NULL);
+            rc = t->dtype == ATTNRES__DT_F32 ? st_read_i32((int32_t *)dst, n, t, NULL)
+                                            : attnres__st_read_f32((float *)dst, n, t, NULL);
             require(rc == ATTNRES_ERR_DTYPE, "reading as the other dtype fails", NULL);
             free(dst);
         }
@@ -166,21 +167,21 @@ static void load_from_file(const uint8_t *data, size_t size) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    attnres_st_file f;
+    attnres__st_file f;
     attnres_error err;
     unsigned char *copy = (unsigned char *)malloc(size ? size : 1);
     int rc;
     if (!copy) return 0;
     if (size) memcpy(copy, data, size);
-    rc = attnres_st_parse(&f, copy, size, &err);   /* owns copy from here on */
+    rc = attnres__st_parse(&f, copy, size, &err);   /* owns copy from here on */
     if (rc != ATTNRES_OK) {
         require_error_filled(rc, &err);
         require(f.bytes == NULL && f.tensors == NULL, "a failed parse leaves a zeroed file", &err);
         return 0;
     }
     check_parsed(&f);
-    attnres_st_close(&f);
-    attnres_st_close(&f);
+    attnres__st_close(&f);
+    attnres__st_close(&f);
     load_from_file(data, size);
     return 0;
 }

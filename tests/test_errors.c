@@ -199,13 +199,13 @@ static uint64_t dtype_bytes(const char *dtype) {
 }
 
 static int rewrite(const char *src_path, const char *dst_path, const edit *e) {
-    attnres_st_file src;
+    attnres__st_file src;
     attnres_error err;
     size_t cap = 1 << 20, hl = 0, data_len = 0, i, at;
     char *header = malloc(cap), piece[16384];   /* one header entry; names up to ~16000 chars */
     unsigned char *out;
     int t, ok;
-    if (attnres_st_open(&src, src_path, &err) != ATTNRES_OK) { free(header); return 0; }
+    if (attnres__st_open(&src, src_path, &err) != ATTNRES_OK) { free(header); return 0; }
     out = malloc(src.n_bytes + cap);
     hl = append(header, hl, cap, "{\"__metadata__\":{");
     for (i = 0, at = 0; i < (size_t)src.n_meta; i++) {
@@ -217,7 +217,7 @@ static int rewrite(const char *src_path, const char *dst_path, const edit *e) {
     }
     hl = append(header, hl, cap, "}");
     for (t = 0; t < src.n_tensors; t++) {
-        const attnres_st_tensor *x = &src.tensors[t];
+        const attnres__st_tensor *x = &src.tensors[t];
         int swap = e->swap_dims && strcmp(x->name, e->swap_dims) == 0;
         int f16 = e->as_f16 && strcmp(x->name, e->as_f16) == 0;
         int other = e->as_dtype && strcmp(x->name, e->as_dtype) == 0;
@@ -259,7 +259,7 @@ static int rewrite(const char *src_path, const char *dst_path, const edit *e) {
     ok = hl < cap && write_file(dst_path, out, 8 + hl + data_len);
     free(out);
     free(header);
-    attnres_st_close(&src);
+    attnres__st_close(&src);
     return ok;
 }
 
@@ -440,7 +440,7 @@ static void test_allocation_failures(void) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Hostile JSON, through attnres_st_parse on a buffer in memory             */
+/* Hostile JSON, through attnres__st_parse on a buffer in memory             */
 /* ------------------------------------------------------------------------ */
 
 /* A buffer from the counting allocator (st_parse takes ownership of it):
@@ -455,21 +455,21 @@ static unsigned char *st_buffer(const char *header, size_t hl, uint64_t declared
     return buf;
 }
 
-/* attnres_st_parse on header + data_len zero bytes: expects `code` and
+/* attnres__st_parse on header + data_len zero bytes: expects `code` and
    `word` in the message (or, on success, a tensor named `find`). */
 static void parse_case_n(const char *header, size_t hl, size_t data_len, int code, const char *word,
                          const char *find, const char *what) {
-    attnres_st_file f;
+    attnres__st_file f;
     attnres_error err;
     unsigned char *buf;
     int rc, found = 1;
     live_allocs = 0;
     buf = st_buffer(header, hl, hl, data_len);
     if (!buf) { check(0, "%s: out of memory", what); return; }
-    rc = attnres_st_parse(&f, buf, 8 + hl + data_len, &err);
+    rc = attnres__st_parse(&f, buf, 8 + hl + data_len, &err);
     if (rc == ATTNRES_OK) {
-        if (find) found = attnres_st_find(&f, find) != NULL;
-        attnres_st_close(&f);
+        if (find) found = attnres__st_find(&f, find) != NULL;
+        attnres__st_close(&f);
     }
     check(rc == code && err.code == code && strstr(err.message, word) != NULL && found && live_allocs == 0,
           "%-46s -> %s: \"%.120s\"%s%s", what, attnres_status_name(rc), err.message,
@@ -571,7 +571,7 @@ static void test_hostile_json(void) {
    header length near the limit in a 12-byte file. */
 static void test_header_limit(void) {
     const size_t max = (size_t)100 * 1024 * 1024;
-    attnres_st_file f;
+    attnres__st_file f;
     attnres_error err;
     unsigned char small[12] = {0, 0, 0x40, 0x06, 0, 0, 0, 0, '{', '}', ' ', ' '};   /* 100 MB + 0 */
     unsigned char *buf;
@@ -588,8 +588,8 @@ static void test_header_limit(void) {
     memset(buf + 8, ' ', max);
     buf[8] = '{'; buf[9] = '}';
     for (rc = 0; rc < 8; rc++) buf[rc] = (unsigned char)((uint64_t)max >> (8 * rc));
-    rc = attnres_st_parse(&f, buf, 8 + max, &err);
-    if (rc == ATTNRES_OK) attnres_st_close(&f);
+    rc = attnres__st_parse(&f, buf, 8 + max, &err);
+    if (rc == ATTNRES_OK) attnres__st_close(&f);
     check(rc == ATTNRES_OK && live_allocs == 0, "header of exactly 100 MB (spaces) parses -> %s", attnres_status_name(rc));
     /* one byte more is refused before anything is parsed */
     buf = (unsigned char *)counting_malloc(8 + max + 1);
@@ -597,7 +597,7 @@ static void test_header_limit(void) {
     memset(buf + 8, ' ', max + 1);
     buf[8] = '{'; buf[9] = '}';
     for (rc = 0; rc < 8; rc++) buf[rc] = (unsigned char)((uint64_t)(max + 1) >> (8 * rc));
-    rc = attnres_st_parse(&f, buf, 8 + max + 1, &err);
+    rc = attnres__st_parse(&f, buf, 8 + max + 1, &err);
     check(rc == ATTNRES_ERR_FORMAT && strstr(err.message, "header length") && live_allocs == 0,
           "header of 100 MB + 1 byte -> %s: \"%s\"", attnres_status_name(rc), err.message);
 }
@@ -628,26 +628,26 @@ static void test_long_name(void) {
 /* ------------------------------------------------------------------------ */
 
 static void test_read_counts(void) {
-    attnres_st_file f;
+    attnres__st_file f;
     attnres_error err;
-    const attnres_st_tensor *t;
+    const attnres__st_tensor *t;
     float buf[65];
     int32_t ibuf[65];
     live_allocs = 0;
-    if (attnres_st_open(&f, BASE_MODEL, &err) != ATTNRES_OK) { check(0, "open: %s", err.message); return; }
-    t = attnres_st_find(&f, "norm.weight");   /* [64] */
-    check(t && attnres_st_read_f32(buf, 64, t, &err) == ATTNRES_OK, "st_read_f32 with the right count works");
-    check(t && attnres_st_read_f32(buf, 63, t, &err) == ATTNRES_ERR_SHAPE && strstr(err.message, "64 elements, expected 63"),
+    if (attnres__st_open(&f, BASE_MODEL, &err) != ATTNRES_OK) { check(0, "open: %s", err.message); return; }
+    t = attnres__st_find(&f, "norm.weight");   /* [64] */
+    check(t && attnres__st_read_f32(buf, 64, t, &err) == ATTNRES_OK, "st_read_f32 with the right count works");
+    check(t && attnres__st_read_f32(buf, 63, t, &err) == ATTNRES_ERR_SHAPE && strstr(err.message, "64 elements, expected 63"),
           "st_read_f32 count 63 of 64 -> \"%s\"", err.message);
-    check(t && attnres_st_read_f32(buf, 65, t, &err) == ATTNRES_ERR_SHAPE && strstr(err.message, "expected 65"),
+    check(t && attnres__st_read_f32(buf, 65, t, &err) == ATTNRES_ERR_SHAPE && strstr(err.message, "expected 65"),
           "st_read_f32 count 65 of 64 -> \"%s\"", err.message);
-    check(t && attnres_st_read_f32(buf, 0, t, &err) == ATTNRES_ERR_SHAPE, "st_read_f32 count 0 of 64 -> \"%s\"", err.message);
-    check(t && attnres_st_read_f32(buf, (size_t)-1, t, &err) == ATTNRES_ERR_SHAPE, "st_read_f32 count SIZE_MAX -> \"%s\"", err.message);
-    check(t && attnres_st_read_i32(ibuf, 64, t, &err) == ATTNRES_ERR_DTYPE && strstr(err.message, "F32"),
+    check(t && attnres__st_read_f32(buf, 0, t, &err) == ATTNRES_ERR_SHAPE, "st_read_f32 count 0 of 64 -> \"%s\"", err.message);
+    check(t && attnres__st_read_f32(buf, (size_t)-1, t, &err) == ATTNRES_ERR_SHAPE, "st_read_f32 count SIZE_MAX -> \"%s\"", err.message);
+    check(t && st_read_i32(ibuf, 64, t, &err) == ATTNRES_ERR_DTYPE && strstr(err.message, "F32"),
           "st_read_i32 of an F32 tensor -> \"%s\"", err.message);
-    check(attnres_st_find(&f, "no.such.tensor") == NULL && attnres_st_find(&f, "") == NULL &&
-          attnres_st_meta_get(&f, "no_such_key") == NULL, "st_find / st_meta_get of absent names return NULL");
-    attnres_st_close(&f);
+    check(attnres__st_find(&f, "no.such.tensor") == NULL && attnres__st_find(&f, "") == NULL &&
+          attnres__st_meta_get(&f, "no_such_key") == NULL, "st_find / st_meta_get of absent names return NULL");
+    attnres__st_close(&f);
     check(live_allocs == 0, "st_open + st_close leave nothing allocated");
 }
 
@@ -656,7 +656,7 @@ static void test_null_err(void) {
     attnres_model m, zm;
     attnres_state s;
     attnres_sampler smp;
-    attnres_st_file f;
+    attnres__st_file f;
     attnres_config c;
     unsigned char *buf;
     float out[64];
@@ -665,11 +665,11 @@ static void test_null_err(void) {
     memset(&zm, 0, sizeof zm);
     ok &= attnres_model_load(&m, "no/such/file", NULL) == ATTNRES_ERR_IO;
     ok &= attnres_model_load(&m, GOLDEN_DIR "/tied.expect.safetensors", NULL) == ATTNRES_ERR_MISSING;
-    ok &= attnres_st_open(&f, "no/such/file", NULL) == ATTNRES_ERR_IO;
+    ok &= attnres__st_open(&f, "no/such/file", NULL) == ATTNRES_ERR_IO;
     buf = st_buffer("{", 1, 1, 0);
-    ok &= buf && attnres_st_parse(&f, buf, 9, NULL) == ATTNRES_ERR_FORMAT;
+    ok &= buf && attnres__st_parse(&f, buf, 9, NULL) == ATTNRES_ERR_FORMAT;
     buf = st_buffer("{\"a\":[", 6, 6, 0);
-    ok &= buf && attnres_st_parse(&f, buf, 14, NULL) == ATTNRES_ERR_FORMAT;
+    ok &= buf && attnres__st_parse(&f, buf, 14, NULL) == ATTNRES_ERR_FORMAT;
     ok &= attnres_model_load(&m, BASE_MODEL, NULL) == ATTNRES_OK;
     c = m.config;
     ok &= attnres_config_validate(&c, NULL) == ATTNRES_OK;
@@ -688,12 +688,12 @@ static void test_null_err(void) {
     ok &= attnres_sampler_init(&smp, 0, 1.0f, 0.9f, 1, NULL) == ATTNRES_ERR_RANGE;
     ok &= attnres_sampler_init(&smp, 8, 1.0f, 0.9f, 1, NULL) == ATTNRES_OK;
     attnres_sampler_free(&smp);
-    if (attnres_st_open(&f, BASE_MODEL, NULL) == ATTNRES_OK) {
-        const attnres_st_tensor *t = attnres_st_find(&f, "norm.weight");
-        ok &= t && attnres_st_read_f32(out, 63, t, NULL) == ATTNRES_ERR_SHAPE;
-        ok &= t && attnres_st_read_i32((int32_t *)out, 64, t, NULL) == ATTNRES_ERR_DTYPE;
-        ok &= t && attnres_st_read_f32(out, 64, t, NULL) == ATTNRES_OK;
-        attnres_st_close(&f);
+    if (attnres__st_open(&f, BASE_MODEL, NULL) == ATTNRES_OK) {
+        const attnres__st_tensor *t = attnres__st_find(&f, "norm.weight");
+        ok &= t && attnres__st_read_f32(out, 63, t, NULL) == ATTNRES_ERR_SHAPE;
+        ok &= t && st_read_i32((int32_t *)out, 64, t, NULL) == ATTNRES_ERR_DTYPE;
+        ok &= t && attnres__st_read_f32(out, 64, t, NULL) == ATTNRES_OK;
+        attnres__st_close(&f);
     } else ok = 0;
     attnres_state_free(&s);
     attnres_model_free(&m);
@@ -705,19 +705,19 @@ static void test_free_twice(void) {
     attnres_model m;
     attnres_state s;
     attnres_sampler smp;
-    attnres_st_file f;
+    attnres__st_file f;
     attnres_error err;
     live_allocs = 0;
     memset(&m, 0, sizeof m); memset(&s, 0, sizeof s); memset(&smp, 0, sizeof smp); memset(&f, 0, sizeof f);
-    attnres_model_free(&m); attnres_state_free(&s); attnres_sampler_free(&smp); attnres_st_close(&f);
-    attnres_model_refresh(&m); attnres_state_reset(&s);
-    check(live_allocs == 0, "free, refresh and reset accept zeroed structs");
+    attnres_model_free(&m); attnres_state_free(&s); attnres_sampler_free(&smp); attnres__st_close(&f);
+    attnres_state_reset(&s);
+    check(live_allocs == 0, "free and reset accept zeroed structs");
     if (attnres_model_load(&m, BASE_MODEL, &err) != ATTNRES_OK) { check(0, "load: %s", err.message); return; }
     attnres_state_init(&s, &m.config, &err);
     attnres_sampler_init(&smp, m.config.vocab_size, 1.0f, 0.9f, 1, &err);
-    attnres_st_open(&f, BASE_MODEL, &err);
-    attnres_model_free(&m); attnres_state_free(&s); attnres_sampler_free(&smp); attnres_st_close(&f);
-    attnres_model_free(&m); attnres_state_free(&s); attnres_sampler_free(&smp); attnres_st_close(&f);
+    attnres__st_open(&f, BASE_MODEL, &err);
+    attnres_model_free(&m); attnres_state_free(&s); attnres_sampler_free(&smp); attnres__st_close(&f);
+    attnres_model_free(&m); attnres_state_free(&s); attnres_sampler_free(&smp); attnres__st_close(&f);
     check(live_allocs == 0 && m.memory == NULL && s.memory == NULL && smp.candidates == NULL && f.bytes == NULL,
           "each free function twice in a row: no double free, nothing left");
     /* a failed init leaves a struct that free accepts */

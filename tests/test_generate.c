@@ -35,8 +35,8 @@ static void golden_free(golden_run *g) {
 }
 
 /* Length of 1-D tensor `name`, or -1 (after a failed check). */
-static int vector_length(const attnres_st_file *f, const char *file, const char *name) {
-    const attnres_st_tensor *t = attnres_st_find(f, name);
+static int vector_length(const attnres__st_file *f, const char *file, const char *name) {
+    const attnres__st_tensor *t = attnres__st_find(f, name);
     if (!t) { check(0, "%s: tensor '%s' is missing", file, name); return -1; }
     if (t->ndim != 1 || t->numel > (1u << 20)) {
         check(0, "%s: tensor '%s' must be 1-D and short (ndim %d, %llu values)", file, name, t->ndim,
@@ -50,7 +50,7 @@ static int vector_length(const attnres_st_file *f, const char *file, const char 
    is missing or malformed. */
 static int golden_load(golden_run *g, const char *mode) {
     char name[128];
-    attnres_st_file f;
+    attnres__st_file f;
     const char *model;
     int n_margin, ok = 0;
     memset(g, 0, sizeof *g);
@@ -59,7 +59,7 @@ static int golden_load(golden_run *g, const char *mode) {
     g->n_prompt = vector_length(&f, name, "prompt");
     g->n_generated = vector_length(&f, name, "generated");
     n_margin = vector_length(&f, name, "margin");
-    model = attnres_st_meta_get(&f, "model");
+    model = attnres__st_meta_get(&f, "model");
     if (!model) {
         check(0, "%s: metadata 'model' (the checkpoint it was made with) is missing", name);
     } else if (g->n_prompt < 1 || g->n_generated < 1 || n_margin != g->n_generated) {
@@ -73,7 +73,7 @@ static int golden_load(golden_run *g, const char *mode) {
         g->margin = fixture_f32(&f, "margin", (size_t)g->n_generated);
         ok = g->prompt && g->generated && g->margin;
     }
-    attnres_st_close(&f);
+    attnres__st_close(&f);
     if (!ok) golden_free(g);
     return ok;
 }

@@ -2,7 +2,7 @@
    or attnres_kernels.cu in a CUDA build) against its scalar twin in attnres.h,
    both in this one binary, on random inputs of many shapes: sizes that are
    and are not multiples of 8, 1, unaligned pointers, many context lengths,
-   grouped-query ratios, 1 to 25 depth sources. Built only in a kernel build
+   grouped-query ratios. Built only in a kernel build
    (make test SIMD=1); without ATTNRES_KERNELS it reports a skip.
 
    TOLERANCE: |kernel - scalar| <= TOL * (the sum of the magnitudes of the
@@ -32,8 +32,7 @@
    Where a rounding difference passes through a later step, the bound is
    carried through it (comments at each check): a softmax turns logits that
    move by at most d into weights that move by at most a factor e^(2d).
-   The depth-attention kernel keeps the scalar order on purpose, so it is
-   checked for identical bits instead. With OpenMP each output row is still summed by one thread in one order,
+   With OpenMP each output row is still summed by one thread in one order,
    so the result must not depend on the number of threads: checked bit for
    bit. */
 #define ATTNRES_IMPLEMENTATION
@@ -54,12 +53,6 @@ int main(void) {
 #endif
 
 #define TOL 1e-5
-
-/* Defined by attnres_kernels.cu: the number of CUDA devices, or 0 with the
-   reason in why. */
-#ifdef ATTNRES_CUDA
-int attnres_kernel_cuda_device_count(char *why, int why_size);
-#endif
 
 static uint64_t rng = 20260323u;
 
@@ -191,73 +184,7 @@ static void test_matvec_threads(void) {
 #endif
 }
 
-/* matvecs (n matrices, one input, one parallel region) must give exactly
-   the bits of n separate matvec calls: each row is the same dot product,
-   only the threading around it differs. Shapes: q/k/v of a GQA layer and
-   gate/up of a 110M layer (above the threading threshold), and small odd
-   ones below it. With OpenMP also 1 thread against 2 or more, since the
-   "nowait" loops let a thread move on to the next matrix early. */
-static int one_matvecs(int n, const int *rows, int cols, int offset, int threads) {
-    float *w[3], *out[3], *want[3], *x = alloc_floats((size_t)cols + 1) + offset;
-    const float *w_c[3];
-    int j, n_diff = 0;
-    for (j = 0; j < n; j++) {
-        w[j] = alloc_floats((size_t)rows[j] * cols + 1) + offset;
-        fill(w[j], (size_t)rows[j] * cols, 1.0f);
-        w_c[j] = w[j];
-        out[j] = alloc_floats((size_t)rows[j]); want[j] = alloc_floats((size_t)rows[j]);
-        memset(out[j], 0xff, (size_t)rows[j] * sizeof(float));   /* NaN: a row left unwritten shows */
-    }
-    fill(x, (size_t)cols, 1.0f);
-    for (j = 0; j < n; j++) attnres_kernel_matvec(want[j], w[j], x, rows[j], cols);
-#ifdef _OPENMP
-    {
-        int max_threads = omp_get_max_threads();
-        omp_set_num_threads(threads);
-        attnres_kernel_matvecs(n, out, w_c, rows, x, cols);
-        omp_set_num_threads(max_threads);
-    }
-#else
-    (void)threads;
-    attnres_kernel_matvecs(n, out, w_c, rows, x, cols);
-#endif
-    for (j = 0; j < n; j++) {
-        if (memcmp(out[j], want[j], (size_t)rows[j] * sizeof(float)) != 0) n_diff++;
-        free(w[j] - offset); free(out[j]); free(want[j]);
-    }
-    free(x - offset);
-    return n_diff;
-}
 
-static void test_matvecs(void) {
-    static const int qkv_gqa[3] = {768, 256, 256}, gate_up[2] = {2048, 2048}, odd[3] = {5, 1, 33}, one[1] = {9};
-    static const int with_empty[3] = {7, 0, 40};   /* a matrix of 0 rows in the middle */
-    int threads[2] = {1, 2}, t, n_diff = 0, n_cases = 0;
-    char how[48] = "no OpenMP";   /* two passes either way: the offsets of x and w differ */
-#ifdef _OPENMP
-    if (omp_get_max_threads() > 2) threads[1] = omp_get_max_threads();
-    snprintf(how, sizeof how, "1 and %d threads", threads[1]);
-#endif
-    for (t = 0; t < 2; t++) {
-        n_diff += one_matvecs(3, qkv_gqa, 768, t, threads[t]);
-        n_diff += one_matvecs(2, gate_up, 768, 1 - t, threads[t]);
-        n_diff += one_matvecs(3, odd, 17, t, threads[t]);
-        n_diff += one_matvecs(1, one, 31, 1, threads[t]);
-        n_diff += one_matvecs(3, with_empty, 13, t, threads[t]);
-        n_cases += 5;
-    }
-    check(n_diff == 0, "matvecs: %d cases (q/k/v 768+256+256 x 768, gate/up 2x 2048x768, odd 5+1+33 x 17, one 9x31, "
-          "7+0+40 x 13; %s): identical bits to separate matvec calls (%d matrices differ)",
-          n_cases, how, n_diff);
-    {   /* n = 0: nothing to compute, nothing read or written */
-        float sentinel[4] = {1.0f, 2.0f, 3.0f, 4.0f}, x[4] = {5.0f, 6.0f, 7.0f, 8.0f};
-        float *out[1]; const float *w[1]; int rows[1] = {1};
-        out[0] = sentinel; w[0] = x;
-        attnres_kernel_matvecs(0, out, w, rows, x, 4);
-        check(sentinel[0] == 1.0f && sentinel[1] == 2.0f && sentinel[2] == 3.0f && sentinel[3] == 4.0f,
-              "matvecs with n = 0 leaves the output untouched");
-    }
-}
 
 /* Attention is threaded over heads: each head is still computed by one
    thread in one order, so 1 thread and all threads must give the same
@@ -287,39 +214,6 @@ static void test_attend_threads(void) {
 /* RMSNorm                                                                   */
 /* ======================================================================== */
 
-/* out_i = (x_i * inv_rms) * g_i in both; only the sum of squares (same-sign
-   terms, so sum|t| = the sum itself) is reordered. inv_rms = 1/sqrt(ss/n +
-   eps) moves by at most half the relative change of ss, plus identical
-   roundings, so each out_i is within TOL * |out_i| of the scalar one. */
-static void test_rmsnorm(void) {
-    static const int sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 65, 288, 512, 768, 2048};
-    int n_sizes = (int)(sizeof sizes / sizeof sizes[0]), k, i, n_bad = 0, n_alias_bad = 0;
-    double worst = 0.0;
-    for (k = 0; k < n_sizes; k++) {
-        int n = sizes[k];
-        float *x = alloc_floats((size_t)n + 1), *g = alloc_floats((size_t)n), *got = alloc_floats((size_t)n);
-        float *want = alloc_floats((size_t)n), *inplace = alloc_floats((size_t)n + 1);
-        double *scale = (double *)malloc((size_t)n * sizeof(double));
-        cmp_result res;
-        if (!scale) { printf("FAIL out of memory\n"); exit(1); }
-        fill(x, (size_t)n + 1, k % 3 == 0 ? 100.0f : 1.0f);
-        fill(g, (size_t)n, 1.0f);
-        attnres_kernel_rmsnorm(got, x + 1, g, n, 1e-5f);   /* x + 1: unaligned */
-        attnres_rmsnorm(want, x + 1, g, n, 1e-5f);
-        for (i = 0; i < n; i++) scale[i] = fabs((double)want[i]);
-        res = compare("rmsnorm", got, want, scale, (size_t)n);
-        n_bad += res.n_bad;
-        if (res.worst > worst) worst = res.worst;
-        /* out may alias x: the in-place kernel must equal the out-of-place one */
-        memcpy(inplace, x, ((size_t)n + 1) * sizeof(float));
-        attnres_kernel_rmsnorm(inplace + 1, inplace + 1, g, n, 1e-5f);
-        if (memcmp(inplace + 1, got, (size_t)n * sizeof(float)) != 0) n_alias_bad++;
-        free(x); free(g); free(got); free(want); free(inplace); free(scale);
-    }
-    check(n_bad == 0, "rmsnorm: %d sizes 1 .. 2048, unaligned: |kernel - scalar| <= %.0e * |scalar| (worst ratio %.2g)",
-          n_sizes, TOL, worst);
-    check(n_alias_bad == 0, "rmsnorm: in place (out == x) gives the same bits as out of place, %d sizes", n_sizes);
-}
 
 /* ======================================================================== */
 /* Token attention                                                           */
@@ -396,76 +290,8 @@ static void test_attend(void) {
 /* Depth attention                                                           */
 /* ======================================================================== */
 
-/* The depth-attention kernel promises more than closeness: it keeps the
-   scalar order of every sum (it vectorises across sources, not along dim)
-   and uses no fused multiply-add, so alpha and out must be the same bits.
-   That is what keeps the two AttnRes paths of attnres.h in agreement in a
-   kernel build. Returns the number of differing values. */
-static int one_depth(int n_sources, int dim) {
-    float *src = alloc_floats((size_t)n_sources * dim + 1), *w = alloc_floats((size_t)dim);
-    float *g = alloc_floats((size_t)dim), *got = alloc_floats((size_t)dim), *want = alloc_floats((size_t)dim);
-    float alpha_got[32], alpha_want[32];
-    int i, j, n_diff = 0;
-    /* sources of different sizes (like blocks that sum more outputs); w scaled
-       so the logits are O(1) and the softmax is neither flat nor one-hot */
-    for (j = 0; j < n_sources; j++) fill(src + 1 + (size_t)j * dim, (size_t)dim, (float)(1 + 3 * j));
-    fill(w, (size_t)dim, sqrtf(3.0f / (float)dim) * 2.0f);
-    for (i = 0; i < dim; i++) g[i] = 1.0f + 0.5f * (2.0f * attnres_random_f32(&rng) - 1.0f);
-    attnres_kernel_depth_attention(got, alpha_got, src + 1, n_sources, w, g, dim, 1e-5f);   /* src + 1: unaligned */
-    attnres_depth_attention(want, alpha_want, src + 1, n_sources, w, g, dim, 1e-5f);
-    for (j = 0; j < n_sources; j++) n_diff += memcmp(&alpha_got[j], &alpha_want[j], sizeof(float)) != 0;
-    for (i = 0; i < dim; i++) n_diff += memcmp(&got[i], &want[i], sizeof(float)) != 0;
-    if (n_diff)
-        printf("       depth attention n_sources %d dim %d: %d values differ (alpha[0] %.9g vs %.9g, out[0] %.9g vs %.9g)\n",
-               n_sources, dim, n_diff, (double)alpha_got[0], (double)alpha_want[0], (double)got[0], (double)want[0]);
-    free(src); free(w); free(g); free(got); free(want);
-    return n_diff;
-}
 
-static void test_depth_attention(void) {
-    static const int dims[] = {1, 7, 8, 9, 16, 17, 64, 65, 288, 512, 768};
-    static const int sources[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 25};
-    int nd = (int)(sizeof dims / sizeof dims[0]), ns = (int)(sizeof sources / sizeof sources[0]), a, b, n_diff = 0;
-    for (a = 0; a < nd; a++)
-        for (b = 0; b < ns; b++) n_diff += one_depth(sources[b], dims[a]);
-    check(n_diff == 0, "depth attention: %d cases (n_sources 1 .. 9, 16, 17, 25; dim 1 .. 768; unaligned): "
-          "alpha and out bit-identical to the scalar loop (%d values differ)", nd * ns, n_diff);
-}
 
-/* Finite inputs whose squares overflow float (one element of 1e38, a row
-   at 1e20): the kernels must take the header's overflow-safe 1/rms, not
-   1/sqrt(Inf) = 0. The golden huge_* cases check the header against
-   PyTorch; here each kernel is held to the scalar function, and an Inf
-   input must come out NaN (reported by forward), never zeros. */
-static void test_huge_values(void) {
-    static const int dims[] = {7, 8, 64, 65};
-    int k, i, j, bad_norm = 0, bad_depth = 0, bad_inf = 0;
-    for (k = 0; k < 4; k++) {
-        int n = dims[k];
-        float x[65], g[65], got[65], want[65], src[3 * 65], w[65], alpha_got[3], alpha_want[3];
-        fill(x, (size_t)n, 1.0f);
-        fill(g, (size_t)n, 1.0f);
-        x[n / 2] = 1e38f;
-        attnres_kernel_rmsnorm(got, x, g, n, 1e-5f);
-        attnres_rmsnorm(want, x, g, n, 1e-5f);
-        for (i = 0; i < n; i++)
-            bad_norm += !(fabsf(got[i] - want[i]) <= 1e-5f * fabsf(want[i]) + 1e-30f) || want[n / 2] == 0.0f;
-        for (j = 0; j < 3; j++) fill(src + j * n, (size_t)n, 1.0f);
-        src[n + 1] = 1e38f;                                   /* source 1: one huge element */
-        for (i = 0; i < n; i++) src[2 * n + i] *= 1e20f;      /* source 2: a row at 1e20 */
-        fill(w, (size_t)n, 0.3f);
-        attnres_kernel_depth_attention(got, alpha_got, src, 3, w, g, n, 1e-5f);
-        attnres_depth_attention(want, alpha_want, src, 3, w, g, n, 1e-5f);
-        bad_depth += memcmp(alpha_got, alpha_want, sizeof alpha_got) != 0 ||
-                     memcmp(got, want, (size_t)n * sizeof(float)) != 0 || !isfinite(alpha_want[1]);
-        x[0] = INFINITY;
-        attnres_kernel_rmsnorm(got, x, g, n, 1e-5f);
-        bad_inf += !isnan(got[1]);
-    }
-    check(bad_norm == 0, "rmsnorm with an element of 1e38, dims 7 8 64 65: kernel = scalar within 1e-5, not zeroed");
-    check(bad_depth == 0, "depth attention over sources with 1e38 and 1e20: kernel bit-identical to scalar, finite");
-    check(bad_inf == 0, "rmsnorm of a vector holding Inf: NaN (reported by forward), never silent zeros");
-}
 
 /* ======================================================================== */
 /* The comparison can fail                                                   */
@@ -528,25 +354,74 @@ static void test_sensitivity(void) {
     }
 }
 
+#ifdef ATTNRES_CUDA
+/* The CUDA file runs a matvec on the GPU only for uploaded weights. Here:
+   a random model, uploaded; every matrix of layer 0 and the output, GPU
+   against the header's scalar matvec; then a weight changed by hand is
+   seen only after the next upload, as documented. Needs a GPU. */
+static void test_cuda_upload(void) {
+    attnres_config c = {256, 688, 2, 4, 2, 512, 64, 10000.0f, 1e-5f, 0, ATTNRES_RESIDUAL_STANDARD, 0};
+    attnres_model m;
+    attnres_error err;
+    float *x = alloc_floats(688), *got = alloc_floats(512), *want = alloc_floats(512);
+    double *scale = (double *)malloc(512 * sizeof(double));
+    const float *mats[4];
+    int rows[4] = {256, 688, 256, 512}, cols[4] = {256, 256, 688, 256}, k, r, j, bad = 0;
+    if (!scale || attnres_model_init(&m, &c, &err) != ATTNRES_OK) { check(0, "cuda: model init"); return; }
+    fill(m.memory, m.n_floats, 0.1f);
+    fill(x, 688, 1.0f);
+    check(attnres_cuda_upload(&m, &err) == ATTNRES_OK, "cuda: upload %zu weights: %s", m.n_floats,
+          err.code ? err.message : "ok");
+    mats[0] = m.weights.wq; mats[1] = m.weights.w1; mats[2] = m.weights.w2; mats[3] = m.weights.output;
+    for (k = 0; k < 4; k++) {
+        attnres_kernel_matvec(got, mats[k], x, rows[k], cols[k]);
+        attnres_matvec(want, mats[k], x, rows[k], cols[k]);
+        for (r = 0; r < rows[k]; r++) {
+            double s = 0.0;
+            for (j = 0; j < cols[k]; j++) s += fabs((double)mats[k][(size_t)r * cols[k] + j] * (double)x[j]);
+            scale[r] = s;
+        }
+        bad += compare("cuda matvec of an uploaded matrix", got, want, scale, (size_t)rows[k]).n_bad;
+    }
+    check(bad == 0, "cuda: wq, w1, w2, output of an uploaded model on the GPU = scalar within %g", TOL);
+    m.weights.wq[0] += 1000.0f;
+    attnres_kernel_matvec(got, m.weights.wq, x, 256, 256);
+    attnres_matvec(want, m.weights.wq, x, 256, 256);
+    check(fabsf(got[0] - want[0]) > 1.0f, "cuda: a weight changed by hand is not seen before the next upload");
+    attnres_cuda_upload(&m, &err);
+    attnres_kernel_matvec(got, m.weights.wq, x, 256, 256);
+    check(fabsf(got[0] - want[0]) <= 1e-3f * (float)scale[0], "cuda: after attnres_cuda_upload it is");
+    attnres_cuda_release();
+    attnres_model_free(&m);
+    free(x); free(got); free(want); free(scale);
+}
+#endif
+
 int main(void) {
     printf("kernels: %s\n", attnres_kernel_name());
 #ifdef ATTNRES_CUDA
     {
         char why[200];
-        if (attnres_kernel_cuda_device_count(why, (int)sizeof why) == 0) {
-            printf("skip CUDA kernels: no GPU found (%s)\n", why);
+        attnres_model m;
+        attnres_error err;
+        attnres_config c = {8, 8, 1, 2, 2, 5, 4, 10000.0f, 1e-5f, 1, ATTNRES_RESIDUAL_STANDARD, 0};
+        if (attnres_cuda_device_count(why, (int)sizeof why) == 0) {
+            /* what can be checked without a GPU: upload says why it cannot */
+            attnres_model_init(&m, &c, NULL);
+            check(attnres_cuda_upload(&m, &err) != ATTNRES_OK && strstr(err.message, "no GPU"),
+                  "cuda: without a GPU, upload fails and says so: \"%s\"", err.message);
+            attnres_model_free(&m);
+            printf("skip CUDA kernels: no GPU found (%s): the GPU matvec, its upload and every kernel "
+                   "comparison did not run\n", why);
             return check_summary("test_kernels");
         }
+        test_cuda_upload();
     }
 #endif
     test_matvec();
     test_matvec_threads();
-    test_matvecs();
-    test_rmsnorm();
     test_attend();
     test_attend_threads();
-    test_depth_attention();
-    test_huge_values();
     test_sensitivity();
     return check_summary("test_kernels");
 }

@@ -49,7 +49,7 @@ static void record_cache(run_record *r, const attnres_state *s, const attnres_co
     }
 }
 
-static void compare(const char *name, const char *what, const attnres_st_file *e, const char *tensor,
+static void compare(const char *name, const char *what, const attnres__st_file *e, const char *tensor,
                     const float *got, size_t n) {
     float *want = fixture_f32(e, tensor, n);
     char label[128];
@@ -63,8 +63,8 @@ static void test_case(const char *name) {
     attnres_model m;
     attnres_state s;
     attnres_error err;
-    attnres_st_file e;
-    const attnres_st_tensor *tok;
+    attnres__st_file e;
+    const attnres__st_tensor *tok;
     int32_t *tokens = NULL;
     run_record r;
     size_t d, L, rows, kvd, T;
@@ -76,10 +76,10 @@ static void test_case(const char *name) {
     if (!fixture_open(&e, path)) { attnres_model_free(&m); return; }
     if (attnres_state_init(&s, &m.config, &err) != ATTNRES_OK) {
         check(0, "%s: state: %s", name, err.message);
-        attnres_st_close(&e); attnres_model_free(&m);
+        attnres__st_close(&e); attnres_model_free(&m);
         return;
     }
-    tok = attnres_st_find(&e, "tokens");
+    tok = attnres__st_find(&e, "tokens");
     T = tok ? (size_t)tok->numel : 0;
     check(T >= 16 && (int)T <= m.config.seq_len, "%-18s prompt of %zu tokens (16+ required, <= seq_len)", name, T);
     tokens = T ? fixture_i32(&e, "tokens", T) : NULL;
@@ -122,7 +122,7 @@ static void test_case(const char *name) {
     free(r.h); free(r.alpha); free(r.blocks); free(r.out_h); free(r.logits); free(r.k); free(r.v);
     free(tokens);
     attnres_state_free(&s);
-    attnres_st_close(&e);
+    attnres__st_close(&e);
     attnres_model_free(&m);
 }
 

@@ -10,7 +10,7 @@
 #define ATOL 1e-5
 #define RTOL 1e-5
 
-static void test_rmsnorm(const attnres_st_file *f) {
+static void test_rmsnorm(const attnres__st_file *f) {
     float *x = fixture_f32(f, "rmsnorm.x", 4 * 64), *g = fixture_f32(f, "rmsnorm.weight", 64);
     float *eps = fixture_f32(f, "rmsnorm.eps", 1), *want = fixture_f32(f, "rmsnorm.out", 4 * 64);
     float got[4 * 64];
@@ -22,7 +22,7 @@ static void test_rmsnorm(const attnres_st_file *f) {
     free(x); free(g); free(eps); free(want);
 }
 
-static void test_softmax(const attnres_st_file *f) {
+static void test_softmax(const attnres__st_file *f) {
     float *x = fixture_f32(f, "softmax.x", 5 * 17), *want = fixture_f32(f, "softmax.out", 5 * 17);
     int r;
     if (x && want) {
@@ -32,7 +32,7 @@ static void test_softmax(const attnres_st_file *f) {
     free(x); free(want);
 }
 
-static void test_matvec(const attnres_st_file *f) {
+static void test_matvec(const attnres__st_file *f) {
     float *w = fixture_f32(f, "matvec.w", 24 * 40), *x = fixture_f32(f, "matvec.x", 40);
     float *want = fixture_f32(f, "matvec.out", 24), got[24];
     if (w && x && want) {
@@ -42,7 +42,7 @@ static void test_matvec(const attnres_st_file *f) {
     free(w); free(x); free(want);
 }
 
-static void test_rope(const attnres_st_file *f) {
+static void test_rope(const attnres__st_file *f) {
     float *x = fixture_f32(f, "rope.x", 6 * 64), *theta = fixture_f32(f, "rope.theta", 1);
     float *want = fixture_f32(f, "rope.out", 6 * 64);
     int32_t *pos = fixture_i32(f, "rope.pos", 6), *head_dim = fixture_i32(f, "rope.head_dim", 1);
@@ -57,7 +57,7 @@ static void test_rope(const attnres_st_file *f) {
 /* One depth-attention case of the fixture: <case>.sources [n, 64], the
    pseudo-query <query>, the shared key gain and eps; alpha [n] and the
    output [64] against the reference's <case>.alpha and <case>.out. */
-static void depth_case(const attnres_st_file *f, const char *name, const char *query, int n, const char *what) {
+static void depth_case(const attnres__st_file *f, const char *name, const char *query, int n, const char *what) {
     char key[4][64];
     float *src, *w, *g, *eps, *want_alpha, *want_out, alpha[8], out[64];
     char label[160];
@@ -81,7 +81,7 @@ static void depth_case(const attnres_st_file *f, const char *name, const char *q
     free(src); free(w); free(g); free(eps); free(want_alpha); free(want_out);
 }
 
-static void test_depth_attention(const attnres_st_file *f) {
+static void test_depth_attention(const attnres__st_file *f) {
     float *logits = fixture_f32(f, "depth_big.logits", 5), spread = 0.0f;
     int j;
     depth_case(f, "depth", "depth", 5, "one source 50x larger");
@@ -98,7 +98,7 @@ static void test_depth_attention(const attnres_st_file *f) {
 
 /* Squares that overflow float: a plain sum of x^2 is Inf and 1/sqrt(Inf)
    = 0 would zero the row; the float64 reference gives ordinary values. */
-static void test_rmsnorm_huge(const attnres_st_file *f) {
+static void test_rmsnorm_huge(const attnres__st_file *f) {
     float *x = fixture_f32(f, "rmsnorm_huge.x", 3 * 64), *g = fixture_f32(f, "rmsnorm.weight", 64);
     float *eps = fixture_f32(f, "rmsnorm.eps", 1), *want = fixture_f32(f, "rmsnorm_huge.out", 3 * 64);
     float got[3 * 64];
@@ -111,7 +111,7 @@ static void test_rmsnorm_huge(const attnres_st_file *f) {
     free(x); free(g); free(eps); free(want);
 }
 
-static void test_mlp(const attnres_st_file *f) {
+static void test_mlp(const attnres__st_file *f) {
     float *x = fixture_f32(f, "mlp.x", 64), *w1 = fixture_f32(f, "mlp.w1", 96 * 64);
     float *w2 = fixture_f32(f, "mlp.w2", 64 * 96), *w3 = fixture_f32(f, "mlp.w3", 96 * 64);
     float *want = fixture_f32(f, "mlp.out", 64), out[64], hb[96], hb2[96];
@@ -123,7 +123,7 @@ static void test_mlp(const attnres_st_file *f) {
 }
 
 int main(void) {
-    attnres_st_file f;
+    attnres__st_file f;
     if (fixture_open(&f, "primitives.safetensors")) {
         test_matvec(&f);
         test_rmsnorm(&f);
@@ -132,7 +132,7 @@ int main(void) {
         test_rope(&f);
         test_depth_attention(&f);
         test_mlp(&f);
-        attnres_st_close(&f);
+        attnres__st_close(&f);
     }
     return check_summary("test_primitives");
 }

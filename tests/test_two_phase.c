@@ -6,7 +6,7 @@
      every position of a long decode;
    - the phase-1 statistics (o, max, sum) of every block match the fixture;
    - the folded pseudo-queries are rebuilt by load and by
-     attnres_model_refresh, and a stale fold is visible;
+     weights changed by hand are used at once (no derived copy to go stale);
    - a whole prompt (attnres_prefill) gives the same logits on both paths,
      and a prompt that does not fit is refused before anything runs;
    - the memory-traffic counters follow their stated rules. */
@@ -80,9 +80,9 @@ static void test_same_as_direct(const char *name) {
 static void test_phase1_fixture(const char *name) {
     attnres_model m;
     attnres_state s;
-    attnres_st_file e;
+    attnres__st_file e;
     char path[128];
-    const attnres_st_tensor *tok;
+    const attnres__st_tensor *tok;
     int32_t *tokens = NULL;
     float *want_o = NULL, *want_max = NULL, *want_sum = NULL, *got_o, *got_max, *got_sum;
     size_t T, d, S, rows, per_o, per_s;
@@ -92,7 +92,7 @@ static void test_phase1_fixture(const char *name) {
     if (!fixture_open(&e, path)) { attnres_model_free(&m); return; }
     attnres_state_init(&s, &m.config, NULL);
     s.path = ATTNRES_PATH_TWO_PHASE;
-    tok = attnres_st_find(&e, "tokens");
+    tok = attnres__st_find(&e, "tokens");
     T = tok ? (size_t)tok->numel : 0;
     d = (size_t)m.config.dim; S = (size_t)m.config.block_size; rows = (size_t)attnres_n_blocks(&m.config) + 1;
     per_o = rows * S * d; per_s = rows * S;
@@ -127,7 +127,7 @@ static void test_phase1_fixture(const char *name) {
     }
     free(tokens); free(want_o); free(want_max); free(want_sum); free(got_o); free(got_max); free(got_sum);
     attnres_state_free(&s);
-    attnres_st_close(&e);
+    attnres__st_close(&e);
     attnres_model_free(&m);
 }
 
@@ -146,29 +146,25 @@ static void test_long_decode(void) {
         m.weights.key_norm[i] += 1.0f;              /* gains near 1            */
         m.weights.pseudo_query[i] *= 5.0f;          /* selective, not uniform  */
     }
-    attnres_model_refresh(&m);
     worst = compare_paths(&m, c.seq_len, NULL, 0);
     check(worst <= SAME_TOL, "random model, S=4 L=6 dim 48: two-phase = direct over 256 decode steps (max |diff| %.2g)", worst);
     attnres_model_free(&m);
 }
 
-/* Folded queries are derived data: load builds them, refresh rebuilds them,
-   and without a refresh the two-phase path would use stale ones. */
-static void test_refresh(void) {
+/* The folded queries are made from the weights every token, so weights
+   changed by hand take effect at once: nothing derived can go stale. */
+static void test_weights_changed_by_hand(void) {
     attnres_model m;
     size_t n, i;
-    int exact = 1;
-    double stale, fresh;
+    double before, after;
     if (!fixture_model(&m, "block_s2")) return;
     n = (size_t)(attnres_n_sublayers(&m.config) + 1) * (size_t)m.config.dim;
-    for (i = 0; i < n; i++) exact &= m.folded_query[i] == m.weights.pseudo_query[i] * m.weights.key_norm[i];
-    check(exact, "load builds folded_query = pseudo_query * key_norm, every element");
+    before = compare_paths(&m, 4, NULL, 0);
     for (i = 0; i < n; i++) { m.weights.pseudo_query[i] *= -1.5f; m.weights.key_norm[i] += 0.25f; }
-    stale = compare_paths(&m, 4, NULL, 0);
-    check(stale > 1e-3, "weights changed without a refresh: two-phase differs from direct (%.2g), as documented", stale);
-    attnres_model_refresh(&m);
-    fresh = compare_paths(&m, m.config.seq_len, NULL, 0);
-    check(fresh <= SAME_TOL, "after attnres_model_refresh: two-phase = direct again (max |diff| %.2g)", fresh);
+    after = compare_paths(&m, m.config.seq_len, NULL, 0);
+    check(before <= SAME_TOL && after <= SAME_TOL,
+          "pseudo-queries and key gains changed by hand: two-phase = direct at once (max |diff| %.2g, before %.2g)",
+          after, before);
     attnres_model_free(&m);
 }
 
@@ -220,37 +216,34 @@ static void test_prefill(void) {
                 1/rms of every completed block (b0 too): 1 r */
 static void test_traffic_rules(void) {
     attnres_config c = {8, 8, 3, 2, 2, 5, 4, 10000.0f, 1e-5f, 1, ATTNRES_RESIDUAL_ATTNRES, 4};
-    attnres_model m;
-    attnres_state s;
+    attnres_io sub, out;
+    attnres_error err;
     /* sources per sublayer: block 1 (n=1): 1,2,2,2; block 2 (n=2): 2,3 */
     long direct_r = 2 * (1 + 2 + 2 + 2 + 2 + 3) + (1 + 2 + 2 + 2) + (1 + 2);
     long direct_w = 6 + 6;
     long two_r = 2 * (1 + 2) + (1 + 3 + 3 + 3) + (1 + 3) + (1 + 2 + 2 + 2) + (1 + 2) + 3;  /* phase 1, phase 2, partial, 1/rms */
     long two_w = (4 + 2) + 6 + 6;
-    attnres_model_init(&m, &c, NULL);
-    attnres_state_init(&s, &c, NULL);
-    attnres_forward(&m, &s, 1, 0, NULL);
-    check(s.io_sublayers.reads == direct_r && s.io_sublayers.writes == direct_w &&
-          s.io_output.reads == 2 * 3 && s.io_output.writes == 1,
+    int rc = attnres_traffic(&c, ATTNRES_PATH_DIRECT, &sub, &out, &err);
+    check(rc == ATTNRES_OK && sub.reads == direct_r && sub.writes == direct_w && out.reads == 2 * 3 && out.writes == 1,
           "direct traffic, L=6 S=4: %ld reads %ld writes (rules say %ld, %ld); output %ld r %ld w (rules: 6, 1)",
-          s.io_sublayers.reads, s.io_sublayers.writes, direct_r, direct_w, s.io_output.reads, s.io_output.writes);
-    s.path = ATTNRES_PATH_TWO_PHASE;
-    attnres_forward(&m, &s, 1, 0, NULL);
-    check(s.io_sublayers.reads == two_r && s.io_sublayers.writes == two_w &&
-          s.io_output.reads == 2 * 3 + 1 && s.io_output.writes == 2,
+          sub.reads, sub.writes, direct_r, direct_w, out.reads, out.writes);
+    rc = attnres_traffic(&c, ATTNRES_PATH_TWO_PHASE, &sub, &out, &err);
+    check(rc == ATTNRES_OK && sub.reads == two_r && sub.writes == two_w && out.reads == 2 * 3 + 1 && out.writes == 2,
           "two-phase traffic, L=6 S=4: %ld reads %ld writes (rules say %ld, %ld); output %ld r %ld w (rules: 7, 2)",
-          s.io_sublayers.reads, s.io_sublayers.writes, two_r, two_w, s.io_output.reads, s.io_output.writes);
-    attnres_state_free(&s);
-    attnres_model_free(&m);
+          sub.reads, sub.writes, two_r, two_w, out.reads, out.writes);
+    /* Full AttnRes, L=6 S=1: sublayer l reads its l+1 blocks twice; no partial ever */
+    c.block_size = 1;
+    rc = attnres_traffic(&c, ATTNRES_PATH_DIRECT, &sub, &out, &err);
+    check(rc == ATTNRES_OK && sub.reads == 2 * (1 + 2 + 3 + 4 + 5 + 6) + 6 && sub.writes == 12 && out.reads == 14,
+          "direct traffic, Full L=6: %ld reads %ld writes (rules say 48, 12), output %ld reads (rules: 14)",
+          sub.reads, sub.writes, out.reads);
+    rc = attnres_traffic(&c, 7, &sub, &out, &err);
+    check(rc == ATTNRES_ERR_CONFIG && strstr(err.message, "path"), "unknown path -> \"%s\"", err.message);
     c.residual = ATTNRES_RESIDUAL_STANDARD;
     c.block_size = 0;
-    attnres_model_init(&m, &c, NULL);
-    attnres_state_init(&s, &c, NULL);
-    attnres_forward(&m, &s, 1, 0, NULL);
-    check(s.io_sublayers.reads == 12 && s.io_sublayers.writes == 6 && s.io_output.reads == 0,
-          "standard traffic, L=6: %ld reads %ld writes (rules say 12, 6)", s.io_sublayers.reads, s.io_sublayers.writes);
-    attnres_state_free(&s);
-    attnres_model_free(&m);
+    rc = attnres_traffic(&c, ATTNRES_PATH_TWO_PHASE, &sub, &out, &err);
+    check(rc == ATTNRES_OK && sub.reads == 12 && sub.writes == 6 && out.reads == 0 && out.writes == 0,
+          "standard traffic, L=6: %ld reads %ld writes (rules say 12, 6), output %ld", sub.reads, sub.writes, out.reads);
 }
 
 int main(void) {
@@ -258,7 +251,7 @@ int main(void) {
     for (i = 0; CASES[i]; i++) test_same_as_direct(CASES[i]);
     for (i = 0; CASES[i]; i++) test_phase1_fixture(CASES[i]);
     test_long_decode();
-    test_refresh();
+    test_weights_changed_by_hand();
     test_prefill();
     test_traffic_rules();
     return check_summary("test_two_phase");

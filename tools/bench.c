@@ -294,7 +294,6 @@ static int make_model(attnres_model *m, const shape *sh, int residual, int block
     if (residual == ATTNRES_RESIDUAL_ATTNRES) {
         fill(w->pseudo_query, (L + 1) * d, 2.0f / sqrtf((float)d));
         fill_const(w->key_norm, (L + 1) * d, 1.0f);
-        attnres_model_refresh(m);   /* the two-phase path's folded queries */
     }
     return 1;
 }
