@@ -165,7 +165,7 @@ int main(void) {
     printf("\n(a) The size of what every sublayer reads, RMS(h_l), averaged over the %d positions:\n\n", N_PRED);
     printf("    %-16s %10s %10s %10s\n", "reads", "standard", "block S=2", "full S=1");
     for (l = 0; l <= L; l++) {
-        char label[32];
+        char label[40];   /* room for any int l */
         if (l < L) snprintf(label, sizeof label, "h_%d (%s %d)", l, l % 2 ? "mlp" : "attn", l / 2);
         else snprintf(label, sizeof label, "final h");
         printf("    %-16s %10.4f %10.4f %10.4f\n", label, st->rms_h[l], bl->rms_h[l], fu->rms_h[l]);

@@ -171,7 +171,7 @@ int main(void) {
     printf("\n(b) What every sublayer reads, RMS(h_l), averaged over the %d positions:\n\n", N_WINDOWS * WINDOW);
     printf("    %-14s %10s %10s %10s\n", "reads", "standard", "f_l / h_l", "block");
     for (l = 0; l <= L; l++) {
-        char label[32];
+        char label[40];   /* room for any int l */
         if (l < L) snprintf(label, sizeof label, "h_%d (%s %d)", l, l % 2 ? "mlp" : "attn", l / 2);
         else snprintf(label, sizeof label, "final h");
         if (l < L) printf("    %-14s %10.4f %10.4f %10.4f\n", label, st->rms_h[l], st->rms_f[l] / st->rms_h[l], bl->rms_h[l]);
@@ -203,7 +203,7 @@ int main(void) {
     for (j = 0; j <= bl->N; j++) printf("     b%d", j);
     printf("\n");
     for (l = 0; l <= L; l++) {
-        char label[16], line[256];
+        char label[24], line[256];   /* label: room for any int l */
         int partial = l < L && l % bl->S != 0, n;
         if (l < L) snprintf(label, sizeof label, "%s %d", l % 2 ? "mlp" : "attn", l / 2);
         else snprintf(label, sizeof label, "output");
