@@ -1,43 +1,71 @@
 # attnres - GNU Make. `make help` lists the targets.
 CC      ?= cc
+# Compiler flags come in three parts, so that no command line can lose the
+# ones the project depends on:
+#   CFLAGS        optimisation and warnings: yours to replace (make CFLAGS=-O2)
+#   EXTRA_CFLAGS  added after CFLAGS and the variant's flags (make EXTRA_CFLAGS=-g)
+#   always        -std=c99, and strict IEEE arithmetic: never -ffast-math, no
+#                 fused multiply-add either (-ffp-contract=off), so the scalar
+#                 path gives the same bits at every optimisation level. They
+#                 are added with `override`, which a CFLAGS given on the
+#                 command line cannot switch off; so are the variants' flags.
 # -O3 rather than -O2: the scalar loops measured ~3% faster (110M model, one
 # thread, interleaved runs), enough to match llama2.c's run.c built -O3.
-CFLAGS  ?= -std=c99 -O3 -Wall -Wextra -pedantic
-# Strict IEEE arithmetic: never -ffast-math; no fused multiply-add either, so
-# the scalar path gives the same bits at every optimisation level.
-CFLAGS  += -ffp-contract=off
+CFLAGS  ?= -O3 -Wall -Wextra -pedantic
+EXTRA_CFLAGS ?=
+override CFLAGS := -std=c99 $(CFLAGS)
 LDLIBS  ?= -lm
 # Debian's system Python is the one python3-torch installs for.
 PYTHON  ?= /usr/bin/python3
 
 # Build variants, each in its own directory:
+#   DEBUG=1 -O0 -g, for stepping through in a debugger (`make debug`, docs/debugging.md)
 #   SAN=1   AddressSanitizer + UndefinedBehaviorSanitizer
 #   SIMD=1  the optional kernel file attnres_kernels.c (AVX2+FMA / NEON)
 #   OMP=1   with SIMD=1: OpenMP over matrix rows (threads from OMP_NUM_THREADS)
 #   CUDA=1  attnres_kernels.cu instead, compiled by nvcc (rules in mk/kernels.mk)
 VARIANT :=
+ifeq ($(DEBUG),1)
+override CFLAGS := $(filter-out -O%,$(CFLAGS)) -O0 -g
+VARIANT := $(VARIANT)debug
+endif
 ifeq ($(SAN),1)
-CFLAGS  += -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-LDFLAGS += -fsanitize=address,undefined
+override CFLAGS  += -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=address,undefined
 VARIANT := $(VARIANT)san
 endif
 KERNELS :=
 ifeq ($(SIMD),1)
-CFLAGS  += -DATTNRES_KERNELS
+override CFLAGS += -DATTNRES_KERNELS
 KERNELS  = $(BUILD)/attnres_kernels.o
 VARIANT := $(VARIANT)simd
 ifeq ($(OMP),1)
-CFLAGS  += -fopenmp
-LDFLAGS += -fopenmp
+override CFLAGS  += -fopenmp
+override LDFLAGS += -fopenmp
 VARIANT := $(VARIANT)-omp
 endif
 endif
 ifeq ($(CUDA),1)
-CFLAGS  += -DATTNRES_KERNELS
+override CFLAGS += -DATTNRES_KERNELS
 KERNELS  = $(BUILD)/attnres_kernels.o
 VARIANT := $(VARIANT)cuda
 endif
+override CFLAGS += $(EXTRA_CFLAGS) -ffp-contract=off
 BUILD   ?= build/$(if $(VARIANT),$(VARIANT),default)
+
+# Every build directory remembers the flags that made it, in $(BUILD)/flags,
+# and everything compiled into it depends on that file. The file is
+# rewritten only when the text changes, so a different CC, CFLAGS,
+# EXTRA_CFLAGS, LDFLAGS or LDLIBS rebuilds the directory, and the same ones
+# rebuild nothing. (Recipe-time expansion: it sees flags the mk/ parts add.)
+FLAGS_STAMP := $(BUILD)/flags
+FLAGS_TEXT  = $(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS) $(NVCCFLAGS)
+.PHONY: FORCE
+$(FLAGS_STAMP): FORCE | $(BUILD)
+	@flags='$(subst ','\'',$(FLAGS_TEXT))'; \
+	if [ "$$flags" != "$$(cat $@ 2>/dev/null)" ]; then \
+	  [ -f $@ ] && echo "flags changed: $(BUILD) is rebuilt with $$flags"; \
+	  printf '%s\n' "$$flags" > $@; fi
 
 TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static
 SOURCES := $(wildcard tests/*.c)
@@ -49,18 +77,18 @@ all: $(addprefix $(BUILD)/,$(TESTS))
 $(BUILD):
 	@mkdir -p $@
 
-$(BUILD)/test_%: tests/test_%.c attnres.h tests/check.h tests/fixture.h tests/st_i32.h $(KERNELS) | $(BUILD)
+$(BUILD)/test_%: tests/test_%.c attnres.h tests/check.h tests/fixture.h tests/st_i32.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS)
 
 # two files include the header, one of them with the implementation
-$(BUILD)/test_link: tests/link_impl.c tests/link_user.c attnres.h tests/check.h $(KERNELS) | $(BUILD)
+$(BUILD)/test_link: tests/link_impl.c tests/link_user.c attnres.h tests/check.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tests/link_impl.c tests/link_user.c $(KERNELS) $(LDLIBS)
 
 # two private copies of the implementation side by side (ATTNRES_STATIC)
-$(BUILD)/static_%.o: tests/static_%.c attnres.h tests/check.h | $(BUILD)
+$(BUILD)/static_%.o: tests/static_%.c attnres.h tests/check.h $(FLAGS_STAMP) | $(BUILD)
 	$(CC) $(CFLAGS) -c -o $@ $<
-$(BUILD)/test_static: $(BUILD)/static_a.o $(BUILD)/static_b.o $(KERNELS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/test_static: $(BUILD)/static_a.o $(BUILD)/static_b.o $(KERNELS) $(FLAGS_STAMP)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 # every C file, warning-free under gcc and clang; the header also as C++
 check-warnings:
@@ -108,8 +136,11 @@ help:
 	@echo "make experiments-grammar  the sweep's grid on the generated grammar text (~20 min)"
 	@echo "make experiments-publish  copy the full sweep's results and models to docs/ and models/experiments/"
 	@echo "make test-ddp      1 process vs torchrun with 2 (DistributedDataParallel): same loss curve"
+	@echo "make debug         tests, lessons and attnres-run at -O0 -g into build/debug (docs/debugging.md)"
+	@echo "make check-debug   make debug, then the gdb session of docs/debugging.md, run as written"
 	@echo "make clean         remove build/"
-	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN, SIMD, OMP, CUDA, NVCC"
+	@echo "variables: CC, CFLAGS (replaces -O3 -Wall -Wextra -pedantic), EXTRA_CFLAGS (added), LDLIBS, PYTHON,"
+	@echo "  DEBUG, SAN, SIMD, OMP, CUDA, NVCC; -std=c99 -ffp-contract=off are always added"
 	@echo "  STB_INCLUDE (default /usr/include/stb), STB_INSTALL=no: never apt-get install libstb-dev"
 
 # The rest lives in parts, each with its targets listed at its top:
@@ -120,4 +151,5 @@ help:
 #   mk/reliability.mk  fuzz, valgrind, determinism, regress
 #   mk/neon.mk         make test-neon: the NEON kernels under qemu-aarch64
 #   mk/experiments.mk  the depth x residual sweeps, test-ddp (needs python3-torch)
-include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk mk/experiments.mk
+#   mk/debug.mk        make debug (-O0 -g into build/debug), check-debug (the gdb session)
+include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk mk/experiments.mk mk/debug.mk

@@ -18,13 +18,13 @@ KERNEL_ISA := $(if $(findstring x86_64,$(shell $(CC) -dumpmachine 2>/dev/null)),
 ifeq ($(CUDA),1)
 NVCC      ?= nvcc
 CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(shell command -v $(NVCC) 2>/dev/null)))
-CFLAGS  += -DATTNRES_CUDA
+override CFLAGS += -DATTNRES_CUDA
 LDLIBS  += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
 NVCCFLAGS ?= -O2 -std=c++17 -Xcompiler -Wall,-Wextra,-ffp-contract=off
 TESTS   += test_kernels
 all: $(BUILD)/test_kernels
 
-$(BUILD)/attnres_kernels.o: attnres_kernels.cu attnres.h | $(BUILD)
+$(BUILD)/attnres_kernels.o: attnres_kernels.cu attnres.h $(FLAGS_STAMP) | $(BUILD)
 	$(NVCC) $(NVCCFLAGS) -c -o $@ $<
 
 # ---------------------------------------------------------------- SIMD=1
@@ -32,7 +32,7 @@ else ifeq ($(SIMD),1)
 TESTS   += test_kernels
 all: $(BUILD)/test_kernels
 
-$(BUILD)/attnres_kernels.o: attnres_kernels.c attnres.h | $(BUILD)
+$(BUILD)/attnres_kernels.o: attnres_kernels.c attnres.h $(FLAGS_STAMP) | $(BUILD)
 	$(CC) $(CFLAGS) $(KERNEL_ISA) -c -o $@ $<
 endif
 

@@ -24,11 +24,11 @@ $(BUILD)/lessons:
 	@mkdir -p $@
 
 # each lesson is one file: the header's implementation is compiled into it
-$(BUILD)/lessons/%: lessons/%.c attnres.h $(KERNELS) | $(BUILD)/lessons
+$(BUILD)/lessons/%: lessons/%.c attnres.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD)/lessons
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS)
 
 # numdiff does not include attnres.h, so the kernel object stays out of it
-$(BUILD)/numdiff: tools/numdiff.c | $(BUILD)
+$(BUILD)/numdiff: tools/numdiff.c $(FLAGS_STAMP) | $(BUILD)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ tools/numdiff.c $(LDLIBS)
 
 $(BUILD)/check_lessons: mk/lessons.mk | $(BUILD)

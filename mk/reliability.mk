@@ -108,13 +108,13 @@ valgrind: all
 
 # ---------------------------------------------------------------- determinism
 # det_dump at three optimisation levels; determinism.sh compares their hashes.
-$(BUILD)/det_dump_O%: tests/det_dump.c attnres.h $(KERNELS) | $(BUILD)
+$(BUILD)/det_dump_O%: tests/det_dump.c attnres.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD)
 	$(CC) $(filter-out -O%,$(CFLAGS)) -O$* $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS)
 
 # The other compiler (clang if CC is gcc, and the reverse), for information:
 # determinism.sh reports whether its bits agree but does not require it.
 DET_CC2 ?= $(if $(findstring clang,$(CC)),gcc,clang)
-$(BUILD)/det_dump_cc2: tests/det_dump.c attnres.h | $(BUILD)
+$(BUILD)/det_dump_cc2: tests/det_dump.c attnres.h $(FLAGS_STAMP) | $(BUILD)
 	@if [ -z "$(KERNELS)" ] && command -v $(DET_CC2) >/dev/null; then \
 	  echo "$(DET_CC2) ... -o $@"; \
 	  $(DET_CC2) $(filter-out -O%,$(CFLAGS)) -O2 $(LDFLAGS) -o $@ $< $(LDLIBS) && $(DET_CC2) --version | head -n 1 > $@.cc; \

@@ -31,7 +31,7 @@ stb: | $(BUILD)
 
 # -isystem: warnings in the stb headers are theirs, not ours. Without the
 # headers: no program (an old one would be stale), a .skip file instead.
-$(BUILD)/attnres-run: tools/attnres-run.c attnres.h $(KERNELS) | $(BUILD) stb
+$(BUILD)/attnres-run: tools/attnres-run.c attnres.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD) stb
 	@if [ -f $(STB_MISSING) ]; then \
 	  rm -f $@; cp $(STB_MISSING) $@.skip; echo "skip $@: $$(cat $(STB_MISSING))"; \
 	else \

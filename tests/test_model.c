@@ -5,6 +5,7 @@
    every position: the input h_l of every sublayer, the depth weights alpha
    of every sublayer and of the output, the block states b0..b_N, the
    vector fed to the final norm, the logits; then the KV-cache contents.
+   Last, the logits of the experiment's two shipped L = 32 models.
    Tolerance: |c - ref| <= 1e-4 + 1e-4*|ref|. */
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
@@ -126,8 +127,54 @@ static void test_case(const char *name) {
     attnres_model_free(&m);
 }
 
+/* The experiment's two shipped L = 32 models (models/experiments/, run by
+   lesson 12): their logits on the first bytes of the validation text,
+   token by token, against PyTorch's whole-prompt float64 logits stored by
+   `tools/experiment.py expect` (tokens [T], logits [T, vocab]). */
+static void test_shipped(const char *name) {
+    char path[256];
+    attnres_model m;
+    attnres_state s;
+    attnres_error err;
+    attnres_st_file e;
+    const attnres_st_tensor *tok;
+    int32_t *tokens = NULL;
+    float *got = NULL;
+    size_t T = 0, V;
+    int t, ok = 1;
+
+    snprintf(path, sizeof path, "models/experiments/%s.safetensors", name);
+    if (attnres_model_load(&m, path, &err) != ATTNRES_OK) { check(0, "%s: load: %s", name, err.message); return; }
+    snprintf(path, sizeof path, "models/experiments/%s.expect.safetensors", name);
+    if (attnres_st_open(&e, path, &err) != ATTNRES_OK) {
+        check(0, "%s: open %s: %s", name, path, err.message);
+        attnres_model_free(&m);
+        return;
+    }
+    V = (size_t)m.config.vocab_size;
+    tok = attnres_st_find(&e, "tokens");
+    if (tok) T = (size_t)tok->numel;
+    check(T >= 16 && (int)T <= m.config.seq_len, "%-18s prompt of %zu tokens (16+ required, <= seq_len)", name, T);
+    if (T >= 16 && (int)T <= m.config.seq_len && attnres_state_init(&s, &m.config, &err) == ATTNRES_OK) {
+        tokens = fixture_i32(&e, "tokens", T);
+        got = calloc(T * V, sizeof(float));
+        for (t = 0; tokens && got && t < (int)T && ok; t++) {
+            const float *logits = attnres_forward(&m, &s, tokens[t], t, &err);
+            if (!logits) { check(0, "%s: forward at pos %d: %s", name, t, err.message); ok = 0; }
+            else memcpy(got + (size_t)t * V, logits, V * sizeof(float));
+        }
+        if (tokens && got && ok) compare(name, "logits, every position (shipped model)", &e, "logits", got, T * V);
+        attnres_state_free(&s);
+    }
+    free(tokens); free(got);
+    attnres_st_close(&e);
+    attnres_model_free(&m);
+}
+
 int main(void) {
     int i;
     for (i = 0; CASES[i]; i++) test_case(CASES[i]);
+    test_shipped("standard_L32");
+    test_shipped("block_L32");
     return check_summary("test_model");
 }

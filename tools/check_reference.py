@@ -16,10 +16,10 @@
    and the header is compact JSON, metadata first, padded to 8 bytes.
 5. The experiment's shipped models (--experiments, default
    models/experiments): for every NAME.expect.safetensors there (written by
-   `tools/experiment.py expect`, read by lesson 11, which compares the C
-   logits with it), the numpy decoder on NAME.safetensors gives
+   `tools/experiment.py expect`, read by tests/test_model.c, which compares
+   the C logits with it), the numpy decoder on NAME.safetensors gives
    reference.forward's logits to 1e-9, and the stored logits are those
-   float64 logits rounded to float32. So the C engine, lesson 11's check,
+   float64 logits rounded to float32. So the C engine, in that test,
    equals an independently checked PyTorch result.
 6. Device placement of the training modules (tools/train.py TinyLM and
    tools/experiment.py ExperimentLM with every ablation): with the weights

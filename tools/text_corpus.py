@@ -5,14 +5,14 @@
 The text comes from Debian's public-domain King James Version (package
 bible-kjv-text, read through the `bible` program of package bible-kjv:
 `apt-get install bible-kjv`). Nothing of it is committed except a small
-validation excerpt for lesson 11 (--excerpt).
+validation excerpt for lesson 12 (--excerpt).
 
 What is written (plain ASCII, one verse a line, no chapter/verse numbers):
   train.txt   every chapter except the held-out ones (about 3.9 MB)
   val.txt     every 20th chapter (chapters 0, 20, 40, .. counted over the
               whole book, 1189 chapters in all: 60 chapters, about 0.2 MB)
   --excerpt FILE   additionally the first EXCERPT_BYTES bytes of val.txt,
-              cut at a line end (for lesson 11's committed validation text)
+              cut at a line end (for lesson 12's committed validation text)
 Held-out chapters are whole chapters spread over all 66 books, so the
 validation text is the same kind of English and never a verse of training.
 The output is deterministic: the same package version gives the same bytes.

@@ -1,4 +1,4 @@
-/* Lesson 10 - standard residuals and AttnRes, side by side.
+/* Lesson 11 - standard residuals and AttnRes, side by side.
 
    The three trained models were made the same way (tools/train.py: same
    data, same steps, same seed, same initial weights where they share a
@@ -20,7 +20,7 @@
 
    Reads models/{standard,block,full}.safetensors and models/corpus_val.txt.
    Run from the repository root:
-     make lessons && ./build/default/lessons/10_standard_vs_attnres */
+     make lessons && ./build/default/lessons/11_standard_vs_attnres */
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
 #include <math.h>
@@ -135,10 +135,11 @@ int main(void) {
                                  {"full", "models/full.safetensors", 0, 0, 0, 0, {0}, {0}, {0}, 0}};
     result *st = &r[0], *bl = &r[1], *fu = &r[2];
     int tokens[N_PRED + 1];   /* [N_PRED + 1] byte-level: token id = byte value */
-    int i, c, l, L, below;
+    double earlier;   /* mean RMS of Full AttnRes' outputs before the last */
+    int i, c, l, L, below, grows, diluted, best, worst;
     FILE *f = fopen(TEXT, "rb");
 
-    printf("Lesson 10: standard residuals and AttnRes, side by side.\n\n");
+    printf("Lesson 11: standard residuals and AttnRes, side by side.\n\n");
     if (!f) {
         fprintf(stderr, "error: cannot open %s\n(run the lessons from the repository root; the corpus comes "
                         "from tools/corpus.py, see the README)\n", TEXT);
@@ -164,7 +165,7 @@ int main(void) {
     printf("\n(a) The size of what every sublayer reads, RMS(h_l), averaged over the %d positions:\n\n", N_PRED);
     printf("    %-16s %10s %10s %10s\n", "reads", "standard", "block S=2", "full S=1");
     for (l = 0; l <= L; l++) {
-        char label[32];
+        char label[40];   /* room for any int l */
         if (l < L) snprintf(label, sizeof label, "h_%d (%s %d)", l, l % 2 ? "mlp" : "attn", l / 2);
         else snprintf(label, sizeof label, "final h");
         printf("    %-16s %10.4f %10.4f %10.4f\n", label, st->rms_h[l], bl->rms_h[l], fu->rms_h[l]);
@@ -174,12 +175,13 @@ int main(void) {
     while (below > 0 && bl->rms_h[below - 1] < st->rms_h[below - 1] &&
            fu->rms_h[below - 1] < st->rms_h[below - 1])
         below--;
-    printf("    h_0 is the token embedding in all three. In the standard model every later h_l is\n"
-           "    larger than the one before: the stream only accumulates, and the vector that reaches\n"
-           "    the final norm is many times the embedding. In both AttnRes models h_l rises and\n"
-           "    falls with the mix each sublayer picks; from h_%d on both stay below the standard\n"
-           "    stream, far below it at the top.\n", below);
-
+    for (grows = 0, l = 0; l < L; l++) grows += st->rms_h[l + 1] > st->rms_h[l];
+    printf("    h_0 is the token embedding in all three. The standard stream only accumulates: its\n"
+           "    RMS rises in %d of the %d steps from h_0 to the final h, which ends %.1f times the\n"
+           "    embedding's. An AttnRes h_l is a mix its sublayer picks; from h_%d on both AttnRes\n"
+           "    models stay below the standard stream, and their final h is %.2f (block) and %.2f\n"
+           "    (full) of the standard one.\n", grows, L, st->rms_h[L] / st->rms_h[0],
+           below, bl->rms_h[L] / st->rms_h[L], fu->rms_h[L] / st->rms_h[L]);
     printf("\n    What the sublayers write. Standard: f_l = h_{l+1} - h_l, and its size relative to\n"
            "    the stream it is added to. Full AttnRes: f_l is block b_{l+1}, kept apart.\n\n");
     printf("    %-16s %10s %10s %12s\n", "sublayer", "std f_l", "f_l / h_l", "full f_l");
@@ -192,13 +194,15 @@ int main(void) {
     printf("\n    Block AttnRes (S = %d) keeps one sum per block: RMS(b_n) =", bl->S);
     for (l = 0; l <= bl->N; l++) printf(" %.4f", bl->rms_b[l]);
     printf("  (b0 .. b%d)\n", bl->N);
-    printf("\n    In the standard model, after the first layer, each output is smaller than the\n"
-           "    stream it joins (f_l / h_l below 1): its say in the sum shrinks as the sum grows,\n"
-           "    the dilution AttnRes is meant to remove. In Full AttnRes the outputs stay separate\n"
-           "    sources, the last one as large as the early ones, and a source's say is the weight\n"
-           "    alpha a reader gives it, not its size next to a growing sum. Each h_l, a convex mix\n"
-           "    of sources pointing in different directions, is never longer than its longest\n"
-           "    source, and in the upper layers it is shorter than most of them.\n");
+    for (diluted = 0, l = 2; l < L; l++) diluted += st->rms_f[l] < st->rms_h[l];
+    for (earlier = 0.0, l = 0; l < L - 1; l++) earlier += fu->rms_b[l + 1] / (L - 1);
+    printf("\n    In the standard model, from sublayer 2 on, the output is smaller than the stream it\n"
+           "    joins (f_l / h_l below 1) in %d of %d sublayers: there its say in the sum shrinks as\n"
+           "    the sum grows, the dilution AttnRes is meant to remove. In Full AttnRes the outputs\n"
+           "    stay separate sources (the last one's RMS is %.4f, the earlier ones' mean %.4f), and\n"
+           "    a source's say is the weight alpha a reader gives it, not its size next to a growing\n"
+           "    sum. A mix with weights >= 0 that sum to 1 is never longer than its longest source.\n",
+           diluted, L - 2, fu->rms_b[L], earlier);
 
     /* (b) the loss */
     printf("\n(b) Validation loss on those %d predictions, computed here in C (double):\n\n", N_PRED);
@@ -211,20 +215,21 @@ int main(void) {
                exp(r[i].nats));
     }
     printf("    %-20s %10s %12.6f %10.6f %11.4f\n", "uniform guess", "-", log(256.0), 8.0, 256.0);
-    printf("\n    A model that knows nothing pays ln 256 = %.6f nats = 8 bits for every byte; all\n"
-           "    three models are far below that, at well under a bit per byte. AttnRes adds only\n"
-           "    2 x dim numbers per sublayer and for the output (a pseudo-query and a key-norm gain):\n"
-           "    %ld parameters here, %.2f%% of the model.\n", log(256.0), bl->params - st->params,
-           100.0 * (double)(bl->params - st->params) / (double)st->params);
-    printf("\n    On this text the standard model has the lowest loss; Block AttnRes pays %.0f%% more\n"
-           "    and Full AttnRes %.0f%% more. That is no verdict on the method: the paper reports\n"
-           "    its gains for much deeper models trained far longer, where the standard stream grows\n"
-           "    over many more sublayers; at L = %d and a few minutes of training on a CPU there is\n"
-           "    little dilution to undo. The README lists the losses of all three models on the\n"
-           "    whole validation file, from PyTorch (models/train_log.json). %d bytes are a small\n"
-           "    sample: all three models do better on it than on the whole file, and the two AttnRes\n"
-           "    models swap places (here Full AttnRes is slightly ahead of Block, on the whole file\n"
-           "    Block is), so read the gap between those two as noise.\n",
-           100.0 * (bl->nats / st->nats - 1.0), 100.0 * (fu->nats / st->nats - 1.0), L, N_PRED + 1);
+    for (best = 0, worst = 0, i = 1; i < N_MODELS; i++) {
+        if (r[i].nats < r[best].nats) best = i;
+        if (r[i].nats > r[worst].nats) worst = i;
+    }
+    printf("\n    A model that knows nothing pays ln 256 = %.6f nats = 8 bits for every byte; here\n"
+           "    the models pay between %.3f and %.3f bits. AttnRes adds only 2 x dim numbers per\n"
+           "    sublayer and for the output (a pseudo-query and a key-norm gain): %ld parameters\n"
+           "    here, %.2f%% of the model.\n", log(256.0), r[best].nats / log(2.0), r[worst].nats / log(2.0),
+           bl->params - st->params, 100.0 * (double)(bl->params - st->params) / (double)st->params);
+    printf("\n    On this text the %s model has the lowest loss; relative to it", r[best].name);
+    for (c = 0, i = 0; i < N_MODELS; i++)
+        if (i != best) printf("%s %s %+.0f%%", c++ ? "," : ":", r[i].name, 100.0 * (r[i].nats / r[best].nats - 1.0));
+    printf(".\n");
+    printf("    %d bytes and models of L = %d trained for minutes on a CPU are no verdict on the\n"
+           "    method: the paper reports its gains for much deeper models trained far longer.\n"
+           "    Lesson 12 and docs/experiments/ look at deeper models and several seeds.\n", N_PRED + 1, L);
     return 0;
 }

@@ -1,6 +1,6 @@
-/* Lesson 07 - two-phase inference (the paper's Algorithm 1) and what it saves.
+/* Lesson 08 - two-phase inference (the paper's Algorithm 1) and what it saves.
 
-   Block AttnRes as written in lesson 06 scores EVERY source in EVERY
+   Block AttnRes as written in lesson 07 scores EVERY source in EVERY
    sublayer, although the completed blocks b0..b_{n-1} do not change while
    block n is being built. Two-phase inference splits the work:
      phase 1  once per block: the S pseudo-queries of the block's sublayers
@@ -16,7 +16,7 @@
    phase 1 cheap: a completed block's key RMSNorm needs only its 1/rms,
    computed once; and the key gain g is folded into the pseudo-query (w*g).
 
-     make lessons && ./build/default/lessons/07_two_phase */
+     make lessons && ./build/default/lessons/08_two_phase */
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
 #include <math.h>
@@ -66,7 +66,7 @@ int main(void) {
     double worst = 0.0;
     const int tokens[12] = {5, 17, 99, 3, 42, 42, 7, 120, 64, 1, 88, 30};
 
-    printf("Lesson 07: two-phase inference, Algorithm 1 of the paper.\n\n");
+    printf("Lesson 08: two-phase inference, Algorithm 1 of the paper.\n\n");
     if (attnres_model_load(&m, MODEL, &err) != ATTNRES_OK) { printf("error: %s\n", err.message); return 1; }
     d = m.config.dim; L = attnres_n_sublayers(&m.config); S = m.config.block_size;
     attnres_state_init(&direct, &m.config, NULL);

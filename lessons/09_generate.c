@@ -1,4 +1,4 @@
-/* Lesson 08 - generation and sampling: from logits to text.
+/* Lesson 09 - generation and sampling: from logits to text.
 
    After every token the model hands back one logit per possible NEXT token.
    Our trained models are byte-level: token id = byte value, vocab_size =
@@ -21,7 +21,7 @@
 
    Reads models/block.safetensors (Block AttnRes, S = 2, trained by
    tools/train.py on models/corpus_train.txt). Run from the repository root:
-     make lessons && ./build/default/lessons/08_generate */
+     make lessons && ./build/default/lessons/09_generate */
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
 #include <math.h>
@@ -50,6 +50,14 @@ static void print_escaped(const unsigned char *text, int n) {
         else printf("\\x%02x", c);
     }
     putchar('"');
+}
+
+/* Does text [n] contain the string word? */
+static int contains(const unsigned char *text, int n, const char *word) {
+    int i, len = (int)strlen(word);
+    for (i = 0; i + len <= n; i++)
+        if (memcmp(text + i, word, (size_t)len) == 0) return 1;
+    return 0;
 }
 
 /* One byte as a table cell: 'a', '\n', ' ', or \xNN. */
@@ -129,7 +137,7 @@ int main(void) {
     int n_prompt = (int)strlen(PROMPT), V, i, k, t, rc = 1, step_max = 0;
     double h, h_max = -1.0, gap, gap_min = 1e30;
 
-    printf("Lesson 08: generation and sampling, from logits to text.\n\n");
+    printf("Lesson 09: generation and sampling, from logits to text.\n\n");
     if (attnres_model_load(&m, MODEL, &err) != ATTNRES_OK) {
         fprintf(stderr, "error: %s\n(run the lessons from the repository root; the trained models come from "
                         "tools/train.py, see the README)\n", err.message);
@@ -196,13 +204,11 @@ int main(void) {
     }
     printf("   ");
     print_escaped(greedy, N_GEN);
-    printf("\n   The answer has the corpus's form: it repeats the question's noun (\"The cup is\") and\n"
-           "   a place follows \"Where\". But it is not the place the prompt gave (\"by the river\"):\n"
-           "   copying a fact from earlier in the line is the hardest pattern in the corpus, and\n"
-           "   this small model, trained for a few minutes, guesses a place instead. Then a new\n"
-           "   paragraph begins. The closest call of the %d steps had a gap of %.4f between the\n"
-           "   best and the second-best logit (a gap near 0 would make the greedy text depend on\n"
-           "   the last bit of rounding).\n", N_GEN, gap_min);
+    printf("\n   The prompt put the cup \"by the river\"; the greedy answer %s that place.\n"
+           "   The closest call of the %d steps had a gap of %.4f between the best and the\n"
+           "   second-best logit (a gap near 0 would make the greedy text depend on the last bit\n"
+           "   of rounding).\n", contains(greedy, N_GEN, "by the river") ? "repeats" : "does not repeat",
+           N_GEN, gap_min);
 
     /* 3. one step under the microscope: the least certain greedy step */
     printf("\n3. The least certain greedy step was step %d, after ", step_max);
@@ -233,8 +239,6 @@ int main(void) {
         printf("     entropy   %9.4f  %9.4f  %9.4f   bits\n", entropy_bits(pt[0], V), entropy_bits(pt[1], V),
                entropy_bits(pt[2], V));
     }
-    printf("   (At the start of a paragraph, after \"The \", any thing or creature of the corpus can\n"
-           "   come next: 'b' starts ball, box, book, bird and boy.)\n");
     printf("   Dividing the logits by T = 0.5 doubles every gap between them: the favourite takes\n"
            "   more of the mass. T = 1.5 shrinks the gaps: the tail gets more, the entropy rises.\n"
            "   The ORDER never changes, so temperature alone cannot turn a bad byte into the best.\n");
@@ -274,8 +278,8 @@ int main(void) {
         printf("     %.2f   %.3e   %3d of %d      %4d     %9.6f     %4d bytes      %s\n", (double)ps[k],
                (double)cutoff, survive, V, kept, mass, distinct, inside ? "yes" : "NO");
     }
-    printf("   2000 draws each (seed 1234) never leave the nucleus. At p = 0.99 the nucleus is\n"
-           "   larger but the sort still sees only the few survivors, not all %d bytes.\n", V);
+    printf("   The last column: whether all 2000 draws (seed 1234) of attnres_sample fell inside the\n"
+           "   nucleus. However large p, the sort only ever sees the survivors of the cutoff.\n");
 
     /* 5. sampled texts: temperature + top-p, fixed seeds */
     printf("\n5. Sampled texts from the same prompt (the cache is rewound to position %d each time):\n",
@@ -303,14 +307,14 @@ int main(void) {
             else
                 printf("   T = %.1f, top-p off, seed %d:\n     ", (double)runs[k].temperature, (int)runs[k].seed);
             print_escaped(text, N_GEN);
-            printf("\n");
+            printf("\n     the prompt's place, \"by the river\", %s\n",
+                   contains(text, N_GEN, "by the river") ? "drawn" : "not drawn");
         }
     }
     printf("   The same seed gives the same text on every machine (xorshift64* is integer\n"
-           "   arithmetic), another seed another text. Seed 7 happens to draw the right answer,\n"
-           "   \"by the river\": it had probability all along, just not the most. T = 1.5 without\n"
-           "   top-p draws from the flat tail too, so misspelt words and broken sentences\n"
-           "   appear: that tail is what top-p cuts off.\n");
+           "   arithmetic), another seed another text. A place the greedy answer skipped can still\n"
+           "   be drawn: it has probability, just not the most. T = 1.5 without top-p can also draw\n"
+           "   from the long tail of unlikely bytes, the tail that top-p cuts off.\n");
     rc = 0;
 done:
     free(prompt_logits); free(probs); free(scratch); free(step_logits); free(order); free(drawn); free(p_cold); free(p_hot);

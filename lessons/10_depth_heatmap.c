@@ -1,4 +1,4 @@
-/* Lesson 09 - what depth attention learned: the depth heatmap.
+/* Lesson 10 - what depth attention learned: the depth heatmap.
 
    Every AttnRes sublayer l mixes its sources with weights
        alpha_l = softmax_j(w_l . RMSNorm(v_j))
@@ -28,7 +28,7 @@
 
    Reads models/block.safetensors, models/full.safetensors and
    models/corpus_val.txt. Run from the repository root:
-     make lessons && ./build/default/lessons/09_depth_heatmap */
+     make lessons && ./build/default/lessons/10_depth_heatmap */
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
 #include <stdio.h>
@@ -59,8 +59,9 @@ static int heatmap(const char *path, const int *tokens) {
     attnres_error err;
     double *mean = NULL;            /* [L+1, N+1] alpha summed, then averaged, over positions */
     double *lo = NULL, *hi = NULL;  /* [N+1] the output row's smallest and largest alpha */
-    int L, N, S, l, j, pos, rc = 1;
-    char label[32];
+    double b0_lo, b0_hi, ratio_lo = 0.0, ratio_hi = 0.0;   /* b0's share over rows; output max/min */
+    int L, N, S, l, j, pos, rc = 1, to_b0, to_newest, lo_row = 1, hi_row = 1;
+    char label[32], label2[32];
 
     if (attnres_model_load(&m, path, &err) != ATTNRES_OK) {
         fprintf(stderr, "error: %s\n(run the lessons from the repository root; the trained models come from "
@@ -146,6 +147,31 @@ static int heatmap(const char *path, const int *tokens) {
     printf("           min       mean      max\n");
     for (j = 0; j <= N; j++)
         printf("  b%-3d %9.6f %9.6f %9.6f\n", j, lo[j], mean[L * (N + 1) + j], hi[j]);
+
+    /* what the table says, computed: which source each row favours, and b0's share */
+    b0_lo = 1.0; b0_hi = 0.0; to_b0 = 0; to_newest = 0;
+    for (l = 1; l <= L; l++) {   /* row 0 has one source: weight 1 by construction */
+        const double *row = mean + l * (N + 1);
+        int n = s.alpha_count[l], top = 0;
+        for (j = 1; j < n; j++) if (row[j] > row[top]) top = j;
+        to_b0 += top == 0;
+        to_newest += top == n - 1;
+        if (row[0] < b0_lo) { b0_lo = row[0]; lo_row = l; }
+        if (row[0] > b0_hi) { b0_hi = row[0]; hi_row = l; }
+    }
+    for (j = 0; j <= N; j++) {
+        if (j == 0 || hi[j] / lo[j] < ratio_lo) ratio_lo = hi[j] / lo[j];
+        if (j == 0 || hi[j] / lo[j] > ratio_hi) ratio_hi = hi[j] / lo[j];
+    }
+    printf("\nRead off the numbers (training started every row at the plain mean, 1/n each):\n");
+    printf("  Of the %d rows that choose (mlp 0 .. output; attn 0 reads only b0), the largest\n"
+           "  weight goes to the embedding b0 in %d, and to the newest source, the last column\n"
+           "  a row reads (%s), in %d.\n", L, to_b0,
+           S > 1 ? "a partial sum, or the block completed just before" : "the output of the sublayer below", to_newest);
+    printf("  b0's mean weight ranges from %.3f (%s) to %.3f (%s).\n", b0_lo,
+           row_label(label, sizeof label, lo_row, L), b0_hi, row_label(label2, sizeof label2, hi_row, L));
+    printf("  In the output row, each source's weight varies from token to token by a factor\n"
+           "  (max / min over the %d positions) between %.1f and %.1f.\n", N_POS, ratio_lo, ratio_hi);
     rc = 0;
 done:
     free(mean); free(lo); free(hi);
@@ -159,7 +185,7 @@ int main(void) {
     int i, c;
     FILE *f = fopen(TEXT, "rb");
 
-    printf("Lesson 09: what depth attention learned, as a heatmap.\n\n");
+    printf("Lesson 10: what depth attention learned, as a heatmap.\n\n");
     if (!f) {
         fprintf(stderr, "error: cannot open %s\n(run the lessons from the repository root; the corpus comes "
                         "from tools/corpus.py, see the README)\n", TEXT);
@@ -174,23 +200,7 @@ int main(void) {
     printf("Both trained AttnRes models read the first %d bytes of %s, one token at a time\n"
            "from an empty cache; after every token we add state.alpha to a running sum.\n", N_POS, TEXT);
     if (heatmap("models/block.safetensors", tokens) || heatmap("models/full.safetensors", tokens)) return 1;
-    printf("\nWhat training did to the weights (every row started as the plain mean, 1/n each):\n"
-           "- attn 0 has a single source, b0, so its weight is 1 by construction. mlp 0 could read\n"
-           "  the output of attn 0 (the partial in the block model, b1 in the full one) but, in\n"
-           "  both models, puts almost all of its weight on the embedding b0.\n"
-           "- Above that, most rows spread their weight over several sources, and the embedding\n"
-           "  b0 keeps a real share in all of them (between about a tenth and a half), so late\n"
-           "  sublayers still read the raw token. The clearest exception is mlp 1 of the full\n"
-           "  model: it gives well over half of its weight to b3, the output of the attention\n"
-           "  just below it.\n"
-           "- In the block model each later MLP gives its largest weight to the partial sum, the\n"
-           "  output of the attention of its own layer, and the output aggregation leans on the\n"
-           "  last block b4. In the full model, with 9 sources, the output's shares are flatter,\n"
-           "  and its largest share goes to b8, the last MLP's output.\n"
-           "- The output's weights are chosen per token: over these %d positions each source's\n"
-           "  weight ranges over a factor of four or more between its min and max.\n"
-           "These are averages over one piece of text from two small models trained for a few\n"
-           "minutes; `make demo` draws the block model's map as a PNG (build/depth_heatmap.png),\n"
-           "averaged over the positions of its own prompt and generated text.\n", N_POS);
+    printf("\nThese are averages over one piece of text from two small models; `make demo` draws the\n"
+           "block model's map as a PNG (build/depth_heatmap.png), over its own prompt and output.\n");
     return 0;
 }
