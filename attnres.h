@@ -69,7 +69,7 @@
      ATTNRES_PATH_TWO_PHASE  the paper's Algorithm 1: per block, one batched
                              phase 1 over the completed blocks, then a cheap
                              online-softmax merge with the partial per sublayer
-     Both compute the same thing (tests/test_two_phase.c); lesson 07 shows
+     Both compute the same thing (tests/test_two_phase.c); lesson 08 shows
      how much residual-path memory traffic the second one saves.
 
    OPTIONS (define before including, in the implementation file)

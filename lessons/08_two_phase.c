@@ -32,23 +32,14 @@ static double max_abs_diff(const float *a, const float *b, int n) {
 }
 
 /* Residual-path traffic per token of a model with L sublayers and block
-   size S (0: standard). The counters do not depend on dim, so the model is
-   as small as a model can be; only its depth and blocks matter. */
+   size S (0: standard): a function of the depth, the blocks and the path
+   only, so the other sizes are as small as a config allows. */
 static void traffic(int L, int S, int path, attnres_io *sub, attnres_io *out) {
     attnres_config c = {2, 2, 1, 1, 1, 2, 1, 10000.0f, 1e-5f, 1, ATTNRES_RESIDUAL_ATTNRES, 1};
-    attnres_model m;
-    attnres_state s;
     c.n_layers = L / 2;
     c.residual = S ? ATTNRES_RESIDUAL_ATTNRES : ATTNRES_RESIDUAL_STANDARD;
     c.block_size = S;
-    attnres_model_init(&m, &c, NULL);
-    attnres_state_init(&s, &c, NULL);
-    s.path = path;
-    attnres_forward(&m, &s, 0, 0, NULL);
-    *sub = s.io_sublayers;
-    *out = s.io_output;
-    attnres_state_free(&s);
-    attnres_model_free(&m);
+    attnres_traffic(&c, path, sub, out, NULL);
 }
 
 static void table_row(const char *label, int L, int S, int path, const char *paper) {
@@ -108,7 +99,7 @@ int main(void) {
 
     /* 3. what it saves: dim-sized vectors moved by the residual path */
     printf("\n3. Memory traffic of the residual path per token, in dim-sized vectors,\n");
-    printf("   counted by attnres_forward itself (state.io_sublayers / io_output):\n");
+    printf("   from the rules below (attnres_traffic(config, path)):\n");
     printf("     standard:  read h and f, write h.\n");
     printf("     direct:    each source read twice (logits, then the weighted sum), h written;\n");
     printf("                the partial updated (read f and the partial, write the partial).\n");
