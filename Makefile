@@ -108,8 +108,11 @@ help:
 	@echo "make experiments-grammar  the sweep's grid on the generated grammar text (~20 min)"
 	@echo "make experiments-publish  copy the full sweep's results and models to docs/ and models/experiments/"
 	@echo "make test-ddp      1 process vs torchrun with 2 (DistributedDataParallel): same loss curve"
+	@echo "make web           the lab in a browser: attnres.h as WebAssembly (emcc) + page, in build/web"
+	@echo "make web-serve     serve build/web on http://127.0.0.1:8000/ (WEB_PORT)"
+	@echo "make test-web      wasm vs native bit for bit (node), then the page in headless Chromium"
 	@echo "make clean         remove build/"
-	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN, SIMD, OMP, CUDA, NVCC"
+	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN, SIMD, OMP, CUDA, NVCC, EMCC, NODE, CHROMIUM"
 	@echo "  STB_INCLUDE (default /usr/include/stb), STB_INSTALL=no: never apt-get install libstb-dev"
 
 # The rest lives in parts, each with its targets listed at its top:
@@ -120,4 +123,5 @@ help:
 #   mk/reliability.mk  fuzz, valgrind, determinism, regress
 #   mk/neon.mk         make test-neon: the NEON kernels under qemu-aarch64
 #   mk/experiments.mk  the depth x residual sweeps, test-ddp (needs python3-torch)
-include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk mk/experiments.mk
+#   mk/web.mk          web, web-serve, test-web: the page and its WebAssembly build
+include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk mk/experiments.mk mk/web.mk
