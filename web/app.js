@@ -26,11 +26,15 @@ let busy = false;
 
 function webError() { return M.ccall('web_error', 'string', [], []); }
 
-// bytes: Uint8Array of a .safetensors file. Returns null or an error message.
+// bytes: Uint8Array of a .safetensors file, written into the module's
+// in-memory file system for attnres_model_load under (a tame copy of) its
+// own name, so that the loader's messages name it. Returns null or an error
+// message.
 function loadModel(name, bytes) {
-  M.FS.writeFile('/model.safetensors', bytes);
-  const rc = M.ccall('web_load', 'number', ['string'], ['/model.safetensors']);
-  M.FS.unlink('/model.safetensors');
+  const path = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.*/, '') || 'model';
+  M.FS.writeFile(path, bytes);
+  const rc = M.ccall('web_load', 'number', ['string'], [path]);
+  M.FS.unlink(path);
   if (rc !== 0) { model = null; return webError(); }
   const L = M._web_config(CFG.L), attnres = M._web_config(CFG.RESIDUAL) === RESIDUAL_ATTNRES;
   model = {
@@ -120,8 +124,8 @@ async function chooseModel(name, file) {
       if (!response.ok) throw new Error(`models/${name}.safetensors: HTTP ${response.status} (run make web, which copies models/ next to the page)`);
       bytes = new Uint8Array(await response.arrayBuffer());
     }
-    const error = loadModel(file ? file.name : name, bytes);
-    if (error) throw new Error(`${file ? file.name : name}: ${error}`);
+    const error = loadModel(file ? file.name : `${name}.safetensors`, bytes);
+    if (error) throw new Error(error);
     describeModel();
     fillWhatIfRows();
     run = null; whatIf = null; selected = -1;
@@ -298,7 +302,8 @@ function drawInspector() {
     return;
   }
   const b = run.tokens[selected];
-  $('inspect-title').textContent = `Reading “${b === 32 ? '␠' : byteText(b).text.trim()}” (byte ${b}) at position ${selected}`;
+  const what = b === 32 ? 'a space' : b === 10 ? 'a newline' : `“${byteText(b).text}”`;
+  $('inspect-title').textContent = `Reading ${what} (byte ${b}) at position ${selected}`;
   if (model.attnres) drawDepthTable(depth); else drawNoDepth(depth);
   drawProbs(probs);
 }
