@@ -56,7 +56,8 @@ $(BUILD)/web_parity: web/attnres_web.c attnres.h | $(BUILD)
 
 # The wasm build is made first where emcc exists (a failed build fails the
 # target); tests/test_web.sh reports what it could not run as SKIP.
-test-web: $(BUILD)/web_parity
+# attnres-run (mk/run.mk) is there to compare the generated text with.
+test-web: $(BUILD)/web_parity $(BUILD)/attnres-run
 	@if command -v $(EMCC) >/dev/null; then $(MAKE) --no-print-directory web; fi
 	@EMCC='$(EMCC)' NODE='$(NODE)' CHROMIUM='$(CHROMIUM)' WEB_NPM='$(WEB_NPM)' \
 	  sh tests/test_web.sh $(BUILD) $(WEB_BUILD)

@@ -58,6 +58,20 @@ else
   done < "$out/cases.txt"
 fi
 
+# the glue samples as attnres-run does: the same seed, the same text
+# (attnres-run ends it with a newline; web_parity prints it in hex)
+if [ -f "$build/attnres-run.skip" ] || [ ! -x "$build/attnres-run" ]; then
+  skip "web_parity's text vs attnres-run: attnres-run not built${build:+: $(cat "$build/attnres-run.skip" 2>/dev/null)}"
+elif [ ! -s "$out/native_full.txt" ]; then
+  skip "web_parity's text vs attnres-run: the parity cases did not run"
+else
+  want=$(./"$build"/attnres-run models/full.safetensors -p "The little robot" -n 80 -t 0.8 --top-p 0.9 -s 7 2>/dev/null |
+         od -An -v -tx1 | tr -d ' \n')
+  got=$(sed -n 's/^text //p' "$out/native_full.txt")0a
+  if [ "$want" = "$got" ]; then ok "web_parity samples the text attnres-run samples (full, seed 7, 80 bytes)"
+  else fail "web_parity's text differs from attnres-run's: $got vs $want"; fi
+fi
+
 # ---------------------------------------------------------------- 2. browser
 need=""
 [ -z "$need_wasm" ] || need="$need_wasm"
