@@ -20,7 +20,8 @@ let model = null;      // { name, L, N, S, vocab, seqLen, attnres, counts }
 let run = null;        // { tokens, nPrompt, alpha[pos], logits[pos] } with the trained queries
 let whatIf = null;     // { row, scale, alpha[pos], logits[pos] } the same text rerun, or null
 let selected = -1;     // the position shown
-let busy = false;
+let busy = false;      // a model load or a generation is running: the module's state is theirs
+let whatIfPending = null;   // a what-if rerun is running; a slider move during it queues one more
 
 // ------------------------------------------------------------ the module
 
@@ -112,9 +113,20 @@ function fillWhatIfRows() {
   sel.value = String(model.L);   // the output: its mix feeds the next-byte distribution directly
 }
 
+// While one run uses the module, nothing else may start another: a model
+// load, a generation and a what-if rerun all drive the same state.
+function lock(on) {
+  busy = on;
+  for (const id of ['model', 'generate', 'whatif']) $(id).disabled = on;
+  if (!on) {
+    $('generate').disabled = !model;
+    $('whatif').disabled = !model || !model.attnres;
+  }
+}
+
 async function chooseModel(name, file) {
-  busy = true;
-  $('generate').disabled = true;
+  if (busy || whatIfPending) return;
+  lock(true);
   $('model-info').textContent = 'loading…';
   try {
     let bytes;
@@ -138,13 +150,12 @@ async function chooseModel(name, file) {
     $('model-info').textContent = e.message;
     $('model-info').classList.add('error');
   } finally {
-    busy = false;
-    $('generate').disabled = !model;
+    lock(false);
   }
 }
 
 async function generate() {
-  if (busy || !model) return;
+  if (busy || whatIfPending || !model) return;
   let n, temperature, topP, seed;
   const prompt = new TextEncoder().encode($('prompt').value);
   try {
@@ -158,8 +169,7 @@ async function generate() {
       throw new Error(`prompt (${prompt.length} bytes) + ${n} new bytes exceed the context of ${model.seqLen}; at most ${model.seqLen - prompt.length} new bytes fit`);
   } catch (e) { setStatus(e.message, true); return; }
 
-  busy = true;
-  $('generate').disabled = true;
+  lock(true);
   setStatus('generating…');
   document.body.dataset.state = 'running';
   try {
@@ -183,8 +193,7 @@ async function generate() {
   } catch (e) {
     setStatus(e.message, true);
   } finally {
-    busy = false;
-    $('generate').disabled = false;
+    lock(false);
     document.body.dataset.state = 'done';
   }
 }
@@ -216,10 +225,13 @@ async function rerunWhatIf() {
   drawInspector();
 }
 
-let whatIfPending = null;   // one rerun at a time; a slider move during it queues one more
 async function onWhatIfChange() {
+  $('wi-value').textContent = Number($('wi-scale').value).toFixed(2);
+  if (busy) return;   // a generation in progress reruns the what-if when it ends
   if (whatIfPending) { whatIfPending.again = true; return; }
   whatIfPending = { again: false };
+  $('generate').disabled = true;
+  $('model').disabled = true;
   document.body.dataset.state = 'running';
   try {
     do { whatIfPending.again = false; await rerunWhatIf(); } while (whatIfPending.again);
@@ -227,6 +239,8 @@ async function onWhatIfChange() {
     setStatus(e.message, true);
   } finally {
     whatIfPending = null;
+    $('generate').disabled = !model;
+    $('model').disabled = false;
     document.body.dataset.state = 'done';
   }
 }

@@ -12,8 +12,10 @@
 //     text byte for byte; hovering position POS must show every alpha row
 //     with the native float32 bits, the partial sums marked where Block
 //     AttnRes has them, and the native argmax as the most likely next byte;
-//     zeroing one pseudo-query must give the native what-if alpha (a uniform
-//     row); a file that is not a model must give a message, not a crash
+//     dragging one pseudo-query's slider to 0 (faster than the page reruns)
+//     must give the native what-if alpha (a uniform row), "trained value"
+//     the native alpha again, "zero it" the what-if again; a file that is
+//     not a model must give a message, not a crash
 //   phone (390x844, touch): Full AttnRes from a link, a tap selects a
 //     character, nothing is wider than the screen
 //   standard model: says there are no depth weights, offers no what-if
@@ -126,19 +128,26 @@ async function desktop(browser, base, native, whatIfNative) {
   check(top === String.fromCharCode(argmax), `desktop: the most likely next byte is the native argmax '${String.fromCharCode(argmax)}'`, `page shows '${top}'`);
   await page.screenshot({ path: join(outDir, 'desktop.png') });
 
+  // the slider dragged 1 -> 0.5 -> 2 -> 0 faster than the reruns: the last one must win
   await page.selectOption('#wi-row', String(WHATIF_ROW));
-  await page.click('#wi-zero');
-  await page.waitForFunction(() => document.getElementById('depth-caption').textContent.includes('×0.00') &&
-                                   document.body.dataset.state === 'done', null, { timeout: 60000 });
+  await page.evaluate(() => {
+    const range = document.getElementById('wi-scale');
+    for (const v of ['0.5', '2', '0']) { range.value = v; range.dispatchEvent(new Event('input')); }
+  });
+  const settled = (caption) => page.waitForFunction((c) => document.getElementById('depth-caption').textContent.includes(c) &&
+                                                           document.body.dataset.state === 'done', caption, { timeout: 60000 });
+  await settled('×0.00');
   const wiRows = await pageRows(page);
   const wiDiff = sameRows(wiRows, whatIfNative.rows(POS));
   const uniform = wiRows[WHATIF_ROW].every((a) => Number(a) === Number(wiRows[WHATIF_ROW][0]));
-  check(!wiDiff && uniform, `desktop: zeroing pseudo-query ${WHATIF_ROW} gives the native what-if alpha, row ${WHATIF_ROW} uniform (${wiRows[WHATIF_ROW].map((a) => Number(a).toFixed(4)).join(' ')})`,
+  check(!wiDiff && uniform, `desktop: pseudo-query ${WHATIF_ROW} dragged to 0 gives the native what-if alpha, row ${WHATIF_ROW} uniform (${wiRows[WHATIF_ROW].map((a) => Number(a).toFixed(4)).join(' ')})`,
         wiDiff || 'the row is not uniform');
   await page.click('#wi-reset');
-  await page.waitForFunction(() => !document.getElementById('depth-caption').textContent.includes('×') &&
-                                   document.body.dataset.state === 'done', null, { timeout: 60000 });
+  await settled('Depth attention α');
   check(!sameRows(await pageRows(page), native.rows(POS)), 'desktop: "trained value" restores the native alpha exactly');
+  await page.click('#wi-zero');
+  await settled('×0.00');
+  check(!sameRows(await pageRows(page), whatIfNative.rows(POS)), 'desktop: "zero it" gives the same what-if alpha again');
 
   await page.setInputFiles('#model-file', { name: 'bad.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('not a model at all') });
   await page.waitForFunction(() => document.getElementById('model-info').classList.contains('error'), null, { timeout: 60000 });
