@@ -3,9 +3,10 @@
 
    Built twice from this one file, so that both builds run the same code:
      make web              emcc: build/web/attnres.js + attnres.wasm (the page)
-     make test-web         cc:   build/web/web_parity, a native program that
-                           calls the same functions (WEB_PARITY_MAIN) and
-                           prints what the page's module prints under node
+     make test-web         cc:   build/default/web_parity, a native program
+                           that calls the same functions (WEB_PARITY_MAIN)
+                           and prints what web/parity.mjs prints from the
+                           page's module under node
 
    One model, one state, one sampler at a time (a page shows one model).
    Every function that can fail returns 0 on success or an attnres_status,
@@ -29,6 +30,7 @@
 #include "../attnres.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef __EMSCRIPTEN__
