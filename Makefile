@@ -138,9 +138,12 @@ help:
 	@echo "make test-ddp      1 process vs torchrun with 2 (DistributedDataParallel): same loss curve"
 	@echo "make debug         tests, lessons and attnres-run at -O0 -g into build/debug (docs/debugging.md)"
 	@echo "make check-debug   make debug, then the gdb session of docs/debugging.md, run as written"
+	@echo "make web           the lab in a browser: attnres.h as WebAssembly (emcc) + page, in build/web"
+	@echo "make web-serve     serve build/web on http://127.0.0.1:8000/ (WEB_PORT)"
+	@echo "make test-web      wasm vs native bit for bit (node), then the page in headless Chromium"
 	@echo "make clean         remove build/"
 	@echo "variables: CC, CFLAGS (replaces -O3 -Wall -Wextra -pedantic), EXTRA_CFLAGS (added), LDLIBS, PYTHON,"
-	@echo "  DEBUG, SAN, SIMD, OMP, CUDA, NVCC; -std=c99 -ffp-contract=off are always added"
+	@echo "  DEBUG, SAN, SIMD, OMP, CUDA, NVCC, EMCC, NODE, CHROMIUM; -std=c99 -ffp-contract=off are always added"
 	@echo "  STB_INCLUDE (default /usr/include/stb), STB_INSTALL=no: never apt-get install libstb-dev"
 
 # The rest lives in parts, each with its targets listed at its top:
@@ -152,4 +155,5 @@ help:
 #   mk/neon.mk         make test-neon: the NEON kernels under qemu-aarch64
 #   mk/experiments.mk  the depth x residual sweeps, test-ddp (needs python3-torch)
 #   mk/debug.mk        make debug (-O0 -g into build/debug), check-debug (the gdb session)
-include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk mk/experiments.mk mk/debug.mk
+#   mk/web.mk          web, web-serve, test-web: the page and its WebAssembly build
+include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk mk/experiments.mk mk/debug.mk mk/web.mk
