@@ -136,8 +136,8 @@ static void test_shipped(const char *name) {
     attnres_model m;
     attnres_state s;
     attnres_error err;
-    attnres_st_file e;
-    const attnres_st_tensor *tok;
+    attnres__st_file e;
+    const attnres__st_tensor *tok;
     int32_t *tokens = NULL;
     float *got = NULL;
     size_t T = 0, V;
@@ -146,13 +146,13 @@ static void test_shipped(const char *name) {
     snprintf(path, sizeof path, "models/experiments/%s.safetensors", name);
     if (attnres_model_load(&m, path, &err) != ATTNRES_OK) { check(0, "%s: load: %s", name, err.message); return; }
     snprintf(path, sizeof path, "models/experiments/%s.expect.safetensors", name);
-    if (attnres_st_open(&e, path, &err) != ATTNRES_OK) {
+    if (attnres__st_open(&e, path, &err) != ATTNRES_OK) {
         check(0, "%s: open %s: %s", name, path, err.message);
         attnres_model_free(&m);
         return;
     }
     V = (size_t)m.config.vocab_size;
-    tok = attnres_st_find(&e, "tokens");
+    tok = attnres__st_find(&e, "tokens");
     if (tok) T = (size_t)tok->numel;
     check(T >= 16 && (int)T <= m.config.seq_len, "%-18s prompt of %zu tokens (16+ required, <= seq_len)", name, T);
     if (T >= 16 && (int)T <= m.config.seq_len && attnres_state_init(&s, &m.config, &err) == ATTNRES_OK) {
@@ -167,7 +167,7 @@ static void test_shipped(const char *name) {
         attnres_state_free(&s);
     }
     free(tokens); free(got);
-    attnres_st_close(&e);
+    attnres__st_close(&e);
     attnres_model_free(&m);
 }
 
