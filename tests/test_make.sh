@@ -86,7 +86,7 @@ else
   got=$(pkg-config --modversion attnres 2>&1)
   if [ "$got" = "$version" ]; then ok "pkg-config --modversion attnres: $got (ATTNRES_VERSION_STRING)"
   else fail "pkg-config --modversion attnres: '$got', want '$version'"; fi
-  cflags=$(pkg-config --cflags attnres 2>&1); libs=$(pkg-config --libs attnres 2>&1)
+  cflags=$(pkg-config --cflags attnres 2>&1 | sed "s/ *$//"); libs=$(pkg-config --libs attnres 2>&1 | sed "s/ *$//")
   if [ "$cflags" = "-I$prefix/include" ] && [ "$libs" = "-lm" ]; then ok "pkg-config --cflags/--libs: -I\$tmp/prefix/include, -lm"
   else fail "pkg-config --cflags attnres: '$cflags', --libs: '$libs'"; fi
   # the README's line, literally: cc $(pkg-config --cflags attnres) prog.c -lm
