@@ -52,6 +52,8 @@ if [ "$st" -eq 0 ] && [ -z "$bad" ]; then ok "make install PREFIX=\$tmp: header,
 else fail "make install PREFIX=\$tmp: exit $st, wrong or missing:$bad: $(tail -n 2 "$tmp/log" | tr '\n' ' ')"; fi
 if [ -f "$build/attnres-run.skip" ]; then
   skip "installed attnres-run: it was not built: $(cat "$build/attnres-run.skip")"
+elif ! head -c 4 "$build/attnres-run" | grep -q ELF; then
+  skip "installed attnres-run: $build/attnres-run is a wrapper script (make test-neon), not the program"
 elif [ "$("$prefix/bin/attnres-run" --version 2>&1)" = "attnres-run $version" ]; then
   ok "installed bin/attnres-run --version: attnres-run $version"
 else fail "installed bin/attnres-run --version: '$("$prefix/bin/attnres-run" --version 2>&1 | head -n 1)'"; fi
