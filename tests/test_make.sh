@@ -24,7 +24,8 @@ skip() { echo "skip $*"; skipped=$((skipped + 1)); }
 
 # a make of its own (not the outer one's jobserver or command-line
 # variables), on the same build directory, never installing packages
-mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory BUILD="$build" STB_INSTALL=no "$@"; }
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory BUILD="$build" STB_INSTALL=no \
+                -o "$build/attnres-run" "$@"; }
 
 # ---- make help names every target and every variable -------------------------------
 mk help > "$tmp/help" 2>&1 || fail "make help: exit status $?"
