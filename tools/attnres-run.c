@@ -2,12 +2,13 @@
    its sublayers look in depth.
 
      attnres-run models/block.safetensors -p "The little robot" -n 200
-     attnres-run models/block.safetensors -t 0 --heatmap depth.png
+     attnres-run models/block.safetensors -t 0 --heatmap depth.png --alpha alpha.csv
+     printf 'One day' | attnres-run models/full.safetensors -f - --probs 5
 
    One file, read top to bottom: the command line, the byte-level tokenizer,
    the depth-attention heatmap (a PNG written with stb_image_write, labels
-   drawn with stb_easy_font, both from libstb-dev), then the generation loop
-   and main.
+   drawn with stb_easy_font, both from libstb-dev), writing a file whole,
+   the exports, then the generation loop and main.
 
    Tokenizer: byte-level. Token id = byte value, no BOS/EOS, so a prompt is
    its bytes and every byte must be < vocab_size.
@@ -37,6 +38,13 @@
    limit) leaves no partial file and an existing file untouched; a target
    that exists and is not a regular file (/dev/full, a FIFO) is written in
    place; a symbolic link's target is replaced, not the link.
+
+   Exports (formats in docs/cli.md): --alpha FILE writes every depth weight
+   the heatmap averages, one row per position x reading sublayer x source,
+   the partial sum of a block labelled "partial"; --probs K the K most likely
+   next tokens at every generated position (to stdout in place of the text,
+   or to --probs-file FILE). CSV, or JSON lines for a name ending .jsonl.
+   Files are written like the heatmap: whole, or not at all.
 
    Messages quote file names and argument values with control characters
    escaped (attnres_escape), so they cannot drive the terminal either.
