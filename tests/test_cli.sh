@@ -16,7 +16,16 @@
 #   a prompt longer than the context is blamed on the prompt, not on -n;
 #   messages quote paths and values with control bytes escaped;
 #   a model with seq_len 2^20 and 64 layers runs in a small address space
-#   (the state holds prompt + new tokens, not seq_len).
+#   (the state holds prompt + new tokens, not seq_len);
+#   --version prints ATTNRES_VERSION_STRING; --option=VALUE equals the spaced form;
+#   -f FILE / -f - read the prompt's bytes exactly;
+#   --alpha: every (position, sublayer) row sums to 1, sources and partial
+#   labels follow the block structure, the means equal the heatmap's table,
+#   a zero model gives 1/n exactly, JSON lines carry the CSV's numbers, a
+#   failed write leaves no partial file;
+#   --probs: rank 1 is the greedy token, all K = vocab probabilities sum to 1,
+#   the cycle model's values match a computation by hand;
+#   the heatmap's tEXt chunks name the model and the prompt.
 # The models those cases need are written here, in shell (zero_model,
 # cycle_model): no Python at test time.
 # BUILD_DIR defaults to the directory this script sits in (mk/run.mk copies it
@@ -186,7 +195,8 @@ done
 # ---- help lists every option -------------------------------------------------
 "$run" --help > "$tmp/help" 2>&1; st=$?
 missing=""
-for flag in -p --prompt -n --tokens -t --temperature --top-p -s --seed --path --heatmap -q --quiet -h --help; do
+for flag in -p --prompt -f --prompt-file -n --tokens -t --temperature --top-p -s --seed --path --heatmap \
+            --alpha --probs --probs-file -q --quiet -h --help --version; do
   grep -qF -- "$flag" "$tmp/help" || missing="$missing $flag"
 done
 if [ "$st" -eq 0 ] && [ -z "$missing" ]; then ok "--help: exit 0, lists every option"
@@ -396,6 +406,153 @@ if [ -x /usr/bin/time ] && is_plain; then
 fi
 if [ "$st" -eq 0 ] && [ "$took" -le 10 ]; then ok "seq_len 2^20, 64 layers: 3 tokens in ${took} s under ulimit -v $lim$rss"
 else fail "seq_len 2^20, 64 layers: exit $st in ${took} s under ulimit -v $lim: $(head -n 1 "$tmp/err")"; fi
+
+# ---- --version, --option=VALUE ---------------------------------------------------
+version=$(sed -n 's/^#define ATTNRES_VERSION_STRING "\(.*\)"/\1/p' attnres.h)
+got=$("$run" --version 2>&1); st=$?
+if [ "$st" -eq 0 ] && [ -n "$version" ] && [ "$got" = "attnres-run $version" ]; then ok "--version: '$got' (ATTNRES_VERSION_STRING)"
+else fail "--version: exit $st, '$got', want 'attnres-run $version'"; fi
+"$run" "$block" -p "One day" -n 30 -t 0.7 --top-p 0.8 -s 3 --path two-phase -q > "$tmp/a" 2>&1; s1=$?
+"$run" "$block" --prompt="One day" --tokens=30 --temperature=0.7 --top-p=0.8 --seed=3 --path=two-phase --quiet \
+  > "$tmp/b" 2>&1; s2=$?
+if [ "$s1$s2" = "00" ] && cmp -s "$tmp/a" "$tmp/b" && [ "$(wc -c < "$tmp/a")" -gt 30 ]; then
+  ok "--option=VALUE: --prompt= --tokens= --temperature= --top-p= --seed= --path= give the same text as the spaced forms"
+else fail "--option=VALUE: exit $s1/$s2, outputs differ: $(head -c 80 "$tmp/b")"; fi
+expect_status 2 "--quiet" "--quiet=1 (takes no value)" -- "$block" --quiet=1
+expect_status 2 "--bogus" "--bogus=1" -- "$block" --bogus=1
+expect_status 2 "--tokens" "--tokens=" -- "$block" --tokens=
+expect_status 2 "--alpha" "--alpha= (empty file name)" -- "$block" --alpha=
+
+# ---- -f FILE, -f -: the prompt's bytes exactly ------------------------------------
+printf 'The little robot' > "$tmp/prompt.txt"
+"$run" "$block" -p "The little robot" -n 40 -t 0 -q > "$tmp/a" 2>/dev/null
+"$run" "$block" -f "$tmp/prompt.txt" -n 40 -t 0 -q > "$tmp/b" 2>&1; s1=$?
+"$run" "$block" --prompt-file=- -n 40 -t 0 -q < "$tmp/prompt.txt" > "$tmp/c" 2>&1; s2=$?
+if [ "$s1$s2" = "00" ] && cmp -s "$tmp/a" "$tmp/b" && cmp -s "$tmp/a" "$tmp/c"; then
+  ok "-f FILE and --prompt-file=- (stdin) give what -p gives"
+else fail "-f: exit $s1/$s2; differs from -p: $(head -c 60 "$tmp/b") / $(head -c 60 "$tmp/c")"; fi
+printf 'ab\000c\n' > "$tmp/nul.txt"
+"$run" "$small" -f "$tmp/nul.txt" -n 0 -q > "$tmp/got" 2>&1; st=$?
+printf 'ab\\x00c\n\n' > "$tmp/want"
+if [ "$st" -eq 0 ] && cmp -s "$tmp/got" "$tmp/want"; then ok "-f keeps every byte: a NUL (token 0) and the final newline"
+else fail "-f with a NUL and a newline: exit $st, stdout $(od -An -c "$tmp/got" | head -n 1)"; fi
+: > "$tmp/empty.txt"
+expect_status 2 "is empty" "-f an empty file" -- "$block" -f "$tmp/empty.txt"
+expect_status 2 "cannot read" "-f a missing file" -- "$block" -f "$tmp/none.txt"
+expect_status 2 "give one of them" "-p and -f together" -- "$block" -p x -f "$tmp/prompt.txt"
+
+# ---- --alpha: every depth weight ----------------------------------------------------
+# The block model: L = 8 sublayers, S = 2. Sublayer l reads l/2 + 1 completed
+# sources plus, when l is odd (not first in its block), the partial sum
+# (source l/2 + 1); the output reads b0..b4. 29 weights per position.
+"$run" "$block" -p "The" -n 20 -t 0 --alpha "$tmp/alpha.csv" --heatmap "$tmp/h.png" > /dev/null 2> "$tmp/err"; st=$?
+n_rows=$(($(wc -l < "$tmp/alpha.csv") - 1)); want_rows=$(((3 + 20 - 1) * 29))
+if [ "$st" -eq 0 ] && [ "$(head -n 1 "$tmp/alpha.csv")" = "position,token,sublayer,reader,source,kind,alpha" ] &&
+   [ "$n_rows" -eq "$want_rows" ]; then ok "--alpha: CSV header, $n_rows rows = 22 positions x 29 (sublayer, source) pairs"
+else fail "--alpha: exit $st, $n_rows rows (want $want_rows), header '$(head -n 1 "$tmp/alpha.csv")'"; fi
+# each (position, sublayer) sums to 1
+sums=$(awk -F, 'NR > 1 { s[$1 "," $3] += $7 } END { m = 0; for (k in s) { d = s[k] - 1; if (d < 0) d = -d; if (d > m) m = d; n++ }
+                printf "%d %.3g", n, m }' "$tmp/alpha.csv")
+set -- $sums
+if [ "$1" -eq $((22 * 9)) ] && awk -v m="$2" 'BEGIN { exit !(m <= 1e-5) }'; then ok "--alpha: each of the $1 (position, sublayer) rows sums to 1 (max |sum - 1| = $2)"
+else fail "--alpha: rows do not sum to 1: $sums"; fi
+# the sources and their kinds, row by row
+bad=$(awk -F, 'NR > 1 { l = $3; j = $5; n = (l == 8) ? 5 : int(l / 2) + 1 + (l % 2)
+        want = (j == 0) ? "embedding" : (l < 8 && l % 2 == 1 && j == int(l / 2) + 1) ? "partial" : "block"
+        rdr = (l == 8) ? "output" : ((l % 2 == 0 ? "attn " : "mlp ") int(l / 2))
+        if (j >= n || $6 != want || $4 != rdr) { print NR ": " $0; exit } }' "$tmp/alpha.csv")
+if [ -z "$bad" ]; then ok "--alpha: sources and kinds as the block structure says (partial: the last source of odd sublayers)"
+else fail "--alpha: unexpected row $bad"; fi
+# the same numbers the heatmap averages: the stderr table (3 decimals)
+awk -F, 'NR > 1 { s[$3 " " $5] += $7; if (!seen[$1]++) np++ } END { for (k in s) printf "%s %.6f\n", k, s[k] / np }' \
+  "$tmp/alpha.csv" | sort > "$tmp/mean"
+awk '/^depth attention:/ { t = 1; getline; r = 0; next }
+     t && /^(attn|mlp|output)/ { k = ($1 == "output") ? 2 : 3; for (i = k; i <= NF; i++) { v = $i; sub(/p$/, "", v)
+       if (v != ".") printf "%d %d %s\n", r, i - k, v }; r++ }' "$tmp/err" | sort > "$tmp/table"
+cmp_out=$(paste -d' ' "$tmp/mean" "$tmp/table" |
+  awk '{ if ($1 != $4 || $2 != $5) { bad = 1 } d = $3 - $6; if (d < 0) d = -d; if (d > m) m = d; n++ }
+       END { printf "%d %s %g", n, bad ? "mismatch" : "same", m }')
+set -- $cmp_out
+if [ "$1" -eq 29 ] && [ "$2" = same ] && awk -v m="$3" 'BEGIN { exit !(m <= 0.0005 + 1e-6) }' &&
+   [ "$(wc -l < "$tmp/table")" -eq 29 ]; then
+  ok "--alpha: the mean over positions of each of the 29 cells equals the heatmap's table (max diff $3, table rounds to 1e-3)"
+else fail "--alpha vs the heatmap's table: $cmp_out ($(wc -l < "$tmp/table") table cells)"; fi
+# a model whose pseudo-queries are zero weights every source equally: alpha = 1/n exactly
+zero_model "$tmp/z.safetensors" n_layers=3 block_size=2 seq_len=16
+"$run" "$tmp/z.safetensors" -p ab -n 2 --alpha "$tmp/z.csv" -q > /dev/null 2>&1; st=$?
+bad=$(awk -F, 'NR > 1 { n[$1 "," $3]++; a[NR] = $7; key[NR] = $1 "," $3 } END {
+        for (r in a) { d = a[r] - 1 / n[key[r]]; if (d < 0) d = -d; if (d > 1e-7) { print r ": " a[r] " vs 1/" n[key[r]]; exit } } }' "$tmp/z.csv")
+rows=$(($(wc -l < "$tmp/z.csv") - 1))
+if [ "$st" -eq 0 ] && [ -z "$bad" ] && [ "$rows" -eq $((3 * (1 + 2 + 2 + 3 + 3 + 4 + 4))) ]; then
+  ok "--alpha, zero model (L = 6, S = 2): every weight is 1/n_sources, $rows rows"
+else fail "--alpha, zero model: exit $st, $rows rows, $bad"; fi
+# JSON lines: the same numbers; the two-phase path: the same within 1e-5
+"$run" "$block" -p "The" -n 20 -t 0 -q --path two-phase --alpha="$tmp/alpha.jsonl" > /dev/null 2>&1; st=$?
+sed -n 's/^{"position":\([0-9]*\),"token":\([0-9]*\),"sublayer":\([0-9]*\),"reader":"\([a-z0-9 ]*\)","source":\([0-9]*\),"kind":"\([a-z]*\)","alpha":\([-0-9.e]*\)}$/\1,\2,\3,\4,\5,\6,\7/p' \
+  "$tmp/alpha.jsonl" > "$tmp/alpha2.csv"
+diff=$(tail -n +2 "$tmp/alpha.csv" | paste -d, - "$tmp/alpha2.csv" |
+  awk -F, '{ for (i = 1; i <= 6; i++) if ($i != $(i + 7)) bad = 1; d = $7 - $14; if (d < 0) d = -d; if (d > m) m = d }
+           END { printf "%s %g", bad ? "labels-differ" : "labels-same", m }')
+if [ "$st" -eq 0 ] && [ "$(wc -l < "$tmp/alpha2.csv")" -eq "$n_rows" ] && [ "$(wc -l < "$tmp/alpha.jsonl")" -eq "$n_rows" ] &&
+   [ "${diff%% *}" = labels-same ] && awk -v m="${diff#* }" 'BEGIN { exit !(m <= 1e-5) }'; then
+  ok "--alpha=FILE.jsonl on the two-phase path: $n_rows JSON lines, the CSV's rows, weights within 1e-5 ($diff)"
+else fail "--alpha .jsonl: exit $st, $(wc -l < "$tmp/alpha2.csv") parsed of $(wc -l < "$tmp/alpha.jsonl") lines, $diff"; fi
+expect_status 2 "--alpha" "--alpha on a standard model" -- "$standard" --alpha "$tmp/x.csv"
+printf 'old table' > "$tmp/keep.csv"
+(ulimit -f 4; exec "$run" "$block" -p a -n 100 -q --alpha "$tmp/keep.csv") > /dev/null 2> "$tmp/err"; st=$?
+if [ "$st" -eq 1 ] && grep -q "alpha" "$tmp/err" && [ "$(cat "$tmp/keep.csv")" = "old table" ] &&
+   [ "$(ls -a "$tmp" | grep -c keep.csv)" -eq 1 ]; then
+  ok "--alpha failing under ulimit -f 4: exit 1, the old file intact, no temporary left: $(head -n 1 "$tmp/err")"
+else fail "--alpha under ulimit -f 4: exit $st, $(ls -a "$tmp" | grep -c keep.csv) files: $(head -n 1 "$tmp/err")"; fi
+expect_status 1 "alpha" "--alpha /dev/full" -- "$block" -p a -n 5 --alpha /dev/full
+
+# ---- --probs K: the next-token distribution at every generated position --------------
+"$run" "$block" -p "The" -n 20 -t 0 -q > "$tmp/text" 2>/dev/null
+"$run" "$block" -p "The" -n 20 -t 0 -q --probs 3 > "$tmp/p.csv" 2> "$tmp/err"; st=$?
+# stdout holds the table instead of the text; greedy: the sampled token is rank 1
+chk=$(awk -F, 'NR == 1 { next } { n++; if ($2 == 1) { if ($3 != $6) bad = "rank 1 is not the greedy token at " $1; seq = seq " " $6; last = 2 }
+         else if ($5 > last + 0) bad = "not descending at " $1; last = $5 }
+         END { print (bad ? bad : "ok") ";" n ";" seq }' "$tmp/p.csv")
+want_seq=$(tail -c +4 "$tmp/text" | head -c 20 | od -An -tu1 | tr -s ' \n' ' ' | sed 's/ $//')
+if [ "$st" -eq 0 ] && [ "$(head -n 1 "$tmp/p.csv")" = "position,rank,token,text,prob,sampled" ] &&
+   [ "${chk%%;*}" = ok ] && [ "$(echo "$chk" | cut -d';' -f2)" -eq 60 ] && [ "$(echo "$chk" | cut -d';' -f3)" = "$want_seq" ]; then
+  ok "--probs 3 -t 0: 20 positions x 3 rows on stdout, descending, rank 1 = the sampled token = the greedy text's bytes"
+else fail "--probs 3: exit $st, $(echo "$chk" | cut -c 1-120); want tokens$want_seq"; fi
+"$run" "$block" -p "The" -n 20 -s 5 -q --probs 256 --probs-file "$tmp/all.jsonl" > "$tmp/b" 2>&1; st=$?
+"$run" "$block" -p "The" -n 20 -s 5 -q > "$tmp/a" 2>&1
+m=$(sed -n 's/.*"position":\([0-9]*\),.*"prob":\([-0-9.e]*\),.*/\1 \2/p' "$tmp/all.jsonl" |
+    awk '{ s[$1] += $2; n++ } END { for (k in s) { d = s[k] - 1; if (d < 0) d = -d; if (d > m) m = d; c++ } printf "%d %d %g", n, c, m }')
+set -- $m
+if [ "$st" -eq 0 ] && cmp -s "$tmp/a" "$tmp/b" && [ "$1" -eq $((20 * 256)) ] && [ "$2" -eq 20 ] &&
+   awk -v m="$3" 'BEGIN { exit !(m <= 1e-5) }'; then
+  ok "--probs 256 --probs-file FILE.jsonl: the text stays on stdout unchanged; all 256 probabilities sum to 1 at each of 20 positions (max |sum - 1| = $3)"
+else fail "--probs 256 --probs-file: exit $st, $m, text same: $(cmp -s "$tmp/a" "$tmp/b" && echo yes || echo no)"; fi
+# values against a computation by hand: the cycle model's logits are sqrt(d)/sqrt(1 + d eps) for the
+# next token and 0 for the other 299 (d = 6, eps = 1e-5, a layer of zeros, norm gain 1)
+"$run" "$cyc" -p a -n 3 -t 0 --probs 2 --probs-file "$tmp/cyc.csv" -q > /dev/null 2>&1; st=$?
+want=$(awk 'BEGIN { z = sqrt(6) / sqrt(1 + 6e-5); printf "%.9f %.9f", exp(z) / (exp(z) + 299), 1 / (exp(z) + 299) }')
+got=$(awk -F, 'NR == 2 { printf "%s %s %s", $3, $5, $6 } NR == 3 { printf " %s %s %s", $3, $4, $5 }' "$tmp/cyc.csv")
+set -- $got
+if [ "$st" -eq 0 ] && [ "$1" = 195 ] && [ "$3" = 195 ] && [ "$4" = 0 ] && [ "$5" = '"\x00"' ] &&
+   awk -v a="$2" -v b="$6" -v w="$want" 'BEGIN { split(w, x, " "); d1 = a - x[1]; d2 = b - x[2]
+     exit !(d1 < 1e-7 && d1 > -1e-7 && d2 < 1e-7 && d2 > -1e-7) }'; then
+  ok "--probs on the cycle model: p(next) = $2, p(token 0) = $6, as computed by hand ($want)"
+else fail "--probs on the cycle model: exit $st, got '$got', want token 195 with p, token 0 with q = $want"; fi
+expect_status 2 "--probs" "--probs 0" -- "$block" --probs 0
+expect_status 2 "--probs" "--probs 257 (more than the vocabulary)" -- "$block" --probs 257
+expect_status 2 "--probs-file" "--probs-file without --probs" -- "$block" --probs-file "$tmp/x.csv"
+
+# ---- the heatmap says what it shows: tEXt chunks (the title drawn in the picture) ---
+"$run" "$block" -p 'The little robot' -n 5 -q --heatmap "$tmp/t.png" > /dev/null 2>&1; st=$?
+tr -c '[:print:]' '\n' < "$tmp/t.png" > "$tmp/texts"
+missing=""
+for want in "tEXtTitle" "Block AttnRes (S=2): depth attention" "tEXtDescription" \
+            "model block.safetensors, prompt \"The little robot\" + 5 new tokens; mean alpha over 20 positions" \
+            "tEXtSoftware" "attnres-run $version"; do
+  grep -qF -- "$want" "$tmp/texts" || missing="$missing '$want'"
+done
+if [ "$st" -eq 0 ] && [ -z "$missing" ]; then ok "--heatmap: the PNG names the model and the prompt (tEXt Title, Description, Software)"
+else fail "--heatmap tEXt: exit $st, missing:$missing"; fi
 
 echo "# summary test_cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -2,12 +2,13 @@
    its sublayers look in depth.
 
      attnres-run models/block.safetensors -p "The little robot" -n 200
-     attnres-run models/block.safetensors -t 0 --heatmap depth.png
+     attnres-run models/block.safetensors -t 0 --heatmap depth.png --alpha alpha.csv
+     printf 'One day' | attnres-run models/full.safetensors -f - --probs 5
 
    One file, read top to bottom: the command line, the byte-level tokenizer,
    the depth-attention heatmap (a PNG written with stb_image_write, labels
-   drawn with stb_easy_font, both from libstb-dev), then the generation loop
-   and main.
+   drawn with stb_easy_font, both from libstb-dev), writing a file whole,
+   the exports, then the generation loop and main.
 
    Tokenizer: byte-level. Token id = byte value, no BOS/EOS, so a prompt is
    its bytes and every byte must be < vocab_size.
@@ -38,6 +39,13 @@
    that exists and is not a regular file (/dev/full, a FIFO) is written in
    place; a symbolic link's target is replaced, not the link.
 
+   Exports (formats in docs/cli.md): --alpha FILE writes every depth weight
+   the heatmap averages, one row per position x reading sublayer x source,
+   the partial sum of a block labelled "partial"; --probs K the K most likely
+   next tokens at every generated position (to stdout in place of the text,
+   or to --probs-file FILE). CSV, or JSON lines for a name ending .jsonl.
+   Files are written like the heatmap: whole, or not at all.
+
    Messages quote file names and argument values with control characters
    escaped (attnres_escape), so they cannot drive the terminal either.
 
@@ -67,7 +75,7 @@
 #include "../attnres.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STBI_WRITE_NO_STDIO   /* only stbi_write_png_to_func: every write is ours, and checked */
+#define STBI_WRITE_NO_STDIO   /* only stbi_write_png_to_mem: every write is ours, and checked */
 #include "stb_image_write.h"
 #include "stb_easy_font.h"
 
@@ -84,13 +92,20 @@
 
 typedef struct {
     const char *model_path;
-    const char *prompt;
+    const char *prompt;        /* the prompt's bytes (a file's may hold NULs) */
+    int         prompt_len;    /* bytes in prompt                            */
+    char       *prompt_buf;    /* what -f read (prompt points here); freed by main */
+    const char *prompt_from;   /* for messages: "-p/--prompt" or "-f FILE"   */
+    char        prompt_from_buf[80];
     int         n_tokens;      /* new tokens to generate                     */
     float       temperature;   /* 0: greedy                                  */
     float       topp;          /* (0, 1]; 1: no nucleus cut                  */
     uint64_t    seed;
     int         path;          /* an attnres_path                            */
     const char *heatmap_path;  /* NULL: no heatmap                           */
+    const char *alpha_path;    /* NULL: no --alpha export                    */
+    int         probs_k;       /* 0: no --probs; else the top K per position */
+    const char *probs_path;    /* NULL: --probs rows go to stdout            */
     int         quiet;
 } options;
 
@@ -109,6 +124,8 @@ static void usage(FILE *out) {
         "usage: attnres-run MODEL.safetensors [options]\n"
         "Generates text with a byte-level attnres model (token id = byte value).\n"
         "  -p, --prompt TEXT      the prompt, at least one byte (default \"%s\")\n"
+        "  -f, --prompt-file FILE the prompt is FILE's bytes, exactly (a final newline\n"
+        "                         included); - reads stdin\n"
         "  -n, --tokens N         new tokens to generate, >= 0; prompt + N must fit\n"
         "                         in the model's seq_len (default %d)\n"
         "  -t, --temperature T    sampling temperature in [0, 100]; 0 = greedy, and so is a\n"
@@ -120,11 +137,20 @@ static void usage(FILE *out) {
         "                         (default direct; same result, ignored for standard models)\n"
         "      --heatmap FILE.png write the depth-attention weights, averaged over every\n"
         "                         position processed, as a PNG (AttnRes models only)\n"
+        "      --alpha FILE       write every depth weight: one row per position x reading\n"
+        "                         sublayer x source (CSV; JSON lines if FILE ends .jsonl)\n"
+        "      --probs K          the top K next-token probabilities (softmax at T = 1) at\n"
+        "                         every generated position, as CSV on stdout instead of\n"
+        "                         the text, or to --probs-file\n"
+        "      --probs-file FILE  write --probs there (CSV; JSON lines if FILE ends .jsonl)\n"
+        "                         and keep the text on stdout\n"
         "  -q, --quiet            no statistics or depth-weight table on stderr\n"
         "  -h, --help             this message\n"
+        "      --version          the version (attnres.h's ATTNRES_VERSION_STRING)\n"
+        "Every long option also takes the form --option=VALUE.\n"
         "Output: the prompt and the new bytes; control bytes, C1 controls and invalid\n"
-        "UTF-8 as \\xNN, token ids >= 256 as <ID>.\n"
-        "Exit status: 0 ok, 1 model or output error, 2 bad arguments.\n",
+        "UTF-8 as \\xNN, token ids >= 256 as <ID>. Files are written whole or not at all.\n"
+        "Formats: docs/cli.md. Exit status: 0 ok, 1 model or output error, 2 bad arguments.\n",
         DEFAULT_PROMPT, DEFAULT_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOPP, DEFAULT_SEED);
 }
 
@@ -182,48 +208,108 @@ static int is_flag(const char *a, const char *short_name, const char *long_name)
     return (short_name && !strcmp(a, short_name)) || !strcmp(a, long_name);
 }
 
-/* The value after flag a, or exit 2 if the command line ends there. */
-static const char *value_of(int *i, int argc, char **argv) {
-    if (*i + 1 >= argc) bad_argument("%s: needs a value", q(argv[*i]));
+/* The value of option a: the part after '=' of --option=VALUE (inline),
+   else the next argument; exit 2 if the command line ends there. */
+static const char *value_of(const char *a, const char *inline_value, int *i, int argc, char **argv) {
+    if (inline_value) return inline_value;
+    if (*i + 1 >= argc) bad_argument("%s: needs a value", q(a));
     return argv[++*i];
+}
+
+/* A file name option's value: not empty. */
+static const char *file_of(const char *a, const char *v) {
+    if (v[0] == '\0') bad_argument("%s: the file name is empty", q(a));
+    return v;
+}
+
+/* -f: the prompt is the bytes of path ("-": stdin), exactly. The library's
+   largest context bounds it, so a huge file is refused, not read whole. */
+static void read_prompt_file(options *o, const char *flag, const char *path) {
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    size_t n = 0, cap = MAX_TOKENS + 1;
+    char *buf;
+    if (!f) bad_argument("%s: cannot read '%s': %s", q(flag), q(path), strerror(errno));
+    if (!(buf = (char *)malloc(cap))) bad_argument("%s: out of memory", q(flag));
+    n = fread(buf, 1, cap, f);
+    if (ferror(f)) bad_argument("%s: cannot read '%s': %s", q(flag), q(path), strerror(errno));
+    if (f != stdin) fclose(f);
+    if (n == cap)
+        bad_argument("%s: '%s' holds more than %d bytes, the largest context there is", q(flag), q(path),
+                     MAX_TOKENS);
+    if (n == 0) bad_argument("%s: '%s' is empty; the prompt needs at least one byte", q(flag), q(path));
+    o->prompt_buf = buf;
+    o->prompt = buf;
+    snprintf(o->prompt_from_buf, sizeof o->prompt_from_buf, "%s %s", flag, q(path));
+    o->prompt_from = o->prompt_from_buf;
+    o->prompt_len = (int)n;
 }
 
 static void parse_args(options *o, int argc, char **argv) {
     int i;
+    const char *prompt_flag = NULL, *prompt_file = NULL, *probs_file_flag = NULL;
     o->model_path = NULL;
     o->prompt = DEFAULT_PROMPT;
+    o->prompt_len = (int)strlen(DEFAULT_PROMPT);
+    o->prompt_buf = NULL;
+    o->prompt_from = "-p/--prompt";
     o->n_tokens = DEFAULT_TOKENS;
     o->temperature = (float)DEFAULT_TEMPERATURE;
     o->topp = (float)DEFAULT_TOPP;
     o->seed = DEFAULT_SEED;
     o->path = ATTNRES_PATH_DIRECT;
     o->heatmap_path = NULL;
+    o->alpha_path = NULL;
+    o->probs_k = 0;
+    o->probs_path = NULL;
     o->quiet = 0;
     for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
+        const char *a = argv[i], *v, *inl = NULL, *eq;
+        char name[32];
         double x;
         float f;
+        /* --option=VALUE: the name before '=', the value after it */
+        if (a[0] == '-' && a[1] == '-' && (eq = strchr(a, '=')) != NULL) {
+            if ((size_t)(eq - a) >= sizeof name) bad_argument("%s: unknown option", q(a));
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            inl = eq + 1;
+            a = name;
+            if (!strcmp(a, "--help") || !strcmp(a, "--quiet") || !strcmp(a, "--version"))
+                bad_argument("%s: takes no value (got '%s')", q(a), q(inl));
+        }
         if (is_flag(a, "-h", "--help")) {
             usage(stdout);
             exit(0);
+        } else if (is_flag(a, NULL, "--version")) {
+            printf("attnres-run %s\n", ATTNRES_VERSION_STRING);
+            exit(fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1);
         } else if (is_flag(a, "-q", "--quiet")) {
             o->quiet = 1;
         } else if (is_flag(a, "-p", "--prompt")) {
-            v = value_of(&i, argc, argv);
+            v = value_of(a, inl, &i, argc, argv);
             if (v[0] == '\0') bad_argument("%s: the prompt is empty; it needs at least one byte", q(a));
+            if (prompt_file) bad_argument("%s: the prompt is already read from a file (-f); give one of them", q(a));
             o->prompt = v;
+            o->prompt_len = (int)strlen(v);
+            prompt_flag = a;
+        } else if (is_flag(a, "-f", "--prompt-file")) {
+            v = file_of(a, value_of(a, inl, &i, argc, argv));
+            if (prompt_flag) bad_argument("%s: the prompt is already given (-p); give one of them", q(a));
+            if (prompt_file) bad_argument("%s: given twice", q(a));
+            prompt_file = v;
+            prompt_flag = a;
         } else if (is_flag(a, "-n", "--tokens")) {
-            o->n_tokens = (int)parse_int(a, value_of(&i, argc, argv), 0, MAX_TOKENS);
+            o->n_tokens = (int)parse_int(a, value_of(a, inl, &i, argc, argv), 0, MAX_TOKENS);
         } else if (is_flag(a, "-t", "--temperature")) {
             const char *accepted = "a number in [0, 100] (0 = greedy)";
-            v = value_of(&i, argc, argv);
+            v = value_of(a, inl, &i, argc, argv);
             x = parse_number(a, v, accepted);
             f = (float)x;   /* checked as stored; a T that is 0 as a float is greedy (see usage) */
             if (!(f >= 0.0f && f <= 100.0f)) bad_argument("%s: '%s' is not %s", q(a), q(v), accepted);
             o->temperature = f;
         } else if (is_flag(a, NULL, "--top-p")) {
             const char *accepted = "a number in (0, 1] (1 = no nucleus cut)";
-            v = value_of(&i, argc, argv);
+            v = value_of(a, inl, &i, argc, argv);
             x = parse_number(a, v, accepted);
             f = (float)x;   /* checked as stored: 1e-46 is 0 as a float, and 0 means "off" */
             if (!(f > 0.0f && f <= 1.0f))
@@ -231,16 +317,24 @@ static void parse_args(options *o, int argc, char **argv) {
                              x > 0.0 && f == 0.0f ? " (it is 0 as a float)" : "");
             o->topp = f;
         } else if (is_flag(a, "-s", "--seed")) {
-            o->seed = parse_seed(a, value_of(&i, argc, argv));
+            o->seed = parse_seed(a, value_of(a, inl, &i, argc, argv));
         } else if (is_flag(a, NULL, "--path")) {
-            v = value_of(&i, argc, argv);
+            v = value_of(a, inl, &i, argc, argv);
             if (!strcmp(v, "direct")) o->path = ATTNRES_PATH_DIRECT;
             else if (!strcmp(v, "two-phase")) o->path = ATTNRES_PATH_TWO_PHASE;
             else bad_argument("%s: '%s' is not one of: direct, two-phase", q(a), q(v));
         } else if (is_flag(a, NULL, "--heatmap")) {
-            v = value_of(&i, argc, argv);
-            if (v[0] == '\0') bad_argument("%s: the file name is empty", q(a));
-            o->heatmap_path = v;
+            v = value_of(a, inl, &i, argc, argv);
+            o->heatmap_path = file_of(a, v);
+        } else if (is_flag(a, NULL, "--alpha")) {
+            o->alpha_path = file_of(a, value_of(a, inl, &i, argc, argv));
+        } else if (is_flag(a, NULL, "--probs")) {
+            o->probs_k = (int)parse_int(a, value_of(a, inl, &i, argc, argv), 1, INT_MAX);
+        } else if (is_flag(a, NULL, "--probs-file")) {
+            o->probs_path = file_of(a, value_of(a, inl, &i, argc, argv));
+            probs_file_flag = a;
+        } else if (inl) {
+            bad_argument("%s: unknown option (or one that takes no value)", q(a));
         } else if (a[0] == '-' && a[1] != '\0') {
             bad_argument("%s: unknown option", q(a));
         } else if (o->model_path) {
@@ -253,22 +347,24 @@ static void parse_args(options *o, int argc, char **argv) {
         usage(stderr);
         bad_argument("MODEL.safetensors: missing (the first argument)");
     }
+    if (probs_file_flag && !o->probs_k) bad_argument("%s: needs --probs K (how many tokens per position)", q(probs_file_flag));
+    if (prompt_file) read_prompt_file(o, prompt_flag, prompt_file);
 }
 
 /* ======================================================================== */
 /* Byte-level tokenizer                                                      */
 /* ======================================================================== */
 
-/* The prompt's bytes as token ids. tokens [strlen(text)]
+/* The prompt's n bytes as token ids. tokens [n]
    Returns 0 (after saying why) if a byte is not a token of the model. */
-static int encode(int *tokens, const char *text, int vocab_size) {
+static int encode(int *tokens, const char *text, int n, int vocab_size, const char *from) {
     int i;
-    for (i = 0; text[i]; i++) {
+    for (i = 0; i < n; i++) {
         int id = (unsigned char)text[i];
         if (id >= vocab_size) {
-            fprintf(stderr, "attnres-run: -p/--prompt: byte 0x%02x at offset %d is not a token of this "
+            fprintf(stderr, "attnres-run: %s: byte 0x%02x at offset %d is not a token of this "
                             "model (byte-level, vocab_size %d: bytes 0x00..0x%02x)\n",
-                    id, i, vocab_size, vocab_size - 1);
+                    from, id, i, vocab_size, vocab_size - 1);
             return 0;
         }
         tokens[i] = id;
@@ -357,7 +453,7 @@ static void put_token(int id) {
    the output aggregation; column j is source b_j (the last source of a row
    inside a block is that block's partial sum). */
 typedef struct {
-    int     L, N;         /* sublayers, blocks                                */
+    int     L, N, S;      /* sublayers, blocks, block size                    */
     double *sum;          /* [L+1, N+1]  alpha summed over positions           */
     int    *count;        /* [L+1]       sources of each row                   */
     int     n_positions;  /* positions summed                                  */
@@ -366,6 +462,7 @@ typedef struct {
 static int depth_map_init(depth_map *dm, const attnres_config *c) {
     dm->L = attnres_n_sublayers(c);
     dm->N = attnres_n_blocks(c);
+    dm->S = c->block_size;
     dm->n_positions = 0;
     dm->sum = (double *)calloc((size_t)(dm->L + 1) * (size_t)(dm->N + 1), sizeof(double));
     dm->count = (int *)calloc((size_t)(dm->L + 1), sizeof(int));
@@ -387,6 +484,15 @@ static void depth_map_add(depth_map *dm, const attnres_state *s) {
         for (j = 0; j < cols; j++) dm->sum[l * cols + j] += s->alpha[l * cols + j];
     }
     dm->n_positions++;
+}
+
+/* Is source j of row l the partial sum of row l's own block? Sublayer l
+   (0-based) is in block l/S + 1; unless it is the block's first (l % S ==
+   0), its last source, j = l/S + 1, is the sum of the outputs of the
+   block's earlier sublayers, not a completed block. The output row reads
+   completed blocks only. */
+static int is_partial(int l, int j, int L, int S) {
+    return l < L && l % S != 0 && j == l / S + 1;
 }
 
 static double depth_map_mean(const depth_map *dm, int l, int j) {
@@ -413,20 +519,21 @@ static void depth_map_print(const depth_map *dm, FILE *out) {
                 dm->n_positions, dm->L + 1, dm->N + 1, TABLE_MAX_ROWS, TABLE_MAX_COLS);
         return;
     }
-    fprintf(out, "depth attention: mean alpha over %d positions (rows read, columns are sources)\n",
-            dm->n_positions);
+    fprintf(out, "depth attention: mean alpha over %d positions (rows read, columns are sources%s)\n",
+            dm->n_positions, dm->S > 1 ? "; p: the partial sum of the row's own block" : "");
     fprintf(out, "%-8s", "");
     for (j = 0; j <= dm->N; j++) {
         snprintf(label, sizeof label, "b%d", j);
-        fprintf(out, "  %5s", label);
+        fprintf(out, "  %5s ", label);
     }
     fprintf(out, "\n");
     for (l = 0; l <= dm->L; l++) {
         row_label(label, sizeof label, l, dm->L);
         fprintf(out, "%-8s", label);
         for (j = 0; j <= dm->N; j++) {
-            if (j < dm->count[l]) fprintf(out, "  %5.3f", depth_map_mean(dm, l, j));
-            else fprintf(out, "  %5s", ".");
+            if (j < dm->count[l])
+                fprintf(out, "  %5.3f%c", depth_map_mean(dm, l, j), is_partial(l, j, dm->L, dm->S) ? 'p' : ' ');
+            else fprintf(out, "  %5s ", ".");
         }
         fprintf(out, "\n");
     }
@@ -504,6 +611,8 @@ static void colormap(unsigned char rgb[3], double t) {
 #define VALUE_MIN     28   /* smallest cell that shows its value     */
 #define GRID_MIN      8    /* smallest cell with 1-px grid lines     */
 #define LABEL_GAP     16   /* row labels at least this far apart     */
+#define TICK          5    /* length of a tick under the colour bar  */
+#define SMALL_LINE    12   /* a line of text at font size 1          */
 
 typedef struct {
     int cell;                /* px of one (row, source) cell             */
@@ -513,7 +622,8 @@ typedef struct {
 
 /* The layout of a rows x cols grid; 0, or -1 if even 1-px cells would not
    fit in PNG_MAX_SIDE (which the library's limits never reach). */
-static int layout_png(png_layout *lo, const depth_map *dm, const char *title, const char *legend) {
+static int layout_png(png_layout *lo, const depth_map *dm, const char *title, const char *subtitle,
+                      const char *legend) {
     int rows = dm->L + 1, cols = dm->N + 1, l, fixed_w, fixed_h, cell_w, cell_h;
     char label[32];
     lo->label_w = text_width("alpha", FONT);
@@ -522,9 +632,9 @@ static int layout_png(png_layout *lo, const depth_map *dm, const char *title, co
         if (text_width(label, FONT) > lo->label_w) lo->label_w = text_width(label, FONT);
     }
     lo->grid_x = PAD + lo->label_w + PAD;
-    lo->grid_y = PAD + 2 * LINE;                         /* title, column labels */
+    lo->grid_y = PAD + LINE + SMALL_LINE + LINE;         /* title, subtitle, column labels */
     fixed_w = lo->grid_x + PAD;                          /* + cols * cell         */
-    fixed_h = lo->grid_y + PAD + BAR + LINE + 3 * 12 + PAD;   /* + rows * cell    */
+    fixed_h = lo->grid_y + PAD + BAR + TICK + LINE + 3 * SMALL_LINE + PAD;   /* + rows * cell */
     cell_w = (PNG_MAX_SIDE - fixed_w) / cols;
     cell_h = (PNG_MAX_SIDE - fixed_h) / rows;
     lo->cell = CELL_MAX;
@@ -538,8 +648,49 @@ static int layout_png(png_layout *lo, const depth_map *dm, const char *title, co
     lo->width = fixed_w + cols * lo->cell;
     if (text_width(legend, 1) + 2 * PAD > lo->width) lo->width = text_width(legend, 1) + 2 * PAD;
     if (text_width(title, FONT) + 2 * PAD > lo->width) lo->width = text_width(title, FONT) + 2 * PAD;
+    if (text_width(subtitle, 1) + 2 * PAD > lo->width) lo->width = text_width(subtitle, 1) + 2 * PAD;
     lo->height = fixed_h + rows * lo->cell;
     return lo->width <= PNG_MAX_SIDE && lo->height <= PNG_MAX_SIDE ? 0 : -1;
+}
+
+/* The frame of a partial-sum cell: dashes of 3 px alternating black and
+   white, visible on every colour of the ramp. (x, y) top-left, n px a side. */
+static void dashed_frame(image *im, int x, int y, int n) {
+    static const unsigned char black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
+    int k;
+    for (k = 0; k < n; k++) {
+        const unsigned char *rgb = (k / 3) % 2 ? white : black;
+        fill_rect(im, x + k, y, x + k + 1, y + 1, rgb);                 /* top    */
+        fill_rect(im, x + k, y + n - 1, x + k + 1, y + n, rgb);         /* bottom */
+        fill_rect(im, x, y + k, x + 1, y + k + 1, rgb);                 /* left   */
+        fill_rect(im, x + n - 1, y + k, x + n, y + k + 1, rgb);         /* right  */
+    }
+}
+
+/* The colour bar, 0 .. 1 left to right over w px (w >= 2) at (x0, y0), with
+   a tick at 0, 0.25, 0.5, 0.75 and 1 and the value under each tick that
+   has room (0 and 1 always). */
+static void colour_bar(image *im, int x0, int y0, int w) {
+    static const unsigned char black[3] = {0, 0, 0};
+    static const char *names[5] = {"0", "0.25", "0.5", "0.75", "1"};
+    int x, k, right_of_last = -1000, last_left;
+    for (x = 0; x < w; x++) {
+        unsigned char rgb[3];
+        colormap(rgb, (double)x / (w - 1));
+        fill_rect(im, x0 + x, y0, x0 + x + 1, y0 + BAR, rgb);
+    }
+    last_left = x0 + w - text_width("1", FONT);   /* where the "1" goes */
+    for (k = 0; k < 5; k++) {
+        int tx = x0 + (int)lround(k * 0.25 * (w - 1)), tw = text_width(names[k], FONT);
+        int lx = tx - tw / 2;
+        fill_rect(im, tx, y0 + BAR, tx + 1, y0 + BAR + TICK, black);
+        if (k == 0) lx = x0;
+        if (k == 4) lx = last_left;
+        if (k == 0 || k == 4 || (lx > right_of_last + 6 && lx + tw + 6 < last_left)) {
+            draw_text(im, lx, y0 + BAR + TICK + 3, FONT, names[k], black);
+            right_of_last = lx + tw;
+        }
+    }
 }
 
 /* Draws the mean depth weights as a grid: rows sublayers then the output,
@@ -547,19 +698,18 @@ static int layout_png(png_layout *lo, const depth_map *dm, const char *title, co
    value printed in each cell (if it is big enough), grey where a row has no
    such source; a colour bar and a legend below. im->pixels is allocated
    here (the caller frees it). Returns 0, or -1 after printing why. */
-static int depth_map_draw(image *im, const depth_map *dm, const attnres_config *c) {
+static int depth_map_draw(image *im, const depth_map *dm, const char *title, const char *subtitle) {
     static const unsigned char white[3] = {255, 255, 255}, black[3] = {0, 0, 0},
                                grid[3] = {255, 255, 255}, grey[3] = {190, 190, 190},
                                dark_grey[3] = {110, 110, 110};
-    char label[96], title[96], legend1[128], legend2[96];
-    int rows = dm->L + 1, cols = dm->N + 1, l, j, x, y;
+    char label[96], legend1[128], legend2[96];
+    const char *legend3 = dm->S > 1 ? "dashed frame, p: the partial sum of the row's own block" : "";
+    int rows = dm->L + 1, cols = dm->N + 1, l, j, y;
     png_layout lo;
 
     im->pixels = NULL;
-    if (c->block_size == 1) snprintf(title, sizeof title, "Full AttnRes (S=1): depth attention");
-    else snprintf(title, sizeof title, "Block AttnRes (S=%d): depth attention", c->block_size);
     snprintf(legend2, sizeof legend2, "row: who reads; column: source b_j; grey: not a source");
-    if (layout_png(&lo, dm, title, legend2) != 0) {
+    if (layout_png(&lo, dm, title, subtitle, legend2) != 0) {
         fprintf(stderr, "attnres-run: --heatmap: %d x %d cells do not fit in %d px a side\n",
                 rows, cols, PNG_MAX_SIDE);
         return -1;
@@ -582,10 +732,11 @@ static int depth_map_draw(image *im, const depth_map *dm, const attnres_config *
     fill_rect(im, 0, 0, im->width, im->height, white);
 
     draw_text(im, PAD, PAD, FONT, title, black);
+    draw_text(im, PAD, PAD + LINE, 1, subtitle, dark_grey);
     for (j = 0; j < cols; j += lo.col_step) {         /* column labels b0 .. bN */
         snprintf(label, sizeof label, "b%d", j);
-        draw_text(im, lo.grid_x + j * lo.cell + (lo.cell - text_width(label, FONT)) / 2, PAD + LINE + 4,
-                  FONT, label, black);
+        draw_text(im, lo.grid_x + j * lo.cell + (lo.cell - text_width(label, FONT)) / 2,
+                  PAD + LINE + SMALL_LINE + 4, FONT, label, black);
     }
     for (l = 0; l < rows; l++) {
         int cy = lo.grid_y + l * lo.cell;
@@ -601,10 +752,12 @@ static int depth_map_draw(image *im, const depth_map *dm, const attnres_config *
             unsigned char rgb[3];
             if (j < dm->count[l]) {
                 double a = depth_map_mean(dm, l, j);
+                int partial = is_partial(l, j, dm->L, dm->S);
                 colormap(rgb, a);
                 fill_rect(im, cx, cy, cx + lo.cell, cy + lo.cell, rgb);
+                if (partial && lo.cell >= GRID_MIN) dashed_frame(im, cx + 2, cy + 2, lo.cell - 3);
                 if (lo.cell >= VALUE_MIN) {
-                    snprintf(label, sizeof label, "%.2f", a);
+                    snprintf(label, sizeof label, "%.2f%s", a, partial ? "p" : "");
                     draw_text(im, cx + (lo.cell - text_width(label, 1)) / 2, cy + (lo.cell - 7) / 2, 1, label,
                               a < 0.6 ? white : black);
                 }
@@ -622,25 +775,84 @@ static int depth_map_draw(image *im, const depth_map *dm, const attnres_config *
                       lo.grid_y + rows * lo.cell + 1, grid);
     }
 
-    /* colour bar 0 .. 1 under the grid (cols >= 2, so at least 2 px wide) */
-    for (x = 0; x < cols * lo.cell; x++) {
-        unsigned char rgb[3];
-        colormap(rgb, (double)x / (cols * lo.cell - 1));
-        fill_rect(im, lo.grid_x + x, lo.bar_y, lo.grid_x + x + 1, lo.bar_y + BAR, rgb);
-    }
-    draw_text(im, lo.grid_x, lo.bar_y + BAR + 4, FONT, "0", black);
-    draw_text(im, lo.grid_x + cols * lo.cell - text_width("1", FONT), lo.bar_y + BAR + 4, FONT, "1", black);
+    colour_bar(im, lo.grid_x, lo.bar_y, cols * lo.cell);
     draw_text(im, lo.grid_x - PAD - text_width("alpha", FONT), lo.bar_y + (BAR - 7 * FONT) / 2, FONT,
               "alpha", black);
-    y = lo.bar_y + BAR + LINE + 4;
+    y = lo.bar_y + BAR + TICK + LINE + 4;
     draw_text(im, PAD, y, 1, legend1, dark_grey);
-    draw_text(im, PAD, y + 12, 1, legend2, dark_grey);
+    draw_text(im, PAD, y + SMALL_LINE, 1, legend2, dark_grey);
+    draw_text(im, PAD, y + 2 * SMALL_LINE, 1, legend3, dark_grey);
     return 0;
 }
 
 /* ======================================================================== */
 /* Writing a file: complete, or not at all                                   */
 /* ======================================================================== */
+
+/* An output file written whole or not at all. A regular file (or a new
+   one) is replaced whole: the bytes go to a temporary file in the same
+   directory (created O_EXCL, mode 0666 less the umask, or the old file's
+   mode), which is fsynced and closed, every step checked, then renamed over
+   the target; on any failure the temporary file is removed and the target
+   is untouched. A file we may not write is not replaced either (access
+   W_OK). A symbolic link is followed (its target is replaced, the link
+   stays); a dangling one is refused. A target that exists and is not a
+   regular file (/dev/full, a FIFO) is written in place, never replaced.
+   Writes are buffered; the first error is kept and reported by
+   outfile_commit. `what` names the file in messages ("the heatmap"). */
+typedef struct {
+    const char *path, *what;  /* as given, for messages                  */
+    char *resolved, *tmp;     /* the link's target; the temporary file   */
+    const char *target;       /* what the temporary file is renamed to   */
+    int fd, in_place, error;  /* error: the first errno, 0 if none       */
+    size_t n;                 /* bytes waiting in buf                    */
+    char buf[1 << 14];
+} outfile;
+
+/* Opens f for path; 0, or -1 after printing why. */
+static int outfile_open(outfile *f, const char *path, const char *what) {
+    struct stat st;
+    const char *verb = "cannot write";
+    int k;
+    memset(f, 0, sizeof *f);
+    f->path = path;
+    f->what = what;
+    f->target = path;
+    f->fd = -1;
+    if (stat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) f->in_place = 1;
+        else if (!(f->resolved = realpath(path, NULL))) { f->error = errno; verb = "cannot resolve"; }
+        else if (access(f->resolved, W_OK) != 0) f->error = errno;   /* replacing must not bypass the file's mode */
+        else f->target = f->resolved;
+    } else if (errno == ENOENT && lstat(path, &st) == 0) {
+        fprintf(stderr, "attnres-run: error: cannot write %s '%s': a symbolic link to a missing file\n", what, q(path));
+        return -1;
+    }
+    if (!f->error && f->in_place) {
+        f->fd = open(path, O_WRONLY);
+        if (f->fd < 0) f->error = errno;
+    } else if (!f->error) {
+        size_t n = strlen(f->target) + 40;
+        if (!(f->tmp = (char *)malloc(n))) f->error = ENOMEM;
+        for (k = 0; !f->error && k < 100; k++) {
+            snprintf(f->tmp, n, "%s.%ld-%d.tmp", f->target, (long)getpid(), k);
+            f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+            if (f->fd >= 0 || errno != EEXIST) break;
+        }
+        if (!f->error && f->fd < 0) f->error = errno;
+        if (!f->error && f->resolved && fchmod(f->fd, st.st_mode & 0777) != 0) f->error = errno;
+    }
+    if (f->error) {
+        fprintf(stderr, "attnres-run: error: %s %s '%s': %s\n", verb, what, q(path), strerror(f->error));
+        if (f->fd >= 0) { close(f->fd); if (f->tmp) unlink(f->tmp); }
+        free(f->tmp);
+        free(f->resolved);
+        f->tmp = f->resolved = NULL;
+        f->fd = -1;
+        return -1;
+    }
+    return 0;
+}
 
 /* Writes all n bytes to fd (partial writes, EINTR); 0 or an errno. */
 static int write_all(int fd, const unsigned char *p, size_t n) {
@@ -657,73 +869,220 @@ static int write_all(int fd, const unsigned char *p, size_t n) {
     return 0;
 }
 
-/* stb_image_write's output callback: every chunk written and checked. */
-typedef struct { int fd, error; } png_sink;
-static void png_sink_write(void *context, void *data, int size) {
-    png_sink *sink = (png_sink *)context;
-    if (sink->error) return;
-    if (size < 0) sink->error = EINVAL;
-    else sink->error = write_all(sink->fd, (const unsigned char *)data, (size_t)size);
+static void outfile_write(outfile *f, const void *data, size_t n) {
+    if (f->error) return;
+    if (f->n + n > sizeof f->buf) {
+        f->error = write_all(f->fd, (const unsigned char *)f->buf, f->n);
+        f->n = 0;
+        if (!f->error && n > sizeof f->buf) { f->error = write_all(f->fd, (const unsigned char *)data, n); return; }
+    }
+    if (!f->error) { memcpy(f->buf + f->n, data, n); f->n += n; }
 }
 
-/* Writes im as a PNG to path. A regular file (or a new one) is replaced
-   whole: the PNG goes to a temporary file in the same directory (created
-   O_EXCL, mode 0666 less the umask, or the old file's mode), is fsynced and
-   closed, every step checked, then renamed over the target; on any failure
-   the temporary file is removed and the target is untouched. A file we may
-   not write is not replaced either (access W_OK). A symbolic
-   link is followed (its target is replaced, the link stays); a dangling one
-   is refused. A target that exists and is not a regular file (/dev/full, a
-   FIFO) is written in place, never replaced. Returns 0, or -1 after
-   printing why. */
-static int save_png(const image *im, const char *path) {
-    struct stat st;
-    char *resolved = NULL, *tmp = NULL;
-    const char *target = path, *what = "cannot write";
-    int fd = -1, error = 0, in_place = 0, k;
-    png_sink sink;
+/* Finishes f: flush, fsync, close, rename. With ok = 0 (the run failed) it
+   only cleans up: the target stays as it was. Returns 0, or -1 after
+   printing why. Safe on a file that never opened (fd < 0). */
+static int outfile_close(outfile *f, int ok) {
+    int error = f->error;
+    if (f->fd < 0) return ok ? -1 : 0;
+    if (!error && f->n) error = write_all(f->fd, (const unsigned char *)f->buf, f->n);
+    if (ok && !error && !f->in_place && fsync(f->fd) != 0) error = errno;
+    if (close(f->fd) != 0 && !error) error = errno;
+    if (ok && !error && !f->in_place && rename(f->tmp, f->target) != 0) error = errno;
+    if ((error || !ok) && f->tmp) unlink(f->tmp);
+    if (ok && error)
+        fprintf(stderr, "attnres-run: error: cannot write %s '%s': %s\n", f->what, q(f->path), strerror(error));
+    free(f->tmp);
+    free(f->resolved);
+    f->tmp = f->resolved = NULL;
+    f->fd = -1;
+    return ok && !error ? 0 : -1;
+}
 
-    if (stat(path, &st) == 0) {
-        if (!S_ISREG(st.st_mode)) in_place = 1;
-        else if (!(resolved = realpath(path, NULL))) { error = errno; what = "cannot resolve"; }
-        else if (access(resolved, W_OK) != 0) error = errno;   /* replacing must not bypass the file's mode */
-        else target = resolved;
-    } else if (errno == ENOENT && lstat(path, &st) == 0) {
-        fprintf(stderr, "attnres-run: error: cannot write the heatmap '%s': a symbolic link to a missing file\n",
-                q(path));
+/* A PNG tEXt chunk (keyword, NUL, Latin-1 text; we write ASCII) */
+static void png_text_chunk(outfile *f, const char *key, const char *text) {
+    unsigned char head[8], crc[4], *chunk;
+    size_t kn = strlen(key), tn = strlen(text), n = kn + 1 + tn;
+    unsigned int c;
+    int k;
+    if (!(chunk = (unsigned char *)malloc(4 + n))) { if (!f->error) f->error = ENOMEM; return; }
+    for (k = 0; k < 4; k++) head[k] = (unsigned char)(n >> (24 - 8 * k));
+    memcpy(head + 4, "tEXt", 4);
+    memcpy(chunk, "tEXt", 4);
+    memcpy(chunk + 4, key, kn + 1);
+    memcpy(chunk + 4 + kn + 1, text, tn);
+    c = stbiw__crc32(chunk, (int)(4 + n));
+    for (k = 0; k < 4; k++) crc[k] = (unsigned char)(c >> (24 - 8 * k));
+    outfile_write(f, head, 8);
+    outfile_write(f, chunk + 4, n);
+    outfile_write(f, crc, 4);
+    free(chunk);
+}
+
+/* Writes im as a PNG to path (see outfile), with tEXt chunks Title,
+   Description and Software after the header chunk, so the picture says
+   what it shows to tools that read text (and to tests). Returns 0, or -1
+   after printing why. */
+static int save_png(const image *im, const char *path, const char *title, const char *description) {
+    outfile *f;
+    unsigned char *png;
+    int len, rc;
+    if (!(f = (outfile *)malloc(sizeof *f))) {
+        fprintf(stderr, "attnres-run: error: out of memory for the heatmap\n");
         return -1;
     }
-    if (!error && in_place) {
-        fd = open(path, O_WRONLY);
-        if (fd < 0) error = errno;
-    } else if (!error) {
-        size_t n = strlen(target) + 40;
-        if (!(tmp = (char *)malloc(n))) error = ENOMEM;
-        for (k = 0; !error && k < 100; k++) {
-            snprintf(tmp, n, "%s.%ld-%d.tmp", target, (long)getpid(), k);
-            fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
-            if (fd >= 0 || errno != EEXIST) break;
-        }
-        if (!error && fd < 0) error = errno;
-        if (!error && resolved && fchmod(fd, st.st_mode & 0777) != 0) error = errno;
+    if (outfile_open(f, path, "the heatmap") != 0) { free(f); return -1; }
+    png = stbi_write_png_to_mem(im->pixels, im->width * 3, im->width, im->height, 3, &len);
+    if (!png || len < 33) {
+        f->error = ENOMEM;   /* the encoder's own allocation failed */
+    } else {
+        outfile_write(f, png, 33);   /* the signature and IHDR */
+        png_text_chunk(f, "Title", title);
+        png_text_chunk(f, "Description", description);
+        png_text_chunk(f, "Software", "attnres-run " ATTNRES_VERSION_STRING);
+        outfile_write(f, png + 33, (size_t)len - 33);
     }
-    if (!error) {
-        sink.fd = fd;
-        sink.error = 0;
-        if (!stbi_write_png_to_func(png_sink_write, &sink, im->width, im->height, 3, im->pixels, im->width * 3))
-            error = sink.error ? sink.error : ENOMEM;   /* the encoder's own allocation failed */
-        else error = sink.error;
-    }
-    if (!error && !in_place && fsync(fd) != 0) error = errno;
-    if (fd >= 0 && close(fd) != 0 && !error) error = errno;
-    if (!error && !in_place && rename(tmp, target) != 0) error = errno;
-    if (error && tmp && fd >= 0) unlink(tmp);
-    if (error)
-        fprintf(stderr, "attnres-run: error: %s the heatmap '%s': %s\n", what, q(path), strerror(error));
-    free(tmp);
-    free(resolved);
-    return error ? -1 : 0;
+    free(png);
+    rc = outfile_close(f, 1);
+    free(f);
+    return rc;
 }
+
+/* ======================================================================== */
+/* Exports: --alpha (every depth weight) and --probs (top-K next tokens)     */
+/* ======================================================================== */
+
+/* n bytes of src as printable ASCII into dst [size]: a backslash doubled,
+   every other byte outside 0x20..0x7e as \xNN; cut with "..." once more
+   than max_chars would be written. For titles and the exports' text. */
+static void printable(char *dst, size_t size, const char *src, int n, int max_chars) {
+    size_t k = 0;
+    int i;
+    for (i = 0; i < n; i++) {
+        unsigned char b = (unsigned char)src[i];
+        char piece[8];
+        if (b == '\\') snprintf(piece, sizeof piece, "\\\\");
+        else if (b >= 0x20 && b < 0x7f) snprintf(piece, sizeof piece, "%c", b);
+        else snprintf(piece, sizeof piece, "\\x%02x", (unsigned)b);
+        if (k + strlen(piece) > (size_t)max_chars || k + strlen(piece) + 4 > size) {
+            snprintf(dst + k, size - k, "...");
+            return;
+        }
+        memcpy(dst + k, piece, strlen(piece));
+        k += strlen(piece);
+    }
+    dst[k] = '\0';
+}
+
+/* A token as text: the byte through printable(), or <ID> past the bytes. */
+static void token_text(char *buf, size_t size, int id) {
+    char b = (char)id;
+    if (id >= 0 && id < 256) printable(buf, size, &b, 1, 8);
+    else snprintf(buf, size, "<%d>", id);
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Where --alpha and --probs rows go: a file (written whole or not at all)
+   or, for --probs without --probs-file, stdout in place of the text. */
+typedef struct {
+    outfile *f;     /* NULL: stdout                   */
+    int      jsonl; /* JSON lines, else CSV           */
+} sink;
+
+static void sink_line(const sink *k, const char *line) {
+    if (k->f) outfile_write(k->f, line, strlen(line));
+    else out_str(line);
+}
+
+static int sink_failed(const sink *k) { return k->f ? k->f->error != 0 : txt.error != 0; }
+
+static void alpha_header(const sink *k) {
+    if (!k->jsonl) sink_line(k, "position,token,sublayer,reader,source,kind,alpha\n");
+}
+
+/* The depth weights of one position, as the last attnres_forward left them
+   in the state: alpha [L+1, N+1], alpha_count [L+1] sources per row. One
+   row per (reading sublayer, source); a row l's weights sum to 1. kind:
+   "embedding" (b0), "block" (a completed block), "partial" (the partial
+   sum of the reader's own block, see is_partial). */
+static void alpha_rows(const sink *k, const attnres_state *s, int L, int N, int S, int pos, int token) {
+    char line[256], reader[32];
+    int l, j;
+    for (l = 0; l <= L; l++) {
+        row_label(reader, sizeof reader, l, L);
+        for (j = 0; j < s->alpha_count[l]; j++) {
+            const char *kind = j == 0 ? "embedding" : is_partial(l, j, L, S) ? "partial" : "block";
+            double a = s->alpha[l * (N + 1) + j];
+            if (k->jsonl)
+                snprintf(line, sizeof line, "{\"position\":%d,\"token\":%d,\"sublayer\":%d,\"reader\":\"%s\","
+                         "\"source\":%d,\"kind\":\"%s\",\"alpha\":%.9g}\n", pos, token, l, reader, j, kind, a);
+            else snprintf(line, sizeof line, "%d,%d,%d,%s,%d,%s,%.9g\n", pos, token, l, reader, j, kind, a);
+            sink_line(k, line);
+        }
+    }
+}
+
+/* The model's next-token distribution, softmax(logits) at temperature 1
+   in double, sorted: highest probability first, ties by lowest id. */
+typedef struct { double p; int id; } ranked;
+
+static int ranked_cmp(const void *a, const void *b) {
+    const ranked *x = (const ranked *)a, *y = (const ranked *)b;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    return x->id - y->id;
+}
+
+/* r [vocab_size] <- the sorted distribution of logits [vocab_size] */
+static void probs_rank(ranked *r, const float *logits, int vocab_size) {
+    double max = logits[0], sum = 0.0;
+    int i;
+    for (i = 1; i < vocab_size; i++) if (logits[i] > max) max = logits[i];
+    for (i = 0; i < vocab_size; i++) {
+        r[i].p = exp((double)logits[i] - max);
+        r[i].id = i;
+        sum += r[i].p;
+    }
+    for (i = 0; i < vocab_size; i++) r[i].p /= sum;
+    qsort(r, (size_t)vocab_size, sizeof *r, ranked_cmp);
+}
+
+static void probs_header(const sink *k) {
+    if (!k->jsonl) sink_line(k, "position,rank,token,text,prob,sampled\n");
+}
+
+/* The top K of r for the token at sequence position `position`, and the
+   token the sampler chose there. CSV quotes the text ("" for a quote). */
+static void probs_rows(const sink *k, const ranked *r, int top_k, int position, int sampled) {
+    char line[256], text[32], quoted[80];
+    int i;
+    for (i = 0; i < top_k; i++) {
+        size_t n = 0;
+        const char *c;
+        token_text(text, sizeof text, r[i].id);
+        for (c = text; *c; c++) {   /* CSV doubles a quote; JSON escapes quote and backslash */
+            if (k->jsonl && (*c == '"' || *c == '\\')) quoted[n++] = '\\';
+            else if (!k->jsonl && *c == '"') quoted[n++] = '"';
+            quoted[n++] = *c;
+        }
+        quoted[n] = '\0';
+        if (k->jsonl)
+            snprintf(line, sizeof line, "{\"position\":%d,\"rank\":%d,\"token\":%d,\"text\":\"%s\",\"prob\":%.9g,"
+                     "\"sampled\":%d}\n", position, i + 1, r[i].id, quoted, r[i].p, sampled);
+        else snprintf(line, sizeof line, "%d,%d,%d,\"%s\",%.9g,%d\n", position, i + 1, r[i].id, quoted, r[i].p, sampled);
+        sink_line(k, line);
+    }
+}
+
+/* What one run exports besides the text. */
+typedef struct {
+    sink    alpha, probs;   /* alpha.f NULL: no --alpha; probs_k 0: no --probs */
+    int     probs_k;
+    ranked *ranked;         /* [vocab_size] */
+} exports;
 
 /* ======================================================================== */
 /* Generation                                                                */
@@ -741,7 +1100,10 @@ static double now_seconds(void) {
    Returns 0, or 1 after printing the error (a failed write to stdout is
    left for main to report). *t_gen: generation seconds. */
 static int generate(const attnres_model *model, attnres_state *state, attnres_sampler *sampler,
-                    depth_map *dm, const int *prompt, int n_prompt, int n_tokens, double *t_gen) {
+                    depth_map *dm, const exports *ex, const int *prompt, int n_prompt, int n_tokens,
+                    double *t_gen) {
+    const attnres_config *c = &model->config;
+    int L = attnres_n_sublayers(c), N = attnres_n_blocks(c);
     attnres_error err;
     int n_forward = n_tokens > 0 ? n_prompt + n_tokens - 1 : n_prompt, pos, token = prompt[0];
     double t_start = now_seconds();
@@ -754,19 +1116,59 @@ static int generate(const attnres_model *model, attnres_state *state, attnres_sa
             return 1;
         }
         if (dm->sum) depth_map_add(dm, state);
+        if (ex->alpha.f) alpha_rows(&ex->alpha, state, L, N, c->block_size, pos, token);
         if (pos + 1 < n_prompt) {
             token = prompt[pos + 1];
         } else if (n_tokens > 0) {
+            if (ex->probs_k) probs_rank(ex->ranked, logits, c->vocab_size);   /* before the sampler sees them */
             token = attnres_sample(sampler, logits);
-            put_token(token);
+            if (ex->probs_k) probs_rows(&ex->probs, ex->ranked, ex->probs_k, pos + 1, token);
+            if (ex->probs.f || !ex->probs_k) put_token(token);   /* else stdout holds the probabilities */
             if (out_flush() != 0) return 1;   /* main says why */
         }
+        if ((ex->alpha.f && sink_failed(&ex->alpha)) || (ex->probs.f && sink_failed(&ex->probs)))
+            return 1;   /* main says why, when it closes the file */
     }
     *t_gen = now_seconds() - t_start;
     return 0;
 }
 
+/* The heatmap's title and subtitle: the residual, the model file and the
+   prompt (printable, cut to fit), and how much was generated. */
+static void heatmap_titles(char *title, size_t tsize, char *sub, size_t ssize, const options *o,
+                           const attnres_config *c) {
+    const char *base = strrchr(o->model_path, '/');
+    char model[64], prompt[64];
+    base = base && base[1] ? base + 1 : o->model_path;
+    printable(model, sizeof model, base, (int)strlen(base), 40);
+    printable(prompt, sizeof prompt, o->prompt, o->prompt_len, 40);
+    if (c->block_size == 1) snprintf(title, tsize, "Full AttnRes (S=1): depth attention");
+    else snprintf(title, tsize, "Block AttnRes (S=%d): depth attention", c->block_size);
+    snprintf(sub, ssize, "model %s, prompt \"%s\" + %d new token%s", model, prompt, o->n_tokens,
+             o->n_tokens == 1 ? "" : "s");
+}
+
+/* Opens an export file (CSV, or JSON lines for *.jsonl) into k; 0, or -1
+   after printing why. */
+static int open_export(sink *k, outfile *f, const char *path, const char *what) {
+    if (outfile_open(f, path, what) != 0) return -1;
+    k->f = f;
+    k->jsonl = ends_with(path, ".jsonl");
+    return 0;
+}
+
+/* Closes an export: renamed into place when the run succeeded, removed
+   (the target untouched) when it did not. Returns the new status. */
+static int close_export(sink *k, int status) {
+    if (!k->f) return status;
+    if (outfile_close(k->f, status == 0 || k->f->error != 0) != 0 && status == 0) status = 1;
+    if (k->f->error && status == 0) status = 1;
+    k->f = NULL;
+    return status;
+}
+
 int main(int argc, char **argv) {
+    static outfile alpha_file, probs_file;   /* 16 KB buffers each */
     options o;
     attnres_model model;
     attnres_state state;
@@ -774,35 +1176,44 @@ int main(int argc, char **argv) {
     attnres_error err;
     const attnres_config *c = &model.config;
     depth_map dm;
-    int *prompt = NULL, n_prompt, status = 0;
+    exports ex;
+    int *prompt = NULL, n_prompt, status = 0, text_out;
     double t_gen = 0.0;
 
     memset(&state, 0, sizeof state);
     memset(&sampler, 0, sizeof sampler);
     memset(&dm, 0, sizeof dm);
+    memset(&ex, 0, sizeof ex);
     /* a file-size limit makes write() fail with EFBIG instead of killing the
-       program (which would leave the heatmap's temporary file behind) */
+       program (which would leave a temporary file behind) */
     signal(SIGXFSZ, SIG_IGN);
     parse_args(&o, argc, argv);
     if (attnres_model_load(&model, o.model_path, &err) != ATTNRES_OK) {
         fprintf(stderr, "attnres-run: error: %s\n", err.message);
+        free(o.prompt_buf);
         return 1;
     }
     /* checks that need the model: exit 2, nothing allocated but the model */
-    n_prompt = (int)strlen(o.prompt);
-    if (o.heatmap_path && c->residual != ATTNRES_RESIDUAL_ATTNRES) {
-        fprintf(stderr, "attnres-run: --heatmap: '%s' is a standard-residual model; "
-                        "there is no depth attention to draw\n", q(o.model_path));
+    n_prompt = o.prompt_len;
+    ex.probs_k = o.probs_k;
+    text_out = !o.probs_k || o.probs_path;   /* stdout: the text, or the probabilities */
+    if ((o.heatmap_path || o.alpha_path) && c->residual != ATTNRES_RESIDUAL_ATTNRES) {
+        fprintf(stderr, "attnres-run: %s: '%s' is a standard-residual model; "
+                        "there is no depth attention to %s\n", o.heatmap_path ? "--heatmap" : "--alpha",
+                q(o.model_path), o.heatmap_path ? "draw" : "export");
+        status = 2;
+    } else if (o.probs_k > c->vocab_size) {
+        fprintf(stderr, "attnres-run: --probs: %d is more than the model's %d tokens\n", o.probs_k, c->vocab_size);
         status = 2;
     } else if (!(prompt = (int *)malloc((size_t)n_prompt * sizeof(int)))) {   /* [n_prompt] */
         fprintf(stderr, "attnres-run: error: out of memory\n");
         status = 1;
-    } else if (!encode(prompt, o.prompt, c->vocab_size)) {
+    } else if (!encode(prompt, o.prompt, n_prompt, c->vocab_size, o.prompt_from)) {
         status = 2;
     } else if (n_prompt > c->seq_len) {   /* the prompt alone: -n is not to blame */
-        fprintf(stderr, "attnres-run: -p/--prompt: the prompt (%d bytes) is longer than the context of "
+        fprintf(stderr, "attnres-run: %s: the prompt (%d bytes) is longer than the context of "
                         "%d tokens (the model's seq_len); at most %d bytes fit\n",
-                n_prompt, c->seq_len, c->seq_len);
+                o.prompt_from, n_prompt, c->seq_len, c->seq_len);
         status = 2;
     } else if (o.n_tokens > c->seq_len - n_prompt) {
         fprintf(stderr, "attnres-run: -n/--tokens: the prompt (%d bytes) + %d new tokens exceed the "
@@ -813,18 +1224,26 @@ int main(int argc, char **argv) {
                attnres_sampler_init(&sampler, c->vocab_size, o.temperature, o.topp, o.seed, &err) != ATTNRES_OK) {
         fprintf(stderr, "attnres-run: error: %s\n", err.message);
         status = 1;
-    } else if (o.heatmap_path && !depth_map_init(&dm, c)) {
+    } else if ((o.heatmap_path && !depth_map_init(&dm, c)) ||
+               (o.probs_k && !(ex.ranked = (ranked *)malloc((size_t)c->vocab_size * sizeof(ranked))))) {
         fprintf(stderr, "attnres-run: error: out of memory\n");
+        status = 1;
+    } else if ((o.alpha_path && open_export(&ex.alpha, &alpha_file, o.alpha_path, "the alpha file") != 0) ||
+               (o.probs_path && open_export(&ex.probs, &probs_file, o.probs_path, "the probabilities file") != 0)) {
         status = 1;
     }
     if (status == 0) {
         int i;
         state.path = o.path;
-        for (i = 0; i < n_prompt; i++) put_byte(prompt[i]);   /* the prompt, escaped alike */
+        if (ex.alpha.f) alpha_header(&ex.alpha);
+        if (o.probs_k) probs_header(&ex.probs);   /* ex.probs.f NULL: stdout */
+        if (text_out) for (i = 0; i < n_prompt; i++) put_byte(prompt[i]);   /* the prompt, escaped alike */
         if (out_flush() == 0)
-            status = generate(&model, &state, &sampler, &dm, prompt, n_prompt, o.n_tokens, &t_gen);
-        out_pending();   /* a UTF-8 sequence cut off by the end */
-        out_str("\n");
+            status = generate(&model, &state, &sampler, &dm, &ex, prompt, n_prompt, o.n_tokens, &t_gen);
+        if (text_out) {
+            out_pending();   /* a UTF-8 sequence cut off by the end */
+            out_str("\n");
+        }
         errno = 0;
         if (out_flush() == 0 && fclose(stdout) != 0) txt.error = errno ? errno : EIO;
         if (txt.error) {
@@ -832,6 +1251,8 @@ int main(int argc, char **argv) {
             status = 1;
         }
     }
+    status = close_export(&ex.alpha, status);
+    status = close_export(&ex.probs, status);
     if (status == 0 && !o.quiet)
         fprintf(stderr, "generated %d token%s in %.3f s (%.1f tokens/s); prompt %d tokens; %s; "
                         "context %d of seq_len %d (state %.1f KB)\n",
@@ -839,15 +1260,22 @@ int main(int argc, char **argv) {
                 c->residual == ATTNRES_RESIDUAL_STANDARD ? "standard residuals"
                 : o.path == ATTNRES_PATH_TWO_PHASE ? "AttnRes, two-phase path" : "AttnRes, direct path",
                 state.n_ctx, c->seq_len, attnres_state_bytes(c, state.n_ctx) / 1024.0);
+    if (status == 0 && !o.quiet && o.alpha_path) fprintf(stderr, "wrote %s\n", q(o.alpha_path));
+    if (status == 0 && !o.quiet && o.probs_path) fprintf(stderr, "wrote %s\n", q(o.probs_path));
     if (status == 0 && dm.sum) {
         image im;
+        char title[96], sub[192], desc[256];
+        heatmap_titles(title, sizeof title, sub, sizeof sub, &o, c);
+        snprintf(desc, sizeof desc, "%s; mean alpha over %d positions", sub, dm.n_positions);
         if (!o.quiet) depth_map_print(&dm, stderr);
-        if (depth_map_draw(&im, &dm, c) != 0 || save_png(&im, o.heatmap_path) != 0) status = 1;
+        if (depth_map_draw(&im, &dm, title, sub) != 0 || save_png(&im, o.heatmap_path, title, desc) != 0) status = 1;
         else if (!o.quiet) fprintf(stderr, "wrote %s (%d x %d px)\n", q(o.heatmap_path), im.width, im.height);
         free(im.pixels);
     }
     depth_map_free(&dm);
+    free(ex.ranked);
     free(prompt);
+    free(o.prompt_buf);
     attnres_sampler_free(&sampler);
     attnres_state_free(&state);
     attnres_model_free(&model);

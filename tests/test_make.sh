@@ -1,0 +1,130 @@
+#!/bin/sh
+# tests/test_make.sh [BUILD_DIR] - what the Makefile promises a user.
+#   make help names every target (each .PHONY target of Makefile and mk/*.mk,
+#   but the parts of check-warnings) and every variable a user may set (each
+#   `?=` of Makefile and mk/*.mk, and the switches set on the command line);
+#   make install PREFIX=... puts the header, the kernel source, attnres.pc,
+#   LICENSE and attnres-run in place; pkg-config then finds attnres (version
+#   = ATTNRES_VERSION_STRING) and `cc $(pkg-config --cflags attnres) prog.c -lm`
+#   builds a program that loads a model and runs it, also with the installed
+#   kernel file; DESTDIR stages without changing the prefix in attnres.pc;
+#   make uninstall removes everything install wrote.
+# Without pkg-config the pkg-config checks print a skip line (counted as
+# skipped by tests/run.sh, never as passed). Run from the repository root;
+# BUILD_DIR defaults to the directory this script sits in (mk/install.mk
+# copies it there as test_make).
+# Prints ok/FAIL/skip lines and "# summary test_make: P passed, F failed, S skipped".
+build=${1:-$(dirname "$0")}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/attnres-make.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+passed=0; failed=0; skipped=0
+ok()   { echo "ok   $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+skip() { echo "skip $*"; skipped=$((skipped + 1)); }
+
+# a make of its own (not the outer one's jobserver or command-line
+# variables), on the same build directory, never installing packages
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory BUILD="$build" STB_INSTALL=no \
+                -o "$build/attnres-run" "$@"; }
+
+# ---- make help names every target and every variable -------------------------------
+mk help > "$tmp/help" 2>&1 || fail "make help: exit status $?"
+targets=$(sed -n 's/^\.PHONY *: *//p' Makefile mk/*.mk | tr ' ' '\n' | grep -v -e '^$' -e '^check-warnings-' -e '^stb$' | sort -u)
+missing=""
+for t in $targets; do grep -qE "^make $t( |\$)" "$tmp/help" || missing="$missing $t"; done
+if [ -n "$targets" ] && [ -z "$missing" ]; then ok "make help: a line for each of the $(echo $targets | wc -w) targets"
+else fail "make help: no 'make TARGET' line for:$missing"; fi
+vars="$(sed -n 's/^\([A-Z_][A-Z0-9_]*\) *?=.*/\1/p' Makefile mk/*.mk | sort -u) SAN SIMD OMP CUDA LDFLAGS FUZZ_HEADER"
+missing=""
+for v in $vars; do grep -qw "$v" "$tmp/help" || missing="$missing $v"; done
+if [ -z "$missing" ]; then ok "make help: names each of the $(echo $vars | wc -w) variables a user may set"
+else fail "make help: does not name:$missing"; fi
+
+# ---- make install PREFIX=... ----------------------------------------------------------
+version=$(sed -n 's/^#define ATTNRES_VERSION_STRING "\(.*\)"/\1/p' attnres.h)
+prefix="$tmp/prefix"
+mk install PREFIX="$prefix" > "$tmp/log" 2>&1; st=$?
+bad=""
+cmp -s attnres.h "$prefix/include/attnres.h" || bad="$bad include/attnres.h"
+cmp -s attnres_kernels.c "$prefix/share/attnres/attnres_kernels.c" || bad="$bad share/attnres/attnres_kernels.c"
+cmp -s LICENSE "$prefix/share/doc/attnres/LICENSE" || bad="$bad share/doc/attnres/LICENSE"
+grep -qx "prefix=$prefix" "$prefix/share/pkgconfig/attnres.pc" 2>/dev/null || bad="$bad share/pkgconfig/attnres.pc"
+if [ "$st" -eq 0 ] && [ -z "$bad" ]; then ok "make install PREFIX=\$tmp: header, kernel source, LICENSE, attnres.pc (prefix=\$tmp)"
+else fail "make install PREFIX=\$tmp: exit $st, wrong or missing:$bad: $(tail -n 2 "$tmp/log" | tr '\n' ' ')"; fi
+if [ -f "$build/attnres-run.skip" ]; then
+  skip "installed attnres-run: it was not built: $(cat "$build/attnres-run.skip")"
+elif ! head -c 4 "$build/attnres-run" | grep -q ELF; then
+  skip "installed attnres-run: $build/attnres-run is a wrapper script (make test-neon), not the program"
+elif [ "$("$prefix/bin/attnres-run" --version 2>&1)" = "attnres-run $version" ]; then
+  ok "installed bin/attnres-run --version: attnres-run $version"
+else fail "installed bin/attnres-run --version: '$("$prefix/bin/attnres-run" --version 2>&1 | head -n 1)'"; fi
+
+# ---- pkg-config finds it, and a program builds with its flags alone -----------------
+cat > "$tmp/prog.c" <<'PROG'
+#define ATTNRES_IMPLEMENTATION
+#include <attnres.h>
+#include <math.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    attnres_model model; attnres_state state; attnres_error err;
+    float *logits; int i, finite = 1;
+    if (argc < 2 || attnres_model_load(&model, argv[1], &err) != ATTNRES_OK) return 1;
+    if (attnres_state_init(&state, &model.config, &err) != ATTNRES_OK) return 1;
+    logits = attnres_forward(&model, &state, 1, 0, &err);
+    for (i = 0; logits && i < model.config.vocab_size; i++) finite &= isfinite(logits[i]) != 0;
+#ifdef ATTNRES_KERNELS
+    printf("%s %d %s\n", ATTNRES_VERSION_STRING, logits != NULL && finite, attnres_kernel_name());
+#else
+    printf("%s %d scalar\n", ATTNRES_VERSION_STRING, logits != NULL && finite);
+#endif
+    attnres_state_free(&state); attnres_model_free(&model);
+    return 0;
+}
+PROG
+model=golden/block_s2.model.safetensors
+if ! command -v pkg-config > /dev/null; then
+  skip "pkg-config: not installed (Debian: apt-get install pkgconf); the pkg-config build was not tried"
+else
+  export PKG_CONFIG_PATH="$prefix/share/pkgconfig"
+  got=$(pkg-config --modversion attnres 2>&1)
+  if [ "$got" = "$version" ]; then ok "pkg-config --modversion attnres: $got (ATTNRES_VERSION_STRING)"
+  else fail "pkg-config --modversion attnres: '$got', want '$version'"; fi
+  cflags=$(pkg-config --cflags attnres 2>&1 | sed "s/ *$//"); libs=$(pkg-config --libs attnres 2>&1 | sed "s/ *$//")
+  if [ "$cflags" = "-I$prefix/include" ] && [ "$libs" = "-lm" ]; then ok "pkg-config --cflags/--libs: -I\$tmp/prefix/include, -lm"
+  else fail "pkg-config --cflags attnres: '$cflags', --libs: '$libs'"; fi
+  # the README's line, literally: cc $(pkg-config --cflags attnres) prog.c -lm
+  ( cd "$tmp" && cc $(pkg-config --cflags attnres) prog.c -lm ) > "$tmp/cc.log" 2>&1; st=$?
+  out=$("$tmp/a.out" "$model" 2>&1)
+  if [ "$st" -eq 0 ] && [ "$out" = "$version 1 scalar" ]; then
+    ok "cc \$(pkg-config --cflags attnres) prog.c -lm: builds; it loads $model and runs forward: '$out'"
+  else fail "cc \$(pkg-config --cflags attnres) prog.c -lm: exit $st, prints '$out': $(head -n 2 "$tmp/cc.log" | tr '\n' ' ')"; fi
+  # the installed kernel file (its portable loops without ISA flags)
+  kdir=$(pkg-config --variable=kerneldir attnres)
+  ( cd "$tmp" && cc -std=c99 -O2 -ffp-contract=off $(pkg-config --cflags attnres) -c "$kdir/attnres_kernels.c" &&
+    cc -std=c99 -O2 -ffp-contract=off -DATTNRES_KERNELS $(pkg-config --cflags attnres) -o k.out prog.c attnres_kernels.o \
+       $(pkg-config --libs attnres) ) > "$tmp/cc.log" 2>&1; st=$?
+  out=$("$tmp/k.out" "$model" 2>&1)
+  case "$out" in
+    "$version 1 "*) [ "$st" -eq 0 ] && ok "the installed kernel file (\$kerneldir/attnres_kernels.c) builds and runs: '$out'" ||
+                     fail "installed kernel file: exit $st";;
+    *) fail "installed kernel file: exit $st, prints '$out': $(head -n 2 "$tmp/cc.log" | tr '\n' ' ')";;
+  esac
+  unset PKG_CONFIG_PATH
+fi
+
+# ---- DESTDIR stages the files; attnres.pc keeps the real prefix ---------------------
+mk install DESTDIR="$tmp/stage" PREFIX=/opt/attnres > "$tmp/log" 2>&1; st=$?
+if [ "$st" -eq 0 ] && cmp -s attnres.h "$tmp/stage/opt/attnres/include/attnres.h" &&
+   grep -qx "prefix=/opt/attnres" "$tmp/stage/opt/attnres/share/pkgconfig/attnres.pc"; then
+  ok "make install DESTDIR=\$tmp/stage PREFIX=/opt/attnres: files under the stage, attnres.pc says prefix=/opt/attnres"
+else fail "make install DESTDIR=... PREFIX=/opt/attnres: exit $st: $(tail -n 2 "$tmp/log" | tr '\n' ' ')"; fi
+
+# ---- make uninstall leaves nothing it wrote -----------------------------------------
+mk uninstall PREFIX="$prefix" > "$tmp/log" 2>&1; s1=$?
+mk uninstall DESTDIR="$tmp/stage" PREFIX=/opt/attnres >> "$tmp/log" 2>&1; s2=$?
+left=$(find "$prefix" "$tmp/stage" -type f | sed "s|^$tmp/||")
+if [ "$s1$s2" = "00" ] && [ -z "$left" ]; then ok "make uninstall: no file left under either prefix"
+else fail "make uninstall: exit $s1 $s2, left: $left"; fi
+
+echo "# summary test_make: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
