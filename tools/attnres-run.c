@@ -1193,6 +1193,15 @@ int main(int argc, char **argv) {
         free(o.prompt_buf);
         return 1;
     }
+#ifdef ATTNRES_CUDA
+    /* the CUDA build runs matvecs on the GPU for uploaded weights only; without
+       a GPU everything runs on the host (quietly: the output is the same) */
+    {
+        char why[200];
+        if (attnres_cuda_device_count(why, (int)sizeof why) > 0 && attnres_cuda_upload(&model, &err) != ATTNRES_OK)
+            fprintf(stderr, "attnres-run: %s\n", err.message);
+    }
+#endif
     /* checks that need the model: exit 2, nothing allocated but the model */
     n_prompt = o.prompt_len;
     ex.probs_k = o.probs_k;
