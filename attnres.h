@@ -152,7 +152,7 @@ typedef struct {
     int   dim;            /* model width d                                  */
     int   hidden_dim;     /* SwiGLU hidden width                            */
     int   n_layers;       /* transformer layers; L = 2*n_layers sublayers   */
-    int   n_heads;        /* query heads; head_dim = dim / n_heads          */
+    int   n_heads;        /* query heads                                    */
     int   n_kv_heads;     /* key/value heads (< n_heads: grouped-query)     */
     int   vocab_size;
     int   seq_len;        /* maximum context, in tokens                     */
@@ -161,12 +161,13 @@ typedef struct {
     int   tie_embeddings; /* 1: the output projection is tok_embeddings     */
     int   residual;       /* an attnres_residual                            */
     int   block_size;     /* S, in sublayers (attnres); 0 for standard      */
+    int   head_dim;       /* width of a head; 0: dim / n_heads (Qwen3: not) */
 } attnres_config;
 
 /* Derived sizes, named once so no function recomputes them differently. */
 ATTNRESDEF int attnres_n_sublayers(const attnres_config *c); /* L = 2*n_layers          */
 ATTNRESDEF int attnres_n_blocks(const attnres_config *c);    /* N = ceil(L/S); 0 std    */
-ATTNRESDEF int attnres_head_dim(const attnres_config *c);    /* dim / n_heads           */
+ATTNRESDEF int attnres_head_dim(const attnres_config *c);    /* head_dim or dim/n_heads */
 ATTNRESDEF int attnres_kv_dim(const attnres_config *c);      /* n_kv_heads * head_dim   */
 
 /* Checks every field; returns ATTNRES_ERR_CONFIG naming the first bad one. */
@@ -600,8 +601,8 @@ ATTNRES__PRIVATE int attnres__ok(attnres_error *err) {
 /* ======================================================================== */
 
 ATTNRESDEF int attnres_n_sublayers(const attnres_config *c) { return 2 * c->n_layers; }
-ATTNRESDEF int attnres_head_dim(const attnres_config *c)    { return c->dim / c->n_heads; }
-ATTNRESDEF int attnres_kv_dim(const attnres_config *c)      { return c->n_kv_heads * (c->dim / c->n_heads); }
+ATTNRESDEF int attnres_head_dim(const attnres_config *c)    { return c->head_dim > 0 ? c->head_dim : c->dim / c->n_heads; }
+ATTNRESDEF int attnres_kv_dim(const attnres_config *c)      { return c->n_kv_heads * attnres_head_dim(c); }
 ATTNRESDEF int attnres_n_blocks(const attnres_config *c) {
     int L = attnres_n_sublayers(c);
     if (c->residual != ATTNRES_RESIDUAL_ATTNRES || c->block_size <= 0) return 0;
@@ -628,13 +629,17 @@ ATTNRESDEF int attnres_config_validate(const attnres_config *c, attnres_error *e
     ATTNRES__RANGE(vocab_size, 1, ATTNRES__MAX_VOCAB);
     ATTNRES__RANGE(seq_len, 1, ATTNRES__MAX_SEQ);
     ATTNRES__RANGE(tie_embeddings, 0, 1);
+    ATTNRES__RANGE(head_dim, 0, ATTNRES__MAX_DIM);
 #undef ATTNRES__RANGE
-    if (c->dim % c->n_heads != 0)
-        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_heads = %d does not divide dim = %d",
-                             c->n_heads, c->dim);
-    if ((c->dim / c->n_heads) % 2 != 0)
+    if (c->head_dim == 0 && c->dim % c->n_heads != 0)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_heads = %d does not divide dim = %d "
+                             "(set head_dim to give heads another width)", c->n_heads, c->dim);
+    if ((long)c->n_heads * attnres_head_dim(c) > 4L * ATTNRES__MAX_DIM)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_heads * head_dim = %d * %d exceeds %d",
+                             c->n_heads, c->head_dim, 4 * ATTNRES__MAX_DIM);
+    if (attnres_head_dim(c) % 2 != 0)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: head_dim = %d must be even for RoPE",
-                             c->dim / c->n_heads);
+                             attnres_head_dim(c));
     if (c->n_heads % c->n_kv_heads != 0)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_kv_heads = %d does not divide n_heads = %d",
                              c->n_kv_heads, c->n_heads);
@@ -1313,7 +1318,8 @@ ATTNRES__PRIVATE int attnres__check_forward(const attnres_model *m, const attnre
     if (c->dim != sc->dim || c->hidden_dim != sc->hidden_dim || c->n_layers != sc->n_layers ||
         c->n_heads != sc->n_heads || c->n_kv_heads != sc->n_kv_heads ||
         c->vocab_size != sc->vocab_size || c->seq_len != sc->seq_len ||
-        c->residual != sc->residual || c->block_size != sc->block_size)
+        c->residual != sc->residual || c->block_size != sc->block_size ||
+        attnres_head_dim(c) != attnres_head_dim(sc))
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "forward: the state was made for a different config");
     if (s->path != ATTNRES_PATH_DIRECT && s->path != ATTNRES_PATH_TWO_PHASE)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "forward: unknown path %d (DIRECT or TWO_PHASE)", s->path);
@@ -2025,7 +2031,9 @@ ATTNRESDEF int attnres_st_read_i32(int32_t *dst, size_t count, const attnres_st_
 /* Checkpoint loading: config from __metadata__, then every tensor by name   */
 /* ======================================================================== */
 
-#define ATTNRES_FORMAT_VERSION "1"
+/* "2" adds an optional metadata key, head_dim; writers use "2" only when
+   it is used. Version "1" files still load: they are "2" without it. */
+#define ATTNRES_FORMAT_VERSION "2"
 
 /* A metadata value that must be present. */
 ATTNRES__PRIVATE int attnres__meta_need(const attnres_st_file *f, const char *key, const char **value,
@@ -2131,8 +2139,8 @@ ATTNRES__PRIVATE int attnres__config_from_meta(const attnres_st_file *f, attnres
     if (format && strcmp(format, "attnres") != 0)
         return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: format \"%.40s\" is not \"attnres\"", format);
     if ((rc = attnres__meta_need(f, "format_version", &version, err)) != ATTNRES_OK) return rc;
-    if (strcmp(version, ATTNRES_FORMAT_VERSION) != 0)
-        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: format_version \"%.40s\" is not supported (this library reads \"%s\")",
+    if (strcmp(version, "1") != 0 && strcmp(version, ATTNRES_FORMAT_VERSION) != 0)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: format_version \"%.40s\" is not supported (this library reads \"1\" and \"%s\")",
                              version, ATTNRES_FORMAT_VERSION);
     rc = attnres__meta_int(f, "dim", &c->dim, err);
     if (rc == ATTNRES_OK) rc = attnres__meta_int(f, "hidden_dim", &c->hidden_dim, err);
@@ -2149,6 +2157,8 @@ ATTNRES__PRIVATE int attnres__config_from_meta(const attnres_st_file *f, attnres
         if (c->residual == ATTNRES_RESIDUAL_ATTNRES || attnres_st_meta_get(f, "block_size"))
             rc = attnres__meta_int(f, "block_size", &c->block_size, err);
     }
+    if (rc == ATTNRES_OK && strcmp(version, "1") != 0 && attnres_st_meta_get(f, "head_dim"))
+        rc = attnres__meta_int(f, "head_dim", &c->head_dim, err);
     if (rc == ATTNRES_OK) rc = attnres_config_validate(c, err);
     return rc;
 }
