@@ -162,6 +162,7 @@ typedef struct {
     int   residual;       /* an attnres_residual                            */
     int   block_size;     /* S, in sublayers (attnres); 0 for standard      */
     int   head_dim;       /* width of a head; 0: dim / n_heads (Qwen3: not) */
+    int   qk_norm;        /* 1: RMSNorm each q and k head before RoPE       */
 } attnres_config;
 
 /* Derived sizes, named once so no function recomputes them differently. */
@@ -188,6 +189,8 @@ typedef struct {
     float *pseudo_query;    /* [L+1, dim]  row L: output; NULL for standard  */
     float *key_norm;        /* [L+1, dim]  key RMSNorm gains; NULL for std   */
     float *norm;            /* [dim]       final RMSNorm gain                */
+    float *q_norm;          /* [n_layers, head_dim]  QK-norm gains; NULL     */
+    float *k_norm;          /* [n_layers, head_dim]  without qk_norm         */
     float *output;          /* [vocab_size, dim]  == tok_embeddings if tied  */
 } attnres_weights;
 
@@ -630,6 +633,7 @@ ATTNRESDEF int attnres_config_validate(const attnres_config *c, attnres_error *e
     ATTNRES__RANGE(seq_len, 1, ATTNRES__MAX_SEQ);
     ATTNRES__RANGE(tie_embeddings, 0, 1);
     ATTNRES__RANGE(head_dim, 0, ATTNRES__MAX_DIM);
+    ATTNRES__RANGE(qk_norm, 0, 1);
 #undef ATTNRES__RANGE
     if (c->head_dim == 0 && c->dim % c->n_heads != 0)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_heads = %d does not divide dim = %d "
@@ -687,6 +691,12 @@ ATTNRES__PRIVATE size_t attnres__carve_weights(attnres_weights *w, float *base, 
     ATTNRES__TAKE(w2, nl * d * hd);
     ATTNRES__TAKE(w3, nl * hd * d);
     ATTNRES__TAKE(norm, d);
+    if (c->qk_norm) {
+        ATTNRES__TAKE(q_norm, nl * (size_t)attnres_head_dim(c));
+        ATTNRES__TAKE(k_norm, nl * (size_t)attnres_head_dim(c));
+    } else {
+        w->q_norm = w->k_norm = NULL;
+    }
     if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {
         ATTNRES__TAKE(pseudo_query, L1 * d);
         ATTNRES__TAKE(key_norm, L1 * d);
@@ -1087,6 +1097,15 @@ ATTNRES__PRIVATE void attnres__attention(const attnres_model *m, attnres_state *
     const int rows[3] = { q_dim, kv_dim, kv_dim };
 
     attnres__hot_matvecs(3, qkv, w_qkv, rows, s->xb, c->dim);   /* q = wq xb, k = wk xb, v = wv xb */
+    if (c->qk_norm) {   /* QK-norm (Qwen3): RMSNorm over each head of q and of k, before RoPE */
+        int h;
+        for (h = 0; h < c->n_heads; h++)
+            attnres_rmsnorm(s->q + (size_t)h * head_dim, s->q + (size_t)h * head_dim,
+                            w->q_norm + (size_t)layer * head_dim, head_dim, c->norm_eps);
+        for (h = 0; h < c->n_kv_heads; h++)
+            attnres_rmsnorm(k + (size_t)h * head_dim, k + (size_t)h * head_dim,
+                            w->k_norm + (size_t)layer * head_dim, head_dim, c->norm_eps);
+    }
     attnres_rope(s->q, q_dim, head_dim, pos, c->rope_theta);
     attnres_rope(k, kv_dim, head_dim, pos, c->rope_theta);
     attnres__hot_attend(s->xb2, s->att, s->q, s->key_cache + layer_off, s->value_cache + layer_off,
@@ -1319,7 +1338,7 @@ ATTNRES__PRIVATE int attnres__check_forward(const attnres_model *m, const attnre
         c->n_heads != sc->n_heads || c->n_kv_heads != sc->n_kv_heads ||
         c->vocab_size != sc->vocab_size || c->seq_len != sc->seq_len ||
         c->residual != sc->residual || c->block_size != sc->block_size ||
-        attnres_head_dim(c) != attnres_head_dim(sc))
+        attnres_head_dim(c) != attnres_head_dim(sc) || c->qk_norm != sc->qk_norm)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "forward: the state was made for a different config");
     if (s->path != ATTNRES_PATH_DIRECT && s->path != ATTNRES_PATH_TWO_PHASE)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "forward: unknown path %d (DIRECT or TWO_PHASE)", s->path);
@@ -2031,8 +2050,9 @@ ATTNRESDEF int attnres_st_read_i32(int32_t *dst, size_t count, const attnres_st_
 /* Checkpoint loading: config from __metadata__, then every tensor by name   */
 /* ======================================================================== */
 
-/* "2" adds an optional metadata key, head_dim; writers use "2" only when
-   it is used. Version "1" files still load: they are "2" without it. */
+/* "2" adds two optional metadata keys, head_dim and qk_norm (with the
+   tensors layers.N.attention.{q,k}_norm.weight); writers use "2" only when
+   they are used. Version "1" files still load: they are "2" without them. */
 #define ATTNRES_FORMAT_VERSION "2"
 
 /* A metadata value that must be present. */
@@ -2159,6 +2179,8 @@ ATTNRES__PRIVATE int attnres__config_from_meta(const attnres_st_file *f, attnres
     }
     if (rc == ATTNRES_OK && strcmp(version, "1") != 0 && attnres_st_meta_get(f, "head_dim"))
         rc = attnres__meta_int(f, "head_dim", &c->head_dim, err);
+    if (rc == ATTNRES_OK && strcmp(version, "1") != 0 && attnres_st_meta_get(f, "qk_norm"))
+        rc = attnres__meta_choice(f, "qk_norm", "false", "true", &c->qk_norm, err);
     if (rc == ATTNRES_OK) rc = attnres_config_validate(c, err);
     return rc;
 }
@@ -2244,6 +2266,14 @@ ATTNRES__PRIVATE int attnres__load_weights(const attnres_config *c, const attnre
                                  attnres__at(w->key_norm, (2 * I + 1) * d)};
             for (k = 0; k < 4 && rc == ATTNRES_OK; k++)
                 rc = attnres__load_layer_tensor(f, used, res_names[k], i, res_dst[k], D, 0, err);
+        }
+        if (c->qk_norm && rc == ATTNRES_OK) {
+            int HDim = attnres_head_dim(c);
+            rc = attnres__load_layer_tensor(f, used, "layers.%d.attention.q_norm.weight", i,
+                                            attnres__at(w->q_norm, I * (size_t)HDim), HDim, 0, err);
+            if (rc == ATTNRES_OK)
+                rc = attnres__load_layer_tensor(f, used, "layers.%d.attention.k_norm.weight", i,
+                                                attnres__at(w->k_norm, I * (size_t)HDim), HDim, 0, err);
         }
     }
     if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {
