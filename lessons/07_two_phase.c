@@ -35,7 +35,7 @@ static double max_abs_diff(const float *a, const float *b, int n) {
    size S (0: standard). The counters do not depend on dim, so the model is
    as small as a model can be; only its depth and blocks matter. */
 static void traffic(int L, int S, int path, attnres_io *sub, attnres_io *out) {
-    attnres_config c = {2, 2, 1, 1, 1, 2, 1, 10000.0f, 1e-5f, 1, ATTNRES_RESIDUAL_ATTNRES, 1};
+    attnres_config c = {2, 2, 1, 1, 1, 2, 1, 10000.0f, 1e-5f, 1, ATTNRES_RESIDUAL_ATTNRES, 1, 0, 0};
     attnres_model m;
     attnres_state s;
     c.n_layers = L / 2;

@@ -296,7 +296,8 @@ static void test_edits(void) {
     (void)EDIT(as_dtype, "tok_embeddings.weight"); e.dtype = "U8";
     edit_case(&e, ATTNRES_ERR_DTYPE, "U8", "U8 tensor");
     edit_case(EDIT(extra, ""), ATTNRES_ERR_SHAPE, "unexpected tensor ''", "extra tensor with an empty name");
-    edit_case(META("format_version", "2"), ATTNRES_ERR_FORMAT, "format_version", "future format version");
+    edit_case(META("format_version", "3"), ATTNRES_ERR_FORMAT, "format_version", "future format version");
+    edit_case(META("format_version", "2"), ATTNRES_OK, "", "a version 1 model read as version 2 (no new keys) loads");
     edit_case(META("format_version", NULL), ATTNRES_ERR_MISSING, "format_version", "no format version");
     edit_case(META("format", "gguf"), ATTNRES_ERR_FORMAT, "format", "another format");
     edit_case(META("dim", "sixty-four"), ATTNRES_ERR_CONFIG, "dim", "dim not a number");
@@ -797,7 +798,8 @@ static void test_configs(void) {
         {"n_layers", 0}, {"n_layers", 1025}, {"n_heads", 0}, {"n_heads", 3}, {"n_heads", 65},
         {"n_kv_heads", 0}, {"n_kv_heads", 3}, {"n_kv_heads", 8}, {"vocab_size", 0}, {"vocab_size", -1},
         {"seq_len", 0}, {"seq_len", 2000000}, {"block_size", 0}, {"block_size", 5}, {"block_size", -3},
-        {"tie_embeddings", 2}, {"residual", 2}, {"residual", -1}};
+        {"tie_embeddings", 2}, {"residual", 2}, {"residual", -1},
+        {"head_dim", -2}, {"head_dim", 7}, {"head_dim", 65538}, {"qk_norm", 2}, {"qk_norm", -1}};
     attnres_model m;
     attnres_state s;
     attnres_error err;
@@ -821,6 +823,8 @@ static void test_configs(void) {
         else if (!strcmp(f, "seq_len")) c.seq_len = bad[i].value;
         else if (!strcmp(f, "block_size")) c.block_size = bad[i].value;
         else if (!strcmp(f, "tie_embeddings")) c.tie_embeddings = bad[i].value;
+        else if (!strcmp(f, "head_dim")) c.head_dim = bad[i].value;
+        else if (!strcmp(f, "qk_norm")) c.qk_norm = bad[i].value;
         else c.residual = bad[i].value;
         rc = attnres_config_validate(&c, &err);
         named = strstr(err.message, f) != NULL || (!strcmp(f, "n_heads") && strstr(err.message, "head_dim"));
