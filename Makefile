@@ -39,7 +39,7 @@ VARIANT := $(VARIANT)cuda
 endif
 BUILD   ?= build/$(if $(VARIANT),$(VARIANT),default)
 
-TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static
+TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static test_import
 SOURCES := $(wildcard tests/*.c)
 STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
 
@@ -108,6 +108,7 @@ help:
 	@echo "make experiments-grammar  the sweep's grid on the generated grammar text (~20 min)"
 	@echo "make experiments-publish  copy the full sweep's results and models to docs/ and models/experiments/"
 	@echo "make test-ddp      1 process vs torchrun with 2 (DistributedDataParallel): same loss curve"
+	@echo "make import-golden rewrite golden/import/ (real-layout tiny models + references; check-import-golden compares)"
 	@echo "make clean         remove build/"
 	@echo "variables: CC, CFLAGS, LDLIBS, PYTHON, SAN, SIMD, OMP, CUDA, NVCC"
 	@echo "  STB_INCLUDE (default /usr/include/stb), STB_INSTALL=no: never apt-get install libstb-dev"
@@ -120,4 +121,6 @@ help:
 #   mk/reliability.mk  fuzz, valgrind, determinism, regress
 #   mk/neon.mk         make test-neon: the NEON kernels under qemu-aarch64
 #   mk/experiments.mk  the depth x residual sweeps, test-ddp (needs python3-torch)
-include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk mk/experiments.mk
+#   mk/import.mk       real checkpoints: importer tests, make import-golden
+include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk mk/experiments.mk \
+        mk/import.mk
