@@ -14,7 +14,7 @@
 all: $(BUILD)/test_importers
 TESTS += test_importers
 
-$(BUILD)/test_importers: tests/test_importers.sh | $(BUILD)
+$(BUILD)/test_importers: tests/test_importers.sh $(BUILD)/attnres-run | $(BUILD)
 	cp tests/test_importers.sh $@
 	chmod +x $@
 

@@ -20,7 +20,8 @@
 #define ATOL 1e-4
 #define BRIDGE_TOL 2e-3   /* eps 1e-5 over activations of rms ~0.5: see test_case */
 
-static const char *CASES[] = {"hf_llama", "hf_llama_bf16_sharded", "hf_qwen3", "llama2c_v0", "llama2c_v1", NULL};
+static const char *CASES[] = {"hf_llama", "hf_llama_bf16_sharded", "hf_qwen3", "llama2c_v0", "llama2c_v1",
+                              "e2e_qwen3", "e2e_llama2c", NULL};
 
 /* The same model with AttnRes residuals, block size S: every weight
    copied, pseudo-queries 0, key-norm gains 1. */

@@ -8,8 +8,13 @@
 # llama2.c version 2 (int8) file, a config with rope_scaling, an unknown
 # architecture, an F64 tensor, a shard the index names but that is missing,
 # and --to-attnres of a model that is already AttnRes.
-# Needs /usr/bin/python3 (PYTHON) with numpy; without them every case prints
-# "skip" and counts as skipped. Run from the repository root.
+# End to end (no Python): attnres-run on the two e2e models with their
+# tokenizers (a Qwen3 directory's tokenizer.json, a llama2.c tokenizer.bin)
+# must print exactly golden/import/CASE.cli.txt: the prompt, then the PyTorch
+# reference's greedy continuation as text (skipped if attnres-run could not
+# be built). The importer cases need /usr/bin/python3 (PYTHON) with numpy;
+# without them they print "skip" and count as skipped. Run from the
+# repository root.
 # Prints ok/FAIL/skip lines and "# summary test_importers: P passed, F failed, S skipped".
 build=${1:-$(dirname "$0")}
 python=${PYTHON:-/usr/bin/python3}
@@ -20,8 +25,21 @@ passed=0; failed=0; skipped=0
 ok()   { echo "ok   $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
 skip() { echo "skip $*"; skipped=$((skipped + 1)); }
-CASES="hf_llama hf_llama_bf16_sharded hf_qwen3 llama2c_v0 llama2c_v1"
+CASES="hf_llama hf_llama_bf16_sharded hf_qwen3 llama2c_v0 llama2c_v1 e2e_qwen3 e2e_llama2c"
 N_REFUSALS=7
+
+# ---- the command line, end to end: imported model + its tokenizer -> text
+for c in e2e_qwen3 e2e_llama2c; do
+  tk="$golden/$c/tokenizer.json"; [ -f "$tk" ] || tk="$golden/$c.tokenizer.bin"
+  if [ ! -x "$build/attnres-run" ]; then
+    skip "attnres-run $c --tokenizer: attnres-run was not built ($(cat "$build/attnres-run.skip" 2>/dev/null))"
+  elif "$build/attnres-run" "$golden/$c.model.safetensors" --tokenizer "$tk" -p "the little robot" -n 8 -t 0 -q \
+         > "$tmp/$c.out" 2> "$tmp/$c.err" && cmp -s "$tmp/$c.out" "$golden/$c.cli.txt"; then
+    ok "attnres-run $c --tokenizer $(basename "$tk"): prints the reference's greedy text: $(cat "$tmp/$c.out")"
+  else
+    fail "attnres-run $c --tokenizer: printed '$(cat "$tmp/$c.out")', want '$(cat "$golden/$c.cli.txt")' $(cat "$tmp/$c.err")"
+  fi
+done
 
 if ! "$python" -c 'import numpy' 2>/dev/null; then
   why="$python with numpy is not available (apt-get install python3-numpy)"

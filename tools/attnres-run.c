@@ -10,7 +10,10 @@
    and main.
 
    Tokenizer: byte-level. Token id = byte value, no BOS/EOS, so a prompt is
-   its bytes and every byte must be < vocab_size.
+   its bytes and every byte must be < vocab_size. With --tokenizer FILE (an
+   imported model's tokenizer.json or llama2.c tokenizer.bin, tools/tokenizer.c)
+   the prompt is encoded by it, BOS first if it has one, and every new token is
+   printed as its text (BOS and EOS as nothing).
 
    Context: the prompt plus the new tokens must fit in the model's seq_len;
    otherwise the program stops before it starts, saying how many new tokens
@@ -65,6 +68,7 @@
 
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
+#include "tokenizer.h"   /* --tokenizer; tools/tokenizer.c is linked in (mk/run.mk) */
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STBI_WRITE_NO_STDIO   /* only stbi_write_png_to_func: every write is ours, and checked */
@@ -92,6 +96,7 @@ typedef struct {
     int         path;          /* an attnres_path                            */
     const char *heatmap_path;  /* NULL: no heatmap                           */
     int         quiet;
+    const char *tokenizer_path; /* NULL: byte-level                          */
 } options;
 
 /* s with its control characters escaped, for quoting in a message; four
@@ -120,6 +125,8 @@ static void usage(FILE *out) {
         "                         (default direct; same result, ignored for standard models)\n"
         "      --heatmap FILE.png write the depth-attention weights, averaged over every\n"
         "                         position processed, as a PNG (AttnRes models only)\n"
+        "      --tokenizer FILE   encode the prompt and print tokens with an imported model's\n"
+        "                         tokenizer.json or llama2.c tokenizer.bin (default: byte-level)\n"
         "  -q, --quiet            no statistics or depth-weight table on stderr\n"
         "  -h, --help             this message\n"
         "Output: the prompt and the new bytes; control bytes, C1 controls and invalid\n"
@@ -199,6 +206,7 @@ static void parse_args(options *o, int argc, char **argv) {
     o->path = ATTNRES_PATH_DIRECT;
     o->heatmap_path = NULL;
     o->quiet = 0;
+    o->tokenizer_path = NULL;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         double x;
@@ -241,6 +249,8 @@ static void parse_args(options *o, int argc, char **argv) {
             v = value_of(&i, argc, argv);
             if (v[0] == '\0') bad_argument("%s: the file name is empty", q(a));
             o->heatmap_path = v;
+        } else if (is_flag(a, NULL, "--tokenizer")) {
+            o->tokenizer_path = value_of(&i, argc, argv);
         } else if (a[0] == '-' && a[1] != '\0') {
             bad_argument("%s: unknown option", q(a));
         } else if (o->model_path) {
@@ -273,6 +283,29 @@ static int encode(int *tokens, const char *text, int vocab_size) {
         }
         tokens[i] = id;
     }
+    return 1;
+}
+
+/* With --tokenizer: BOS (if the tokenizer has one), then the prompt's ids.
+   tokens [strlen(text) + 2]; *n gets the count. Returns 0 after saying why
+   if the text cannot be encoded or an id is not a token of the model. */
+static attnres_tok *tok;   /* NULL: byte-level */
+static int tok_prev = -1;  /* the token before the next one put_token prints */
+static int encode_with_tokenizer(int *tokens, int *n, const char *text, int vocab_size) {
+    char msg[ATTNRES_TOK_ERRLEN];
+    int bos = attnres_tok_bos(tok), k, i;
+    if (bos >= 0) tokens[0] = bos;
+    if (attnres_tok_encode(tok, text, strlen(text), 1, tokens + (bos >= 0), (int)strlen(text) + 1, &k, msg)) {
+        fprintf(stderr, "attnres-run: -p/--prompt: %s\n", q(msg));
+        return 0;
+    }
+    *n = k + (bos >= 0);
+    for (i = 0; i < *n; i++)
+        if (tokens[i] >= vocab_size) {
+            fprintf(stderr, "attnres-run: --tokenizer: token %d of the prompt is %d, past the model's vocab_size %d "
+                            "(a tokenizer of another model?)\n", i, tokens[i], vocab_size);
+            return 0;
+        }
     return 1;
 }
 
@@ -336,10 +369,23 @@ static void put_byte(int b) {
     out_str(buf);
 }
 
-/* One token: a byte, or <ID> for an id past the bytes (vocab_size > 256). */
+/* One token: a byte, or <ID> for an id past the bytes (vocab_size > 256);
+   with --tokenizer its text, byte by byte (BOS and EOS print nothing). */
 static void put_token(int id) {
     char buf[24];
-    if (id >= 0 && id < 256) {
+    if (tok) {
+        static char text[65536];
+        size_t n, i;
+        if (id != attnres_tok_bos(tok) && id != attnres_tok_eos(tok) &&
+            attnres_tok_decode(tok, tok_prev, id, text, sizeof text, &n, NULL) == ATTNRES_TOK_OK)
+            for (i = 0; i < n; i++) put_byte((unsigned char)text[i]);
+        else if (id != attnres_tok_bos(tok) && id != attnres_tok_eos(tok)) {
+            out_pending();
+            snprintf(buf, sizeof buf, "<%d>", id);   /* an id the tokenizer does not know */
+            out_str(buf);
+        }
+        tok_prev = id;
+    } else if (id >= 0 && id < 256) {
         put_byte(id);
     } else {
         out_pending();
@@ -788,16 +834,22 @@ int main(int argc, char **argv) {
         fprintf(stderr, "attnres-run: error: %s\n", err.message);
         return 1;
     }
+    if (o.tokenizer_path && attnres_tok_load(&tok, o.tokenizer_path, err.message) != ATTNRES_TOK_OK) {
+        fprintf(stderr, "attnres-run: --tokenizer: %s\n", q(err.message));
+        attnres_model_free(&model);
+        return 1;
+    }
     /* checks that need the model: exit 2, nothing allocated but the model */
     n_prompt = (int)strlen(o.prompt);
     if (o.heatmap_path && c->residual != ATTNRES_RESIDUAL_ATTNRES) {
         fprintf(stderr, "attnres-run: --heatmap: '%s' is a standard-residual model; "
                         "there is no depth attention to draw\n", q(o.model_path));
         status = 2;
-    } else if (!(prompt = (int *)malloc((size_t)n_prompt * sizeof(int)))) {   /* [n_prompt] */
+    } else if (!(prompt = (int *)malloc(((size_t)n_prompt + 2) * sizeof(int)))) {   /* [n_prompt (+2)] */
         fprintf(stderr, "attnres-run: error: out of memory\n");
         status = 1;
-    } else if (!encode(prompt, o.prompt, c->vocab_size)) {
+    } else if (tok ? !encode_with_tokenizer(prompt, &n_prompt, o.prompt, c->vocab_size)
+                   : !encode(prompt, o.prompt, c->vocab_size)) {
         status = 2;
     } else if (n_prompt > c->seq_len) {   /* the prompt alone: -n is not to blame */
         fprintf(stderr, "attnres-run: -p/--prompt: the prompt (%d bytes) is longer than the context of "
@@ -820,7 +872,9 @@ int main(int argc, char **argv) {
     if (status == 0) {
         int i;
         state.path = o.path;
-        for (i = 0; i < n_prompt; i++) put_byte(prompt[i]);   /* the prompt, escaped alike */
+        if (tok) for (i = 0; o.prompt[i]; i++) put_byte((unsigned char)o.prompt[i]);   /* its text */
+        if (tok) tok_prev = prompt[n_prompt - 1];
+        else for (i = 0; i < n_prompt; i++) put_byte(prompt[i]);   /* the prompt, escaped alike */
         if (out_flush() == 0)
             status = generate(&model, &state, &sampler, &dm, prompt, n_prompt, o.n_tokens, &t_gen);
         out_pending();   /* a UTF-8 sequence cut off by the end */
@@ -851,5 +905,6 @@ int main(int argc, char **argv) {
     attnres_sampler_free(&sampler);
     attnres_state_free(&state);
     attnres_model_free(&model);
+    attnres_tok_free(tok);
     return status;
 }

@@ -10,6 +10,14 @@ For every case in CASES it writes into --out:
                                model.safetensors or shards + index; or a llama2.c .bin)
   CASE.model.safetensors       tools/import_model.py's output for that source
   CASE.expect.safetensors      tokens [T] and logits [T, vocab] of the reference below
+and for the two end-to-end cases (e2e_qwen3: HF Qwen3 directory with a
+byte-level BPE tokenizer.json, Qwen2 pattern; e2e_llama2c: llama2.c v1 .bin
+with a tokenizer.bin) also
+  CASE/tokenizer.json or CASE.tokenizer.bin   a tiny tokenizer trained here on a
+                               sentence (256 bytes + merges: vocab 300)
+  CASE.cli.txt                 what `attnres-run CASE.model.safetensors --tokenizer
+                               ... -p PROMPT -n 8 -t 0` must print: the prompt, then
+                               the reference's greedy continuation as text
 
 The references are written from each architecture's own definition, not from
 the importer or from this engine (float64 throughout):
@@ -308,6 +316,206 @@ def make_case(out, name, kind, seed, o):
              {"fixture": "import", "case": name, "generator": "tools/make_import_golden.py"})
 
 
+# --------------------------------------------------------------------------
+# Tiny tokenizers for the end-to-end cases, and their encoders in Python
+# --------------------------------------------------------------------------
+
+CORPUS = ("the little robot saw the big red ball . the little dog ran to the red robot "
+          "and the robot saw the dog . a big dog and a little ball .")
+E2E_PROMPT = "the little robot"
+E2E_TOKENS = 8
+
+
+def bytes_to_unicode():
+    """GPT-2's byte -> character map."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {b: chr(c) for b, c in zip(bs, cs)}
+
+
+def train_merges(words, n):
+    """Greedy BPE: the most frequent adjacent pair (first in sorted order on
+    ties) merged n times. words: lists of symbols."""
+    words, merges = [list(w) for w in words], []
+    for _ in range(n):
+        counts = {}
+        for w in words:
+            for p in zip(w, w[1:]):
+                counts[p] = counts.get(p, 0) + 1
+        if not counts:
+            break
+        best = max(sorted(counts), key=lambda p: counts[p])
+        merges.append(best)
+        for w in words:
+            i = 0
+            while i < len(w) - 1:
+                if (w[i], w[i + 1]) == best:
+                    w[i:i + 2] = [w[i] + w[i + 1]]
+                i += 1
+    return merges
+
+
+def words_of(text):
+    """' the', ' little', ...: words with their leading space (ASCII only)."""
+    return [(" " if i else "") + w for i, w in enumerate(text.split(" "))]
+
+
+QWEN2_RE = ("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+            "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")
+
+
+def make_bpe_tokenizer(vocab_size):
+    """(tokenizer.json dict, encode(text) -> ids, decode(id) -> bytes, eos)."""
+    b2u = bytes_to_unicode()
+    words = [[b2u[b] for b in w.encode()] for w in words_of(CORPUS)]
+    merges = train_merges(words, vocab_size - 256 - 1)
+    vocab = {b2u[b]: b for b in range(256)}
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    eos = len(vocab)
+    ranks = {p: i for i, p in enumerate(merges)}
+
+    def encode(text):   # ASCII words with single spaces: the Qwen2 pattern splits them as words_of does
+        ids = []
+        for w in words_of(text):
+            sym = [b2u[b] for b in w.encode()]
+            while len(sym) > 1:
+                r = [(ranks.get(p, 1 << 30), i) for i, p in enumerate(zip(sym, sym[1:]))]
+                rank, i = min(r)
+                if rank == 1 << 30:
+                    break
+                sym[i:i + 2] = [sym[i] + sym[i + 1]]
+            ids += [vocab[x] for x in sym]
+        return ids
+
+    u2b = {u: b for b, u in b2u.items()}
+    inv = {i: t for t, i in vocab.items()}
+    tj = {"version": "1.0", "added_tokens": [{"id": eos, "content": "<|endoftext|>", "special": True}],
+          "normalizer": {"type": "NFC"},
+          "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+              {"type": "Split", "pattern": {"Regex": QWEN2_RE}, "behavior": "Isolated", "invert": False},
+              {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}]},
+          "post_processor": None, "decoder": {"type": "ByteLevel"},
+          "model": {"type": "BPE", "byte_fallback": False, "ignore_merges": False, "vocab": vocab,
+                    "merges": [f"{a} {b}" for a, b in merges]}}
+    return tj, encode, (lambda i: b"" if i == eos else bytes(u2b[c] for c in inv[i])), eos
+
+
+def make_spm_tokenizer(vocab_size):
+    """(tokenizer.bin bytes, encode(text) -> ids without BOS, decode(prev, id) -> bytes)."""
+    pieces = [b"<unk>", b"\n<s>\n", b"\n</s>\n"] + [b"<0x%02X>" % b for b in range(256)]
+    chars = sorted(set(" " + CORPUS))
+    pieces += [c.encode() for c in chars]
+    scores = [0.0] * len(pieces)
+    for r, (a, b) in enumerate(train_merges([list(w if w.startswith(" ") else " " + w) for w in words_of(CORPUS)],
+                                            vocab_size - len(pieces))):
+        if (a + b).encode() not in pieces:
+            pieces.append((a + b).encode())
+            scores.append(-float(r))
+    while len(pieces) < vocab_size:   # fill with pieces no text reaches
+        pieces.append(b"<pad%d>" % len(pieces))
+        scores.append(-1e9)
+    index = {p: i for i, p in enumerate(pieces)}
+
+    def encode(text):   # llama2.c's encode
+        ids = [index[b" "]] + [index[c.encode()] if c.encode() in index else None for c in text]
+        assert None not in ids, "E2E prompt has a character without a piece"
+        while True:
+            best = None
+            for i in range(len(ids) - 1):
+                j = index.get(pieces[ids[i]] + pieces[ids[i + 1]])
+                if j is not None and scores[j] > -1e10 and (best is None or scores[j] > best[0]):
+                    best = (scores[j], i, j)
+            if best is None:
+                return ids
+            ids[best[1]:best[1] + 2] = [best[2]]
+
+    def decode(prev, i):
+        p = pieces[i]
+        if i in (1, 2):
+            return b""
+        if prev == 1 and p.startswith(b" "):
+            p = p[1:]
+        if len(p) == 6 and p.startswith(b"<0x") and p.endswith(b">"):
+            return bytes([int(p[3:5], 16)])
+        return p
+
+    blob = struct.pack("<i", max(len(p) for p in pieces))
+    for p, sc in zip(pieces, scores):
+        blob += struct.pack("<fi", sc, len(p)) + p
+    return blob, encode, decode
+
+
+def greedy(forward, prompt_ids, n):
+    """n greedy tokens after prompt_ids; every step's winner must lead by 1e-3."""
+    ids = list(prompt_ids)
+    for _ in range(n):
+        logits = forward(ids)[-1]
+        top = torch.topk(logits, 2).values
+        assert float(top[0] - top[1]) > 1e-3, "greedy step too close to a tie for a stable test"
+        ids.append(int(torch.argmax(logits)))
+    return ids[len(prompt_ids):]
+
+
+def damp_unprintable(w, name, first_byte_id):
+    """Scale down the output rows of the byte tokens that are not printable
+    ASCII, so the greedy continuation is text the CLI prints as it is."""
+    for b in range(256):
+        if not (0x20 <= b < 0x7F):
+            w[name][first_byte_id + b] *= 0.02
+
+
+def make_e2e(out, name, seed):
+    g = torch.Generator().manual_seed(seed)
+    V = 300
+    if name == "e2e_qwen3":
+        tj, encode, decode_one, eos = make_bpe_tokenizer(V)
+        cfg = hf_config("Qwen3ForCausalLM", False, 16, True)
+        cfg["vocab_size"] = V
+        w = hf_weights(cfg, g)
+        damp_unprintable(w, "lm_head.weight", 0)
+        w = {k: rounded(v, "BF16") for k, v in w.items()}   # the reference sees what the file holds
+        src = os.path.join(out, name)
+        write_hf(src, cfg, w, "BF16", 1)
+        with open(os.path.join(src, "tokenizer.json"), "w") as f:
+            json.dump(tj, f, ensure_ascii=False)
+        prompt = encode(E2E_PROMPT)
+        fwd = lambda ids: hf_forward(cfg, w, torch.tensor(ids))   # noqa: E731
+        gen = greedy(fwd, prompt, E2E_TOKENS)
+        text = b"".join(decode_one(i) for i in gen)
+    else:
+        blob, encode, decode = make_spm_tokenizer(V)
+        p = dict(llama2c_params(False), vocab_size=V)
+        w = llama2c_weights(p, g)
+        damp_unprintable(w, "output.weight", 3)
+        src = os.path.join(out, name + ".bin")
+        write_llama2c(src, p, w, 1)
+        with open(os.path.join(out, name + ".tokenizer.bin"), "wb") as f:
+            f.write(blob)
+        prompt = [1] + encode(E2E_PROMPT)
+        fwd = lambda ids: llama2c_forward(p, w, torch.tensor(ids))   # noqa: E731
+        gen = greedy(fwd, prompt, E2E_TOKENS)
+        text, prev = b"", prompt[-1]
+        for i in gen:
+            text += decode(prev, i)
+            prev = i
+    assert all(0x20 <= c < 0x7F or c == 0x0A for c in text), f"{name}: unprintable output {text!r}"
+    tokens = torch.tensor(prompt + gen[:-1])
+    logits = (hf_forward(cfg, w, tokens) if name == "e2e_qwen3" else llama2c_forward(p, w, tokens))
+    rc = import_model.main([src, "--out", os.path.join(out, name + ".model.safetensors")])
+    assert rc == 0, f"{name}: import failed"
+    st.write(os.path.join(out, name + ".expect.safetensors"),
+             {"tokens": tokens.to(torch.int32), "logits": logits.to(torch.float32).contiguous()},
+             {"fixture": "import", "case": name, "generator": "tools/make_import_golden.py"})
+    with open(os.path.join(out, name + ".cli.txt"), "wb") as f:
+        f.write(E2E_PROMPT.encode() + text + b"\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     g = ap.add_mutually_exclusive_group(required=True)
@@ -319,6 +527,8 @@ def main():
     os.makedirs(out, exist_ok=True)
     for name, kind, seed, o in CASES:
         make_case(out, name, kind, seed, o)
+    make_e2e(out, "e2e_qwen3", 206)
+    make_e2e(out, "e2e_llama2c", 207)
     if not args.check:
         return 0
     bad = []
