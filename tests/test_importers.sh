@@ -45,6 +45,7 @@ if ! "$python" -c 'import numpy' 2>/dev/null; then
   why="$python with numpy is not available (apt-get install python3-numpy)"
   for c in $CASES; do skip "import $c: $why"; done
   i=0; while [ $i -lt $N_REFUSALS ]; do skip "importer refusal $i: $why"; i=$((i + 1)); done
+  skip "train.py --from-converted: $why"
   echo "# summary test_importers: $passed passed, $failed failed, $skipped skipped"
   exit 0
 fi
@@ -92,5 +93,20 @@ cp "$golden/hf_llama_bf16_sharded/config.json" "$golden/hf_llama_bf16_sharded/mo
 refuse "a missing shard" "model-00002-of-00003.safetensors" -- "$tmp/lost" --out "$tmp/x"
 "$python" tools/import_model.py --to-attnres "$golden/hf_llama.model.safetensors" --out "$tmp/bridge.safetensors" > /dev/null
 refuse "--to-attnres of an AttnRes model" "not a standard-residual" -- --to-attnres "$tmp/bridge.safetensors" --out "$tmp/x"
+# tools/train.py --from-converted: a few steps on the converted shipped standard
+# model train the pseudo-queries and key gains only (it checks that every other
+# tensor is written back unchanged); needs python3-torch
+if "$python" -c 'import torch' 2>/dev/null; then
+  "$python" tools/import_model.py --to-attnres models/standard.safetensors --out "$tmp/std_bridge.safetensors" > /dev/null &&
+  OMP_NUM_THREADS=1 "$python" tools/train.py --from-converted "$tmp/std_bridge.safetensors" --out "$tmp" --corpus models \
+    --steps 4 --batch 2 --window 32 --val-bytes 512 --threads 1 > "$tmp/train.log" 2>&1
+  if [ $? -eq 0 ] && grep -q "every other tensor unchanged" "$tmp/train.log" && [ -f "$tmp/std_bridge.depth-trained.safetensors" ]; then
+    ok "train.py --from-converted: $(tail -n 1 "$tmp/train.log")"
+  else
+    fail "train.py --from-converted: $(tail -n 3 "$tmp/train.log" | tr '\n' ' ')"
+  fi
+else
+  skip "train.py --from-converted: $python has no torch (apt-get install python3-torch)"
+fi
 echo "# summary test_importers: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
