@@ -67,7 +67,7 @@ $(FLAGS_STAMP): FORCE | $(BUILD)
 	  [ -f $@ ] && echo "flags changed: $(BUILD) is rebuilt with $$flags"; \
 	  printf '%s\n' "$$flags" > $@; fi
 
-TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static
+TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static test_import
 SOURCES := $(wildcard tests/*.c)
 STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
 
@@ -157,6 +157,9 @@ help:
 	@echo "make experiments-grammar  the sweep's grid on the generated grammar text (~20 min)"
 	@echo "make experiments-publish  copy the full sweep's results and models to docs/ and models/experiments/"
 	@echo "make test-ddp      1 process vs torchrun with 2 (TORCHRUN): same loss curve"
+	@echo "make import-golden rewrite golden/import/ (real-layout tiny models + their PyTorch references)"
+	@echo "make check-import-golden  regenerate golden/import/ elsewhere and require identical bytes"
+	@echo "make unicode-tables  regenerate tools/tokenizer_unicode.h (the tokenizer's Unicode classes)"
 	@echo "Debugging and the browser:"
 	@echo "make debug         tests, lessons and attnres-run at -O0 -g into build/debug (docs/debugging.md)"
 	@echo "make check-debug   make debug, then the gdb session of docs/debugging.md, run as written"
@@ -180,6 +183,7 @@ help:
 #   mk/experiments.mk  the depth x residual sweeps, test-ddp (needs python3-torch)
 #   mk/debug.mk        make debug (-O0 -g into build/debug), check-debug (the gdb session)
 #   mk/web.mk          web, web-serve, test-web: the page and its WebAssembly build
+#   mk/import.mk       real checkpoints: importer tests, make import-golden
 #   mk/install.mk      install, uninstall, attnres.pc; test_make (help, install)
 include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk mk/experiments.mk \
-        mk/debug.mk mk/web.mk mk/install.mk
+        mk/debug.mk mk/web.mk mk/install.mk mk/import.mk

@@ -45,6 +45,9 @@
      RoPE rotates interleaved pairs (x[2i], x[2i+1]) of every q and k head by
      pos * theta^(-2i/head_dim). Attention is causal, scaled by 1/sqrt(head_dim),
      and grouped-query: query head hq reads kv head hq / (n_heads/n_kv_heads).
+     head_dim is dim / n_heads unless the config sets it (Qwen3); with
+     qk_norm, each head of q and k is RMSNormed (gains [head_dim] per layer)
+     before RoPE.
 
      residual = STANDARD:  h <- h + f_l(h) for every sublayer, starting from
        the token embedding; logits = W_out RMSNorm(h).
@@ -93,7 +96,10 @@
             the weights each token, so attnres_model_refresh and
             folded_query are gone; the safetensors reader is private
             (attnres__st_*); the kernel hook is two functions (matvec,
-            attend); the implementation reads in the data's order.
+            attend); the implementation reads in the data's order; an
+            explicit head_dim and optional QK-norm (checkpoint format 2,
+            format 1 still loads), for imported LLaMA-family and Qwen3
+            models.
      0.3  the caller chooses the context: attnres_state_init_ctx, and
           attnres_state_bytes to ask its cost first; attnres_escape (every
           error message is escaped); RMS norms that do not overflow for
@@ -175,7 +181,7 @@ typedef struct {
     int   dim;            /* model width d                                  */
     int   hidden_dim;     /* SwiGLU hidden width                            */
     int   n_layers;       /* transformer layers; L = 2*n_layers sublayers   */
-    int   n_heads;        /* query heads; head_dim = dim / n_heads          */
+    int   n_heads;        /* query heads                                    */
     int   n_kv_heads;     /* key/value heads (< n_heads: grouped-query)     */
     int   vocab_size;
     int   seq_len;        /* maximum context, in tokens                     */
@@ -184,12 +190,14 @@ typedef struct {
     int   tie_embeddings; /* 1: the output projection is tok_embeddings     */
     int   residual;       /* an attnres_residual                            */
     int   block_size;     /* S, in sublayers (attnres); 0 for standard      */
+    int   head_dim;       /* width of a head; 0: dim / n_heads (Qwen3: not) */
+    int   qk_norm;        /* 1: RMSNorm each q and k head before RoPE       */
 } attnres_config;
 
 /* Derived sizes, named once so no function recomputes them differently. */
 ATTNRESDEF int attnres_n_sublayers(const attnres_config *c); /* L = 2*n_layers          */
 ATTNRESDEF int attnres_n_blocks(const attnres_config *c);    /* N = ceil(L/S); 0 std    */
-ATTNRESDEF int attnres_head_dim(const attnres_config *c);    /* dim / n_heads           */
+ATTNRESDEF int attnres_head_dim(const attnres_config *c);    /* head_dim or dim/n_heads */
 ATTNRESDEF int attnres_kv_dim(const attnres_config *c);      /* n_kv_heads * head_dim   */
 
 /* Checks every field; returns ATTNRES_ERR_CONFIG naming the first bad one. */
@@ -210,6 +218,8 @@ typedef struct {
     float *pseudo_query;    /* [L+1, dim]  row L: output; NULL for standard  */
     float *key_norm;        /* [L+1, dim]  key RMSNorm gains; NULL for std   */
     float *norm;            /* [dim]       final RMSNorm gain                */
+    float *q_norm;          /* [n_layers, head_dim]  QK-norm gains; NULL     */
+    float *k_norm;          /* [n_layers, head_dim]  without qk_norm         */
     float *output;          /* [vocab_size, dim]  == tok_embeddings if tied  */
 } attnres_weights;
 
@@ -714,6 +724,19 @@ ATTNRESDEF void attnres_block_close(attnres_block_state *bs) {
 /* 4. The forward pass                                                      */
 /* ======================================================================== */
 
+/* QK-norm: every head of q [n_heads*head_dim] and of k [kv_dim] normalised
+   in place, with this layer's gains q_norm, k_norm [head_dim]. */
+ATTNRES__PRIVATE void attnres__qk_norm(float *q, float *k, const attnres_weights *w,
+                                       const attnres_config *c, int layer) {
+    int head_dim = attnres_head_dim(c), h;
+    for (h = 0; h < c->n_heads; h++)
+        attnres_rmsnorm(q + (size_t)h * head_dim, q + (size_t)h * head_dim,
+                        w->q_norm + (size_t)layer * head_dim, head_dim, c->norm_eps);
+    for (h = 0; h < c->n_kv_heads; h++)
+        attnres_rmsnorm(k + (size_t)h * head_dim, k + (size_t)h * head_dim,
+                        w->k_norm + (size_t)layer * head_dim, head_dim, c->norm_eps);
+}
+
 /* f_l(h): sublayer l of the token at pos, pre-norm. Sublayer 2i is the
    attention of layer i, sublayer 2i+1 its SwiGLU MLP.
      in: h [dim]        out: s->f [dim]
@@ -743,6 +766,8 @@ ATTNRES__PRIVATE void attnres__sublayer(const attnres_model *m, attnres_state *s
     ATTNRES__MATVEC(s->q, w->wq + (size_t)layer * q_dim * d, s->xb, q_dim, d);
     ATTNRES__MATVEC(k, w->wk + (size_t)layer * kv_dim * d, s->xb, kv_dim, d);
     ATTNRES__MATVEC(v, w->wv + (size_t)layer * kv_dim * d, s->xb, kv_dim, d);
+    /* (QK-norm models only, e.g. Qwen3: RMSNorm over each head of q and of k) */
+    if (c->qk_norm) attnres__qk_norm(s->q, k, w, c, layer);
     /* step 3: RoPE turns q and k by the angle of pos (v is not rotated) */
     attnres_rope(s->q, q_dim, head_dim, pos, c->rope_theta);
     attnres_rope(k, kv_dim, head_dim, pos, c->rope_theta);
@@ -1184,8 +1209,8 @@ ATTNRES__PRIVATE int attnres__ok(attnres_error *err) {
 /* ======================================================================== */
 
 ATTNRESDEF int attnres_n_sublayers(const attnres_config *c) { return 2 * c->n_layers; }
-ATTNRESDEF int attnres_head_dim(const attnres_config *c)    { return c->dim / c->n_heads; }
-ATTNRESDEF int attnres_kv_dim(const attnres_config *c)      { return c->n_kv_heads * (c->dim / c->n_heads); }
+ATTNRESDEF int attnres_head_dim(const attnres_config *c)    { return c->head_dim > 0 ? c->head_dim : c->dim / c->n_heads; }
+ATTNRESDEF int attnres_kv_dim(const attnres_config *c)      { return c->n_kv_heads * attnres_head_dim(c); }
 ATTNRESDEF int attnres_n_blocks(const attnres_config *c) {
     int L = attnres_n_sublayers(c);
     if (c->residual != ATTNRES_RESIDUAL_ATTNRES || c->block_size <= 0) return 0;
@@ -1212,13 +1237,18 @@ ATTNRESDEF int attnres_config_validate(const attnres_config *c, attnres_error *e
     ATTNRES__RANGE(vocab_size, 1, ATTNRES__MAX_VOCAB);
     ATTNRES__RANGE(seq_len, 1, ATTNRES__MAX_SEQ);
     ATTNRES__RANGE(tie_embeddings, 0, 1);
+    ATTNRES__RANGE(head_dim, 0, ATTNRES__MAX_DIM);
+    ATTNRES__RANGE(qk_norm, 0, 1);
 #undef ATTNRES__RANGE
-    if (c->dim % c->n_heads != 0)
-        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_heads = %d does not divide dim = %d",
-                             c->n_heads, c->dim);
-    if ((c->dim / c->n_heads) % 2 != 0)
+    if (c->head_dim == 0 && c->dim % c->n_heads != 0)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_heads = %d does not divide dim = %d "
+                             "(set head_dim to give heads another width)", c->n_heads, c->dim);
+    if ((long)c->n_heads * attnres_head_dim(c) > 4L * ATTNRES__MAX_DIM)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_heads * head_dim = %d * %d exceeds %d",
+                             c->n_heads, attnres_head_dim(c), 4 * ATTNRES__MAX_DIM);
+    if (attnres_head_dim(c) % 2 != 0)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: head_dim = %d must be even for RoPE",
-                             c->dim / c->n_heads);
+                             attnres_head_dim(c));
     if (c->n_heads % c->n_kv_heads != 0)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_kv_heads = %d does not divide n_heads = %d",
                              c->n_kv_heads, c->n_heads);
@@ -1266,6 +1296,12 @@ ATTNRES__PRIVATE size_t attnres__carve_weights(attnres_weights *w, float *base, 
     ATTNRES__TAKE(w2, nl * d * hd);
     ATTNRES__TAKE(w3, nl * hd * d);
     ATTNRES__TAKE(norm, d);
+    if (c->qk_norm) {
+        ATTNRES__TAKE(q_norm, nl * (size_t)attnres_head_dim(c));
+        ATTNRES__TAKE(k_norm, nl * (size_t)attnres_head_dim(c));
+    } else {
+        w->q_norm = w->k_norm = NULL;
+    }
     if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {
         ATTNRES__TAKE(pseudo_query, L1 * d);
         ATTNRES__TAKE(key_norm, L1 * d);
@@ -1457,7 +1493,8 @@ ATTNRES__PRIVATE int attnres__check_forward(const attnres_model *m, const attnre
     if (c->dim != sc->dim || c->hidden_dim != sc->hidden_dim || c->n_layers != sc->n_layers ||
         c->n_heads != sc->n_heads || c->n_kv_heads != sc->n_kv_heads ||
         c->vocab_size != sc->vocab_size || c->seq_len != sc->seq_len ||
-        c->residual != sc->residual || c->block_size != sc->block_size)
+        c->residual != sc->residual || c->block_size != sc->block_size ||
+        attnres_head_dim(c) != attnres_head_dim(sc) || c->qk_norm != sc->qk_norm)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "forward: the state was made for a different config");
     if (s->path != ATTNRES_PATH_DIRECT && s->path != ATTNRES_PATH_TWO_PHASE)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "forward: unknown path %d (DIRECT or TWO_PHASE)", s->path);
@@ -2008,7 +2045,10 @@ ATTNRES__PRIVATE int attnres__st_read_f32(float *dst, size_t count, const attnre
 /* Checkpoint loading: config from __metadata__, then every tensor by name   */
 /* ======================================================================== */
 
-#define ATTNRES_FORMAT_VERSION "1"
+/* "2" adds two optional metadata keys, head_dim and qk_norm (with the
+   tensors layers.N.attention.{q,k}_norm.weight); writers use "2" only when
+   they are used. Version "1" files still load: they are "2" without them. */
+#define ATTNRES_FORMAT_VERSION "2"
 
 /* A metadata value that must be present. */
 ATTNRES__PRIVATE int attnres__meta_need(const attnres__st_file *f, const char *key, const char **value,
@@ -2114,8 +2154,8 @@ ATTNRES__PRIVATE int attnres__config_from_meta(const attnres__st_file *f, attnre
     if (format && strcmp(format, "attnres") != 0)
         return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: format \"%.40s\" is not \"attnres\"", format);
     if ((rc = attnres__meta_need(f, "format_version", &version, err)) != ATTNRES_OK) return rc;
-    if (strcmp(version, ATTNRES_FORMAT_VERSION) != 0)
-        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: format_version \"%.40s\" is not supported (this library reads \"%s\")",
+    if (strcmp(version, "1") != 0 && strcmp(version, ATTNRES_FORMAT_VERSION) != 0)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: format_version \"%.40s\" is not supported (this library reads \"1\" and \"%s\")",
                              version, ATTNRES_FORMAT_VERSION);
     rc = attnres__meta_int(f, "dim", &c->dim, err);
     if (rc == ATTNRES_OK) rc = attnres__meta_int(f, "hidden_dim", &c->hidden_dim, err);
@@ -2132,6 +2172,10 @@ ATTNRES__PRIVATE int attnres__config_from_meta(const attnres__st_file *f, attnre
         if (c->residual == ATTNRES_RESIDUAL_ATTNRES || attnres__st_meta_get(f, "block_size"))
             rc = attnres__meta_int(f, "block_size", &c->block_size, err);
     }
+    if (rc == ATTNRES_OK && strcmp(version, "1") != 0 && attnres__st_meta_get(f, "head_dim"))
+        rc = attnres__meta_int(f, "head_dim", &c->head_dim, err);
+    if (rc == ATTNRES_OK && strcmp(version, "1") != 0 && attnres__st_meta_get(f, "qk_norm"))
+        rc = attnres__meta_choice(f, "qk_norm", "false", "true", &c->qk_norm, err);
     if (rc == ATTNRES_OK) rc = attnres_config_validate(c, err);
     return rc;
 }
@@ -2217,6 +2261,14 @@ ATTNRES__PRIVATE int attnres__load_weights(const attnres_config *c, const attnre
                                  attnres__at(w->key_norm, (2 * I + 1) * d)};
             for (k = 0; k < 4 && rc == ATTNRES_OK; k++)
                 rc = attnres__load_layer_tensor(f, used, res_names[k], i, res_dst[k], D, 0, err);
+        }
+        if (c->qk_norm && rc == ATTNRES_OK) {
+            int HDim = attnres_head_dim(c);
+            rc = attnres__load_layer_tensor(f, used, "layers.%d.attention.q_norm.weight", i,
+                                            attnres__at(w->q_norm, I * (size_t)HDim), HDim, 0, err);
+            if (rc == ATTNRES_OK)
+                rc = attnres__load_layer_tensor(f, used, "layers.%d.attention.k_norm.weight", i,
+                                                attnres__at(w->k_norm, I * (size_t)HDim), HDim, 0, err);
         }
     }
     if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {

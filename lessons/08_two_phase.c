@@ -35,7 +35,7 @@ static double max_abs_diff(const float *a, const float *b, int n) {
    size S (0: standard): a function of the depth, the blocks and the path
    only, so the other sizes are as small as a config allows. */
 static void traffic(int L, int S, int path, attnres_io *sub, attnres_io *out) {
-    attnres_config c = {2, 2, 1, 1, 1, 2, 1, 10000.0f, 1e-5f, 1, ATTNRES_RESIDUAL_ATTNRES, 1};
+    attnres_config c = {2, 2, 1, 1, 1, 2, 1, 10000.0f, 1e-5f, 1, ATTNRES_RESIDUAL_ATTNRES, 1, 0, 0};
     c.n_layers = L / 2;
     c.residual = S ? ATTNRES_RESIDUAL_ATTNRES : ATTNRES_RESIDUAL_STANDARD;
     c.block_size = S;

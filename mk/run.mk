@@ -31,13 +31,13 @@ stb: | $(BUILD)
 
 # -isystem: warnings in the stb headers are theirs, not ours. Without the
 # headers: no program (an old one would be stale), a .skip file instead.
-$(BUILD)/attnres-run: tools/attnres-run.c attnres.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD) stb
+$(BUILD)/attnres-run: tools/attnres-run.c tools/tokenizer.c tools/tokenizer.h attnres.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD) stb
 	@if [ -f $(STB_MISSING) ]; then \
 	  rm -f $@; cp $(STB_MISSING) $@.skip; echo "skip $@: $$(cat $(STB_MISSING))"; \
 	else \
 	  rm -f $@.skip; \
-	  echo '$(CC) $(CFLAGS) -isystem $(STB_INCLUDE) $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS)'; \
-	  $(CC) $(CFLAGS) -isystem $(STB_INCLUDE) $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS); \
+	  echo '$(CC) $(CFLAGS) -isystem $(STB_INCLUDE) $(LDFLAGS) -o $@ $< tools/tokenizer.c $(KERNELS) $(LDLIBS)'; \
+	  $(CC) $(CFLAGS) -isystem $(STB_INCLUDE) $(LDFLAGS) -o $@ $< tools/tokenizer.c $(KERNELS) $(LDLIBS); \
 	fi
 
 # the shell test sits next to the programs so tests/run.sh runs it like them;

@@ -296,7 +296,8 @@ static void test_edits(void) {
     (void)EDIT(as_dtype, "tok_embeddings.weight"); e.dtype = "U8";
     edit_case(&e, ATTNRES_ERR_DTYPE, "U8", "U8 tensor");
     edit_case(EDIT(extra, ""), ATTNRES_ERR_SHAPE, "unexpected tensor ''", "extra tensor with an empty name");
-    edit_case(META("format_version", "2"), ATTNRES_ERR_FORMAT, "format_version", "future format version");
+    edit_case(META("format_version", "3"), ATTNRES_ERR_FORMAT, "format_version", "future format version");
+    edit_case(META("format_version", "2"), ATTNRES_OK, "", "a version 1 model read as version 2 (no new keys) loads");
     edit_case(META("format_version", NULL), ATTNRES_ERR_MISSING, "format_version", "no format version");
     edit_case(META("format", "gguf"), ATTNRES_ERR_FORMAT, "format", "another format");
     edit_case(META("dim", "sixty-four"), ATTNRES_ERR_CONFIG, "dim", "dim not a number");
@@ -789,6 +790,33 @@ static void test_prefill_errors(void) {
     attnres_model_free(&m);
 }
 
+/* Format 2 (head_dim, qk_norm): edits of golden/qk_norm.model.safetensors
+   (standard, 4 heads of 24 over dim 64, QK-norm, tied). */
+static void qk_case(const edit *e, int code, const char *word, const char *what) {
+    if (!rewrite(GOLDEN_DIR "/qk_norm.model.safetensors", TMP_PATH, e)) { check(0, "%s: cannot rewrite", what); return; }
+    expect_load_error(TMP_PATH, code, word, what, 1);
+}
+
+static void test_format2_edits(void) {
+    edit e;
+#define EDIT(field, value) (memset(&e, 0, sizeof e), e.field = (value), &e)
+#define META(key, value) (memset(&e, 0, sizeof e), e.meta_key = (key), e.meta_value = (value), &e)
+    memset(&e, 0, sizeof e);
+    qk_case(&e, ATTNRES_OK, "", "format 2 (head_dim 24, qk_norm), rewritten unmodified");
+    qk_case(EDIT(drop, "layers.1.attention.k_norm.weight"), ATTNRES_ERR_MISSING, "layers.1.attention.k_norm.weight",
+            "qk_norm without a k_norm gain");
+    qk_case(META("qk_norm", "false"), ATTNRES_ERR_SHAPE, "unexpected tensor 'layers.0.attention.q_norm.weight'",
+            "q/k-norm gains in a model without qk_norm");
+    qk_case(META("qk_norm", "yes"), ATTNRES_ERR_CONFIG, "qk_norm", "qk_norm not a boolean");
+    qk_case(META("head_dim", "7"), ATTNRES_ERR_CONFIG, "even", "odd head_dim");
+    qk_case(META("head_dim", "16"), ATTNRES_ERR_SHAPE, "should have shape", "head_dim disagrees with wq");
+    qk_case(META("head_dim", "99999999"), ATTNRES_ERR_CONFIG, "head_dim", "absurd head_dim");
+    qk_case(META("format_version", "1"), ATTNRES_ERR_SHAPE, "should have shape",
+            "version 1 ignores head_dim: wq no longer fits dim / n_heads");
+#undef EDIT
+#undef META
+}
+
 /* Each config field out of range, straight into attnres_config_validate;
    then valid but absurd sizes, which must fail to allocate cleanly. */
 static void test_configs(void) {
@@ -797,7 +825,8 @@ static void test_configs(void) {
         {"n_layers", 0}, {"n_layers", 1025}, {"n_heads", 0}, {"n_heads", 3}, {"n_heads", 65},
         {"n_kv_heads", 0}, {"n_kv_heads", 3}, {"n_kv_heads", 8}, {"vocab_size", 0}, {"vocab_size", -1},
         {"seq_len", 0}, {"seq_len", 2000000}, {"block_size", 0}, {"block_size", 5}, {"block_size", -3},
-        {"tie_embeddings", 2}, {"residual", 2}, {"residual", -1}};
+        {"tie_embeddings", 2}, {"residual", 2}, {"residual", -1},
+        {"head_dim", -2}, {"head_dim", 7}, {"head_dim", 65538}, {"qk_norm", 2}, {"qk_norm", -1}};
     attnres_model m;
     attnres_state s;
     attnres_error err;
@@ -821,6 +850,8 @@ static void test_configs(void) {
         else if (!strcmp(f, "seq_len")) c.seq_len = bad[i].value;
         else if (!strcmp(f, "block_size")) c.block_size = bad[i].value;
         else if (!strcmp(f, "tie_embeddings")) c.tie_embeddings = bad[i].value;
+        else if (!strcmp(f, "head_dim")) c.head_dim = bad[i].value;
+        else if (!strcmp(f, "qk_norm")) c.qk_norm = bad[i].value;
         else c.residual = bad[i].value;
         rc = attnres_config_validate(&c, &err);
         named = strstr(err.message, f) != NULL || (!strcmp(f, "n_heads") && strstr(err.message, "head_dim"));
@@ -940,6 +971,7 @@ int main(int argc, char **argv) {
     test_long_name();
     test_truncations();
     test_edits();
+    test_format2_edits();
     test_forward_errors();
     test_sampler_errors();
     test_read_counts();

@@ -19,7 +19,7 @@
 #define REF_ATOL 1e-4   /* against PyTorch (float64 rounded to float32) */
 #define REF_RTOL 1e-4
 
-static const char *CASES[] = {"full", "block_s2", "block_s4", "block_sl", "gqa", "tied", NULL};
+static const char *CASES[] = {"full", "block_s2", "block_s4", "block_sl", "gqa", "tied", "qk_norm_block", NULL};
 
 
 static double max_abs_diff(const float *a, const float *b, size_t n) {
@@ -134,7 +134,7 @@ static void test_phase1_fixture(const char *name) {
 /* A model of its own, seq_len 256, S = 4 not dividing L = 6, with random
    non-zero weights: both paths over 256 decode steps. */
 static void test_long_decode(void) {
-    attnres_config c = {48, 64, 3, 4, 2, 97, 256, 10000.0f, 1e-5f, 0, ATTNRES_RESIDUAL_ATTNRES, 4};
+    attnres_config c = {48, 64, 3, 4, 2, 97, 256, 10000.0f, 1e-5f, 0, ATTNRES_RESIDUAL_ATTNRES, 4, 0, 0};
     attnres_model m;
     attnres_error err;
     uint64_t rng = 12345;
@@ -215,7 +215,7 @@ static void test_prefill(void) {
                 1r 1w (first sublayer) or 3r 1w; the partial as above;
                 1/rms of every completed block (b0 too): 1 r */
 static void test_traffic_rules(void) {
-    attnres_config c = {8, 8, 3, 2, 2, 5, 4, 10000.0f, 1e-5f, 1, ATTNRES_RESIDUAL_ATTNRES, 4};
+    attnres_config c = {8, 8, 3, 2, 2, 5, 4, 10000.0f, 1e-5f, 1, ATTNRES_RESIDUAL_ATTNRES, 4, 0, 0};
     attnres_io sub, out;
     attnres_error err;
     /* sources per sublayer: block 1 (n=1): 1,2,2,2; block 2 (n=2): 2,3 */

@@ -11,7 +11,10 @@
    the exports, then the generation loop and main.
 
    Tokenizer: byte-level. Token id = byte value, no BOS/EOS, so a prompt is
-   its bytes and every byte must be < vocab_size.
+   its bytes and every byte must be < vocab_size. With --tokenizer FILE (an
+   imported model's tokenizer.json or llama2.c tokenizer.bin, tools/tokenizer.c)
+   the prompt is encoded by it, BOS first if it has one, and every new token is
+   printed as its text (BOS and EOS as nothing).
 
    Context: the prompt plus the new tokens must fit in the model's seq_len;
    otherwise the program stops before it starts, saying how many new tokens
@@ -73,6 +76,7 @@
 
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
+#include "tokenizer.h"   /* --tokenizer; tools/tokenizer.c is linked in (mk/run.mk) */
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STBI_WRITE_NO_STDIO   /* only stbi_write_png_to_mem: every write is ours, and checked */
@@ -107,6 +111,7 @@ typedef struct {
     int         probs_k;       /* 0: no --probs; else the top K per position */
     const char *probs_path;    /* NULL: --probs rows go to stdout            */
     int         quiet;
+    const char *tokenizer_path; /* NULL: byte-level                          */
 } options;
 
 /* s with its control characters escaped, for quoting in a message; four
@@ -144,6 +149,8 @@ static void usage(FILE *out) {
         "                         the text, or to --probs-file\n"
         "      --probs-file FILE  write --probs there (CSV; JSON lines if FILE ends .jsonl)\n"
         "                         and keep the text on stdout\n"
+        "      --tokenizer FILE   encode the prompt and print tokens with an imported model's\n"
+        "                         tokenizer.json or llama2.c tokenizer.bin (default: byte-level)\n"
         "  -q, --quiet            no statistics or depth-weight table on stderr\n"
         "  -h, --help             this message\n"
         "      --version          the version (attnres.h's ATTNRES_VERSION_STRING)\n"
@@ -262,6 +269,7 @@ static void parse_args(options *o, int argc, char **argv) {
     o->probs_k = 0;
     o->probs_path = NULL;
     o->quiet = 0;
+    o->tokenizer_path = NULL;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v, *inl = NULL, *eq;
         char name[32];
@@ -333,6 +341,8 @@ static void parse_args(options *o, int argc, char **argv) {
         } else if (is_flag(a, NULL, "--probs-file")) {
             o->probs_path = file_of(a, value_of(a, inl, &i, argc, argv));
             probs_file_flag = a;
+        } else if (is_flag(a, NULL, "--tokenizer")) {
+            o->tokenizer_path = file_of(a, value_of(a, inl, &i, argc, argv));
         } else if (inl) {
             bad_argument("%s: unknown option (or one that takes no value)", q(a));
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -369,6 +379,30 @@ static int encode(int *tokens, const char *text, int n, int vocab_size, const ch
         }
         tokens[i] = id;
     }
+    return 1;
+}
+
+/* With --tokenizer: BOS (if the tokenizer has one), then the ids of
+   text[len]. tokens [len + 2]; *n gets the count. Returns 0 after saying why
+   if the text cannot be encoded or an id is not a token of the model. */
+static attnres_tok *tok;   /* NULL: byte-level */
+static int tok_prev = -1;  /* the token before the next one put_token prints */
+static int encode_with_tokenizer(int *tokens, int *n, const char *text, int len, int vocab_size,
+                                 const char *from) {
+    char msg[ATTNRES_TOK_ERRLEN];
+    int bos = attnres_tok_bos(tok), k, i;
+    if (bos >= 0) tokens[0] = bos;
+    if (attnres_tok_encode(tok, text, (size_t)len, 1, tokens + (bos >= 0), len + 1, &k, msg)) {
+        fprintf(stderr, "attnres-run: %s: %s\n", from, q(msg));
+        return 0;
+    }
+    *n = k + (bos >= 0);
+    for (i = 0; i < *n; i++)
+        if (tokens[i] >= vocab_size) {
+            fprintf(stderr, "attnres-run: --tokenizer: token %d of the prompt is %d, past the model's vocab_size %d "
+                            "(a tokenizer of another model?)\n", i, tokens[i], vocab_size);
+            return 0;
+        }
     return 1;
 }
 
@@ -432,10 +466,23 @@ static void put_byte(int b) {
     out_str(buf);
 }
 
-/* One token: a byte, or <ID> for an id past the bytes (vocab_size > 256). */
+/* One token: a byte, or <ID> for an id past the bytes (vocab_size > 256);
+   with --tokenizer its text, byte by byte (BOS and EOS print nothing). */
 static void put_token(int id) {
     char buf[24];
-    if (id >= 0 && id < 256) {
+    if (tok) {
+        static char text[65536];
+        size_t n, i;
+        if (id != attnres_tok_bos(tok) && id != attnres_tok_eos(tok) &&
+            attnres_tok_decode(tok, tok_prev, id, text, sizeof text, &n, NULL) == ATTNRES_TOK_OK)
+            for (i = 0; i < n; i++) put_byte((unsigned char)text[i]);
+        else if (id != attnres_tok_bos(tok) && id != attnres_tok_eos(tok)) {
+            out_pending();
+            snprintf(buf, sizeof buf, "<%d>", id);   /* an id the tokenizer does not know */
+            out_str(buf);
+        }
+        tok_prev = id;
+    } else if (id >= 0 && id < 256) {
         put_byte(id);
     } else {
         out_pending();
@@ -1202,6 +1249,12 @@ int main(int argc, char **argv) {
             fprintf(stderr, "attnres-run: %s\n", err.message);
     }
 #endif
+    if (o.tokenizer_path && attnres_tok_load(&tok, o.tokenizer_path, err.message) != ATTNRES_TOK_OK) {
+        fprintf(stderr, "attnres-run: --tokenizer: %s\n", q(err.message));
+        attnres_model_free(&model);
+        free(o.prompt_buf);
+        return 1;
+    }
     /* checks that need the model: exit 2, nothing allocated but the model */
     n_prompt = o.prompt_len;
     ex.probs_k = o.probs_k;
@@ -1214,10 +1267,11 @@ int main(int argc, char **argv) {
     } else if (o.probs_k > c->vocab_size) {
         fprintf(stderr, "attnres-run: --probs: %d is more than the model's %d tokens\n", o.probs_k, c->vocab_size);
         status = 2;
-    } else if (!(prompt = (int *)malloc((size_t)n_prompt * sizeof(int)))) {   /* [n_prompt] */
+    } else if (!(prompt = (int *)malloc(((size_t)n_prompt + 2) * sizeof(int)))) {   /* [n_prompt (+2)] */
         fprintf(stderr, "attnres-run: error: out of memory\n");
         status = 1;
-    } else if (!encode(prompt, o.prompt, n_prompt, c->vocab_size, o.prompt_from)) {
+    } else if (tok ? !encode_with_tokenizer(prompt, &n_prompt, o.prompt, o.prompt_len, c->vocab_size, o.prompt_from)
+                   : !encode(prompt, o.prompt, n_prompt, c->vocab_size, o.prompt_from)) {
         status = 2;
     } else if (n_prompt > c->seq_len) {   /* the prompt alone: -n is not to blame */
         fprintf(stderr, "attnres-run: %s: the prompt (%d bytes) is longer than the context of "
@@ -1246,7 +1300,11 @@ int main(int argc, char **argv) {
         state.path = o.path;
         if (ex.alpha.f) alpha_header(&ex.alpha);
         if (o.probs_k) probs_header(&ex.probs);   /* ex.probs.f NULL: stdout */
-        if (text_out) for (i = 0; i < n_prompt; i++) put_byte(prompt[i]);   /* the prompt, escaped alike */
+        if (text_out && tok)                      /* the prompt's text, escaped alike */
+            for (i = 0; i < o.prompt_len; i++) put_byte((unsigned char)o.prompt[i]);
+        else if (text_out)
+            for (i = 0; i < n_prompt; i++) put_byte(prompt[i]);
+        if (tok) tok_prev = prompt[n_prompt - 1];
         if (out_flush() == 0)
             status = generate(&model, &state, &sampler, &dm, &ex, prompt, n_prompt, o.n_tokens, &t_gen);
         if (text_out) {
@@ -1288,5 +1346,6 @@ int main(int argc, char **argv) {
     attnres_sampler_free(&sampler);
     attnres_state_free(&state);
     attnres_model_free(&model);
+    attnres_tok_free(tok);
     return status;
 }

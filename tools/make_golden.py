@@ -140,10 +140,11 @@ def make_primitives(path):
 # --------------------------------------------------------------------------
 
 def _cfg(n_layers, residual="attnres", block_size=0, n_heads=4, n_kv_heads=4, vocab_size=128,
-         tie_embeddings=False, norm_eps=1e-5, rope_theta=10000.0):
+         tie_embeddings=False, norm_eps=1e-5, rope_theta=10000.0, head_dim=0, qk_norm=False):
     return ref.Config(dim=64, hidden_dim=96, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
                       vocab_size=vocab_size, seq_len=32, rope_theta=rope_theta, norm_eps=norm_eps,
-                      tie_embeddings=tie_embeddings, residual=residual, block_size=block_size)
+                      tie_embeddings=tie_embeddings, residual=residual, block_size=block_size,
+                      head_dim_explicit=head_dim, qk_norm=qk_norm)
 
 
 # (name, config, seed[, edit applied to the random weights])
@@ -158,6 +159,12 @@ CASES = [
     ("standard_gqa_tied", _cfg(2, residual="standard", n_kv_heads=1, tie_embeddings=True), 108),
     ("huge_standard", _cfg(2, residual="standard"), 109, "huge"),
     ("huge_block", _cfg(2, block_size=2), 110, "huge"),
+    # format 2: heads wider than dim / n_heads (n_heads*head_dim = 96 != dim = 64), as in Qwen3,
+    # and QK-norm (RMSNorm per q and k head before RoPE), standard and Block AttnRes
+    ("head_dim", _cfg(2, residual="standard", n_heads=4, n_kv_heads=2, head_dim=24), 111),
+    ("qk_norm", _cfg(2, residual="standard", n_heads=4, n_kv_heads=2, head_dim=24, qk_norm=True,
+                     rope_theta=1000000.0, tie_embeddings=True), 112),
+    ("qk_norm_block", _cfg(3, block_size=2, n_heads=2, n_kv_heads=1, head_dim=48, qk_norm=True), 113),
 ]
 
 
@@ -171,7 +178,7 @@ def random_weights(cfg, g):
             weights[name] = randn(g, *shape, std=0.5)
         elif name.endswith("pseudo_query"):
             weights[name] = randn(g, *shape, std=0.3)
-        elif name.endswith("norm.weight"):       # attention_norm, ffn_norm, key_norm, norm
+        elif name.endswith("norm.weight"):       # attention_norm, ffn_norm, key_norm, q/k_norm, norm
             weights[name] = randn(g, *shape, mean=1.0, std=0.2)
         else:                                    # a linear layer [out, in]
             weights[name] = randn(g, *shape, std=shape[1] ** -0.5)

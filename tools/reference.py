@@ -11,15 +11,18 @@ The model (the contract)
 ------------------------
 Config: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len,
 rope_theta, norm_eps, tie_embeddings, residual ("standard" | "attnres"),
-block_size S (counted in sublayers; 0 for standard).
-head_dim = dim / n_heads, kv_dim = n_kv_heads * head_dim.
+block_size S (counted in sublayers; 0 for standard); format version 2 adds
+head_dim (0 or absent: dim / n_heads; Qwen3 sets it) and qk_norm.
+kv_dim = n_kv_heads * head_dim; wq is [n_heads*head_dim, dim], wo [dim, n_heads*head_dim].
 L = 2 * n_layers sublayers: sublayer 2i is the attention of layer i, sublayer
 2i+1 the MLP of layer i. N = ceil(L / S) blocks.
 
 - RMSNorm(x, g, eps) = x / sqrt(mean(x^2) + eps) * g, over the last axis.
 - Attention sublayer: f(h) = wo @ Attn(RMSNorm(h, attention_norm[i])), with
   q = wq@xn, k = wk@xn, v = wv@xn; RoPE on q and k; causal softmax attention
-  scaled by 1/sqrt(head_dim); grouped-query: query head hq reads kv head
+  scaled by 1/sqrt(head_dim); with qk_norm, every head of q and of k is
+  first RMSNormed over its head_dim with the gains q_norm[i], k_norm[i]
+  (eps = norm_eps), before RoPE (Qwen3's placement); grouped-query: query head hq reads kv head
   hq // (n_heads // n_kv_heads); heads concatenated, then wo.
 - RoPE: interleaved pairs per head (Meta's LLaMA / llama2.c): for
   i in 0..head_dim/2-1, freq_i = rope_theta ** (-(2i)/head_dim),
@@ -59,7 +62,7 @@ import torch
 import st
 
 DTYPE = torch.float64  # every computation here
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"   # written only when head_dim or qk_norm is used; else "1"
 
 
 # --------------------------------------------------------------------------
@@ -80,10 +83,16 @@ class Config:
     tie_embeddings: bool = False
     residual: str = "standard"  # "standard" | "attnres"
     block_size: int = 0  # S, in sublayers; 0 for standard
+    head_dim_explicit: int = 0  # metadata head_dim; 0: dim // n_heads
+    qk_norm: bool = False       # RMSNorm per q / k head before RoPE (Qwen3)
 
     @property
     def head_dim(self):
-        return self.dim // self.n_heads
+        return self.head_dim_explicit or self.dim // self.n_heads
+
+    @property
+    def format_version(self):
+        return "2" if self.head_dim_explicit or self.qk_norm else "1"
 
     @property
     def kv_dim(self):
@@ -107,8 +116,9 @@ class Config:
                 self.n_kv_heads, self.vocab_size, self.seq_len)
         if any(v < 1 for v in ints):
             raise ValueError("dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len must be >= 1")
-        if self.dim % self.n_heads or self.head_dim % 2:
-            raise ValueError("dim must be n_heads * an even head_dim")
+        if self.head_dim_explicit < 0 or (not self.head_dim_explicit and self.dim % self.n_heads) \
+                or self.head_dim % 2:
+            raise ValueError("head_dim must be even (dim = n_heads * head_dim unless head_dim is given)")
         if self.n_heads % self.n_kv_heads:
             raise ValueError("n_heads must be a multiple of n_kv_heads")
         if not (self.rope_theta > 0 and self.norm_eps > 0):
@@ -125,9 +135,9 @@ class Config:
 
 def config_to_metadata(cfg):
     """The safetensors __metadata__ of a checkpoint (all values strings)."""
-    return {
+    meta = {
         "format": "attnres",
-        "format_version": FORMAT_VERSION,
+        "format_version": cfg.format_version,
         "dim": str(cfg.dim),
         "hidden_dim": str(cfg.hidden_dim),
         "n_layers": str(cfg.n_layers),
@@ -141,14 +151,21 @@ def config_to_metadata(cfg):
         "residual": cfg.residual,
         "block_size": str(cfg.block_size),
     }
+    if cfg.head_dim_explicit:
+        meta["head_dim"] = str(cfg.head_dim_explicit)
+    if cfg.qk_norm:
+        meta["qk_norm"] = "true"
+    return meta
 
 
 def config_from_metadata(meta):
     """Inverse of config_to_metadata; checks format and version."""
     if meta.get("format", "attnres") != "attnres":
         raise ValueError(f"format is {meta['format']!r}, expected 'attnres'")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"format_version {meta.get('format_version')!r}, expected {FORMAT_VERSION!r}")
+    version = meta.get("format_version")
+    if version not in ("1", FORMAT_VERSION):
+        raise ValueError(f"format_version {version!r}, expected '1' or {FORMAT_VERSION!r}")
+    v2 = version != "1"
     tie = meta["tie_embeddings"]
     if tie not in ("true", "false"):
         raise ValueError(f"tie_embeddings must be 'true' or 'false', got {tie!r}")
@@ -165,6 +182,8 @@ def config_from_metadata(meta):
         tie_embeddings=tie == "true",
         residual=meta["residual"],
         block_size=int(meta.get("block_size", "0")),
+        head_dim_explicit=int(meta.get("head_dim", "0")) if v2 else 0,
+        qk_norm=v2 and meta.get("qk_norm", "false") == "true",
     )
     cfg.validate()
     return cfg
@@ -195,6 +214,8 @@ def tensor_names_and_shapes(cfg):
             (p + "attention.wk.weight", (kv, d)),
             (p + "attention.wv.weight", (kv, d)),
             (p + "attention.wo.weight", (d, cfg.n_heads * hd)),
+            *([(p + "attention.q_norm.weight", (hd,)), (p + "attention.k_norm.weight", (hd,))]
+              if cfg.qk_norm else []),
             (p + "ffn_norm.weight", (d,)),
             (p + "feed_forward.w1.weight", (hid, d)),
             (p + "feed_forward.w2.weight", (d, hid)),
@@ -293,14 +314,25 @@ def rope(x, pos, head_dim, theta):
     return torch.stack([y0, y1], dim=-1).reshape(T, n)
 
 
-def attention(xn, wq, wk, wv, wo, pos, n_heads, n_kv_heads, theta):
+def head_norm(x, g, head_dim, eps):
+    """QK-norm: RMSNorm over each head of every row. x [T, heads*head_dim], g [head_dim]."""
+    T = x.shape[0]
+    return rmsnorm(x.reshape(T, -1, head_dim), g, eps).reshape(T, -1)
+
+
+def attention(xn, wq, wk, wv, wo, pos, n_heads, n_kv_heads, theta, qk_norm=None):
     """Causal grouped-query self-attention over a whole prompt.
-    xn [T, dim] (already normalised), pos [T].
+    xn [T, dim] (already normalised), pos [T]; qk_norm: None or
+    (q_gain [head_dim], k_gain [head_dim], eps), applied before RoPE.
     Returns (out [T, dim], k [T, kv_dim] after RoPE, v [T, kv_dim])."""
     T = xn.shape[0]
     head_dim = wq.shape[0] // n_heads
-    q = rope(linear(xn, wq), pos, head_dim, theta)            # [T, n_heads*head_dim]
-    k = rope(linear(xn, wk), pos, head_dim, theta)            # [T, kv_dim]
+    q, k = linear(xn, wq), linear(xn, wk)                     # [T, n_heads*head_dim], [T, kv_dim]
+    if qk_norm is not None:
+        q = head_norm(q, qk_norm[0], head_dim, qk_norm[2])
+        k = head_norm(k, qk_norm[1], head_dim, qk_norm[2])
+    q = rope(q, pos, head_dim, theta)                         # [T, n_heads*head_dim]
+    k = rope(k, pos, head_dim, theta)                         # [T, kv_dim]
     v = linear(xn, wv)                                        # [T, kv_dim]
 
     qh = q.reshape(T, n_heads, head_dim)                      # [T, n_heads, head_dim]
@@ -359,7 +391,9 @@ def sublayer(cfg, w, l, h, pos):
         xn = rmsnorm(h, w[p + "attention_norm.weight"], cfg.norm_eps)
         out, k, v = attention(xn, w[p + "attention.wq.weight"], w[p + "attention.wk.weight"],
                               w[p + "attention.wv.weight"], w[p + "attention.wo.weight"],
-                              pos, cfg.n_heads, cfg.n_kv_heads, cfg.rope_theta)
+                              pos, cfg.n_heads, cfg.n_kv_heads, cfg.rope_theta,
+                              (w[p + "attention.q_norm.weight"], w[p + "attention.k_norm.weight"],
+                               cfg.norm_eps) if cfg.qk_norm else None)
         return out, (k, v)
     xn = rmsnorm(h, w[p + "ffn_norm.weight"], cfg.norm_eps)
     out = mlp(xn, w[p + "feed_forward.w1.weight"], w[p + "feed_forward.w2.weight"],

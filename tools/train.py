@@ -56,6 +56,17 @@ seq_len-1 bytes of context; the loss is the mean over those n-1 predictions.
 Results (mode, parameters, steps, wall time, final train loss, val loss, and
 for AttnRes the mean depth weights alpha over the first validation window) go
 to models/train_log.json, not into the checkpoints.
+
+Depth attention only, from a converted standard model:
+    /usr/bin/python3 tools/import_model.py --to-attnres models/standard.safetensors \
+        --out build/bridge.safetensors                   # zero pseudo-queries, unit key gains
+    /usr/bin/python3 tools/train.py --from-converted build/bridge.safetensors --out build/bridge-trained
+trains ONLY the pseudo-queries and key-norm gains (every other tensor is
+frozen and written back bit for bit) with the same data, schedule and
+clipping, no weight decay; it prints the validation loss before (the
+standard model's, up to RMSNorm's eps: lessons/13) and after, computed with
+the float32 module over the first --val-bytes of the validation text. The
+data are bytes, so the checkpoint must be byte-level (vocab_size 256).
 """
 
 import argparse
@@ -146,8 +157,12 @@ class TinyLM(nn.Module):
         c, p = self.cfg, f"layers.{i}.attention."
         B, T, _ = xn.shape
         hd = c.head_dim
-        q = rope((xn @ self.w(p + "wq.weight").T).view(B, T, c.n_heads, hd), cos, sin)
-        k = rope((xn @ self.w(p + "wk.weight").T).view(B, T, c.n_kv_heads, hd), cos, sin)
+        q = (xn @ self.w(p + "wq.weight").T).view(B, T, c.n_heads, hd)
+        k = (xn @ self.w(p + "wk.weight").T).view(B, T, c.n_kv_heads, hd)
+        if c.qk_norm:   # RMSNorm over each head, before RoPE (format 2)
+            q = rmsnorm(q, self.w(p + "q_norm.weight"), c.norm_eps)
+            k = rmsnorm(k, self.w(p + "k_norm.weight"), c.norm_eps)
+        q, k = rope(q, cos, sin), rope(k, cos, sin)
         v = (xn @ self.w(p + "wv.weight").T).view(B, T, c.n_kv_heads, hd)
         kv_of_head = torch.arange(c.n_heads, device=xn.device) // (c.n_heads // c.n_kv_heads)
         q = q.transpose(1, 2)                                 # [B, H, T, hd]
@@ -338,12 +353,76 @@ def train_one(mode, args, train, val):
     return entry
 
 
+def module_val_loss(model, val, seq_len):
+    """Mean next-byte cross-entropy of the float32 module over val, in
+    non-overlapping seq_len windows (as val_loss_reference, without float64)."""
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for k in range(0, len(val) - 1, seq_len):
+            tgt = val[k + 1:k + seq_len + 1]
+            logits = model(val[k:k + len(tgt)][None])[0]
+            total += float(F.cross_entropy(logits, tgt, reduction="sum"))
+            count += len(tgt)
+    return total / count
+
+
+def train_depth_only(args, train, val):
+    """--from-converted: only the pseudo-queries and key gains learn."""
+    cfg, weights = ref.load_checkpoint(args.from_converted)
+    if cfg.residual != "attnres" or cfg.vocab_size != 256:
+        raise SystemExit(f"{args.from_converted}: needs a byte-level (vocab 256) AttnRes checkpoint, e.g. "
+                         "tools/import_model.py --to-attnres models/standard.safetensors; "
+                         f"this one is {cfg.residual}, vocab {cfg.vocab_size}")
+    torch.manual_seed(args.seed)
+    model = TinyLM(cfg, args.seed)
+    depth = []
+    for name, t in weights.items():
+        param = model.w(name)
+        with torch.no_grad():
+            param.copy_(t)
+        param.requires_grad_(name.endswith(("pseudo_query", "key_norm.weight")))
+        if param.requires_grad:
+            depth.append(param)
+    opt = torch.optim.AdamW(depth, lr=args.lr, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0)
+    val = val[:args.val_bytes] if args.val_bytes else val
+    before = module_val_loss(model, val, cfg.seq_len)
+    data_gen = torch.Generator().manual_seed(args.seed)
+    T = args.window
+    print(f"[depth-only] {args.from_converted}: S={cfg.block_size}, {sum(p.numel() for p in depth)} trainable "
+          f"(pseudo-queries, key gains) of {sum(p.numel() for p in model.parameters())}; "
+          f"val loss before {before:.4f} nats/byte", flush=True)
+    for step in range(args.steps):
+        starts = torch.randint(0, len(train) - T - 1, (args.batch,), generator=data_gen)
+        chunk = train[starts[:, None] + torch.arange(T + 1)[None, :]]
+        loss = F.cross_entropy(model(chunk[:, :-1]).reshape(-1, cfg.vocab_size), chunk[:, 1:].reshape(-1))
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, args.steps, args.lr, min(args.warmup, args.steps))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(depth, 1.0)
+        opt.step()
+        if (step + 1) % args.log_every == 0 or step + 1 == args.steps:
+            print(f"[depth-only] step {step + 1:5d}/{args.steps}  loss {float(loss):.4f}", flush=True)
+    after = module_val_loss(model, val, cfg.seq_len)
+    path = os.path.join(args.out, os.path.basename(args.from_converted).replace(".safetensors", "") +
+                        ".depth-trained.safetensors")
+    ref.save_checkpoint(path, cfg, model.named_weights())
+    frozen = sum(1 for n, t in ref.load_checkpoint(path)[1].items()
+                 if not n.endswith(("pseudo_query", "key_norm.weight")) and not torch.equal(t, weights[n]))
+    if frozen:
+        raise SystemExit(f"{frozen} frozen tensors changed: a bug")
+    print(f"[depth-only] wrote {path}; val loss {before:.4f} -> {after:.4f} nats/byte "
+          f"over {len(val)} bytes; every other tensor unchanged", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     which = ap.add_mutually_exclusive_group(required=True)
     which.add_argument("--mode", choices=sorted(MODES), help="train one model")
     which.add_argument("--all", action="store_true", help="train all three, one after another")
+    which.add_argument("--from-converted", metavar="CKPT",
+                       help="train only the pseudo-queries and key gains of a converted AttnRes checkpoint")
     ap.add_argument("--out", default="models", help="directory for <mode>.safetensors and train_log.json")
     ap.add_argument("--corpus", default="models", help="directory of corpus_train.txt / corpus_val.txt")
     ap.add_argument("--steps", type=int, default=500)
@@ -355,6 +434,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--val-bytes", type=int, default=0, help="--from-converted: validate on this many bytes (0: all)")
     args = ap.parse_args()
     if not 1 <= args.window <= 256:
         ap.error("--window must be in [1, seq_len = 256]")
@@ -364,6 +444,9 @@ def main():
     train = read_bytes(os.path.join(args.corpus, "corpus_train.txt"))
     val = read_bytes(os.path.join(args.corpus, "corpus_val.txt"))
 
+    if args.from_converted:
+        train_depth_only(args, train, val)
+        return
     log_path = os.path.join(args.out, "train_log.json")
     log = {}
     if os.path.exists(log_path):

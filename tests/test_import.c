@@ -1,0 +1,128 @@
+/* test_import.c - imported real-layout checkpoints against references of
+   their own architectures. golden/import/ holds tiny random models written
+   in each real layout (HF LLaMA F32; HF LLaMA BF16 in 3 shards, tied; HF
+   Qwen3 F16 with QK-norm and head_dim 16 != dim/n_heads; llama2.c .bin v0
+   untied and v1 shared), their tools/import_model.py output, and the logits
+   of a PyTorch reference written from each architecture's definition
+   (tools/make_import_golden.py: rotate-half RoPE for HF, complex pairs for
+   llama2.c). The engine decodes the prompt one token at a time; every
+   position's logits must agree within 1e-4 (absolute).
+   Then each model is turned into Block AttnRes in memory (zero
+   pseudo-queries, unit key gains: every depth softmax a uniform mean) and
+   must give the same logits up to RMSNorm's eps (lessons/12): within
+   2e-3 with the model's eps, within 1e-5 of the standard model when both
+   run with eps 1e-12. */
+#define ATTNRES_IMPLEMENTATION
+#include "../attnres.h"
+#include "check.h"
+#include "fixture.h"
+
+#define ATOL 1e-4
+#define BRIDGE_TOL 2e-3   /* eps 1e-5 over activations of rms ~0.5: see test_case */
+
+static const char *CASES[] = {"hf_llama", "hf_llama_bf16_sharded", "hf_qwen3", "llama2c_v0", "llama2c_v1",
+                              "e2e_qwen3", "e2e_llama2c", NULL};
+
+/* The same model with AttnRes residuals, block size S: every weight
+   copied, pseudo-queries 0, key-norm gains 1. */
+static int to_attnres(attnres_model *out, const attnres_model *in, int S, attnres_error *err) {
+    attnres_config c = in->config;
+    const attnres_weights *a = &in->weights;
+    attnres_weights *b;
+    size_t d = (size_t)c.dim, hd = (size_t)c.hidden_dim, nl = (size_t)c.n_layers, i;
+    size_t qd = (size_t)c.n_heads * (size_t)attnres_head_dim(&c), kvd = (size_t)attnres_kv_dim(&c);
+    size_t L1 = 2 * nl + 1;
+    c.residual = ATTNRES_RESIDUAL_ATTNRES;
+    c.block_size = S;
+    if (attnres_model_init(out, &c, err) != ATTNRES_OK) return 0;
+    b = &out->weights;
+#define COPY(field, n) memcpy(b->field, a->field, (n) * sizeof(float))
+    COPY(tok_embeddings, (size_t)c.vocab_size * d);
+    COPY(attention_norm, nl * d); COPY(ffn_norm, nl * d); COPY(norm, d);
+    COPY(wq, nl * qd * d); COPY(wk, nl * kvd * d); COPY(wv, nl * kvd * d); COPY(wo, nl * d * qd);
+    COPY(w1, nl * hd * d); COPY(w2, nl * d * hd); COPY(w3, nl * hd * d);
+    if (c.qk_norm) { COPY(q_norm, nl * (size_t)attnres_head_dim(&c)); COPY(k_norm, nl * (size_t)attnres_head_dim(&c)); }
+    if (!c.tie_embeddings) COPY(output, (size_t)c.vocab_size * d);
+#undef COPY
+    for (i = 0; i < L1 * d; i++) { b->pseudo_query[i] = 0.0f; b->key_norm[i] = 1.0f; }
+    return 1;
+}
+
+/* Decodes tokens[0..T) one at a time; logits [T, vocab]. */
+static int run(const attnres_model *m, const int32_t *tokens, int T, float *logits, const char *name) {
+    attnres_state s;
+    attnres_error err;
+    int t, ok = 1;
+    if (attnres_state_init_ctx(&s, &m->config, T, &err) != ATTNRES_OK) {
+        check(0, "%s: state: %s", name, err.message);
+        return 0;
+    }
+    for (t = 0; t < T && ok; t++) {
+        const float *l = attnres_forward(m, &s, tokens[t], t, &err);
+        if (!l) { check(0, "%s: forward at pos %d: %s", name, t, err.message); ok = 0; }
+        else memcpy(logits + (size_t)t * m->config.vocab_size, l, (size_t)m->config.vocab_size * sizeof(float));
+    }
+    attnres_state_free(&s);
+    return ok;
+}
+
+static void test_case(const char *name) {
+    char path[256], label[128];
+    attnres_model m, bridge;
+    attnres_error err;
+    attnres__st_file e;
+    const attnres__st_tensor *tok;
+    int32_t *tokens;
+    float *want, *got;
+    size_t V, T;
+
+    snprintf(path, sizeof path, "%s/import/%s.model.safetensors", GOLDEN_DIR, name);
+    if (attnres_model_load(&m, path, &err) != ATTNRES_OK) { check(0, "%s: load: %s", name, err.message); return; }
+    snprintf(path, sizeof path, "import/%s.expect.safetensors", name);
+    if (!fixture_open(&e, path)) { attnres_model_free(&m); return; }
+    tok = attnres__st_find(&e, "tokens");
+    T = tok ? (size_t)tok->numel : 0;
+    V = (size_t)m.config.vocab_size;
+    tokens = T ? fixture_i32(&e, "tokens", T) : NULL;
+    want = T ? fixture_f32(&e, "logits", T * V) : NULL;
+    got = (float *)calloc(T * V + 1, sizeof(float));
+    check(T >= 8, "%-22s prompt of %zu tokens", name, T);
+    if (tokens && want && got && run(&m, tokens, (int)T, got, name)) {
+        snprintf(label, sizeof label, "%-22s logits, every position (heads %d/%d x %d%s)", name,
+                 m.config.n_heads, m.config.n_kv_heads, attnres_head_dim(&m.config),
+                 m.config.qk_norm ? ", QK-norm" : "");
+        check_close(label, got, want, T * V, ATOL, 0.0);
+        /* the bridge: a uniform mean over k sources is the residual sum / k,
+           and RMSNorm(x/k; eps) = RMSNorm(x; k^2 eps): equal up to eps only.
+           So: close with the model's eps, and (almost) exact with eps -> 0 */
+        if (to_attnres(&bridge, &m, 2, &err)) {
+            float *std_tiny = (float *)calloc(T * V + 1, sizeof(float));
+            if (run(&bridge, tokens, (int)T, got, name)) {
+                snprintf(label, sizeof label, "%-22s as Block AttnRes S=2, zero pseudo-queries, eps %g", name,
+                         (double)m.config.norm_eps);
+                check_close(label, got, want, T * V, BRIDGE_TOL, 0.0);
+            }
+            m.config.norm_eps = bridge.config.norm_eps = 1e-12f;
+            if (std_tiny && run(&m, tokens, (int)T, std_tiny, name) && run(&bridge, tokens, (int)T, got, name)) {
+                snprintf(label, sizeof label, "%-22s the same with eps 1e-12 in both: standard == AttnRes", name);
+                check_close(label, got, std_tiny, T * V, 1e-5, 0.0);
+            }
+            free(std_tiny);
+            attnres_model_free(&bridge);
+        } else {
+            check(0, "%s: to AttnRes: %s", name, err.message);
+        }
+    }
+    if (!strcmp(name, "hf_qwen3"))
+        check(m.config.head_dim == 16 && m.config.qk_norm == 1 && m.config.dim == 32,
+              "%-22s config: head_dim 16 (not dim/n_heads = 8), qk_norm", name);
+    free(tokens); free(want); free(got);
+    attnres__st_close(&e);
+    attnres_model_free(&m);
+}
+
+int main(void) {
+    int i;
+    for (i = 0; CASES[i]; i++) test_case(CASES[i]);
+    return check_summary("test_import");
+}

@@ -1,0 +1,112 @@
+#!/bin/sh
+# tests/test_importers.sh [BUILD_DIR] - tools/import_model.py on every real
+# layout of golden/import/ (HF LLaMA F32, HF LLaMA BF16 sharded, HF Qwen3 F16,
+# llama2.c .bin v0 and v1): the output must be byte-identical to the
+# committed golden/import/CASE.model.safetensors, whose logits test_import
+# compares with each architecture's PyTorch reference. Then what must be
+# refused, with a message and exit 1 (never a traceback): a truncated .bin, a
+# llama2.c version 2 (int8) file, a config with rope_scaling, an unknown
+# architecture, an F64 tensor, a shard the index names but that is missing,
+# and --to-attnres of a model that is already AttnRes.
+# End to end (no Python): attnres-run on the two e2e models with their
+# tokenizers (a Qwen3 directory's tokenizer.json, a llama2.c tokenizer.bin)
+# must print exactly golden/import/CASE.cli.txt: the prompt, then the PyTorch
+# reference's greedy continuation as text (skipped if attnres-run could not
+# be built). The importer cases need /usr/bin/python3 (PYTHON) with numpy;
+# without them they print "skip" and count as skipped. Run from the
+# repository root.
+# Prints ok/FAIL/skip lines and "# summary test_importers: P passed, F failed, S skipped".
+build=${1:-$(dirname "$0")}
+python=${PYTHON:-/usr/bin/python3}
+golden=${GOLDEN:-golden}/import
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/attnres-import.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+passed=0; failed=0; skipped=0
+ok()   { echo "ok   $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+skip() { echo "skip $*"; skipped=$((skipped + 1)); }
+CASES="hf_llama hf_llama_bf16_sharded hf_qwen3 llama2c_v0 llama2c_v1 e2e_qwen3 e2e_llama2c"
+N_REFUSALS=7
+
+# ---- the command line, end to end: imported model + its tokenizer -> text
+for c in e2e_qwen3 e2e_llama2c; do
+  tk="$golden/$c/tokenizer.json"; [ -f "$tk" ] || tk="$golden/$c.tokenizer.bin"
+  if [ ! -x "$build/attnres-run" ]; then
+    skip "attnres-run $c --tokenizer: attnres-run was not built ($(cat "$build/attnres-run.skip" 2>/dev/null))"
+  elif "$build/attnres-run" "$golden/$c.model.safetensors" --tokenizer "$tk" -p "the little robot" -n 8 -t 0 -q \
+         > "$tmp/$c.out" 2> "$tmp/$c.err" && cmp -s "$tmp/$c.out" "$golden/$c.cli.txt"; then
+    ok "attnres-run $c --tokenizer $(basename "$tk"): prints the reference's greedy text: $(cat "$tmp/$c.out")"
+  else
+    fail "attnres-run $c --tokenizer: printed '$(cat "$tmp/$c.out")', want '$(cat "$golden/$c.cli.txt")' $(cat "$tmp/$c.err")"
+  fi
+done
+
+if ! "$python" -c 'import numpy' 2>/dev/null; then
+  why="$python with numpy is not available (apt-get install python3-numpy)"
+  for c in $CASES; do skip "import $c: $why"; done
+  i=0; while [ $i -lt $N_REFUSALS ]; do skip "importer refusal $i: $why"; i=$((i + 1)); done
+  skip "train.py --from-converted: $why"
+  echo "# summary test_importers: $passed passed, $failed failed, $skipped skipped"
+  exit 0
+fi
+
+for c in $CASES; do
+  src="$golden/$c"; [ -d "$src" ] || src="$golden/$c.bin"
+  if "$python" tools/import_model.py "$src" --out "$tmp/$c.safetensors" > "$tmp/log" 2>&1 &&
+     cmp -s "$tmp/$c.safetensors" "$golden/$c.model.safetensors"; then
+    ok "import $c: byte-identical to $golden/$c.model.safetensors"
+  else
+    fail "import $c: $(tail -n 2 "$tmp/log" | tr '\n' ' ') (or differs from $golden/$c.model.safetensors)"
+  fi
+done
+
+# refuse DESCRIPTION NEEDLE -- ARGS: import_model.py ARGS must exit 1 with NEEDLE on stderr
+refuse() {
+  what=$1 needle=$2; shift 3
+  "$python" tools/import_model.py "$@" > "$tmp/out" 2> "$tmp/err"
+  got=$?
+  if [ "$got" -eq 1 ] && grep -qF -- "$needle" "$tmp/err" && ! grep -q Traceback "$tmp/err"; then
+    ok "refused $what: $(head -n 1 "$tmp/err")"
+  else
+    fail "$what: exit $got (want 1), stderr should name '$needle': $(head -n 3 "$tmp/err" | tr '\n' ' ')"
+  fi
+}
+head -c 5000 "$golden/llama2c_v1.bin" > "$tmp/short.bin"
+refuse "truncated llama2.c file" "bytes, but a llama2.c v1 model" -- "$tmp/short.bin" --out "$tmp/x"
+"$python" -c "import struct,sys; b=open(sys.argv[1],'rb').read(); open(sys.argv[2],'wb').write(b[:4]+struct.pack('<i',2)+b[8:])" \
+  "$golden/llama2c_v1.bin" "$tmp/v2.bin"
+refuse "llama2.c version 2" "version 2 is not supported" -- "$tmp/v2.bin" --out "$tmp/x"
+mkdir -p "$tmp/scaled" "$tmp/arch" "$tmp/f64" "$tmp/lost"
+cp "$golden/hf_llama/model.safetensors" "$tmp/scaled/"
+sed 's/"rope_scaling": null/"rope_scaling": {"factor": 32.0, "rope_type": "llama3"}/' \
+  "$golden/hf_llama/config.json" > "$tmp/scaled/config.json"
+refuse "rope_scaling (Llama 3.1/3.2)" "rope_scaling" -- "$tmp/scaled" --out "$tmp/x"
+cp "$golden/hf_llama/model.safetensors" "$tmp/arch/"
+sed 's/LlamaForCausalLM/MistralForCausalLM/' "$golden/hf_llama/config.json" > "$tmp/arch/config.json"
+refuse "another architecture" "MistralForCausalLM is not supported" -- "$tmp/arch" --out "$tmp/x"
+cp "$golden/hf_llama/config.json" "$tmp/f64/"
+"$python" -c "import sys; b=open(sys.argv[1],'rb').read(); open(sys.argv[2],'wb').write(b.replace(b'\"F32\"', b'\"F64\"', 1))" \
+  "$golden/hf_llama/model.safetensors" "$tmp/f64/model.safetensors"
+refuse "an F64 tensor" "only F32, F16 and BF16" -- "$tmp/f64" --out "$tmp/x"
+cp "$golden/hf_llama_bf16_sharded/config.json" "$golden/hf_llama_bf16_sharded/model.safetensors.index.json" \
+   "$golden/hf_llama_bf16_sharded/model-00001-of-00003.safetensors" "$tmp/lost/"
+refuse "a missing shard" "model-00002-of-00003.safetensors" -- "$tmp/lost" --out "$tmp/x"
+"$python" tools/import_model.py --to-attnres "$golden/hf_llama.model.safetensors" --out "$tmp/bridge.safetensors" > /dev/null
+refuse "--to-attnres of an AttnRes model" "not a standard-residual" -- --to-attnres "$tmp/bridge.safetensors" --out "$tmp/x"
+# tools/train.py --from-converted: a few steps on the converted shipped standard
+# model train the pseudo-queries and key gains only (it checks that every other
+# tensor is written back unchanged); needs python3-torch
+if "$python" -c 'import torch' 2>/dev/null; then
+  "$python" tools/import_model.py --to-attnres models/standard.safetensors --out "$tmp/std_bridge.safetensors" > /dev/null &&
+  OMP_NUM_THREADS=1 "$python" tools/train.py --from-converted "$tmp/std_bridge.safetensors" --out "$tmp" --corpus models \
+    --steps 4 --batch 2 --window 32 --val-bytes 512 --threads 1 > "$tmp/train.log" 2>&1
+  if [ $? -eq 0 ] && grep -q "every other tensor unchanged" "$tmp/train.log" && [ -f "$tmp/std_bridge.depth-trained.safetensors" ]; then
+    ok "train.py --from-converted: $(tail -n 1 "$tmp/train.log")"
+  else
+    fail "train.py --from-converted: $(tail -n 3 "$tmp/train.log" | tr '\n' ' ')"
+  fi
+else
+  skip "train.py --from-converted: $python has no torch (apt-get install python3-torch)"
+fi
+echo "# summary test_importers: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,200 @@
+/* test_tokenizer.c - tools/tokenizer.c on small files made here (no network:
+   the real vocabularies are tests/test_tokenizers.sh's). A byte-level BPE
+   tokenizer.json whose encodings are worked out by hand in the comments, a
+   llama2.c tokenizer.bin likewise, decoding (byte-exact, also invalid
+   UTF-8), the UTF-8 hold-back of streamed output, and malformed files, each
+   of which must fail with a message that says what is wrong. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tools/tokenizer.h"
+#include "check.h"
+
+#define TMP "build/test_tokenizer.tmp"
+
+static void write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n) { printf("cannot write %s\n", path); exit(1); }
+    fclose(f);
+}
+
+/* GPT-2's byte -> character map, written out again here (the test's own copy) */
+static unsigned byte_cp(int b) {
+    int n = 0, k;
+    if ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)) return (unsigned)b;
+    for (k = 0; k < b; k++)
+        if (!((k >= '!' && k <= '~') || (k >= 0xA1 && k <= 0xAC) || (k >= 0xAE && k <= 0xFF))) n++;
+    return 256u + (unsigned)n;
+}
+
+/* A JSON string of the character that stands for byte b. */
+static void json_char(char *out, int b) {
+    unsigned cp = byte_cp(b);
+    if (cp == '"' || cp == '\\') sprintf(out, "\\%c", (char)cp);
+    else if (cp < 0x80) sprintf(out, "%c", (char)cp);
+    else sprintf(out, "\\u%04x", cp);
+}
+
+/* ids 0..255: the bytes; 256 "he", 257 "ll", 258 "hell", 259 "Ġw" (Ġ = the
+   space byte's character U+0120); 300: the added token <|end|>. */
+static void write_bpe_json(const char *path, const char *pre_tokenizer) {
+    static char buf[65536];
+    size_t at = 0;
+    int b;
+    at += (size_t)sprintf(buf + at, "{\"added_tokens\":[{\"id\":300,\"content\":\"<|end|>\",\"special\":true}],"
+                                    "\"pre_tokenizer\":%s,\"model\":{\"type\":\"BPE\",\"vocab\":{", pre_tokenizer);
+    for (b = 0; b < 256; b++) {
+        char c[16];
+        json_char(c, b);
+        at += (size_t)sprintf(buf + at, "\"%s\":%d,", c, b);
+    }
+    at += (size_t)sprintf(buf + at, "\"he\":256,\"ll\":257,\"hell\":258,\"\\u0120w\":259},"
+                                    "\"merges\":[\"h e\",\"l l\",\"he ll\",[\"\\u0120\",\"w\"]]}}");
+    write_file(path, buf, at);
+}
+
+static int encode(attnres_tok *t, const char *text, int special, int *ids) {
+    char err[ATTNRES_TOK_ERRLEN];
+    int n = -1;
+    if (attnres_tok_encode(t, text, strlen(text), special, ids, 64, &n, err) != ATTNRES_TOK_OK) {
+        printf("       encode \"%s\": %s\n", text, err);
+        return -1;
+    }
+    return n;
+}
+
+static int same(const int *got, int n, const int *want, int m) {
+    return n == m && memcmp(got, want, (size_t)n * sizeof(int)) == 0;
+}
+
+static void test_bpe(void) {
+    attnres_tok *t;
+    char err[ATTNRES_TOK_ERRLEN], back[64];
+    int ids[64], n, i;
+    size_t at = 0, k;
+    static const int hello[] = {258, 'o', 259, 'o', 'r', 'l', 'd'};
+    static const int digits[] = {'1', '2', 'x'};
+    write_bpe_json(TMP, "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}");
+    if (attnres_tok_load(&t, TMP, err) != ATTNRES_TOK_OK) { check(0, "load a hand-made tokenizer.json: %s", err); return; }
+    check(attnres_tok_vocab_size(t) == 301 && attnres_tok_bos(t) == -1, "tokenizer.json: 301 ids, no BOS (%s)", attnres_tok_kind(t));
+    /* "hello" -> h e l l o -> he l l o -> he ll o -> hell o; " world" -> Ġw o r l d */
+    n = encode(t, "hello world", 0, ids);
+    check(same(ids, n, hello, 7), "\"hello world\" -> [hell][o][Ġw][o][r][l][d] by the merge ranks");
+    n = encode(t, "12x", 0, ids);
+    check(same(ids, n, digits, 3), "\"12x\": no merges apply, one id per byte");
+    n = encode(t, "a<|end|>b", 1, ids);
+    check(n == 3 && ids[1] == 300, "an added token is one id when specials are allowed");
+    n = encode(t, "a<|end|>b", 0, ids);
+    check(n == 9, "and ordinary text (9 bytes) when they are not");
+    n = encode(t, "\xff\xfe ok \xc3", 0, ids);   /* invalid UTF-8 stays byte for byte */
+    for (i = 0; n > 0 && i < n; i++) {
+        if (attnres_tok_decode(t, -1, ids[i], back + at, sizeof back - at, &k, err) != ATTNRES_TOK_OK) break;
+        at += k;
+    }
+    check(at == 7 && memcmp(back, "\xff\xfe ok \xc3", 7) == 0, "invalid UTF-8 encodes and decodes back byte-exact");
+    check(attnres_tok_decode(t, -1, 258, back, 2, &k, err) == ATTNRES_TOK_ERR_RANGE, "decode into too small a buffer: %s", err);
+    check(attnres_tok_decode(t, -1, 280, back, 64, &k, err) == ATTNRES_TOK_ERR_RANGE, "decode an unused id: %s", err);
+    check(attnres_tok_encode(t, "hello world", 11, 0, ids, 3, &n, err) == ATTNRES_TOK_ERR_RANGE,
+          "encode into too few ids: %s", err);
+    attnres_tok_free(t);
+}
+
+/* a tokenizer.bin: <unk>, \n<s>\n, \n</s>\n, <0x00>..<0xFF> (ids 3..258),
+   then 259 " ", 260 "a", 261 "b", 262 " a" (score -1), 263 "ab" (-2), 264 " ab" (-3) */
+static void test_bin(void) {
+    static unsigned char buf[8192];
+    const char *pieces[6] = {" ", "a", "b", " a", "ab", " ab"};
+    const float scores[6] = {0, 0, 0, -1, -2, -3};
+    char name[16], err[ATTNRES_TOK_ERRLEN], back[16];
+    int32_t v = 6;
+    size_t at = 4, k;
+    int i, ids[64], n;
+    attnres_tok *t;
+    static const int e_acute[] = {259, 3 + 0xC3, 3 + 0xA9};
+    memcpy(buf, &v, 4);
+#define PUT(str, sc) do { float s_ = (sc); int32_t l_ = (int32_t)strlen(str); \
+        memcpy(buf + at, &s_, 4); memcpy(buf + at + 4, &l_, 4); memcpy(buf + at + 8, str, (size_t)l_); at += 8 + (size_t)l_; } while (0)
+    PUT("<unk>", 0); PUT("\n<s>\n", 0); PUT("\n</s>\n", 0);
+    for (i = 0; i < 256; i++) { sprintf(name, "<0x%02X>", i); PUT(name, 0); }
+    for (i = 0; i < 6; i++) PUT(pieces[i], scores[i]);
+#undef PUT
+    write_file(TMP, buf, at);
+    if (attnres_tok_load(&t, TMP, err) != ATTNRES_TOK_OK) { check(0, "load a hand-made tokenizer.bin: %s", err); return; }
+    check(attnres_tok_vocab_size(t) == 265 && attnres_tok_bos(t) == 1 && attnres_tok_eos(t) == 2,
+          "tokenizer.bin: 265 pieces, BOS 1, EOS 2 (%s)", attnres_tok_kind(t));
+    /* "ab" -> [ ][a][b] -> " a" scores -1 > "ab" -2 -> [ a][b] -> [ ab] */
+    n = encode(t, "ab", 0, ids);
+    check(n == 1 && ids[0] == 264, "\"ab\" -> dummy prefix, then the best-scoring merges -> [ ab]");
+    n = encode(t, "\xc3\xa9", 0, ids);
+    check(same(ids, n, e_acute, 3), "\"\\u00e9\" (not a piece) -> [ ][<0xC3>][<0xA9>] by byte fallback");
+    check(attnres_tok_decode(t, 1, 264, back, sizeof back, &k, err) == ATTNRES_TOK_OK && k == 2 && memcmp(back, "ab", 2) == 0,
+          "decoding after BOS drops the dummy-prefix space");
+    check(attnres_tok_decode(t, 5, 3 + 0xC3, back, sizeof back, &k, err) == ATTNRES_TOK_OK && k == 1 &&
+          (unsigned char)back[0] == 0xC3, "<0xC3> decodes to the byte 0xC3");
+    attnres_tok_free(t);
+    /* truncated and lying files */
+    write_file(TMP, buf, at - 3);
+    check(attnres_tok_load(&t, TMP, err) == ATTNRES_TOK_ERR_FORMAT && strstr(err, "cut short"), "truncated tokenizer.bin: %s", err);
+    v = -4;
+    memcpy(buf + 4 + 4, &v, 4);   /* the length of piece 0 */
+    write_file(TMP, buf, at);
+    check(attnres_tok_load(&t, TMP, err) == ATTNRES_TOK_ERR_FORMAT && strstr(err, "length -4"), "negative piece length: %s", err);
+    v = 0;
+    memcpy(buf, &v, 4);
+    write_file(TMP, buf, at);
+    check(attnres_tok_load(&t, TMP, err) == ATTNRES_TOK_ERR_FORMAT && strstr(err, "max_token_length"), "max_token_length 0: %s", err);
+}
+
+static void expect_bad_json(const char *json, const char *needle, const char *what) {
+    attnres_tok *t = NULL;
+    char err[ATTNRES_TOK_ERRLEN] = "";
+    int rc;
+    write_file(TMP, json, strlen(json));
+    rc = attnres_tok_load(&t, TMP, err);
+    check(rc == ATTNRES_TOK_ERR_FORMAT && t == NULL && strstr(err, needle) != NULL, "%s: \"%s\"", what, err);
+    attnres_tok_free(t);
+}
+
+static void test_malformed(void) {
+    attnres_tok *t;
+    char err[ATTNRES_TOK_ERRLEN];
+    expect_bad_json("{\"model\": {\"type\": \"BPE\", ", "ends early", "truncated JSON");
+    expect_bad_json("{\"model\": \"\\q\"}", "unknown escape", "bad escape");
+    expect_bad_json("{\"a\": \"\\ud800\"}", "surrogate", "unpaired surrogate");
+    expect_bad_json("{\"model\": {\"type\": \"WordPiece\"}}", "WordPiece", "another model type");
+    expect_bad_json("{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true}}", "byte_fallback", "SentencePiece-style BPE");
+    expect_bad_json("{\"pre_tokenizer\": {\"type\": \"Whitespace\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+                    "Whitespace", "unknown pre-tokenizer");
+    expect_bad_json("{\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": "
+                    "{\"Regex\": \"\\\\w+\"}, \"behavior\": \"Isolated\"}, {\"type\": \"ByteLevel\", \"use_regex\": false}]}, "
+                    "\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}", "\\w+", "unknown split pattern");
+    expect_bad_json("{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": -1}, \"merges\": []}}",
+                    "not an integer", "negative id");
+    expect_bad_json("{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0}, \"merges\": []}}",
+                    "two vocab entries", "duplicate id");
+    expect_bad_json("{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"ab\"]}}",
+                    "no space", "merge without a space");
+    expect_bad_json("{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [[\"a\"]]}}",
+                    "neither", "merge pair of one");
+    expect_bad_json("{\"normalizer\": {\"type\": \"Lowercase\"}, \"model\": {\"type\": \"BPE\"}}", "Lowercase", "unsupported normalizer");
+    check(attnres_tok_load(&t, "build/no/such/tokenizer.json", err) == ATTNRES_TOK_ERR_IO, "missing file: \"%s\"", err);
+}
+
+static void test_utf8_ready(void) {
+    check(attnres_tok_utf8_ready("a\xc3", 2) == 1, "utf8_ready holds back a cut 2-byte sequence");
+    check(attnres_tok_utf8_ready("\xe2\x82", 2) == 0, "utf8_ready holds back a cut 3-byte sequence");
+    check(attnres_tok_utf8_ready("\xe2\x82\xac", 3) == 3, "utf8_ready releases a complete one");
+    check(attnres_tok_utf8_ready("x\xff", 2) == 2, "utf8_ready releases an invalid byte (nothing completes it)");
+    check(attnres_tok_utf8_ready("\xf0\x9f\x98", 3) == 0, "utf8_ready holds back 3 of an emoji's 4 bytes");
+}
+
+int main(void) {
+    test_bpe();
+    test_bin();
+    test_malformed();
+    test_utf8_ready();
+    remove(TMP);
+    return check_summary("test_tokenizer");
+}

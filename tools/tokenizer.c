@@ -1,0 +1,1039 @@
+/* tokenizer.c - byte-level BPE (tokenizer.json) and llama2.c's tokenizer.bin.
+   See tokenizer.h for what is supported. Read top to bottom: errors and
+   files, UTF-8 and Unicode classes, a string -> int hash map, a small JSON
+   reader, loading both formats, the pre-tokenizer patterns, encoding,
+   decoding. C99, no dependencies beyond the C library. */
+#include "tokenizer.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer_unicode.h"
+
+#define TOK_MAX_FILE   ((size_t)1 << 30)   /* 1 GiB: far above any real tokenizer  */
+#define TOK_MAX_ID     (1 << 22)           /* ids beyond this are refused           */
+#define TOK_MAX_DEPTH  64                  /* JSON nesting                          */
+
+/* ======================================================================== */
+/* Errors and files                                                          */
+/* ======================================================================== */
+
+static int tok__fail(char *err, int code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, ATTNRES_TOK_ERRLEN, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* The whole file, NUL-terminated, in *out (malloc'd); *n its length. */
+static int tok__read_file(const char *path, unsigned char **out, size_t *n, char *err) {
+    FILE *f = fopen(path, "rb");
+    long size;
+    unsigned char *buf;
+    if (!f) return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s: cannot open", path);
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s: cannot find its size", path);
+    }
+    if ((size_t)size > TOK_MAX_FILE) {
+        fclose(f);
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "%s: %ld bytes, more than any tokenizer (limit 1 GiB)", path, size);
+    }
+    if (!(buf = (unsigned char *)malloc((size_t)size + 1))) {
+        fclose(f);
+        return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "%s: cannot allocate %ld bytes", path, size);
+    }
+    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        fclose(f);
+        free(buf);
+        return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s: read error", path);
+    }
+    fclose(f);
+    buf[size] = 0;
+    *out = buf;
+    *n = (size_t)size;
+    return ATTNRES_TOK_OK;
+}
+
+/* ======================================================================== */
+/* UTF-8 and Unicode classes                                                 */
+/* ======================================================================== */
+
+#define TOK_INVALID 0xFFFFFFFFu   /* an invalid byte, taken on its own */
+
+/* Decodes the character at s[i] (i < n): returns its length in bytes and
+   sets *cp; an invalid or truncated sequence is one byte, *cp TOK_INVALID. */
+static size_t tok__utf8(const unsigned char *s, size_t n, size_t i, unsigned *cp) {
+    unsigned c = s[i], v;
+    size_t len, k;
+    if (c < 0x80) { *cp = c; return 1; }
+    if (c >= 0xC2 && c <= 0xDF) { len = 2; v = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; v = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; v = c & 0x07; }
+    else { *cp = TOK_INVALID; return 1; }
+    if (i + len > n) { *cp = TOK_INVALID; return 1; }
+    for (k = 1; k < len; k++) {
+        if ((s[i + k] & 0xC0) != 0x80) { *cp = TOK_INVALID; return 1; }
+        v = (v << 6) | (s[i + k] & 0x3Fu);
+    }
+    if ((len == 3 && v < 0x800) || (len == 4 && (v < 0x10000 || v > 0x10FFFF)) || (v >= 0xD800 && v <= 0xDFFF)) {
+        *cp = TOK_INVALID;
+        return 1;
+    }
+    *cp = v;
+    return len;
+}
+
+/* Writes cp as UTF-8 into out (4 bytes room); returns the length. */
+static size_t tok__put_utf8(unsigned char *out, unsigned cp) {
+    if (cp < 0x80) { out[0] = (unsigned char)cp; return 1; }
+    if (cp < 0x800) { out[0] = (unsigned char)(0xC0 | (cp >> 6)); out[1] = (unsigned char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x10000) {
+        out[0] = (unsigned char)(0xE0 | (cp >> 12)); out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (unsigned char)(0xF0 | (cp >> 18)); out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)); out[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static int tok__in(const unsigned int (*r)[2], size_t n, unsigned cp) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < r[mid][0]) hi = mid;
+        else if (cp > r[mid][1]) lo = mid + 1;
+        else return 1;
+    }
+    return 0;
+}
+#define TOK_N(a) (sizeof(a) / sizeof((a)[0]))
+static int tok__is_letter(unsigned cp) { return cp != TOK_INVALID && tok__in(TOK_LETTER, TOK_N(TOK_LETTER), cp); }
+static int tok__is_number(unsigned cp) { return cp != TOK_INVALID && tok__in(TOK_NUMBER, TOK_N(TOK_NUMBER), cp); }
+static int tok__is_space(unsigned cp)  { return cp != TOK_INVALID && tok__in(TOK_SPACE, TOK_N(TOK_SPACE), cp); }
+/* [^\s\p{L}\p{N}]: punctuation, symbols, marks, controls, invalid bytes */
+static int tok__is_other(unsigned cp)  { return !tok__is_letter(cp) && !tok__is_number(cp) && !tok__is_space(cp); }
+
+size_t attnres_tok_utf8_ready(const char *buf, size_t len) {
+    const unsigned char *s = (const unsigned char *)buf;
+    size_t start = len, need;
+    /* the last lead byte within 3 bytes of the end: is its sequence cut short? */
+    while (start > 0 && len - start < 4) {
+        unsigned c = s[--start];
+        if ((c & 0xC0) != 0x80) {
+            need = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xC2 && c <= 0xDF ? 2 : 1;
+            return len - start < need ? start : len;
+        }
+    }
+    return len;
+}
+
+/* ======================================================================== */
+/* A string -> int hash map (open addressing, FNV-1a); keys are not copied   */
+/* ======================================================================== */
+
+typedef struct { const char *key; int len; int value; } tok__slot;
+typedef struct { tok__slot *slots; size_t cap, count; } tok__map;
+
+static uint32_t tok__hash(const char *s, size_t n) {
+    uint32_t h = 2166136261u;
+    size_t i;
+    for (i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 16777619u; }
+    return h;
+}
+
+static int tok__map_init(tok__map *m, size_t expected) {
+    size_t cap = 16;
+    while (cap < 2 * expected + 16) cap *= 2;
+    m->slots = (tok__slot *)calloc(cap, sizeof(tok__slot));
+    m->cap = cap;
+    m->count = 0;
+    return m->slots != NULL;
+}
+
+static tok__slot *tok__map_slot(const tok__map *m, const char *key, size_t len) {
+    size_t i = tok__hash(key, len) & (m->cap - 1);
+    while (m->slots[i].key && !((size_t)m->slots[i].len == len && memcmp(m->slots[i].key, key, len) == 0))
+        i = (i + 1) & (m->cap - 1);
+    return &m->slots[i];
+}
+
+/* -1 if absent */
+static int tok__map_get(const tok__map *m, const char *key, size_t len) {
+    const tok__slot *s;
+    if (!m->slots) return -1;
+    s = tok__map_slot(m, key, len);
+    return s->key ? s->value : -1;
+}
+
+/* Inserts (keeps the first value of a duplicate key); the table never fills:
+   it was sized for the expected count, and grows past half full. */
+static int tok__map_put(tok__map *m, const char *key, size_t len, int value) {
+    tok__slot *s;
+    if (2 * (m->count + 1) > m->cap) {
+        tok__map bigger;
+        size_t i;
+        if (!tok__map_init(&bigger, m->cap)) return 0;
+        for (i = 0; i < m->cap; i++)
+            if (m->slots[i].key) *tok__map_slot(&bigger, m->slots[i].key, (size_t)m->slots[i].len) = m->slots[i];
+        bigger.count = m->count;
+        free(m->slots);
+        *m = bigger;
+    }
+    s = tok__map_slot(m, key, len);
+    if (!s->key) { s->key = key; s->len = (int)len; s->value = value; m->count++; }
+    return 1;
+}
+
+/* ======================================================================== */
+/* JSON: a tree of nodes over the file, strings decoded into one arena       */
+/* ======================================================================== */
+
+enum { TOK_J_NULL, TOK_J_BOOL, TOK_J_NUM, TOK_J_STR, TOK_J_ARR, TOK_J_OBJ };
+
+typedef struct {
+    int type;
+    int child, next;      /* first child / next sibling, -1 for none      */
+    const char *key;      /* member name inside an object (decoded)       */
+    int key_len;
+    const char *str;      /* string value (decoded), NUL-terminated       */
+    int str_len;
+    double num;           /* number, or 0/1 for a boolean                 */
+} tok__node;
+
+typedef struct {
+    const unsigned char *p, *end, *start;
+    tok__node *nodes;
+    int n_nodes, cap_nodes;
+    char *arena;          /* decoded strings: never longer than their JSON form */
+    size_t arena_at;
+    char *err;
+} tok__json;
+
+static int tok__jfail(tok__json *j, const char *what) {
+    if (j->p >= j->end)
+        return tok__fail(j->err, ATTNRES_TOK_ERR_FORMAT, "JSON ends early (truncated file?): %s at byte %ld",
+                         what, (long)(j->p - j->start));
+    return tok__fail(j->err, ATTNRES_TOK_ERR_FORMAT, "JSON: %s at byte %ld", what, (long)(j->p - j->start));
+}
+
+static void tok__jws(tok__json *j) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+}
+
+static int tok__jnew(tok__json *j, int type) {
+    if (j->n_nodes == j->cap_nodes) {
+        int cap = j->cap_nodes ? 2 * j->cap_nodes : 1024;
+        tok__node *nodes = (tok__node *)realloc(j->nodes, (size_t)cap * sizeof(tok__node));
+        if (!nodes) return -1;
+        j->nodes = nodes;
+        j->cap_nodes = cap;
+    }
+    memset(&j->nodes[j->n_nodes], 0, sizeof(tok__node));
+    j->nodes[j->n_nodes].type = type;
+    j->nodes[j->n_nodes].child = j->nodes[j->n_nodes].next = -1;
+    return j->n_nodes++;
+}
+
+static int tok__hex4(const unsigned char *p, unsigned *v) {
+    int k;
+    *v = 0;
+    for (k = 0; k < 4; k++) {
+        unsigned c = p[k], d;
+        if (c >= '0' && c <= '9') d = c - '0';
+        else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+        else return 0;
+        *v = *v * 16 + d;
+    }
+    return 1;
+}
+
+/* A JSON string at j->p (the opening quote) into the arena. */
+static int tok__jstring(tok__json *j, const char **out, int *out_len) {
+    char *dst = j->arena + j->arena_at;
+    size_t n = 0;
+    j->p++;
+    for (;;) {
+        unsigned c;
+        if (j->p >= j->end) return tok__jfail(j, "unterminated string");
+        c = *j->p++;
+        if (c == '"') break;
+        if (c < 0x20) return tok__jfail(j, "control character inside a string");
+        if (c != '\\') { dst[n++] = (char)c; continue; }
+        if (j->p >= j->end) return tok__jfail(j, "unterminated escape");
+        c = *j->p++;
+        switch (c) {
+        case '"': case '\\': case '/': dst[n++] = (char)c; break;
+        case 'b': dst[n++] = '\b'; break;
+        case 'f': dst[n++] = '\f'; break;
+        case 'n': dst[n++] = '\n'; break;
+        case 'r': dst[n++] = '\r'; break;
+        case 't': dst[n++] = '\t'; break;
+        case 'u': {
+            unsigned v, lo;
+            if (j->end - j->p < 4 || !tok__hex4(j->p, &v)) return tok__jfail(j, "bad \\u escape");
+            j->p += 4;
+            if (v >= 0xD800 && v <= 0xDBFF) {   /* a surrogate pair */
+                if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' || !tok__hex4(j->p + 2, &lo) ||
+                    lo < 0xDC00 || lo > 0xDFFF)
+                    return tok__jfail(j, "unpaired surrogate in a \\u escape");
+                j->p += 6;
+                v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (v >= 0xDC00 && v <= 0xDFFF) {
+                return tok__jfail(j, "unpaired surrogate in a \\u escape");
+            }
+            n += tok__put_utf8((unsigned char *)dst + n, v);
+            break;
+        }
+        default: return tok__jfail(j, "unknown escape in a string");
+        }
+    }
+    if (n > (size_t)TOK_MAX_FILE) return tok__jfail(j, "string too long");
+    dst[n] = '\0';
+    j->arena_at += n + 1;
+    *out = dst;
+    *out_len = (int)n;
+    return ATTNRES_TOK_OK;
+}
+
+static int tok__jvalue(tok__json *j, int depth, int *out);
+
+/* An array or object at j->p; children are linked in order. */
+static int tok__jcontainer(tok__json *j, int depth, int *out) {
+    int is_obj = *j->p == '{', self, last = -1, rc;
+    char close = is_obj ? '}' : ']';
+    if (depth >= TOK_MAX_DEPTH) return tok__jfail(j, "nesting too deep");
+    if ((self = tok__jnew(j, is_obj ? TOK_J_OBJ : TOK_J_ARR)) < 0)
+        return tok__fail(j->err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+    j->p++;
+    tok__jws(j);
+    if (j->p < j->end && *j->p == close) { j->p++; *out = self; return ATTNRES_TOK_OK; }
+    for (;;) {
+        const char *key = NULL;
+        int key_len = 0, child;
+        tok__jws(j);
+        if (is_obj) {
+            if (j->p >= j->end || *j->p != '"') return tok__jfail(j, "expected a member name");
+            if ((rc = tok__jstring(j, &key, &key_len)) != ATTNRES_TOK_OK) return rc;
+            tok__jws(j);
+            if (j->p >= j->end || *j->p != ':') return tok__jfail(j, "expected ':'");
+            j->p++;
+        }
+        if ((rc = tok__jvalue(j, depth + 1, &child)) != ATTNRES_TOK_OK) return rc;
+        j->nodes[child].key = key;
+        j->nodes[child].key_len = key_len;
+        if (last < 0) j->nodes[self].child = child;
+        else j->nodes[last].next = child;
+        last = child;
+        tok__jws(j);
+        if (j->p < j->end && *j->p == ',') { j->p++; continue; }
+        if (j->p < j->end && *j->p == close) { j->p++; break; }
+        return tok__jfail(j, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+    *out = self;
+    return ATTNRES_TOK_OK;
+}
+
+static int tok__jvalue(tok__json *j, int depth, int *out) {
+    int self, rc;
+    tok__jws(j);
+    if (j->p >= j->end) return tok__jfail(j, "unexpected end of file");
+    if (*j->p == '{' || *j->p == '[') return tok__jcontainer(j, depth, out);
+    if (*j->p == '"') {
+        if ((self = tok__jnew(j, TOK_J_STR)) < 0) return tok__fail(j->err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+        if ((rc = tok__jstring(j, &j->nodes[self].str, &j->nodes[self].str_len)) != ATTNRES_TOK_OK) return rc;
+        *out = self;
+        return ATTNRES_TOK_OK;
+    }
+    if ((size_t)(j->end - j->p) >= 4 && memcmp(j->p, "null", 4) == 0) { j->p += 4; self = tok__jnew(j, TOK_J_NULL); }
+    else if ((size_t)(j->end - j->p) >= 4 && memcmp(j->p, "true", 4) == 0) {
+        j->p += 4;
+        if ((self = tok__jnew(j, TOK_J_BOOL)) >= 0) j->nodes[self].num = 1;
+    } else if ((size_t)(j->end - j->p) >= 5 && memcmp(j->p, "false", 5) == 0) { j->p += 5; self = tok__jnew(j, TOK_J_BOOL); }
+    else if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
+        char buf[64];
+        size_t n = 0;
+        while (j->p < j->end && n < sizeof buf - 1 && strchr("+-0123456789.eE", *j->p)) buf[n++] = (char)*j->p++;
+        buf[n] = '\0';
+        if ((self = tok__jnew(j, TOK_J_NUM)) >= 0) {
+            char *end;
+            j->nodes[self].num = strtod(buf, &end);
+            if (*end) return tok__jfail(j, "bad number");
+        }
+    } else {
+        return tok__jfail(j, "unexpected character");
+    }
+    if (self < 0) return tok__fail(j->err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+    *out = self;
+    return ATTNRES_TOK_OK;
+}
+
+/* The member `name` of object node obj, or -1. */
+static int tok__jget(const tok__json *j, int obj, const char *name) {
+    int c;
+    if (obj < 0 || j->nodes[obj].type != TOK_J_OBJ) return -1;
+    for (c = j->nodes[obj].child; c >= 0; c = j->nodes[c].next)
+        if (j->nodes[c].key && strcmp(j->nodes[c].key, name) == 0) return c;
+    return -1;
+}
+
+static const char *tok__jstr(const tok__json *j, int node) {
+    return node >= 0 && j->nodes[node].type == TOK_J_STR ? j->nodes[node].str : NULL;
+}
+
+static int tok__jtrue(const tok__json *j, int node) {
+    return node >= 0 && j->nodes[node].type == TOK_J_BOOL && j->nodes[node].num != 0;
+}
+
+/* ======================================================================== */
+/* The tokenizer                                                             */
+/* ======================================================================== */
+
+enum { TOK_BPE = 1, TOK_SPM = 2 };
+enum { TOK_PAT_GPT2 = 1, TOK_PAT_LLAMA3 = 2, TOK_PAT_QWEN2 = 3 };
+
+struct attnres_tok {
+    int kind;               /* TOK_BPE or TOK_SPM                                    */
+    int pattern;            /* BPE: TOK_PAT_*                                        */
+    int split_digits;       /* BPE: Digits(individual_digits) before the pattern     */
+    int add_prefix_space;   /* BPE: ByteLevel add_prefix_space                       */
+    int ignore_merges;      /* BPE: a pre-token that is in the vocab is one token    */
+    int n_vocab;            /* largest id + 1                                        */
+    const char **piece;     /* [n_vocab] the token's string (NULL: unused id)        */
+    int *piece_len;         /* [n_vocab]                                             */
+    float *score;           /* SPM: [n_vocab]                                        */
+    unsigned char *added;   /* [n_vocab] 1: an added token (raw text, not byte-mapped) */
+    int *added_ids;         /* [n_added] longest first                               */
+    int n_added;
+    tok__map vocab;         /* string -> id                                          */
+    tok__map merges;        /* BPE: "a b" -> rank                                    */
+    int bos, eos;
+    int byte_piece[256];    /* SPM: id of <0xNN>, or -1                              */
+    unsigned byte_cp[256];  /* BPE: byte -> the code point that stands for it        */
+    int cp_byte[324];       /* BPE: code point (< 324) -> byte, or -1                */
+    char kind_name[48];
+    /* storage */
+    unsigned char *file;
+    tok__json json;
+    char *merge_keys;       /* BPE merges given as pairs: "a b" strings built here   */
+};
+
+int attnres_tok_vocab_size(const attnres_tok *t) { return t->n_vocab; }
+int attnres_tok_bos(const attnres_tok *t) { return t->bos; }
+int attnres_tok_eos(const attnres_tok *t) { return t->eos; }
+const char *attnres_tok_kind(const attnres_tok *t) { return t->kind_name; }
+
+void attnres_tok_free(attnres_tok *t) {
+    if (!t) return;
+    free(t->piece); free(t->piece_len); free(t->score); free(t->added); free(t->added_ids);
+    free(t->vocab.slots); free(t->merges.slots);
+    free(t->file); free(t->json.nodes); free(t->json.arena); free(t->merge_keys);
+    free(t);
+}
+
+static int tok__alloc_ids(attnres_tok *t, int n, char *err) {
+    t->n_vocab = n;
+    t->piece = (const char **)calloc((size_t)n + 1, sizeof(char *));
+    t->piece_len = (int *)calloc((size_t)n + 1, sizeof(int));
+    t->added = (unsigned char *)calloc((size_t)n + 1, 1);
+    if (!t->piece || !t->piece_len || !t->added) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+    return ATTNRES_TOK_OK;
+}
+
+/* ---------------------------------------------------------------- tokenizer.bin */
+
+/* llama2.c's tokenizer.bin: int32 max_token_length, then records of
+   (float score, int32 len, len bytes) until the end of the file. */
+static int tok__load_bin(attnres_tok *t, const char *path, size_t size, char *err) {
+    const unsigned char *p = t->file, *end = t->file + size;
+    int32_t max_len;
+    int n = 0, i, rc;
+    char name[8];
+    if (size < 4) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "%s: %zu bytes, too short for tokenizer.bin", path, size);
+    memcpy(&max_len, p, 4);
+    if (max_len < 1 || max_len > 65536)
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "%s: max_token_length %d is not a tokenizer.bin's (1..65536)", path, (int)max_len);
+    /* first pass: count and check the records */
+    for (p += 4; p < end; n++) {
+        int32_t len;
+        if (end - p < 8) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "%s: token %d is cut short (truncated file?)", path, n);
+        memcpy(&len, p + 4, 4);
+        if (len < 0 || len > max_len)
+            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "%s: token %d has length %d, outside [0, max_token_length %d]",
+                             path, n, (int)len, (int)max_len);
+        if (end - p - 8 < len) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "%s: token %d is cut short (truncated file?)", path, n);
+        if (n >= TOK_MAX_ID) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "%s: more than %d tokens", path, TOK_MAX_ID);
+        p += 8 + len;
+    }
+    if (n < 3) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "%s: %d tokens; tokenizer.bin has <unk>, <s>, </s> first", path, n);
+    if ((rc = tok__alloc_ids(t, n, err)) != ATTNRES_TOK_OK) return rc;
+    t->score = (float *)calloc((size_t)n, sizeof(float));
+    if (!t->score || !tok__map_init(&t->vocab, (size_t)n)) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+    /* second pass: pieces point into the file (the bytes after a piece are
+       the next record's score: the pieces are not NUL-terminated) */
+    p = t->file + 4;
+    for (i = 0; i < n; i++) {
+        int32_t len;
+        memcpy(&t->score[i], p, 4);
+        memcpy(&len, p + 4, 4);
+        t->piece[i] = (const char *)p + 8;
+        t->piece_len[i] = len;
+        if (!tok__map_put(&t->vocab, t->piece[i], (size_t)len, i)) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+        p += 8 + len;
+    }
+    for (i = 0; i < 256; i++) {
+        snprintf(name, sizeof name, "<0x%02X>", i);
+        t->byte_piece[i] = tok__map_get(&t->vocab, name, 6);
+    }
+    t->kind = TOK_SPM;
+    t->bos = 1;
+    t->eos = 2;
+    snprintf(t->kind_name, sizeof t->kind_name, "llama2.c tokenizer.bin (SentencePiece BPE)");
+    return ATTNRES_TOK_OK;
+}
+
+/* ---------------------------------------------------------------- tokenizer.json */
+
+static const char TOK_RE_GPT2[] =
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+static const char TOK_RE_LLAMA3[] =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+static const char TOK_RE_QWEN2[] =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+/* A ByteLevel pre-tokenizer node: its add_prefix_space, and whether it
+   splits with the GPT-2 pattern itself (use_regex, true when absent). */
+static int tok__bytelevel(attnres_tok *t, int node, int *use_regex) {
+    const tok__json *j = &t->json;
+    const char *type = tok__jstr(j, tok__jget(j, node, "type"));
+    int ur = tok__jget(j, node, "use_regex");
+    if (!type || strcmp(type, "ByteLevel") != 0) return 0;
+    t->add_prefix_space = tok__jtrue(j, tok__jget(j, node, "add_prefix_space"));
+    *use_regex = ur < 0 || tok__jtrue(j, ur);
+    return 1;
+}
+
+/* Recognises the pre-tokenizers of GPT-2, Llama 3, Qwen2/3 and SmolLM2. */
+static int tok__pretokenizer(attnres_tok *t, int node, char *err) {
+    const tok__json *j = &t->json;
+    const char *type = tok__jstr(j, tok__jget(j, node, "type"));
+    int use_regex = 0;
+    if (!type) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "no pre_tokenizer (byte-level BPE needs one)");
+    if (tok__bytelevel(t, node, &use_regex) && use_regex) { t->pattern = TOK_PAT_GPT2; return ATTNRES_TOK_OK; }
+    if (strcmp(type, "Sequence") == 0) {
+        int list = tok__jget(j, node, "pretokenizers"), a = -1, b = -1;
+        if (list >= 0 && j->nodes[list].type == TOK_J_ARR) a = j->nodes[list].child;
+        if (a >= 0) b = j->nodes[a].next;
+        if (a >= 0 && b >= 0 && j->nodes[b].next < 0) {
+            const char *ta = tok__jstr(j, tok__jget(j, a, "type"));
+            if (ta && strcmp(ta, "Split") == 0 && tok__bytelevel(t, b, &use_regex) && !use_regex) {
+                const char *re = tok__jstr(j, tok__jget(j, tok__jget(j, a, "pattern"), "Regex"));
+                const char *behavior = tok__jstr(j, tok__jget(j, a, "behavior"));
+                if (tok__jtrue(j, tok__jget(j, a, "invert")) || !behavior || strcmp(behavior, "Isolated") != 0)
+                    return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "Split pre-tokenizer must be Isolated, not inverted");
+                if (re && strcmp(re, TOK_RE_GPT2) == 0) t->pattern = TOK_PAT_GPT2;
+                else if (re && strcmp(re, TOK_RE_LLAMA3) == 0) t->pattern = TOK_PAT_LLAMA3;
+                else if (re && strcmp(re, TOK_RE_QWEN2) == 0) t->pattern = TOK_PAT_QWEN2;
+                else return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "Split pattern %.60s%s is not one "
+                                      "this tokenizer knows (GPT-2, Llama 3, Qwen2)", re ? re : "(none)",
+                                      re && strlen(re) > 60 ? "..." : "");
+                return ATTNRES_TOK_OK;
+            }
+            if (ta && strcmp(ta, "Digits") == 0 && tok__jtrue(j, tok__jget(j, a, "individual_digits")) &&
+                tok__bytelevel(t, b, &use_regex) && use_regex) {
+                t->pattern = TOK_PAT_GPT2;
+                t->split_digits = 1;
+                return ATTNRES_TOK_OK;
+            }
+        }
+    }
+    return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "pre_tokenizer '%s' is not supported "
+                     "(ByteLevel; Split(GPT-2 / Llama 3 / Qwen2 pattern) + ByteLevel; Digits + ByteLevel)", type);
+}
+
+/* GPT-2's byte -> character map: printable bytes stand for themselves,
+   the other 68 for U+0100.. in order. */
+static void tok__byte_map(attnres_tok *t) {
+    int b, n = 0;
+    for (b = 0; b < 324; b++) t->cp_byte[b] = -1;
+    for (b = 0; b < 256; b++) {
+        int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        t->byte_cp[b] = printable ? (unsigned)b : 256u + (unsigned)n++;
+        t->cp_byte[t->byte_cp[b]] = b;
+    }
+}
+
+/* model.vocab, added_tokens: ids and pieces; the vocab map. */
+static int tok__json_vocab(attnres_tok *t, int model, int root, char *err) {
+    const tok__json *j = &t->json;
+    int vocab = tok__jget(j, model, "vocab"), added = tok__jget(j, root, "added_tokens"), c, max_id = -1, n = 0, rc;
+    if (vocab < 0 || j->nodes[vocab].type != TOK_J_OBJ)
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.vocab is missing or not an object");
+    for (c = j->nodes[vocab].child; c >= 0; c = j->nodes[c].next, n++) {
+        double id = j->nodes[c].num;
+        if (j->nodes[c].type != TOK_J_NUM || id < 0 || id >= TOK_MAX_ID || id != (int)id)
+            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "vocab entry %d has id that is not an integer in [0, %d)", n, TOK_MAX_ID);
+        if ((int)id > max_id) max_id = (int)id;
+    }
+    if (added >= 0 && j->nodes[added].type == TOK_J_ARR)
+        for (c = j->nodes[added].child; c >= 0; c = j->nodes[c].next) {
+            int idn = tok__jget(j, c, "id");
+            double id = idn >= 0 ? j->nodes[idn].num : -1;
+            if (idn < 0 || j->nodes[idn].type != TOK_J_NUM || id < 0 || id >= TOK_MAX_ID || id != (int)id ||
+                !tok__jstr(j, tok__jget(j, c, "content")))
+                return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "an added token lacks an integer id in [0, %d) or its content", TOK_MAX_ID);
+            if ((int)id > max_id) max_id = (int)id;
+            t->n_added++;
+        }
+    if (max_id < 0) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "empty vocab");
+    if ((rc = tok__alloc_ids(t, max_id + 1, err)) != ATTNRES_TOK_OK) return rc;
+    t->added_ids = (int *)calloc((size_t)t->n_added + 1, sizeof(int));
+    if (!t->added_ids || !tok__map_init(&t->vocab, (size_t)n + (size_t)t->n_added))
+        return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+    for (c = j->nodes[vocab].child; c >= 0; c = j->nodes[c].next) {
+        int id = (int)j->nodes[c].num;
+        if (t->piece[id]) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "id %d is given to two vocab entries", id);
+        t->piece[id] = j->nodes[c].key;
+        t->piece_len[id] = j->nodes[c].key_len;
+        if (!tok__map_put(&t->vocab, t->piece[id], (size_t)t->piece_len[id], id))
+            return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+    }
+    n = 0;
+    if (added >= 0 && j->nodes[added].type == TOK_J_ARR)
+        for (c = j->nodes[added].child; c >= 0; c = j->nodes[c].next) {
+            int id = (int)j->nodes[tok__jget(j, c, "id")].num, k;
+            int content = tok__jget(j, c, "content");
+            if (j->nodes[content].str_len == 0) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "added token %d is empty", id);
+            t->piece[id] = j->nodes[content].str;
+            t->piece_len[id] = j->nodes[content].str_len;
+            t->added[id] = 1;
+            for (k = n; k > 0 && t->piece_len[t->added_ids[k - 1]] < t->piece_len[id]; k--) t->added_ids[k] = t->added_ids[k - 1];
+            t->added_ids[k] = id;   /* kept longest first: the longest match wins */
+            n++;
+        }
+    return ATTNRES_TOK_OK;
+}
+
+/* model.merges: "a b" strings, or ["a", "b"] pairs (newer files). */
+static int tok__json_merges(attnres_tok *t, int model, char *err) {
+    const tok__json *j = &t->json;
+    int merges = tok__jget(j, model, "merges"), c, rank = 0;
+    size_t need = 0, at = 0;
+    if (merges < 0 || j->nodes[merges].type != TOK_J_ARR)
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.merges is missing or not an array");
+    for (c = j->nodes[merges].child; c >= 0; c = j->nodes[c].next, rank++) {
+        int a = j->nodes[c].child, b = a >= 0 ? j->nodes[a].next : -1;
+        if (j->nodes[c].type == TOK_J_STR) {
+            if (!strchr(j->nodes[c].str, ' ')) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "merge %d has no space", rank);
+            continue;
+        }
+        if (j->nodes[c].type != TOK_J_ARR || a < 0 || b < 0 || j->nodes[b].next >= 0 ||
+            j->nodes[a].type != TOK_J_STR || j->nodes[b].type != TOK_J_STR)
+            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "merge %d is neither \"a b\" nor [\"a\", \"b\"]", rank);
+        need += (size_t)j->nodes[a].str_len + (size_t)j->nodes[b].str_len + 2;
+    }
+    if (!tok__map_init(&t->merges, (size_t)rank) || !(t->merge_keys = (char *)malloc(need + 1)))
+        return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+    rank = 0;
+    for (c = j->nodes[merges].child; c >= 0; c = j->nodes[c].next, rank++) {
+        const char *key = j->nodes[c].str;
+        size_t len = (size_t)j->nodes[c].str_len;
+        if (j->nodes[c].type == TOK_J_ARR) {
+            int a = j->nodes[c].child, b = j->nodes[a].next;
+            key = t->merge_keys + at;
+            memcpy(t->merge_keys + at, j->nodes[a].str, (size_t)j->nodes[a].str_len);
+            t->merge_keys[at + (size_t)j->nodes[a].str_len] = ' ';
+            memcpy(t->merge_keys + at + (size_t)j->nodes[a].str_len + 1, j->nodes[b].str, (size_t)j->nodes[b].str_len);
+            len = (size_t)j->nodes[a].str_len + 1 + (size_t)j->nodes[b].str_len;
+            at += len + 1;
+        }
+        if (!tok__map_put(&t->merges, key, len, rank)) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+    }
+    return ATTNRES_TOK_OK;
+}
+
+/* BOS: the special token the post-processor's single template puts first. */
+static void tok__json_bos(attnres_tok *t, int root) {
+    const tok__json *j = &t->json;
+    int single = tok__jget(j, tok__jget(j, root, "post_processor"), "single"), first;
+    const char *name;
+    t->bos = t->eos = -1;
+    if (single < 0 || j->nodes[single].type != TOK_J_ARR || (first = j->nodes[single].child) < 0) return;
+    name = tok__jstr(j, tok__jget(j, tok__jget(j, first, "SpecialToken"), "id"));
+    if (name) t->bos = tok__map_get(&t->vocab, name, strlen(name));
+}
+
+static int tok__load_json(attnres_tok *t, size_t size, char *err) {
+    tok__json *j = &t->json;
+    int root, model, rc;
+    const char *type, *normalizer, *prefix, *suffix;
+    j->start = j->p = t->file;
+    j->end = t->file + size;
+    j->err = err;
+    if (!(j->arena = (char *)malloc(size + 1))) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+    if ((rc = tok__jvalue(j, 0, &root)) != ATTNRES_TOK_OK) return rc;
+    tok__jws(j);
+    if (j->p != j->end) return tok__jfail(j, "text after the JSON value");
+    model = tok__jget(j, root, "model");
+    type = tok__jstr(j, tok__jget(j, model, "type"));
+    if (!type || strcmp(type, "BPE") != 0)
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.type is %s; only byte-level \"BPE\" is supported", type ? type : "missing");
+    if (tok__jtrue(j, tok__jget(j, model, "byte_fallback")))
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "BPE with byte_fallback (SentencePiece style, e.g. Llama 2) is not "
+                         "supported in tokenizer.json: use llama2.c's tokenizer.bin");
+    prefix = tok__jstr(j, tok__jget(j, model, "continuing_subword_prefix"));
+    suffix = tok__jstr(j, tok__jget(j, model, "end_of_word_suffix"));
+    if ((prefix && *prefix) || (suffix && *suffix))
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "subword prefixes / suffixes are not supported");
+    normalizer = tok__jstr(j, tok__jget(j, tok__jget(j, root, "normalizer"), "type"));
+    if (normalizer && strcmp(normalizer, "NFC") != 0)
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "normalizer '%s' is not supported (none, or NFC)", normalizer);
+    t->ignore_merges = tok__jtrue(j, tok__jget(j, model, "ignore_merges"));
+    if ((rc = tok__pretokenizer(t, tok__jget(j, root, "pre_tokenizer"), err)) != ATTNRES_TOK_OK) return rc;
+    if ((rc = tok__json_vocab(t, model, root, err)) != ATTNRES_TOK_OK) return rc;
+    if ((rc = tok__json_merges(t, model, err)) != ATTNRES_TOK_OK) return rc;
+    tok__byte_map(t);
+    tok__json_bos(t, root);
+    t->kind = TOK_BPE;
+    snprintf(t->kind_name, sizeof t->kind_name, "byte-level BPE (%s%s)",
+             t->pattern == TOK_PAT_GPT2 ? "GPT-2" : t->pattern == TOK_PAT_LLAMA3 ? "Llama 3" : "Qwen2",
+             t->split_digits ? " + digits" : "");
+    return ATTNRES_TOK_OK;
+}
+
+int attnres_tok_load(attnres_tok **out, const char *path, char *err) {
+    attnres_tok *t = (attnres_tok *)calloc(1, sizeof *t);
+    size_t size = 0, i;
+    int rc;
+    *out = NULL;
+    if (!t) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+    t->bos = t->eos = -1;
+    for (i = 0; i < 256; i++) t->byte_piece[i] = -1;
+    if ((rc = tok__read_file(path, &t->file, &size, err)) != ATTNRES_TOK_OK) { attnres_tok_free(t); return rc; }
+    for (i = 0; i < size && (t->file[i] == ' ' || t->file[i] == '\n' || t->file[i] == '\t' || t->file[i] == '\r'); i++) {}
+    if (i < size && t->file[i] == '{') {
+        rc = tok__load_json(t, size, err);
+        if (rc != ATTNRES_TOK_OK && err) {   /* name the file */
+            char inner[ATTNRES_TOK_ERRLEN];
+            memcpy(inner, err, sizeof inner);
+            tok__fail(err, rc, "%s: %s", path, inner);
+        }
+    } else {
+        rc = tok__load_bin(t, path, size, err);
+    }
+    if (rc != ATTNRES_TOK_OK) { attnres_tok_free(t); return rc; }
+    *out = t;
+    return ATTNRES_TOK_OK;
+}
+
+/* ======================================================================== */
+/* Pre-tokenizer patterns (hand-written matchers of the three regexes)       */
+/* ======================================================================== */
+
+typedef struct { const unsigned char *s; size_t n; } tok__text;
+
+static unsigned tok__cp_at(const tok__text *x, size_t i, size_t *len) {
+    unsigned cp = TOK_INVALID;
+    size_t l = i < x->n ? tok__utf8(x->s, x->n, i, &cp) : 0;
+    if (len) *len = l;
+    return i < x->n ? cp : TOK_INVALID;
+}
+
+/* Consumes characters of a class from i; returns the end. */
+static size_t tok__run(const tok__text *x, size_t i, int (*is)(unsigned), size_t max_chars) {
+    size_t l, k = 0;
+    while (i < x->n && k < max_chars && is(tok__cp_at(x, i, &l))) { i += l; k++; }
+    return i;
+}
+
+/* 's 't 're 've 'm 'll 'd (ASCII-case-insensitive if ci) at i: the length, or 0. */
+static size_t tok__contraction(const tok__text *x, size_t i, int ci) {
+    static const char *const forms[] = {"s", "t", "re", "ve", "m", "ll", "d"};
+    size_t k, m;
+    if (x->s[i] != '\'') return 0;
+    for (k = 0; k < 7; k++) {
+        size_t len = strlen(forms[k]);
+        if (i + 1 + len > x->n) continue;
+        for (m = 0; m < len; m++) {
+            unsigned char c = x->s[i + 1 + m];
+            if (ci && c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+            if (c != (unsigned char)forms[k][m]) break;
+        }
+        if (m == len) return 1 + len;
+    }
+    return 0;
+}
+
+static int tok__is_newline(unsigned cp) { return cp == '\r' || cp == '\n'; }
+
+/* \s+(?!\S) then \s+ at i (a whitespace character): the run, minus its
+   last character when more text follows and the run has two or more. */
+static size_t tok__spaces(const tok__text *x, size_t i) {
+    size_t end = tok__run(x, i, tok__is_space, (size_t)-1), last = i, l;
+    if (end == x->n) return end - i;
+    while (1) {   /* the start of the run's last character */
+        size_t next;
+        tok__cp_at(x, last, &l);
+        next = last + l;
+        if (next >= end) break;
+        last = next;
+    }
+    return last > i ? last - i : end - i;
+}
+
+/* The length of the pre-token at i (i < n), per the tokenizer's pattern. */
+static size_t tok__match(const attnres_tok *t, const tok__text *x, size_t i) {
+    size_t l, l2, j, k;
+    unsigned c = tok__cp_at(x, i, &l), c2 = tok__cp_at(x, i + l, &l2);
+    int llama = t->pattern != TOK_PAT_GPT2;
+    if ((k = tok__contraction(x, i, llama)) > 0) return k;
+    if (!llama) {
+        j = c == ' ' && (tok__is_letter(c2) || tok__is_number(c2) || tok__is_other(c2)) ? i + 1 : i;
+        c = tok__cp_at(x, j, NULL);
+        if (tok__is_letter(c)) return tok__run(x, j, tok__is_letter, (size_t)-1) - i;          /*  ?\p{L}+ */
+        if (tok__is_number(c)) return tok__run(x, j, tok__is_number, (size_t)-1) - i;          /*  ?\p{N}+ */
+        if (tok__is_other(c)) return tok__run(x, j, tok__is_other, (size_t)-1) - i;            /*  ?[^\s\p{L}\p{N}]+ */
+        return tok__spaces(x, i);
+    }
+    if (tok__is_letter(c)) return tok__run(x, i, tok__is_letter, (size_t)-1) - i;             /* \p{L}+ */
+    if (!tok__is_newline(c) && !tok__is_number(c) && tok__is_letter(c2))                        /* [^\r\n\p{L}\p{N}]\p{L}+ */
+        return tok__run(x, i + l, tok__is_letter, (size_t)-1) - i;
+    if (tok__is_number(c))                                                                      /* \p{N}{1,3} or \p{N} */
+        return tok__run(x, i, tok__is_number, t->pattern == TOK_PAT_LLAMA3 ? 3 : 1) - i;
+    j = c == ' ' && tok__is_other(c2) ? i + 1 : i;                                             /*  ?[^\s\p{L}\p{N}]+[\r\n]* */
+    if (tok__is_other(tok__cp_at(x, j, NULL)))
+        return tok__run(x, tok__run(x, j, tok__is_other, (size_t)-1), tok__is_newline, (size_t)-1) - i;
+    {   /* \s*[\r\n]+ : up to and including the last newline of the whitespace run */
+        size_t end = tok__run(x, i, tok__is_space, (size_t)-1), p = i, after = 0;
+        while (p < end) {
+            unsigned cp = tok__cp_at(x, p, &l);
+            p += l;
+            if (tok__is_newline(cp)) after = p;
+        }
+        if (after > 0) return after - i;
+    }
+    return tok__spaces(x, i);
+}
+
+/* ======================================================================== */
+/* Encoding                                                                  */
+/* ======================================================================== */
+
+typedef struct { int *ids; int max, n; char *err; } tok__out;
+
+static int tok__emit(tok__out *o, int id) {
+    if (o->n >= o->max) return tok__fail(o->err, ATTNRES_TOK_ERR_RANGE, "encode: more than %d tokens", o->max);
+    o->ids[o->n++] = id;
+    return ATTNRES_TOK_OK;
+}
+
+/* Byte-level BPE of one pre-token s[n]: its bytes as byte-map characters,
+   then the lowest-ranked adjacent pair merged (leftmost on ties) until no
+   pair is a merge; each symbol is then a vocab entry. */
+static int tok__bpe_piece(const attnres_tok *t, const unsigned char *s, size_t n, tok__out *o) {
+    unsigned char *buf = (unsigned char *)malloc(2 * n + 2), *key = (unsigned char *)malloc(4 * n + 2);
+    size_t *off = (size_t *)malloc((n + 1) * sizeof(size_t)), *len = (size_t *)malloc((n + 1) * sizeof(size_t));
+    int *rank = (int *)malloc((n + 1) * sizeof(int));
+    size_t m = 0, at = 0, i;
+    int rc = ATTNRES_TOK_OK;
+    if (!buf || !key || !off || !len || !rank) { rc = tok__fail(o->err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory"); goto done; }
+    for (i = 0; i < n; i++) {   /* every byte becomes one symbol: its stand-in character */
+        off[m] = at;
+        len[m] = tok__put_utf8(buf + at, t->byte_cp[s[i]]);
+        at += len[m++];
+    }
+    if (t->ignore_merges) {
+        int id = tok__map_get(&t->vocab, (const char *)buf, at);
+        if (id >= 0) { rc = tok__emit(o, id); goto done; }
+    }
+#define TOK_PAIR_RANK(k) (memcpy(key, buf + off[k], len[k]), key[len[k]] = ' ', \
+                          memcpy(key + len[k] + 1, buf + off[(k) + 1], len[(k) + 1]), \
+                          tok__map_get(&t->merges, (const char *)key, len[k] + 1 + len[(k) + 1]))
+    for (i = 0; i + 1 < m; i++) rank[i] = TOK_PAIR_RANK(i);
+    while (m > 1) {
+        size_t best = m;
+        for (i = 0; i + 1 < m; i++)
+            if (rank[i] >= 0 && (best == m || rank[i] < rank[best])) best = i;
+        if (best == m) break;
+        len[best] += len[best + 1];   /* symbols are adjacent in buf */
+        memmove(off + best + 1, off + best + 2, (m - best - 2) * sizeof(size_t));
+        memmove(len + best + 1, len + best + 2, (m - best - 2) * sizeof(size_t));
+        memmove(rank + best + 1, rank + best + 2, (m > best + 2 ? m - best - 2 : 0) * sizeof(int));
+        m--;
+        if (best > 0) rank[best - 1] = TOK_PAIR_RANK(best - 1);
+        if (best + 1 < m) rank[best] = TOK_PAIR_RANK(best);
+    }
+#undef TOK_PAIR_RANK
+    for (i = 0; i < m && rc == ATTNRES_TOK_OK; i++) {
+        int id = tok__map_get(&t->vocab, (const char *)buf + off[i], len[i]);
+        if (id < 0) rc = tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: a BPE symbol of %zu bytes is not in the vocab "
+                                   "(an incomplete byte-level vocab?)", len[i]);
+        else rc = tok__emit(o, id);
+    }
+done:
+    free(buf); free(key); free(off); free(len); free(rank);
+    return rc;
+}
+
+/* Pre-tokenizes text s[n] (no added tokens in it) and BPE-encodes each piece. */
+static int tok__bpe_text(const attnres_tok *t, const unsigned char *s, size_t n, tok__out *o) {
+    tok__text x, all;
+    size_t i = 0, seg_end, l;
+    int rc;
+    all.s = s;
+    all.n = n;
+    while (i < n) {
+        /* Digits(individual_digits): every number character is its own segment */
+        seg_end = n;
+        if (t->split_digits) {
+            if (tok__is_number(tok__cp_at(&all, i, &l))) seg_end = i + l;
+            else for (seg_end = i; seg_end < n && !tok__is_number(tok__cp_at(&all, seg_end, &l)); seg_end += l) {}
+        }
+        x.s = s;
+        x.n = seg_end;
+        while (i < seg_end) {
+            size_t k = tok__match(t, &x, i);
+            if ((rc = tok__bpe_piece(t, s + i, k, o)) != ATTNRES_TOK_OK) return rc;
+            i += k;
+        }
+    }
+    return ATTNRES_TOK_OK;
+}
+
+/* llama2.c's encoder over s[n]; a leading ' ' (dummy prefix) is added. */
+static int tok__spm_text(const attnres_tok *t, const unsigned char *s, size_t n, tok__out *o) {
+    int start = o->n, rc, id;
+    size_t i, l;
+    char *pair;
+    if (n == 0) return ATTNRES_TOK_OK;
+    if ((id = tok__map_get(&t->vocab, " ", 1)) < 0)
+        return tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: the vocab has no ' ' piece for the dummy prefix");
+    if ((rc = tok__emit(o, id)) != ATTNRES_TOK_OK) return rc;
+    for (i = 0; i < n; i += l) {
+        unsigned cp;
+        l = tok__utf8(s, n, i, &cp);
+        id = cp == TOK_INVALID ? -1 : tok__map_get(&t->vocab, (const char *)s + i, l);
+        if (id >= 0) { if ((rc = tok__emit(o, id)) != ATTNRES_TOK_OK) return rc; continue; }
+        {   /* byte fallback: every byte of the character as <0xNN> */
+            size_t k;
+            for (k = 0; k < l; k++) {
+                if (t->byte_piece[s[i + k]] < 0)
+                    return tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: byte 0x%02X has no piece and no <0x%02X> fallback",
+                                     s[i + k], s[i + k]);
+                if ((rc = tok__emit(o, t->byte_piece[s[i + k]])) != ATTNRES_TOK_OK) return rc;
+            }
+        }
+    }
+    if (!(pair = (char *)malloc(2 * 65536 + 1))) return tok__fail(o->err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
+    for (;;) {   /* merge the adjacent pair whose concatenation scores best */
+        float best_score = -1e10f;
+        int best = -1, best_id = -1, k;
+        for (k = start; k + 1 < o->n; k++) {
+            int a = o->ids[k], b = o->ids[k + 1];
+            memcpy(pair, t->piece[a], (size_t)t->piece_len[a]);
+            memcpy(pair + t->piece_len[a], t->piece[b], (size_t)t->piece_len[b]);
+            id = tok__map_get(&t->vocab, pair, (size_t)t->piece_len[a] + (size_t)t->piece_len[b]);
+            if (id >= 0 && t->score[id] > best_score) { best_score = t->score[id]; best = k; best_id = id; }
+        }
+        if (best < 0) break;
+        o->ids[best] = best_id;
+        memmove(o->ids + best + 1, o->ids + best + 2, (size_t)(o->n - best - 2) * sizeof(int));
+        o->n--;
+    }
+    free(pair);
+    return ATTNRES_TOK_OK;
+}
+
+/* The added token that starts at s[i], longest first; -1 if none. */
+static int tok__added_at(const attnres_tok *t, const unsigned char *s, size_t n, size_t i) {
+    int k;
+    for (k = 0; k < t->n_added; k++) {
+        int id = t->added_ids[k];
+        size_t len = (size_t)t->piece_len[id];
+        if (len <= n - i && memcmp(s + i, t->piece[id], len) == 0) return id;
+    }
+    return -1;
+}
+
+int attnres_tok_encode(const attnres_tok *t, const char *text, size_t len, int allow_special,
+                       int *ids, int max_ids, int *n_ids, char *err) {
+    const unsigned char *s = (const unsigned char *)text;
+    tok__out o;
+    size_t i = 0, start = 0;
+    int rc = ATTNRES_TOK_OK;
+    unsigned char *prefixed = NULL;
+    o.ids = ids; o.max = max_ids; o.n = 0; o.err = err;
+    *n_ids = 0;
+    if (t->kind == TOK_SPM) {
+        rc = tok__spm_text(t, s, len, &o);
+        *n_ids = o.n;
+        return rc;
+    }
+    if (t->add_prefix_space && len > 0 && s[0] != ' ') {   /* ByteLevel(add_prefix_space) */
+        if (!(prefixed = (unsigned char *)malloc(len + 1))) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
+        prefixed[0] = ' ';
+        memcpy(prefixed + 1, s, len);
+        s = prefixed;
+        len++;
+    }
+    while (i <= len && rc == ATTNRES_TOK_OK) {   /* text between added tokens, then the token */
+        int id = i < len && allow_special ? tok__added_at(t, s, len, i) : -1;
+        if (id < 0 && i < len) { i++; continue; }
+        if (i > start) rc = tok__bpe_text(t, s + start, i - start, &o);
+        if (rc == ATTNRES_TOK_OK && id >= 0) rc = tok__emit(&o, id);
+        if (id < 0) break;
+        i += (size_t)t->piece_len[id];
+        start = i;
+    }
+    free(prefixed);
+    *n_ids = o.n;
+    return rc;
+}
+
+/* ======================================================================== */
+/* Decoding                                                                  */
+/* ======================================================================== */
+
+int attnres_tok_decode(const attnres_tok *t, int prev, int id, char *out, size_t cap, size_t *n, char *err) {
+    const unsigned char *p;
+    size_t len, i, at = 0;
+    unsigned hex;
+    *n = 0;
+    if (id < 0 || id >= t->n_vocab || !t->piece[id])
+        return tok__fail(err, ATTNRES_TOK_ERR_RANGE, "decode: token %d is not in the vocab (%d ids)", id, t->n_vocab);
+    p = (const unsigned char *)t->piece[id];
+    len = (size_t)t->piece_len[id];
+    if (t->kind == TOK_SPM) {
+        if (prev == t->bos && len > 0 && p[0] == ' ') { p++; len--; }   /* the dummy prefix after BOS */
+        if (len == 6 && memcmp(p, "<0x", 3) == 0 && p[5] == '>' && sscanf((const char *)p + 3, "%2X", &hex) == 1) {
+            if (cap < 1) return tok__fail(err, ATTNRES_TOK_ERR_RANGE, "decode: output buffer too small");
+            out[0] = (char)hex;
+            *n = 1;
+            return ATTNRES_TOK_OK;
+        }
+    }
+    if (t->kind == TOK_SPM || t->added[id]) {   /* raw text */
+        if (len > cap) return tok__fail(err, ATTNRES_TOK_ERR_RANGE, "decode: output buffer too small");
+        memcpy(out, p, len);
+        *n = len;
+        return ATTNRES_TOK_OK;
+    }
+    for (i = 0; i < len;) {   /* byte-level: each character stands for one byte */
+        unsigned cp;
+        i += tok__utf8(p, len, i, &cp);
+        if (cp >= 324 || t->cp_byte[cp] < 0)
+            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "decode: token %d holds U+%04X, which stands for no byte", id, cp);
+        if (at >= cap) return tok__fail(err, ATTNRES_TOK_ERR_RANGE, "decode: output buffer too small");
+        out[at++] = (char)t->cp_byte[cp];
+    }
+    *n = at;
+    return ATTNRES_TOK_OK;
+}
