@@ -2355,9 +2355,10 @@ ATTNRESDEF int attnres_model_load_memory(attnres_model *m, const void *bytes, si
     if (!copy)
         return attnres__fail(err, ATTNRES_ERR_NOMEM, "checkpoint in memory: cannot copy %zu bytes", n_bytes);
     if (n_bytes > 0) memcpy(copy, bytes, n_bytes);
-    if ((rc = attnres__st_parse(&f, copy, n_bytes, err)) != ATTNRES_OK) return rc;
-    if ((rc = attnres__load_parsed(m, &f, err)) != ATTNRES_OK) {
-        if (err) {
+    rc = attnres__st_parse(&f, copy, n_bytes, err);
+    if (rc == ATTNRES_OK) rc = attnres__load_parsed(m, &f, err);
+    if (rc != ATTNRES_OK) {
+        if (err) {   /* say where the bytes came from, as load names its file */
             char inner[sizeof err->message];
             memcpy(inner, err->message, sizeof inner);
             attnres__fail(err, rc, "checkpoint in memory: %s", inner);

@@ -127,6 +127,45 @@ static void test_files(void) {
     expect_load_error(TMP_PATH, ATTNRES_ERR_FORMAT, "header length", "header length larger than the file", 1);
 }
 
+/* attnres_model_load_memory: the same model as from the file, bit for
+   bit; the same refusals for bad bytes, with "in memory" in place of a
+   path; nothing kept of the caller's bytes, nothing leaked. */
+static void test_load_memory(void) {
+    FILE *fp = fopen(BASE_MODEL, "rb");
+    unsigned char *bytes;
+    long n;
+    attnres_model a, b;
+    attnres_error err;
+    int rc;
+    if (!fp) { check(0, "open %s", BASE_MODEL); return; }
+    fseek(fp, 0, SEEK_END); n = ftell(fp); fseek(fp, 0, SEEK_SET);
+    bytes = (unsigned char *)malloc((size_t)n);
+    if (!bytes || fread(bytes, 1, (size_t)n, fp) != (size_t)n) { check(0, "read %s", BASE_MODEL); fclose(fp); free(bytes); return; }
+    fclose(fp);
+    live_allocs = 0;
+    rc = attnres_model_load_memory(&b, bytes, (size_t)n, &err);
+    memset(bytes, 0xff, (size_t)n);   /* the model must not point into the caller's bytes */
+    if (rc != ATTNRES_OK || attnres_model_load(&a, BASE_MODEL, &err) != ATTNRES_OK) {
+        check(0, "load_memory / load: %s", err.message); free(bytes); return;
+    }
+    check(a.n_floats == b.n_floats && memcmp(&a.config, &b.config, sizeof a.config) == 0 &&
+          memcmp(a.memory, b.memory, a.n_floats * sizeof(float)) == 0,
+          "attnres_model_load_memory = attnres_model_load: same config and %zu weights, bit for bit, "
+          "after the caller's bytes were overwritten", a.n_floats);
+    attnres_model_free(&a); attnres_model_free(&b);
+    check(attnres_model_load_memory(&b, bytes, (size_t)n, &err) == ATTNRES_ERR_FORMAT &&
+          strstr(err.message, "checkpoint in memory") && b.memory == NULL,
+          "load_memory of overwritten bytes -> \"%s\", model left zeroed", err.message);
+    check(attnres_model_load_memory(&b, bytes, 5, &err) == ATTNRES_ERR_FORMAT && strstr(err.message, "too short"),
+          "load_memory of 5 bytes -> \"%s\"", err.message);
+    check(attnres_model_load_memory(&b, NULL, 0, &err) == ATTNRES_ERR_FORMAT,
+          "load_memory of nothing -> \"%s\"", err.message);
+    check(attnres_model_load_memory(&b, NULL, 100, &err) == ATTNRES_ERR_RANGE && strstr(err.message, "NULL"),
+          "load_memory of NULL with a length -> \"%s\"", err.message);
+    check(live_allocs == 0, "load_memory: no allocation left behind (%ld)", (long)live_allocs);
+    free(bytes);
+}
+
 /* Every prefix of a real checkpoint: all of the header, then a spread of
    points through the data. All must fail cleanly (FORMAT), none may leak. */
 /* Why a prefix of `cut` bytes must be refused, for a file whose header
@@ -965,6 +1004,7 @@ int main(int argc, char **argv) {
     if (argc > 0 && strlen(argv[0]) + 20 < sizeof tmp_path)
         snprintf(tmp_path, sizeof tmp_path, "%s.tmp.safetensors", argv[0]);
     test_files();
+    test_load_memory();
     test_bad_headers();
     test_hostile_json();
     test_header_limit();
