@@ -115,7 +115,10 @@ static int compare(const char *name, const int *tokens, int T) {
         const float *got = forward_by_hand(&m, &b, tokens[pos], pos);
         if (!want) { fprintf(stderr, "error: %s\n", err.message); return 1; }
         same &= memcmp(want, got, (size_t)V * sizeof(float)) == 0;
-        for (i = 0; i < V; i++) worst = fmax(worst, fabs((double)want[i] - (double)got[i]));
+        for (i = 0; i < V; i++) {
+            double diff = fabs((double)want[i] - (double)got[i]);
+            if (diff > worst) worst = diff;
+        }
     }
     if (m.config.residual == ATTNRES_RESIDUAL_STANDARD) printf("  %s: standard residuals", name);
     else printf("  %s: AttnRes, S = %d (N = %d blocks)", name, m.config.block_size, attnres_n_blocks(&m.config));

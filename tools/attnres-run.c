@@ -238,12 +238,14 @@ static void read_prompt_file(options *o, const char *flag, const char *path) {
     if (!f) bad_argument("%s: cannot read '%s': %s", q(flag), q(path), strerror(errno));
     if (!(buf = (char *)malloc(cap))) bad_argument("%s: out of memory", q(flag));
     n = fread(buf, 1, cap, f);
-    if (ferror(f)) bad_argument("%s: cannot read '%s': %s", q(flag), q(path), strerror(errno));
+    if (ferror(f)) { free(buf); bad_argument("%s: cannot read '%s': %s", q(flag), q(path), strerror(errno)); }
     if (f != stdin) fclose(f);
-    if (n == cap)
+    if (n == cap) {
+        free(buf);
         bad_argument("%s: '%s' holds more than %d bytes, the largest context there is", q(flag), q(path),
                      MAX_TOKENS);
-    if (n == 0) bad_argument("%s: '%s' is empty; the prompt needs at least one byte", q(flag), q(path));
+    }
+    if (n == 0) { free(buf); bad_argument("%s: '%s' is empty; the prompt needs at least one byte", q(flag), q(path)); }
     o->prompt_buf = buf;
     o->prompt = buf;
     snprintf(o->prompt_from_buf, sizeof o->prompt_from_buf, "%s %s", flag, q(path));
@@ -299,13 +301,13 @@ static void parse_args(options *o, int argc, char **argv) {
             if (prompt_file) bad_argument("%s: the prompt is already read from a file (-f); give one of them", q(a));
             o->prompt = v;
             o->prompt_len = (int)strlen(v);
-            prompt_flag = a;
+            prompt_flag = strcmp(a, "-p") ? "--prompt" : "-p";   /* a literal: a may be a loop-local copy */
         } else if (is_flag(a, "-f", "--prompt-file")) {
             v = file_of(a, value_of(a, inl, &i, argc, argv));
             if (prompt_flag) bad_argument("%s: the prompt is already given (-p); give one of them", q(a));
             if (prompt_file) bad_argument("%s: given twice", q(a));
             prompt_file = v;
-            prompt_flag = a;
+            prompt_flag = strcmp(a, "-f") ? "--prompt-file" : "-f";
         } else if (is_flag(a, "-n", "--tokens")) {
             o->n_tokens = (int)parse_int(a, value_of(a, inl, &i, argc, argv), 0, MAX_TOKENS);
         } else if (is_flag(a, "-t", "--temperature")) {
@@ -340,7 +342,7 @@ static void parse_args(options *o, int argc, char **argv) {
             o->probs_k = (int)parse_int(a, value_of(a, inl, &i, argc, argv), 1, INT_MAX);
         } else if (is_flag(a, NULL, "--probs-file")) {
             o->probs_path = file_of(a, value_of(a, inl, &i, argc, argv));
-            probs_file_flag = a;
+            probs_file_flag = "--probs-file";
         } else if (is_flag(a, NULL, "--tokenizer")) {
             o->tokenizer_path = file_of(a, value_of(a, inl, &i, argc, argv));
         } else if (inl) {
