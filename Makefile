@@ -39,7 +39,7 @@ VARIANT := $(VARIANT)cuda
 endif
 BUILD   ?= build/$(if $(VARIANT),$(VARIANT),default)
 
-TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static
+TESTS   := test_primitives test_model test_invariants test_two_phase test_q8 test_errors test_regress test_link test_static
 SOURCES := $(wildcard tests/*.c)
 STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
 
