@@ -1,4 +1,4 @@
-/* attnres.h - v0.4.0 - Attention Residuals inside a tiny LLaMA-style decoder.
+/* attnres.h - v0.5.0 - Attention Residuals inside a tiny LLaMA-style decoder.
    A single-header numerical laboratory: every stage is a plain scalar loop
    you can step through, and every stage is diffed against PyTorch.
 
@@ -21,6 +21,12 @@
      }
      attnres_state_free(&state);  attnres_model_free(&model);
    Compile: cc -std=c99 prog.c -lm
+
+   INT8 WEIGHTS. attnres_model_quantize(&model, 32, &err) after loading
+   replaces every matrix by group-wise int8 (one fp32 scale per 32 weights
+   of a row); the forward pass then reads a quarter of the bytes. A
+   checkpoint stored that way (tools/quantize.py) loads as it is.
+   docs/quantization.md has the format, the error and the speed.
 
    STABLE API (kept across minor versions): the types and functions under
    "Errors", "Config, weights and model", "Run state", "Forward pass" and
@@ -90,6 +96,11 @@
      exits and never allocates inside attnres_forward.
 
    VERSION HISTORY
+     0.5.0  group-wise int8 weights (docs/quantization.md): attnres_q8,
+            attnres_model.q8, attnres_model_quantize, the building blocks
+            attnres_quantize_q8 / attnres_dequantize_q8 / attnres_matvec_q8,
+            a third kernel hook (matvec_q8); checkpoints of format_version
+            "2" may store the matrices as I8 with F32 scales ("1" still loads).
      0.4.0  version macros (ATTNRES_VERSION_*); attnres_model_load_memory;
             attnres_traffic (a function of config and path) replaces the
             state's io counters; the two-phase path folds its queries from
@@ -116,9 +127,9 @@
 
 /* The header's version, in step with VERSION HISTORY above. */
 #define ATTNRES_VERSION_MAJOR  0
-#define ATTNRES_VERSION_MINOR  4
+#define ATTNRES_VERSION_MINOR  5
 #define ATTNRES_VERSION_PATCH  0
-#define ATTNRES_VERSION_STRING "0.4.0"
+#define ATTNRES_VERSION_STRING "0.5.0"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -223,11 +234,36 @@ typedef struct {
     float *output;          /* [vocab_size, dim]  == tok_embeddings if tied  */
 } attnres_weights;
 
+/* One matrix (or a stack of them, layer after layer) in group-wise
+   symmetric int8: each row of cols weights is cut into groups of G
+   consecutive weights, and a group is stored as int8 values q in
+   [-127, 127] and one fp32 scale s, standing for the weights s * q.
+     q     [rows, cols]     the same layout as the fp32 matrix
+     scale [rows, cols/G]   scale of group g of row r at [r * cols/G + g] */
+typedef struct {
+    int8_t *q;
+    float  *scale;
+} attnres_q8;
+
+/* The int8 copies of every matrix a matvec reads. In a quantized model
+   (group_size > 0) these replace the fp32 matrices of attnres_weights,
+   which are then NULL; embeddings, norm gains and AttnRes vectors stay
+   fp32. output is the output projection: the int8 copy of tok_embeddings
+   when the embeddings are tied (the lookup still reads the fp32 rows). */
+typedef struct {
+    int group_size;        /* G, weights per scale; 0: not quantized (fp32) */
+    attnres_q8 wq, wk, wv, wo, w1, w2, w3, output;   /* shapes as in attnres_weights */
+} attnres_q8_weights;
+
 typedef struct {
     attnres_config  config;
     attnres_weights weights;
-    float          *memory;    /* the single allocation behind weights     */
-    size_t          n_floats;  /* its length                               */
+    attnres_q8_weights q8;     /* int8 matrices; q8.group_size 0: fp32 model */
+    float          *memory;    /* the single allocation behind weights and q8:
+                                  n_floats floats (weights, then q8 scales),
+                                  then n_int8 int8 values                  */
+    size_t          n_floats;
+    size_t          n_int8;    /* 0 unless quantized                       */
 } attnres_model;
 
 /* Allocates zeroed weights for a valid config (fill them yourself). */
@@ -242,6 +278,12 @@ ATTNRESDEF int  attnres_model_load(attnres_model *m, const char *path, attnres_e
 ATTNRESDEF int  attnres_model_load_memory(attnres_model *m, const void *bytes, size_t n_bytes,
                                           attnres_error *err);
 ATTNRESDEF void attnres_model_free(attnres_model *m);
+/* Replaces the fp32 matrices of a loaded (or initialised) fp32 model by
+   group-wise int8 with group_size weights per scale (32 is a good choice;
+   it must divide dim, n_heads*head_dim and hidden_dim). The model moves to
+   a new, smaller allocation; on failure (a bad group size, a non-finite
+   weight, no memory, an already quantized model) it is left as it was. */
+ATTNRESDEF int  attnres_model_quantize(attnres_model *m, int group_size, attnres_error *err);
 
 /* ======================================================================== */
 /* Run state: activations, KV-cache, block state, inspection buffers        */
@@ -384,6 +426,16 @@ ATTNRESDEF float    attnres_random_f32(uint64_t *state);  /* in [0, 1) */
 ATTNRESDEF float attnres_dot(const float *a, const float *b, int n);
 ATTNRESDEF void  attnres_axpy(float *y, float a, const float *x, int n);        /* y += a x */
 ATTNRESDEF void  attnres_matvec(float *out, const float *w, const float *x, int rows, int cols);
+/* Group-wise int8 (see attnres_q8): quantize w [rows, cols] with groups
+   of group_size (which must divide cols) into q [rows, cols] and scale
+   [rows, cols/group_size]; dequantize back to w; and the matvec on the
+   int8 form, out[rows] = (scale * q) x, x staying fp32. */
+ATTNRESDEF void  attnres_quantize_q8(int8_t *q, float *scale, const float *w, int rows, int cols,
+                                     int group_size);
+ATTNRESDEF void  attnres_dequantize_q8(float *w, const int8_t *q, const float *scale, int rows, int cols,
+                                       int group_size);
+ATTNRESDEF void  attnres_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,
+                                   int rows, int cols, int group_size);
 ATTNRESDEF void  attnres_rmsnorm(float *out, const float *x, const float *gain, int n, float eps);
 ATTNRESDEF void  attnres_softmax(float *x, int n);                              /* in place */
 ATTNRESDEF void  attnres_rope(float *x, int n, int head_dim, int pos, float theta);
@@ -433,7 +485,7 @@ ATTNRESDEF void  attnres_phase2(float *h, float *alpha, const float *o, float ma
                                 const float *partial, const float *folded, int dim, float eps);
 
 /* KERNEL HOOK. Built with -DATTNRES_KERNELS (make SIMD=1 or make CUDA=1),
-   attnres_forward sends its two hot loops to these functions, which the
+   attnres_forward sends its hot loops to these functions, which the
    optional kernel file (attnres_kernels.c or .cu) defines. Each has exactly
    the signature and the meaning of the scalar function it replaces, so
    tests can run both on the same input. Without the flag nothing below is
@@ -447,6 +499,8 @@ ATTNRESDEF void  attnres_phase2(float *h, float *alpha, const float *o, float ma
 #define ATTNRES_KERNELDEF extern
 #endif
 ATTNRES_KERNELDEF void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols);
+ATTNRES_KERNELDEF void attnres_kernel_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,
+                                                int rows, int cols, int group_size);
 ATTNRES_KERNELDEF void attnres_kernel_attend(float *out, float *att, const float *q,
                                              const float *key_cache, const float *value_cache,
                                              int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len);
@@ -514,10 +568,11 @@ ATTNRESDEF void attnres_block_close(attnres_block_state *bs);
 /* Private helpers are static in every build; public ones follow ATTNRESDEF. */
 #define ATTNRES__PRIVATE static
 
-/* THE HOOKS, named once. The forward pass calls these two names for its
+/* THE HOOKS, named once. The forward pass calls these names for its
    hot loops; with the kernel file built in (ATTNRES_KERNELS) they are its
-   functions, otherwise the scalar ones below. Only these two are hooked,
-   because only they are worth it: per token, matvec touches every weight
+   functions, otherwise the scalar ones below. Only these are hooked (the
+   int8 matvec is the same loop for a quantized model), because only they
+   are worth it: per token, matvec touches every weight
    (over 99% of the arithmetic and of the bytes read), and attention grows
    with the context. Everything else (RMSNorm, RoPE, SwiGLU's activation,
    the depth softmax over at most L+1 sources of dim floats) is a few
@@ -525,11 +580,13 @@ ATTNRESDEF void attnres_block_close(attnres_block_state *bs);
    benchmark's 110M shape, under 0.5% of the work (docs/performance.md
    measures it). */
 #ifdef ATTNRES_KERNELS
-#define ATTNRES__MATVEC attnres_kernel_matvec
-#define ATTNRES__ATTEND attnres_kernel_attend
+#define ATTNRES__MATVEC    attnres_kernel_matvec
+#define ATTNRES__MATVEC_Q8 attnres_kernel_matvec_q8
+#define ATTNRES__ATTEND    attnres_kernel_attend
 #else
-#define ATTNRES__MATVEC attnres_matvec
-#define ATTNRES__ATTEND attnres_attend
+#define ATTNRES__MATVEC    attnres_matvec
+#define ATTNRES__MATVEC_Q8 attnres_matvec_q8
+#define ATTNRES__ATTEND    attnres_attend
 #endif
 
 /* From part 2: every fallible function reports through these. */
@@ -559,6 +616,76 @@ ATTNRESDEF void attnres_axpy(float *y, float a, const float *x, int n) {
 ATTNRESDEF void attnres_matvec(float *out, const float *w, const float *x, int rows, int cols) {
     int r;
     for (r = 0; r < rows; r++) out[r] = attnres_dot(w + (size_t)r * (size_t)cols, x, cols);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Group-wise int8 weights (Q8): a quarter of the bytes for every matvec    */
+/* ------------------------------------------------------------------------ */
+/* Decoding one token reads every weight once, so its speed is set by how
+   many bytes the matrices take. Stored as int8, a weight is one byte
+   instead of four. One scale per matrix would let a single large weight
+   crush all the small ones to 0, so each row is cut into groups of G
+   consecutive weights (G = 32: every dim here is a multiple), each with
+   its own scale, symmetric around 0:
+       s = max_j |w_j| / 127        q_j = round(w_j / s)  in [-127, 127]
+   and the group stands for the weights s * q_j. The largest weight of a
+   group is kept exactly (up to one rounding of s); every other one moves
+   by at most s/2. round() is half away from zero (C's roundf); the
+   PyTorch reference uses the same rule, so both make the same bytes. An
+   all-zero group (or one so tiny that s underflows to 0) stores s = 0, q = 0.
+   The clamp to [-127, 127] acts only when s is subnormal (max|w| below
+   1.5e-36): s then has few significant bits, and w/s can pass 127.5.
+     w [rows, cols] -> q [rows, cols], scale [rows, cols/G] */
+ATTNRESDEF void attnres_quantize_q8(int8_t *q, float *scale, const float *w, int rows, int cols,
+                                    int group_size) {
+    size_t n_groups = (size_t)rows * (size_t)(cols / group_size), g;
+    int j;
+    ATTNRES_ASSERT(group_size > 0 && cols % group_size == 0);
+    for (g = 0; g < n_groups; g++) {   /* the groups of all rows, one after another */
+        const float *wg = w + g * (size_t)group_size;   /* [G] */
+        int8_t *qg = q + g * (size_t)group_size;        /* [G] */
+        float max = 0.0f, s;
+        for (j = 0; j < group_size; j++) if (fabsf(wg[j]) > max) max = fabsf(wg[j]);
+        s = max / 127.0f;
+        scale[g] = s;
+        for (j = 0; j < group_size; j++) {
+            float r = s > 0.0f ? roundf(wg[j] / s) : 0.0f;
+            qg[j] = (int8_t)(r > 127.0f ? 127.0f : r < -127.0f ? -127.0f : r);
+        }
+    }
+}
+
+/* w [rows, cols] = scale * q, group by group: what the int8 form stands for. */
+ATTNRESDEF void attnres_dequantize_q8(float *w, const int8_t *q, const float *scale, int rows, int cols,
+                                      int group_size) {
+    size_t n = (size_t)rows * (size_t)cols, i;
+    for (i = 0; i < n; i++) w[i] = scale[i / (size_t)group_size] * (float)q[i];
+}
+
+/* out[rows] = W x with W in int8 [rows, cols] and its scales [rows,
+   cols/G]; x [cols] stays fp32. Per group, the products q_j x_j are summed
+   first and the sum is scaled once:
+       out[r] = sum_g scale[r,g] * sum_{j in g} q[r,j] x[j]
+   which is W x for W = scale * q, with one multiplication per group
+   instead of per weight. The activations are not quantized: x is a few
+   KB read from cache, so making it int8 would save no memory traffic and
+   would add a second error (docs/quantization.md). */
+ATTNRESDEF void attnres_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,
+                                  int rows, int cols, int group_size) {
+    int groups = cols / group_size, r, g, j;
+    for (r = 0; r < rows; r++) {
+        const int8_t *qr = q + (size_t)r * (size_t)cols;       /* [cols]   */
+        const float *sr = scale + (size_t)r * (size_t)groups;  /* [groups] */
+        float sum = 0.0f;
+        for (g = 0; g < groups; g++) {
+            const int8_t *qg = qr + (size_t)g * group_size;   /* [G] */
+            const float *xg = x + (size_t)g * group_size;     /* [G] */
+            float group_sum = 0.0f;
+            for (j = 0; j < group_size; j++) group_sum += (float)qg[j] * xg[j];
+            sum += sr[g] * group_sum;
+        }
+        out[r] = sum;
+    }
 }
 
 /* 1/sqrt(mean(x[n]^2) + eps): the scale of every RMSNorm here (the
@@ -615,16 +742,21 @@ ATTNRESDEF void attnres_rope(float *x, int n, int head_dim, int pos, float theta
 
 /* out[dim] = w2 (silu(w1 x) * (w3 x)), with w1, w3 [hidden_dim, dim] and
    w2 [dim, hidden_dim]; hb, hb2 [hidden_dim] are scratch. */
-ATTNRESDEF void attnres_swiglu_mlp(float *out, const float *x,
-                                   const float *w1, const float *w2, const float *w3,
-                                   float *hb, float *hb2, int dim, int hidden_dim) {
+/* hb[n] = silu(hb) * hb2, silu(z) = z * sigmoid(z): SwiGLU's gate. */
+ATTNRES__PRIVATE void attnres__swiglu_gate(float *hb, const float *hb2, int n) {
     int i;
-    ATTNRES__MATVEC(hb, w1, x, hidden_dim, dim);    /* gate */
-    ATTNRES__MATVEC(hb2, w3, x, hidden_dim, dim);   /* up   */
-    for (i = 0; i < hidden_dim; i++) {
+    for (i = 0; i < n; i++) {
         float silu = hb[i] / (1.0f + expf(-hb[i]));
         hb[i] = silu * hb2[i];
     }
+}
+
+ATTNRESDEF void attnres_swiglu_mlp(float *out, const float *x,
+                                   const float *w1, const float *w2, const float *w3,
+                                   float *hb, float *hb2, int dim, int hidden_dim) {
+    ATTNRES__MATVEC(hb, w1, x, hidden_dim, dim);    /* gate */
+    ATTNRES__MATVEC(hb2, w3, x, hidden_dim, dim);   /* up   */
+    attnres__swiglu_gate(hb, hb2, hidden_dim);
     ATTNRES__MATVEC(out, w2, hb, dim, hidden_dim);  /* down */
 }
 
@@ -737,6 +869,16 @@ ATTNRES__PRIVATE void attnres__qk_norm(float *q, float *k, const attnres_weights
                         w->k_norm + (size_t)layer * head_dim, head_dim, c->norm_eps);
 }
 
+/* out[rows] = W x for matrix `layer` of a stack [n_layers, rows, cols]:
+   the fp32 w, or in a quantized model its int8 copy q8. */
+ATTNRES__PRIVATE void attnres__linear(float *out, const attnres_model *m, const float *w, const attnres_q8 *q8,
+                                      int layer, const float *x, int rows, int cols) {
+    size_t at = (size_t)layer * (size_t)rows * (size_t)cols;   /* first weight of the layer */
+    int G = m->q8.group_size;
+    if (G > 0) ATTNRES__MATVEC_Q8(out, q8->q + at, q8->scale + at / (size_t)G, x, rows, cols, G);
+    else       ATTNRES__MATVEC(out, w + at, x, rows, cols);
+}
+
 /* f_l(h): sublayer l of the token at pos, pre-norm. Sublayer 2i is the
    attention of layer i, sublayer 2i+1 its SwiGLU MLP.
      in: h [dim]        out: s->f [dim]
@@ -751,21 +893,24 @@ ATTNRES__PRIVATE void attnres__sublayer(const attnres_model *m, attnres_state *s
     size_t layer_cache = (size_t)layer * (size_t)s->n_ctx * (size_t)kv_dim;  /* [n_ctx, kv_dim] */
     float *k = s->key_cache + layer_cache + (size_t)pos * kv_dim;            /* [kv_dim] slot  */
     float *v = s->value_cache + layer_cache + (size_t)pos * kv_dim;          /* [kv_dim] slot  */
+    const attnres_q8_weights *q8 = &m->q8;
 
     memcpy(s->sublayer_input + (size_t)l * d, h, (size_t)d * sizeof(float));  /* for inspection */
     if (l % 2 == 1) {
         /* MLP: xb = RMSNorm(h), f = w2 (silu(w1 xb) * (w3 xb)) */
         attnres_rmsnorm(s->xb, h, w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
-        attnres_swiglu_mlp(s->f, s->xb, w->w1 + (size_t)layer * hd * d, w->w2 + (size_t)layer * d * hd,
-                           w->w3 + (size_t)layer * hd * d, s->hb, s->hb2, d, hd);
+        attnres__linear(s->hb, m, w->w1, &q8->w1, layer, s->xb, hd, d);     /* gate */
+        attnres__linear(s->hb2, m, w->w3, &q8->w3, layer, s->xb, hd, d);    /* up   */
+        attnres__swiglu_gate(s->hb, s->hb2, hd);
+        attnres__linear(s->f, m, w->w2, &q8->w2, layer, s->hb, d, hd);      /* down */
         return;
     }
     /* attention, step 1: xb = RMSNorm(h) */
     attnres_rmsnorm(s->xb, h, w->attention_norm + (size_t)layer * d, d, c->norm_eps);
     /* step 2: q, k, v; k and v go straight into this position's cache slot */
-    ATTNRES__MATVEC(s->q, w->wq + (size_t)layer * q_dim * d, s->xb, q_dim, d);
-    ATTNRES__MATVEC(k, w->wk + (size_t)layer * kv_dim * d, s->xb, kv_dim, d);
-    ATTNRES__MATVEC(v, w->wv + (size_t)layer * kv_dim * d, s->xb, kv_dim, d);
+    attnres__linear(s->q, m, w->wq, &q8->wq, layer, s->xb, q_dim, d);
+    attnres__linear(k, m, w->wk, &q8->wk, layer, s->xb, kv_dim, d);
+    attnres__linear(v, m, w->wv, &q8->wv, layer, s->xb, kv_dim, d);
     /* (QK-norm models only, e.g. Qwen3: RMSNorm over each head of q and of k) */
     if (c->qk_norm) attnres__qk_norm(s->q, k, w, c, layer);
     /* step 3: RoPE turns q and k by the angle of pos (v is not rotated) */
@@ -775,7 +920,7 @@ ATTNRES__PRIVATE void attnres__sublayer(const attnres_model *m, attnres_state *s
     ATTNRES__ATTEND(s->xb2, s->att, s->q, s->key_cache + layer_cache, s->value_cache + layer_cache,
                     pos + 1, c->n_heads, c->n_kv_heads, head_dim, s->n_ctx);
     /* step 5: f = wo (the heads' outputs, concatenated) */
-    ATTNRES__MATVEC(s->f, w->wo + (size_t)layer * d * q_dim, s->xb2, d, q_dim);
+    attnres__linear(s->f, m, w->wo, &q8->wo, layer, s->xb2, d, q_dim);
 }
 
 /* Standard residuals: one running stream, h <- h + f_l(h). s->x = h. */
@@ -838,7 +983,7 @@ ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
 
     /* 3. final RMSNorm and the output projection: logits [vocab_size] */
     attnres_rmsnorm(s->xb, s->x, w->norm, c->dim, c->norm_eps);
-    ATTNRES__MATVEC(s->logits, w->output, s->xb, c->vocab_size, c->dim);
+    attnres__linear(s->logits, m, w->output, &m->q8.output, 0, s->xb, c->vocab_size, c->dim);
 
     /* 4. finite weights can still overflow float on the way (a huge q.k is
           Inf, and Inf - Inf in the softmax is NaN): report it rather than
@@ -1277,24 +1422,28 @@ ATTNRESDEF int attnres_config_validate(const attnres_config *c, attnres_error *e
 /* ======================================================================== */
 
 /* Lays the weights out in one buffer; with base == NULL it only counts.
-   Returns the number of floats. */
-ATTNRES__PRIVATE size_t attnres__carve_weights(attnres_weights *w, float *base, const attnres_config *c) {
+   Returns the number of floats. Without_matrices (a quantized model): the
+   eight matvec matrices are left out (NULL), their int8 copies live in q8. */
+ATTNRES__PRIVATE size_t attnres__carve_weights(attnres_weights *w, float *base, const attnres_config *c,
+                                               int without_matrices) {
     size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim, nl = (size_t)c->n_layers;
     size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
     size_t L1 = (size_t)attnres_n_sublayers(c) + 1, V = (size_t)c->vocab_size;
     size_t at = 0;
 #define ATTNRES__TAKE(field, count) \
     do { w->field = base ? base + at : NULL; at += (count); } while (0)
+#define ATTNRES__TAKE_MATRIX(field, count) \
+    do { if (without_matrices) w->field = NULL; else ATTNRES__TAKE(field, count); } while (0)
     ATTNRES__TAKE(tok_embeddings, V * d);
     ATTNRES__TAKE(attention_norm, nl * d);
-    ATTNRES__TAKE(wq, nl * qd * d);
-    ATTNRES__TAKE(wk, nl * kvd * d);
-    ATTNRES__TAKE(wv, nl * kvd * d);
-    ATTNRES__TAKE(wo, nl * d * qd);
+    ATTNRES__TAKE_MATRIX(wq, nl * qd * d);
+    ATTNRES__TAKE_MATRIX(wk, nl * kvd * d);
+    ATTNRES__TAKE_MATRIX(wv, nl * kvd * d);
+    ATTNRES__TAKE_MATRIX(wo, nl * d * qd);
     ATTNRES__TAKE(ffn_norm, nl * d);
-    ATTNRES__TAKE(w1, nl * hd * d);
-    ATTNRES__TAKE(w2, nl * d * hd);
-    ATTNRES__TAKE(w3, nl * hd * d);
+    ATTNRES__TAKE_MATRIX(w1, nl * hd * d);
+    ATTNRES__TAKE_MATRIX(w2, nl * d * hd);
+    ATTNRES__TAKE_MATRIX(w3, nl * hd * d);
     ATTNRES__TAKE(norm, d);
     if (c->qk_norm) {
         ATTNRES__TAKE(q_norm, nl * (size_t)attnres_head_dim(c));
@@ -1309,27 +1458,141 @@ ATTNRES__PRIVATE size_t attnres__carve_weights(attnres_weights *w, float *base, 
         w->pseudo_query = w->key_norm = NULL;
     }
     if (c->tie_embeddings) w->output = w->tok_embeddings;
-    else ATTNRES__TAKE(output, V * d);
+    else ATTNRES__TAKE_MATRIX(output, V * d);
+#undef ATTNRES__TAKE_MATRIX
 #undef ATTNRES__TAKE
     return at;
 }
 
-ATTNRESDEF int attnres_model_init(attnres_model *m, const attnres_config *c, attnres_error *err) {
-    size_t n;
+/* The same for the int8 matrices of a model quantized with group size G
+   (G == 0: nothing, every pointer NULL): scales go to scales_base (floats),
+   values to values_base; with NULL bases it only counts. */
+ATTNRES__PRIVATE void attnres__carve_q8(attnres_q8_weights *q, float *scales_base, int8_t *values_base,
+                                        const attnres_config *c, int G, size_t *n_scales, size_t *n_values) {
+    size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim, nl = (size_t)c->n_layers;
+    size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
+    size_t V = (size_t)c->vocab_size, at_s = 0, at_v = 0;
+    memset(q, 0, sizeof *q);
+    q->group_size = G;
+#define ATTNRES__TAKE_Q8(field, rows, cols) \
+    do { \
+        q->field.q = G && values_base ? values_base + at_v : NULL; \
+        q->field.scale = G && scales_base ? scales_base + at_s : NULL; \
+        if (G) { at_v += (rows) * (cols); at_s += (rows) * ((cols) / (size_t)G); } \
+    } while (0)
+    ATTNRES__TAKE_Q8(wq, nl * qd, d);
+    ATTNRES__TAKE_Q8(wk, nl * kvd, d);
+    ATTNRES__TAKE_Q8(wv, nl * kvd, d);
+    ATTNRES__TAKE_Q8(wo, nl * d, qd);
+    ATTNRES__TAKE_Q8(w1, nl * hd, d);
+    ATTNRES__TAKE_Q8(w2, nl * d, hd);
+    ATTNRES__TAKE_Q8(w3, nl * hd, d);
+    ATTNRES__TAKE_Q8(output, V, d);   /* tied or not: the output projection has its own int8 copy */
+#undef ATTNRES__TAKE_Q8
+    *n_scales = at_s;
+    *n_values = at_v;
+}
+
+/* A group size the config can use: every matrix row (dim, n_heads*head_dim
+   or hidden_dim weights) must be a whole number of groups. */
+ATTNRES__PRIVATE int attnres__check_group_size(const attnres_config *c, int G, attnres_error *err) {
+    int q_dim = c->n_heads * attnres_head_dim(c);
+    if (G < 1 || G > 4096)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "q8: group_size = %d, must be in [1, 4096]", G);
+    if (c->dim % G || q_dim % G || c->hidden_dim % G)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "q8: group_size = %d must divide dim = %d, "
+                             "n_heads*head_dim = %d and hidden_dim = %d", G, c->dim, q_dim, c->hidden_dim);
+    return ATTNRES_OK;
+}
+
+/* Zeroed weights for a valid config: fp32 (G == 0), or with int8 matrices
+   of group size G. One allocation: the floats, then the scales, then the
+   int8 values. */
+ATTNRES__PRIVATE int attnres__model_alloc(attnres_model *m, const attnres_config *c, int G, attnres_error *err) {
+    size_t n, n_scales, n_values, bytes;
     int rc;
     memset(m, 0, sizeof *m);
     if ((rc = attnres_config_validate(c, err)) != ATTNRES_OK) return rc;
-    n = attnres__carve_weights(&m->weights, NULL, c);
-    if (n > SIZE_MAX / sizeof(float))
-        return attnres__fail(err, ATTNRES_ERR_NOMEM, "model: %zu weights do not fit in memory", n);
-    m->memory = (float *)ATTNRES_MALLOC(n * sizeof(float));
+    if (G && (rc = attnres__check_group_size(c, G, err)) != ATTNRES_OK) return rc;
+    n = attnres__carve_weights(&m->weights, NULL, c, G > 0);
+    attnres__carve_q8(&m->q8, NULL, NULL, c, G, &n_scales, &n_values);
+    n += n_scales;
+    if (n > (SIZE_MAX - n_values) / sizeof(float))
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "model: %zu weights do not fit in memory", n + n_values);
+    bytes = n * sizeof(float) + n_values;
+    m->memory = (float *)ATTNRES_MALLOC(bytes);
     if (!m->memory)
         return attnres__fail(err, ATTNRES_ERR_NOMEM, "model: cannot allocate %zu weights (%.1f MB)",
-                             n, (double)n * 4.0 / 1e6);
-    memset(m->memory, 0, n * sizeof(float));
-    attnres__carve_weights(&m->weights, m->memory, c);
+                             n + n_values, (double)bytes / 1e6);
+    memset(m->memory, 0, bytes);
+    attnres__carve_weights(&m->weights, m->memory, c, G > 0);
+    attnres__carve_q8(&m->q8, m->memory + (n - n_scales), (int8_t *)(m->memory + n), c, G, &n_scales, &n_values);
     m->config = *c;
     m->n_floats = n;
+    m->n_int8 = n_values;
+    return attnres__ok(err);
+}
+
+ATTNRESDEF int attnres_model_init(attnres_model *m, const attnres_config *c, attnres_error *err) {
+    return attnres__model_alloc(m, c, 0, err);
+}
+
+/* The first non-finite value of x [n] (NaN or Inf), or -1. */
+ATTNRES__PRIVATE long attnres__first_nonfinite(const float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) if (isnan(x[i]) || isinf(x[i])) return (long)i;
+    return -1;
+}
+
+ATTNRESDEF int attnres_model_quantize(attnres_model *m, int G, attnres_error *err) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights;
+    size_t d = (size_t)c->dim, nl = (size_t)c->n_layers, V = (size_t)c->vocab_size;
+    size_t L1 = (size_t)attnres_n_sublayers(c) + 1;
+    int qd = c->n_heads * attnres_head_dim(c), kvd = attnres_kv_dim(c), D = c->dim, HD = c->hidden_dim;
+    int NL = c->n_layers, rc, k;
+    attnres_model q;
+    if (!m->memory) return attnres__fail(err, ATTNRES_ERR_RANGE, "q8: the model is not initialised");
+    if (m->q8.group_size)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "q8: the model is already quantized (group_size %d)",
+                             m->q8.group_size);
+    if ((rc = attnres__check_group_size(c, G, err)) != ATTNRES_OK) return rc;
+    {   /* every matrix finite: a scale of Inf or NaN would poison its group */
+        const float *mats[8] = {w->wq, w->wk, w->wv, w->wo, w->w1, w->w2, w->w3, w->output};
+        size_t sizes[8] = {nl * (size_t)qd * d, nl * (size_t)kvd * d, nl * (size_t)kvd * d, nl * d * (size_t)qd,
+                           nl * (size_t)HD * d, nl * d * (size_t)HD, nl * (size_t)HD * d, V * d};
+        const char *names[8] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3", "output"};
+        for (k = 0; k < 8; k++) {
+            long at = attnres__first_nonfinite(mats[k], sizes[k]);
+            if (at >= 0)
+                return attnres__fail(err, ATTNRES_ERR_RANGE, "q8: weight %s[%ld] is not finite", names[k], at);
+        }
+    }
+    if ((rc = attnres__model_alloc(&q, c, G, err)) != ATTNRES_OK) return rc;
+    /* the fp32 tensors, as they are */
+    memcpy(q.weights.tok_embeddings, w->tok_embeddings, V * d * sizeof(float));
+    memcpy(q.weights.attention_norm, w->attention_norm, nl * d * sizeof(float));
+    memcpy(q.weights.ffn_norm, w->ffn_norm, nl * d * sizeof(float));
+    memcpy(q.weights.norm, w->norm, d * sizeof(float));
+    if (c->qk_norm) {
+        memcpy(q.weights.q_norm, w->q_norm, nl * (size_t)attnres_head_dim(c) * sizeof(float));
+        memcpy(q.weights.k_norm, w->k_norm, nl * (size_t)attnres_head_dim(c) * sizeof(float));
+    }
+    if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {
+        memcpy(q.weights.pseudo_query, w->pseudo_query, L1 * d * sizeof(float));
+        memcpy(q.weights.key_norm, w->key_norm, L1 * d * sizeof(float));
+    }
+    /* every matrix, its layers stacked: [n_layers * rows, cols] */
+    attnres_quantize_q8(q.q8.wq.q, q.q8.wq.scale, w->wq, NL * qd, D, G);
+    attnres_quantize_q8(q.q8.wk.q, q.q8.wk.scale, w->wk, NL * kvd, D, G);
+    attnres_quantize_q8(q.q8.wv.q, q.q8.wv.scale, w->wv, NL * kvd, D, G);
+    attnres_quantize_q8(q.q8.wo.q, q.q8.wo.scale, w->wo, NL * D, qd, G);
+    attnres_quantize_q8(q.q8.w1.q, q.q8.w1.scale, w->w1, NL * HD, D, G);
+    attnres_quantize_q8(q.q8.w2.q, q.q8.w2.scale, w->w2, NL * D, HD, G);
+    attnres_quantize_q8(q.q8.w3.q, q.q8.w3.scale, w->w3, NL * HD, D, G);
+    attnres_quantize_q8(q.q8.output.q, q.q8.output.scale, w->output, c->vocab_size, D, G);
+    attnres_model_free(m);
+    *m = q;
     return attnres__ok(err);
 }
 
@@ -1526,7 +1789,7 @@ ATTNRES__PRIVATE int attnres__check_forward(const attnres_model *m, const attnre
 
 /* A parsed file: the loader's view of it (and the tests', which include
    the implementation and read their golden files through these). */
-typedef enum { ATTNRES__DT_F32, ATTNRES__DT_I32, ATTNRES__DT_OTHER } attnres__dtype;
+typedef enum { ATTNRES__DT_F32, ATTNRES__DT_I32, ATTNRES__DT_I8, ATTNRES__DT_OTHER } attnres__dtype;
 
 #define ATTNRES__ST_MAX_DIMS 8
 
@@ -1702,7 +1965,8 @@ ATTNRES__PRIVATE int attnres__json_tensor(attnres__json *j, attnres__st_tensor *
                 return attnres__json_fail(j, "unknown dtype");
             strcpy(t->dtype_name, dtype);
             t->dtype = strcmp(dtype, "F32") == 0 ? ATTNRES__DT_F32
-                     : strcmp(dtype, "I32") == 0 ? ATTNRES__DT_I32 : ATTNRES__DT_OTHER;
+                     : strcmp(dtype, "I32") == 0 ? ATTNRES__DT_I32
+                     : strcmp(dtype, "I8") == 0  ? ATTNRES__DT_I8 : ATTNRES__DT_OTHER;
         } else if (strcmp(key, "shape") == 0 && !seen_shape) {
             seen_shape = 1;
             rc = attnres__json_uint_array(j, t->shape, ATTNRES__ST_MAX_DIMS, &t->ndim);
@@ -2045,9 +2309,12 @@ ATTNRES__PRIVATE int attnres__st_read_f32(float *dst, size_t count, const attnre
 /* Checkpoint loading: config from __metadata__, then every tensor by name   */
 /* ======================================================================== */
 
-/* "2" adds two optional metadata keys, head_dim and qk_norm (with the
-   tensors layers.N.attention.{q,k}_norm.weight); writers use "2" only when
-   they are used. Version "1" files still load: they are "2" without them. */
+/* "1": every tensor F32. "2" adds optional metadata: head_dim and qk_norm
+   (with the tensors layers.N.attention.{q,k}_norm.weight), and
+   "quantization" = "q8" with "group_size" (the matvec matrices stored as
+   I8 with an F32 tensor NAME_scale beside each, attnres_q8's layout). A
+   writer uses the lowest version that holds its file, so plain fp32
+   checkpoints stay "1"; version "1" files load as "2" without them. */
 #define ATTNRES_FORMAT_VERSION "2"
 
 /* A metadata value that must be present. */
@@ -2211,6 +2478,70 @@ ATTNRES__PRIVATE int attnres__load_tensor(const attnres__st_file *f, char *used,
     return ATTNRES_OK;
 }
 
+/* The group size of a checkpoint's int8 matrices: 0 for an fp32 file,
+   else its "group_size" (format_version "2", "quantization": "q8"). */
+ATTNRES__PRIVATE int attnres__q8_from_meta(const attnres__st_file *f, const attnres_config *c, int *G,
+                                           attnres_error *err) {
+    const char *kind = attnres__st_meta_get(f, "quantization"), *version = attnres__st_meta_get(f, "format_version");
+    int rc;
+    *G = 0;
+    if (!kind) return attnres__st_meta_get(f, "group_size")
+        ? attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: metadata has 'group_size' but no 'quantization'")
+        : ATTNRES_OK;
+    if (strcmp(kind, "q8") != 0)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: quantization \"%.40s\" is not supported "
+                             "(this library reads \"q8\")", kind);
+    if (!version || strcmp(version, "1") == 0)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: a q8 checkpoint needs format_version \"2\"");
+    if ((rc = attnres__meta_int(f, "group_size", G, err)) != ATTNRES_OK) return rc;
+    return attnres__check_group_size(c, *G, err);
+}
+
+/* Checks int8 matrix `name` (I8, [rows, cols]) and its scales `name`_scale
+   (F32, [rows, cols/G]); marks both used. With dst->q it also copies them
+   in: values must lie in [-127, 127] (symmetric: -128 is never made) and
+   scales must be finite and >= 0. dst points at the layer's first row. */
+ATTNRES__PRIVATE int attnres__load_q8_tensor(const attnres__st_file *f, char *used, const char *name,
+                                             const attnres_q8 *dst, int rows, int cols, int G,
+                                             attnres_error *err) {
+    const attnres__st_tensor *t = attnres__st_find(f, name), *ts;
+    char scale_name[112];
+    size_t n = (size_t)rows * (size_t)cols, n_scales = n / (size_t)G, i;
+    int rc;
+    snprintf(scale_name, sizeof scale_name, "%s_scale", name);
+    ts = attnres__st_find(f, scale_name);
+    if (!t) return attnres__fail(err, ATTNRES_ERR_MISSING, "checkpoint: tensor '%s' is missing", name);
+    if (t->dtype != ATTNRES__DT_I8)
+        return attnres__fail(err, ATTNRES_ERR_DTYPE, "checkpoint: tensor '%s' has dtype %s; a q8 checkpoint "
+                             "stores the matrices as I8", name, t->dtype_name);
+    if (t->ndim != 2 || t->shape[0] != (uint64_t)rows || t->shape[1] != (uint64_t)cols)
+        return attnres__fail(err, ATTNRES_ERR_SHAPE, "checkpoint: tensor '%s' should have shape [%d, %d] for this config",
+                             name, rows, cols);
+    if (!ts) return attnres__fail(err, ATTNRES_ERR_MISSING, "checkpoint: tensor '%s' (the scales of '%s') is missing",
+                                  scale_name, name);
+    if (ts->dtype != ATTNRES__DT_F32)
+        return attnres__fail(err, ATTNRES_ERR_DTYPE, "checkpoint: tensor '%s' has dtype %s; scales are F32",
+                             scale_name, ts->dtype_name);
+    if (ts->ndim != 2 || ts->shape[0] != (uint64_t)rows || ts->shape[1] != (uint64_t)(cols / G))
+        return attnres__fail(err, ATTNRES_ERR_SHAPE, "checkpoint: tensor '%s' holds %llu scales, should have shape "
+                             "[%d, %d]: one per group of %d weights of a row", scale_name,
+                             (unsigned long long)ts->numel, rows, cols / G, G);
+    used[t - f->tensors] = 1;
+    used[ts - f->tensors] = 1;
+    if (!dst->q) return ATTNRES_OK;
+    memcpy(dst->q, t->data, n);   /* int8: one byte each, no byte order */
+    for (i = 0; i < n; i++)
+        if (dst->q[i] == -128)
+            return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: tensor '%s' holds -128 at element %zu, "
+                                 "outside the symmetric range [-127, 127]", name, i);
+    if ((rc = attnres__st_read_f32(dst->scale, n_scales, ts, err)) != ATTNRES_OK) return rc;
+    for (i = 0; i < n_scales; i++)
+        if (!(dst->scale[i] >= 0.0f) || isinf(dst->scale[i]))
+            return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: tensor '%s' holds %g at element %zu; "
+                                 "a scale must be finite and >= 0", scale_name, (double)dst->scale[i], i);
+    return ATTNRES_OK;
+}
+
 /* base + offset, or NULL in the checking pass (no arithmetic on NULL). */
 ATTNRES__PRIVATE float *attnres__at(float *base, size_t offset) { return base ? base + offset : NULL; }
 
@@ -2222,13 +2553,30 @@ ATTNRES__PRIVATE int attnres__load_layer_tensor(const attnres__st_file *f, char 
     return attnres__load_tensor(f, used, name, dst, rows, cols, err);
 }
 
+/* A matrix: fp32 into dst, or with q8 (a q8 checkpoint) int8 into layer
+   `layer` of the stack q8 [n_layers, rows, cols]. */
+ATTNRES__PRIVATE int attnres__load_matrix(const attnres__st_file *f, char *used, const char *fmt, int layer,
+                                          float *dst, const attnres_q8 *q8, int G, int rows, int cols,
+                                          attnres_error *err) {
+    char name[96];
+    size_t at = (size_t)layer * (size_t)rows * (size_t)cols;
+    attnres_q8 slot;
+    if (G == 0) return attnres__load_layer_tensor(f, used, fmt, layer, dst, rows, cols, err);
+    snprintf(name, sizeof name, fmt, layer);
+    slot.q = q8->q ? q8->q + at : NULL;
+    slot.scale = q8->scale ? q8->scale + at / (size_t)G : NULL;
+    return attnres__load_q8_tensor(f, used, name, &slot, rows, cols, G, err);
+}
+
 /* Every tensor the config calls for, by its documented name (see README).
    Per-layer tensors land in row `layer` of the stacked [n_layers, ...]
    arrays; the AttnRes vectors of layer i in rows 2i (attention) and 2i+1
    (MLP) of the stacked [L+1, dim] arrays, and the output's in row L.
-   With w->memory-less weights (all NULL) it only checks names and shapes. */
+   With w->memory-less weights (all NULL) it only checks names and shapes.
+   In a q8 checkpoint (q8->group_size > 0) the matrices come into q8. */
 ATTNRES__PRIVATE int attnres__load_weights(const attnres_config *c, const attnres_weights *w,
-                                           const attnres__st_file *f, char *used, attnres_error *err) {
+                                           const attnres_q8_weights *q8, const attnres__st_file *f,
+                                           char *used, attnres_error *err) {
     size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim;
     size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
     size_t L = (size_t)attnres_n_sublayers(c);
@@ -2247,11 +2595,14 @@ ATTNRES__PRIVATE int attnres__load_weights(const attnres_config *c, const attnre
                          attnres__at(w->wo, I * d * qd), attnres__at(w->ffn_norm, I * d),
                          attnres__at(w->w1, I * hd * d), attnres__at(w->w2, I * d * hd),
                          attnres__at(w->w3, I * hd * d)};
+        const attnres_q8 *qdst[9] = {NULL, &q8->wq, &q8->wk, &q8->wv, &q8->wo, NULL, &q8->w1, &q8->w2, &q8->w3};
         int rows[9] = {D, QD, KVD, KVD, D, D, HD, D, HD};
         int cols[9] = {0, D, D, D, QD, 0, D, HD, D};
         int k;
         for (k = 0; k < 9 && rc == ATTNRES_OK; k++)
-            rc = attnres__load_layer_tensor(f, used, names[k], i, dst[k], rows[k], cols[k], err);
+            rc = qdst[k] ? attnres__load_matrix(f, used, names[k], i, dst[k], qdst[k], q8->group_size,
+                                                rows[k], cols[k], err)
+                         : attnres__load_layer_tensor(f, used, names[k], i, dst[k], rows[k], cols[k], err);
         if (c->residual == ATTNRES_RESIDUAL_ATTNRES && rc == ATTNRES_OK) {
             const char *res_names[4] = {
                 "layers.%d.attention_res.pseudo_query", "layers.%d.attention_res.key_norm.weight",
@@ -2279,7 +2630,8 @@ ATTNRES__PRIVATE int attnres__load_weights(const attnres_config *c, const attnre
     }
     if (rc == ATTNRES_OK) rc = attnres__load_tensor(f, used, "norm.weight", w->norm, D, 0, err);
     if (rc == ATTNRES_OK && !c->tie_embeddings)
-        rc = attnres__load_tensor(f, used, "output.weight", w->output, c->vocab_size, D, err);
+        rc = attnres__load_matrix(f, used, "output.weight", 0, w->output, &q8->output, q8->group_size,
+                                  c->vocab_size, D, err);
     return rc;
 }
 
@@ -2305,20 +2657,28 @@ ATTNRES__PRIVATE int attnres__check_all_used(const attnres__st_file *f, const ch
 ATTNRES__PRIVATE int attnres__load_parsed(attnres_model *m, attnres__st_file *f, attnres_error *err) {
     attnres_config c;
     attnres_weights probe;
+    attnres_q8_weights probe_q8;
+    size_t n_scales, n_values;
     char *used = NULL;
-    int rc = attnres__config_from_meta(f, &c, err);
+    int G = 0, rc = attnres__config_from_meta(f, &c, err);
+    if (rc == ATTNRES_OK) rc = attnres__q8_from_meta(f, &c, &G, err);
     if (rc == ATTNRES_OK) {
         used = (char *)ATTNRES_MALLOC((size_t)f->n_tensors + 1);
         if (!used) rc = attnres__fail(err, ATTNRES_ERR_NOMEM, "checkpoint: out of memory");
         else memset(used, 0, (size_t)f->n_tensors + 1);
     }
     if (rc == ATTNRES_OK) {
-        attnres__carve_weights(&probe, NULL, &c);   /* every pointer NULL: check only */
-        rc = attnres__load_weights(&c, &probe, f, used, err);
+        attnres__carve_weights(&probe, NULL, &c, G > 0);   /* every pointer NULL: check only */
+        attnres__carve_q8(&probe_q8, NULL, NULL, &c, G, &n_scales, &n_values);
+        rc = attnres__load_weights(&c, &probe, &probe_q8, f, used, err);
     }
     if (rc == ATTNRES_OK) rc = attnres__check_all_used(f, used, &c, err);
-    if (rc == ATTNRES_OK) rc = attnres_model_init(m, &c, err);
-    if (rc == ATTNRES_OK) rc = attnres__load_weights(&c, &m->weights, f, used, err);
+    if (rc == ATTNRES_OK) rc = attnres__model_alloc(m, &c, G, err);
+    if (rc == ATTNRES_OK) rc = attnres__load_weights(&c, &m->weights, &m->q8, f, used, err);
+    /* tied and q8: the output projection is the int8 copy of the embeddings,
+       made here exactly as attnres_model_quantize makes it */
+    if (rc == ATTNRES_OK && G > 0 && c.tie_embeddings)
+        attnres_quantize_q8(m->q8.output.q, m->q8.output.scale, m->weights.tok_embeddings, c.vocab_size, c.dim, G);
     if (used) ATTNRES_FREE(used);
     attnres__st_close(f);
     if (rc != ATTNRES_OK) attnres_model_free(m);

@@ -25,6 +25,7 @@
    means exactly what the scalar function of the same name in attnres.h
    means; the scalar one is the reference.
      attnres_kernel_matvec            == attnres_matvec            out = W x
+     attnres_kernel_matvec_q8         == attnres_matvec_q8         out = (scale * q) x, int8 weights
      attnres_kernel_attend            == attnres_attend            causal GQA attention
      attnres_kernel_name              which variant was compiled, e.g. "avx2+fma, openmp x2 threads"
    Nothing else is copied here: what this file does not speed up (the
@@ -198,6 +199,94 @@ void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows,
     if ((size_t)rows * (size_t)cols >= ATTNRES_K_OMP_MIN_WEIGHTS)
 #endif
     for (r = 0; r < rows; r++) out[r] = k_dot(w + (size_t)r * (size_t)cols, x, cols);
+}
+
+/* ======================================================================== */
+/* matvec_q8: out[rows] = (scale * q)[rows, cols] x[cols], int8 weights       */
+/* ======================================================================== */
+
+/* The int8 form reads a quarter of the bytes of fp32, so the loop must now
+   turn bytes into products four times as fast to stay memory-bound. Per
+   group of G weights (as the scalar loop: sum q_j x_j, then one multiply by
+   the group's scale), 8 int8 values at a time are widened to 32-bit
+   integers, converted to float and multiply-added with x; x stays fp32.
+   With G a multiple of 32 four accumulators run side by side (the FMA
+   latency argument of k_dot), combined at the end of the group; two row
+   totals take alternate groups so the scale FMAs do not wait on each
+   other either. G not a multiple of 8: the header's scalar loop. */
+#if defined(ATTNRES_K_AVX2)
+
+/* 8 int8 values at q, as 8 floats (exact: |q| <= 127). */
+static __m256 k_q8_load8(const int8_t *q) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)q)));
+}
+
+/* row q [cols] with scales [cols/G], dotted with x [cols]; G % 8 == 0 */
+static float k_dot_q8(const int8_t *q, const float *scale, const float *x, int cols, int G) {
+    __m256 total0 = _mm256_setzero_ps(), total1 = _mm256_setzero_ps();
+    int g, j, groups = cols / G;
+    for (g = 0; g < groups; g++) {
+        const int8_t *qg = q + (size_t)g * G;
+        const float *xg = x + (size_t)g * G;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps(), s;
+        for (j = 0; j + 32 <= G; j += 32) {
+            a0 = _mm256_fmadd_ps(k_q8_load8(qg + j), _mm256_loadu_ps(xg + j), a0);
+            a1 = _mm256_fmadd_ps(k_q8_load8(qg + j + 8), _mm256_loadu_ps(xg + j + 8), a1);
+            a2 = _mm256_fmadd_ps(k_q8_load8(qg + j + 16), _mm256_loadu_ps(xg + j + 16), a2);
+            a3 = _mm256_fmadd_ps(k_q8_load8(qg + j + 24), _mm256_loadu_ps(xg + j + 24), a3);
+        }
+        for (; j < G; j += 8)
+            a0 = _mm256_fmadd_ps(k_q8_load8(qg + j), _mm256_loadu_ps(xg + j), a0);
+        s = _mm256_set1_ps(scale[g]);
+        if (g & 1) total1 = _mm256_fmadd_ps(s, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), total1);
+        else       total0 = _mm256_fmadd_ps(s, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), total0);
+    }
+    return k_hsum8(_mm256_add_ps(total0, total1));
+}
+#define ATTNRES_K_HAVE_Q8 1
+
+#elif defined(ATTNRES_K_NEON)
+
+/* row q [cols] with scales [cols/G], dotted with x [cols]; G % 8 == 0.
+   8 int8 values widen to int16, then to two int32x4, then float. */
+static float k_dot_q8(const int8_t *q, const float *scale, const float *x, int cols, int G) {
+    float32x4_t total = vdupq_n_f32(0.0f);
+    int g, j, groups = cols / G;
+    for (g = 0; g < groups; g++) {
+        const int8_t *qg = q + (size_t)g * G;
+        const float *xg = x + (size_t)g * G;
+        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = vdupq_n_f32(0.0f);
+        for (j = 0; j < G; j += 8) {
+            int16x8_t w16 = vmovl_s8(vld1_s8(qg + j));
+            a0 = vfmaq_f32(a0, vcvtq_f32_s32(vmovl_s16(vget_low_s16(w16))), vld1q_f32(xg + j));
+            a1 = vfmaq_f32(a1, vcvtq_f32_s32(vmovl_s16(vget_high_s16(w16))), vld1q_f32(xg + j + 4));
+        }
+        total = vfmaq_n_f32(total, vaddq_f32(a0, a1), scale[g]);
+    }
+    return vaddvq_f32(total);
+}
+#define ATTNRES_K_HAVE_Q8 1
+
+#endif
+
+void attnres_kernel_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,
+                              int rows, int cols, int group_size) {
+    int r;
+#ifdef ATTNRES_K_HAVE_Q8
+    if (group_size % 8 == 0) {
+        int groups = cols / group_size;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(guided, 32) \
+    if ((size_t)rows * (size_t)cols >= 4 * ATTNRES_K_OMP_MIN_WEIGHTS)   /* same bytes as the fp32 threshold */
+#endif
+        for (r = 0; r < rows; r++)
+            out[r] = k_dot_q8(q + (size_t)r * (size_t)cols, scale + (size_t)r * (size_t)groups, x, cols, group_size);
+        return;
+    }
+#endif
+    (void)r;
+    attnres_matvec_q8(out, q, scale, x, rows, cols, group_size);   /* the header's loop */
 }
 
 /* ======================================================================== */

@@ -9,6 +9,8 @@
                              weights of an uploaded model; on the host for
                              anything else
      attnres_kernel_attend   on the host: the header's own attnres_attend
+     attnres_kernel_matvec_q8  on the host: the header's own attnres_matvec_q8
+                             (an int8 model is not run on the GPU)
    Only matvec moves: it holds almost all of the time and all of the weights.
    Moving attention too would mean keeping the activations and the KV-cache
    on the device, i.e. a different forward pass; this file keeps
@@ -138,6 +140,11 @@ extern "C" void attnres_kernel_matvec(float *out, const float *w, const float *x
         }
     }
     attnres_matvec(out, w, x, rows, cols);
+}
+
+extern "C" void attnres_kernel_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,
+                                         int rows, int cols, int group_size) {
+    attnres_matvec_q8(out, q, scale, x, rows, cols, group_size);
 }
 
 extern "C" void attnres_kernel_attend(float *out, float *att, const float *q,

@@ -67,7 +67,8 @@ check-warnings-kernels:
 	else echo "warnings: clang aarch64 (NEON) check skipped, no aarch64 headers (apt-get install libc6-dev-arm64-cross)"; fi
 
 # ---------------------------------------------------------------- bench
-# Three builds of the same tools/bench.c, run one after another. Fixed
+# Three builds of the same tools/bench.c, run one after another; each has
+# int8 rows too (q8: standard and block with attnres_model_quantize). Fixed
 # flags (the default build's), whatever SAN/SIMD/OMP say, so the numbers
 # mean the same thing every time. BENCH_TOKENS, BENCH_REPS, BENCH_SHAPES,
 # BENCH_BW_MB (environment) shorten or lengthen the run.
@@ -83,8 +84,8 @@ bench: $(addsuffix /bench,$(addprefix $(BENCH_DIR)/,$(BENCH_BUILDS)))
 	  ./$(BENCH_DIR)/$$b/bench $(BENCH_DIR)/rows.md || exit 1; \
 	done
 	@echo; echo "== all builds"; \
-	echo "| shape | mode | build | tok/s | vs standard | of bw limit |"; \
-	echo "|---|---|---|---:|---:|---:|"; \
+	echo "| shape | mode | build | tok/s | vs standard | MB/token | of bw limit |"; \
+	echo "|---|---|---|---:|---:|---:|---:|"; \
 	cat $(BENCH_DIR)/rows.md
 
 $(BENCH_DIR)/scalar/bench: tools/bench.c attnres.h

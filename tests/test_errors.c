@@ -302,9 +302,59 @@ static int rewrite(const char *src_path, const char *dst_path, const edit *e) {
     return ok;
 }
 
-static void edit_case(const edit *e, int code, const char *word, const char *what) {
-    if (!rewrite(BASE_MODEL, TMP_PATH, e)) { check(0, "%s: cannot rewrite %s", what, BASE_MODEL); return; }
+static void edit_case_of(const char *base, const edit *e, int code, const char *word, const char *what) {
+    if (!rewrite(base, TMP_PATH, e)) { check(0, "%s: cannot rewrite %s", what, base); return; }
     expect_load_error(TMP_PATH, code, word, what, 1);
+}
+
+static void edit_case(const edit *e, int code, const char *word, const char *what) {
+    edit_case_of(BASE_MODEL, e, code, word, what);
+}
+
+/* A q8 checkpoint (I8 matrices + F32 scales) with one thing wrong. */
+#define Q8_MODEL GOLDEN_DIR "/q8_block_s2.model.safetensors"   /* dim 64, hidden 96, group 32 */
+static void test_q8_edits(void) {
+    edit e;
+#define Q8_CASE(code, word, what) edit_case_of(Q8_MODEL, &e, code, word, what)
+#define Q8_EDIT(field, value) (memset(&e, 0, sizeof e), e.field = (value))
+#define Q8_META(key, value) (memset(&e, 0, sizeof e), e.meta_key = (key), e.meta_value = (value))
+    memset(&e, 0, sizeof e);
+    Q8_CASE(ATTNRES_OK, "", "q8: rewritten, unmodified checkpoint");
+    Q8_EDIT(drop, "layers.1.attention.wq.weight_scale");
+    Q8_CASE(ATTNRES_ERR_MISSING, "'layers.1.attention.wq.weight_scale' (the scales of", "q8: scales missing");
+    Q8_EDIT(drop, "layers.2.feed_forward.w3.weight");
+    Q8_CASE(ATTNRES_ERR_MISSING, "layers.2.feed_forward.w3.weight", "q8: matrix missing");
+    Q8_EDIT(swap_dims, "layers.0.feed_forward.w2.weight_scale");
+    Q8_CASE(ATTNRES_ERR_SHAPE, "should have shape [64, 3]", "q8: scales transposed");
+    Q8_META("group_size", "16");
+    Q8_CASE(ATTNRES_ERR_SHAPE, "holds 128 scales, should have shape [64, 4]: one per group of 16",
+            "q8: wrong scales count for the group size");
+    Q8_META("group_size", "48");
+    Q8_CASE(ATTNRES_ERR_CONFIG, "must divide dim = 64", "q8: group size that does not divide dim");
+    Q8_META("group_size", "0");
+    Q8_CASE(ATTNRES_ERR_CONFIG, "group_size = 0", "q8: group size 0");
+    Q8_META("group_size", "32.0");
+    Q8_CASE(ATTNRES_ERR_CONFIG, "not an integer", "q8: group size not an integer");
+    Q8_META("group_size", NULL);
+    Q8_CASE(ATTNRES_ERR_MISSING, "group_size", "q8: no group size");
+    Q8_META("quantization", "q4");
+    Q8_CASE(ATTNRES_ERR_FORMAT, "\"q4\" is not supported", "q8: unknown quantization");
+    Q8_META("quantization", NULL);
+    Q8_CASE(ATTNRES_ERR_FORMAT, "'group_size' but no 'quantization'", "q8: group size without quantization");
+    Q8_META("format_version", "1");
+    Q8_CASE(ATTNRES_ERR_FORMAT, "needs format_version \"2\"", "q8: format_version 1");
+    Q8_EDIT(poison, "layers.0.attention.wk.weight_scale");   /* NaN */
+    Q8_CASE(ATTNRES_ERR_FORMAT, "a scale must be finite and >= 0", "q8: NaN scale");
+    Q8_EDIT(poison, "layers.1.feed_forward.w1.weight_scale"); e.poison_value = -1.0f; e.poison_at = 5;
+    Q8_CASE(ATTNRES_ERR_FORMAT, "holds -1 at element 5", "q8: negative scale");
+    /* -1.0f is bytes 00 00 80 bf: the int8 at element 2 becomes 0x80 = -128 */
+    Q8_EDIT(poison, "layers.0.attention.wq.weight"); e.poison_value = -1.0f;
+    Q8_CASE(ATTNRES_ERR_FORMAT, "holds -128 at element 2", "q8: int8 value -128");
+    Q8_EDIT(extra, "norm.weight_scale");
+    Q8_CASE(ATTNRES_ERR_SHAPE, "unexpected tensor 'norm.weight_scale'", "q8: scales of a vector (vectors stay F32)");
+#undef Q8_CASE
+#undef Q8_EDIT
+#undef Q8_META
 }
 
 static void test_edits(void) {
@@ -1012,6 +1062,7 @@ int main(int argc, char **argv) {
     test_truncations();
     test_edits();
     test_format2_edits();
+    test_q8_edits();
     test_forward_errors();
     test_sampler_errors();
     test_read_counts();

@@ -186,6 +186,116 @@ static void test_matvec_threads(void) {
 
 
 
+/* ======================================================================== */
+/* matvec_q8: int8 weights, fp32 scales and activations                      */
+/* ======================================================================== */
+/* The same bound as matvec: the kernel adds the same products q_j x_j (each
+   exact in float: an int8 times a float is a float times a small integer,
+   rounded once, as in the scalar loop) in another order, and scales each
+   group sum once. The honest scale is sum_j |s_g q_j x_j|. */
+
+/* q [rows, cols] random int8 in [-127, 127], scales spread over 2^-12 ..
+   2^0, x [cols] random. offset shifts q by that many bytes and x by that
+   many floats. Returns the worst ratio, or -1 if an output missed. */
+static double one_matvec_q8(int rows, int cols, int G, int offset) {
+    size_t nw = (size_t)rows * (size_t)cols, ng = nw / (size_t)G, i;
+    int8_t *qbuf = (int8_t *)malloc(nw + 1), *q = qbuf + offset;
+    float *scale = alloc_floats(ng), *xbuf = alloc_floats((size_t)cols + 1), *x = xbuf + offset;
+    float *got = alloc_floats((size_t)rows), *want = alloc_floats((size_t)rows);
+    double *mag = (double *)malloc((size_t)rows * sizeof(double));
+    cmp_result res;
+    int r, j;
+    if (!qbuf || !mag) { printf("FAIL out of memory\n"); exit(1); }
+    for (i = 0; i < nw; i++) q[i] = (int8_t)((int)(attnres_random_u32(&rng) % 255) - 127);
+    for (i = 0; i < ng; i++) scale[i] = ldexpf(attnres_random_f32(&rng) + 0.5f, -(int)(attnres_random_u32(&rng) % 13));
+    fill(x, (size_t)cols, 1.0f);
+    attnres_kernel_matvec_q8(got, q, scale, x, rows, cols, G);
+    attnres_matvec_q8(want, q, scale, x, rows, cols, G);
+    for (r = 0; r < rows; r++) {
+        double sum = 0.0;
+        for (j = 0; j < cols; j++)
+            sum += fabs((double)scale[((size_t)r * cols + j) / (size_t)G] * q[(size_t)r * cols + j] * x[j]);
+        mag[r] = sum;
+    }
+    res = compare("matvec_q8", got, want, mag, (size_t)rows);
+    free(qbuf); free(scale); free(xbuf); free(got); free(want); free(mag);
+    return res.n_bad ? -1.0 : res.worst;
+}
+
+static void test_matvec_q8(void) {
+    static const int rows[] = {1, 2, 3, 7, 8, 9, 31, 33, 64, 65, 288};
+    static const int groups[] = {1, 2, 3, 5, 24};        /* cols = k * G */
+    static const int sizes[] = {8, 16, 32, 64, 12, 1};   /* 12 and 1: not multiples of 8, the scalar fallback */
+    int a, b, c, offset, n_shapes = 0, n_bad = 0, i;
+    double worst = 0.0, r;
+    for (a = 0; a < (int)(sizeof rows / sizeof rows[0]); a++)
+        for (b = 0; b < (int)(sizeof groups / sizeof groups[0]); b++)
+            for (c = 0; c < (int)(sizeof sizes / sizeof sizes[0]); c++)
+                for (offset = 0; offset <= 1; offset++) {
+                    r = one_matvec_q8(rows[a], groups[b] * sizes[c], sizes[c], offset);
+                    n_shapes++;
+                    if (r < 0) n_bad++; else if (r > worst) worst = r;
+                }
+    check(n_bad == 0, "matvec_q8: %d shapes, rows 1..288, 1..24 groups of 8, 16, 32, 64 (and 12, 1: fallback), "
+          "aligned and offset: |kernel - scalar| <= %.0e * sum|s q x| (%d missed; worst ratio %.2g)",
+          n_shapes, TOL, n_bad, worst);
+    {
+        static const int shapes[][3] = {{768, 768, 32}, {2048, 768, 32}, {768, 2048, 32}, {32000, 768, 32},
+                                        {768, 768, 64}, {4099, 96, 32}};
+        n_bad = 0; worst = 0.0;
+        for (i = 0; i < 6; i++) {
+            r = one_matvec_q8(shapes[i][0], shapes[i][1], shapes[i][2], i % 2);
+            if (r < 0) n_bad++; else if (r > worst) worst = r;
+        }
+        check(n_bad == 0, "matvec_q8: 6 large shapes (768x768 .. 32000x768, group 32 and 64), above the OpenMP "
+              "threshold: within %.0e * sum|s q x| (%d missed; worst ratio %.2g)", TOL, n_bad, worst);
+    }
+#ifdef _OPENMP
+    {   /* threads: each row is one thread's, in one order: the same bits */
+        int R = 2048, C = 768, max_threads = omp_get_max_threads();
+        int8_t *q = (int8_t *)malloc((size_t)R * C);
+        float *scale = alloc_floats((size_t)R * C / 32), *x = alloc_floats((size_t)C);
+        float *one = alloc_floats((size_t)R), *all = alloc_floats((size_t)R);
+        if (!q) { printf("FAIL out of memory\n"); exit(1); }
+        for (i = 0; i < R * C; i++) q[i] = (int8_t)((int)(attnres_random_u32(&rng) % 255) - 127);
+        fill(scale, (size_t)R * C / 32, 0.01f); fill(x, (size_t)C, 1.0f);
+        omp_set_num_threads(1);
+        attnres_kernel_matvec_q8(one, q, scale, x, R, C, 32);
+        omp_set_num_threads(max_threads < 2 ? 2 : max_threads);
+        attnres_kernel_matvec_q8(all, q, scale, x, R, C, 32);
+        omp_set_num_threads(max_threads);
+        check(memcmp(one, all, (size_t)R * sizeof(float)) == 0,
+              "matvec_q8 2048x768: 1 thread and %d threads give identical bits", max_threads < 2 ? 2 : max_threads);
+        free(q); free(scale); free(x); free(one); free(all);
+    }
+#endif
+    {   /* sensitivity: a q8 matvec that forgets the scale of the last group is caught */
+        int R = 64, C = 768, G = 32, k;
+        int8_t *q = (int8_t *)malloc((size_t)R * C);
+        float *scale = alloc_floats((size_t)R * C / G), *x = alloc_floats((size_t)C);
+        float *buggy = alloc_floats((size_t)R), *want = alloc_floats((size_t)R);
+        double *mag = (double *)malloc((size_t)R * sizeof(double));
+        cmp_result res;
+        if (!q || !mag) { printf("FAIL out of memory\n"); exit(1); }
+        for (i = 0; i < R * C; i++) q[i] = (int8_t)((int)(attnres_random_u32(&rng) % 255) - 127);
+        for (i = 0; i < R * C / G; i++) scale[i] = 0.01f * (1.0f + attnres_random_f32(&rng));
+        fill(x, (size_t)C, 1.0f);
+        attnres_kernel_matvec_q8(want, q, scale, x, R, C, G);
+        for (i = 0; i < R; i++) scale[(size_t)i * (C / G) + C / G - 1] *= 1.5f;   /* the bug: a wrong last scale */
+        attnres_matvec_q8(buggy, q, scale, x, R, C, G);
+        for (i = 0; i < R; i++) {
+            double sum = 0.0;
+            for (k = 0; k < C; k++) sum += fabs((double)scale[((size_t)i * C + k) / G] * q[(size_t)i * C + k] * x[k]);
+            mag[i] = sum;
+        }
+        printf("       (expected: the next comparison reports a miss)\n");
+        res = compare("matvec_q8 with a wrong last scale", buggy, want, mag, (size_t)R);
+        check(res.n_bad > R / 2, "sensitivity: a q8 matvec with the last group's scale off by 1.5x is caught in %d of %d rows",
+              res.n_bad, R);
+        free(q); free(scale); free(x); free(buggy); free(want); free(mag);
+    }
+}
+
 /* Attention is threaded over heads: each head is still computed by one
    thread in one order, so 1 thread and all threads must give the same
    bits. The shape (12 heads x 64, 256 positions) is above the kernel's
@@ -420,6 +530,7 @@ int main(void) {
 #endif
     test_matvec();
     test_matvec_threads();
+    test_matvec_q8();
     test_attend();
     test_attend_threads();
     test_sensitivity();

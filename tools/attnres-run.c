@@ -73,7 +73,36 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
+/* Weights on 2 MiB pages, as tools/bench.c allocates them: one token reads
+   every weight once, and on 4 KiB pages each of those pages costs a TLB
+   miss. Linux's transparent huge pages in "madvise" mode (Debian's
+   default) back only 2 MiB-aligned ranges the program asks for, so every
+   allocation of 2 MiB or more goes through posix_memalign + madvise
+   (MADV_HUGEPAGE); smaller ones, and other systems, get plain malloc.
+   Any program can do the same: define ATTNRES_MALLOC / ATTNRES_FREE before
+   including attnres.h with the implementation (memory from posix_memalign
+   is released with free). ATTNRES_HUGEPAGES=0 in the environment turns it
+   off, to compare. */
+static void *run_malloc(size_t size) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const size_t huge = (size_t)2 << 20;
+    const char *off = getenv("ATTNRES_HUGEPAGES");
+    if (size >= huge && size <= SIZE_MAX - huge && !(off && !strcmp(off, "0"))) {
+        void *p = NULL;
+        size_t rounded = (size + huge - 1) / huge * huge;   /* whole huge pages */
+        if (posix_memalign(&p, huge, rounded) != 0) return NULL;
+        (void)madvise(p, rounded, MADV_HUGEPAGE);           /* a request: without THP, 4 KiB pages */
+        return p;
+    }
+#endif
+    return malloc(size);
+}
+#define ATTNRES_MALLOC(sz) run_malloc(sz)
+#define ATTNRES_FREE(p)    free(p)
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
 #include "tokenizer.h"   /* --tokenizer; tools/tokenizer.c is linked in (mk/run.mk) */
@@ -112,6 +141,7 @@ typedef struct {
     const char *probs_path;    /* NULL: --probs rows go to stdout            */
     int         quiet;
     const char *tokenizer_path; /* NULL: byte-level                          */
+    int         quantize;       /* --quantize q8: group size 32; 0: as stored */
 } options;
 
 /* s with its control characters escaped, for quoting in a message; four
@@ -151,6 +181,8 @@ static void usage(FILE *out) {
         "                         and keep the text on stdout\n"
         "      --tokenizer FILE   encode the prompt and print tokens with an imported model's\n"
         "                         tokenizer.json or llama2.c tokenizer.bin (default: byte-level)\n"
+        "      --quantize q8      int8 weights, groups of 32, made at load (a q8 checkpoint\n"
+        "                         is int8 already and runs as it is, with or without it)\n"
         "  -q, --quiet            no statistics or depth-weight table on stderr\n"
         "  -h, --help             this message\n"
         "      --version          the version (attnres.h's ATTNRES_VERSION_STRING)\n"
@@ -272,6 +304,7 @@ static void parse_args(options *o, int argc, char **argv) {
     o->probs_path = NULL;
     o->quiet = 0;
     o->tokenizer_path = NULL;
+    o->quantize = 0;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v, *inl = NULL, *eq;
         char name[32];
@@ -333,6 +366,10 @@ static void parse_args(options *o, int argc, char **argv) {
             if (!strcmp(v, "direct")) o->path = ATTNRES_PATH_DIRECT;
             else if (!strcmp(v, "two-phase")) o->path = ATTNRES_PATH_TWO_PHASE;
             else bad_argument("%s: '%s' is not one of: direct, two-phase", q(a), q(v));
+        } else if (is_flag(a, NULL, "--quantize")) {
+            v = value_of(a, inl, &i, argc, argv);
+            if (strcmp(v, "q8") != 0) bad_argument("%s: '%s' is not one of: q8", q(a), q(v));
+            o->quantize = 32;
         } else if (is_flag(a, NULL, "--heatmap")) {
             v = value_of(a, inl, &i, argc, argv);
             o->heatmap_path = file_of(a, v);
@@ -1237,8 +1274,10 @@ int main(int argc, char **argv) {
        program (which would leave a temporary file behind) */
     signal(SIGXFSZ, SIG_IGN);
     parse_args(&o, argc, argv);
-    if (attnres_model_load(&model, o.model_path, &err) != ATTNRES_OK) {
+    if (attnres_model_load(&model, o.model_path, &err) != ATTNRES_OK ||
+        (o.quantize && !model.q8.group_size && attnres_model_quantize(&model, o.quantize, &err) != ATTNRES_OK)) {
         fprintf(stderr, "attnres-run: error: %s\n", err.message);
+        attnres_model_free(&model);   /* loaded, then the quantization failed */
         free(o.prompt_buf);
         return 1;
     }

@@ -12,7 +12,9 @@
         program owns, on 2 MiB pages where Linux gives them: see
         bench_malloc): standard residuals, Block AttnRes with
         N = 8 blocks, and Full AttnRes (S = 1). Block AttnRes runs on both
-        depth paths, direct and two-phase.
+        depth paths, direct and two-phase. The standard and block models
+        also run with int8 weights (attnres_model_quantize, groups of 32):
+        the rows marked q8, with their own (smaller) bytes per token.
      3. Decodes BENCH_TOKENS tokens from position 0 (greedy, each token fed
         back), BENCH_REPS times, the modes interleaved (standard, block,
         two-phase, full, standard, ...) so that a burst of noise from other
@@ -301,13 +303,15 @@ static int make_model(attnres_model *m, const shape *sh, int residual, int block
 /* Bytes of weights one token reads: every matvec matrix (output included,
    read once even when tied), one embedding row, the RMSNorm gains, and
    for AttnRes the pseudo-query and key-norm rows. */
-static double bytes_per_token(const attnres_config *c) {
-    double d = c->dim, hd = c->hidden_dim, nl = c->n_layers, L = 2 * nl;
-    double floats = nl * (4 * d * d + 3 * d * hd + 2 * d)   /* wq wk wv wo, w1 w2 w3, two norms */
-                  + (double)c->vocab_size * d                /* output projection */
-                  + d + d;                                   /* embedding row, final norm */
+static double bytes_per_token(const attnres_model *m) {
+    const attnres_config *c = &m->config;
+    double d = c->dim, hd = c->hidden_dim, nl = c->n_layers, L = 2 * nl, G = m->q8.group_size;
+    double matrices = nl * (4 * d * d + 3 * d * hd)        /* wq wk wv wo, w1 w2 w3 */
+                    + (double)c->vocab_size * d;           /* output projection */
+    double floats = nl * 2 * d + d + d;                    /* two norms a layer, embedding row, final norm */
     if (c->residual == ATTNRES_RESIDUAL_ATTNRES) floats += 2 * (L + 1) * d;
-    return 4.0 * floats;
+    /* int8: one byte a weight and a 4-byte scale per G weights */
+    return 4.0 * floats + (G > 0 ? matrices * (1.0 + 4.0 / G) : 4.0 * matrices);
 }
 
 /* ======================================================================== */
@@ -339,7 +343,8 @@ static double median(double *x, int n) {
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
-#define N_MODES 4
+#define N_MODES 6
+#define N_MODELS 5
 #define MAX_REPS 64
 
 /* The memory bandwidth yardstick: the buffer and thread count to measure it
@@ -349,9 +354,10 @@ typedef struct { const uint64_t *words; size_t n; int threads; } yardstick;
 static double measure_bandwidth(const yardstick *y) { return bandwidth(y->words, y->n, y->threads, 2); }
 
 static int bench_shape(const shape *sh, int n_tokens, int reps, const yardstick *yard, FILE *rows) {
-    /* modes: standard, Block AttnRes direct, the same two-phase, Full AttnRes */
-    static const char *mode_name[N_MODES] = {"standard", "block", "block two-phase", "full"};
-    attnres_model models[3];
+    /* modes: standard, Block AttnRes direct, the same two-phase, Full AttnRes,
+       and standard and block with int8 weights */
+    static const char *mode_name[N_MODES] = {"standard", "block", "block two-phase", "full", "standard q8", "block q8"};
+    attnres_model models[N_MODELS];
     attnres_state states[N_MODES];
     const attnres_model *model_of[N_MODES];
     double tps[N_MODES][MAX_REPS], ratio[N_MODES][MAX_REPS];
@@ -366,8 +372,15 @@ static int bench_shape(const shape *sh, int n_tokens, int reps, const yardstick 
     memset(states, 0, sizeof states);
     if (!make_model(&models[0], sh, ATTNRES_RESIDUAL_STANDARD, 0) ||
         !make_model(&models[1], sh, ATTNRES_RESIDUAL_ATTNRES, S) ||
-        !make_model(&models[2], sh, ATTNRES_RESIDUAL_ATTNRES, 1)) { ok = 0; goto done; }
+        !make_model(&models[2], sh, ATTNRES_RESIDUAL_ATTNRES, 1) ||
+        !make_model(&models[3], sh, ATTNRES_RESIDUAL_STANDARD, 0) ||
+        !make_model(&models[4], sh, ATTNRES_RESIDUAL_ATTNRES, S)) { ok = 0; goto done; }
+    if (attnres_model_quantize(&models[3], 32, &err) != ATTNRES_OK ||
+        attnres_model_quantize(&models[4], 32, &err) != ATTNRES_OK) {
+        fprintf(stderr, "bench: %s\n", err.message); ok = 0; goto done;
+    }
     model_of[0] = &models[0]; model_of[1] = &models[1]; model_of[2] = &models[1]; model_of[3] = &models[2];
+    model_of[4] = &models[3]; model_of[5] = &models[4];
     {
         long huge_mb = huge_pages_mb();   /* weights and yardstick: what Linux really gave */
         if (huge_mb >= 0) printf("  %s: %ld MB of this process on huge pages\n", sh->name, huge_mb);
@@ -381,6 +394,8 @@ static int bench_shape(const shape *sh, int n_tokens, int reps, const yardstick 
     snprintf(label[1], sizeof label[1], "block S=%d N=%d", S, attnres_n_blocks(&models[1].config));
     snprintf(label[2], sizeof label[2], "block S=%d two-phase", S);
     snprintf(label[3], sizeof label[3], "full S=1 N=%d", L);
+    snprintf(label[4], sizeof label[4], "standard q8");
+    snprintf(label[5], sizeof label[5], "block S=%d q8", S);
 
     /* warm-up: one short decode per mode (page tables, caches, OpenMP threads) */
     for (k = 0; k < N_MODES; k++)
@@ -394,7 +409,7 @@ static int bench_shape(const shape *sh, int n_tokens, int reps, const yardstick 
             gbs_after = measure_bandwidth(yard);
             gbs = gbs_after > gbs_before ? gbs_after : gbs_before;   /* the higher: conservative */
             paired_gbs[r * N_MODES + k] = gbs;
-            frac[k][r] = tps[k][r] / (gbs * 1e9 / bytes_per_token(&model_of[k]->config));
+            frac[k][r] = tps[k][r] / (gbs * 1e9 / bytes_per_token(model_of[k]));
             gbs_before = gbs_after;   /* the measurement after this decode is the one before the next */
             if (progress)   /* a progress line on a terminal, overwritten in place */
                 fprintf(stderr, "\r  %s rep %d/%d %-22s %8.2f tok/s", sh->name, r + 1, reps, mode_name[k], tps[k][r]);
@@ -405,9 +420,9 @@ static int bench_shape(const shape *sh, int n_tokens, int reps, const yardstick 
 
     for (k = 0; k < N_MODES; k++) {
         double med = median(tps[k], reps), med_ratio = median(ratio[k], reps), med_frac = median(frac[k], reps);
-        char line[256];
-        snprintf(line, sizeof line, "| %s | %s | %s | %.2f | %.3f | %.0f%% |", sh->name, label[k], BUILD_NAME,
-                 med, med_ratio, 100.0 * med_frac);
+        char line[512];
+        snprintf(line, sizeof line, "| %s | %s | %s | %.2f | %.3f | %.1f | %.0f%% |", sh->name, label[k], BUILD_NAME,
+                 med, med_ratio, bytes_per_token(model_of[k]) / 1e6, 100.0 * med_frac);
         printf("%s\n", line);
         if (rows) fprintf(rows, "%s\n", line);
     }
@@ -439,7 +454,7 @@ static int bench_shape(const shape *sh, int n_tokens, int reps, const yardstick 
 done:
     free(logits_direct); free(logits_two);
     for (k = 0; k < N_MODES; k++) attnres_state_free(&states[k]);
-    for (k = 0; k < 3; k++) attnres_model_free(&models[k]);
+    for (k = 0; k < N_MODELS; k++) attnres_model_free(&models[k]);
     return ok;
 }
 
@@ -534,7 +549,7 @@ int main(int argc, char **argv) {
            threads, threads > 1 ? "s" : "");
 
     /* 2.-4. every shape */
-    printf("| shape | mode | build | tok/s | vs standard | of bw limit |\n|---|---|---|---:|---:|---:|\n");
+    printf("| shape | mode | build | tok/s | vs standard | MB/token | of bw limit |\n|---|---|---|---:|---:|---:|---:|\n");
     for (i = 0; i < (int)(sizeof SHAPES / sizeof SHAPES[0]) && ok; i++) {
         if (only && !strstr(only, SHAPES[i].name)) continue;
         fflush(stdout);

@@ -9,6 +9,10 @@ Writes into --out:
   NAME.expect.safetensors    its whole-prompt forward pass: tokens, logits, h, out_h,
                              k_cache, v_cache (+ alpha, alpha_count, blocks for attnres,
                              and phase1_o, phase1_max, phase1_sum of the two-phase path)
+  q8_primitives.safetensors  matrices and their group-wise int8 form (tools/quantize.py)
+  q8_NAME.model.safetensors  the model NAME as a q8 checkpoint (I8 matrices + F32 scales)
+  q8_NAME.expect.safetensors the forward pass of its fake-quantized weights on NAME's
+                             prompt: tokens, logits, out_h (+ alpha for attnres)
 
 Every input is rounded to float32 first (that is what the C side reads), and
 the outputs are computed from those float32 values in float64, then stored as
@@ -22,6 +26,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import quantize as q8  # noqa: E402
 import reference as ref  # noqa: E402
 import st  # noqa: E402
 
@@ -237,6 +242,59 @@ def make_case(out_dir, name, cfg, seed, edit=None):
     return cfg
 
 
+# --------------------------------------------------------------------------
+# C. group-wise int8 (q8)
+# --------------------------------------------------------------------------
+
+Q8_GROUP = 32
+Q8_CASES = ["standard", "full", "block_s2", "gqa", "tied", "standard_gqa_tied"]
+
+
+def make_q8_primitives(path):
+    """Matrices whose int8 form C must reproduce byte for byte: random rows of
+    very different magnitudes, a zero group, a group of subnormals, and rows
+    of exact ties (k + 1/2) * s, where half-away-from-zero and half-to-even
+    disagree."""
+    g = torch.Generator().manual_seed(20260315)
+    G = Q8_GROUP
+    rows = randn(g, 6, 4 * G) * torch.tensor([1e-3, 0.05, 1.0, 7.0, 300.0, 1e30], dtype=torch.float32)[:, None]
+    rows[1, G:2 * G] = 0.0                                   # an all-zero group: scale 0
+    rows[2, 2 * G:3 * G] = randn(g, G) * 1e-42               # subnormals: 1e-42/127 is still > 0 ...
+    rows[2, 3 * G:] = randn(g, G) * 1e-44                    # ... this one's scale underflows to 0
+    s = 2.0 ** -8
+    ties = torch.arange(-G // 2, G // 2, dtype=torch.float64) + 0.5   # -15.5 .. 15.5
+    tie_rows = torch.stack([torch.cat([ties, ties.flip(0)] * 2), torch.cat([-ties, ties] * 2)]) * s
+    tie_rows[:, ::G] = 127 * s                               # the max of every group: s exactly
+    w = torch.cat([rows, tie_rows.to(torch.float32)])        # [8, 4G]
+    q, scale = q8.quantize_q8(w, G)
+    t = {"w": w, "q": q, "scale": scale, "group_size": torch.tensor([G], dtype=torch.int32),
+         "dequantized": f32(q8.dequantize_q8(q, scale, G))}
+    st.write(path, t, {"fixture": "q8_primitives", "generator": GENERATOR})
+
+
+def make_q8_case(out_dir, name):
+    """q8_NAME: NAME's model as a q8 checkpoint, and the logits of its
+    fake-quantized weights on NAME's prompt (float64, reference.forward)."""
+    cfg, weights = ref.load_checkpoint(os.path.join(out_dir, f"{name}.model.safetensors"))
+    tokens = torch.from_numpy(st.read(os.path.join(out_dir, f"{name}.expect.safetensors"))[0]["tokens"]).long()
+    model_path = os.path.join(out_dir, f"q8_{name}.model.safetensors")
+    q8.save_checkpoint_q8(model_path, cfg, weights, Q8_GROUP)
+    # compute from what was written: its int8 values and scales
+    cfg_read, group, fp32, mats = q8.load_checkpoint_q8(model_path)
+    assert cfg_read == cfg and group == Q8_GROUP
+    fq_cfg, fq = q8.fake_quantize(cfg, weights, Q8_GROUP)
+    for mat, (q, s) in mats.items():
+        assert torch.equal(q8.dequantize_q8(q, s, group), fq[mat]), mat
+    logits, tr = ref.forward(fq_cfg, fq, tokens)
+    expect = {"tokens": tokens.to(torch.int32), "logits": f32(logits), "out_h": f32(tr["out_h"])}
+    if cfg.residual == "attnres":
+        expect["alpha"] = f32(tr["alpha"])                   # [T, L+1, N+1]
+    fp32_logits, _ = ref.forward(cfg, weights, tokens)
+    st.write(os.path.join(out_dir, f"q8_{name}.expect.safetensors"), expect,
+             {"fixture": "q8_expect", "case": name, "group_size": str(Q8_GROUP), "generator": GENERATOR})
+    return float((logits - fp32_logits).abs().max())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="golden", help="output directory (default: golden)")
@@ -252,6 +310,12 @@ def main():
         print(f"wrote {args.out}/{name}.{{model,expect}}.safetensors  "
               f"({cfg.residual}{extra}, L={cfg.n_sublayers}, heads {cfg.n_heads}/{cfg.n_kv_heads}, "
               f"vocab {cfg.vocab_size}, tied={cfg.tie_embeddings}, seed {seed})")
+    make_q8_primitives(os.path.join(args.out, "q8_primitives.safetensors"))
+    print(f"wrote {args.out}/q8_primitives.safetensors")
+    for name in Q8_CASES:
+        gap = make_q8_case(args.out, name)
+        print(f"wrote {args.out}/q8_{name}.{{model,expect}}.safetensors  (group {Q8_GROUP}; "
+              f"max |logit - fp32 logit| {gap:.3g})")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Tiny safetensors writer and reader (F32 and I32 only), no dependencies
+"""Tiny safetensors writer and reader (F32, I32 and I8 only), no dependencies
 beyond numpy (torch tensors are accepted on write).
 
 File layout:
@@ -11,7 +11,7 @@ File layout:
 Header JSON (written compactly, keys in this order):
 
     {"__metadata__": {"key": "value", ...},
-     "<name>": {"dtype": "F32" | "I32", "shape": [..], "data_offsets": [begin, end]},
+     "<name>": {"dtype": "F32" | "I32" | "I8", "shape": [..], "data_offsets": [begin, end]},
      ...}
 
 data_offsets are byte offsets relative to the start of the data section
@@ -24,7 +24,7 @@ import struct
 import numpy as np
 
 # safetensors dtype name <-> little-endian numpy dtype
-_DTYPES = {"F32": np.dtype("<f4"), "I32": np.dtype("<i4")}
+_DTYPES = {"F32": np.dtype("<f4"), "I32": np.dtype("<i4"), "I8": np.dtype("i1")}
 
 
 def _dtype_name(arr):
@@ -33,7 +33,9 @@ def _dtype_name(arr):
         return "F32"
     if arr.dtype == np.int32:
         return "I32"
-    raise TypeError(f"unsupported dtype {arr.dtype} (only float32 -> F32 and int32 -> I32)")
+    if arr.dtype == np.int8:
+        return "I8"
+    raise TypeError(f"unsupported dtype {arr.dtype} (only float32 -> F32, int32 -> I32, int8 -> I8)")
 
 
 def _to_numpy(value):

@@ -1,0 +1,302 @@
+/* test_q8.c - group-wise int8 weights against the PyTorch reference
+   (tools/quantize.py, fixtures golden/q8_*.safetensors).
+     1. attnres_quantize_q8 makes the same bytes as the reference: every
+        int8 value and every scale, on rows of very different magnitudes,
+        a zero group, subnormal groups and exact ties (k + 1/2) * s, where
+        the rounding rule shows.
+     2. Round trips that must be exact are: w = k * s (s with few
+        significant bits, one |k| = 127) comes back bit for bit, and so do
+        q and s after dequantize -> quantize. Anything else moves by at
+        most s/2 per weight.
+     3. attnres_matvec_q8 is W x for W = scale * q (float32 rounding only).
+     4. Whole models (standard, Full and Block AttnRes, GQA, tied): the fp32
+        fixture quantized in C (attnres_model_quantize) decodes the prompt
+        one token at a time; its logits, output vector and depth weights
+        match the reference's fake-quantized float64 forward pass within
+        1e-4 + 1e-4*|ref| at every position, on both depth paths. The q8
+        checkpoint written by the reference loads to the same bytes and
+        the same logits, bit for bit. The forward pass of a quantized model
+        allocates nothing.
+     5. attnres_model_quantize refuses what it cannot do and then leaves
+        the model as it was. */
+#include <stddef.h>
+void *counting_malloc(size_t n);
+void counting_free(void *p);
+#define ATTNRES_MALLOC(sz) counting_malloc(sz)
+#define ATTNRES_FREE(p)    counting_free(p)
+#define ATTNRES_IMPLEMENTATION
+#include "../attnres.h"
+#include "check.h"
+#include "fixture.h"
+
+static long n_mallocs, n_live;
+void *counting_malloc(size_t n) {
+    void *p = malloc(n);
+    if (p) { n_mallocs++; n_live++; }
+    return p;
+}
+void counting_free(void *p) {
+    if (p) n_live--;
+    free(p);
+}
+
+#define ATOL 1e-4
+#define RTOL 1e-4
+#define G 32
+
+static const char *CASES[] = {"standard", "full", "block_s2", "gqa", "tied", "standard_gqa_tied", NULL};
+
+/* ------------------------------------------------------------------------ */
+/* 1. the same bytes as the reference                                        */
+/* ------------------------------------------------------------------------ */
+
+static void test_reference_bytes(void) {
+    attnres__st_file f;
+    const attnres__st_tensor *tq;
+    float *w, *scale, *want_scale, *deq, *want_deq;
+    int8_t *q;
+    size_t rows, cols, n, i, bad_q = 0, bad_s = 0, bad_d = 0;
+    if (!fixture_open(&f, "q8_primitives.safetensors")) return;
+    tq = attnres__st_find(&f, "q");
+    if (!tq || tq->dtype != ATTNRES__DT_I8 || tq->ndim != 2) {
+        check(0, "q8_primitives: tensor q (I8, 2-D) missing");
+        attnres__st_close(&f);
+        return;
+    }
+    rows = (size_t)tq->shape[0]; cols = (size_t)tq->shape[1]; n = rows * cols;
+    w = fixture_f32(&f, "w", n);
+    want_scale = fixture_f32(&f, "scale", n / G);
+    want_deq = fixture_f32(&f, "dequantized", n);
+    q = (int8_t *)malloc(n);
+    scale = (float *)malloc(n / G * sizeof(float));
+    deq = (float *)malloc(n * sizeof(float));
+    if (w && want_scale && want_deq && q && scale && deq) {
+        attnres_quantize_q8(q, scale, w, (int)rows, (int)cols, G);
+        for (i = 0; i < n; i++) bad_q += q[i] != (int8_t)tq->data[i];
+        for (i = 0; i < n / G; i++) bad_s += memcmp(&scale[i], &want_scale[i], sizeof(float)) != 0;
+        check(bad_q == 0, "quantize: %zu int8 values identical to the reference (%zu differ)", n, bad_q);
+        check(bad_s == 0, "quantize: %zu scales bit-identical to the reference (%zu differ)", n / G, bad_s);
+        /* rows 6 and 7: ties (k + 1/2) s with s = 2^-8; half away from zero
+           sends 0.5 s to 1 and -2.5 s to -3 (half-to-even would say 0, -2) */
+        check(scale[6 * cols / G] == 0.00390625f && q[6 * cols + 16] == 1 && q[6 * cols + 13] == -3 &&
+              q[6 * cols + 15] == -1, "quantize: ties round half away from zero: 0.5 s -> %d, -2.5 s -> %d, "
+              "-0.5 s -> %d", q[6 * cols + 16], q[6 * cols + 13], q[6 * cols + 15]);
+        check(scale[1 * cols / G + 1] == 0.0f && q[1 * cols + G] == 0, "quantize: an all-zero group has scale 0");
+        attnres_dequantize_q8(deq, q, scale, (int)rows, (int)cols, G);
+        for (i = 0; i < n; i++) bad_d += memcmp(&deq[i], &want_deq[i], sizeof(float)) != 0;
+        check(bad_d == 0, "dequantize: %zu weights bit-identical to the reference's scale * q", n);
+    }
+    free(w); free(want_scale); free(want_deq); free(q); free(scale); free(deq);
+    attnres__st_close(&f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 2. round trips                                                            */
+/* ------------------------------------------------------------------------ */
+
+static void test_round_trips(void) {
+    enum { R = 5, C = 4 * G };
+    static float w[R * C], back[R * C], scale[R * C / G], scale2[R * C / G];
+    static int8_t q[R * C], q2[R * C];
+    uint64_t rng = 7;
+    int i, exact = 1, same = 1, within = 1;
+    double worst = 0.0;
+    /* w = k * s, s = 3 * 2^e (two significant bits), k in [-127, 127] with
+       k = +-127 somewhere in every group: s * k is exact in float */
+    for (i = 0; i < R * C; i++) {
+        int k = (int)(attnres_random_u32(&rng) % 255) - 127, e = i / G % 7 - 12;
+        if (i % G == 5) k = i % 2 ? 127 : -127;
+        w[i] = ldexpf(3.0f, e) * (float)k;
+    }
+    attnres_quantize_q8(q, scale, w, R, C, G);
+    attnres_dequantize_q8(back, q, scale, R, C, G);
+    for (i = 0; i < R * C; i++) exact &= back[i] == w[i];
+    check(exact, "round trip: w = k * s (k in [-127, 127], one |k| = 127 per group) comes back exactly");
+    /* dequantize -> quantize reproduces q and the scales */
+    attnres_quantize_q8(q2, scale2, back, R, C, G);
+    same = memcmp(q, q2, sizeof q) == 0 && memcmp(scale, scale2, sizeof scale) == 0;
+    check(same, "round trip: quantize(dequantize(q, s)) gives back the same q and s");
+    /* random weights: each moves by at most s/2 (plus the rounding of s*q) */
+    for (i = 0; i < R * C; i++) w[i] = (2.0f * attnres_random_f32(&rng) - 1.0f) * ldexpf(1.0f, i / G % 9 - 4);
+    attnres_quantize_q8(q, scale, w, R, C, G);
+    attnres_dequantize_q8(back, q, scale, R, C, G);
+    for (i = 0; i < R * C; i++) {
+        double err = fabs((double)back[i] - w[i]), s = scale[i / G];
+        if (err / s > worst) worst = err / s;
+        within &= err <= 0.5 * s * (1.0 + 1e-6) + fabs((double)back[i]) * 6e-8;
+    }
+    check(within && worst > 0.45, "random weights move by at most s/2: largest |w - s q| / s = %.4f", worst);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 3. matvec_q8 = W x for W = scale * q                                       */
+/* ------------------------------------------------------------------------ */
+
+static void test_matvec(void) {
+    enum { R = 37, C = 6 * G };
+    static float w[R * C], deq[R * C], scale[R * C / G], x[C], got[R], want[R];
+    static int8_t q[R * C];
+    uint64_t rng = 11;
+    int r, j, ok = 1;
+    double worst = 0.0;
+    for (j = 0; j < R * C; j++) w[j] = 2.0f * attnres_random_f32(&rng) - 1.0f;
+    for (j = 0; j < C; j++) x[j] = 2.0f * attnres_random_f32(&rng) - 1.0f;
+    attnres_quantize_q8(q, scale, w, R, C, G);
+    attnres_dequantize_q8(deq, q, scale, R, C, G);
+    attnres_matvec_q8(got, q, scale, x, R, C, G);
+    attnres_matvec(want, deq, x, R, C);
+    for (r = 0; r < R; r++) {
+        double mag = 0.0, d;   /* the sum of the terms' magnitudes: the scale of rounding in a sum */
+        for (j = 0; j < C; j++) mag += fabs((double)deq[r * C + j] * x[j]);
+        d = fabs((double)got[r] - want[r]) / mag;
+        if (d > worst) worst = d;
+        ok &= d <= 1e-5;
+    }
+    check(ok, "matvec_q8 = matvec of the dequantized matrix: |diff| <= 1e-5 * sum|terms| (largest %.2g)", worst);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 4. whole models                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Decodes the prompt on `path`; logits [T, vocab], out_h [T, dim], alpha [T, L+1, N+1]. */
+static int decode(const attnres_model *m, int path, const int32_t *tokens, int T,
+                  float *logits, float *out_h, float *alpha, long *mallocs) {
+    attnres_state s;
+    attnres_error err;
+    const attnres_config *c = &m->config;
+    size_t rows = (size_t)attnres_n_blocks(c) + 1, L1 = (size_t)attnres_n_sublayers(c) + 1;
+    long before;
+    int t;
+    if (attnres_state_init(&s, c, &err) != ATTNRES_OK) { check(0, "state: %s", err.message); return 0; }
+    s.path = path;
+    before = n_mallocs;
+    for (t = 0; t < T; t++) {
+        const float *lg = attnres_forward(m, &s, tokens[t], t, &err);
+        if (!lg) { check(0, "forward at pos %d: %s", t, err.message); attnres_state_free(&s); return 0; }
+        memcpy(logits + (size_t)t * c->vocab_size, lg, (size_t)c->vocab_size * sizeof(float));
+        memcpy(out_h + (size_t)t * c->dim, s.x, (size_t)c->dim * sizeof(float));
+        if (c->residual == ATTNRES_RESIDUAL_ATTNRES)
+            memcpy(alpha + (size_t)t * L1 * rows, s.alpha, L1 * rows * sizeof(float));
+    }
+    *mallocs = n_mallocs - before;
+    attnres_state_free(&s);
+    return 1;
+}
+
+static int same_q8(const attnres_model *a, const attnres_model *b) {
+    const attnres_q8 *x[8] = {&a->q8.wq, &a->q8.wk, &a->q8.wv, &a->q8.wo, &a->q8.w1, &a->q8.w2, &a->q8.w3, &a->q8.output};
+    const attnres_q8 *y[8] = {&b->q8.wq, &b->q8.wk, &b->q8.wv, &b->q8.wo, &b->q8.w1, &b->q8.w2, &b->q8.w3, &b->q8.output};
+    int k;
+    if (a->n_int8 != b->n_int8 || a->n_floats != b->n_floats) return 0;
+    for (k = 1; k < 8; k++) if (x[k]->q < x[k - 1]->q || y[k]->q < y[k - 1]->q) return 0;   /* carve order */
+    /* the int8 values and the scales are each one contiguous run: compare all */
+    return memcmp(x[0]->q, y[0]->q, a->n_int8) == 0 &&
+           memcmp(a->memory, b->memory, a->n_floats * sizeof(float)) == 0;
+}
+
+static void test_case(const char *name) {
+    char path[256], label[160];
+    attnres_model m, stored;
+    attnres_error err;
+    attnres__st_file e;
+    const attnres__st_tensor *tok;
+    int32_t *tokens = NULL;
+    float *logits = NULL, *logits_file = NULL, *out_h = NULL, *alpha = NULL, *want;
+    size_t T, V, D, A;
+    long mallocs = -1, live;
+    int path_i;
+
+    memset(&stored, 0, sizeof stored);
+    if (!fixture_model(&m, name)) return;
+    live = n_live;
+    if (attnres_model_quantize(&m, G, &err) != ATTNRES_OK) {
+        check(0, "%s: quantize: %s", name, err.message);
+        attnres_model_free(&m);
+        return;
+    }
+    check(m.q8.group_size == G && !m.weights.wq && !m.weights.w2 && n_live == live &&
+          (m.config.tie_embeddings ? m.weights.output == m.weights.tok_embeddings : !m.weights.output),
+          "%-18s quantized in place: fp32 matrices gone, one allocation (%zu floats + %zu int8)",
+          name, m.n_floats, m.n_int8);
+    snprintf(path, sizeof path, "q8_%s.expect.safetensors", name);
+    if (!fixture_open(&e, path)) { attnres_model_free(&m); return; }
+    tok = attnres__st_find(&e, "tokens");
+    T = tok ? (size_t)tok->numel : 0;
+    tokens = T ? fixture_i32(&e, "tokens", T) : NULL;
+    V = (size_t)m.config.vocab_size; D = (size_t)m.config.dim;
+    A = ((size_t)attnres_n_sublayers(&m.config) + 1) * ((size_t)attnres_n_blocks(&m.config) + 1);
+    logits = calloc(T * V + 1, sizeof(float)); logits_file = calloc(T * V + 1, sizeof(float));
+    out_h = calloc(T * D + 1, sizeof(float)); alpha = calloc(T * A + 1, sizeof(float));
+    for (path_i = 0; tokens && path_i < (m.config.residual == ATTNRES_RESIDUAL_ATTNRES ? 2 : 1); path_i++) {
+        const char *path_name = path_i ? "two-phase" : "direct";
+        if (!decode(&m, path_i, tokens, (int)T, logits, out_h, alpha, &mallocs)) break;
+        check(mallocs == 0, "%-18s %s: %zu tokens decoded, no allocation in attnres_forward", name, path_name, T);
+        snprintf(label, sizeof label, "%-18s %-9s logits vs fake-quant", name, path_name);
+        if ((want = fixture_f32(&e, "logits", T * V))) check_close(label, logits, want, T * V, ATOL, RTOL);
+        free(want);
+        snprintf(label, sizeof label, "%-18s %-9s vector into the final norm", name, path_name);
+        if ((want = fixture_f32(&e, "out_h", T * D))) check_close(label, out_h, want, T * D, ATOL, RTOL);
+        free(want);
+        if (m.config.residual == ATTNRES_RESIDUAL_ATTNRES) {
+            snprintf(label, sizeof label, "%-18s %-9s alpha, every sublayer + output", name, path_name);
+            if ((want = fixture_f32(&e, "alpha", T * A))) check_close(label, alpha, want, T * A, ATOL, RTOL);
+            free(want);
+        }
+    }
+    /* the stored q8 checkpoint: the same bytes, so the same logits bit for bit */
+    snprintf(path, sizeof path, "%s/q8_%s.model.safetensors", GOLDEN_DIR, name);
+    if (attnres_model_load(&stored, path, &err) != ATTNRES_OK) {
+        check(0, "%s: load %s: %s", name, path, err.message);
+    } else if (tokens) {
+        check(stored.q8.group_size == G && same_q8(&m, &stored),
+              "%-18s q8 checkpoint from the reference = quantized in C, byte for byte", name);
+        if (decode(&stored, ATTNRES_PATH_DIRECT, tokens, (int)T, logits_file, out_h, alpha, &mallocs) &&
+            decode(&m, ATTNRES_PATH_DIRECT, tokens, (int)T, logits, out_h, alpha, &mallocs))
+            check(memcmp(logits, logits_file, T * V * sizeof(float)) == 0,
+                  "%-18s q8 checkpoint: logits bit-identical to quantize-at-load", name);
+    }
+    free(tokens); free(logits); free(logits_file); free(out_h); free(alpha);
+    attnres__st_close(&e);
+    attnres_model_free(&stored);
+    attnres_model_free(&m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* 5. what attnres_model_quantize refuses                                    */
+/* ------------------------------------------------------------------------ */
+
+static void test_refusals(void) {
+    attnres_model m;
+    attnres_error err;
+    float *memory;
+    int rc;
+    if (!fixture_model(&m, "block_s2")) return;
+    memory = m.memory;
+    rc = attnres_model_quantize(&m, 24, &err);   /* 24 does not divide dim = 64 */
+    check(rc == ATTNRES_ERR_CONFIG && strstr(err.message, "must divide") && m.memory == memory && m.q8.group_size == 0,
+          "group size 24 for dim 64: refused, model unchanged (\"%s\")", err.message);
+    rc = attnres_model_quantize(&m, 0, &err);
+    check(rc == ATTNRES_ERR_CONFIG && m.memory == memory, "group size 0: refused (\"%s\")", err.message);
+    m.weights.w2[77] = (float)INFINITY;
+    rc = attnres_model_quantize(&m, G, &err);
+    check(rc == ATTNRES_ERR_RANGE && strstr(err.message, "w2[77]") && m.memory == memory,
+          "an Inf weight: refused, model unchanged (\"%s\")", err.message);
+    m.weights.w2[77] = 0.0f;
+    rc = attnres_model_quantize(&m, G, &err);
+    check(rc == ATTNRES_OK, "then quantizes");
+    rc = attnres_model_quantize(&m, G, &err);
+    check(rc == ATTNRES_ERR_RANGE && strstr(err.message, "already"), "twice: refused (\"%s\")", err.message);
+    attnres_model_free(&m);
+    check(n_live == 0, "every allocation freed (%ld live)", n_live);
+}
+
+int main(void) {
+    int i;
+    test_reference_bytes();
+    test_round_trips();
+    test_matvec();
+    for (i = 0; CASES[i]; i++) test_case(CASES[i]);
+    test_refusals();
+    return check_summary("test_q8");
+}
