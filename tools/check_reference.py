@@ -5,7 +5,9 @@
 1. A second implementation of the model, written separately in numpy
    (float64), that decodes ONE TOKEN AT A TIME with an explicit KV-cache and
    an explicit block state, the way the C engine does. RoPE here uses complex
-   multiplication instead of the pair formula. Its logits and traces must
+   multiplication instead of the pair formula; a format-2 head_dim and
+   QK-norm (RMSNorm over each q and k head before RoPE) from their
+   definition. Its logits and traces must
    match reference.forward (whole prompt, causal mask) to 1e-9 (times the
    tensor's largest magnitude when that is above 1), and the stored
    float32 fixtures to float32 rounding.
@@ -21,7 +23,13 @@
    reference.forward's logits to 1e-9, and the stored logits are those
    float64 logits rounded to float32. So the C engine, in that test,
    equals an independently checked PyTorch result.
-6. Device placement of the training modules (tools/train.py TinyLM and
+6. The int8 (q8) fixtures: each q8_NAME model dequantized here in numpy
+   (scale * q per group of group_size; the tied output projection
+   quantized here from the embeddings by the documented rule: scale =
+   max|w|/127 in float32, round half away from zero), run through the
+   numpy decoder above, gives the stored fake-quantization logits to 1e-5
+   of max(1, |logit|) (float32 products of scale and q against exact ones).
+7. Device placement of the training modules (tools/train.py TinyLM and
    tools/experiment.py ExperimentLM with every ablation): with the weights
    and tokens on PyTorch's "meta" device, a forward and backward pass runs
    and no operation sees tensors of two devices. A tensor made on the CPU
@@ -101,16 +109,24 @@ class Decoder:
         self.tied = m["tie_embeddings"] == "true"
         self.attnres = m["residual"] == "attnres"
         self.S = int(m.get("block_size", "0"))
-        self.hd = self.dim // self.n_heads
+        self.hd = int(m.get("head_dim", "0")) or self.dim // self.n_heads   # format 2: explicit
+        self.qk_norm = m.get("qk_norm", "false") == "true"
         self.kv_dim = self.n_kv * self.hd
         self.L = 2 * self.n_layers
         self.key_cache = np.zeros((self.n_layers, self.seq_len, self.kv_dim))
         self.value_cache = np.zeros((self.n_layers, self.seq_len, self.kv_dim))
 
+    def head_norm(self, v, gain):
+        """QK-norm: RMSNorm over every head of v (heads of hd), one gain [hd]."""
+        return np.concatenate([np_rmsnorm(h, gain, self.eps) for h in v.reshape(-1, self.hd)])
+
     def attn(self, layer, x, pos):
         p = f"layers.{layer}.attention."
-        q = np_rope(self.w[p + "wq.weight"] @ x, pos, self.hd, self.theta)
-        self.key_cache[layer, pos] = np_rope(self.w[p + "wk.weight"] @ x, pos, self.hd, self.theta)
+        q, k = self.w[p + "wq.weight"] @ x, self.w[p + "wk.weight"] @ x
+        if self.qk_norm:   # before RoPE, as Qwen3 defines it
+            q, k = self.head_norm(q, self.w[p + "q_norm.weight"]), self.head_norm(k, self.w[p + "k_norm.weight"])
+        q = np_rope(q, pos, self.hd, self.theta)
+        self.key_cache[layer, pos] = np_rope(k, pos, self.hd, self.theta)
         self.value_cache[layer, pos] = self.w[p + "wv.weight"] @ x
         out = np.zeros(self.n_heads * self.hd)
         group = self.n_heads // self.n_kv
@@ -322,6 +338,48 @@ def check_experiment_models(folder):
                f"{name:18s} stored logits are the float64 logits rounded to float32")
 
 
+def np_quantize_q8(w, G):
+    """The documented rounding rule, in numpy float32: -> q [rows, cols], scale [rows, cols/G]."""
+    rows, cols = w.shape
+    g = w.astype(np.float32).reshape(rows, cols // G, G)
+    scale = (np.abs(g).max(axis=-1) / np.float32(127.0)).astype(np.float32)
+    y = (g / np.where(scale > 0, scale, np.float32(1.0))[..., None]).astype(np.float64)
+    q = np.clip(np.sign(y) * np.floor(np.abs(y) + 0.5), -127, 127)
+    q[scale == 0] = 0
+    return q.reshape(rows, cols), scale
+
+
+def check_q8(golden):
+    names = sorted(fn[3:-len(".model.safetensors")] for fn in os.listdir(golden)
+                   if fn.startswith("q8_") and fn.endswith(".model.safetensors"))
+    report(bool(names), f"q8: {len(names)} int8 fixture(s) in {golden}")
+    for name in names:
+        arrays, meta = st.read(os.path.join(golden, f"q8_{name}.model.safetensors"))
+        expect, _ = st.read(os.path.join(golden, f"q8_{name}.expect.safetensors"))
+        G = int(meta["group_size"])
+        w = {}
+        for key, v in arrays.items():
+            if key.endswith("_scale"):
+                continue
+            if v.dtype == np.int8:
+                sc = arrays[key + "_scale"].astype(np.float64)
+                rows, cols = v.shape
+                w[key] = (v.astype(np.float64).reshape(rows, cols // G, G) * sc[..., None]).reshape(rows, cols)
+            else:
+                w[key] = v
+        meta = dict(meta)
+        if meta["tie_embeddings"] == "true":   # the output projection: int8 copy of the embeddings
+            q, sc = np_quantize_q8(arrays["tok_embeddings.weight"], G)
+            rows, cols = q.shape
+            w["output.weight"] = (q.reshape(rows, cols // G, G) * sc.astype(np.float64)[..., None]).reshape(rows, cols)
+            meta["tie_embeddings"] = "false"
+        got = decode(w, meta, expect["tokens"])["logits"]
+        want = expect["logits"].astype(np.float64)
+        worst = float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))))
+        report(worst <= 1e-5, f"q8_{name:16s} numpy dequantization + decoder vs the stored fake-quant logits: "
+                              f"max |diff| / max(1, |logit|) {worst:.2e} (tol 1e-5)")
+
+
 class _DeviceMix(torch.overrides.TorchFunctionMode):
     """Records every torch operation whose tensor arguments (0-dim ones
     aside, which PyTorch moves freely) live on more than one device."""
@@ -383,6 +441,7 @@ def main():
     for name, *_ in make_golden.CASES:
         check_case(args.golden, name)
     check_experiment_models(args.experiments)
+    check_q8(args.golden)
     check_devices()
     print(f"{len(FAILED)} check(s) failed" if FAILED else "all checks passed")
     sys.exit(1 if FAILED else 0)
