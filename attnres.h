@@ -96,6 +96,9 @@
      exits and never allocates inside attnres_forward.
 
    VERSION HISTORY
+     0.6.0  int8 activations (W8A8): attnres_q8_weights.int8_activations,
+            attnres_matvec_w8a8, a fourth kernel hook (matvec_w8a8), the
+            checkpoint key "activations": "int8"; the state has xq, xq_scale.
      0.5.0  group-wise int8 weights (docs/quantization.md): attnres_q8,
             attnres_model.q8, attnres_model_quantize, the building blocks
             attnres_quantize_q8 / attnres_dequantize_q8 / attnres_matvec_q8,
@@ -127,9 +130,9 @@
 
 /* The header's version, in step with VERSION HISTORY above. */
 #define ATTNRES_VERSION_MAJOR  0
-#define ATTNRES_VERSION_MINOR  5
+#define ATTNRES_VERSION_MINOR  6
 #define ATTNRES_VERSION_PATCH  0
-#define ATTNRES_VERSION_STRING "0.5.0"
+#define ATTNRES_VERSION_STRING "0.6.0"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -252,6 +255,13 @@ typedef struct {
    when the embeddings are tied (the lookup still reads the fp32 rows). */
 typedef struct {
     int group_size;        /* G, weights per scale; 0: not quantized (fp32) */
+    int int8_activations;  /* 0 (W8): every matvec input x stays fp32.
+                              1 (W8A8): x too is quantized, by the same rule
+                              and groups, before each matvec, and the products
+                              are int8 x int8 (as llama2.c's runq.c does): a
+                              second rounding, for faster arithmetic. Set it
+                              after attnres_model_quantize, or a checkpoint
+                              with "activations": "int8" sets it. */
     attnres_q8 wq, wk, wv, wo, w1, w2, w3, output;   /* shapes as in attnres_weights */
 } attnres_q8_weights;
 
@@ -326,6 +336,9 @@ typedef struct {
     float *hb;          /* [hidden_dim]  SwiGLU gate                         */
     float *hb2;         /* [hidden_dim]  SwiGLU up                           */
     float *logits;      /* [vocab_size]                                      */
+    int8_t *xq;         /* [max_cols]  a matvec's input x in int8 (W8A8 only),
+                           max_cols = max(dim, n_heads*head_dim, hidden_dim) */
+    float  *xq_scale;   /* [max_cols]  its scales, one per group             */
     /* KV-cache: position t of layer l lives at [(l*n_ctx + t)*kv_dim] */
     float *key_cache;   /* [n_layers, n_ctx, kv_dim]  k after RoPE           */
     float *value_cache; /* [n_layers, n_ctx, kv_dim]                         */
@@ -436,6 +449,11 @@ ATTNRESDEF void  attnres_dequantize_q8(float *w, const int8_t *q, const float *s
                                        int group_size);
 ATTNRESDEF void  attnres_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,
                                    int rows, int cols, int group_size);
+/* The same with x in int8 too (W8A8): xq [cols] and xscale [cols/group_size]
+   from attnres_quantize_q8(xq, xscale, x, 1, cols, group_size). */
+ATTNRESDEF void  attnres_matvec_w8a8(float *out, const int8_t *q, const float *scale,
+                                     const int8_t *xq, const float *xscale, int rows, int cols,
+                                     int group_size);
 ATTNRESDEF void  attnres_rmsnorm(float *out, const float *x, const float *gain, int n, float eps);
 ATTNRESDEF void  attnres_softmax(float *x, int n);                              /* in place */
 ATTNRESDEF void  attnres_rope(float *x, int n, int head_dim, int pos, float theta);
@@ -501,6 +519,11 @@ ATTNRESDEF void  attnres_phase2(float *h, float *alpha, const float *o, float ma
 ATTNRES_KERNELDEF void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols);
 ATTNRES_KERNELDEF void attnres_kernel_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,
                                                 int rows, int cols, int group_size);
+ATTNRES_KERNELDEF void attnres_kernel_matvec_w8a8(float *out, const int8_t *q, const float *scale,
+                                                  const int8_t *xq, const float *xscale, int rows, int cols,
+                                                  int group_size);
+ATTNRES_KERNELDEF void attnres_kernel_quantize_q8(int8_t *q, float *scale, const float *w, int rows, int cols,
+                                                  int group_size);
 ATTNRES_KERNELDEF void attnres_kernel_attend(float *out, float *att, const float *q,
                                              const float *key_cache, const float *value_cache,
                                              int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len);
@@ -582,10 +605,14 @@ ATTNRESDEF void attnres_block_close(attnres_block_state *bs);
 #ifdef ATTNRES_KERNELS
 #define ATTNRES__MATVEC    attnres_kernel_matvec
 #define ATTNRES__MATVEC_Q8 attnres_kernel_matvec_q8
+#define ATTNRES__MATVEC_W8A8 attnres_kernel_matvec_w8a8
+#define ATTNRES__QUANTIZE_X attnres_kernel_quantize_q8
 #define ATTNRES__ATTEND    attnres_kernel_attend
 #else
 #define ATTNRES__MATVEC    attnres_matvec
 #define ATTNRES__MATVEC_Q8 attnres_matvec_q8
+#define ATTNRES__MATVEC_W8A8 attnres_matvec_w8a8
+#define ATTNRES__QUANTIZE_X attnres_quantize_q8
 #define ATTNRES__ATTEND    attnres_attend
 #endif
 
@@ -645,11 +672,16 @@ ATTNRESDEF void attnres_quantize_q8(int8_t *q, float *scale, const float *w, int
         const float *wg = w + g * (size_t)group_size;   /* [G] */
         int8_t *qg = q + g * (size_t)group_size;        /* [G] */
         float max = 0.0f, s;
-        for (j = 0; j < group_size; j++) if (fabsf(wg[j]) > max) max = fabsf(wg[j]);
-        s = max / 127.0f;
-        scale[g] = s;
         for (j = 0; j < group_size; j++) {
-            float r = s > 0.0f ? roundf(wg[j] / s) : 0.0f;
+            /* a NaN becomes the max and stays (nothing is > NaN): when w
+               is an activation, a NaN or Inf must reach the output, not vanish */
+            float a = fabsf(wg[j]);
+            if (a > max || isnan(a)) max = a;
+        }
+        s = max / 127.0f;
+        scale[g] = s;   /* NaN or Inf for a group holding one: the products are then NaN */
+        for (j = 0; j < group_size; j++) {
+            float r = s > 0.0f && s <= FLT_MAX ? roundf(wg[j] / s) : 0.0f;
             qg[j] = (int8_t)(r > 127.0f ? 127.0f : r < -127.0f ? -127.0f : r);
         }
     }
@@ -683,6 +715,34 @@ ATTNRESDEF void attnres_matvec_q8(float *out, const int8_t *q, const float *scal
             float group_sum = 0.0f;
             for (j = 0; j < group_size; j++) group_sum += (float)qg[j] * xg[j];
             sum += sr[g] * group_sum;
+        }
+        out[r] = sum;
+    }
+}
+
+/* out[rows] = W x with W and x both in group-wise int8 (W8A8): x was
+   quantized by the weights' rule, xq [cols] and xscale [cols/G], so each
+   group's products are whole numbers, summed exactly in an int32 (at most
+   127 * 127 * G), and scaled once by both scales:
+       out[r] = sum_g scale[r,g] * xscale[g] * sum_{j in g} q[r,j] xq[j]
+   This is what runq.c computes. The activations' rounding is a second
+   error on top of the weights' (docs/quantization.md measures it); what it
+   buys is arithmetic: int8 products that SIMD units do 32 at a time, with
+   no conversion to float inside the group. */
+ATTNRESDEF void attnres_matvec_w8a8(float *out, const int8_t *q, const float *scale,
+                                    const int8_t *xq, const float *xscale, int rows, int cols,
+                                    int group_size) {
+    int groups = cols / group_size, r, g, j;
+    for (r = 0; r < rows; r++) {
+        const int8_t *qr = q + (size_t)r * (size_t)cols;       /* [cols]   */
+        const float *sr = scale + (size_t)r * (size_t)groups;  /* [groups] */
+        float sum = 0.0f;
+        for (g = 0; g < groups; g++) {
+            const int8_t *qg = qr + (size_t)g * group_size;   /* [G] */
+            const int8_t *xg = xq + (size_t)g * group_size;   /* [G] */
+            int32_t group_sum = 0;
+            for (j = 0; j < group_size; j++) group_sum += (int32_t)qg[j] * (int32_t)xg[j];
+            sum += sr[g] * xscale[g] * (float)group_sum;
         }
         out[r] = sum;
     }
@@ -870,13 +930,20 @@ ATTNRES__PRIVATE void attnres__qk_norm(float *q, float *k, const attnres_weights
 }
 
 /* out[rows] = W x for matrix `layer` of a stack [n_layers, rows, cols]:
-   the fp32 w, or in a quantized model its int8 copy q8. */
-ATTNRES__PRIVATE void attnres__linear(float *out, const attnres_model *m, const float *w, const attnres_q8 *q8,
-                                      int layer, const float *x, int rows, int cols) {
+   the fp32 w, or in a quantized model its int8 copy q8, with x in fp32
+   (W8) or first quantized into s->xq (W8A8). */
+ATTNRES__PRIVATE void attnres__linear(float *out, const attnres_model *m, attnres_state *s, const float *w,
+                                      const attnres_q8 *q8, int layer, const float *x, int rows, int cols) {
     size_t at = (size_t)layer * (size_t)rows * (size_t)cols;   /* first weight of the layer */
     int G = m->q8.group_size;
-    if (G > 0) ATTNRES__MATVEC_Q8(out, q8->q + at, q8->scale + at / (size_t)G, x, rows, cols, G);
-    else       ATTNRES__MATVEC(out, w + at, x, rows, cols);
+    if (G == 0) {
+        ATTNRES__MATVEC(out, w + at, x, rows, cols);
+    } else if (!m->q8.int8_activations) {
+        ATTNRES__MATVEC_Q8(out, q8->q + at, q8->scale + at / (size_t)G, x, rows, cols, G);
+    } else {
+        ATTNRES__QUANTIZE_X(s->xq, s->xq_scale, x, 1, cols, G);   /* x as one row of int8 groups */
+        ATTNRES__MATVEC_W8A8(out, q8->q + at, q8->scale + at / (size_t)G, s->xq, s->xq_scale, rows, cols, G);
+    }
 }
 
 /* f_l(h): sublayer l of the token at pos, pre-norm. Sublayer 2i is the
@@ -899,18 +966,18 @@ ATTNRES__PRIVATE void attnres__sublayer(const attnres_model *m, attnres_state *s
     if (l % 2 == 1) {
         /* MLP: xb = RMSNorm(h), f = w2 (silu(w1 xb) * (w3 xb)) */
         attnres_rmsnorm(s->xb, h, w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
-        attnres__linear(s->hb, m, w->w1, &q8->w1, layer, s->xb, hd, d);     /* gate */
-        attnres__linear(s->hb2, m, w->w3, &q8->w3, layer, s->xb, hd, d);    /* up   */
+        attnres__linear(s->hb, m, s, w->w1, &q8->w1, layer, s->xb, hd, d);     /* gate */
+        attnres__linear(s->hb2, m, s, w->w3, &q8->w3, layer, s->xb, hd, d);    /* up   */
         attnres__swiglu_gate(s->hb, s->hb2, hd);
-        attnres__linear(s->f, m, w->w2, &q8->w2, layer, s->hb, d, hd);      /* down */
+        attnres__linear(s->f, m, s, w->w2, &q8->w2, layer, s->hb, d, hd);      /* down */
         return;
     }
     /* attention, step 1: xb = RMSNorm(h) */
     attnres_rmsnorm(s->xb, h, w->attention_norm + (size_t)layer * d, d, c->norm_eps);
     /* step 2: q, k, v; k and v go straight into this position's cache slot */
-    attnres__linear(s->q, m, w->wq, &q8->wq, layer, s->xb, q_dim, d);
-    attnres__linear(k, m, w->wk, &q8->wk, layer, s->xb, kv_dim, d);
-    attnres__linear(v, m, w->wv, &q8->wv, layer, s->xb, kv_dim, d);
+    attnres__linear(s->q, m, s, w->wq, &q8->wq, layer, s->xb, q_dim, d);
+    attnres__linear(k, m, s, w->wk, &q8->wk, layer, s->xb, kv_dim, d);
+    attnres__linear(v, m, s, w->wv, &q8->wv, layer, s->xb, kv_dim, d);
     /* (QK-norm models only, e.g. Qwen3: RMSNorm over each head of q and of k) */
     if (c->qk_norm) attnres__qk_norm(s->q, k, w, c, layer);
     /* step 3: RoPE turns q and k by the angle of pos (v is not rotated) */
@@ -920,7 +987,7 @@ ATTNRES__PRIVATE void attnres__sublayer(const attnres_model *m, attnres_state *s
     ATTNRES__ATTEND(s->xb2, s->att, s->q, s->key_cache + layer_cache, s->value_cache + layer_cache,
                     pos + 1, c->n_heads, c->n_kv_heads, head_dim, s->n_ctx);
     /* step 5: f = wo (the heads' outputs, concatenated) */
-    attnres__linear(s->f, m, w->wo, &q8->wo, layer, s->xb2, d, q_dim);
+    attnres__linear(s->f, m, s, w->wo, &q8->wo, layer, s->xb2, d, q_dim);
 }
 
 /* Standard residuals: one running stream, h <- h + f_l(h). s->x = h. */
@@ -983,7 +1050,7 @@ ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
 
     /* 3. final RMSNorm and the output projection: logits [vocab_size] */
     attnres_rmsnorm(s->xb, s->x, w->norm, c->dim, c->norm_eps);
-    attnres__linear(s->logits, m, w->output, &m->q8.output, 0, s->xb, c->vocab_size, c->dim);
+    attnres__linear(s->logits, m, s, w->output, &m->q8.output, 0, s->xb, c->vocab_size, c->dim);
 
     /* 4. finite weights can still overflow float on the way (a huge q.k is
           Inf, and Inf - Inf in the softmax is NaN): report it rather than
@@ -1613,7 +1680,9 @@ ATTNRES__PRIVATE size_t attnres__carve_state(attnres_state *s, float *base, cons
     size_t T = (size_t)n_ctx, nl = (size_t)c->n_layers, L = (size_t)attnres_n_sublayers(c);
     size_t rows = (size_t)attnres_n_blocks(c) + 1;   /* b0..b_N; standard: just b0 */
     size_t S = (size_t)c->block_size;                  /* 0 for standard         */
+    size_t max_cols = d > qd ? (d > hd ? d : hd) : (qd > hd ? qd : hd);
     size_t at = 0;
+    float *xq_floats;
 #define ATTNRES__TAKE(ptr, count) \
     do { ptr = base ? base + at : NULL; at += (count); } while (0)
     ATTNRES__TAKE(s->x, d);
@@ -1625,6 +1694,8 @@ ATTNRES__PRIVATE size_t attnres__carve_state(attnres_state *s, float *base, cons
     ATTNRES__TAKE(s->hb, hd);
     ATTNRES__TAKE(s->hb2, hd);
     ATTNRES__TAKE(s->logits, (size_t)c->vocab_size);
+    ATTNRES__TAKE(s->xq_scale, max_cols);
+    ATTNRES__TAKE(xq_floats, (max_cols + sizeof(float) - 1) / sizeof(float));   /* int8 [max_cols] */
     ATTNRES__TAKE(s->key_cache, nl * T * kvd);
     ATTNRES__TAKE(s->value_cache, nl * T * kvd);
     ATTNRES__TAKE(s->bs.blocks, rows * d);
@@ -1637,6 +1708,7 @@ ATTNRES__PRIVATE size_t attnres__carve_state(attnres_state *s, float *base, cons
     ATTNRES__TAKE(s->phase1_logits, S * rows);
     ATTNRES__TAKE(s->phase1_folded, S * d);
 #undef ATTNRES__TAKE
+    s->xq = (int8_t *)xq_floats;
     return at;
 }
 
@@ -2312,7 +2384,8 @@ ATTNRES__PRIVATE int attnres__st_read_f32(float *dst, size_t count, const attnre
 /* "1": every tensor F32. "2" adds optional metadata: head_dim and qk_norm
    (with the tensors layers.N.attention.{q,k}_norm.weight), and
    "quantization" = "q8" with "group_size" (the matvec matrices stored as
-   I8 with an F32 tensor NAME_scale beside each, attnres_q8's layout). A
+   I8 with an F32 tensor NAME_scale beside each, attnres_q8's layout),
+   optionally with "activations" = "int8" (W8A8) or "fp32" (the default). A
    writer uses the lowest version that holds its file, so plain fp32
    checkpoints stay "1"; version "1" files load as "2" without them. */
 #define ATTNRES_FORMAT_VERSION "2"
@@ -2479,12 +2552,23 @@ ATTNRES__PRIVATE int attnres__load_tensor(const attnres__st_file *f, char *used,
 }
 
 /* The group size of a checkpoint's int8 matrices: 0 for an fp32 file,
-   else its "group_size" (format_version "2", "quantization": "q8"). */
+   else its "group_size" (format_version "2", "quantization": "q8"); and
+   *act8 = 1 if it asks for int8 activations ("activations": "int8";
+   "fp32" or no key: 0). */
 ATTNRES__PRIVATE int attnres__q8_from_meta(const attnres__st_file *f, const attnres_config *c, int *G,
-                                           attnres_error *err) {
+                                           int *act8, attnres_error *err) {
     const char *kind = attnres__st_meta_get(f, "quantization"), *version = attnres__st_meta_get(f, "format_version");
+    const char *act = attnres__st_meta_get(f, "activations");
     int rc;
     *G = 0;
+    *act8 = 0;
+    if (act && strcmp(act, "fp32") != 0 && strcmp(act, "int8") != 0)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: activations \"%.40s\" is not supported "
+                             "(this library reads \"int8\" or \"fp32\")", act);
+    if (act && !kind)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: metadata has 'activations' but no "
+                             "'quantization' (int8 activations need int8 weights)");
+    *act8 = act && strcmp(act, "int8") == 0;
     if (!kind) return attnres__st_meta_get(f, "group_size")
         ? attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: metadata has 'group_size' but no 'quantization'")
         : ATTNRES_OK;
@@ -2660,8 +2744,8 @@ ATTNRES__PRIVATE int attnres__load_parsed(attnres_model *m, attnres__st_file *f,
     attnres_q8_weights probe_q8;
     size_t n_scales, n_values;
     char *used = NULL;
-    int G = 0, rc = attnres__config_from_meta(f, &c, err);
-    if (rc == ATTNRES_OK) rc = attnres__q8_from_meta(f, &c, &G, err);
+    int G = 0, act8 = 0, rc = attnres__config_from_meta(f, &c, err);
+    if (rc == ATTNRES_OK) rc = attnres__q8_from_meta(f, &c, &G, &act8, err);
     if (rc == ATTNRES_OK) {
         used = (char *)ATTNRES_MALLOC((size_t)f->n_tensors + 1);
         if (!used) rc = attnres__fail(err, ATTNRES_ERR_NOMEM, "checkpoint: out of memory");
@@ -2675,6 +2759,7 @@ ATTNRES__PRIVATE int attnres__load_parsed(attnres_model *m, attnres__st_file *f,
     if (rc == ATTNRES_OK) rc = attnres__check_all_used(f, used, &c, err);
     if (rc == ATTNRES_OK) rc = attnres__model_alloc(m, &c, G, err);
     if (rc == ATTNRES_OK) rc = attnres__load_weights(&c, &m->weights, &m->q8, f, used, err);
+    if (rc == ATTNRES_OK) m->q8.int8_activations = act8;
     /* tied and q8: the output projection is the int8 copy of the embeddings,
        made here exactly as attnres_model_quantize makes it */
     if (rc == ATTNRES_OK && G > 0 && c.tie_embeddings)

@@ -26,6 +26,9 @@
    means; the scalar one is the reference.
      attnres_kernel_matvec            == attnres_matvec            out = W x
      attnres_kernel_matvec_q8         == attnres_matvec_q8         out = (scale * q) x, int8 weights
+     attnres_kernel_matvec_w8a8       == attnres_matvec_w8a8       the same with x in int8 too
+     attnres_kernel_quantize_q8       == attnres_quantize_q8       group-wise int8 of x before each
+                                                                    W8A8 matvec (the same bytes, exactly)
      attnres_kernel_attend            == attnres_attend            causal GQA attention
      attnres_kernel_name              which variant was compiled, e.g. "avx2+fma, openmp x2 threads"
    Nothing else is copied here: what this file does not speed up (the
@@ -221,6 +224,16 @@ void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows,
    multiple of 8: the header's scalar loop. */
 #if defined(ATTNRES_K_AVX2)
 
+/* Software prefetch. With weights of one byte, the hardware prefetcher
+   alone kept the int8 loops (W8A8 below; matvec_q8 likewise) at about half of the memory bandwidth: a 123 MB
+   int8 matrix streamed at 6.7-7.3 G weights/s on one thread and 12-15 on
+   two, against 12 and 25 GB/s for fp32 in the same runs (which gains
+   nothing from a prefetch: it is at the bandwidth already). Asking for the
+   line 4 KiB ahead (a prefetch never faults, so running past the end of
+   the matrix is harmless) took it to 11 and 26-28 G weights/s; 1 KiB
+   ahead gave 9.5 and 19-23, 8-16 KiB the same as 4. */
+#define ATTNRES_K_PREFETCH 4096
+
 /* 8 int8 values at q, as 8 floats (exact: |q| <= 127). */
 static __m256 k_q8_load8(const int8_t *q) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)q)));
@@ -236,6 +249,7 @@ static float k_dot_q8(const int8_t *q, const float *scale, const float *x, int c
         const float *xg = x + (size_t)g * G;
         __m256 s = _mm256_set1_ps(scale[g]);
         for (j = 0; j + 32 <= G; j += 32) {
+            _mm_prefetch((const char *)(qg + j + ATTNRES_K_PREFETCH), _MM_HINT_T0);
             acc0 = _mm256_fmadd_ps(_mm256_mul_ps(k_q8_load8(qg + j), s), _mm256_loadu_ps(xg + j), acc0);
             acc1 = _mm256_fmadd_ps(_mm256_mul_ps(k_q8_load8(qg + j + 8), s), _mm256_loadu_ps(xg + j + 8), acc1);
             acc2 = _mm256_fmadd_ps(_mm256_mul_ps(k_q8_load8(qg + j + 16), s), _mm256_loadu_ps(xg + j + 16), acc2);
@@ -289,6 +303,227 @@ void attnres_kernel_matvec_q8(float *out, const int8_t *q, const float *scale, c
 #endif
     (void)r;
     attnres_matvec_q8(out, q, scale, x, rows, cols, group_size);   /* the header's loop */
+}
+
+/* ======================================================================== */
+/* matvec_w8a8: out[rows] = W x with W and x both group-wise int8            */
+/* ======================================================================== */
+
+/* With x in int8 too, a group's products are small whole numbers that SIMD
+   units multiply 32 (AVX2) or 16 (NEON) at a time and sum exactly in
+   integers; the only float step left is one multiply-add per group with
+   the two scales. Per 32 weights that is 5-7 instructions instead of the
+   16 of matvec_q8's widen-convert-multiply-add. The integer sums are exact,
+   so the result differs from the scalar loop only in the order the
+   per-group floats are added (rounding only; tests/test_kernels.c).
+   G not a multiple of 32 (AVX2) or 16 (NEON): the header's scalar loop. */
+#if defined(ATTNRES_K_AVX2)
+
+
+/* 32 int8 products w_j x_j, summed in fours into 8 int32 lanes (exact).
+   The instructions multiply unsigned by signed bytes, so the weight's sign
+   moves onto x: w x = |w| (sign(w) x). |w|, |x| <= 127 (the format never
+   holds -128), so maddubs' 16-bit pair sums (at most 2 * 127 * 127 =
+   32258) never saturate. AVX-VNNI (-mavxvnni, or -march=native on a CPU
+   that has it) does the multiply and the sums in one instruction. */
+static __m256i k_dot32_i8(__m256i w, __m256i x) {
+    __m256i abs_w = _mm256_sign_epi8(w, w);
+    __m256i signed_x = _mm256_sign_epi8(x, w);
+#if defined(__AVXVNNI__)
+    return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), abs_w, signed_x);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(abs_w, signed_x), _mm256_set1_epi16(1));
+#endif
+}
+
+/* One group's G products (G % 32 == 0), summed exactly in 8 int32 lanes.
+   Each step also asks for the weights ATTNRES_K_PREFETCH bytes ahead. */
+static __m256i k_group_w8a8(const int8_t *q, const int8_t *xq, int G) {
+    __m256i sum = _mm256_setzero_si256();
+    int j;
+    for (j = 0; j < G; j += 32) {
+        _mm_prefetch((const char *)(q + j + ATTNRES_K_PREFETCH), _MM_HINT_T0);
+        sum = _mm256_add_epi32(sum, k_dot32_i8(_mm256_loadu_si256((const __m256i *)(const void *)(q + j)),
+                                               _mm256_loadu_si256((const __m256i *)(const void *)(xq + j))));
+    }
+    return sum;
+}
+
+/* row q [cols] with scales [cols/G], dotted with xq [cols] and its scales;
+   G % 32 == 0. Two groups per step into two float accumulators (named
+   variables, so they stay in registers), so the multiply-adds of
+   neighbouring groups do not wait on each other. */
+static float k_dot_w8a8(const int8_t *q, const float *scale, const int8_t *xq, const float *xscale,
+                        int cols, int G) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int g, groups = cols / G;
+    for (g = 0; g + 2 <= groups; g += 2) {
+        const int8_t *qg = q + (size_t)g * G, *xg = xq + (size_t)g * G;
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(k_group_w8a8(qg, xg, G)),
+                               _mm256_set1_ps(scale[g] * xscale[g]), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(k_group_w8a8(qg + G, xg + G, G)),
+                               _mm256_set1_ps(scale[g + 1] * xscale[g + 1]), acc1);
+    }
+    if (g < groups)
+        acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(k_group_w8a8(q + (size_t)g * G, xq + (size_t)g * G, G)),
+                               _mm256_set1_ps(scale[g] * xscale[g]), acc0);
+    return k_hsum8(_mm256_add_ps(acc0, acc1));
+}
+#define ATTNRES_K_W8A8_MULTIPLE 32
+
+#elif defined(ATTNRES_K_NEON)
+
+/* The same with 16 int8 values per step: two widening multiplies give 8
+   int16 sums of two products (at most 32258, exact), added pairwise into
+   4 int32 lanes. */
+static float k_dot_w8a8(const int8_t *q, const float *scale, const int8_t *xq, const float *xscale,
+                        int cols, int G) {
+    float32x4_t total = vdupq_n_f32(0.0f);
+    int g, j, groups = cols / G;
+    for (g = 0; g < groups; g++) {
+        const int8_t *qg = q + (size_t)g * G, *xg = xq + (size_t)g * G;
+        int32x4_t sum = vdupq_n_s32(0);
+        for (j = 0; j < G; j += 16) {
+            int8x16_t w = vld1q_s8(qg + j), x = vld1q_s8(xg + j);
+            int16x8_t p = vmull_s8(vget_low_s8(w), vget_low_s8(x));
+            p = vmlal_s8(p, vget_high_s8(w), vget_high_s8(x));
+            sum = vpadalq_s16(sum, p);
+        }
+        total = vfmaq_n_f32(total, vcvtq_f32_s32(sum), scale[g] * xscale[g]);
+    }
+    return vaddvq_f32(total);
+}
+#define ATTNRES_K_W8A8_MULTIPLE 16
+
+#endif
+
+void attnres_kernel_matvec_w8a8(float *out, const int8_t *q, const float *scale, const int8_t *xq,
+                                const float *xscale, int rows, int cols, int group_size) {
+    int r;
+#ifdef ATTNRES_K_W8A8_MULTIPLE
+    if (group_size % ATTNRES_K_W8A8_MULTIPLE == 0) {
+        int groups = cols / group_size;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(guided, 32) \
+    if ((size_t)rows * (size_t)cols >= 4 * ATTNRES_K_OMP_MIN_WEIGHTS)   /* same bytes as the fp32 threshold */
+#endif
+        for (r = 0; r < rows; r++)
+            out[r] = k_dot_w8a8(q + (size_t)r * (size_t)cols, scale + (size_t)r * (size_t)groups, xq, xscale,
+                                cols, group_size);
+        return;
+    }
+#endif
+    (void)r;
+    attnres_matvec_w8a8(out, q, scale, xq, xscale, rows, cols, group_size);   /* the header's loop */
+}
+
+/* ======================================================================== */
+/* quantize_q8: x -> int8 + scales, before every W8A8 matvec                 */
+/* ======================================================================== */
+
+/* W8A8 quantizes each matvec's input on the one thread that runs the
+   forward pass, while the other threads wait: the scalar loop (a division
+   and a roundf call per value) took about a tenth of a 110M decode on two
+   threads. This is the same computation 8 values at a time, and it must
+   give the same bytes and scales, exactly (tests/test_kernels.c): the max
+   is exact in any order, s = max / 127 is the same scalar division, x / s
+   is the same correctly rounded division, and the rounding is half away
+   from zero like roundf (NEON has that instruction; AVX2 truncates and
+   adds sign(y) where |y - trunc(y)| >= 1/2, exact for these magnitudes).
+   A group holding a NaN or Inf, or G not a multiple of 8: the header's
+   scalar loop, which gives such groups their NaN or Inf scale. */
+#if defined(ATTNRES_K_AVX2)
+
+/* one group of G values (G % 8 == 0); returns 0 if it is not all finite */
+static int k_quantize_group(int8_t *q, float *scale, const float *x, int G) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 sign_mask = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    __m256 vmax = _mm256_setzero_ps(), bad = _mm256_setzero_ps(), vs;
+    float m[8], max = 0.0f, s;
+    int j, k;
+    for (j = 0; j < G; j += 8) {
+        __m256 a = _mm256_and_ps(_mm256_loadu_ps(x + j), abs_mask);
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, _mm256_set1_ps(FLT_MAX), _CMP_NLE_UQ));   /* Inf or NaN */
+        vmax = _mm256_max_ps(vmax, a);
+    }
+    if (_mm256_movemask_ps(bad)) return 0;
+    _mm256_storeu_ps(m, vmax);
+    for (k = 0; k < 8; k++) if (m[k] > max) max = m[k];
+    s = max / 127.0f;
+    *scale = s;
+    if (!(s > 0.0f)) {
+        memset(q, 0, (size_t)G);
+        return 1;
+    }
+    vs = _mm256_set1_ps(s);
+    for (j = 0; j < G; j += 8) {
+        __m256 y = _mm256_div_ps(_mm256_loadu_ps(x + j), vs);
+        __m256 t = _mm256_round_ps(y, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __m256 half_or_more = _mm256_cmp_ps(_mm256_and_ps(_mm256_sub_ps(y, t), abs_mask), _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+        __m256 step = _mm256_or_ps(_mm256_and_ps(y, sign_mask), _mm256_set1_ps(1.0f));   /* +-1 with y's sign */
+        __m256 r = _mm256_add_ps(t, _mm256_and_ps(half_or_more, step));
+        __m256i r32;
+        __m128i r16;
+        r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+        r32 = _mm256_cvtps_epi32(r);   /* whole numbers already: exact */
+        r16 = _mm_packs_epi32(_mm256_castsi256_si128(r32), _mm256_extracti128_si256(r32, 1));
+        _mm_storel_epi64((__m128i *)(void *)(q + j), _mm_packs_epi16(r16, r16));
+    }
+    return 1;
+}
+#define ATTNRES_K_HAVE_QUANTIZE 1
+
+#elif defined(ATTNRES_K_NEON)
+
+static int k_quantize_group(int8_t *q, float *scale, const float *x, int G) {
+    float32x4_t vmax = vdupq_n_f32(0.0f), vs;
+    uint32x4_t bad = vdupq_n_u32(0);
+    float max, s;
+    int j;
+    for (j = 0; j < G; j += 4) {
+        float32x4_t a = vabsq_f32(vld1q_f32(x + j));
+        bad = vorrq_u32(bad, vmvnq_u32(vcleq_f32(a, vdupq_n_f32(FLT_MAX))));   /* Inf or NaN */
+        vmax = vmaxq_f32(vmax, a);
+    }
+    if (vmaxvq_u32(bad)) return 0;
+    max = vmaxvq_f32(vmax);
+    s = max / 127.0f;
+    *scale = s;
+    if (!(s > 0.0f)) {
+        memset(q, 0, (size_t)G);
+        return 1;
+    }
+    vs = vdupq_n_f32(s);
+    for (j = 0; j < G; j += 8) {
+        /* vrndaq: round to nearest, ties away from zero, as roundf */
+        float32x4_t r0 = vrndaq_f32(vdivq_f32(vld1q_f32(x + j), vs));
+        float32x4_t r1 = vrndaq_f32(vdivq_f32(vld1q_f32(x + j + 4), vs));
+        int16x8_t r16;
+        r0 = vminq_f32(vmaxq_f32(r0, vdupq_n_f32(-127.0f)), vdupq_n_f32(127.0f));
+        r1 = vminq_f32(vmaxq_f32(r1, vdupq_n_f32(-127.0f)), vdupq_n_f32(127.0f));
+        r16 = vcombine_s16(vmovn_s32(vcvtq_s32_f32(r0)), vmovn_s32(vcvtq_s32_f32(r1)));
+        vst1_s8(q + j, vmovn_s16(r16));
+    }
+    return 1;
+}
+#define ATTNRES_K_HAVE_QUANTIZE 1
+
+#endif
+
+void attnres_kernel_quantize_q8(int8_t *q, float *scale, const float *w, int rows, int cols, int group_size) {
+    size_t n_groups = (size_t)rows * (size_t)(cols / group_size), g;
+#ifdef ATTNRES_K_HAVE_QUANTIZE
+    if (group_size % 8 == 0) {
+        for (g = 0; g < n_groups; g++) {
+            size_t at = g * (size_t)group_size;
+            if (!k_quantize_group(q + at, scale + g, w + at, group_size))
+                attnres_quantize_q8(q + at, scale + g, w + at, 1, group_size, group_size);
+        }
+        return;
+    }
+#endif
+    (void)g; (void)n_groups;
+    attnres_quantize_q8(q, scale, w, rows, cols, group_size);   /* the header's loop */
 }
 
 /* ======================================================================== */

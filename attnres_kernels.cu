@@ -11,6 +11,8 @@
      attnres_kernel_attend   on the host: the header's own attnres_attend
      attnres_kernel_matvec_q8  on the host: the header's own attnres_matvec_q8
                              (an int8 model is not run on the GPU)
+     attnres_kernel_matvec_w8a8  on the host too: attnres_matvec_w8a8
+     attnres_kernel_quantize_q8  on the host: attnres_quantize_q8
    Only matvec moves: it holds almost all of the time and all of the weights.
    Moving attention too would mean keeping the activations and the KV-cache
    on the device, i.e. a different forward pass; this file keeps
@@ -145,6 +147,16 @@ extern "C" void attnres_kernel_matvec(float *out, const float *w, const float *x
 extern "C" void attnres_kernel_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,
                                          int rows, int cols, int group_size) {
     attnres_matvec_q8(out, q, scale, x, rows, cols, group_size);
+}
+
+extern "C" void attnres_kernel_matvec_w8a8(float *out, const int8_t *q, const float *scale, const int8_t *xq,
+                                           const float *xscale, int rows, int cols, int group_size) {
+    attnres_matvec_w8a8(out, q, scale, xq, xscale, rows, cols, group_size);
+}
+
+extern "C" void attnres_kernel_quantize_q8(int8_t *q, float *scale, const float *w, int rows, int cols,
+                                           int group_size) {
+    attnres_quantize_q8(q, scale, w, rows, cols, group_size);
 }
 
 extern "C" void attnres_kernel_attend(float *out, float *att, const float *q,

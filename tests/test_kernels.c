@@ -296,6 +296,164 @@ static void test_matvec_q8(void) {
     }
 }
 
+/* ======================================================================== */
+/* matvec_w8a8: int8 weights and int8 activations                            */
+/* ======================================================================== */
+/* The kernel sums a group's products exactly in integer lanes, scales
+   each lane by s_g xs_g (one float rounding) and adds the lanes; the
+   scalar loop scales the group's whole integer sum. Lanes can cancel, so
+   the honest scale is that of the products, sum_j |s_g xs_g q_j x_j|, as
+   for matvec and matvec_q8 (a bound on any order of adding them). Activations include -127 and
+   127 against weights of both signs (the sign trick and maddubs' 16-bit
+   pair sums at their limit, 2 * 127 * 127). */
+static double one_matvec_w8a8(int rows, int cols, int G, int offset, int extremes) {
+    size_t nw = (size_t)rows * (size_t)cols, ng = nw / (size_t)G, i;
+    int8_t *qbuf = (int8_t *)malloc(nw + 1), *q = qbuf + offset;
+    int8_t *xbuf = (int8_t *)malloc((size_t)cols + 1), *xq = xbuf + offset;
+    float *scale = alloc_floats(ng), *xscale = alloc_floats((size_t)(cols / G));
+    float *got = alloc_floats((size_t)rows), *want = alloc_floats((size_t)rows);
+    double *mag = (double *)malloc((size_t)rows * sizeof(double));
+    cmp_result res;
+    int r, g, j;
+    if (!qbuf || !xbuf || !mag) { printf("FAIL out of memory\n"); exit(1); }
+    for (i = 0; i < nw; i++)
+        q[i] = extremes ? (int8_t)(attnres_random_u32(&rng) % 2 ? 127 : -127)
+                        : (int8_t)((int)(attnres_random_u32(&rng) % 255) - 127);
+    for (j = 0; j < cols; j++)
+        xq[j] = extremes ? (int8_t)(j % 3 ? 127 : -127) : (int8_t)((int)(attnres_random_u32(&rng) % 255) - 127);
+    for (i = 0; i < ng; i++) scale[i] = ldexpf(attnres_random_f32(&rng) + 0.5f, -(int)(attnres_random_u32(&rng) % 13));
+    for (g = 0; g < cols / G; g++) xscale[g] = ldexpf(attnres_random_f32(&rng) + 0.5f, -(int)(attnres_random_u32(&rng) % 7));
+    attnres_kernel_matvec_w8a8(got, q, scale, xq, xscale, rows, cols, G);
+    attnres_matvec_w8a8(want, q, scale, xq, xscale, rows, cols, G);
+    for (r = 0; r < rows; r++) {
+        double sum = 0.0;
+        for (g = 0; g < cols / G; g++)
+            for (j = g * G; j < (g + 1) * G; j++)
+                sum += fabs((double)scale[(size_t)r * (cols / G) + g] * xscale[g] * q[(size_t)r * cols + j] * xq[j]);
+        mag[r] = sum > 0.0 ? sum : 1e-30;
+    }
+    res = compare("matvec_w8a8", got, want, mag, (size_t)rows);
+    free(qbuf); free(xbuf); free(scale); free(xscale); free(got); free(want); free(mag);
+    return res.n_bad ? -1.0 : res.worst;
+}
+
+static void test_matvec_w8a8(void) {
+    static const int rows[] = {1, 2, 3, 7, 8, 9, 31, 33, 64, 65, 288};
+    static const int groups[] = {1, 2, 3, 5, 24};
+    static const int sizes[] = {16, 32, 64, 128, 8, 12, 1};   /* 8, 12, 1 (and 16 on AVX2): the scalar fallback */
+    int a, b, c, offset, n_shapes = 0, n_bad = 0, i;
+    double worst = 0.0, r;
+    for (a = 0; a < (int)(sizeof rows / sizeof rows[0]); a++)
+        for (b = 0; b < (int)(sizeof groups / sizeof groups[0]); b++)
+            for (c = 0; c < (int)(sizeof sizes / sizeof sizes[0]); c++)
+                for (offset = 0; offset <= 1; offset++) {
+                    r = one_matvec_w8a8(rows[a], groups[b] * sizes[c], sizes[c], offset, a == 4 && offset);
+                    n_shapes++;
+                    if (r < 0) n_bad++; else if (r > worst) worst = r;
+                }
+    check(n_bad == 0, "matvec_w8a8: %d shapes, rows 1..288, 1..24 groups of 16..128 (and 8, 12, 1: fallback), "
+          "aligned and offset, some all +-127: |kernel - scalar| <= %.0e * sum|s xs q xq| (%d missed; worst %.2g)",
+          n_shapes, TOL, n_bad, worst);
+    {
+        static const int shapes[][3] = {{768, 768, 32}, {2048, 768, 32}, {768, 2048, 32}, {32000, 768, 32},
+                                        {768, 768, 64}, {4099, 96, 32}};
+        n_bad = 0; worst = 0.0;
+        for (i = 0; i < 6; i++) {
+            r = one_matvec_w8a8(shapes[i][0], shapes[i][1], shapes[i][2], i % 2, i == 5);
+            if (r < 0) n_bad++; else if (r > worst) worst = r;
+        }
+        check(n_bad == 0, "matvec_w8a8: 6 large shapes (768x768 .. 32000x768, group 32 and 64), above the OpenMP "
+              "threshold: within %.0e * sum|s xs q xq| (%d missed; worst ratio %.2g)", TOL, n_bad, worst);
+    }
+#ifdef _OPENMP
+    {   /* threads: each row is one thread's, in one order: the same bits */
+        int R = 2048, C = 768, max_threads = omp_get_max_threads();
+        int8_t *q = (int8_t *)malloc((size_t)R * C), xq[768];
+        float *scale = alloc_floats((size_t)R * C / 32), *xscale = alloc_floats((size_t)C / 32);
+        float *one = alloc_floats((size_t)R), *all = alloc_floats((size_t)R);
+        if (!q) { printf("FAIL out of memory\n"); exit(1); }
+        for (i = 0; i < R * C; i++) q[i] = (int8_t)((int)(attnres_random_u32(&rng) % 255) - 127);
+        for (i = 0; i < C; i++) xq[i] = (int8_t)((int)(attnres_random_u32(&rng) % 255) - 127);
+        fill(scale, (size_t)R * C / 32, 0.01f); fill(xscale, (size_t)C / 32, 0.02f);
+        omp_set_num_threads(1);
+        attnres_kernel_matvec_w8a8(one, q, scale, xq, xscale, R, C, 32);
+        omp_set_num_threads(max_threads < 2 ? 2 : max_threads);
+        attnres_kernel_matvec_w8a8(all, q, scale, xq, xscale, R, C, 32);
+        omp_set_num_threads(max_threads);
+        check(memcmp(one, all, (size_t)R * sizeof(float)) == 0,
+              "matvec_w8a8 2048x768: 1 thread and %d threads give identical bits", max_threads < 2 ? 2 : max_threads);
+        free(q); free(scale); free(xscale); free(one); free(all);
+    }
+#endif
+    {   /* sensitivity: one weight's product dropped from each row is caught */
+        int R = 64, C = 768, G = 32;
+        int8_t *q = (int8_t *)malloc((size_t)R * C), xq[768];
+        float *scale = alloc_floats((size_t)R * C / G), *xscale = alloc_floats((size_t)C / G);
+        float *buggy = alloc_floats((size_t)R), *want = alloc_floats((size_t)R);
+        double *mag = (double *)malloc((size_t)R * sizeof(double));
+        cmp_result res;
+        if (!q || !mag) { printf("FAIL out of memory\n"); exit(1); }
+        for (i = 0; i < R * C; i++) q[i] = (int8_t)((int)(attnres_random_u32(&rng) % 255) - 127);
+        for (i = 0; i < C; i++) xq[i] = (int8_t)((int)(attnres_random_u32(&rng) % 255) - 127);
+        for (i = 0; i < R * C / G; i++) scale[i] = 0.01f * (1.0f + attnres_random_f32(&rng));
+        fill(xscale, (size_t)C / G, 0.02f);
+        attnres_kernel_matvec_w8a8(want, q, scale, xq, xscale, R, C, G);
+        for (i = 0; i < R; i++) {
+            mag[i] = 1e-6 * fabs((double)want[i]) + 1e-30;   /* the bound's scale, roughly: float rounding of |out| */
+            q[(size_t)i * C + 5] = (int8_t)(q[(size_t)i * C + 5] > 0 ? q[(size_t)i * C + 5] - 100 : q[(size_t)i * C + 5] + 100);
+        }
+        attnres_matvec_w8a8(buggy, q, scale, xq, xscale, R, C, G);
+        printf("       (expected: the next comparison reports a miss)\n");
+        res = compare("matvec_w8a8 with one weight changed per row", buggy, want, mag, (size_t)R);
+        check(res.n_bad > R / 2, "sensitivity: one int8 weight per row changed by 100 is caught in %d of %d rows",
+              res.n_bad, R);
+        free(q); free(scale); free(xscale); free(buggy); free(want); free(mag);
+    }
+}
+
+/* ======================================================================== */
+/* quantize_q8: the same bytes and scales as the scalar quantizer, exactly   */
+/* ======================================================================== */
+static void test_quantize_q8(void) {
+    enum { C = 24 * 64 };
+    static float x[C], scale_k[C], scale_s[C];
+    static int8_t q_k[C], q_s[C];
+    static const int sizes[] = {8, 16, 32, 64, 128, 12, 1};
+    int trial, c, j, n_cases = 0, n_bad = 0;
+    for (trial = 0; trial < 40; trial++) {
+        for (j = 0; j < C; j++) {
+            float u = attnres_random_f32(&rng) * 2.0f - 1.0f;
+            switch (trial % 5) {
+            case 0: x[j] = u; break;
+            case 1: x[j] = ldexpf(u, (int)(attnres_random_u32(&rng) % 60) - 30); break;   /* wide magnitudes */
+            case 2: x[j] = ((float)((int)(attnres_random_u32(&rng) % 254) - 127) + 0.5f) * 0.5f; break;  /* ties */
+            case 3: x[j] = ldexpf(u, -130); break;                                        /* subnormal scales */
+            default: x[j] = u * 1e30f; break;
+            }
+        }
+        if (trial % 5 == 2) for (j = 0; j < C; j += 8) x[j] = 127.0f * 0.5f;   /* s = 0.5: x / s = k + 1/2 */
+        x[64 + trial] = 0.0f;
+        if (trial % 4 == 1) for (j = 128; j < 192; j++) x[j] = 0.0f;   /* all-zero groups */
+        if (trial % 7 == 3) { x[300] = NAN; x[700] = INFINITY; x[701] = -INFINITY; }
+        for (c = 0; c < (int)(sizeof sizes / sizeof sizes[0]); c++) {
+            int G = sizes[c], cols = C / G * G, g, same = 1;
+            attnres_kernel_quantize_q8(q_k, scale_k, x, 1, cols, G);
+            attnres_quantize_q8(q_s, scale_s, x, 1, cols, G);
+            for (g = 0; g < cols / G; g++)   /* scales compared as values, NaN == NaN */
+                same &= scale_k[g] == scale_s[g] || (isnan(scale_k[g]) && isnan(scale_s[g]));
+            same &= memcmp(q_k, q_s, (size_t)cols) == 0;
+            n_cases++;
+            if (!same) {
+                if (!n_bad) printf("       quantize_q8: trial %d group %d differs\n", trial, G);
+                n_bad++;
+            }
+        }
+    }
+    check(n_bad == 0, "quantize_q8: %d inputs (uniform, 2^-30..2^30, exact ties x/s = k + 1/2, subnormal, 1e30, zero groups, "
+          "NaN and +-Inf), groups 8..128 (and 12, 1: fallback): the same int8 bytes and scales as the scalar "
+          "loop (%d differ)", n_cases, n_bad);
+}
+
 /* Attention is threaded over heads: each head is still computed by one
    thread in one order, so 1 thread and all threads must give the same
    bits. The shape (12 heads x 64, 256 positions) is above the kernel's
@@ -531,6 +689,8 @@ int main(void) {
     test_matvec();
     test_matvec_threads();
     test_matvec_q8();
+    test_matvec_w8a8();
+    test_quantize_q8();
     test_attend();
     test_attend_threads();
     test_sensitivity();

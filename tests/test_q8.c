@@ -18,7 +18,14 @@
         the same logits, bit for bit. The forward pass of a quantized model
         allocates nothing.
      5. attnres_model_quantize refuses what it cannot do and then leaves
-        the model as it was. */
+        the model as it was.
+     6. W8A8 (int8_activations): attnres_matvec_w8a8 is the exact integer
+        dot of the two int8 forms, scaled; quantizing an activation with a
+        NaN or Inf keeps it visible; whole models with every matvec input
+        quantized too match the reference's W8A8 forward pass
+        (golden/w8a8_*.expect) within the same 1e-4 + 1e-4*|ref| at every
+        position on both depth paths; a checkpoint with "activations":
+        "int8" turns it on and decodes bit-identically. */
 #include <stddef.h>
 void *counting_malloc(size_t n);
 void counting_free(void *p);
@@ -291,6 +298,129 @@ static void test_refusals(void) {
     check(n_live == 0, "every allocation freed (%ld live)", n_live);
 }
 
+/* ------------------------------------------------------------------------ */
+/* 6. int8 activations (W8A8)                                                */
+/* ------------------------------------------------------------------------ */
+
+static void test_matvec_w8a8(void) {
+    enum { R = 29, C = 5 * G };
+    static float w[R * C], scale[R * C / G], x[C], xscale[C / G], got[R];
+    static int8_t q[R * C], xq[C];
+    uint64_t rng = 21;
+    int r, j, ok = 1;
+    double worst = 0.0;
+    for (j = 0; j < R * C; j++) w[j] = 2.0f * attnres_random_f32(&rng) - 1.0f;
+    for (j = 0; j < C; j++) x[j] = 3.0f * attnres_random_f32(&rng) - 1.5f;
+    x[5] = 0.0f;
+    for (j = G; j < 2 * G; j++) x[j] = 0.0f;   /* an all-zero group of x: scale 0 */
+    attnres_quantize_q8(q, scale, w, R, C, G);
+    attnres_quantize_q8(xq, xscale, x, 1, C, G);
+    attnres_matvec_w8a8(got, q, scale, xq, xscale, R, C, G);
+    for (r = 0; r < R; r++) {
+        /* the exact value: integer group sums in long, scaled in double */
+        double want = 0.0, mag = 0.0, d;
+        int g;
+        for (g = 0; g < C / G; g++) {
+            long isum = 0;
+            for (j = g * G; j < (g + 1) * G; j++) isum += (long)q[r * C + j] * xq[j];
+            want += (double)scale[r * (C / G) + g] * xscale[g] * (double)isum;
+            mag += fabs((double)scale[r * (C / G) + g] * xscale[g] * (double)isum);
+        }
+        d = fabs((double)got[r] - want) / (mag > 0 ? mag : 1.0);
+        if (d > worst) worst = d;
+        ok &= d <= 1e-6;
+    }
+    check(ok && xscale[1] == 0.0f, "matvec_w8a8 = the exact integer dot, scaled: |diff| <= 1e-6 * sum|terms| "
+          "(largest %.2g)", worst);
+    /* a NaN or Inf in an activation must not vanish into a finite int8 */
+    x[7] = NAN;
+    x[G * 3 + 2] = INFINITY;
+    attnres_quantize_q8(xq, xscale, x, 1, C, G);
+    check(isnan(xscale[0]) && isinf(xscale[3]) && xscale[2] > 0.0f && isfinite(xscale[2]),
+          "an activation group holding NaN gets scale NaN, one holding Inf scale Inf (others finite)");
+    attnres_matvec_w8a8(got, q, scale, xq, xscale, R, C, G);
+    for (r = 0, ok = 1; r < R; r++) ok &= !isfinite(got[r]);
+    check(ok, "and then every output of the matvec is NaN or Inf, not a finite number");
+}
+
+static void test_w8a8_case(const char *name) {
+    char path[256], label[160];
+    attnres_model m, stored;
+    attnres_error err;
+    attnres__st_file e;
+    const attnres__st_tensor *tok;
+    int32_t *tokens = NULL;
+    float *logits = NULL, *logits_w8 = NULL, *out_h = NULL, *alpha = NULL, *want;
+    size_t T, V, D, A, i;
+    long mallocs = -1;
+    int path_i;
+    double moved = 0.0;
+
+    memset(&stored, 0, sizeof stored);
+    if (!fixture_model(&m, name)) return;
+    if (attnres_model_quantize(&m, G, &err) != ATTNRES_OK) {
+        check(0, "%s: quantize: %s", name, err.message);
+        attnres_model_free(&m);
+        return;
+    }
+    snprintf(path, sizeof path, "w8a8_%s.expect.safetensors", name);
+    if (!fixture_open(&e, path)) { attnres_model_free(&m); return; }
+    {   /* W8A8 is a step function of the activations: the comparison below is
+           only well-posed on a prompt whose activations all sit clear of a
+           rounding boundary (tools/make_golden.py, W8A8_MARGIN) */
+        const char *margin = attnres__st_meta_get(&e, "min_rounding_margin");
+        check(margin && atof(margin) >= 1e-4, "%-18s W8A8 fixture: every activation >= %s of a step from a "
+              "rounding boundary (>= 1e-4)", name, margin ? margin : "(missing)");
+    }
+    tok = attnres__st_find(&e, "tokens");
+    T = tok ? (size_t)tok->numel : 0;
+    tokens = T ? fixture_i32(&e, "tokens", T) : NULL;
+    V = (size_t)m.config.vocab_size; D = (size_t)m.config.dim;
+    A = ((size_t)attnres_n_sublayers(&m.config) + 1) * ((size_t)attnres_n_blocks(&m.config) + 1);
+    logits = calloc(T * V + 1, sizeof(float)); logits_w8 = calloc(T * V + 1, sizeof(float));
+    out_h = calloc(T * D + 1, sizeof(float)); alpha = calloc(T * A + 1, sizeof(float));
+    /* W8 first, to show the flag changes the computation */
+    if (tokens && decode(&m, ATTNRES_PATH_DIRECT, tokens, (int)T, logits_w8, out_h, alpha, &mallocs)) {}
+    m.q8.int8_activations = 1;
+    for (path_i = 0; tokens && path_i < (m.config.residual == ATTNRES_RESIDUAL_ATTNRES ? 2 : 1); path_i++) {
+        const char *path_name = path_i ? "two-phase" : "direct";
+        if (!decode(&m, path_i, tokens, (int)T, logits, out_h, alpha, &mallocs)) break;
+        check(mallocs == 0, "%-18s W8A8 %s: %zu tokens decoded, no allocation in attnres_forward", name, path_name, T);
+        snprintf(label, sizeof label, "%-18s W8A8 %-9s logits vs fake-quant", name, path_name);
+        if ((want = fixture_f32(&e, "logits", T * V))) check_close(label, logits, want, T * V, ATOL, RTOL);
+        free(want);
+        snprintf(label, sizeof label, "%-18s W8A8 %-9s vector into the final norm", name, path_name);
+        if ((want = fixture_f32(&e, "out_h", T * D))) check_close(label, out_h, want, T * D, ATOL, RTOL);
+        free(want);
+        if (m.config.residual == ATTNRES_RESIDUAL_ATTNRES) {
+            snprintf(label, sizeof label, "%-18s W8A8 %-9s alpha, every sublayer + output", name, path_name);
+            if ((want = fixture_f32(&e, "alpha", T * A))) check_close(label, alpha, want, T * A, ATOL, RTOL);
+            free(want);
+        }
+    }
+    for (i = 0; tokens && i < T * V; i++) if (fabs((double)logits[i] - logits_w8[i]) > moved)
+        moved = fabs((double)logits[i] - logits_w8[i]);
+    check(moved > 1e-3, "%-18s W8A8 differs from W8 (max |logit diff| %.3g): the activations were rounded", name, moved);
+    /* the reference's W8A8 checkpoint of block_s2: the flag comes from the file */
+    snprintf(path, sizeof path, "%s/w8a8_%s.model.safetensors", GOLDEN_DIR, name);
+    if (strcmp(name, "block_s2") == 0 && tokens) {
+        if (attnres_model_load(&stored, path, &err) != ATTNRES_OK) {
+            check(0, "%s: load %s: %s", name, path, err.message);
+        } else {
+            check(stored.q8.int8_activations == 1 && same_q8(&m, &stored),
+                  "%-18s \"activations\": \"int8\" checkpoint loads with int8_activations = 1, same bytes", name);
+            if (decode(&stored, ATTNRES_PATH_DIRECT, tokens, (int)T, logits_w8, out_h, alpha, &mallocs) &&
+                decode(&m, ATTNRES_PATH_DIRECT, tokens, (int)T, logits, out_h, alpha, &mallocs))
+                check(memcmp(logits, logits_w8, T * V * sizeof(float)) == 0,
+                      "%-18s W8A8 checkpoint: logits bit-identical to quantize-at-load + flag", name);
+        }
+    }
+    free(tokens); free(logits); free(logits_w8); free(out_h); free(alpha);
+    attnres__st_close(&e);
+    attnres_model_free(&stored);
+    attnres_model_free(&m);
+}
+
 int main(void) {
     int i;
     test_reference_bytes();
@@ -298,5 +428,7 @@ int main(void) {
     test_matvec();
     for (i = 0; CASES[i]; i++) test_case(CASES[i]);
     test_refusals();
+    test_matvec_w8a8();
+    for (i = 0; CASES[i]; i++) test_w8a8_case(CASES[i]);
     return check_summary("test_q8");
 }

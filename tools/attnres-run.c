@@ -141,7 +141,8 @@ typedef struct {
     const char *probs_path;    /* NULL: --probs rows go to stdout            */
     int         quiet;
     const char *tokenizer_path; /* NULL: byte-level                          */
-    int         quantize;       /* --quantize q8: group size 32; 0: as stored */
+    int         quantize;       /* --quantize q8 or w8a8: group size 32; 0: as stored */
+    int         int8_activations; /* --quantize w8a8: 1; q8: 0; not given: -1 (as stored) */
 } options;
 
 /* s with its control characters escaped, for quoting in a message; four
@@ -182,7 +183,10 @@ static void usage(FILE *out) {
         "      --tokenizer FILE   encode the prompt and print tokens with an imported model's\n"
         "                         tokenizer.json or llama2.c tokenizer.bin (default: byte-level)\n"
         "      --quantize q8      int8 weights, groups of 32, made at load (a q8 checkpoint\n"
-        "                         is int8 already and runs as it is, with or without it)\n"
+        "                         is int8 already); activations stay fp32\n"
+        "      --quantize w8a8    the same, and every matvec input is rounded to int8 too\n"
+        "                         (faster; a second rounding). Without --quantize a q8\n"
+        "                         checkpoint runs as stored\n"
         "  -q, --quiet            no statistics or depth-weight table on stderr\n"
         "  -h, --help             this message\n"
         "      --version          the version (attnres.h's ATTNRES_VERSION_STRING)\n"
@@ -305,6 +309,7 @@ static void parse_args(options *o, int argc, char **argv) {
     o->quiet = 0;
     o->tokenizer_path = NULL;
     o->quantize = 0;
+    o->int8_activations = -1;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v, *inl = NULL, *eq;
         char name[32];
@@ -368,8 +373,10 @@ static void parse_args(options *o, int argc, char **argv) {
             else bad_argument("%s: '%s' is not one of: direct, two-phase", q(a), q(v));
         } else if (is_flag(a, NULL, "--quantize")) {
             v = value_of(a, inl, &i, argc, argv);
-            if (strcmp(v, "q8") != 0) bad_argument("%s: '%s' is not one of: q8", q(a), q(v));
+            if (strcmp(v, "q8") != 0 && strcmp(v, "w8a8") != 0)
+                bad_argument("%s: '%s' is not one of: q8, w8a8", q(a), q(v));
             o->quantize = 32;
+            o->int8_activations = strcmp(v, "w8a8") == 0;
         } else if (is_flag(a, NULL, "--heatmap")) {
             v = value_of(a, inl, &i, argc, argv);
             o->heatmap_path = file_of(a, v);
@@ -1281,6 +1288,7 @@ int main(int argc, char **argv) {
         free(o.prompt_buf);
         return 1;
     }
+    if (o.int8_activations >= 0) model.q8.int8_activations = o.int8_activations;
 #ifdef ATTNRES_CUDA
     /* the CUDA build runs matvecs on the GPU for uploaded weights only; without
        a GPU everything runs on the host (quietly: the output is the same) */

@@ -14,7 +14,9 @@
         N = 8 blocks, and Full AttnRes (S = 1). Block AttnRes runs on both
         depth paths, direct and two-phase. The standard and block models
         also run with int8 weights (attnres_model_quantize, groups of 32):
-        the rows marked q8, with their own (smaller) bytes per token.
+        the rows marked q8, with their own (smaller) bytes per token; and
+        once more with int8 activations too (q8.int8_activations = 1, the
+        same weights): the rows marked w8a8.
      3. Decodes BENCH_TOKENS tokens from position 0 (greedy, each token fed
         back), BENCH_REPS times, the modes interleaved (standard, block,
         two-phase, full, standard, ...) so that a burst of noise from other
@@ -343,7 +345,7 @@ static double median(double *x, int n) {
     return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
 }
 
-#define N_MODES 6
+#define N_MODES 8
 #define N_MODELS 5
 #define MAX_REPS 64
 
@@ -356,8 +358,10 @@ static double measure_bandwidth(const yardstick *y) { return bandwidth(y->words,
 static int bench_shape(const shape *sh, int n_tokens, int reps, const yardstick *yard, FILE *rows) {
     /* modes: standard, Block AttnRes direct, the same two-phase, Full AttnRes,
        and standard and block with int8 weights */
-    static const char *mode_name[N_MODES] = {"standard", "block", "block two-phase", "full", "standard q8", "block q8"};
+    static const char *mode_name[N_MODES] = {"standard", "block", "block two-phase", "full", "standard q8", "block q8",
+                                             "standard w8a8", "block w8a8"};
     attnres_model models[N_MODELS];
+    attnres_model w8a8[2];   /* views of models[3] and [4] (the same weights) with int8 activations; not freed */
     attnres_state states[N_MODES];
     const attnres_model *model_of[N_MODES];
     double tps[N_MODES][MAX_REPS], ratio[N_MODES][MAX_REPS];
@@ -381,6 +385,9 @@ static int bench_shape(const shape *sh, int n_tokens, int reps, const yardstick 
     }
     model_of[0] = &models[0]; model_of[1] = &models[1]; model_of[2] = &models[1]; model_of[3] = &models[2];
     model_of[4] = &models[3]; model_of[5] = &models[4];
+    w8a8[0] = models[3]; w8a8[0].q8.int8_activations = 1;
+    w8a8[1] = models[4]; w8a8[1].q8.int8_activations = 1;
+    model_of[6] = &w8a8[0]; model_of[7] = &w8a8[1];
     {
         long huge_mb = huge_pages_mb();   /* weights and yardstick: what Linux really gave */
         if (huge_mb >= 0) printf("  %s: %ld MB of this process on huge pages\n", sh->name, huge_mb);
@@ -396,6 +403,8 @@ static int bench_shape(const shape *sh, int n_tokens, int reps, const yardstick 
     snprintf(label[3], sizeof label[3], "full S=1 N=%d", L);
     snprintf(label[4], sizeof label[4], "standard q8");
     snprintf(label[5], sizeof label[5], "block S=%d q8", S);
+    snprintf(label[6], sizeof label[6], "standard w8a8");
+    snprintf(label[7], sizeof label[7], "block S=%d w8a8", S);
 
     /* warm-up: one short decode per mode (page tables, caches, OpenMP threads) */
     for (k = 0; k < N_MODES; k++)

@@ -11,6 +11,8 @@ Writes into --out:
                              and phase1_o, phase1_max, phase1_sum of the two-phase path)
   q8_primitives.safetensors  matrices and their group-wise int8 form (tools/quantize.py)
   q8_NAME.model.safetensors  the model NAME as a q8 checkpoint (I8 matrices + F32 scales)
+  w8a8_NAME.expect.safetensors  the same with every matvec input fake-quantized too (W8A8);
+                             w8a8_block_s2.model.safetensors its q8 file asking for it
   q8_NAME.expect.safetensors the forward pass of its fake-quantized weights on NAME's
                              prompt: tokens, logits, out_h (+ alpha for attnres)
 
@@ -295,6 +297,55 @@ def make_q8_case(out_dir, name):
     return float((logits - fp32_logits).abs().max())
 
 
+# W8A8 rounds every matvec input, so its output is a step function of the
+# activations: a value within float rounding of a boundary k + 1/2 (in units
+# of its group's step s) can round one way in C's float32 and the other in
+# this float64 reference, and then the two differ by a whole step there (up
+# to 0.2 in a logit). Measured on these models, C's activations sit 5e-6 to
+# 1e-5 of a step from the reference's. So the W8A8 fixtures use prompts on
+# which every activation is at least W8A8_MARGIN of a step (ten times that)
+# from a boundary: drawn with seeds W8A8_SEED, W8A8_SEED + 1, ... until one
+# is; the seed and the margin go into the fixture's metadata. On such a
+# prompt the comparison at 1e-4 is well-posed, and it is made in full.
+W8A8_MARGIN = 1e-4
+W8A8_SEED = 880000
+
+
+def make_w8a8_case(out_dir, name):
+    """w8a8_NAME: the logits of NAME's model with int8 weights AND int8
+    activations (every matvec input fake-quantized, quantize.forward_w8a8),
+    on a prompt drawn as described above. The weights are those of
+    q8_NAME.model (a W8A8 engine runs that file with int8_activations set);
+    w8a8_block_s2.model is the same file with "activations": "int8" in its
+    metadata. Returns the largest change from the W8 logits, the smallest
+    rounding margin of any activation, and the prompt seed."""
+    cfg, weights = ref.load_checkpoint(os.path.join(out_dir, f"{name}.model.safetensors"))
+    fq_cfg, fq = q8.fake_quantize(cfg, weights, Q8_GROUP)
+    for seed in range(W8A8_SEED, W8A8_SEED + 1000):
+        g = torch.Generator().manual_seed(seed)
+        tokens = torch.randint(0, cfg.vocab_size, (T_PROMPT,), generator=g, dtype=torch.int64)
+        margins = []
+        logits, tr = q8.forward_w8a8(fq_cfg, fq, tokens, Q8_GROUP, margins=margins)
+        if min(margins) >= W8A8_MARGIN:
+            break
+    else:
+        raise RuntimeError(f"w8a8_{name}: no prompt with every activation {W8A8_MARGIN} from a boundary")
+    margin = min(margins)
+    expect = {"tokens": tokens.to(torch.int32), "logits": f32(logits), "out_h": f32(tr["out_h"])}
+    if cfg.residual == "attnres":
+        expect["alpha"] = f32(tr["alpha"])                   # [T, L+1, N+1]
+        logits2, _ = q8.forward_w8a8(fq_cfg, fq, tokens, Q8_GROUP, two_phase=True)
+        assert float((logits2 - logits).abs().max()) < 1e-9, name   # the paths agree in the reference too
+    w8_logits, _ = ref.forward(fq_cfg, fq, tokens)
+    st.write(os.path.join(out_dir, f"w8a8_{name}.expect.safetensors"), expect,
+             {"fixture": "w8a8_expect", "case": name, "group_size": str(Q8_GROUP), "prompt_seed": str(seed),
+              "min_rounding_margin": f"{margin:.6e}", "generator": GENERATOR})
+    if name == "block_s2":
+        q8.save_checkpoint_q8(os.path.join(out_dir, f"w8a8_{name}.model.safetensors"), cfg, weights, Q8_GROUP,
+                              int8_activations=True)
+    return float((logits - w8_logits).abs().max()), margin, seed
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="golden", help="output directory (default: golden)")
@@ -316,6 +367,10 @@ def main():
         gap = make_q8_case(args.out, name)
         print(f"wrote {args.out}/q8_{name}.{{model,expect}}.safetensors  (group {Q8_GROUP}; "
               f"max |logit - fp32 logit| {gap:.3g})")
+    for name in Q8_CASES:
+        gap, margin, seed = make_w8a8_case(args.out, name)
+        print(f"wrote {args.out}/w8a8_{name}.expect.safetensors  (max |logit - W8 logit| {gap:.3g}; prompt seed "
+              f"{seed}: every activation >= {margin:.2e} of a step from a rounding boundary)")
 
 
 if __name__ == "__main__":

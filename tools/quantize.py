@@ -3,6 +3,7 @@ attnres_quantize_q8 / attnres_matvec_q8, and the tool that writes q8
 checkpoints.
 
     /usr/bin/python3 tools/quantize.py IN.safetensors OUT.safetensors [--group-size 32]
+                                       [--activations fp32|int8]
 
 The rule (the same as the C code, so both make the same bytes)
 --------------------------------------------------------------
@@ -25,6 +26,11 @@ run on the dequantized weights s * q gives the logits a quantized engine
 should compute; s * q is exact in float64, so this is the exact math of the
 int8 model, and the C engine (float32, activations not quantized) must match
 it to float32 rounding.
+
+W8A8 (int8 activations): an engine may also quantize each matvec input x
+by the same rule, as one row of groups (x / s in float32 in C; here exactly,
+fake_quantize_activations); forward_w8a8 is that model. A checkpoint asks
+for it with "activations": "int8".
 
 Checkpoint (format_version "2"): metadata as in reference.config_to_metadata
 plus "quantization": "q8" and "group_size"; each matrix NAME stored as I8
@@ -74,6 +80,40 @@ def dequantize_q8(q, scale, group_size):
     return (qg * scale.to(torch.float64)[..., None]).reshape(rows, cols)
 
 
+def fake_quantize_activations(x, group_size, margins=None):
+    """x [..., n] (float64) -> the same shape, each group of G consecutive
+    values replaced by s * q with the weights' rule (s = max|x| / 127,
+    q = round half away from zero of x / s), computed exactly in float64.
+    This is attnres.h's W8A8 input: attnres_quantize_q8 on x as one row.
+
+    margins: a list that receives, per call, the smallest distance of any
+    |x / s| to a rounding boundary k + 1/2. The C engine quantizes float32
+    activations that differ from these by float rounding; a value that close
+    to a boundary could round the other way there, so a fixture is only a
+    fair test if this margin is clear of that difference."""
+    shape = x.shape
+    g = x.reshape(*shape[:-1], shape[-1] // group_size, group_size)       # [..., n/G, G]
+    s = g.abs().amax(dim=-1, keepdim=True) / 127.0
+    safe = torch.where(s > 0, s, torch.ones_like(s))
+    y = g / safe
+    q = torch.sign(y) * torch.floor(y.abs() + 0.5)
+    q = torch.where(s > 0, q, torch.zeros_like(q)).clamp(-127, 127)
+    if margins is not None:
+        frac = y.abs() - torch.floor(y.abs())
+        margins.append(float((frac - 0.5).abs().min()))
+    return (s * q).reshape(shape)
+
+
+def forward_w8a8(cfg, weights, tokens, group_size, two_phase=False, margins=None):
+    """reference.forward (or forward_two_phase) with every linear()'s input
+    fake-quantized: the W8A8 model, given already fake-quantized weights."""
+    ref.ACTIVATION_QUANT = lambda x: fake_quantize_activations(x, group_size, margins)
+    try:
+        return (ref.forward_two_phase if two_phase else ref.forward)(cfg, weights, tokens)
+    finally:
+        ref.ACTIVATION_QUANT = None
+
+
 def quantize_weights(cfg, weights, group_size):
     """name -> (q, scale) for every stored matrix of a float32 model."""
     return {name: quantize_q8(weights[name], group_size)
@@ -94,8 +134,9 @@ def fake_quantize(cfg, weights, group_size):
     return cfg, out
 
 
-def save_checkpoint_q8(path, cfg, weights, group_size):
-    """Write a float32 model as a q8 checkpoint (format_version "2")."""
+def save_checkpoint_q8(path, cfg, weights, group_size, int8_activations=False):
+    """Write a float32 model as a q8 checkpoint (format_version "2"); with
+    int8_activations the file also asks for W8A8 ("activations": "int8")."""
     cfg.validate()
     q8 = quantize_weights(cfg, weights, group_size)
     tensors = {}
@@ -106,6 +147,8 @@ def save_checkpoint_q8(path, cfg, weights, group_size):
             tensors[name] = torch.as_tensor(weights[name]).to(torch.float32).contiguous()
     meta = ref.config_to_metadata(cfg)
     meta.update(format_version=Q8_FORMAT_VERSION, quantization="q8", group_size=str(group_size))
+    if int8_activations:
+        meta["activations"] = "int8"
     st.write(path, tensors, meta)
 
 
@@ -116,6 +159,8 @@ def load_checkpoint_q8(path):
         raise ValueError(f"{path}: not a q8 checkpoint")
     cfg = ref.config_from_metadata(dict(meta, format_version=ref.FORMAT_VERSION))
     group_size = int(meta["group_size"])
+    if meta.get("activations", "fp32") not in ("fp32", "int8"):
+        raise ValueError(f"{path}: activations {meta['activations']!r}")
     fp32, q8 = {}, {}
     for name, shape in ref.tensor_names_and_shapes(cfg):
         if is_matrix(name, shape):
@@ -132,10 +177,12 @@ def main():
     ap.add_argument("src", help="float32 checkpoint (format_version 1)")
     ap.add_argument("dst", help="q8 checkpoint to write (format_version 2)")
     ap.add_argument("--group-size", type=int, default=32, help="weights per scale (default 32)")
+    ap.add_argument("--activations", choices=["fp32", "int8"], default="fp32",
+                    help="int8: the file asks engines to quantize each matvec input too (W8A8)")
     args = ap.parse_args()
     cfg, weights = ref.load_checkpoint(args.src)
-    save_checkpoint_q8(args.dst, cfg, weights, args.group_size)
-    print(f"wrote {args.dst}: q8, group size {args.group_size}, "
+    save_checkpoint_q8(args.dst, cfg, weights, args.group_size, args.activations == "int8")
+    print(f"wrote {args.dst}: q8, group size {args.group_size}, activations {args.activations}, "
           f"{os.path.getsize(args.dst)} bytes (from {os.path.getsize(args.src)})")
 
 

@@ -274,8 +274,17 @@ def load_checkpoint(path):
 # Building blocks (all float64)
 # --------------------------------------------------------------------------
 
+# W8A8 (int8 activations, tools/quantize.py): when set to a function, every
+# linear() first replaces its input x by what that function returns (x's
+# group-wise int8 form, dequantized), as an engine that quantizes each matvec
+# input does. None: the plain model.
+ACTIVATION_QUANT = None
+
+
 def linear(x, w):
     """y = W @ x for every row of x: x [..., in], w [out, in] -> [..., out]."""
+    if ACTIVATION_QUANT is not None:
+        x = ACTIVATION_QUANT(x)
     return x @ w.T
 
 
