@@ -593,27 +593,30 @@ ATTNRESDEF void attnres_block_close(attnres_block_state *bs);
 
 /* THE HOOKS, named once. The forward pass calls these names for its
    hot loops; with the kernel file built in (ATTNRES_KERNELS) they are its
-   functions, otherwise the scalar ones below. Only these are hooked (the
-   int8 matvec is the same loop for a quantized model), because only they
-   are worth it: per token, matvec touches every weight
-   (over 99% of the arithmetic and of the bytes read), and attention grows
-   with the context. Everything else (RMSNorm, RoPE, SwiGLU's activation,
+   functions, otherwise the scalar ones below. Only these are hooked,
+   because only they are worth it: per token, matvec touches every weight
+   (over 99% of the arithmetic and of the bytes read; the int8 matvecs are
+   the same loop for a quantized model), and attention grows with the
+   context. The one more is W8A8's quantization of each matvec input
+   (QUANTIZE_X): only dim-sized work, but it runs on one thread while the
+   others wait, and as a scalar loop it took a tenth of a 110M W8A8 decode
+   on two threads. Everything else (RMSNorm, RoPE, SwiGLU's activation,
    the depth softmax over at most L+1 sources of dim floats) is a few
    thousand operations per sublayer against dim^2 for one matvec: at the
    benchmark's 110M shape, under 0.5% of the work (docs/performance.md
    measures it). */
 #ifdef ATTNRES_KERNELS
-#define ATTNRES__MATVEC    attnres_kernel_matvec
-#define ATTNRES__MATVEC_Q8 attnres_kernel_matvec_q8
+#define ATTNRES__MATVEC      attnres_kernel_matvec
+#define ATTNRES__MATVEC_Q8   attnres_kernel_matvec_q8
 #define ATTNRES__MATVEC_W8A8 attnres_kernel_matvec_w8a8
-#define ATTNRES__QUANTIZE_X attnres_kernel_quantize_q8
-#define ATTNRES__ATTEND    attnres_kernel_attend
+#define ATTNRES__QUANTIZE_X  attnres_kernel_quantize_q8
+#define ATTNRES__ATTEND      attnres_kernel_attend
 #else
-#define ATTNRES__MATVEC    attnres_matvec
-#define ATTNRES__MATVEC_Q8 attnres_matvec_q8
+#define ATTNRES__MATVEC      attnres_matvec
+#define ATTNRES__MATVEC_Q8   attnres_matvec_q8
 #define ATTNRES__MATVEC_W8A8 attnres_matvec_w8a8
-#define ATTNRES__QUANTIZE_X attnres_quantize_q8
-#define ATTNRES__ATTEND    attnres_attend
+#define ATTNRES__QUANTIZE_X  attnres_quantize_q8
+#define ATTNRES__ATTEND      attnres_attend
 #endif
 
 /* From part 2: every fallible function reports through these. */
@@ -2565,7 +2568,7 @@ ATTNRES__PRIVATE int attnres__q8_from_meta(const attnres__st_file *f, const attn
     if (act && strcmp(act, "fp32") != 0 && strcmp(act, "int8") != 0)
         return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: activations \"%.40s\" is not supported "
                              "(this library reads \"int8\" or \"fp32\")", act);
-    if (act && !kind)
+    if (act && strcmp(act, "int8") == 0 && !kind)
         return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: metadata has 'activations' but no "
                              "'quantization' (int8 activations need int8 weights)");
     *act8 = act && strcmp(act, "int8") == 0;

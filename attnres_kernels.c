@@ -20,8 +20,9 @@
      portable scalar         any other target: the header's own scalar loops
      CUDA                    attnres_kernels.cu, make CUDA=1 (see that file)
 
-   THE KERNELS: the header's two hooks (see "THE HOOKS" in attnres.h: only
-   these two loops carry enough of the work to be worth a kernel). Each
+   THE KERNELS: the header's hooks (see "THE HOOKS" in attnres.h: matvec
+   in its three number formats and attention carry almost all the work;
+   W8A8's input quantization runs while other threads wait). Each
    means exactly what the scalar function of the same name in attnres.h
    means; the scalar one is the reference.
      attnres_kernel_matvec            == attnres_matvec            out = W x

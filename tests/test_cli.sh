@@ -568,5 +568,26 @@ expect_status 2 "not one of" "--quantize q4" -- "$block" --quantize q4
 if [ "$st$st2" = "00" ] && cmp -s "$tmp/q8file" "$tmp/q8file2"; then ok "a q8 checkpoint runs as it is, with or without --quantize q8"
 else fail "q8 checkpoint: exit $st/$st2: $(head -c 80 "$tmp/q8file")"; fi
 
+# ---- --quantize w8a8: int8 activations too ------------------------------------------
+"$run" "$block" --quantize w8a8 -p "The little robot" -n 60 -t 0 -q > "$tmp/w8a8a" 2>&1; s1=$?
+"$run" "$block" --quantize=w8a8 -p "The little robot" -n 60 -t 0 -q --path two-phase > "$tmp/w8a8b" 2>&1; s2=$?
+same=$(cmp -s "$tmp/fp32" "$tmp/w8a8a" && echo same || echo differs)
+if [ "$s1$s2" = "00" ] && [ -s "$tmp/w8a8a" ] && cmp -s "$tmp/w8a8a" "$tmp/w8a8b"; then
+  ok "--quantize w8a8: greedy text on both paths, identical to each other ($same from fp32: $(head -c 60 "$tmp/w8a8a" | tr '\n' ' '))"
+else fail "--quantize w8a8: exit $s1/$s2; $(head -c 80 "$tmp/w8a8a")"; fi
+# the probabilities show which arithmetic ran: a W8A8 checkpoint as stored = a q8 one with
+# --quantize w8a8 (bit for bit), and differs from the q8 one as stored (W8); --quantize q8
+# turns a W8A8 file back to W8
+w8a8file="$golden/w8a8_block_s2.model.safetensors"; q8file="$golden/q8_block_s2.model.safetensors"
+"$run" "$w8a8file" -p "ab" -n 5 -t 0 -q --probs 4 --probs-file "$tmp/p_w8a8file" > /dev/null 2>&1; st1=$?
+"$run" "$q8file" --quantize w8a8 -p "ab" -n 5 -t 0 -q --probs 4 --probs-file "$tmp/p_q8flag" > /dev/null 2>&1; st2=$?
+"$run" "$q8file" -p "ab" -n 5 -t 0 -q --probs 4 --probs-file "$tmp/p_q8file" > /dev/null 2>&1; st3=$?
+"$run" "$w8a8file" --quantize q8 -p "ab" -n 5 -t 0 -q --probs 4 --probs-file "$tmp/p_w8flag" > /dev/null 2>&1; st4=$?
+if [ "$st1$st2$st3$st4" = "0000" ] && [ -s "$tmp/p_w8a8file" ] && cmp -s "$tmp/p_w8a8file" "$tmp/p_q8flag" &&
+   ! cmp -s "$tmp/p_w8a8file" "$tmp/p_q8file" && cmp -s "$tmp/p_w8flag" "$tmp/p_q8file"; then
+  ok "a W8A8 checkpoint runs W8A8 as stored (= q8 file + --quantize w8a8, != q8 file as stored); --quantize q8 makes it W8"
+else fail "W8A8 checkpoint: exit $st1/$st2/$st3/$st4"; fi
+expect_status 2 "q8, w8a8" "--quantize a8" -- "$block" --quantize a8
+
 echo "# summary test_cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -357,6 +357,31 @@ static void test_q8_edits(void) {
 #undef Q8_META
 }
 
+/* A W8A8 checkpoint ("activations": "int8") with its key edited. */
+#define W8A8_MODEL GOLDEN_DIR "/w8a8_block_s2.model.safetensors"
+static void test_w8a8_edits(void) {
+    edit e;
+    attnres_model m;
+    attnres_error err;
+    int rc;
+    rc = attnres_model_load(&m, W8A8_MODEL, &err);
+    check(rc == ATTNRES_OK && m.q8.group_size == 32 && m.q8.int8_activations == 1,
+          "w8a8: \"activations\": \"int8\" loads with int8_activations = 1");
+    attnres_model_free(&m);
+    memset(&e, 0, sizeof e); e.meta_key = "activations"; e.meta_value = "fp32";
+    rc = rewrite(W8A8_MODEL, TMP_PATH, &e) ? attnres_model_load(&m, TMP_PATH, &err) : -1;
+    check(rc == ATTNRES_OK && m.q8.group_size == 32 && m.q8.int8_activations == 0,
+          "w8a8: \"activations\": \"fp32\" loads as W8 (int8_activations = 0)");
+    attnres_model_free(&m);
+    memset(&e, 0, sizeof e); e.meta_key = "activations"; e.meta_value = "int4";
+    edit_case_of(W8A8_MODEL, &e, ATTNRES_ERR_FORMAT, "activations \"int4\" is not supported", "w8a8: unknown activations");
+    memset(&e, 0, sizeof e); e.meta_key = "activations"; e.meta_value = "";
+    edit_case_of(W8A8_MODEL, &e, ATTNRES_ERR_FORMAT, "activations \"\" is not supported", "w8a8: empty activations");
+    memset(&e, 0, sizeof e); e.meta_key = "quantization"; e.meta_value = NULL;
+    edit_case_of(W8A8_MODEL, &e, ATTNRES_ERR_FORMAT, "'activations' but no 'quantization'",
+                 "w8a8: int8 activations on fp32 weights");
+}
+
 static void test_edits(void) {
     edit e;
 #define EDIT(field, value) (memset(&e, 0, sizeof e), e.field = (value), &e)
@@ -1063,6 +1088,7 @@ int main(int argc, char **argv) {
     test_edits();
     test_format2_edits();
     test_q8_edits();
+    test_w8a8_edits();
     test_forward_errors();
     test_sampler_errors();
     test_read_counts();

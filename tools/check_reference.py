@@ -23,12 +23,15 @@
    reference.forward's logits to 1e-9, and the stored logits are those
    float64 logits rounded to float32. So the C engine, in that test,
    equals an independently checked PyTorch result.
-6. The int8 (q8) fixtures: each q8_NAME model dequantized here in numpy
+6. The int8 fixtures: each q8_NAME model dequantized here in numpy
    (scale * q per group of group_size; the tied output projection
    quantized here from the embeddings by the documented rule: scale =
    max|w|/127 in float32, round half away from zero), run through the
    numpy decoder above, gives the stored fake-quantization logits to 1e-5
-   of max(1, |logit|) (float32 products of scale and q against exact ones).
+   of max(1, |logit|) (float32 products of scale and q against exact ones);
+   and with every matvec input rounded to int8 by the same rule inside
+   the numpy decoder (W8A8), the stored w8a8_NAME logits, whose prompts
+   keep every activation at least 1e-4 of a step from a rounding boundary.
 7. Device placement of the training modules (tools/train.py TinyLM and
    tools/experiment.py ExperimentLM with every ablation): with the weights
    and tokens on PyTorch's "meta" device, a forward and backward pass runs
@@ -115,6 +118,17 @@ class Decoder:
         self.L = 2 * self.n_layers
         self.key_cache = np.zeros((self.n_layers, self.seq_len, self.kv_dim))
         self.value_cache = np.zeros((self.n_layers, self.seq_len, self.kv_dim))
+        self.act_group = 0   # > 0: W8A8, every matvec input rounded to int8 in groups of this size
+
+    def mv(self, w, x):
+        """w @ x; for W8A8 x first becomes its group-wise int8 form s * q, by the
+        documented rule (s = max|x| / 127, q = round half away from zero of x / s)."""
+        if self.act_group:
+            g = x.reshape(-1, self.act_group)
+            s = np.abs(g).max(axis=1, keepdims=True) / 127.0
+            y = g / np.where(s > 0, s, 1.0)
+            x = (s * np.clip(np.sign(y) * np.floor(np.abs(y) + 0.5), -127, 127)).reshape(-1)
+        return w @ x
 
     def head_norm(self, v, gain):
         """QK-norm: RMSNorm over every head of v (heads of hd), one gain [hd]."""
@@ -122,12 +136,12 @@ class Decoder:
 
     def attn(self, layer, x, pos):
         p = f"layers.{layer}.attention."
-        q, k = self.w[p + "wq.weight"] @ x, self.w[p + "wk.weight"] @ x
+        q, k = self.mv(self.w[p + "wq.weight"], x), self.mv(self.w[p + "wk.weight"], x)
         if self.qk_norm:   # before RoPE, as Qwen3 defines it
             q, k = self.head_norm(q, self.w[p + "q_norm.weight"]), self.head_norm(k, self.w[p + "k_norm.weight"])
         q = np_rope(q, pos, self.hd, self.theta)
         self.key_cache[layer, pos] = np_rope(k, pos, self.hd, self.theta)
-        self.value_cache[layer, pos] = self.w[p + "wv.weight"] @ x
+        self.value_cache[layer, pos] = self.mv(self.w[p + "wv.weight"], x)
         out = np.zeros(self.n_heads * self.hd)
         group = self.n_heads // self.n_kv
         for hq in range(self.n_heads):
@@ -137,7 +151,7 @@ class Decoder:
             vs = self.value_cache[layer, :pos + 1, kvh * self.hd:(kvh + 1) * self.hd]
             a = np_softmax(ks @ qh / np.sqrt(self.hd))
             out[hq * self.hd:(hq + 1) * self.hd] = a @ vs
-        return self.w[p + "wo.weight"] @ out
+        return self.mv(self.w[p + "wo.weight"], out)
 
     def f(self, l, h, pos):
         i = l // 2
@@ -145,8 +159,8 @@ class Decoder:
             return self.attn(i, np_rmsnorm(h, self.w[f"layers.{i}.attention_norm.weight"], self.eps), pos)
         p = f"layers.{i}.feed_forward."
         xn = np_rmsnorm(h, self.w[f"layers.{i}.ffn_norm.weight"], self.eps)
-        a, b = self.w[p + "w1.weight"] @ xn, self.w[p + "w3.weight"] @ xn
-        return self.w[p + "w2.weight"] @ (a / (1.0 + np.exp(-a)) * b)
+        a, b = self.mv(self.w[p + "w1.weight"], xn), self.mv(self.w[p + "w3.weight"], xn)
+        return self.mv(self.w[p + "w2.weight"], a / (1.0 + np.exp(-a)) * b)
 
     def res(self, l):
         if l == self.L:
@@ -183,13 +197,14 @@ class Decoder:
             out_h, alpha = np_depth(blocks, *self.res(self.L), self.eps)
             alphas.append(alpha)
         w_out = self.w["tok_embeddings.weight"] if self.tied else self.w["output.weight"]
-        logits = w_out @ np_rmsnorm(out_h, self.w["norm.weight"], self.eps)
+        logits = self.mv(w_out, np_rmsnorm(out_h, self.w["norm.weight"], self.eps))
         return logits, {"h": np.stack(hs), "out_h": out_h, "alphas": alphas, "blocks": blocks}
 
 
-def decode(arrays, meta, tokens):
+def decode(arrays, meta, tokens, act_group=0):
     """Run the token-by-token decoder; returns arrays in the fixture layout."""
     dec = Decoder(arrays, meta)
+    dec.act_group = act_group
     T = len(tokens)
     res = {"logits": [], "h": [], "out_h": []}
     alpha_rows, blocks = [], []
@@ -353,6 +368,8 @@ def check_q8(golden):
     names = sorted(fn[3:-len(".model.safetensors")] for fn in os.listdir(golden)
                    if fn.startswith("q8_") and fn.endswith(".model.safetensors"))
     report(bool(names), f"q8: {len(names)} int8 fixture(s) in {golden}")
+    w8a8 = [n for n in names if os.path.exists(os.path.join(golden, f"w8a8_{n}.expect.safetensors"))]
+    report(len(w8a8) == len(names), f"w8a8: an expect fixture for {len(w8a8)} of the {len(names)} q8 models")
     for name in names:
         arrays, meta = st.read(os.path.join(golden, f"q8_{name}.model.safetensors"))
         expect, _ = st.read(os.path.join(golden, f"q8_{name}.expect.safetensors"))
@@ -378,6 +395,14 @@ def check_q8(golden):
         worst = float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))))
         report(worst <= 1e-5, f"q8_{name:16s} numpy dequantization + decoder vs the stored fake-quant logits: "
                               f"max |diff| / max(1, |logit|) {worst:.2e} (tol 1e-5)")
+        if name in w8a8:   # the same weights with every matvec input rounded too
+            expect, emeta = st.read(os.path.join(golden, f"w8a8_{name}.expect.safetensors"))
+            got = decode(w, meta, expect["tokens"], act_group=G)["logits"]
+            want = expect["logits"].astype(np.float64)
+            worst = float(np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))))
+            report(worst <= 1e-5 and float(emeta["min_rounding_margin"]) >= 1e-4,
+                   f"w8a8_{name:14s} numpy W8A8 decoder vs the stored logits: max |diff| / max(1, |logit|) "
+                   f"{worst:.2e} (tol 1e-5); activations >= {emeta['min_rounding_margin']} of a step from a boundary")
 
 
 class _DeviceMix(torch.overrides.TorchFunctionMode):
