@@ -1836,6 +1836,9 @@ ATTNRES__PRIVATE int attnres__check_forward(const attnres_model *m, const attnre
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "forward: the state was made for a different config");
     if (s->path != ATTNRES_PATH_DIRECT && s->path != ATTNRES_PATH_TWO_PHASE)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "forward: unknown path %d (DIRECT or TWO_PHASE)", s->path);
+    if (m->q8.int8_activations && m->q8.group_size <= 0)   /* else it would quietly run fp32 */
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "forward: int8_activations is set on a model that is not "
+                             "quantized (call attnres_model_quantize first)");
     if (token < 0 || token >= c->vocab_size)
         return attnres__fail(err, ATTNRES_ERR_RANGE, "forward: token %d out of range [0, %d)",
                              token, c->vocab_size);

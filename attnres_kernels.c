@@ -14,7 +14,8 @@
      AVX2 + FMA + OpenMP     make SIMD=1 OMP=1 test
                                = the above plus -fopenmp; threads from OMP_NUM_THREADS
      NEON, aarch64           make SIMD=1 test   on an arm64 machine (NEON is always
-                             there on aarch64, no flag needed). Dot products only.
+                             there on aarch64, no flag needed). The matvecs (fp32,
+                             W8, W8A8), the W8A8 quantizer and attention's dot products.
                              Without an ARM machine: make test-neon (mk/neon.mk) runs
                              the whole suite under qemu-aarch64; not timed on ARM hardware.
      portable scalar         any other target: the header's own scalar loops
@@ -574,7 +575,9 @@ void attnres_kernel_attend(float *out, float *att, const float *q,
 /* ======================================================================== */
 
 const char *attnres_kernel_name(void) {
-#if defined(ATTNRES_K_AVX2)
+#if defined(ATTNRES_K_AVX2) && defined(__AVXVNNI__)
+#define ATTNRES_K_ISA "avx2+fma+avx-vnni"
+#elif defined(ATTNRES_K_AVX2)
 #define ATTNRES_K_ISA "avx2+fma"
 #elif defined(ATTNRES_K_NEON)
 #define ATTNRES_K_ISA "neon"

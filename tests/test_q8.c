@@ -285,6 +285,17 @@ static void test_refusals(void) {
           "group size 24 for dim 64: refused, model unchanged (\"%s\")", err.message);
     rc = attnres_model_quantize(&m, 0, &err);
     check(rc == ATTNRES_ERR_CONFIG && m.memory == memory, "group size 0: refused (\"%s\")", err.message);
+    {   /* int8 activations need int8 weights: refused, not silently fp32 */
+        attnres_state st;
+        if (attnres_state_init(&st, &m.config, &err) == ATTNRES_OK) {
+            m.q8.int8_activations = 1;
+            check(attnres_forward(&m, &st, 1, 0, &err) == NULL && err.code == ATTNRES_ERR_CONFIG &&
+                  strstr(err.message, "not quantized"),
+                  "int8_activations on an fp32 model: forward refuses (\"%s\")", err.message);
+            m.q8.int8_activations = 0;
+            attnres_state_free(&st);
+        }
+    }
     m.weights.w2[77] = (float)INFINITY;
     rc = attnres_model_quantize(&m, G, &err);
     check(rc == ATTNRES_ERR_RANGE && strstr(err.message, "w2[77]") && m.memory == memory,
