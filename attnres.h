@@ -24,8 +24,10 @@
 
    INT8 WEIGHTS. attnres_model_quantize(&model, 32, &err) after loading
    replaces every matrix by group-wise int8 (one fp32 scale per 32 weights
-   of a row); the forward pass then reads a quarter of the bytes. A
-   checkpoint stored that way (tools/quantize.py) loads as it is.
+   of a row); the forward pass then reads a quarter of the bytes. Setting
+   model.q8.int8_activations = 1 also rounds every matvec input to int8
+   (W8A8): int8 x int8 products, faster, with a second rounding. A
+   checkpoint stored either way (tools/quantize.py) loads as it is.
    docs/quantization.md has the format, the error and the speed.
 
    STABLE API (kept across minor versions): the types and functions under
@@ -260,8 +262,10 @@ typedef struct {
                               and groups, before each matvec, and the products
                               are int8 x int8 (as llama2.c's runq.c does): a
                               second rounding, for faster arithmetic. Set it
-                              after attnres_model_quantize, or a checkpoint
-                              with "activations": "int8" sets it. */
+                              before or after attnres_model_quantize (which
+                              keeps it), or a checkpoint with "activations":
+                              "int8" sets it; on an fp32 model attnres_forward
+                              refuses it. */
     attnres_q8 wq, wk, wv, wo, w1, w2, w3, output;   /* shapes as in attnres_weights */
 } attnres_q8_weights;
 
@@ -1661,6 +1665,7 @@ ATTNRESDEF int attnres_model_quantize(attnres_model *m, int G, attnres_error *er
     attnres_quantize_q8(q.q8.w2.q, q.q8.w2.scale, w->w2, NL * D, HD, G);
     attnres_quantize_q8(q.q8.w3.q, q.q8.w3.scale, w->w3, NL * HD, D, G);
     attnres_quantize_q8(q.q8.output.q, q.q8.output.scale, w->output, c->vocab_size, D, G);
+    q.q8.int8_activations = m->q8.int8_activations;   /* a W8A8 request made before quantizing */
     attnres_model_free(m);
     *m = q;
     return attnres__ok(err);

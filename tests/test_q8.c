@@ -292,8 +292,7 @@ static void test_refusals(void) {
             check(attnres_forward(&m, &st, 1, 0, &err) == NULL && err.code == ATTNRES_ERR_CONFIG &&
                   strstr(err.message, "not quantized"),
                   "int8_activations on an fp32 model: forward refuses (\"%s\")", err.message);
-            m.q8.int8_activations = 0;
-            attnres_state_free(&st);
+            attnres_state_free(&st);   /* the flag stays set: quantizing below keeps it */
         }
     }
     m.weights.w2[77] = (float)INFINITY;
@@ -302,7 +301,8 @@ static void test_refusals(void) {
           "an Inf weight: refused, model unchanged (\"%s\")", err.message);
     m.weights.w2[77] = 0.0f;
     rc = attnres_model_quantize(&m, G, &err);
-    check(rc == ATTNRES_OK, "then quantizes");
+    check(rc == ATTNRES_OK && m.q8.int8_activations == 1,
+          "then quantizes, keeping the int8_activations set before (W8A8 from here on)");
     rc = attnres_model_quantize(&m, G, &err);
     check(rc == ATTNRES_ERR_RANGE && strstr(err.message, "already"), "twice: refused (\"%s\")", err.message);
     attnres_model_free(&m);
