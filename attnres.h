@@ -99,8 +99,10 @@
 
    VERSION HISTORY
      0.6.0  int8 activations (W8A8): attnres_q8_weights.int8_activations,
-            attnres_matvec_w8a8, a fourth kernel hook (matvec_w8a8), the
-            checkpoint key "activations": "int8"; the state has xq, xq_scale.
+            attnres_matvec_w8a8, two more kernel hooks (matvec_w8a8 and
+            quantize_q8, W8A8's input rounding), the checkpoint key
+            "activations": "int8"; the state has xq, xq_scale;
+            attnres_quantize_q8 gives a group holding NaN or Inf that scale.
      0.5.0  group-wise int8 weights (docs/quantization.md): attnres_q8,
             attnres_model.q8, attnres_model_quantize, the building blocks
             attnres_quantize_q8 / attnres_dequantize_q8 / attnres_matvec_q8,
