@@ -588,6 +588,16 @@ if [ "$st1$st2$st3$st4" = "0000" ] && [ -s "$tmp/p_w8a8file" ] && cmp -s "$tmp/p
   ok "a W8A8 checkpoint runs W8A8 as stored (= q8 file + --quantize w8a8, != q8 file as stored); --quantize q8 makes it W8"
 else fail "W8A8 checkpoint: exit $st1/$st2/$st3/$st4"; fi
 expect_status 2 "q8, w8a8" "--quantize a8" -- "$block" --quantize a8
+# the statistics line names the arithmetic that ran
+st_fp=$("$run" "$block" -p "ab" -n 2 -t 0 2>&1 >/dev/null | tail -n 1)
+st_w8=$("$run" "$w8a8file" --quantize q8 -p "ab" -n 2 -t 0 2>&1 >/dev/null | tail -n 1)
+st_a8=$("$run" "$w8a8file" -p "ab" -n 2 -t 0 2>&1 >/dev/null | tail -n 1)
+case "$st_fp|$st_w8|$st_a8" in
+  *"; fp32; "*"|"*"int8 weights (q8), groups of 32"*"|"*"int8 weights and activations (w8a8), groups of 32"*)
+    ok "the statistics line says fp32, q8 or w8a8 as it ran" ;;
+  *) fail "statistics line: '$st_fp' / '$st_w8' / '$st_a8'" ;;
+esac
+
 
 echo "# summary test_cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

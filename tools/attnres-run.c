@@ -1369,13 +1369,18 @@ int main(int argc, char **argv) {
     }
     status = close_export(&ex.alpha, status);
     status = close_export(&ex.probs, status);
-    if (status == 0 && !o.quiet)
-        fprintf(stderr, "generated %d token%s in %.3f s (%.1f tokens/s); prompt %d tokens; %s; "
+    if (status == 0 && !o.quiet) {
+        char numbers[64];   /* which arithmetic ran */
+        if (!model.q8.group_size) snprintf(numbers, sizeof numbers, "fp32");
+        else snprintf(numbers, sizeof numbers, "int8 weights%s, groups of %d",
+                      model.q8.int8_activations ? " and activations (w8a8)" : " (q8)", model.q8.group_size);
+        fprintf(stderr, "generated %d token%s in %.3f s (%.1f tokens/s); prompt %d tokens; %s; %s; "
                         "context %d of seq_len %d (state %.1f KB)\n",
                 o.n_tokens, o.n_tokens == 1 ? "" : "s", t_gen, o.n_tokens > 0 && t_gen > 0.0 ? o.n_tokens / t_gen : 0.0, n_prompt,
                 c->residual == ATTNRES_RESIDUAL_STANDARD ? "standard residuals"
                 : o.path == ATTNRES_PATH_TWO_PHASE ? "AttnRes, two-phase path" : "AttnRes, direct path",
-                state.n_ctx, c->seq_len, attnres_state_bytes(c, state.n_ctx) / 1024.0);
+                numbers, state.n_ctx, c->seq_len, attnres_state_bytes(c, state.n_ctx) / 1024.0);
+    }
     if (status == 0 && !o.quiet && o.alpha_path) fprintf(stderr, "wrote %s\n", q(o.alpha_path));
     if (status == 0 && !o.quiet && o.probs_path) fprintf(stderr, "wrote %s\n", q(o.probs_path));
     if (status == 0 && dm.sum) {
