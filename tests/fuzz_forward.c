@@ -5,8 +5,9 @@
 
    The models are built in memory (attnres_model_init, then weights from a
    fixed xorshift stream), so no file is involved. The first input byte
-   picks one of four configs (standard; Full AttnRes; Block AttnRes with S
-   not dividing L; GQA with tied embeddings); every following group of four
+   picks one of six models (standard; Full AttnRes; Block AttnRes with S
+   not dividing L; GQA with tied embeddings; and the last two again with
+   int8 weights and activations, W8A8, groups of 4); every following group of four
    bytes is one call. Tokens and positions are drawn so that roughly half
    are out of range, including INT_MIN and INT_MAX.
 
@@ -35,7 +36,7 @@
 #include "../attnres.h"
 #endif
 
-#define N_CONFIGS 4
+#define N_CONFIGS 6   /* 4 and 5: configs 2 and 3 in W8A8 */
 #define MAX_SEQ   8
 
 static attnres_model models[N_CONFIGS];
@@ -52,6 +53,7 @@ static void require(int ok, const char *what, const attnres_error *err) {
 static attnres_config tiny_config(int which) {
     attnres_config c;
     memset(&c, 0, sizeof c);
+    if (which >= 4) which -= 2;   /* the W8A8 copies of configs 2 and 3 */
     c.dim = 8; c.hidden_dim = 12; c.n_layers = 2; c.n_heads = 2; c.n_kv_heads = 2;
     c.vocab_size = 16; c.seq_len = MAX_SEQ; c.rope_theta = 10000.0f; c.norm_eps = 1e-5f;
     if (which == 1) { c.residual = ATTNRES_RESIDUAL_ATTNRES; c.block_size = 1; }
@@ -71,6 +73,10 @@ static void setup(void) {
         require(attnres_model_init(&models[k], &c, &err) == ATTNRES_OK, "model_init", &err);
         for (i = 0; i < models[k].n_floats; i++)   /* uniform in [-0.5, 0.5) */
             models[k].memory[i] = attnres_random_f32(&rng) - 0.5f;
+        if (k >= 4) {   /* W8A8: int8 weights (groups of 4 divide every dim here) and activations */
+            require(attnres_model_quantize(&models[k], 4, &err) == ATTNRES_OK, "quantize", &err);
+            models[k].q8.int8_activations = 1;
+        }
         require(attnres_state_init(&fresh[k], &c, &err) == ATTNRES_OK, "state_init", &err);
     }
     ready = 1;
