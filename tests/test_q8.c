@@ -191,6 +191,37 @@ static int decode(const attnres_model *m, int path, const int32_t *tokens, int T
     return 1;
 }
 
+/* Decodes the prompt on both depth paths (one for standard residuals) and
+   compares logits, the output vector and the depth weights with the fixture
+   e within ATOL + RTOL*|ref| at every position; no allocation in forward.
+   logits [T, vocab], out_h [T, dim], alpha [T, L+1, N+1]: scratch. */
+static void check_paths(const attnres_model *m, attnres__st_file *e, const char *name, const char *kind,
+                        const int32_t *tokens, size_t T, float *logits, float *out_h, float *alpha) {
+    size_t V = (size_t)m->config.vocab_size, D = (size_t)m->config.dim;
+    size_t A = ((size_t)attnres_n_sublayers(&m->config) + 1) * ((size_t)attnres_n_blocks(&m->config) + 1);
+    int attnres = m->config.residual == ATTNRES_RESIDUAL_ATTNRES, path_i;
+    char label[160];
+    long mallocs = -1;
+    float *want;
+    for (path_i = 0; path_i < (attnres ? 2 : 1); path_i++) {
+        const char *path_name = path_i ? "two-phase" : "direct";
+        if (!decode(m, path_i, tokens, (int)T, logits, out_h, alpha, &mallocs)) return;
+        check(mallocs == 0, "%-18s %s%s: %zu tokens decoded, no allocation in attnres_forward", name, kind,
+              path_name, T);
+        snprintf(label, sizeof label, "%-18s %s%-9s logits vs fake-quant", name, kind, path_name);
+        if ((want = fixture_f32(e, "logits", T * V))) check_close(label, logits, want, T * V, ATOL, RTOL);
+        free(want);
+        snprintf(label, sizeof label, "%-18s %s%-9s vector into the final norm", name, kind, path_name);
+        if ((want = fixture_f32(e, "out_h", T * D))) check_close(label, out_h, want, T * D, ATOL, RTOL);
+        free(want);
+        if (attnres) {
+            snprintf(label, sizeof label, "%-18s %s%-9s alpha, every sublayer + output", name, kind, path_name);
+            if ((want = fixture_f32(e, "alpha", T * A))) check_close(label, alpha, want, T * A, ATOL, RTOL);
+            free(want);
+        }
+    }
+}
+
 static int same_q8(const attnres_model *a, const attnres_model *b) {
     const attnres_q8 *x[8] = {&a->q8.wq, &a->q8.wk, &a->q8.wv, &a->q8.wo, &a->q8.w1, &a->q8.w2, &a->q8.w3, &a->q8.output};
     const attnres_q8 *y[8] = {&b->q8.wq, &b->q8.wk, &b->q8.wv, &b->q8.wo, &b->q8.w1, &b->q8.w2, &b->q8.w3, &b->q8.output};
@@ -203,16 +234,15 @@ static int same_q8(const attnres_model *a, const attnres_model *b) {
 }
 
 static void test_case(const char *name) {
-    char path[256], label[160];
+    char path[256];
     attnres_model m, stored;
     attnres_error err;
     attnres__st_file e;
     const attnres__st_tensor *tok;
     int32_t *tokens = NULL;
-    float *logits = NULL, *logits_file = NULL, *out_h = NULL, *alpha = NULL, *want;
+    float *logits = NULL, *logits_file = NULL, *out_h = NULL, *alpha = NULL;
     size_t T, V, D, A;
     long mallocs = -1, live;
-    int path_i;
 
     memset(&stored, 0, sizeof stored);
     if (!fixture_model(&m, name)) return;
@@ -235,22 +265,7 @@ static void test_case(const char *name) {
     A = ((size_t)attnres_n_sublayers(&m.config) + 1) * ((size_t)attnres_n_blocks(&m.config) + 1);
     logits = calloc(T * V + 1, sizeof(float)); logits_file = calloc(T * V + 1, sizeof(float));
     out_h = calloc(T * D + 1, sizeof(float)); alpha = calloc(T * A + 1, sizeof(float));
-    for (path_i = 0; tokens && path_i < (m.config.residual == ATTNRES_RESIDUAL_ATTNRES ? 2 : 1); path_i++) {
-        const char *path_name = path_i ? "two-phase" : "direct";
-        if (!decode(&m, path_i, tokens, (int)T, logits, out_h, alpha, &mallocs)) break;
-        check(mallocs == 0, "%-18s %s: %zu tokens decoded, no allocation in attnres_forward", name, path_name, T);
-        snprintf(label, sizeof label, "%-18s %-9s logits vs fake-quant", name, path_name);
-        if ((want = fixture_f32(&e, "logits", T * V))) check_close(label, logits, want, T * V, ATOL, RTOL);
-        free(want);
-        snprintf(label, sizeof label, "%-18s %-9s vector into the final norm", name, path_name);
-        if ((want = fixture_f32(&e, "out_h", T * D))) check_close(label, out_h, want, T * D, ATOL, RTOL);
-        free(want);
-        if (m.config.residual == ATTNRES_RESIDUAL_ATTNRES) {
-            snprintf(label, sizeof label, "%-18s %-9s alpha, every sublayer + output", name, path_name);
-            if ((want = fixture_f32(&e, "alpha", T * A))) check_close(label, alpha, want, T * A, ATOL, RTOL);
-            free(want);
-        }
-    }
+    if (tokens) check_paths(&m, &e, name, "", tokens, T, logits, out_h, alpha);
     /* the stored q8 checkpoint: the same bytes, so the same logits bit for bit */
     snprintf(path, sizeof path, "%s/q8_%s.model.safetensors", GOLDEN_DIR, name);
     if (attnres_model_load(&stored, path, &err) != ATTNRES_OK) {
@@ -355,16 +370,15 @@ static void test_matvec_w8a8(void) {
 }
 
 static void test_w8a8_case(const char *name) {
-    char path[256], label[160];
+    char path[256];
     attnres_model m, stored;
     attnres_error err;
     attnres__st_file e;
     const attnres__st_tensor *tok;
     int32_t *tokens = NULL;
-    float *logits = NULL, *logits_w8 = NULL, *out_h = NULL, *alpha = NULL, *want;
+    float *logits = NULL, *logits_w8 = NULL, *out_h = NULL, *alpha = NULL;
     size_t T, V, D, A, i;
     long mallocs = -1;
-    int path_i;
     double moved = 0.0;
 
     memset(&stored, 0, sizeof stored);
@@ -393,22 +407,7 @@ static void test_w8a8_case(const char *name) {
     /* W8 first, to show the flag changes the computation */
     if (tokens && decode(&m, ATTNRES_PATH_DIRECT, tokens, (int)T, logits_w8, out_h, alpha, &mallocs)) {}
     m.q8.int8_activations = 1;
-    for (path_i = 0; tokens && path_i < (m.config.residual == ATTNRES_RESIDUAL_ATTNRES ? 2 : 1); path_i++) {
-        const char *path_name = path_i ? "two-phase" : "direct";
-        if (!decode(&m, path_i, tokens, (int)T, logits, out_h, alpha, &mallocs)) break;
-        check(mallocs == 0, "%-18s W8A8 %s: %zu tokens decoded, no allocation in attnres_forward", name, path_name, T);
-        snprintf(label, sizeof label, "%-18s W8A8 %-9s logits vs fake-quant", name, path_name);
-        if ((want = fixture_f32(&e, "logits", T * V))) check_close(label, logits, want, T * V, ATOL, RTOL);
-        free(want);
-        snprintf(label, sizeof label, "%-18s W8A8 %-9s vector into the final norm", name, path_name);
-        if ((want = fixture_f32(&e, "out_h", T * D))) check_close(label, out_h, want, T * D, ATOL, RTOL);
-        free(want);
-        if (m.config.residual == ATTNRES_RESIDUAL_ATTNRES) {
-            snprintf(label, sizeof label, "%-18s W8A8 %-9s alpha, every sublayer + output", name, path_name);
-            if ((want = fixture_f32(&e, "alpha", T * A))) check_close(label, alpha, want, T * A, ATOL, RTOL);
-            free(want);
-        }
-    }
+    if (tokens) check_paths(&m, &e, name, "W8A8 ", tokens, T, logits, out_h, alpha);
     for (i = 0; tokens && i < T * V; i++) if (fabs((double)logits[i] - logits_w8[i]) > moved)
         moved = fabs((double)logits[i] - logits_w8[i]);
     check(moved > 1e-3, "%-18s W8A8 differs from W8 (max |logit diff| %.3g): the activations were rounded", name, moved);
