@@ -222,6 +222,16 @@ static void check_paths(const attnres_model *m, attnres__st_file *e, const char 
     }
 }
 
+/* 1 if models a and b decode the prompt (direct path) to the same logits,
+   bit for bit; la, lb [T, vocab], out_h, alpha: scratch. */
+static int same_logits(const attnres_model *a, const attnres_model *b, const int32_t *tokens, size_t T,
+                       float *la, float *lb, float *out_h, float *alpha) {
+    long mallocs;
+    return decode(a, ATTNRES_PATH_DIRECT, tokens, (int)T, la, out_h, alpha, &mallocs) &&
+           decode(b, ATTNRES_PATH_DIRECT, tokens, (int)T, lb, out_h, alpha, &mallocs) &&
+           memcmp(la, lb, T * (size_t)a->config.vocab_size * sizeof(float)) == 0;
+}
+
 static int same_q8(const attnres_model *a, const attnres_model *b) {
     const attnres_q8 *x[8] = {&a->q8.wq, &a->q8.wk, &a->q8.wv, &a->q8.wo, &a->q8.w1, &a->q8.w2, &a->q8.w3, &a->q8.output};
     const attnres_q8 *y[8] = {&b->q8.wq, &b->q8.wk, &b->q8.wv, &b->q8.wo, &b->q8.w1, &b->q8.w2, &b->q8.w3, &b->q8.output};
@@ -242,7 +252,7 @@ static void test_case(const char *name) {
     int32_t *tokens = NULL;
     float *logits = NULL, *logits_file = NULL, *out_h = NULL, *alpha = NULL;
     size_t T, V, D, A;
-    long mallocs = -1, live;
+    long live;
 
     memset(&stored, 0, sizeof stored);
     if (!fixture_model(&m, name)) return;
@@ -273,10 +283,8 @@ static void test_case(const char *name) {
     } else if (tokens) {
         check(stored.q8.group_size == G && same_q8(&m, &stored),
               "%-18s q8 checkpoint from the reference = quantized in C, byte for byte", name);
-        if (decode(&stored, ATTNRES_PATH_DIRECT, tokens, (int)T, logits_file, out_h, alpha, &mallocs) &&
-            decode(&m, ATTNRES_PATH_DIRECT, tokens, (int)T, logits, out_h, alpha, &mallocs))
-            check(memcmp(logits, logits_file, T * V * sizeof(float)) == 0,
-                  "%-18s q8 checkpoint: logits bit-identical to quantize-at-load", name);
+        check(same_logits(&stored, &m, tokens, T, logits_file, logits, out_h, alpha),
+              "%-18s q8 checkpoint: logits bit-identical to quantize-at-load", name);
     }
     free(tokens); free(logits); free(logits_file); free(out_h); free(alpha);
     attnres__st_close(&e);
@@ -419,10 +427,8 @@ static void test_w8a8_case(const char *name) {
         } else {
             check(stored.q8.int8_activations == 1 && same_q8(&m, &stored),
                   "%-18s \"activations\": \"int8\" checkpoint loads with int8_activations = 1, same bytes", name);
-            if (decode(&stored, ATTNRES_PATH_DIRECT, tokens, (int)T, logits_w8, out_h, alpha, &mallocs) &&
-                decode(&m, ATTNRES_PATH_DIRECT, tokens, (int)T, logits, out_h, alpha, &mallocs))
-                check(memcmp(logits, logits_w8, T * V * sizeof(float)) == 0,
-                      "%-18s W8A8 checkpoint: logits bit-identical to quantize-at-load + flag", name);
+            check(same_logits(&stored, &m, tokens, T, logits_w8, logits, out_h, alpha),
+                  "%-18s W8A8 checkpoint: logits bit-identical to quantize-at-load + flag", name);
         }
     }
     free(tokens); free(logits); free(logits_w8); free(out_h); free(alpha);
