@@ -107,7 +107,7 @@ elif [ ! -s "$out/native_block.txt" ] || [ ! -s "$out/native_block-whatif.txt" ]
   fail "the page in headless Chromium: no native numbers to compare with (the parity cases failed)"
 else
   "$NODE" web/browser_test.mjs "$web" "$CHROMIUM" "$out/native_block.txt" "$out/native_block-whatif.txt" "$out" \
-    > "$out/browser.log" 2>&1
+    "$out/native_kv-cache-over-4gib.txt" > "$out/browser.log" 2>&1
   status=$?
   grep -v '^# summary' "$out/browser.log"
   line=$(grep '^# summary browser: ' "$out/browser.log" | tail -n 1)
