@@ -286,7 +286,9 @@ typedef struct {
     size_t          n_int8;    /* 0 unless quantized                       */
 } attnres_model;
 
-/* Allocates zeroed weights for a valid config (fill them yourself). */
+/* Allocates zeroed weights for a valid config (fill them yourself). Like
+   every allocation here, weights past ATTNRES_SIZE_MAX bytes are refused
+   (ATTNRES_ERR_NOMEM) before anything is allocated. */
 ATTNRESDEF int  attnres_model_init(attnres_model *m, const attnres_config *c, attnres_error *err);
 /* Reads a .safetensors checkpoint (F32 tensors, config in __metadata__).
    Like every init function here, it fills *m from scratch: m must not hold
@@ -383,7 +385,9 @@ ATTNRESDEF int  attnres_state_init_ctx(attnres_state *s, const attnres_config *c
                                        attnres_error *err);
 ATTNRESDEF int  attnres_state_init(attnres_state *s, const attnres_config *c, attnres_error *err);
 /* The bytes attnres_state_init_ctx would allocate, asked before allocating:
-   0 if the config is invalid or n_ctx is outside [1, seq_len]. */
+   0 if the config is invalid, n_ctx is outside [1, seq_len], or the state
+   is more than one allocation can hold (ATTNRES_SIZE_MAX; 4 GiB where
+   size_t has 32 bits, as in WebAssembly), which init refuses the same way. */
 ATTNRESDEF size_t attnres_state_bytes(const attnres_config *c, int n_ctx);
 ATTNRESDEF void attnres_state_reset(attnres_state *s); /* empties the KV-cache */
 ATTNRESDEF void attnres_state_free(attnres_state *s);
