@@ -106,7 +106,10 @@
             attnres_matvec_w8a8, two more kernel hooks (matvec_w8a8 and
             quantize_q8, W8A8's input rounding), the checkpoint key
             "activations": "int8"; the state has xq, xq_scale;
-            attnres_quantize_q8 gives a group holding NaN or Inf that scale.
+            attnres_quantize_q8 gives a group holding NaN or Inf that scale;
+            sizes are counted in 64 bits and a model or state past one
+            allocation (ATTNRES_SIZE_MAX; 4 GiB with a 32-bit size_t, as
+            in WebAssembly) is refused, never allocated at a wrapped size.
      0.5.0  group-wise int8 weights (docs/quantization.md): attnres_q8,
             attnres_model.q8, attnres_model_quantize, the building blocks
             attnres_quantize_q8 / attnres_dequantize_q8 / attnres_matvec_q8,
