@@ -67,7 +67,8 @@ $(FLAGS_STAMP): FORCE | $(BUILD)
 	  [ -f $@ ] && echo "flags changed: $(BUILD) is rebuilt with $$flags"; \
 	  printf '%s\n' "$$flags" > $@; fi
 
-TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static test_import test_q8
+TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static test_import test_q8 \
+           test_sizes test_sizes_m32 test_regress_m32
 SOURCES := $(wildcard tests/*.c)
 STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
 
@@ -130,6 +131,8 @@ help:
 	@echo "make test SAN=1    under AddressSanitizer + UBSan"
 	@echo "make test SIMD=1   through attnres_kernels.c (AVX2+FMA / NEON); OMP=1 adds OpenMP"
 	@echo "make test CUDA=1   through attnres_kernels.cu (NVCC, NVCCFLAGS, CUDA_HOME; GPU checks skip without a GPU)"
+	@echo "make test-32       the tests built with gcc -m32 (a 32-bit size_t, as in WebAssembly), under qemu-i386"
+	@echo "                   (M32_CC, M32_QEMU, M32_ASM)"
 	@echo "make test-neon     the NEON kernels: aarch64 build under qemu-aarch64 (OMP=1 too;"
 	@echo "                   NEON_CC, NEON_QEMU, NEON_SYSROOT, NEON_LDFLAGS, NEON_BUILD)"
 	@echo "make bench         tokens/s of the scalar, SIMD and SIMD+OpenMP builds"
@@ -180,10 +183,11 @@ help:
 #   mk/kernels.mk      the kernel file (SIMD=1, CUDA=1), test_kernels, make bench
 #   mk/reliability.mk  fuzz, valgrind, determinism, regress
 #   mk/neon.mk         make test-neon: the NEON kernels under qemu-aarch64
+#   mk/sizes.mk        make test-32: the tests with a 32-bit size_t, under qemu-i386
 #   mk/experiments.mk  the depth x residual sweeps, test-ddp (needs python3-torch)
 #   mk/debug.mk        make debug (-O0 -g into build/debug), check-debug (the gdb session)
 #   mk/web.mk          web, web-serve, test-web: the page and its WebAssembly build
 #   mk/import.mk       real checkpoints: importer tests, make import-golden
 #   mk/install.mk      install, uninstall, attnres.pc; test_make (help, install)
-include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk mk/experiments.mk \
+include mk/lessons.mk mk/run.mk mk/train.mk mk/kernels.mk mk/reliability.mk mk/neon.mk mk/sizes.mk mk/experiments.mk \
         mk/debug.mk mk/web.mk mk/install.mk mk/import.mk

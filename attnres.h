@@ -88,6 +88,10 @@
      ATTNRES_MALLOC(sz)        \  allocation; define both or neither
      ATTNRES_FREE(p)           /
      ATTNRES_ASSERT(x)         programmer-error checks (default: assert.h)
+     ATTNRES_SIZE_MAX          the most bytes one allocation may hold (default
+                               SIZE_MAX); a model or state that needs more is
+                               refused. Tests define it as 0xFFFFFFFF to take,
+                               on 64 bits, the refusals of a 32-bit build
      Bad files and bad user input never assert: they return an error code
      and fill an attnres_error with a message you can print.
 
@@ -102,7 +106,10 @@
             attnres_matvec_w8a8, two more kernel hooks (matvec_w8a8 and
             quantize_q8, W8A8's input rounding), the checkpoint key
             "activations": "int8"; the state has xq, xq_scale;
-            attnres_quantize_q8 gives a group holding NaN or Inf that scale.
+            attnres_quantize_q8 gives a group holding NaN or Inf that scale;
+            sizes are counted in 64 bits and a model or state past one
+            allocation (ATTNRES_SIZE_MAX; 4 GiB with a 32-bit size_t, as
+            in WebAssembly) is refused, never allocated at a wrapped size.
      0.5.0  group-wise int8 weights (docs/quantization.md): attnres_q8,
             attnres_model.q8, attnres_model_quantize, the building blocks
             attnres_quantize_q8 / attnres_dequantize_q8 / attnres_matvec_q8,
@@ -282,7 +289,9 @@ typedef struct {
     size_t          n_int8;    /* 0 unless quantized                       */
 } attnres_model;
 
-/* Allocates zeroed weights for a valid config (fill them yourself). */
+/* Allocates zeroed weights for a valid config (fill them yourself). Like
+   every allocation here, weights past ATTNRES_SIZE_MAX bytes are refused
+   (ATTNRES_ERR_NOMEM) before anything is allocated. */
 ATTNRESDEF int  attnres_model_init(attnres_model *m, const attnres_config *c, attnres_error *err);
 /* Reads a .safetensors checkpoint (F32 tensors, config in __metadata__).
    Like every init function here, it fills *m from scratch: m must not hold
@@ -379,7 +388,9 @@ ATTNRESDEF int  attnres_state_init_ctx(attnres_state *s, const attnres_config *c
                                        attnres_error *err);
 ATTNRESDEF int  attnres_state_init(attnres_state *s, const attnres_config *c, attnres_error *err);
 /* The bytes attnres_state_init_ctx would allocate, asked before allocating:
-   0 if the config is invalid or n_ctx is outside [1, seq_len]. */
+   0 if the config is invalid, n_ctx is outside [1, seq_len], or the state
+   is more than one allocation can hold (ATTNRES_SIZE_MAX; 4 GiB where
+   size_t has 32 bits, as in WebAssembly), which init refuses the same way. */
 ATTNRESDEF size_t attnres_state_bytes(const attnres_config *c, int n_ctx);
 ATTNRESDEF void attnres_state_reset(attnres_state *s); /* empties the KV-cache */
 ATTNRESDEF void attnres_state_free(attnres_state *s);
@@ -592,6 +603,15 @@ ATTNRESDEF void attnres_block_close(attnres_block_state *bs);
 #ifndef ATTNRES_ASSERT
 #include <assert.h>
 #define ATTNRES_ASSERT(x) assert(x)
+#endif
+
+/* The largest allocation, in bytes. Sizes are counted in 64 bits (the
+   config's limits keep every count below 2^62) and compared with this
+   before anything is allocated or indexed, so where size_t has 32 bits
+   (WebAssembly, i386) a model or state past 4 GiB is refused rather than
+   allocated at its size modulo 2^32. */
+#ifndef ATTNRES_SIZE_MAX
+#define ATTNRES_SIZE_MAX SIZE_MAX
 #endif
 
 /* Private helpers are static in every build; public ones follow ATTNRESDEF. */
@@ -1464,7 +1484,7 @@ ATTNRESDEF int attnres_config_validate(const attnres_config *c, attnres_error *e
     if (c->head_dim == 0 && c->dim % c->n_heads != 0)
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_heads = %d does not divide dim = %d "
                              "(set head_dim to give heads another width)", c->n_heads, c->dim);
-    if ((long)c->n_heads * attnres_head_dim(c) > 4L * ATTNRES__MAX_DIM)
+    if ((int64_t)c->n_heads * attnres_head_dim(c) > 4 * ATTNRES__MAX_DIM)   /* 2^32 can be: not int, not long */
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_heads * head_dim = %d * %d exceeds %d",
                              c->n_heads, attnres_head_dim(c), 4 * ATTNRES__MAX_DIM);
     if (attnres_head_dim(c) % 2 != 0)
@@ -1497,17 +1517,26 @@ ATTNRESDEF int attnres_config_validate(const attnres_config *c, attnres_error *e
 /* Model: one allocation, carved into the weight arrays                      */
 /* ======================================================================== */
 
+/* n elements of elem_size bytes fit in one allocation: at most
+   ATTNRES_SIZE_MAX bytes, and never more than size_t can count. */
+ATTNRES__PRIVATE uint64_t attnres__size_limit(void) {
+    return (uint64_t)ATTNRES_SIZE_MAX < (uint64_t)SIZE_MAX ? (uint64_t)ATTNRES_SIZE_MAX : (uint64_t)SIZE_MAX;
+}
+ATTNRES__PRIVATE int attnres__fits(uint64_t n, size_t elem_size) { return n <= attnres__size_limit() / elem_size; }
+
 /* Lays the weights out in one buffer; with base == NULL it only counts.
-   Returns the number of floats. Without_matrices (a quantized model): the
-   eight matvec matrices are left out (NULL), their int8 copies live in q8. */
-ATTNRES__PRIVATE size_t attnres__carve_weights(attnres_weights *w, float *base, const attnres_config *c,
-                                               int without_matrices) {
-    size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim, nl = (size_t)c->n_layers;
-    size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
-    size_t L1 = (size_t)attnres_n_sublayers(c) + 1, V = (size_t)c->vocab_size;
-    size_t at = 0;
+   Returns the number of floats, counted in 64 bits: the caller checks it
+   with attnres__fits before carving (then every offset fits a size_t).
+   Without_matrices (a quantized model): the eight matvec matrices are left
+   out (NULL), their int8 copies live in q8. */
+ATTNRES__PRIVATE uint64_t attnres__carve_weights(attnres_weights *w, float *base, const attnres_config *c,
+                                                 int without_matrices) {
+    uint64_t d = (uint64_t)c->dim, hd = (uint64_t)c->hidden_dim, nl = (uint64_t)c->n_layers;
+    uint64_t qd = (uint64_t)c->n_heads * (uint64_t)attnres_head_dim(c), kvd = (uint64_t)attnres_kv_dim(c);
+    uint64_t L1 = (uint64_t)attnres_n_sublayers(c) + 1, V = (uint64_t)c->vocab_size;
+    uint64_t at = 0;
 #define ATTNRES__TAKE(field, count) \
-    do { w->field = base ? base + at : NULL; at += (count); } while (0)
+    do { w->field = base ? base + (size_t)at : NULL; at += (count); } while (0)
 #define ATTNRES__TAKE_MATRIX(field, count) \
     do { if (without_matrices) w->field = NULL; else ATTNRES__TAKE(field, count); } while (0)
     ATTNRES__TAKE(tok_embeddings, V * d);
@@ -1522,8 +1551,8 @@ ATTNRES__PRIVATE size_t attnres__carve_weights(attnres_weights *w, float *base, 
     ATTNRES__TAKE_MATRIX(w3, nl * hd * d);
     ATTNRES__TAKE(norm, d);
     if (c->qk_norm) {
-        ATTNRES__TAKE(q_norm, nl * (size_t)attnres_head_dim(c));
-        ATTNRES__TAKE(k_norm, nl * (size_t)attnres_head_dim(c));
+        ATTNRES__TAKE(q_norm, nl * (uint64_t)attnres_head_dim(c));
+        ATTNRES__TAKE(k_norm, nl * (uint64_t)attnres_head_dim(c));
     } else {
         w->q_norm = w->k_norm = NULL;
     }
@@ -1542,19 +1571,20 @@ ATTNRES__PRIVATE size_t attnres__carve_weights(attnres_weights *w, float *base, 
 
 /* The same for the int8 matrices of a model quantized with group size G
    (G == 0: nothing, every pointer NULL): scales go to scales_base (floats),
-   values to values_base; with NULL bases it only counts. */
+   values to values_base; with NULL bases it only counts (in 64 bits, as
+   attnres__carve_weights). */
 ATTNRES__PRIVATE void attnres__carve_q8(attnres_q8_weights *q, float *scales_base, int8_t *values_base,
-                                        const attnres_config *c, int G, size_t *n_scales, size_t *n_values) {
-    size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim, nl = (size_t)c->n_layers;
-    size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
-    size_t V = (size_t)c->vocab_size, at_s = 0, at_v = 0;
+                                        const attnres_config *c, int G, uint64_t *n_scales, uint64_t *n_values) {
+    uint64_t d = (uint64_t)c->dim, hd = (uint64_t)c->hidden_dim, nl = (uint64_t)c->n_layers;
+    uint64_t qd = (uint64_t)c->n_heads * (uint64_t)attnres_head_dim(c), kvd = (uint64_t)attnres_kv_dim(c);
+    uint64_t V = (uint64_t)c->vocab_size, at_s = 0, at_v = 0;
     memset(q, 0, sizeof *q);
     q->group_size = G;
 #define ATTNRES__TAKE_Q8(field, rows, cols) \
     do { \
-        q->field.q = G && values_base ? values_base + at_v : NULL; \
-        q->field.scale = G && scales_base ? scales_base + at_s : NULL; \
-        if (G) { at_v += (rows) * (cols); at_s += (rows) * ((cols) / (size_t)G); } \
+        q->field.q = G && values_base ? values_base + (size_t)at_v : NULL; \
+        q->field.scale = G && scales_base ? scales_base + (size_t)at_s : NULL; \
+        if (G) { at_v += (rows) * (cols); at_s += (rows) * ((cols) / (uint64_t)G); } \
     } while (0)
     ATTNRES__TAKE_Q8(wq, nl * qd, d);
     ATTNRES__TAKE_Q8(wk, nl * kvd, d);
@@ -1585,7 +1615,7 @@ ATTNRES__PRIVATE int attnres__check_group_size(const attnres_config *c, int G, a
    of group size G. One allocation: the floats, then the scales, then the
    int8 values. */
 ATTNRES__PRIVATE int attnres__model_alloc(attnres_model *m, const attnres_config *c, int G, attnres_error *err) {
-    size_t n, n_scales, n_values, bytes;
+    uint64_t n, n_scales, n_values, bytes;
     int rc;
     memset(m, 0, sizeof *m);
     if ((rc = attnres_config_validate(c, err)) != ATTNRES_OK) return rc;
@@ -1593,19 +1623,22 @@ ATTNRES__PRIVATE int attnres__model_alloc(attnres_model *m, const attnres_config
     n = attnres__carve_weights(&m->weights, NULL, c, G > 0);
     attnres__carve_q8(&m->q8, NULL, NULL, c, G, &n_scales, &n_values);
     n += n_scales;
-    if (n > (SIZE_MAX - n_values) / sizeof(float))
-        return attnres__fail(err, ATTNRES_ERR_NOMEM, "model: %zu weights do not fit in memory", n + n_values);
-    bytes = n * sizeof(float) + n_values;
-    m->memory = (float *)ATTNRES_MALLOC(bytes);
+    bytes = n * sizeof(float) + n_values;   /* below 2^64: each count is below 2^62 */
+    if (!attnres__fits(bytes, 1))
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "model: %llu weights need %.1f MB, more than one "
+                             "allocation can hold here (%.1f MB)", (unsigned long long)(n + n_values),
+                             (double)bytes / 1e6, (double)attnres__size_limit() / 1e6);
+    m->memory = (float *)ATTNRES_MALLOC((size_t)bytes);
     if (!m->memory)
-        return attnres__fail(err, ATTNRES_ERR_NOMEM, "model: cannot allocate %zu weights (%.1f MB)",
-                             n + n_values, (double)bytes / 1e6);
-    memset(m->memory, 0, bytes);
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "model: cannot allocate %llu weights (%.1f MB)",
+                             (unsigned long long)(n + n_values), (double)bytes / 1e6);
+    memset(m->memory, 0, (size_t)bytes);
     attnres__carve_weights(&m->weights, m->memory, c, G > 0);
-    attnres__carve_q8(&m->q8, m->memory + (n - n_scales), (int8_t *)(m->memory + n), c, G, &n_scales, &n_values);
+    attnres__carve_q8(&m->q8, m->memory + (size_t)(n - n_scales), (int8_t *)(m->memory + (size_t)n), c, G,
+                      &n_scales, &n_values);
     m->config = *c;
-    m->n_floats = n;
-    m->n_int8 = n_values;
+    m->n_floats = (size_t)n;
+    m->n_int8 = (size_t)n_values;
     return attnres__ok(err);
 }
 
@@ -1613,11 +1646,13 @@ ATTNRESDEF int attnres_model_init(attnres_model *m, const attnres_config *c, att
     return attnres__model_alloc(m, c, 0, err);
 }
 
-/* The first non-finite value of x [n] (NaN or Inf), or -1. */
-ATTNRES__PRIVATE long attnres__first_nonfinite(const float *x, size_t n) {
+/* The index of the first non-finite value of x [n] (NaN or Inf), or n.
+   (A long would not do: where it has 32 bits, a large matrix's index
+   would turn negative and read as "none".) */
+ATTNRES__PRIVATE size_t attnres__first_nonfinite(const float *x, size_t n) {
     size_t i;
-    for (i = 0; i < n; i++) if (isnan(x[i]) || isinf(x[i])) return (long)i;
-    return -1;
+    for (i = 0; i < n; i++) if (isnan(x[i]) || isinf(x[i])) return i;
+    return n;
 }
 
 ATTNRESDEF int attnres_model_quantize(attnres_model *m, int G, attnres_error *err) {
@@ -1639,9 +1674,9 @@ ATTNRESDEF int attnres_model_quantize(attnres_model *m, int G, attnres_error *er
                            nl * (size_t)HD * d, nl * d * (size_t)HD, nl * (size_t)HD * d, V * d};
         const char *names[8] = {"wq", "wk", "wv", "wo", "w1", "w2", "w3", "output"};
         for (k = 0; k < 8; k++) {
-            long at = attnres__first_nonfinite(mats[k], sizes[k]);
-            if (at >= 0)
-                return attnres__fail(err, ATTNRES_ERR_RANGE, "q8: weight %s[%ld] is not finite", names[k], at);
+            size_t at = attnres__first_nonfinite(mats[k], sizes[k]);
+            if (at < sizes[k])
+                return attnres__fail(err, ATTNRES_ERR_RANGE, "q8: weight %s[%zu] is not finite", names[k], at);
         }
     }
     if ((rc = attnres__model_alloc(&q, c, G, err)) != ATTNRES_OK) return rc;
@@ -1682,28 +1717,29 @@ ATTNRESDEF void attnres_model_free(attnres_model *m) {
 /* Run state: all activation buffers and the KV-cache, allocated once        */
 /* ======================================================================== */
 
-/* Same pattern as the weights: count with base == NULL, then carve. */
-ATTNRES__PRIVATE size_t attnres__carve_state(attnres_state *s, float *base, const attnres_config *c,
-                                             int n_ctx) {
-    size_t d = (size_t)c->dim, hd = (size_t)c->hidden_dim;
-    size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
-    size_t T = (size_t)n_ctx, nl = (size_t)c->n_layers, L = (size_t)attnres_n_sublayers(c);
-    size_t rows = (size_t)attnres_n_blocks(c) + 1;   /* b0..b_N; standard: just b0 */
-    size_t S = (size_t)c->block_size;                  /* 0 for standard         */
-    size_t max_cols = d > qd ? (d > hd ? d : hd) : (qd > hd ? qd : hd);
-    size_t at = 0;
+/* Same pattern as the weights: count with base == NULL (in 64 bits, the
+   KV-cache alone reaching 2^49 floats), check, then carve. */
+ATTNRES__PRIVATE uint64_t attnres__carve_state(attnres_state *s, float *base, const attnres_config *c,
+                                               int n_ctx) {
+    uint64_t d = (uint64_t)c->dim, hd = (uint64_t)c->hidden_dim;
+    uint64_t qd = (uint64_t)c->n_heads * (uint64_t)attnres_head_dim(c), kvd = (uint64_t)attnres_kv_dim(c);
+    uint64_t T = (uint64_t)n_ctx, nl = (uint64_t)c->n_layers, L = (uint64_t)attnres_n_sublayers(c);
+    uint64_t rows = (uint64_t)attnres_n_blocks(c) + 1;   /* b0..b_N; standard: just b0 */
+    uint64_t S = (uint64_t)c->block_size;                  /* 0 for standard         */
+    uint64_t max_cols = d > qd ? (d > hd ? d : hd) : (qd > hd ? qd : hd);
+    uint64_t at = 0;
     float *xq_floats;
 #define ATTNRES__TAKE(ptr, count) \
-    do { ptr = base ? base + at : NULL; at += (count); } while (0)
+    do { ptr = base ? base + (size_t)at : NULL; at += (count); } while (0)
     ATTNRES__TAKE(s->x, d);
     ATTNRES__TAKE(s->xb, d);
     ATTNRES__TAKE(s->xb2, qd);
     ATTNRES__TAKE(s->f, d);
     ATTNRES__TAKE(s->q, qd);
-    ATTNRES__TAKE(s->att, (size_t)c->n_heads * T);
+    ATTNRES__TAKE(s->att, (uint64_t)c->n_heads * T);
     ATTNRES__TAKE(s->hb, hd);
     ATTNRES__TAKE(s->hb2, hd);
-    ATTNRES__TAKE(s->logits, (size_t)c->vocab_size);
+    ATTNRES__TAKE(s->logits, (uint64_t)c->vocab_size);
     ATTNRES__TAKE(s->xq_scale, max_cols);
     ATTNRES__TAKE(xq_floats, (max_cols + sizeof(float) - 1) / sizeof(float));   /* int8 [max_cols] */
     ATTNRES__TAKE(s->key_cache, nl * T * kvd);
@@ -1722,12 +1758,18 @@ ATTNRES__PRIVATE size_t attnres__carve_state(attnres_state *s, float *base, cons
     return at;
 }
 
+/* The state's bytes in 64 bits: its floats, and alpha_count [L+1]. */
+ATTNRES__PRIVATE uint64_t attnres__state_bytes(attnres_state *probe, const attnres_config *c, int n_ctx) {
+    return attnres__carve_state(probe, NULL, c, n_ctx) * sizeof(float) +
+           ((uint64_t)attnres_n_sublayers(c) + 1) * sizeof(int);
+}
+
 ATTNRESDEF size_t attnres_state_bytes(const attnres_config *c, int n_ctx) {
     attnres_state probe;
+    uint64_t n;
     if (attnres_config_validate(c, NULL) != ATTNRES_OK || n_ctx < 1 || n_ctx > c->seq_len) return 0;
-    /* the limits of attnres_config_validate keep this product far below SIZE_MAX on 64 bits */
-    return attnres__carve_state(&probe, NULL, c, n_ctx) * sizeof(float) +
-           ((size_t)attnres_n_sublayers(c) + 1) * sizeof(int);
+    n = attnres__state_bytes(&probe, c, n_ctx);
+    return attnres__fits(n, 1) ? (size_t)n : 0;   /* 0 where attnres_state_init_ctx refuses it */
 }
 
 ATTNRESDEF int attnres_state_init(attnres_state *s, const attnres_config *c, attnres_error *err) {
@@ -1736,7 +1778,7 @@ ATTNRESDEF int attnres_state_init(attnres_state *s, const attnres_config *c, att
 
 ATTNRESDEF int attnres_state_init_ctx(attnres_state *s, const attnres_config *c, int n_ctx,
                                       attnres_error *err) {
-    size_t n;
+    uint64_t n, bytes;
     int rc, L;
     memset(s, 0, sizeof *s);
     if ((rc = attnres_config_validate(c, err)) != ATTNRES_OK) return rc;
@@ -1744,17 +1786,21 @@ ATTNRESDEF int attnres_state_init_ctx(attnres_state *s, const attnres_config *c,
         return attnres__fail(err, ATTNRES_ERR_RANGE, "state: n_ctx = %d, must be in [1, seq_len = %d]",
                              n_ctx, c->seq_len);
     L = attnres_n_sublayers(c);
+    bytes = attnres__state_bytes(s, c, n_ctx);
+    if (!attnres__fits(bytes, 1))
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "state: %d positions need %.1f MB of activations and "
+                             "KV-cache, more than one allocation can hold here (%.1f MB); ask for fewer "
+                             "(attnres_state_init_ctx)", n_ctx, (double)bytes / 1e6,
+                             (double)attnres__size_limit() / 1e6);
     n = attnres__carve_state(s, NULL, c, n_ctx);
-    if (n > SIZE_MAX / sizeof(float))
-        return attnres__fail(err, ATTNRES_ERR_NOMEM, "state: %zu floats do not fit in memory", n);
-    s->memory = (float *)ATTNRES_MALLOC(n * sizeof(float));
+    s->memory = (float *)ATTNRES_MALLOC((size_t)n * sizeof(float));
     s->alpha_count = (int *)ATTNRES_MALLOC((size_t)(L + 1) * sizeof(int));
     if (!s->memory || !s->alpha_count) {
         attnres_state_free(s);
         return attnres__fail(err, ATTNRES_ERR_NOMEM, "state: cannot allocate %.1f MB of activations and KV-cache",
                              (double)n * 4.0 / 1e6);
     }
-    memset(s->memory, 0, n * sizeof(float));
+    memset(s->memory, 0, (size_t)n * sizeof(float));
     memset(s->alpha_count, 0, (size_t)(L + 1) * sizeof(int));
     attnres__carve_state(s, s->memory, c, n_ctx);
     s->n_ctx = n_ctx;
@@ -2755,7 +2801,7 @@ ATTNRES__PRIVATE int attnres__load_parsed(attnres_model *m, attnres__st_file *f,
     attnres_config c;
     attnres_weights probe;
     attnres_q8_weights probe_q8;
-    size_t n_scales, n_values;
+    uint64_t n_scales, n_values;
     char *used = NULL;
     int G = 0, act8 = 0, rc = attnres__config_from_meta(f, &c, err);
     if (rc == ATTNRES_OK) rc = attnres__q8_from_meta(f, &c, &G, &act8, err);

@@ -23,7 +23,11 @@ static char tmp_path[1024] = "build/test_errors.tmp.safetensors";
 
 /* Requests above 4 GB fail, as they would on a small machine (and ASan
    would abort on them instead of returning NULL). */
+#if SIZE_MAX > 0xFFFFFFFFu
 #define COUNTING_MAX_ALLOC ((size_t)1 << 32)
+#else
+#define COUNTING_MAX_ALLOC SIZE_MAX   /* a 32-bit build (make test-32): no request is larger */
+#endif
 
 void *counting_malloc(size_t n) {
     void *p;
@@ -213,6 +217,7 @@ static void test_truncations(void) {
 
 typedef struct {
     const char *meta_key, *meta_value; /* set one metadata entry (value NULL: drop it) */
+    const char *also[3][2];            /* more {key, value}: set, or added if absent   */
     const char *drop;                  /* leave this tensor out                        */
     const char *extra;                 /* add a [4] F32 tensor of this name            */
     const char *swap_dims;             /* declare this 2-D tensor transposed           */
@@ -249,9 +254,19 @@ static int rewrite(const char *src_path, const char *dst_path, const edit *e) {
     hl = append(header, hl, cap, "{\"__metadata__\":{");
     for (i = 0, at = 0; i < (size_t)src.n_meta; i++) {
         const char *value = src.meta[i].value;
+        int k;
         if (e->meta_key && strcmp(src.meta[i].key, e->meta_key) == 0) value = e->meta_value;
+        for (k = 0; k < 3; k++)
+            if (e->also[k][0] && strcmp(src.meta[i].key, e->also[k][0]) == 0) value = e->also[k][1];
         if (!value) continue;
         snprintf(piece, sizeof piece, "%s\"%s\":\"%s\"", at++ ? "," : "", src.meta[i].key, value);
+        hl = append(header, hl, cap, piece);
+    }
+    for (t = 0; t < 3; t++) {   /* the keys of also[] the file lacks */
+        int present = 0;
+        for (i = 0; i < (size_t)src.n_meta && e->also[t][0]; i++) present |= strcmp(src.meta[i].key, e->also[t][0]) == 0;
+        if (!e->also[t][0] || present) continue;
+        snprintf(piece, sizeof piece, "%s\"%s\":\"%s\"", at++ ? "," : "", e->also[t][0], e->also[t][1]);
         hl = append(header, hl, cap, piece);
     }
     hl = append(header, hl, cap, "}");
@@ -311,6 +326,13 @@ static void edit_case(const edit *e, int code, const char *word, const char *wha
     edit_case_of(BASE_MODEL, e, code, word, what);
 }
 
+/* The float whose little-endian bytes are those of bits: poisons int8 data. */
+static float float_of_bits(uint32_t bits) {
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
 /* A q8 checkpoint (I8 matrices + F32 scales) with one thing wrong. */
 #define Q8_MODEL GOLDEN_DIR "/q8_block_s2.model.safetensors"   /* dim 64, hidden 96, group 32 */
 static void test_q8_edits(void) {
@@ -331,6 +353,25 @@ static void test_q8_edits(void) {
             "q8: wrong scales count for the group size");
     Q8_META("group_size", "48");
     Q8_CASE(ATTNRES_ERR_CONFIG, "must divide dim = 64", "q8: group size that does not divide dim");
+    /* a group size must divide each kind of row: dim (wq, wk, wv, w1, w3,
+       output), hidden_dim (w2) and n_heads*head_dim (wo); each refused
+       before any tensor is read, whichever one it fails */
+    Q8_META("group_size", "64");
+    Q8_CASE(ATTNRES_ERR_CONFIG, "must divide dim = 64, n_heads*head_dim = 64 and hidden_dim = 96",
+            "q8: group size 64 divides dim, not hidden_dim 96");
+    Q8_META("group_size", "32"); e.also[0][0] = "head_dim"; e.also[0][1] = "12";   /* a key the file lacks */
+    Q8_CASE(ATTNRES_ERR_CONFIG, "n_heads*head_dim = 48", "q8: group size 32, not dividing n_heads*head_dim 48");
+    /* the upper bound: dims of 8192 that G = 8192 divides (refused on the
+       metadata alone, the tensors are not read), and G = 4096, the largest
+       allowed, which gets as far as the tensors' shapes */
+    Q8_META("group_size", "8192");
+    e.also[0][0] = "dim"; e.also[0][1] = "8192"; e.also[1][0] = "hidden_dim"; e.also[1][1] = "8192";
+    Q8_CASE(ATTNRES_ERR_CONFIG, "group_size = 8192, must be in [1, 4096]", "q8: group size 8192 dividing every row");
+    Q8_META("group_size", "4096");
+    e.also[0][0] = "dim"; e.also[0][1] = "8192"; e.also[1][0] = "hidden_dim"; e.also[1][1] = "8192";
+    Q8_CASE(ATTNRES_ERR_SHAPE, "should have shape [128, 8192]", "q8: group size 4096 (the bound) accepted");
+    Q8_META("group_size", "-32");
+    Q8_CASE(ATTNRES_ERR_CONFIG, "group_size = -32, must be in [1, 4096]", "q8: negative group size");
     Q8_META("group_size", "0");
     Q8_CASE(ATTNRES_ERR_CONFIG, "group_size = 0", "q8: group size 0");
     Q8_META("group_size", "32.0");
@@ -350,6 +391,16 @@ static void test_q8_edits(void) {
     /* -1.0f is bytes 00 00 80 bf: the int8 at element 2 becomes 0x80 = -128 */
     Q8_EDIT(poison, "layers.0.attention.wq.weight"); e.poison_value = -1.0f;
     Q8_CASE(ATTNRES_ERR_FORMAT, "holds -128 at element 2", "q8: int8 value -128");
+    /* -128 anywhere: the first element of the first matrix read (float bits
+       0x00000080: bytes 80 00 00 00), the last element of the last one
+       (bits 0x80010000: bytes 00 00 01 80; output [128, 64], 8192 values),
+       and inside a middle layer's w2 */
+    Q8_EDIT(poison, "layers.0.attention.wq.weight"); e.poison_value = float_of_bits(0x00000080u);
+    Q8_CASE(ATTNRES_ERR_FORMAT, "'layers.0.attention.wq.weight' holds -128 at element 0", "q8: -128 at the first element");
+    Q8_EDIT(poison, "output.weight"); e.poison_value = float_of_bits(0x80010000u); e.poison_at = 2047;
+    Q8_CASE(ATTNRES_ERR_FORMAT, "'output.weight' holds -128 at element 8191", "q8: -128 at the last element");
+    Q8_EDIT(poison, "layers.1.feed_forward.w2.weight"); e.poison_value = float_of_bits(0x00008000u); e.poison_at = 1000;
+    Q8_CASE(ATTNRES_ERR_FORMAT, "'layers.1.feed_forward.w2.weight' holds -128 at element 4001", "q8: -128 in a middle layer's w2");
     Q8_EDIT(extra, "norm.weight_scale");
     Q8_CASE(ATTNRES_ERR_SHAPE, "unexpected tensor 'norm.weight_scale'", "q8: scales of a vector (vectors stay F32)");
 #undef Q8_CASE

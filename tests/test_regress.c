@@ -25,7 +25,10 @@
                    data_offsets, block_size INT_MIN, norm_eps 3.4e38 (a
                    float, < FLT_MAX), and long-context-deep: 110 KB that
                    claim seq_len 2^20 over 64 layers (a whole-context state
-                   would be 2 GB).
+                   would be 2 GB); kv-cache-over-4gib: 266 KB, head_dim
+                   2048, seq_len 2^20: a whole-context KV-cache of 2^32
+                   floats, which a 32-bit size_t (WebAssembly) counted as
+                   a few thousand (tests/test_sizes.c).
    Every file must also stay in proportion: the peak memory of load + a
    64-position run is at most 4x the file + 1 MB, and every message is
    inert (no byte a terminal acts on). */
@@ -45,9 +48,17 @@ void counting_free(void *p);
 #define REGRESS_DIR "tests/regress"
 #endif
 
+/* Requests above 4 GB fail, as on a small machine (a 32-bit build, make
+   test-32, cannot ask for more). */
+#if SIZE_MAX > 0xFFFFFFFFu
+#define COUNTING_MAX_ALLOC ((size_t)1 << 32)
+#else
+#define COUNTING_MAX_ALLOC SIZE_MAX
+#endif
+
 /* Each block carries its size in front (16 bytes keep the alignment). */
 void *counting_malloc(size_t n) {
-    unsigned char *p = n > ((size_t)1 << 32) ? NULL : (unsigned char *)malloc(n + 16);
+    unsigned char *p = n > COUNTING_MAX_ALLOC ? NULL : (unsigned char *)malloc(n + 16);
     if (!p) return NULL;
     memcpy(p, &n, sizeof n);
     live_allocs++;

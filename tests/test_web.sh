@@ -33,6 +33,9 @@ cases() {
   echo 'full|models/full.safetensors|The little robot|80|0.8|0.9|7'
   echo 'full-greedy|models/full.safetensors|Q: Where is the box?|50|0|0|1'
   echo 'standard|models/standard.safetensors|The little robot|60|0.8|0.9|42'
+  # seq_len 2^20 and head_dim 2048: a whole-context KV-cache of 2^32 floats,
+  # which wasm's 32-bit size_t counted as a few thousand (tests/test_sizes.c)
+  echo 'kv-cache-over-4gib|tests/regress/kv-cache-over-4gib.OK.safetensors|The little robot|24|0.8|0.9|42'
 }
 
 # ---------------------------------------------------------------- 1. parity
@@ -56,6 +59,20 @@ else
       fail "wasm vs native, $name: $(echo "$result" | tr '\n' ' ')"
     fi
   done < "$out/cases.txt"
+fi
+
+# a context past what wasm32's memory can address: a clear refusal, not a
+# wrapped size (the module sizes its state for prompt + new bytes)
+if [ -z "$need_wasm" ] && [ -f "$web/attnres.js" ]; then
+  big=tests/regress/kv-cache-over-4gib.OK.safetensors
+  "$NODE" web/parity.mjs "$web/attnres.js" "$big" "The little robot" $((1048576 - 16)) 0 0 1 \
+    > /dev/null 2> "$out/wasm_whole_context.err"
+  status=$?
+  if [ "$status" -eq 2 ] && grep -q 'more than one allocation can hold' "$out/wasm_whole_context.err"; then
+    ok "wasm: a state for all 2^20 positions of $big is refused: $(head -c 160 "$out/wasm_whole_context.err")"
+  else
+    fail "wasm: a state for all 2^20 positions of $big (status $status): $(head -c 300 "$out/wasm_whole_context.err")"
+  fi
 fi
 
 # the glue samples as attnres-run does: the same seed, the same text
@@ -90,7 +107,7 @@ elif [ ! -s "$out/native_block.txt" ] || [ ! -s "$out/native_block-whatif.txt" ]
   fail "the page in headless Chromium: no native numbers to compare with (the parity cases failed)"
 else
   "$NODE" web/browser_test.mjs "$web" "$CHROMIUM" "$out/native_block.txt" "$out/native_block-whatif.txt" "$out" \
-    > "$out/browser.log" 2>&1
+    "$out/native_kv-cache-over-4gib.txt" > "$out/browser.log" 2>&1
   status=$?
   grep -v '^# summary' "$out/browser.log"
   line=$(grep '^# summary browser: ' "$out/browser.log" | tail -n 1)

@@ -174,13 +174,16 @@ async function generate() {
   document.body.dataset.state = 'running';
   try {
     applyScale(-1, 1);   // generate with the trained queries
+    const total = prompt.length + n;
+    // a KV-cache for the positions this run uses, as attnres-run sizes its own:
+    // the model's whole seq_len may not fit in the module's memory at all
+    if (M._web_context(total) !== 0) throw new Error(webError());
     if (M._web_sampler(temperature, topP, seed) !== 0) throw new Error(webError());
     const tokens = Array.from(prompt);
     run = { tokens, nPrompt: prompt.length, alpha: [], logits: [] };
     whatIf = null;
     selected = -1;
     const t0 = performance.now();
-    const total = prompt.length + n;
     const out = await forwardAll(tokens, prompt.length, total, true, (pos) => {
       if (pos % 8 === 7 || pos === total - 1) drawText(pos + 1);
     });
@@ -217,6 +220,7 @@ async function rerunWhatIf() {
   }
   applyScale(row, scale);
   try {
+    if (M._web_context(run.tokens.length) !== 0) throw new Error(webError());   // the run's size: kept, emptied
     const out = await forwardAll(run.tokens, run.tokens.length, run.tokens.length, false, null);
     whatIf = { row, scale, alpha: out.alpha, logits: out.logits };
   } finally {

@@ -15,9 +15,15 @@
 
      web_load(path)                 load a .safetensors file (the page first
                                     writes the bytes into the in-memory file
-                                    system); the state holds seq_len positions
+                                    system)
      web_config(WEB_CFG_...)        one number of the config, or L, N
-     web_forward(token, pos)        run one token; logits and alpha follow
+     web_context(n_ctx)             a state (KV-cache) for n_ctx positions:
+                                    what the page will run, prompt + new
+                                    bytes, as attnres-run sizes its own;
+                                    never the whole seq_len, which can be
+                                    gigabytes for a file of kilobytes
+     web_forward(token, pos)        run one token (pos < n_ctx); logits and
+                                    alpha follow
      web_logits() web_alpha()       [vocab_size], [L+1, N+1] (row L: output)
      web_alpha_count()              [L+1] sources of each alpha row
      web_sampler(T, top_p, seed)    a fresh sampler
@@ -78,8 +84,7 @@ WEBDEF int web_load(const char *path) {
     size_t query_floats;
     web_unload();
     if (attnres_model_load(&web_model, path, &web_err) != ATTNRES_OK) return web_err.code;
-    if (attnres_state_init_ctx(&web_state, c, c->seq_len, &web_err) != ATTNRES_OK ||
-        attnres_sampler_init(&web_sampler_, c->vocab_size, 0.0f, 0.0f, 1, &web_err) != ATTNRES_OK) {
+    if (attnres_sampler_init(&web_sampler_, c->vocab_size, 0.0f, 0.0f, 1, &web_err) != ATTNRES_OK) {
         web_unload();
         return web_err.code;
     }
@@ -111,6 +116,19 @@ WEBDEF int web_config(int what) {
     case WEB_CFG_N_BLOCKS:     return attnres_n_blocks(c);
     default:                   return -1;
     }
+}
+
+/* A state of exactly n_ctx positions; the one there is kept (emptied) when
+   it already has that size, so a what-if rerun of the same text does not
+   reallocate. */
+WEBDEF int web_context(int n_ctx) {
+    if (!web_loaded) return web_fail(ATTNRES_ERR_MISSING, "no model loaded");
+    if (web_state.memory && web_state.n_ctx == n_ctx) {
+        attnres_state_reset(&web_state);
+        return ATTNRES_OK;
+    }
+    attnres_state_free(&web_state);
+    return attnres_state_init_ctx(&web_state, &web_model.config, n_ctx, &web_err);
 }
 
 WEBDEF int web_forward(int token, int pos) {
@@ -152,7 +170,8 @@ WEBDEF int web_set_query_scale(int row, float scale) {
 
 #ifdef WEB_PARITY_MAIN
 /* web_parity MODEL PROMPT N_NEW TEMPERATURE TOP_P SEED [ROW SCALE]
-   Feeds the prompt, then samples N_NEW bytes (every position gets a
+   Feeds the prompt, then samples N_NEW bytes into a state of that many
+   positions (every position gets a
    forward pass, the last one too), printing per position the token, every
    logit and every alpha row as float bits (%08x), then the text in hex.
    web/parity.mjs prints the same lines from the WebAssembly module. */
@@ -183,7 +202,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "web_parity: need a prompt of 1 byte or more and 0 <= N_NEW, at most 4096 in all\n");
         return 2;
     }
-    if (web_load(argv[1]) != ATTNRES_OK ||
+    if (web_load(argv[1]) != ATTNRES_OK || web_context(n_prompt + n_new) != ATTNRES_OK ||
         web_sampler((float)atof(argv[4]), (float)atof(argv[5]), (unsigned)strtoul(argv[6], NULL, 10)) != ATTNRES_OK ||
         (argc == 9 && web_set_query_scale(atoi(argv[7]), (float)atof(argv[8])) != ATTNRES_OK)) {
         fprintf(stderr, "web_parity: %s\n", web_error());

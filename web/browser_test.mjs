@@ -1,7 +1,7 @@
 // browser_test.mjs - the page in a real browser (headless Chromium driven by
 // playwright-core), checked against the native build of the same glue.
 //
-//   node web/browser_test.mjs ROOT CHROMIUM NATIVE.txt NATIVE_WHATIF.txt OUT_DIR
+//   node web/browser_test.mjs ROOT CHROMIUM NATIVE.txt NATIVE_WHATIF.txt OUT_DIR [NATIVE_BIG.txt]
 //
 // ROOT is the built page (build/web); NATIVE.txt is web_parity's output for
 // models/block.safetensors with PROMPT, N_NEW, T, TOP_P, SEED below, and
@@ -19,6 +19,11 @@
 //   phone (390x844, touch): Full AttnRes from a link, a tap selects a
 //     character, nothing is wider than the screen
 //   standard model: says there are no depth weights, offers no what-if
+//   a context past 4 GiB (with NATIVE_BIG.txt, web_parity's output for
+//     BIG_MODEL, PROMPT, BIG_N_NEW, T, TOP_P, SEED): the file loads from the
+//     disk, generates the native text (its KV-cache sized for those bytes,
+//     not for its 2^20 positions), and asking for all 2^20 positions gives
+//     the library's refusal as a message
 // and no request may leave the local server. Writes OUT_DIR/desktop.png and
 // OUT_DIR/phone.png. Prints "ok ..." / "FAIL ..." per check and a last line
 // "# summary browser: P passed, F failed" (read by tests/test_web.sh).
@@ -28,8 +33,9 @@ import { join } from 'node:path';
 import { serve } from './serve.mjs';
 
 export const PROMPT = 'The little robot', N_NEW = 60, T = 0.8, TOP_P = 0.9, SEED = 42, POS = 30, WHATIF_ROW = 3;
+export const BIG_MODEL = 'tests/regress/kv-cache-over-4gib.OK.safetensors', BIG_N_NEW = 24;
 
-const [root, chromiumPath, nativePath, whatIfPath, outDir] = process.argv.slice(2);
+const [root, chromiumPath, nativePath, whatIfPath, outDir, nativeBigPath] = process.argv.slice(2);
 if (!outDir) {
   console.error('usage: browser_test.mjs ROOT CHROMIUM NATIVE.txt NATIVE_WHATIF.txt OUT_DIR');
   process.exit(2);
@@ -197,6 +203,38 @@ async function standard(browser, base) {
   await page.close();
 }
 
+async function bigContext(browser, base) {
+  if (!nativeBigPath) return;
+  const page = watch(await browser.newPage({ viewport: { width: 1280, height: 900 } }), base);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(base);
+  await page.waitForFunction(() => document.getElementById('model-info').textContent.includes('Block AttnRes'), null, { timeout: 60000 });
+  await page.setInputFiles('#model-file', { name: 'kv-cache-over-4gib.OK.safetensors', mimeType: 'application/octet-stream',
+                                            buffer: readFileSync(BIG_MODEL) });
+  await page.waitForFunction(() => document.getElementById('model-info').textContent.includes('context 1048576'), null, { timeout: 60000 });
+  await page.fill('#prompt', PROMPT);
+  await page.fill('#n-new', String(BIG_N_NEW));
+  await page.fill('#temperature', String(T));
+  await page.fill('#top-p', String(TOP_P));
+  await page.fill('#seed', String(SEED));
+  await page.click('#generate');
+  await whenDone(page, `(seed ${SEED}`);
+  const bytes = await page.$$eval('#text span', (spans) => spans.map((s) => Number(s.dataset.byte)));
+  const hex = bytes.map((b) => b.toString(16).padStart(2, '0')).join('');
+  check(hex === readNative(nativeBigPath).text,
+        `a 2^20-position model from the disk (a 17 GB whole-context state): the page generates the native text (${bytes.length} bytes)`,
+        `page ${Buffer.from(bytes).toString('latin1')}`);
+  await page.fill('#n-new', String(1048576 - PROMPT.length));
+  await page.click('#generate');
+  await page.waitForFunction(() => document.getElementById('status').classList.contains('error') &&
+                                   document.body.dataset.state === 'done', null, { timeout: 60000 });
+  const status = await page.textContent('#status');
+  check(status.includes('more than one allocation can hold'), `asking it for all 2^20 positions gives the library's refusal ("${status}")`);
+  check(errors.length === 0, 'a 2^20-position model: no uncaught errors in the page', errors.join('; '));
+  await page.close();
+}
+
 mkdirSync(outDir, { recursive: true });
 const native = readNative(nativePath), whatIfNative = readNative(whatIfPath);
 const server = await serve(root, 0);
@@ -208,7 +246,7 @@ const browser = await chromium.launch({
          '--disable-component-update', '--disable-sync'],
 });
 try {
-  for (const run of [desktop, phone, standard]) {
+  for (const run of [desktop, phone, standard, bigContext]) {
     try {
       await run(browser, base, native, whatIfNative);
     } catch (e) {

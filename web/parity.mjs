@@ -36,6 +36,7 @@ async function run(args) {
   const say = (rc) => { if (rc !== 0) fail(M.ccall('web_error', 'string', [], [])); };
   say(M.ccall('web_load', 'number', ['string'], ['/model.safetensors']));
   M.FS.unlink('/model.safetensors');
+  say(M._web_context(Buffer.from(prompt, 'utf8').length + Number(nNewText)));   // as web_parity
   say(M._web_sampler(Number(tText), Number(pText), Number(seedText) >>> 0));
   if (rowText !== undefined) say(M._web_set_query_scale(Number(rowText), Number(scaleText)));
   const cfg = (i) => M._web_config(i);
