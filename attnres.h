@@ -441,10 +441,24 @@ ATTNRESDEF float    attnres_random_f32(uint64_t *state);  /* in [0, 1) */
 /* ======================================================================== */
 /* Building blocks: what the forward pass is made of (for lessons, tests)  */
 /* ======================================================================== */
+/* BACKWARD. After a block comes its backward (llm.c's pairs): given dout,
+   the gradient of a scalar loss with respect to the block's output, and
+   the values its forward read, it ADDS the gradients with respect to its
+   inputs and weights into the d* buffers (zero them before the first
+   call): a weight used at many positions, or a source read by many
+   sublayers, sums its gradient over them. Each has the shapes of its
+   forward; where a comment says so, a d* may be NULL when that gradient is
+   not wanted. They never allocate; docs/training.md has the equations. */
 
 ATTNRESDEF float attnres_dot(const float *a, const float *b, int n);
 ATTNRESDEF void  attnres_axpy(float *y, float a, const float *x, int n);        /* y += a x */
 ATTNRESDEF void  attnres_matvec(float *out, const float *w, const float *x, int rows, int cols);
+/* dx [cols] += W^T dout,  dw [rows, cols] += dout x^T;  dout [rows]; either d* may be NULL */
+ATTNRESDEF void  attnres_matvec_backward(float *dx, float *dw, const float *dout, const float *w,
+                                         const float *x, int rows, int cols);
+/* The embedding lookup x = table[token]: dtable [vocab, dim] row token += dout [dim].
+   Tied embeddings: the output projection's dw is the same table. */
+ATTNRESDEF void  attnres_embedding_backward(float *dtable, const float *dout, int token, int dim);
 /* Group-wise int8 (see attnres_q8): quantize w [rows, cols] with groups
    of group_size (which must divide cols) into q [rows, cols] and scale
    [rows, cols/group_size]; dequantize back to w; and the matvec on the
@@ -461,11 +475,31 @@ ATTNRESDEF void  attnres_matvec_w8a8(float *out, const int8_t *q, const float *s
                                      const int8_t *xq, const float *xscale, int rows, int cols,
                                      int group_size);
 ATTNRESDEF void  attnres_rmsnorm(float *out, const float *x, const float *gain, int n, float eps);
+/* dx [n] += dL/dx, dgain [n] += dL/dgain of out = RMSNorm(x; gain); dout [n];
+   either d* may be NULL */
+ATTNRESDEF void  attnres_rmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x,
+                                          const float *gain, int n, float eps);
 ATTNRESDEF void  attnres_softmax(float *x, int n);                              /* in place */
+/* Cross-entropy of one position: -log softmax(logits [n])[target], and its
+   backward dlogits [n] += scale * (softmax(logits) - onehot(target))
+   (scale = 1/T for the mean over T positions). */
+ATTNRESDEF float attnres_cross_entropy(const float *logits, int target, int n);
+ATTNRESDEF void  attnres_cross_entropy_backward(float *dlogits, const float *logits, int target, int n,
+                                                float scale);
 ATTNRESDEF void  attnres_rope(float *x, int n, int head_dim, int pos, float theta);
+/* RoPE's transpose, in place on dx [n]: the rotation by -pos. */
+ATTNRESDEF void  attnres_rope_backward(float *dx, int n, int head_dim, int pos, float theta);
 ATTNRESDEF void  attnres_swiglu_mlp(float *out, const float *x,
                                     const float *w1, const float *w2, const float *w3,
                                     float *hb, float *hb2, int dim, int hidden_dim);
+/* dx [dim], dw1, dw3 [hidden_dim, dim], dw2 [dim, hidden_dim] += the
+   gradients of out = w2 (silu(w1 x) * (w3 x)); dout [dim]. hb, hb2
+   [hidden_dim] are scratch (the forward's products are recomputed in them).
+   Any of the d* may be NULL. */
+ATTNRESDEF void  attnres_swiglu_mlp_backward(float *dx, float *dw1, float *dw2, float *dw3,
+                                             const float *dout, const float *x,
+                                             const float *w1, const float *w2, const float *w3,
+                                             float *hb, float *hb2, int dim, int hidden_dim);
 
 /* Causal attention of every query head over the first n_pos positions of
    one layer's KV-cache (grouped-query: head hq reads kv head
@@ -477,6 +511,14 @@ ATTNRESDEF void  attnres_swiglu_mlp(float *out, const float *x,
 ATTNRESDEF void  attnres_attend(float *out, float *att, const float *q,
                                 const float *key_cache, const float *value_cache,
                                 int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len);
+/* Its backward for the same query: att [n_heads, seq_len] holds the
+   weights the forward left; dout, dq [n_heads*head_dim]; dkey_cache and
+   dvalue_cache [seq_len, kv_dim] receive the gradients of the first n_pos
+   positions (query heads that share a kv head add into the same rows). */
+ATTNRESDEF void  attnres_attend_backward(float *dq, float *dkey_cache, float *dvalue_cache,
+                                         const float *dout, const float *att, const float *q,
+                                         const float *key_cache, const float *value_cache,
+                                         int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len);
 
 /* The AttnRes operation: softmax over depth.
    out[dim] = sum_j alpha[j] sources[j], alpha = softmax_j(w . RMSNorm(sources[j]; g)).
@@ -485,6 +527,15 @@ ATTNRESDEF void  attnres_depth_attention(float *out, float *alpha,
                                          const float *sources, int n_sources,
                                          const float *pseudo_query, const float *key_gain,
                                          int dim, float eps);
+/* Its backward: alpha [n_sources] as the forward wrote it, dout [dim];
+   dsources [n_sources, dim], dpseudo_query [dim], dkey_gain [dim] += the
+   gradients (each may be NULL). A source reaches out twice, as a value
+   and through its normed key: dsources holds both. */
+ATTNRESDEF void  attnres_depth_attention_backward(float *dsources, float *dpseudo_query, float *dkey_gain,
+                                                  const float *dout, const float *alpha,
+                                                  const float *sources, int n_sources,
+                                                  const float *pseudo_query, const float *key_gain,
+                                                  int dim, float eps);
 
 /* Two-phase Block AttnRes (the paper's Algorithm 1), the two halves.
    Phase 1, once per block: the n_queries folded pseudo-queries of the
@@ -554,6 +605,14 @@ ATTNRESDEF void attnres_block_reset(attnres_block_state *bs, const float *embedd
 ATTNRESDEF int  attnres_block_n_sources(const attnres_block_state *bs);
 ATTNRESDEF void attnres_block_add(attnres_block_state *bs, const float *f);
 ATTNRESDEF void attnres_block_close(attnres_block_state *bs);
+/* Backward of the block state: sublayer l's output f was summed into block
+   row attnres_block_row(l, S) = l/S + 1 (the partial, which becomes b_n
+   unchanged), so df [dim] += dblocks [N+1, dim] row l/S + 1. Run the
+   sublayers in reverse and let each depth-attention backward add into
+   dblocks: that row then holds the gradient of every later reader of the
+   partial and of the block. */
+ATTNRESDEF int  attnres_block_row(int l, int block_size);
+ATTNRESDEF void attnres_block_add_backward(float *df, const float *dblocks, int l, int block_size, int dim);
 
 #endif /* ATTNRES_H */
 
@@ -652,6 +711,27 @@ ATTNRESDEF void attnres_axpy(float *y, float a, const float *x, int n) {
 ATTNRESDEF void attnres_matvec(float *out, const float *w, const float *x, int rows, int cols) {
     int r;
     for (r = 0; r < rows; r++) out[r] = attnres_dot(w + (size_t)r * (size_t)cols, x, cols);
+}
+
+/* Backward of out = W x. Each weight w[r][c] met x[c] once, on its way to
+   out[r]: dw[r][c] += dout[r] x[c]. Each x[c] fed every row r: dx[c] +=
+   sum_r w[r][c] dout[r], W transposed. Accumulated (+=), so a matrix used
+   at T positions ends with the sum of its T gradients.
+     dx [cols] (or NULL)  dw [rows, cols] (or NULL)  dout [rows] */
+ATTNRESDEF void attnres_matvec_backward(float *dx, float *dw, const float *dout, const float *w,
+                                        const float *x, int rows, int cols) {
+    int r;
+    for (r = 0; r < rows; r++) {
+        size_t row = (size_t)r * (size_t)cols;
+        if (dw) attnres_axpy(dw + row, dout[r], x, cols);     /* dw[r] += dout[r] x   */
+        if (dx) attnres_axpy(dx, dout[r], w + row, cols);     /* dx += dout[r] w[r]   */
+    }
+}
+
+/* Backward of x = table[token]: only that row was read, so only it
+   receives the gradient; a token seen twice gets both. dtable [vocab, dim] */
+ATTNRESDEF void attnres_embedding_backward(float *dtable, const float *dout, int token, int dim) {
+    attnres_axpy(dtable + (size_t)token * (size_t)dim, 1.0f, dout, dim);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -782,6 +862,27 @@ ATTNRESDEF void attnres_rmsnorm(float *out, const float *x, const float *gain, i
     for (i = 0; i < n; i++) out[i] = x[i] * inv_rms * gain[i];
 }
 
+/* Backward of out_i = xhat_i g_i with xhat = x r, r = 1/sqrt(mean(x^2) + eps).
+   The gain sees xhat:        dgain_i += dout_i xhat_i.
+   x moves out directly, and through r, which every x_j sets
+   (dr/dx_j = -r^3 x_j / n):
+       dx_j += r (dout_j g_j - xhat_j mean_i(dout_i g_i xhat_i)).
+   Written with xhat, never r^2 or r^3 alone, so huge or tiny x (whose r^3
+   would overflow or underflow float) stays finite, as the forward does.
+     dx, dgain (each may be NULL), dout, x, gain [n] */
+ATTNRESDEF void attnres_rmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x,
+                                         const float *gain, int n, float eps) {
+    float r = attnres__inv_rms(x, n, eps), mean = 0.0f;
+    int i;
+    for (i = 0; i < n; i++) mean += dout[i] * gain[i] * (x[i] * r);
+    mean /= (float)n;
+    for (i = 0; i < n; i++) {
+        float xhat = x[i] * r;
+        if (dgain) dgain[i] += dout[i] * xhat;
+        if (dx) dx[i] += r * (dout[i] * gain[i] - xhat * mean);
+    }
+}
+
 /* x[n] <- exp(x - max) / sum; subtracting the max keeps exp() from
    overflowing and does not change the result. */
 ATTNRESDEF void attnres_softmax(float *x, int n) {
@@ -790,6 +891,29 @@ ATTNRESDEF void attnres_softmax(float *x, int n) {
     for (i = 1; i < n; i++) if (x[i] > max) max = x[i];
     for (i = 0; i < n; i++) { x[i] = expf(x[i] - max); sum += x[i]; }
     for (i = 0; i < n; i++) x[i] /= sum;
+}
+
+/* -log p_target with p = softmax(logits [n]), as log(sum_i exp(x_i - max))
+   + max - x_target: no exp() overflows, and no p is rounded to 0 before
+   its log is taken. */
+ATTNRESDEF float attnres_cross_entropy(const float *logits, int target, int n) {
+    float max = logits[0], sum = 0.0f;
+    int i;
+    for (i = 1; i < n; i++) if (logits[i] > max) max = logits[i];
+    for (i = 0; i < n; i++) sum += expf(logits[i] - max);
+    return logf(sum) + max - logits[target];
+}
+
+/* d(-log p_target)/dlogit_i = p_i - [i == target]: softmax minus one-hot.
+   scale is 1/T when the loss is the mean over T positions.
+     dlogits [n] += scale (p - onehot),  logits [n] */
+ATTNRESDEF void attnres_cross_entropy_backward(float *dlogits, const float *logits, int target, int n,
+                                               float scale) {
+    float max = logits[0], sum = 0.0f;
+    int i;
+    for (i = 1; i < n; i++) if (logits[i] > max) max = logits[i];
+    for (i = 0; i < n; i++) sum += expf(logits[i] - max);
+    for (i = 0; i < n; i++) dlogits[i] += scale * (expf(logits[i] - max) / sum - (i == target ? 1.0f : 0.0f));
 }
 
 /* Rotates x[n] (n/head_dim heads, head after head) in place for position
@@ -807,6 +931,13 @@ ATTNRESDEF void attnres_rope(float *x, int n, int head_dim, int pos, float theta
             x[h + i + 1] = x0 * s + x1 * c;
         }
     }
+}
+
+/* RoPE is a rotation of each pair, y = R(a) x, so dx = R(a)^T dy = R(-a) dy:
+   the gradient turns back by the same angle. cos(-a) and sin(-a) are
+   exactly cos(a) and -sin(a), so this is attnres_rope at -pos. */
+ATTNRESDEF void attnres_rope_backward(float *dx, int n, int head_dim, int pos, float theta) {
+    attnres_rope(dx, n, head_dim, -pos, theta);
 }
 
 /* out[dim] = w2 (silu(w1 x) * (w3 x)), with w1, w3 [hidden_dim, dim] and
@@ -829,6 +960,34 @@ ATTNRESDEF void attnres_swiglu_mlp(float *out, const float *x,
     ATTNRES__MATVEC(out, w2, hb, dim, hidden_dim);  /* down */
 }
 
+/* Backward of out = w2 u, u = silu(a) * b, a = w1 x, b = w3 x (the gate a
+   and the up b are recomputed into hb, hb2 rather than stored):
+     dw2 += dout u^T,  du = w2^T dout,
+     da = du * b * silu'(a),  silu'(a) = sig(a) (1 + a (1 - sig(a))),
+     db = du * silu(a),
+     dw1 += da x^T, dw3 += db x^T, dx += w1^T da + w3^T db.
+     dx [dim], dw1, dw3 [hidden_dim, dim], dw2 [dim, hidden_dim], dout [dim] */
+ATTNRESDEF void attnres_swiglu_mlp_backward(float *dx, float *dw1, float *dw2, float *dw3,
+                                            const float *dout, const float *x,
+                                            const float *w1, const float *w2, const float *w3,
+                                            float *hb, float *hb2, int dim, int hidden_dim) {
+    int j, r;
+    attnres_matvec(hb, w1, x, hidden_dim, dim);     /* a: the gate, before silu */
+    attnres_matvec(hb2, w3, x, hidden_dim, dim);    /* b: up                     */
+    for (j = 0; j < hidden_dim; j++) {
+        float a = hb[j], b = hb2[j], sig = 1.0f / (1.0f + expf(-a)), silu = a * sig;
+        float du = 0.0f;
+        for (r = 0; r < dim; r++) {                 /* column j of w2: u_j fed every out[r] */
+            du += w2[(size_t)r * hidden_dim + j] * dout[r];
+            if (dw2) dw2[(size_t)r * hidden_dim + j] += dout[r] * (silu * b);
+        }
+        hb[j] = du * b * sig * (1.0f + a * (1.0f - sig));   /* da */
+        hb2[j] = du * silu;                                  /* db */
+    }
+    attnres_matvec_backward(dx, dw1, hb, w1, x, hidden_dim, dim);
+    attnres_matvec_backward(dx, dw3, hb2, w3, x, hidden_dim, dim);
+}
+
 /* ======================================================================== */
 /* 2. Attention with the KV-cache                                           */
 /* ======================================================================== */
@@ -848,6 +1007,37 @@ ATTNRESDEF void attnres_attend(float *out, float *att, const float *q,
         attnres_softmax(a, n_pos);
         memset(o, 0, (size_t)head_dim * sizeof(float));
         for (t = 0; t < n_pos; t++) attnres_axpy(o, a[t], vh + (size_t)t * kv_dim, head_dim);
+    }
+}
+
+/* Backward of one query's attention, head by head, in reverse:
+     o = sum_t a_t v_t            da_t = dout . v_t,    dv_t += a_t dout
+     a = softmax(s)               ds_t = a_t (da_t - sum_u a_u da_u)
+     s_t = scale q . k_t          dq += scale ds_t k_t, dk_t += scale ds_t q
+   The sum over u comes first, then da_t is recomputed (a dot of head_dim),
+   so no [n_pos] buffer is needed. Query heads of a group read the same kv
+   head, so their dk, dv land in the same columns and add up. */
+ATTNRESDEF void attnres_attend_backward(float *dq, float *dkey_cache, float *dvalue_cache,
+                                        const float *dout, const float *att, const float *q,
+                                        const float *key_cache, const float *value_cache,
+                                        int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len) {
+    int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads, hq, t;
+    float scale = 1.0f / sqrtf((float)head_dim);
+    for (hq = 0; hq < n_heads; hq++) {
+        size_t col = (size_t)(hq / group) * head_dim;                    /* its kv head's column */
+        const float *qh = q + (size_t)hq * head_dim;                     /* [head_dim] */
+        const float *doh = dout + (size_t)hq * head_dim;                 /* [head_dim] */
+        const float *a = att + (size_t)hq * seq_len;                     /* [n_pos]    */
+        float *dqh = dq + (size_t)hq * head_dim, a_da = 0.0f;
+        for (t = 0; t < n_pos; t++) a_da += a[t] * attnres_dot(doh, value_cache + (size_t)t * kv_dim + col, head_dim);
+        for (t = 0; t < n_pos; t++) {
+            size_t row = (size_t)t * kv_dim + col;
+            float da = attnres_dot(doh, value_cache + row, head_dim);
+            float ds = a[t] * (da - a_da) * scale;
+            attnres_axpy(dvalue_cache + row, a[t], doh, head_dim);
+            attnres_axpy(dqh, ds, key_cache + row, head_dim);
+            attnres_axpy(dkey_cache + row, ds, qh, head_dim);
+        }
     }
 }
 
@@ -890,6 +1080,42 @@ ATTNRESDEF void attnres_depth_attention(float *out, float *alpha,
     for (j = 0; j < n_sources; j++) alpha[j] /= sum;
 }
 
+/* Backward of the softmax over depth. With r_j = 1/rms(v_j), the normed
+   key xhat_j = v_j r_j, s_j = w . (xhat_j * g), alpha = softmax(s),
+   out = sum_j alpha_j v_j:
+     value path     dalpha_j = dout . v_j,          dv_j += alpha_j dout
+     softmax        ds_j = alpha_j (dalpha_j - sum_u alpha_u dalpha_u)
+     the logit      dw += ds_j (xhat_j * g),        dg += ds_j (xhat_j * w)
+     key path       dv_j += RMSNorm's backward of dkey = ds_j w:
+                    r_j ds_j (w g - xhat_j mean_i(w_i g_i xhat_ji))
+   A source reaches out twice, as a value and through its key; both add
+   into dsources. The key path is attnres_rmsnorm_backward written out, so
+   that no [dim] buffer for dkey is needed.
+     dsources [n_sources, dim], dpseudo_query, dkey_gain [dim] (each may be NULL) */
+ATTNRESDEF void attnres_depth_attention_backward(float *dsources, float *dpseudo_query, float *dkey_gain,
+                                                 const float *dout, const float *alpha,
+                                                 const float *sources, int n_sources,
+                                                 const float *pseudo_query, const float *key_gain,
+                                                 int dim, float eps) {
+    float a_da = 0.0f;
+    int j, i;
+    for (j = 0; j < n_sources; j++) a_da += alpha[j] * attnres_dot(dout, sources + (size_t)j * dim, dim);
+    for (j = 0; j < n_sources; j++) {
+        const float *v = sources + (size_t)j * dim;                      /* [dim] */
+        float r = attnres__inv_rms(v, dim, eps), mean = 0.0f;
+        float ds = alpha[j] * (attnres_dot(dout, v, dim) - a_da);
+        for (i = 0; i < dim; i++) mean += pseudo_query[i] * key_gain[i] * (v[i] * r);
+        mean /= (float)dim;
+        for (i = 0; i < dim; i++) {
+            float xhat = v[i] * r;
+            if (dpseudo_query) dpseudo_query[i] += ds * xhat * key_gain[i];
+            if (dkey_gain) dkey_gain[i] += ds * xhat * pseudo_query[i];
+            if (dsources) dsources[(size_t)j * dim + i] +=
+                alpha[j] * dout[i] + r * ds * (pseudo_query[i] * key_gain[i] - xhat * mean);
+        }
+    }
+}
+
 /* Start of a token: b0 = its embedding, no blocks completed yet past b0. */
 ATTNRESDEF void attnres_block_reset(attnres_block_state *bs, const float *embedding) {
     memcpy(bs->blocks, embedding, (size_t)bs->dim * sizeof(float));
@@ -919,6 +1145,18 @@ ATTNRESDEF void attnres_block_close(attnres_block_state *bs) {
     if (bs->n_partial == 0) return;
     bs->n_completed++;
     bs->n_partial = 0;
+}
+
+/* Sublayer l (0-based) is in block n = l/S + 1, and its output went into
+   row n of the blocks: the partial, which becomes b_n unchanged when the
+   block closes (a short last block too). */
+ATTNRESDEF int attnres_block_row(int l, int block_size) { return l / block_size + 1; }
+
+/* Backward of partial += f: an addition passes its gradient unchanged to
+   both terms. The earlier partial keeps the row's gradient (it stays in
+   dblocks for the sublayers before l); f receives a copy. */
+ATTNRESDEF void attnres_block_add_backward(float *df, const float *dblocks, int l, int block_size, int dim) {
+    attnres_axpy(df, 1.0f, dblocks + (size_t)attnres_block_row(l, block_size) * dim, dim);
 }
 
 /* ======================================================================== */
