@@ -22,6 +22,11 @@ respect to every input and weight. Writes into --out, one file per stage:
                            f_l = c_l * h_l through Full, Block S = 2, an
                            uneven last block (L = 6, S = 4) and S = L
   cross_entropy.safetensors  mean over T positions: loss, dlogits
+  model_NAME.grad.safetensors    the whole model: d(mean cross-entropy)/d(every
+                           weight) of golden/NAME.model.safetensors on a short
+                           sequence, stored as a checkpoint of that model (same
+                           names, shapes and metadata: the C loader reads it)
+  model_NAME.expect.safetensors  its tokens, targets, loss and logits
 
 Inputs are float32 (what the C side reads); the gradients are computed from
 them in float64 and stored as float32.
@@ -213,15 +218,45 @@ def make_cross_entropy(out_dir, g):
     write(out_dir, "cross_entropy", t)
 
 
+# --------------------------------------------------------------------------
+# the whole model, at the golden configs (tools/make_golden.py writes the
+# models, with random non-zero pseudo-queries and gains)
+# --------------------------------------------------------------------------
+
+T_SEQ = 8
+MODEL_CASES = ["standard", "full", "block_s2", "block_s4", "block_sl", "gqa", "tied", "standard_gqa_tied",
+               "head_dim", "qk_norm", "qk_norm_block"]
+
+
+def make_model_grad(out_dir, golden_dir, name, g):
+    cfg, weights = ref.load_checkpoint(os.path.join(golden_dir, f"{name}.model.safetensors"))
+    tokens = torch.randint(0, cfg.vocab_size, (T_SEQ,), generator=g, dtype=torch.int64)
+    targets = torch.randint(0, cfg.vocab_size, (T_SEQ,), generator=g, dtype=torch.int64)
+    leaves = {n: leaf(w) for n, w in weights.items()}
+    logits, _ = ref.forward(cfg, leaves, tokens)
+    loss = torch.nn.functional.cross_entropy(logits, targets)          # mean over positions
+    names = list(leaves)
+    grad = dict(zip(names, torch.autograd.grad(loss, [leaves[n] for n in names])))
+    ref.save_checkpoint(os.path.join(out_dir, f"model_{name}.grad.safetensors"), cfg, grad)
+    st.write(os.path.join(out_dir, f"model_{name}.expect.safetensors"),
+             {"tokens": tokens.to(torch.int32), "targets": targets.to(torch.int32),
+              "loss": f32(loss.reshape(1)), "logits": f32(logits)},
+             {"fixture": "grad_model", "case": name, "generator": GENERATOR})
+    print(f"wrote {out_dir}/model_{name}.{{grad,expect}}.safetensors (loss {float(loss):.4f})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default="golden/grad", help="output directory (default: golden/grad)")
+    ap.add_argument("--golden", default="golden", help="the golden models (default: golden)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     os.makedirs(args.out, exist_ok=True)
     for seed, make in enumerate((make_linear, make_embedding, make_rmsnorm, make_rope, make_attention,
                                  make_mlp, make_depth, make_blocks, make_cross_entropy)):
         make(args.out, torch.Generator().manual_seed(2026_0700 + seed))
+    for seed, name in enumerate(MODEL_CASES):
+        make_model_grad(args.out, args.golden, name, torch.Generator().manual_seed(2026_0800 + seed))
 
 
 if __name__ == "__main__":
