@@ -5,7 +5,19 @@
       gradient tensor, max |C - ref| <= 1e-4 * max |ref|.
    2. Against central finite differences computed here, in C, needing no
       Python: the loss sum(dout * out) of each stage's float32 forward,
-      summed in double, at p +- h; see FD_TOL for the tolerance. */
+      summed in double, at p +- h; see FD_TOL for the tolerance.
+   3. The whole model (attnres_train_forward / attnres_train_backward): the
+      gradient of the mean cross-entropy on 8 tokens with respect to every
+      weight tensor of the golden models, against PyTorch autograd
+      (golden/grad/model_NAME.*), max |C - ref| <= 1e-4 * max |ref| per
+      tensor; and the sequence forward's logits against token-by-token
+      attnres_forward. */
+#include <stdlib.h>
+/* Every allocation of the library is counted: a training step must make none. */
+static size_t n_allocs;
+static void *counting_malloc(size_t n) { n_allocs++; return malloc(n); }
+#define ATTNRES_MALLOC(sz) counting_malloc(sz)
+#define ATTNRES_FREE(p)    free(p)
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
 #include "check.h"
@@ -612,6 +624,173 @@ static void fd_blocks(uint64_t *rng, int L, int S, const char *what) {
     fd_check(label, c.kg, dkg, (L + 1) * TOY_D, loss_toy, &c);
 }
 
+/* ======================================================================== */
+/* 3. The whole model: sequence forward and backward                        */
+/* ======================================================================== */
+
+/* A stacked field of the weights: n_slices checkpoint tensors of `per`
+   values each (one per layer, or one per row of the AttnRes vectors), each
+   held to GRAD_RTOL of its own max |ref|. A slice whose reference is all
+   zero (the first sublayer's pseudo-query and key gain: one source, alpha =
+   1 whatever its logit) must be exactly zero in C too. */
+static void check_grad_slices(const char *model, const char *field, const float *got, const float *want,
+                              int n_slices, size_t per) {
+    double worst = 0.0;
+    int k, worst_k = 0, zero_ok = 1, n_zero = 0;
+    size_t i, worst_i = 0;
+    for (k = 0; k < n_slices; k++) {
+        const float *g = got + (size_t)k * per, *w = want + (size_t)k * per;
+        double max_ref = 0.0, max_diff = 0.0;
+        size_t at = 0;
+        for (i = 0; i < per; i++) {
+            double diff = fabs((double)g[i] - (double)w[i]);
+            if (fabs((double)w[i]) > max_ref) max_ref = fabs((double)w[i]);
+            if (diff > max_diff || diff != diff) { max_diff = diff; at = i; }
+        }
+        if (max_ref == 0.0) { n_zero++; if (max_diff != 0.0) zero_ok = 0; continue; }
+        if (!(max_diff / max_ref <= worst)) { worst = max_diff / max_ref; worst_k = k; worst_i = at; }
+    }
+    if (worst <= GRAD_RTOL && zero_ok && n_zero < n_slices)
+        check(1, "%s: d%s, %d tensor%s of %zu: worst max |C - ref| = %.2g of max |ref| (tol %.0e)%s", model, field,
+              n_slices, n_slices > 1 ? "s" : "", per, worst, GRAD_RTOL, n_zero ? "; zero rows zero in C too" : "");
+    else
+        check(0, "%s: d%s: worst %.3g of max |ref| in tensor %d at [%zu]: C %.9g, ref %.9g (tol %.0e)%s", model, field,
+              worst, worst_k, worst_i, (double)got[(size_t)worst_k * per + worst_i],
+              (double)want[(size_t)worst_k * per + worst_i], GRAD_RTOL,
+              !zero_ok ? "; a zero reference row is not zero in C" : n_zero == n_slices ? "; the reference is all zero" : "");
+}
+
+static void grad_model(const char *name) {
+    enum { T = 8 };
+    attnres_model m, ref;
+    attnres_train_state ts;
+    attnres_state s;
+    attnres_error err;
+    attnres__st_file f;
+    char path[256], label[160];
+    float loss = 0.0f, *want_loss = NULL, *want_logits = NULL, *step_logits = NULL;
+    int32_t *tokens = NULL, *targets = NULL;
+    int tok[T], tgt[T], t, V;
+    size_t allocs = 0;
+    memset(&m, 0, sizeof m); memset(&ref, 0, sizeof ref); memset(&ts, 0, sizeof ts); memset(&s, 0, sizeof s);
+    snprintf(path, sizeof path, "%s/grad/model_%s.grad.safetensors", GOLDEN_DIR, name);
+    if (!fixture_model(&m, name)) return;
+    if (attnres_model_load(&ref, path, &err) != ATTNRES_OK) { check(0, "load %s: %s", path, err.message); goto done; }
+    snprintf(path, sizeof path, "grad/model_%s.expect.safetensors", name);
+    if (!fixture_open(&f, path)) goto done;
+    V = m.config.vocab_size;
+    tokens = fixture_i32(&f, "tokens", T); targets = fixture_i32(&f, "targets", T);
+    want_loss = fixture_f32(&f, "loss", 1); want_logits = fixture_f32(&f, "logits", (size_t)T * V);
+    attnres__st_close(&f);
+    step_logits = (float *)malloc((size_t)T * V * sizeof(float));
+    if (!tokens || !targets || !want_loss || !want_logits || !step_logits) goto done;
+    for (t = 0; t < T; t++) { tok[t] = tokens[t]; tgt[t] = targets[t]; }
+    if (attnres_train_state_init(&ts, &m, T, &err) != ATTNRES_OK) { check(0, "%s: train state: %s", name, err.message); goto done; }
+    check(attnres_train_state_bytes(&m.config, T) == ts.n_floats * sizeof(float),
+          "%s: attnres_train_state_bytes = %zu, what init allocates", name, attnres_train_state_bytes(&m.config, T));
+    if (attnres_state_init_ctx(&s, &m.config, T, &err) != ATTNRES_OK) { check(0, "%s: state: %s", name, err.message); goto done; }
+    attnres_train_zero_grad(&ts);
+    allocs = n_allocs;
+    if (attnres_train_forward(&m, &ts, tok, tgt, T, &loss, &err) != ATTNRES_OK) { check(0, "%s: forward: %s", name, err.message); goto done; }
+    snprintf(label, sizeof label, "%s: mean cross-entropy over %d tokens", name, T);
+    check_close(label, &loss, want_loss, 1, 0.0, 1e-5);
+    snprintf(label, sizeof label, "%s: sequence forward logits [%d, %d] against PyTorch", name, T, V);
+    check_grad(label, ts.logits, want_logits, (size_t)T * V);
+    /* the same model token by token, with the KV-cache */
+    for (t = 0; t < T; t++) {
+        float *lg = attnres_forward(&m, &s, tok[t], t, &err);
+        if (!lg) { check(0, "%s: attnres_forward: %s", name, err.message); goto done; }
+        memcpy(step_logits + (size_t)t * V, lg, (size_t)V * sizeof(float));
+    }
+    {   /* within 1e-5 of the largest logit */
+        double max = 0.0;
+        size_t i;
+        for (i = 0; i < (size_t)T * V; i++) if (fabs((double)step_logits[i]) > max) max = fabs((double)step_logits[i]);
+        snprintf(label, sizeof label, "%s: sequence forward logits = token-by-token attnres_forward", name);
+        check_close(label, ts.logits, step_logits, (size_t)T * V, 1e-5 * max, 0.0);
+    }
+    if (attnres_train_backward(&m, &ts, &err) != ATTNRES_OK) { check(0, "%s: backward: %s", name, err.message); goto done; }
+    check(n_allocs == allocs, "%s: the training step (forward and backward) allocates nothing (%zu allocations)",
+          name, n_allocs - allocs);
+    {
+        const attnres_config *c = &m.config;
+        const attnres_weights *g = &ts.grad, *r = &ref.weights;
+        size_t d = (size_t)c->dim, nl = (size_t)c->n_layers, hd = (size_t)attnres_head_dim(c);
+        size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)attnres_kv_dim(c), hid = (size_t)c->hidden_dim;
+        int L1 = attnres_n_sublayers(c) + 1;
+        check_grad_slices(name, c->tie_embeddings ? "tok_embeddings (tied: + output)" : "tok_embeddings",
+                          g->tok_embeddings, r->tok_embeddings, 1, (size_t)V * d);
+        check_grad_slices(name, "attention_norm", g->attention_norm, r->attention_norm, (int)nl, d);
+        check_grad_slices(name, "wq", g->wq, r->wq, (int)nl, qd * d);
+        check_grad_slices(name, "wk", g->wk, r->wk, (int)nl, kvd * d);
+        check_grad_slices(name, "wv", g->wv, r->wv, (int)nl, kvd * d);
+        check_grad_slices(name, "wo", g->wo, r->wo, (int)nl, d * qd);
+        if (c->qk_norm) {
+            check_grad_slices(name, "q_norm", g->q_norm, r->q_norm, (int)nl, hd);
+            check_grad_slices(name, "k_norm", g->k_norm, r->k_norm, (int)nl, hd);
+        }
+        check_grad_slices(name, "ffn_norm", g->ffn_norm, r->ffn_norm, (int)nl, d);
+        check_grad_slices(name, "w1", g->w1, r->w1, (int)nl, hid * d);
+        check_grad_slices(name, "w2", g->w2, r->w2, (int)nl, d * hid);
+        check_grad_slices(name, "w3", g->w3, r->w3, (int)nl, hid * d);
+        if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {
+            check_grad_slices(name, "pseudo_query", g->pseudo_query, r->pseudo_query, L1, d);
+            check_grad_slices(name, "key_norm", g->key_norm, r->key_norm, L1, d);
+        }
+        check_grad_slices(name, "norm", g->norm, r->norm, 1, d);
+        if (!c->tie_embeddings) check_grad_slices(name, "output", g->output, r->output, 1, (size_t)V * d);
+    }
+done:
+    free(tokens); free(targets); free(want_loss); free(want_logits); free(step_logits);
+    attnres_train_state_free(&ts); attnres_state_free(&s);
+    attnres_model_free(&m); attnres_model_free(&ref);
+}
+
+/* The training API refuses what it cannot do, with a message, and leaves
+   the state usable. */
+static void train_refusals(void) {
+    attnres_model m, other;
+    attnres_train_state ts;
+    attnres_error err;
+    int tok[4] = {1, 2, 3, 4}, bad[4] = {1, 2, 128, 4}, neg[4] = {1, -1, 3, 4};
+    float loss;
+    memset(&m, 0, sizeof m); memset(&other, 0, sizeof other); memset(&ts, 0, sizeof ts);
+    if (!fixture_model(&m, "block_s2") || !fixture_model(&other, "full")) goto done;
+    check(attnres_train_state_bytes(&m.config, 0) == 0 && attnres_train_state_bytes(&m.config, m.config.seq_len + 1) == 0
+          && attnres_train_state_bytes(&m.config, m.config.seq_len) > 0,
+          "train_state_bytes: 0 for n_tokens 0 and seq_len + 1, > 0 for seq_len");
+    check(attnres_train_state_init(&ts, &m, 0, &err) == ATTNRES_ERR_RANGE && strstr(err.message, "n_tokens = 0"),
+          "train state of 0 tokens refused: %s", err.message);
+    check(attnres_train_state_init(&ts, &m, 33, &err) == ATTNRES_ERR_RANGE && strstr(err.message, "seq_len = 32"),
+          "train state of seq_len + 1 tokens refused: %s", err.message);
+    if (attnres_train_state_init(&ts, &m, 4, &err) != ATTNRES_OK) { check(0, "train state: %s", err.message); goto done; }
+    check(attnres_train_backward(&m, &ts, &err) == ATTNRES_ERR_RANGE && strstr(err.message, "no forward"),
+          "backward before any forward refused: %s", err.message);
+    check(attnres_train_forward(&m, &ts, tok, tok, 5, &loss, &err) == ATTNRES_ERR_RANGE && strstr(err.message, "T = 5"),
+          "a forward of 5 tokens in a state of 4 refused: %s", err.message);
+    check(attnres_train_forward(&m, &ts, neg, tok, 4, &loss, &err) == ATTNRES_ERR_RANGE && strstr(err.message, "token 1 is -1"),
+          "a token of -1 refused: %s", err.message);
+    check(attnres_train_forward(&m, &ts, tok, bad, 4, &loss, &err) == ATTNRES_ERR_RANGE && strstr(err.message, "target 2 is 128"),
+          "a target past the vocabulary refused: %s", err.message);
+    check(attnres_train_forward(&other, &ts, tok, tok, 4, &loss, &err) == ATTNRES_ERR_RANGE && strstr(err.message, "another model"),
+          "a forward of another model than the state's refused: %s", err.message);
+    check(attnres_train_forward(&m, &ts, tok, NULL, 4, &loss, &err) == ATTNRES_OK
+          && attnres_train_backward(&m, &ts, &err) == ATTNRES_ERR_RANGE && strstr(err.message, "no targets"),
+          "a forward without targets gives logits; its backward is refused: %s", err.message);
+    check(attnres_train_forward(&m, &ts, tok, tok, 4, &loss, &err) == ATTNRES_OK
+          && attnres_train_backward(&m, &ts, &err) == ATTNRES_OK
+          && attnres_train_backward(&m, &ts, &err) == ATTNRES_ERR_RANGE && strstr(err.message, "no forward"),
+          "a second backward of one forward refused (the forward is used up): %s", err.message);
+    attnres_train_state_free(&ts);
+    if (attnres_model_quantize(&m, 32, &err) == ATTNRES_OK)
+        check(attnres_train_state_init(&ts, &m, 4, &err) == ATTNRES_ERR_RANGE && strstr(err.message, "quantized"),
+              "a quantized model cannot be trained: %s", err.message);
+    else check(0, "quantize: %s", err.message);
+done:
+    attnres_train_state_free(&ts);
+    attnres_model_free(&m); attnres_model_free(&other);
+}
+
 int main(void) {
     uint64_t rng = 20261207u;
     grad_linear();
@@ -626,5 +805,12 @@ int main(void) {
     fd_primitives(&rng);
     fd_blocks(&rng, 4, 1, "Full (L=4, S=1)");
     fd_blocks(&rng, 6, 4, "uneven (L=6, S=4)");
+    {
+        static const char *models[] = {"standard", "full", "block_s2", "block_s4", "block_sl", "gqa", "tied",
+                                       "standard_gqa_tied", "head_dim", "qk_norm", "qk_norm_block"};
+        size_t i;
+        for (i = 0; i < sizeof models / sizeof models[0]; i++) grad_model(models[i]);
+    }
+    train_refusals();
     return check_summary("test_grad");
 }
