@@ -409,9 +409,10 @@ static void grad_cross_entropy(void) {
    / (2h) err by O(h^2) (the truncation, ~1e-5 here at h = 1e-2 on inputs of
    order 1), plus the float32 rounding of the forward (about 1e-7 relative
    in each output, summed in double: ~1e-6 absolute in the loss) divided by
-   2h: ~1e-5 of the gradient. Measured, the worst tensor is at 8e-4 of its
-   max |gradient| (the toy stack's dkey_gain, a small gradient through four
-   softmaxes); FD_TOL = 1e-2 leaves a 10x margin, while a dropped path or a wrong sign or factor is an
+   2h: ~1e-5 of the gradient. Measured, the worst tensor is at 1.5e-4 of
+   its max |gradient| (up to 8e-4 with other random draws: the toy stack's
+   dkey_gain, a small gradient through four softmaxes); FD_TOL = 1e-2 leaves
+   a 10x margin, while a dropped path or a wrong sign or factor is an
    error of order the gradient itself. The step is divided by the distance
    the perturbed float really moved, so the rounding of p +- h costs nothing. */
 
@@ -480,6 +481,17 @@ static double loss_rope(void *p) {
 static double loss_ce(void *p) {
     fd_small *c = (fd_small *)p;
     return attnres_cross_entropy(c->x, 4, FD_D);
+}
+
+/* tied embeddings: one table [FD_V, FD_D] is read by the lookup of two
+   tokens and by the output projection of x */
+typedef struct { float table[FD_V * FD_D], x[FD_D], dout[FD_D], dlogits[FD_V]; } fd_tied;
+static double loss_tied(void *p) {
+    fd_tied *c = (fd_tied *)p;
+    float logits[FD_V];
+    attnres_matvec(logits, c->table, c->x, FD_V, FD_D);
+    return dot_double(c->dout, c->table + 3 * FD_D, FD_D) + dot_double(c->dout, c->table + 7 * FD_D, FD_D)
+           + dot_double(c->dlogits, logits, FD_V);
 }
 
 typedef struct { float x[FD_D], w1[FD_H2 * FD_D], w2[FD_D * FD_H2], w3[FD_H2 * FD_D], dout[FD_D]; } fd_mlp;
@@ -551,6 +563,19 @@ static void fd_primitives(uint64_t *rng) {
     memset(dx, 0, sizeof dx);
     attnres_cross_entropy_backward(dx, s.x, 4, FD_D, 1.0f);
     fd_check("cross-entropy dlogits", s.x, dx, FD_D, loss_ce, &s);
+
+    {
+        fd_tied e;
+        float dtable[FD_V * FD_D];
+        fill(e.table, FD_V * FD_D, -1, 1, rng); fill(e.x, FD_D, -1, 1, rng);
+        fill(e.dout, FD_D, -1, 1, rng); fill(e.dlogits, FD_V, -1, 1, rng);
+        memset(dtable, 0, sizeof dtable); memset(dx, 0, sizeof dx);
+        attnres_embedding_backward(dtable, e.dout, 3, FD_D);
+        attnres_embedding_backward(dtable, e.dout, 7, FD_D);
+        attnres_matvec_backward(dx, dtable, e.dlogits, e.table, e.x, FD_V, FD_D);
+        fd_check("tied embedding dtable (two lookups + the output projection)", e.table, dtable, FD_V * FD_D, loss_tied, &e);
+        fd_check("tied embedding: output projection dx", e.x, dx, FD_D, loss_tied, &e);
+    }
 
     fill(mlp.x, FD_D, -1, 1, rng); fill(mlp.dout, FD_D, -1, 1, rng);
     fill(mlp.w1, FD_H2 * FD_D, -0.6f, 0.6f, rng); fill(mlp.w2, FD_D * FD_H2, -0.5f, 0.5f, rng);
