@@ -450,12 +450,97 @@ ATTNRESDEF uint32_t attnres_random_u32(uint64_t *state);
 ATTNRESDEF float    attnres_random_f32(uint64_t *state);  /* in [0, 1) */
 
 /* ======================================================================== */
+/* Training: a whole sequence forward, and the backward of the model         */
+/* ======================================================================== */
+/* Not yet part of the stable API. An fp32 model only. docs/training.md.
+
+   attnres_train_state ts;
+   attnres_train_state_init(&ts, &model, T, &err);     // once: all memory
+   attnres_train_zero_grad(&ts);
+   attnres_train_forward(&model, &ts, tokens, targets, T, &loss, &err);
+   attnres_train_backward(&model, &ts, &err);           // ts.grad += dloss/dweights
+   attnres_train_state_free(&ts);
+
+   The forward runs the T positions sublayer by sublayer (every weight
+   matrix meets all T inputs in one loop) and keeps what the backward
+   needs; loss is the mean cross-entropy of the logits against targets. */
+typedef struct {
+    int n_tokens;       /* T: the longest sequence this state holds         */
+    int T;              /* positions of the last forward; 0: none saved      */
+    int has_targets;    /* the last forward had targets (a loss to differentiate) */
+    /* saved by the forward (l: sublayer, L of them; N+1 block rows)        */
+    int   *tokens;      /* [T]                                               */
+    int   *targets;     /* [T]                                               */
+    float *h;           /* [T, L, dim]  the input of every sublayer          */
+    float *partial_in;  /* [T, L, dim]  AttnRes: the partial it read          */
+    float *blocks;      /* [T, N+1, dim] AttnRes: b0 .. b_N (standard: none)  */
+    float *alpha;       /* [T, L+1, N+1] AttnRes: depth weights, row L output */
+    float *out_h;       /* [T, dim]  the input of the final norm              */
+    float *q_pre;       /* [n_layers, T, n_heads*head_dim]  q before QK-norm  */
+    float *k_pre;       /* [n_layers, T, kv_dim]            (qk_norm only)    */
+    float *q;           /* [n_layers, T, n_heads*head_dim]  q after RoPE      */
+    float *k;           /* [n_layers, T, kv_dim]  k after RoPE: the KV-cache  */
+    float *v;           /* [n_layers, T, kv_dim]                              */
+    float *att;         /* [n_layers, T, n_heads, T]  attention weights        */
+    float *att_out;     /* [n_layers, T, n_heads*head_dim]  heads, before wo  */
+    float *logits;      /* [T, vocab_size]                                    */
+    /* the gradients: the model's weight layout (tied: output == tok_embeddings) */
+    attnres_weights grad;
+    /* scratch of the forward and the backward */
+    float *f;           /* [T, dim]  sublayer outputs                         */
+    float *df;          /* [T, dim]                                           */
+    float *dh;          /* [T, dim]                                           */
+    float *dblocks;     /* [T, N+1, dim]  d(blocks and partials); standard:
+                           [T, dim], the residual stream's gradient           */
+    float *dq;          /* [T, n_heads*head_dim]                              */
+    float *dk, *dv;     /* [T, kv_dim]                                        */
+    float *datt_out;    /* [T, n_heads*head_dim]                              */
+    float *dpre;        /* [n_heads*head_dim]  QK-norm's input gradient       */
+    float *xn, *dxn;    /* [dim]                                              */
+    float *hb, *hb2;    /* [hidden_dim]                                       */
+    float *dlogits;     /* [vocab_size]                                       */
+    attnres_config config;
+    float *memory;      /* the single allocation                              */
+    size_t n_floats;
+} attnres_train_state;
+
+/* The bytes attnres_train_state_init would allocate for n_tokens
+   positions of this model (0 if invalid), asked before allocating. */
+ATTNRESDEF size_t attnres_train_state_bytes(const attnres_config *c, int n_tokens);
+ATTNRESDEF int    attnres_train_state_init(attnres_train_state *ts, const attnres_model *m, int n_tokens,
+                                           attnres_error *err);
+ATTNRESDEF void   attnres_train_state_free(attnres_train_state *ts);
+ATTNRESDEF void   attnres_train_zero_grad(attnres_train_state *ts);
+/* tokens, targets [T] (targets NULL: logits only, no loss); *loss = the mean
+   cross-entropy. Never allocates. */
+ATTNRESDEF int    attnres_train_forward(const attnres_model *m, attnres_train_state *ts,
+                                        const int *tokens, const int *targets, int T, float *loss,
+                                        attnres_error *err);
+/* Adds d(mean cross-entropy)/d(every weight) into ts->grad. Uses up what
+   the forward saved: call the forward again before the next backward. */
+ATTNRESDEF int    attnres_train_backward(const attnres_model *m, attnres_train_state *ts, attnres_error *err);
+
+/* ======================================================================== */
 /* Building blocks: what the forward pass is made of (for lessons, tests)  */
 /* ======================================================================== */
+/* BACKWARD. After a block comes its backward (llm.c's pairs): given dout,
+   the gradient of a scalar loss with respect to the block's output, and
+   the values its forward read, it ADDS the gradients with respect to its
+   inputs and weights into the d* buffers (zero them before the first
+   call): a weight used at many positions, or a source read by many
+   sublayers, sums its gradient over them. Each has the shapes of its
+   forward; where a comment says so, a d* may be NULL when that gradient is
+   not wanted. They never allocate; docs/training.md has the equations. */
 
 ATTNRESDEF float attnres_dot(const float *a, const float *b, int n);
 ATTNRESDEF void  attnres_axpy(float *y, float a, const float *x, int n);        /* y += a x */
 ATTNRESDEF void  attnres_matvec(float *out, const float *w, const float *x, int rows, int cols);
+/* dx [cols] += W^T dout,  dw [rows, cols] += dout x^T;  dout [rows]; either d* may be NULL */
+ATTNRESDEF void  attnres_matvec_backward(float *dx, float *dw, const float *dout, const float *w,
+                                         const float *x, int rows, int cols);
+/* The embedding lookup x = table[token]: dtable [vocab, dim] row token += dout [dim].
+   Tied embeddings: the output projection's dw is the same table. */
+ATTNRESDEF void  attnres_embedding_backward(float *dtable, const float *dout, int token, int dim);
 /* Group-wise int8 (see attnres_q8): quantize w [rows, cols] with groups
    of group_size (which must divide cols) into q [rows, cols] and scale
    [rows, cols/group_size]; dequantize back to w; and the matvec on the
@@ -472,11 +557,31 @@ ATTNRESDEF void  attnres_matvec_w8a8(float *out, const int8_t *q, const float *s
                                      const int8_t *xq, const float *xscale, int rows, int cols,
                                      int group_size);
 ATTNRESDEF void  attnres_rmsnorm(float *out, const float *x, const float *gain, int n, float eps);
+/* dx [n] += dL/dx, dgain [n] += dL/dgain of out = RMSNorm(x; gain); dout [n];
+   either d* may be NULL */
+ATTNRESDEF void  attnres_rmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x,
+                                          const float *gain, int n, float eps);
 ATTNRESDEF void  attnres_softmax(float *x, int n);                              /* in place */
+/* Cross-entropy of one position: -log softmax(logits [n])[target], and its
+   backward dlogits [n] += scale * (softmax(logits) - onehot(target))
+   (scale = 1/T for the mean over T positions). */
+ATTNRESDEF float attnres_cross_entropy(const float *logits, int target, int n);
+ATTNRESDEF void  attnres_cross_entropy_backward(float *dlogits, const float *logits, int target, int n,
+                                                float scale);
 ATTNRESDEF void  attnres_rope(float *x, int n, int head_dim, int pos, float theta);
+/* RoPE's transpose, in place on dx [n]: the rotation by -pos. */
+ATTNRESDEF void  attnres_rope_backward(float *dx, int n, int head_dim, int pos, float theta);
 ATTNRESDEF void  attnres_swiglu_mlp(float *out, const float *x,
                                     const float *w1, const float *w2, const float *w3,
                                     float *hb, float *hb2, int dim, int hidden_dim);
+/* dx [dim], dw1, dw3 [hidden_dim, dim], dw2 [dim, hidden_dim] += the
+   gradients of out = w2 (silu(w1 x) * (w3 x)); dout [dim]. hb, hb2
+   [hidden_dim] are scratch (the forward's products are recomputed in them).
+   Any of the d* may be NULL. */
+ATTNRESDEF void  attnres_swiglu_mlp_backward(float *dx, float *dw1, float *dw2, float *dw3,
+                                             const float *dout, const float *x,
+                                             const float *w1, const float *w2, const float *w3,
+                                             float *hb, float *hb2, int dim, int hidden_dim);
 
 /* Causal attention of every query head over the first n_pos positions of
    one layer's KV-cache (grouped-query: head hq reads kv head
@@ -488,6 +593,14 @@ ATTNRESDEF void  attnres_swiglu_mlp(float *out, const float *x,
 ATTNRESDEF void  attnres_attend(float *out, float *att, const float *q,
                                 const float *key_cache, const float *value_cache,
                                 int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len);
+/* Its backward for the same query: att [n_heads, seq_len] holds the
+   weights the forward left; dout, dq [n_heads*head_dim]; dkey_cache and
+   dvalue_cache [seq_len, kv_dim] receive the gradients of the first n_pos
+   positions (query heads that share a kv head add into the same rows). */
+ATTNRESDEF void  attnres_attend_backward(float *dq, float *dkey_cache, float *dvalue_cache,
+                                         const float *dout, const float *att, const float *q,
+                                         const float *key_cache, const float *value_cache,
+                                         int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len);
 
 /* The AttnRes operation: softmax over depth.
    out[dim] = sum_j alpha[j] sources[j], alpha = softmax_j(w . RMSNorm(sources[j]; g)).
@@ -496,6 +609,15 @@ ATTNRESDEF void  attnres_depth_attention(float *out, float *alpha,
                                          const float *sources, int n_sources,
                                          const float *pseudo_query, const float *key_gain,
                                          int dim, float eps);
+/* Its backward: alpha [n_sources] as the forward wrote it, dout [dim];
+   dsources [n_sources, dim], dpseudo_query [dim], dkey_gain [dim] += the
+   gradients (each may be NULL). A source reaches out twice, as a value
+   and through its normed key: dsources holds both. */
+ATTNRESDEF void  attnres_depth_attention_backward(float *dsources, float *dpseudo_query, float *dkey_gain,
+                                                  const float *dout, const float *alpha,
+                                                  const float *sources, int n_sources,
+                                                  const float *pseudo_query, const float *key_gain,
+                                                  int dim, float eps);
 
 /* Two-phase Block AttnRes (the paper's Algorithm 1), the two halves.
    Phase 1, once per block: the n_queries folded pseudo-queries of the
@@ -565,6 +687,14 @@ ATTNRESDEF void attnres_block_reset(attnres_block_state *bs, const float *embedd
 ATTNRESDEF int  attnres_block_n_sources(const attnres_block_state *bs);
 ATTNRESDEF void attnres_block_add(attnres_block_state *bs, const float *f);
 ATTNRESDEF void attnres_block_close(attnres_block_state *bs);
+/* Backward of the block state: sublayer l's output f was summed into block
+   row attnres_block_row(l, S) = l/S + 1 (the partial, which becomes b_n
+   unchanged), so df [dim] += dblocks [N+1, dim] row l/S + 1. Run the
+   sublayers in reverse and let each depth-attention backward add into
+   dblocks: that row then holds the gradient of every later reader of the
+   partial and of the block. */
+ATTNRESDEF int  attnres_block_row(int l, int block_size);
+ATTNRESDEF void attnres_block_add_backward(float *df, const float *dblocks, int l, int block_size, int dim);
 
 #endif /* ATTNRES_H */
 
@@ -672,6 +802,27 @@ ATTNRESDEF void attnres_axpy(float *y, float a, const float *x, int n) {
 ATTNRESDEF void attnres_matvec(float *out, const float *w, const float *x, int rows, int cols) {
     int r;
     for (r = 0; r < rows; r++) out[r] = attnres_dot(w + (size_t)r * (size_t)cols, x, cols);
+}
+
+/* Backward of out = W x. Each weight w[r][c] met x[c] once, on its way to
+   out[r]: dw[r][c] += dout[r] x[c]. Each x[c] fed every row r: dx[c] +=
+   sum_r w[r][c] dout[r], W transposed. Accumulated (+=), so a matrix used
+   at T positions ends with the sum of its T gradients.
+     dx [cols] (or NULL)  dw [rows, cols] (or NULL)  dout [rows] */
+ATTNRESDEF void attnres_matvec_backward(float *dx, float *dw, const float *dout, const float *w,
+                                        const float *x, int rows, int cols) {
+    int r;
+    for (r = 0; r < rows; r++) {
+        size_t row = (size_t)r * (size_t)cols;
+        if (dw) attnres_axpy(dw + row, dout[r], x, cols);     /* dw[r] += dout[r] x   */
+        if (dx) attnres_axpy(dx, dout[r], w + row, cols);     /* dx += dout[r] w[r]   */
+    }
+}
+
+/* Backward of x = table[token]: only that row was read, so only it
+   receives the gradient; a token seen twice gets both. dtable [vocab, dim] */
+ATTNRESDEF void attnres_embedding_backward(float *dtable, const float *dout, int token, int dim) {
+    attnres_axpy(dtable + (size_t)token * (size_t)dim, 1.0f, dout, dim);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -802,6 +953,27 @@ ATTNRESDEF void attnres_rmsnorm(float *out, const float *x, const float *gain, i
     for (i = 0; i < n; i++) out[i] = x[i] * inv_rms * gain[i];
 }
 
+/* Backward of out_i = xhat_i g_i with xhat = x r, r = 1/sqrt(mean(x^2) + eps).
+   The gain sees xhat:        dgain_i += dout_i xhat_i.
+   x moves out directly, and through r, which every x_j sets
+   (dr/dx_j = -r^3 x_j / n):
+       dx_j += r (dout_j g_j - xhat_j mean_i(dout_i g_i xhat_i)).
+   Written with xhat, never r^2 or r^3 alone, so huge or tiny x (whose r^3
+   would overflow or underflow float) stays finite, as the forward does.
+     dx, dgain (each may be NULL), dout, x, gain [n] */
+ATTNRESDEF void attnres_rmsnorm_backward(float *dx, float *dgain, const float *dout, const float *x,
+                                         const float *gain, int n, float eps) {
+    float r = attnres__inv_rms(x, n, eps), mean = 0.0f;
+    int i;
+    for (i = 0; i < n; i++) mean += dout[i] * gain[i] * (x[i] * r);
+    mean /= (float)n;
+    for (i = 0; i < n; i++) {
+        float xhat = x[i] * r;
+        if (dgain) dgain[i] += dout[i] * xhat;
+        if (dx) dx[i] += r * (dout[i] * gain[i] - xhat * mean);
+    }
+}
+
 /* x[n] <- exp(x - max) / sum; subtracting the max keeps exp() from
    overflowing and does not change the result. */
 ATTNRESDEF void attnres_softmax(float *x, int n) {
@@ -810,6 +982,29 @@ ATTNRESDEF void attnres_softmax(float *x, int n) {
     for (i = 1; i < n; i++) if (x[i] > max) max = x[i];
     for (i = 0; i < n; i++) { x[i] = expf(x[i] - max); sum += x[i]; }
     for (i = 0; i < n; i++) x[i] /= sum;
+}
+
+/* -log p_target with p = softmax(logits [n]), as log(sum_i exp(x_i - max))
+   + max - x_target: no exp() overflows, and no p is rounded to 0 before
+   its log is taken. */
+ATTNRESDEF float attnres_cross_entropy(const float *logits, int target, int n) {
+    float max = logits[0], sum = 0.0f;
+    int i;
+    for (i = 1; i < n; i++) if (logits[i] > max) max = logits[i];
+    for (i = 0; i < n; i++) sum += expf(logits[i] - max);
+    return logf(sum) + max - logits[target];
+}
+
+/* d(-log p_target)/dlogit_i = p_i - [i == target]: softmax minus one-hot.
+   scale is 1/T when the loss is the mean over T positions.
+     dlogits [n] += scale (p - onehot),  logits [n] */
+ATTNRESDEF void attnres_cross_entropy_backward(float *dlogits, const float *logits, int target, int n,
+                                               float scale) {
+    float max = logits[0], sum = 0.0f;
+    int i;
+    for (i = 1; i < n; i++) if (logits[i] > max) max = logits[i];
+    for (i = 0; i < n; i++) sum += expf(logits[i] - max);
+    for (i = 0; i < n; i++) dlogits[i] += scale * (expf(logits[i] - max) / sum - (i == target ? 1.0f : 0.0f));
 }
 
 /* Rotates x[n] (n/head_dim heads, head after head) in place for position
@@ -827,6 +1022,13 @@ ATTNRESDEF void attnres_rope(float *x, int n, int head_dim, int pos, float theta
             x[h + i + 1] = x0 * s + x1 * c;
         }
     }
+}
+
+/* RoPE is a rotation of each pair, y = R(a) x, so dx = R(a)^T dy = R(-a) dy:
+   the gradient turns back by the same angle. cos(-a) and sin(-a) are
+   exactly cos(a) and -sin(a), so this is attnres_rope at -pos. */
+ATTNRESDEF void attnres_rope_backward(float *dx, int n, int head_dim, int pos, float theta) {
+    attnres_rope(dx, n, head_dim, -pos, theta);
 }
 
 /* out[dim] = w2 (silu(w1 x) * (w3 x)), with w1, w3 [hidden_dim, dim] and
@@ -849,6 +1051,34 @@ ATTNRESDEF void attnres_swiglu_mlp(float *out, const float *x,
     ATTNRES__MATVEC(out, w2, hb, dim, hidden_dim);  /* down */
 }
 
+/* Backward of out = w2 u, u = silu(a) * b, a = w1 x, b = w3 x (the gate a
+   and the up b are recomputed into hb, hb2 rather than stored):
+     dw2 += dout u^T,  du = w2^T dout,
+     da = du * b * silu'(a),  silu'(a) = sig(a) (1 + a (1 - sig(a))),
+     db = du * silu(a),
+     dw1 += da x^T, dw3 += db x^T, dx += w1^T da + w3^T db.
+     dx [dim], dw1, dw3 [hidden_dim, dim], dw2 [dim, hidden_dim], dout [dim] */
+ATTNRESDEF void attnres_swiglu_mlp_backward(float *dx, float *dw1, float *dw2, float *dw3,
+                                            const float *dout, const float *x,
+                                            const float *w1, const float *w2, const float *w3,
+                                            float *hb, float *hb2, int dim, int hidden_dim) {
+    int j, r;
+    attnres_matvec(hb, w1, x, hidden_dim, dim);     /* a: the gate, before silu */
+    attnres_matvec(hb2, w3, x, hidden_dim, dim);    /* b: up                     */
+    for (j = 0; j < hidden_dim; j++) {
+        float a = hb[j], b = hb2[j], sig = 1.0f / (1.0f + expf(-a)), silu = a * sig;
+        float du = 0.0f;
+        for (r = 0; r < dim; r++) {                 /* column j of w2: u_j fed every out[r] */
+            du += w2[(size_t)r * hidden_dim + j] * dout[r];
+            if (dw2) dw2[(size_t)r * hidden_dim + j] += dout[r] * (silu * b);
+        }
+        hb[j] = du * b * sig * (1.0f + a * (1.0f - sig));   /* da */
+        hb2[j] = du * silu;                                  /* db */
+    }
+    attnres_matvec_backward(dx, dw1, hb, w1, x, hidden_dim, dim);
+    attnres_matvec_backward(dx, dw3, hb2, w3, x, hidden_dim, dim);
+}
+
 /* ======================================================================== */
 /* 2. Attention with the KV-cache                                           */
 /* ======================================================================== */
@@ -868,6 +1098,37 @@ ATTNRESDEF void attnres_attend(float *out, float *att, const float *q,
         attnres_softmax(a, n_pos);
         memset(o, 0, (size_t)head_dim * sizeof(float));
         for (t = 0; t < n_pos; t++) attnres_axpy(o, a[t], vh + (size_t)t * kv_dim, head_dim);
+    }
+}
+
+/* Backward of one query's attention, head by head, in reverse:
+     o = sum_t a_t v_t            da_t = dout . v_t,    dv_t += a_t dout
+     a = softmax(s)               ds_t = a_t (da_t - sum_u a_u da_u)
+     s_t = scale q . k_t          dq += scale ds_t k_t, dk_t += scale ds_t q
+   The sum over u comes first, then da_t is recomputed (a dot of head_dim),
+   so no [n_pos] buffer is needed. Query heads of a group read the same kv
+   head, so their dk, dv land in the same columns and add up. */
+ATTNRESDEF void attnres_attend_backward(float *dq, float *dkey_cache, float *dvalue_cache,
+                                        const float *dout, const float *att, const float *q,
+                                        const float *key_cache, const float *value_cache,
+                                        int n_pos, int n_heads, int n_kv_heads, int head_dim, int seq_len) {
+    int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads, hq, t;
+    float scale = 1.0f / sqrtf((float)head_dim);
+    for (hq = 0; hq < n_heads; hq++) {
+        size_t col = (size_t)(hq / group) * head_dim;                    /* its kv head's column */
+        const float *qh = q + (size_t)hq * head_dim;                     /* [head_dim] */
+        const float *doh = dout + (size_t)hq * head_dim;                 /* [head_dim] */
+        const float *a = att + (size_t)hq * seq_len;                     /* [n_pos]    */
+        float *dqh = dq + (size_t)hq * head_dim, a_da = 0.0f;
+        for (t = 0; t < n_pos; t++) a_da += a[t] * attnres_dot(doh, value_cache + (size_t)t * kv_dim + col, head_dim);
+        for (t = 0; t < n_pos; t++) {
+            size_t row = (size_t)t * kv_dim + col;
+            float da = attnres_dot(doh, value_cache + row, head_dim);
+            float ds = a[t] * (da - a_da) * scale;
+            attnres_axpy(dvalue_cache + row, a[t], doh, head_dim);
+            attnres_axpy(dqh, ds, key_cache + row, head_dim);
+            attnres_axpy(dkey_cache + row, ds, qh, head_dim);
+        }
     }
 }
 
@@ -910,6 +1171,42 @@ ATTNRESDEF void attnres_depth_attention(float *out, float *alpha,
     for (j = 0; j < n_sources; j++) alpha[j] /= sum;
 }
 
+/* Backward of the softmax over depth. With r_j = 1/rms(v_j), the normed
+   key xhat_j = v_j r_j, s_j = w . (xhat_j * g), alpha = softmax(s),
+   out = sum_j alpha_j v_j:
+     value path     dalpha_j = dout . v_j,          dv_j += alpha_j dout
+     softmax        ds_j = alpha_j (dalpha_j - sum_u alpha_u dalpha_u)
+     the logit      dw += ds_j (xhat_j * g),        dg += ds_j (xhat_j * w)
+     key path       dv_j += RMSNorm's backward of dkey = ds_j w:
+                    r_j ds_j (w g - xhat_j mean_i(w_i g_i xhat_ji))
+   A source reaches out twice, as a value and through its key; both add
+   into dsources. The key path is attnres_rmsnorm_backward written out, so
+   that no [dim] buffer for dkey is needed.
+     dsources [n_sources, dim], dpseudo_query, dkey_gain [dim] (each may be NULL) */
+ATTNRESDEF void attnres_depth_attention_backward(float *dsources, float *dpseudo_query, float *dkey_gain,
+                                                 const float *dout, const float *alpha,
+                                                 const float *sources, int n_sources,
+                                                 const float *pseudo_query, const float *key_gain,
+                                                 int dim, float eps) {
+    float a_da = 0.0f;
+    int j, i;
+    for (j = 0; j < n_sources; j++) a_da += alpha[j] * attnres_dot(dout, sources + (size_t)j * dim, dim);
+    for (j = 0; j < n_sources; j++) {
+        const float *v = sources + (size_t)j * dim;                      /* [dim] */
+        float r = attnres__inv_rms(v, dim, eps), mean = 0.0f;
+        float ds = alpha[j] * (attnres_dot(dout, v, dim) - a_da);
+        for (i = 0; i < dim; i++) mean += pseudo_query[i] * key_gain[i] * (v[i] * r);
+        mean /= (float)dim;
+        for (i = 0; i < dim; i++) {
+            float xhat = v[i] * r;
+            if (dpseudo_query) dpseudo_query[i] += ds * xhat * key_gain[i];
+            if (dkey_gain) dkey_gain[i] += ds * xhat * pseudo_query[i];
+            if (dsources) dsources[(size_t)j * dim + i] +=
+                alpha[j] * dout[i] + r * ds * (pseudo_query[i] * key_gain[i] - xhat * mean);
+        }
+    }
+}
+
 /* Start of a token: b0 = its embedding, no blocks completed yet past b0. */
 ATTNRESDEF void attnres_block_reset(attnres_block_state *bs, const float *embedding) {
     memcpy(bs->blocks, embedding, (size_t)bs->dim * sizeof(float));
@@ -939,6 +1236,18 @@ ATTNRESDEF void attnres_block_close(attnres_block_state *bs) {
     if (bs->n_partial == 0) return;
     bs->n_completed++;
     bs->n_partial = 0;
+}
+
+/* Sublayer l (0-based) is in block n = l/S + 1, and its output went into
+   row n of the blocks: the partial, which becomes b_n unchanged when the
+   block closes (a short last block too). */
+ATTNRESDEF int attnres_block_row(int l, int block_size) { return l / block_size + 1; }
+
+/* Backward of partial += f: an addition passes its gradient unchanged to
+   both terms. The earlier partial keeps the row's gradient (it stays in
+   dblocks for the sublayers before l); f receives a copy. */
+ATTNRESDEF void attnres_block_add_backward(float *df, const float *dblocks, int l, int block_size, int dim) {
+    attnres_axpy(df, 1.0f, dblocks + (size_t)attnres_block_row(l, block_size) * dim, dim);
 }
 
 /* ======================================================================== */
@@ -1237,6 +1546,257 @@ ATTNRES__PRIVATE void attnres__forward_two_phase(const attnres_model *m, attnres
     }
 }
 
+
+/* ======================================================================== */
+/* 5b. Training: a whole sequence forward, and the backward of the model    */
+/* ======================================================================== */
+/* The same model as attnres_forward, run over T positions at once, one
+   sublayer at a time: every sublayer's weights meet all T inputs in one
+   loop (a matrix-matrix product), and the forward keeps, per position, what
+   the backward reads (the struct lists it). The backward is the forward
+   read in reverse, built from the building blocks' backwards. */
+
+/* f_l(h) at every position: attnres__sublayer for the whole sequence.
+     in: ts->h [T, L, dim] column l      out: ts->f [T, dim]
+   and for attention, saved: q (and q, k before QK-norm), k, v, att, att_out. */
+ATTNRES__PRIVATE void attnres__train_sublayer(const attnres_model *m, attnres_train_state *ts, int l) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights;
+    int T = ts->T, d = c->dim, hid = c->hidden_dim, L = attnres_n_sublayers(c), layer = l / 2, t;
+    int hd = attnres_head_dim(c), kvd = attnres_kv_dim(c), qd = c->n_heads * hd;
+    size_t lq = (size_t)layer * T * qd, lkv = (size_t)layer * T * kvd;   /* this layer's [T, .] rows */
+    for (t = 0; t < T; t++) {
+        const float *h = ts->h + ((size_t)t * L + l) * d;                /* [dim] */
+        float *q = ts->q + lq + (size_t)t * qd, *k = ts->k + lkv + (size_t)t * kvd, *v = ts->v + lkv + (size_t)t * kvd;
+        if (l % 2 == 1) {
+            /* MLP: f = w2 (silu(w1 xn) * (w3 xn)), xn = RMSNorm(h) */
+            attnres_rmsnorm(ts->xn, h, w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
+            attnres_swiglu_mlp(ts->f + (size_t)t * d, ts->xn, w->w1 + (size_t)layer * hid * d,
+                               w->w2 + (size_t)layer * d * hid, w->w3 + (size_t)layer * hid * d,
+                               ts->hb, ts->hb2, d, hid);
+            continue;
+        }
+        /* attention, steps 1-3 at every position: xn = RMSNorm(h); q, k, v; (QK-norm); RoPE */
+        attnres_rmsnorm(ts->xn, h, w->attention_norm + (size_t)layer * d, d, c->norm_eps);
+        ATTNRES__MATVEC(q, w->wq + (size_t)layer * qd * d, ts->xn, qd, d);
+        ATTNRES__MATVEC(k, w->wk + (size_t)layer * kvd * d, ts->xn, kvd, d);
+        ATTNRES__MATVEC(v, w->wv + (size_t)layer * kvd * d, ts->xn, kvd, d);
+        if (c->qk_norm) {
+            memcpy(ts->q_pre + lq + (size_t)t * qd, q, (size_t)qd * sizeof(float));
+            memcpy(ts->k_pre + lkv + (size_t)t * kvd, k, (size_t)kvd * sizeof(float));
+            attnres__qk_norm(q, k, w, c, layer);
+        }
+        attnres_rope(q, qd, hd, t, c->rope_theta);
+        attnres_rope(k, kvd, hd, t, c->rope_theta);
+    }
+    if (l % 2 == 1) return;
+    /* steps 4-5: position t attends over positions 0..t; f = wo (the heads) */
+    for (t = 0; t < T; t++) {
+        float *o = ts->att_out + lq + (size_t)t * qd;                    /* [qd] */
+        ATTNRES__ATTEND(o, ts->att + ((size_t)layer * T + t) * c->n_heads * T, ts->q + lq + (size_t)t * qd,
+                        ts->k + lkv, ts->v + lkv, t + 1, c->n_heads, c->n_kv_heads, hd, T);
+        ATTNRES__MATVEC(ts->f + (size_t)t * d, w->wo + (size_t)layer * d * qd, o, d, qd);
+    }
+}
+
+ATTNRES__PRIVATE int attnres__check_train(const attnres_model *m, const attnres_train_state *ts,
+                                          const int *tokens, const int *targets, int T, attnres_error *err);
+
+ATTNRESDEF int attnres_train_forward(const attnres_model *m, attnres_train_state *ts,
+                                     const int *tokens, const int *targets, int T, float *loss,
+                                     attnres_error *err) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights;
+    int d = c->dim, L = attnres_n_sublayers(c), S = c->block_size, V = c->vocab_size, t, l, i;
+    int attnres = c->residual == ATTNRES_RESIDUAL_ATTNRES, rows = attnres_n_blocks(c) + 1;
+    double sum = 0.0;
+    int rc = attnres__check_train(m, ts, tokens, targets, T, err);
+    if (rc != ATTNRES_OK) return rc;
+    ts->T = T;
+    ts->has_targets = targets != NULL;
+    for (t = 0; t < T; t++) { ts->tokens[t] = tokens[t]; ts->targets[t] = targets ? targets[t] : 0; }
+
+    /* 1. the embeddings: b0 of every position (AttnRes), or the stream h (standard, in out_h) */
+    for (t = 0; t < T; t++)
+        memcpy(attnres ? ts->blocks + (size_t)t * rows * d : ts->out_h + (size_t)t * d,
+               w->tok_embeddings + (size_t)tokens[t] * d, (size_t)d * sizeof(float));
+
+    /* 2. the L sublayers, each over all T positions */
+    for (l = 0; l < L; l++) {
+        int n = attnres ? attnres_block_row(l, S) : 0, first = attnres && l % S == 0;
+        for (t = 0; t < T; t++) {                      /* the input h of every position */
+            float *h = ts->h + ((size_t)t * L + l) * d, *blocks = ts->blocks + (size_t)t * rows * d;
+            float *alpha = ts->alpha + ((size_t)t * (L + 1) + l) * rows;
+            if (!attnres) { memcpy(h, ts->out_h + (size_t)t * d, (size_t)d * sizeof(float)); continue; }
+            /* h = softmax over depth of [b0 .. b_{n-1} (, partial)] */
+            if (!first) memcpy(ts->partial_in + ((size_t)t * L + l) * d, blocks + (size_t)n * d, (size_t)d * sizeof(float));
+            attnres_depth_attention(h, alpha, blocks, n + !first, w->pseudo_query + (size_t)l * d,
+                                    w->key_norm + (size_t)l * d, d, c->norm_eps);
+            for (i = n + !first; i < rows; i++) alpha[i] = 0.0f;
+        }
+        attnres__train_sublayer(m, ts, l);             /* f = f_l(h), all positions */
+        for (t = 0; t < T; t++) {                      /* where f goes */
+            float *f = ts->f + (size_t)t * d;
+            if (!attnres) attnres_axpy(ts->out_h + (size_t)t * d, 1.0f, f, d);   /* h = h + f */
+            else {                                     /* the block state: partial += f */
+                float *partial = ts->blocks + ((size_t)t * rows + n) * d;
+                if (first) memcpy(partial, f, (size_t)d * sizeof(float));
+                else attnres_axpy(partial, 1.0f, f, d);
+            }
+        }
+    }
+    /* 3. AttnRes: the output aggregation over b0 .. b_N (a short last block is complete as it is) */
+    for (t = 0; attnres && t < T; t++)
+        attnres_depth_attention(ts->out_h + (size_t)t * d, ts->alpha + ((size_t)t * (L + 1) + L) * rows,
+                                ts->blocks + (size_t)t * rows * d, rows, w->pseudo_query + (size_t)L * d,
+                                w->key_norm + (size_t)L * d, d, c->norm_eps);
+
+    /* 4. final RMSNorm, logits, and the mean cross-entropy */
+    for (t = 0; t < T; t++) {
+        float *logits = ts->logits + (size_t)t * V;
+        attnres_rmsnorm(ts->xn, ts->out_h + (size_t)t * d, w->norm, d, c->norm_eps);
+        ATTNRES__MATVEC(logits, w->output, ts->xn, V, d);
+        for (i = 0; i < V; i++)
+            if (!isfinite(logits[i])) {
+                ts->T = 0;
+                return attnres__fail(err, ATTNRES_ERR_RANGE, "train forward: logit %d is %s at position %d: the "
+                                     "weights overflow float arithmetic", i, isnan(logits[i]) ? "NaN" : "Inf", t);
+            }
+        if (targets) sum += attnres_cross_entropy(logits, targets[t], V);
+    }
+    if (loss) *loss = (float)(sum / T);
+    return attnres__ok(err);
+}
+
+/* The backward of attnres__train_sublayer: ts->df [T, dim], the gradient
+   of every position's f, gives ts->dh [T, dim] += the gradient of its h,
+   and adds the sublayer's weight gradients into ts->grad. */
+ATTNRES__PRIVATE void attnres__train_sublayer_backward(const attnres_model *m, attnres_train_state *ts, int l) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights, *g = &ts->grad;
+    int T = ts->T, d = c->dim, hid = c->hidden_dim, L = attnres_n_sublayers(c), layer = l / 2, t, hh;
+    int hd = attnres_head_dim(c), kvd = attnres_kv_dim(c), qd = c->n_heads * hd;
+    size_t lq = (size_t)layer * T * qd, lkv = (size_t)layer * T * kvd;
+    size_t wq = (size_t)layer * qd * d, wkv = (size_t)layer * kvd * d, wo = (size_t)layer * d * qd;
+    if (l % 2 == 1) {
+        /* MLP, per position: f = mlp(xn), xn = RMSNorm(h) */
+        size_t w13 = (size_t)layer * hid * d, w2 = (size_t)layer * d * hid;
+        for (t = 0; t < T; t++) {
+            const float *h = ts->h + ((size_t)t * L + l) * d;
+            attnres_rmsnorm(ts->xn, h, w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
+            memset(ts->dxn, 0, (size_t)d * sizeof(float));
+            attnres_swiglu_mlp_backward(ts->dxn, g->w1 + w13, g->w2 + w2, g->w3 + w13, ts->df + (size_t)t * d,
+                                        ts->xn, w->w1 + w13, w->w2 + w2, w->w3 + w13, ts->hb, ts->hb2, d, hid);
+            attnres_rmsnorm_backward(ts->dh + (size_t)t * d, g->ffn_norm + (size_t)layer * d, ts->dxn, h,
+                                     w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
+        }
+        return;
+    }
+    memset(ts->dq, 0, (size_t)T * qd * sizeof(float));
+    memset(ts->dk, 0, (size_t)T * kvd * sizeof(float));
+    memset(ts->dv, 0, (size_t)T * kvd * sizeof(float));
+    memset(ts->datt_out, 0, (size_t)T * qd * sizeof(float));
+    /* step 5': f = wo att_out */
+    for (t = 0; t < T; t++)
+        attnres_matvec_backward(ts->datt_out + (size_t)t * qd, g->wo + wo, ts->df + (size_t)t * d, w->wo + wo,
+                                ts->att_out + lq + (size_t)t * qd, d, qd);
+    /* step 4': attention of every position; keys and values gather from all later queries */
+    for (t = 0; t < T; t++)
+        attnres_attend_backward(ts->dq + (size_t)t * qd, ts->dk, ts->dv, ts->datt_out + (size_t)t * qd,
+                                ts->att + ((size_t)layer * T + t) * c->n_heads * T, ts->q + lq + (size_t)t * qd,
+                                ts->k + lkv, ts->v + lkv, t + 1, c->n_heads, c->n_kv_heads, hd, T);
+    for (t = 0; t < T; t++) {
+        const float *h = ts->h + ((size_t)t * L + l) * d;
+        float *dq = ts->dq + (size_t)t * qd, *dk = ts->dk + (size_t)t * kvd, *dv = ts->dv + (size_t)t * kvd;
+        /* step 3': RoPE turned back */
+        attnres_rope_backward(dq, qd, hd, t, c->rope_theta);
+        attnres_rope_backward(dk, kvd, hd, t, c->rope_theta);
+        /* (QK-norm: each head's RMSNorm, its gain shared by the heads) */
+        if (c->qk_norm) {
+            const float *qp = ts->q_pre + lq + (size_t)t * qd, *kp = ts->k_pre + lkv + (size_t)t * kvd;
+            memset(ts->dpre, 0, (size_t)qd * sizeof(float));
+            for (hh = 0; hh < c->n_heads; hh++)
+                attnres_rmsnorm_backward(ts->dpre + (size_t)hh * hd, g->q_norm + (size_t)layer * hd, dq + (size_t)hh * hd,
+                                         qp + (size_t)hh * hd, w->q_norm + (size_t)layer * hd, hd, c->norm_eps);
+            memcpy(dq, ts->dpre, (size_t)qd * sizeof(float));
+            memset(ts->dpre, 0, (size_t)kvd * sizeof(float));
+            for (hh = 0; hh < c->n_kv_heads; hh++)
+                attnres_rmsnorm_backward(ts->dpre + (size_t)hh * hd, g->k_norm + (size_t)layer * hd, dk + (size_t)hh * hd,
+                                         kp + (size_t)hh * hd, w->k_norm + (size_t)layer * hd, hd, c->norm_eps);
+            memcpy(dk, ts->dpre, (size_t)kvd * sizeof(float));
+        }
+        /* step 2': q, k, v = wq xn, wk xn, wv xn; step 1': xn = RMSNorm(h) */
+        attnres_rmsnorm(ts->xn, h, w->attention_norm + (size_t)layer * d, d, c->norm_eps);
+        memset(ts->dxn, 0, (size_t)d * sizeof(float));
+        attnres_matvec_backward(ts->dxn, g->wq + wq, dq, w->wq + wq, ts->xn, qd, d);
+        attnres_matvec_backward(ts->dxn, g->wk + wkv, dk, w->wk + wkv, ts->xn, kvd, d);
+        attnres_matvec_backward(ts->dxn, g->wv + wkv, dv, w->wv + wkv, ts->xn, kvd, d);
+        attnres_rmsnorm_backward(ts->dh + (size_t)t * d, g->attention_norm + (size_t)layer * d, ts->dxn, h,
+                                 w->attention_norm + (size_t)layer * d, d, c->norm_eps);
+    }
+}
+
+ATTNRESDEF int attnres_train_backward(const attnres_model *m, attnres_train_state *ts, attnres_error *err) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights, *g = &ts->grad;
+    int T = ts->T, d = c->dim, L = attnres_n_sublayers(c), S = c->block_size, V = c->vocab_size, t, l;
+    int attnres = c->residual == ATTNRES_RESIDUAL_ATTNRES, rows = attnres_n_blocks(c) + 1;
+    if (T < 1 || !ts->has_targets)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "train backward: %s", T < 1 ? "no forward pass to "
+                             "differentiate (each backward needs its own attnres_train_forward)"
+                             : "the forward pass had no targets, so there is no loss");
+    memset(ts->dblocks, 0, (size_t)T * rows * d * sizeof(float));
+
+    /* 4'. mean cross-entropy -> logits -> W_out and the final norm -> out_h */
+    for (t = 0; t < T; t++) {
+        const float *out_h = ts->out_h + (size_t)t * d;
+        /* the gradient of out_h: the stream's (standard), or dh for the output aggregation */
+        float *dout_h = attnres ? ts->dh + (size_t)t * d : ts->dblocks + (size_t)t * d;
+        memset(ts->dlogits, 0, (size_t)V * sizeof(float));
+        attnres_cross_entropy_backward(ts->dlogits, ts->logits + (size_t)t * V, ts->targets[t], V, 1.0f / (float)T);
+        attnres_rmsnorm(ts->xn, out_h, w->norm, d, c->norm_eps);
+        memset(ts->dxn, 0, (size_t)d * sizeof(float));
+        attnres_matvec_backward(ts->dxn, g->output, ts->dlogits, w->output, ts->xn, V, d);
+        if (attnres) memset(dout_h, 0, (size_t)d * sizeof(float));
+        attnres_rmsnorm_backward(dout_h, g->norm, ts->dxn, out_h, w->norm, d, c->norm_eps);
+    }
+    /* 3'. AttnRes: the output aggregation -> every block b0 .. b_N */
+    for (t = 0; attnres && t < T; t++)
+        attnres_depth_attention_backward(ts->dblocks + (size_t)t * rows * d, g->pseudo_query + (size_t)L * d,
+                                         g->key_norm + (size_t)L * d, ts->dh + (size_t)t * d,
+                                         ts->alpha + ((size_t)t * (L + 1) + L) * rows, ts->blocks + (size_t)t * rows * d,
+                                         rows, w->pseudo_query + (size_t)L * d, w->key_norm + (size_t)L * d, d, c->norm_eps);
+
+    /* 2'. the sublayers in reverse */
+    for (l = L - 1; l >= 0; l--) {
+        int n = attnres ? attnres_block_row(l, S) : 0, first = attnres && l % S == 0;
+        /* df: the gradient of where f went (the stream, or its block's partial) */
+        memset(ts->df, 0, (size_t)T * d * sizeof(float));
+        for (t = 0; t < T; t++) {
+            float *dblocks = ts->dblocks + (size_t)t * rows * d;
+            if (attnres) attnres_block_add_backward(ts->df + (size_t)t * d, dblocks, l, S, d);
+            else attnres_axpy(ts->df + (size_t)t * d, 1.0f, dblocks, d);
+        }
+        memset(ts->dh, 0, (size_t)T * d * sizeof(float));
+        attnres__train_sublayer_backward(m, ts, l);                  /* dh = d(input h) */
+        for (t = 0; t < T; t++) {
+            float *dblocks = ts->dblocks + (size_t)t * rows * d, *blocks = ts->blocks + (size_t)t * rows * d;
+            if (!attnres) { attnres_axpy(dblocks, 1.0f, ts->dh + (size_t)t * d, d); continue; }   /* h + f */
+            /* the depth softmax that made h: its sources as l read them (the
+               partial back in its row: the blocks are walked back) */
+            if (!first) memcpy(blocks + (size_t)n * d, ts->partial_in + ((size_t)t * L + l) * d, (size_t)d * sizeof(float));
+            attnres_depth_attention_backward(dblocks, g->pseudo_query + (size_t)l * d, g->key_norm + (size_t)l * d,
+                                             ts->dh + (size_t)t * d, ts->alpha + ((size_t)t * (L + 1) + l) * rows,
+                                             blocks, n + !first, w->pseudo_query + (size_t)l * d,
+                                             w->key_norm + (size_t)l * d, d, c->norm_eps);
+        }
+    }
+    /* 1'. the embeddings: row 0 is the gradient of b0 (or of the stream's start) */
+    for (t = 0; t < T; t++)
+        attnres_embedding_backward(g->tok_embeddings, ts->dblocks + (size_t)t * rows * d, ts->tokens[t], d);
+    ts->T = 0;   /* the blocks were walked back: this forward is used up */
+    return attnres__ok(err);
+}
 
 /* ======================================================================== */
 /* 6. Sampling: greedy, temperature, top-p, with a portable seeded RNG       */
@@ -1819,6 +2379,136 @@ ATTNRESDEF void attnres_state_free(attnres_state *s) {
     if (s->memory) ATTNRES_FREE(s->memory);
     if (s->alpha_count) ATTNRES_FREE(s->alpha_count);
     memset(s, 0, sizeof *s);
+}
+
+/* ======================================================================== */
+/* Training state: everything a forward and backward over T tokens need     */
+/* ======================================================================== */
+
+/* Lays the training state out in one buffer; with base == NULL it only
+   counts. Counts are doubles: exact far past any memory, so a size that
+   would overflow size_t is seen and refused rather than wrapped. */
+ATTNRES__PRIVATE double attnres__carve_train(attnres_train_state *ts, float *base, const attnres_config *c,
+                                             int n_tokens) {
+    double d = c->dim, hid = c->hidden_dim, nl = c->n_layers, L = attnres_n_sublayers(c), T = n_tokens;
+    double qd = (double)c->n_heads * attnres_head_dim(c), kvd = attnres_kv_dim(c), V = c->vocab_size;
+    int attnres = c->residual == ATTNRES_RESIDUAL_ATTNRES;
+    double rows = attnres_n_blocks(c) + 1, at = 0;
+    double ints = (2.0 * T * sizeof(int) + sizeof(float) - 1) / sizeof(float);
+    double qkn = c->qk_norm ? 1 : 0, big = qd > kvd ? qd : kvd;
+    float *int_floats;
+#define ATTNRES__TAKE(ptr, count) \
+    do { ptr = base ? base + (size_t)at : NULL; at += (count); } while (0)
+    ATTNRES__TAKE(int_floats, ints);                     /* tokens, targets */
+    ATTNRES__TAKE(ts->h, T * L * d);
+    ATTNRES__TAKE(ts->partial_in, attnres ? T * L * d : 0);
+    ATTNRES__TAKE(ts->blocks, attnres ? T * rows * d : 0);
+    ATTNRES__TAKE(ts->alpha, attnres ? T * (L + 1) * rows : 0);
+    ATTNRES__TAKE(ts->out_h, T * d);
+    ATTNRES__TAKE(ts->q_pre, qkn * nl * T * qd);
+    ATTNRES__TAKE(ts->k_pre, qkn * nl * T * kvd);
+    ATTNRES__TAKE(ts->q, nl * T * qd);
+    ATTNRES__TAKE(ts->k, nl * T * kvd);
+    ATTNRES__TAKE(ts->v, nl * T * kvd);
+    ATTNRES__TAKE(ts->att, nl * T * c->n_heads * T);
+    ATTNRES__TAKE(ts->att_out, nl * T * qd);
+    ATTNRES__TAKE(ts->logits, T * V);
+    ATTNRES__TAKE(ts->f, T * d);
+    ATTNRES__TAKE(ts->df, T * d);
+    ATTNRES__TAKE(ts->dh, T * d);
+    ATTNRES__TAKE(ts->dblocks, T * rows * d);
+    ATTNRES__TAKE(ts->dq, T * qd);
+    ATTNRES__TAKE(ts->dk, T * kvd);
+    ATTNRES__TAKE(ts->dv, T * kvd);
+    ATTNRES__TAKE(ts->datt_out, T * qd);
+    ATTNRES__TAKE(ts->dpre, big);
+    ATTNRES__TAKE(ts->xn, d);
+    ATTNRES__TAKE(ts->dxn, d);
+    ATTNRES__TAKE(ts->hb, hid);
+    ATTNRES__TAKE(ts->hb2, hid);
+    ATTNRES__TAKE(ts->dlogits, V);
+#undef ATTNRES__TAKE
+    ts->tokens = (int *)int_floats;
+    ts->targets = base ? ts->tokens + n_tokens : NULL;
+    /* the gradients, last: the model's own layout (a valid config's weights fit: the model was allocated) */
+    at += (double)attnres__carve_weights(&ts->grad, base ? base + (size_t)at : NULL, c, 0);
+    return at;
+}
+
+/* Floats of a training state, or 0 when it cannot exist (bad config or n_tokens, too big). */
+ATTNRES__PRIVATE size_t attnres__train_floats(const attnres_config *c, int n_tokens) {
+    attnres_train_state scratch;
+    double n;
+    if (attnres_config_validate(c, NULL) != ATTNRES_OK || n_tokens < 1 || n_tokens > c->seq_len) return 0;
+    n = attnres__carve_train(&scratch, NULL, c, n_tokens);
+    return n * sizeof(float) < (double)SIZE_MAX / 2 ? (size_t)n : 0;
+}
+
+ATTNRESDEF size_t attnres_train_state_bytes(const attnres_config *c, int n_tokens) {
+    return attnres__train_floats(c, n_tokens) * sizeof(float);
+}
+
+ATTNRESDEF int attnres_train_state_init(attnres_train_state *ts, const attnres_model *m, int n_tokens,
+                                        attnres_error *err) {
+    const attnres_config *c = &m->config;
+    size_t n;
+    int rc;
+    memset(ts, 0, sizeof *ts);
+    if (!m->memory) return attnres__fail(err, ATTNRES_ERR_RANGE, "train state: the model is not initialised");
+    if (m->q8.group_size)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "train state: the model is quantized (group_size %d); "
+                             "training needs the fp32 weights", m->q8.group_size);
+    if ((rc = attnres_config_validate(c, err)) != ATTNRES_OK) return rc;
+    if (n_tokens < 1 || n_tokens > c->seq_len)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "train state: n_tokens = %d, must be in [1, seq_len = %d]",
+                             n_tokens, c->seq_len);
+    if (!(n = attnres__train_floats(c, n_tokens)))
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "train state: %d tokens of this model do not fit in memory",
+                             n_tokens);
+    ts->memory = (float *)ATTNRES_MALLOC(n * sizeof(float));
+    if (!ts->memory)
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "train state: cannot allocate %.1f MB", (double)n * 4.0 / 1e6);
+    memset(ts->memory, 0, n * sizeof(float));
+    attnres__carve_train(ts, ts->memory, c, n_tokens);
+    ts->n_floats = n;
+    ts->n_tokens = n_tokens;
+    ts->config = *c;
+    return attnres__ok(err);
+}
+
+ATTNRESDEF void attnres_train_state_free(attnres_train_state *ts) {
+    if (ts->memory) ATTNRES_FREE(ts->memory);
+    memset(ts, 0, sizeof *ts);
+}
+
+/* Zeroes the gradients (the backward adds into them). */
+ATTNRESDEF void attnres_train_zero_grad(attnres_train_state *ts) {
+    attnres_weights layout;   /* the gradients are the state's last floats, tok_embeddings first */
+    size_t n = attnres__carve_weights(&layout, NULL, &ts->config, 0);
+    if (ts->memory) memset(ts->grad.tok_embeddings, 0, n * sizeof(float));
+}
+
+/* A forward the state can run: the model it was made for (same config),
+   fp32, 1 <= T <= n_tokens, every token and target in the vocabulary. */
+ATTNRES__PRIVATE int attnres__check_train(const attnres_model *m, const attnres_train_state *ts,
+                                          const int *tokens, const int *targets, int T, attnres_error *err) {
+    int t;
+    if (!m->memory || !ts->memory)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "train forward: model or state not initialised");
+    if (m->q8.group_size || memcmp(&m->config, &ts->config, sizeof m->config) != 0)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "train forward: the state was made for another model");
+    if (T < 1 || T > ts->n_tokens)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "train forward: T = %d tokens, the state holds 1 to %d",
+                             T, ts->n_tokens);
+    for (t = 0; t < T; t++) {
+        if (tokens[t] < 0 || tokens[t] >= m->config.vocab_size)
+            return attnres__fail(err, ATTNRES_ERR_RANGE, "train forward: token %d is %d, out of range [0, %d)",
+                                 t, tokens[t], m->config.vocab_size);
+        if (targets && (targets[t] < 0 || targets[t] >= m->config.vocab_size))
+            return attnres__fail(err, ATTNRES_ERR_RANGE, "train forward: target %d is %d, out of range [0, %d)",
+                                 t, targets[t], m->config.vocab_size);
+    }
+    return ATTNRES_OK;
 }
 
 /* ======================================================================== */
