@@ -2441,7 +2441,10 @@ ATTNRES__PRIVATE size_t attnres__train_floats(const attnres_config *c, int n_tok
     double n;
     if (attnres_config_validate(c, NULL) != ATTNRES_OK || n_tokens < 1 || n_tokens > c->seq_len) return 0;
     n = attnres__carve_train(&scratch, NULL, c, n_tokens);
-    return n * sizeof(float) < (double)SIZE_MAX / 2 ? (size_t)n : 0;
+    /* past 4e18 floats no memory holds it (and the double-to-integer
+       conversion stays exact); below, the same limit as every allocation */
+    if (!(n < 4.0e18)) return 0;
+    return attnres__fits((uint64_t)n, sizeof(float)) ? (size_t)n : 0;
 }
 
 ATTNRESDEF size_t attnres_train_state_bytes(const attnres_config *c, int n_tokens) {
@@ -2462,9 +2465,13 @@ ATTNRESDEF int attnres_train_state_init(attnres_train_state *ts, const attnres_m
     if (n_tokens < 1 || n_tokens > c->seq_len)
         return attnres__fail(err, ATTNRES_ERR_RANGE, "train state: n_tokens = %d, must be in [1, seq_len = %d]",
                              n_tokens, c->seq_len);
-    if (!(n = attnres__train_floats(c, n_tokens)))
-        return attnres__fail(err, ATTNRES_ERR_NOMEM, "train state: %d tokens of this model do not fit in memory",
-                             n_tokens);
+    if (!(n = attnres__train_floats(c, n_tokens))) {
+        attnres_train_state scratch;
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "train state: %d tokens of this model need %.0f MB, "
+                             "more than one allocation can hold here (%.0f MB); train on fewer tokens",
+                             n_tokens, attnres__carve_train(&scratch, NULL, c, n_tokens) * 4.0 / 1e6,
+                             (double)attnres__size_limit() / 1e6);
+    }
     ts->memory = (float *)ATTNRES_MALLOC(n * sizeof(float));
     if (!ts->memory)
         return attnres__fail(err, ATTNRES_ERR_NOMEM, "train state: cannot allocate %.1f MB", (double)n * 4.0 / 1e6);

@@ -81,6 +81,27 @@ static void test_state(const attnres_model *m) {
     if (rc == ATTNRES_OK) attnres_state_free(&s);
 }
 
+/* A training state over a whole sequence holds every position's scores
+   [n_layers, T, n_heads, T]: asked for the whole context of this model it
+   is past the limit and refused before allocating, and
+   attnres_train_state_bytes answers 0 rather than a wrapped size. */
+static void test_train_state(const attnres_model *m) {
+    attnres_train_state ts;
+    attnres_error err;
+    size_t small = attnres_train_state_bytes(&m->config, 8);
+    int rc;
+    check(small > 0 && (uint64_t)small <= LIMIT, "train_state_bytes: %zu for 8 tokens", small);
+    check(attnres_train_state_bytes(&m->config, m->config.seq_len) == 0,
+          "train_state_bytes: 0 for all %d tokens (more than one allocation holds), not a wrapped size",
+          m->config.seq_len);
+    alloc_calls = 0;
+    rc = attnres_train_state_init(&ts, m, m->config.seq_len, &err);
+    check(rc == ATTNRES_ERR_NOMEM && strstr(err.message, "more than one allocation can hold") && alloc_calls == 0,
+          "train state for all %d tokens: refused before allocating (%ld calls): \"%s\"", m->config.seq_len,
+          alloc_calls, err.message);
+    if (rc == ATTNRES_OK) attnres_train_state_free(&ts);
+}
+
 /* The context the caller needs runs, and gives the same bits whatever
    n_ctx the state was made for (the cache's layout depends on it). */
 static void test_short_context(const attnres_model *m) {
@@ -179,6 +200,7 @@ int main(void) {
         check(1, "%s loads (%zu floats): its KV-cache, not its file, is large", BIG_KV_MODEL, m.n_floats);
         test_state(&m);
         test_short_context(&m);
+        test_train_state(&m);
         attnres_model_free(&m);
     }
     test_model();
