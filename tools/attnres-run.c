@@ -46,7 +46,9 @@
    the heatmap averages, one row per position x reading sublayer x source,
    the partial sum of a block labelled "partial"; --probs K the K most likely
    next tokens at every generated position (to stdout in place of the text,
-   or to --probs-file FILE). CSV, or JSON lines for a name ending .jsonl.
+   or to --probs-file FILE), each with its text: with --tokenizer the
+   tokenizer's piece, without it the byte (ids below 256 are bytes only in
+   a byte-level model). CSV, or JSON lines for a name ending .jsonl.
    Files are written like the heatmap: whole, or not at all.
 
    Messages quote file names and argument values with control characters
@@ -512,29 +514,58 @@ static void put_byte(int b) {
     out_str(buf);
 }
 
-/* One token: a byte, or <ID> for an id past the bytes (vocab_size > 256);
-   with --tokenizer its text, byte by byte (BOS and EOS print nothing). */
-static void put_token(int id) {
-    char buf[24];
-    if (tok) {
-        static char text[65536];
-        size_t n, i;
-        if (id != attnres_tok_bos(tok) && id != attnres_tok_eos(tok) &&
-            attnres_tok_decode(tok, tok_prev, id, text, sizeof text, &n, NULL) == ATTNRES_TOK_OK)
-            for (i = 0; i < n; i++) put_byte((unsigned char)text[i]);
-        else if (id != attnres_tok_bos(tok) && id != attnres_tok_eos(tok)) {
-            out_pending();
-            snprintf(buf, sizeof buf, "<%d>", id);   /* an id the tokenizer does not know */
-            out_str(buf);
+/* The bytes of token id: with --tokenizer, its text as the tokenizer
+   decodes it after token prev (llama2.c drops the dummy-prefix space after
+   BOS); without, the byte-level rule: ids below 256 are bytes. The byte
+   shortcut is only for byte-level models: a tokenizer's id 65 is whatever
+   piece it is, not 'A'. *bytes points into a buffer that lives until the
+   next call. Returns the count, or -1 for an id with no text (past the
+   bytes of a byte-level model, unknown to the tokenizer): callers write
+   <ID>. The buffer grows as a token needs, up to tok_text_max. */
+static size_t tok_text_max;   /* the tokenizer file's size: no piece decodes to more */
+static long token_bytes(const char **bytes, int prev, int id) {
+    static char *buf, byte;
+    static size_t cap;
+    size_t n;
+    if (!tok) {
+        if (id < 0 || id >= 256) return -1;
+        byte = (char)id;
+        *bytes = &byte;
+        return 1;
+    }
+    if (id < 0 || id >= attnres_tok_vocab_size(tok)) return -1;
+    for (;;) {
+        if (cap && attnres_tok_decode(tok, prev, id, buf, cap, &n, NULL) == ATTNRES_TOK_OK) {
+            *bytes = buf;
+            return (long)n;
         }
-        tok_prev = id;
-    } else if (id >= 0 && id < 256) {
-        put_byte(id);
-    } else {
+        if (cap >= tok_text_max) return -1;   /* no text at any size (a gap in the vocab) */
+        {
+            size_t grown = cap ? (cap > tok_text_max / 2 ? tok_text_max : cap * 2) : 256;
+            char *p = (char *)realloc(buf, grown);
+            if (!p) return -1;
+            buf = p;
+            cap = grown;
+        }
+    }
+}
+
+/* One token: its bytes (token_bytes), or <ID> for an id with none. With
+   --tokenizer BOS and EOS print nothing: they mark the text, they are not
+   part of it. */
+static void put_token(int id) {
+    const char *bytes;
+    long n, i;
+    int marker = tok && (id == attnres_tok_bos(tok) || id == attnres_tok_eos(tok));
+    if (!marker && (n = token_bytes(&bytes, tok_prev, id)) >= 0) {
+        for (i = 0; i < n; i++) put_byte((unsigned char)bytes[i]);
+    } else if (!marker) {
+        char buf[24];
         out_pending();
         snprintf(buf, sizeof buf, "<%d>", id);
         out_str(buf);
     }
+    tok_prev = id;
 }
 
 /* ======================================================================== */
@@ -1045,18 +1076,24 @@ static int save_png(const image *im, const char *path, const char *title, const 
 /* Exports: --alpha (every depth weight) and --probs (top-K next tokens)     */
 /* ======================================================================== */
 
-/* n bytes of src as printable ASCII into dst [size]: a backslash doubled,
-   every other byte outside 0x20..0x7e as \xNN; cut with "..." once more
-   than max_chars would be written. For titles and the exports' text. */
+/* One byte as printable ASCII into piece [5]: a backslash doubled, every
+   byte outside 0x20..0x7e as \xNN, the rest as it is. The one rule for
+   titles and the exports' text: ASCII only, and nothing is lost (the
+   bytes can be read back). */
+static void escape_byte(char *piece, unsigned char b) {
+    if (b == '\\') snprintf(piece, 5, "\\\\");
+    else if (b >= 0x20 && b < 0x7f) snprintf(piece, 5, "%c", b);
+    else snprintf(piece, 5, "\\x%02x", (unsigned)b);
+}
+
+/* n bytes of src through escape_byte into dst [size]; cut with "..." once
+   more than max_chars would be written. For titles. */
 static void printable(char *dst, size_t size, const char *src, int n, int max_chars) {
     size_t k = 0;
     int i;
     for (i = 0; i < n; i++) {
-        unsigned char b = (unsigned char)src[i];
-        char piece[8];
-        if (b == '\\') snprintf(piece, sizeof piece, "\\\\");
-        else if (b >= 0x20 && b < 0x7f) snprintf(piece, sizeof piece, "%c", b);
-        else snprintf(piece, sizeof piece, "\\x%02x", (unsigned)b);
+        char piece[5];
+        escape_byte(piece, (unsigned char)src[i]);
         if (k + strlen(piece) > (size_t)max_chars || k + strlen(piece) + 4 > size) {
             snprintf(dst + k, size - k, "...");
             return;
@@ -1065,13 +1102,6 @@ static void printable(char *dst, size_t size, const char *src, int n, int max_ch
         k += strlen(piece);
     }
     dst[k] = '\0';
-}
-
-/* A token as text: the byte through printable(), or <ID> past the bytes. */
-static void token_text(char *buf, size_t size, int id) {
-    char b = (char)id;
-    if (id >= 0 && id < 256) printable(buf, size, &b, 1, 8);
-    else snprintf(buf, size, "<%d>", id);
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -1147,25 +1177,53 @@ static void probs_header(const sink *k) {
     if (!k->jsonl) sink_line(k, "position,rank,token,text,prob,sampled\n");
 }
 
-/* The top K of r for the token at sequence position `position`, and the
-   token the sampler chose there. CSV quotes the text ("" for a quote). */
-static void probs_rows(const sink *k, const ranked *r, int top_k, int position, int sampled) {
-    char line[256], text[32], quoted[80];
+/* n bytes of a token's text into k, whole (a token may be long): each byte
+   through escape_byte, then quoted for the format: CSV doubles a quote,
+   JSON escapes quote and backslash. Newlines, commas and control bytes
+   cannot break a row: the first two are inside quotes or \xNN, the last
+   always \xNN. */
+static void sink_text(const sink *k, const char *text, size_t n) {
+    char chunk[256];   /* written in pieces of at most 4 escaped bytes x 2 */
+    size_t used = 0, i;
+    for (i = 0; i < n; i++) {
+        char piece[5];
+        const char *c;
+        escape_byte(piece, (unsigned char)text[i]);
+        for (c = piece; *c; c++) {
+            if (k->jsonl && (*c == '"' || *c == '\\')) chunk[used++] = '\\';
+            else if (!k->jsonl && *c == '"') chunk[used++] = '"';
+            chunk[used++] = *c;
+        }
+        if (used + 16 >= sizeof chunk || i + 1 == n) {
+            chunk[used] = '\0';
+            sink_line(k, chunk);
+            used = 0;
+        }
+    }
+}
+
+/* The top K of r for the token at sequence position `position`, which
+   follows token prev (the one fed at position - 1), and the token the
+   sampler chose there. The text column is the candidate's text
+   (token_bytes, so a tokenizer's piece, never a byte for a tokenizer's id
+   below 256), or <ID> for an id with none. */
+static void probs_rows(const sink *k, const ranked *r, int top_k, int position, int prev, int sampled) {
+    char line[160];
     int i;
     for (i = 0; i < top_k; i++) {
-        size_t n = 0;
-        const char *c;
-        token_text(text, sizeof text, r[i].id);
-        for (c = text; *c; c++) {   /* CSV doubles a quote; JSON escapes quote and backslash */
-            if (k->jsonl && (*c == '"' || *c == '\\')) quoted[n++] = '\\';
-            else if (!k->jsonl && *c == '"') quoted[n++] = '"';
-            quoted[n++] = *c;
-        }
-        quoted[n] = '\0';
+        const char *bytes;
+        long n = token_bytes(&bytes, prev, r[i].id);
+        char id_text[24];
         if (k->jsonl)
-            snprintf(line, sizeof line, "{\"position\":%d,\"rank\":%d,\"token\":%d,\"text\":\"%s\",\"prob\":%.9g,"
-                     "\"sampled\":%d}\n", position, i + 1, r[i].id, quoted, r[i].p, sampled);
-        else snprintf(line, sizeof line, "%d,%d,%d,\"%s\",%.9g,%d\n", position, i + 1, r[i].id, quoted, r[i].p, sampled);
+            snprintf(line, sizeof line, "{\"position\":%d,\"rank\":%d,\"token\":%d,\"text\":\"", position, i + 1, r[i].id);
+        else snprintf(line, sizeof line, "%d,%d,%d,\"", position, i + 1, r[i].id);
+        sink_line(k, line);
+        if (n < 0) {
+            snprintf(id_text, sizeof id_text, "<%d>", r[i].id);
+            sink_line(k, id_text);   /* no quote or backslash to escape */
+        } else sink_text(k, bytes, (size_t)n);
+        if (k->jsonl) snprintf(line, sizeof line, "\",\"prob\":%.9g,\"sampled\":%d}\n", r[i].p, sampled);
+        else snprintf(line, sizeof line, "\",%.9g,%d\n", r[i].p, sampled);
         sink_line(k, line);
     }
 }
@@ -1213,9 +1271,10 @@ static int generate(const attnres_model *model, attnres_state *state, attnres_sa
         if (pos + 1 < n_prompt) {
             token = prompt[pos + 1];
         } else if (n_tokens > 0) {
+            int fed = token;   /* the candidates follow it */
             if (ex->probs_k) probs_rank(ex->ranked, logits, c->vocab_size);   /* before the sampler sees them */
             token = attnres_sample(sampler, logits);
-            if (ex->probs_k) probs_rows(&ex->probs, ex->ranked, ex->probs_k, pos + 1, token);
+            if (ex->probs_k) probs_rows(&ex->probs, ex->ranked, ex->probs_k, pos + 1, fed, token);
             if (ex->probs.f || !ex->probs_k) put_token(token);   /* else stdout holds the probabilities */
             if (out_flush() != 0) return 1;   /* main says why */
         }
@@ -1303,6 +1362,10 @@ int main(int argc, char **argv) {
         attnres_model_free(&model);
         free(o.prompt_buf);
         return 1;
+    }
+    if (tok) {   /* a bound on any token's text (token_bytes) */
+        struct stat st;
+        tok_text_max = stat(o.tokenizer_path, &st) == 0 && st.st_size > 256 ? (size_t)st.st_size : 256;
     }
     /* checks that need the model: exit 2, nothing allocated but the model */
     n_prompt = o.prompt_len;
