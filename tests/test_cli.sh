@@ -28,7 +28,11 @@
 #   text column is the token's piece (a made-up tokenizer.bin whose pieces hold
 #   quotes, commas, newlines, ESC, invalid UTF-8, a backslash; the real
 #   golden/import tokenizers spell the reference's greedy text);
-#   the heatmap's tEXt chunks name the model and the prompt.
+#   the heatmap's tEXt chunks name the model and the prompt;
+#   an output (--alpha, --probs-file, --heatmap, stdout) that is an input (the
+#   model, -f FILE or stdin, --tokenizer) or another output, by any spelling,
+#   hard or symbolic link, /dev/stdout or >>, or the same new file twice, is
+#   refused with exit 2 and nothing written.
 # The models those cases need are written here, in shell (zero_model,
 # cycle_model): no Python at test time.
 # BUILD_DIR defaults to the directory this script sits in (mk/run.mk copies it
@@ -634,6 +638,64 @@ for c in e2e_llama2c e2e_qwen3; do
     ok "--probs 1 --tokenizer $(basename "$tk"): the rank-1 texts spell the reference's greedy text '$want'"
   else fail "--probs 1 --tokenizer $(basename "$tk"): exit $st, rank-1 texts '$got', want '$want' $(head -n 1 "$tmp/err")"; fi
 done
+
+# ---- an output that is an input, or another output: refused before anything is written ----
+# Files are compared, not names: the same file by another spelling, a hard link, a
+# symbolic link, stdin (-f -) and stdout (/dev/stdout, >>) count; so do two new
+# outputs that would be the same file. Exit 2, and the directory is as it was.
+# make_io: a fresh io/ (model, links, prompt, tokenizer), its state in io.before, so that
+# each case starts from the same files whatever the one before it did
+io="$tmp/io"; m="$io/m.safetensors"
+make_io() {
+  rm -rf "$io"; mkdir -p "$io/sub"; printf 'x' > "$io/sub/keep"
+  cp "$block" "$m"; ln "$m" "$io/hard"; ln -s m.safetensors "$io/soft"
+  printf 'The' > "$io/prompt.txt"
+  cp "$golden/import/e2e_llama2c.tokenizer.bin" "$io/tok.bin"
+  cp "$golden/import/e2e_llama2c.model.safetensors" "$io/imported.safetensors"
+  io_state > "$tmp/io.before"
+}
+# io_state: every name, size and time (nanoseconds: a temporary file made and removed
+# changes the directory's) and every file's checksum under io/
+io_state() { (cd "$io" && ls -ld --full-time . sub ./* ./sub/* && cksum ./* ./sub/*); }
+# refuse_io WHAT NEEDLE -- ARGS...: attnres-run ARGS (stdout to $tmp/out) exits 2 naming NEEDLE, io/ untouched
+refuse_io() {
+  what=$1 needle=$2; shift 3
+  make_io
+  "$run" "$@" > "$tmp/out" 2> "$tmp/err"; st=$?
+  check_refused "$what" "$needle"
+}
+check_refused() {
+  io_state > "$tmp/io.after"
+  if [ "$st" -eq 2 ] && grep -qF -- "$1" "$tmp/err" && grep -qF -- "$2" "$tmp/err" && cmp -s "$tmp/io.before" "$tmp/io.after"; then
+    ok "refused $1: exit 2, nothing written: $(head -n 1 "$tmp/err")"
+  else fail "$1: exit $st (want 2), stderr '$(head -n 1 "$tmp/err")', files changed: $(diff "$tmp/io.before" "$tmp/io.after" | grep '^[<>]' | head -n 2 | tr '\n' ' ')"; fi
+}
+refuse_io "--alpha" "is the same file as the model" -- "$m" -n 2 -q --alpha "$m"
+refuse_io "--heatmap" "is the same file as the model" -- "$m" -n 2 -q --heatmap "$io/sub/../m.safetensors"
+refuse_io "--probs-file" "is the same file as the model" -- "$m" -n 2 -q --probs 2 --probs-file "$io/hard"
+refuse_io "--alpha" "is the same file as the model" -- "$m" -n 2 -q --alpha "$io/soft"
+refuse_io "--alpha" "is the same file as -f" -- "$m" -n 2 -q -f "$io/prompt.txt" --alpha "$io/./prompt.txt"
+make_io; "$run" "$m" -n 2 -q -f - --heatmap "$io/prompt.txt" < "$io/prompt.txt" > "$tmp/out" 2> "$tmp/err"; st=$?
+check_refused "--heatmap" "is the same file as stdin (-f -)"
+refuse_io "--probs-file" "is the same file as --tokenizer" -- "$io/imported.safetensors" --tokenizer "$io/tok.bin" \
+  -p "the little robot" -n 2 -q --probs 2 --probs-file "$io/sub/../tok.bin"
+refuse_io "--probs-file" "is the same file as --alpha" -- "$m" -n 2 -q --alpha "$io/new.csv" --probs 2 --probs-file "$io/sub/../new.csv"
+refuse_io "--heatmap" "is the same file as --alpha" -- "$m" -n 2 -q --alpha "$io/new.png" --heatmap "$io/new.png"
+make_io; "$run" "$m" -n 2 -q >> "$m" 2> "$tmp/err"; st=$?
+check_refused "stdout (the text)" "is the same file as the model"
+make_io; "$run" "$m" -n 2 -q --alpha /dev/stdout > "$tmp/out.txt" 2> "$tmp/err"; st=$?
+[ -s "$tmp/out.txt" ] || [ "$(ls -a "$tmp" | grep -c out.txt)" -ne 1 ] && st=99   # written, or a temporary left
+check_refused "--alpha '/dev/stdout'" "is the same file as stdout (the text)"
+make_io; "$run" "$m" -n 2 -q --probs 2 --heatmap /dev/stdout 2> "$tmp/err" | cat > "$tmp/out"
+grep -qF -- "is the same file as stdout (the --probs rows)" "$tmp/err" && [ ! -s "$tmp/out" ] &&
+  ok "refused --heatmap /dev/stdout into a pipe that carries the --probs rows: $(head -n 1 "$tmp/err")" ||
+  fail "--heatmap /dev/stdout into a pipe: stderr '$(head -n 1 "$tmp/err")', $(wc -c < "$tmp/out") bytes on stdout"
+# and no false alarm: distinct outputs, and /dev/null (a device, nothing to overwrite) twice
+make_io; "$run" "$m" -n 2 -q --alpha "$io/a.csv" --probs 2 --probs-file "$io/sub/b.csv" --heatmap "$io/c.png" > /dev/null 2> "$tmp/err"; s1=$?
+"$run" "$m" -n 2 -q --alpha /dev/null --probs 2 --probs-file /dev/null > /dev/null 2>> "$tmp/err"; s2=$?
+if [ "$s1$s2" = "00" ] && [ -s "$io/a.csv" ] && [ -s "$io/sub/b.csv" ] && [ -s "$io/c.png" ] && cmp -s "$m" "$block"; then
+  ok "three distinct outputs next to the inputs are written; --alpha and --probs-file both /dev/null (stdout too) run"
+else fail "distinct outputs: exit $s1/$s2: $(head -n 1 "$tmp/err")"; fi
 
 # ---- --quantize q8: int8 weights made at load --------------------------------------
 "$run" "$block" -p "The little robot" -n 60 -t 0 -q > "$tmp/fp32" 2>&1; s1=$?

@@ -51,6 +51,13 @@
    a byte-level model). CSV, or JSON lines for a name ending .jsonl.
    Files are written like the heatmap: whole, or not at all.
 
+   Outputs are not inputs: an output (--alpha, --probs-file, --heatmap, and
+   stdout) that is the model, -f's file (or stdin), the --tokenizer file or
+   another output is refused before anything is written (exit 2). Files are
+   compared, not names (device and inode), so ./x, a/../x, a hard or
+   symbolic link, /dev/stdout and `>> model` are all caught, and two new
+   outputs by the same directory and name too.
+
    Messages quote file names and argument values with control characters
    escaped (attnres_escape), so they cannot drive the terminal either.
 
@@ -130,6 +137,7 @@ typedef struct {
     const char *prompt;        /* the prompt's bytes (a file's may hold NULs) */
     int         prompt_len;    /* bytes in prompt                            */
     char       *prompt_buf;    /* what -f read (prompt points here); freed by main */
+    const char *prompt_path;   /* -f's FILE ("-": stdin); NULL with -p       */
     const char *prompt_from;   /* for messages: "-p/--prompt" or "-f FILE"   */
     char        prompt_from_buf[80];
     int         n_tokens;      /* new tokens to generate                     */
@@ -298,6 +306,7 @@ static void parse_args(options *o, int argc, char **argv) {
     o->prompt = DEFAULT_PROMPT;
     o->prompt_len = (int)strlen(DEFAULT_PROMPT);
     o->prompt_buf = NULL;
+    o->prompt_path = NULL;
     o->prompt_from = "-p/--prompt";
     o->n_tokens = DEFAULT_TOKENS;
     o->temperature = (float)DEFAULT_TEMPERATURE;
@@ -407,6 +416,97 @@ static void parse_args(options *o, int argc, char **argv) {
     }
     if (probs_file_flag && !o->probs_k) bad_argument("%s: needs --probs K (how many tokens per position)", q(probs_file_flag));
     if (prompt_file) read_prompt_file(o, prompt_flag, prompt_file);
+    o->prompt_path = prompt_file;
+}
+
+/* ======================================================================== */
+/* Outputs must not be inputs                                                */
+/* ======================================================================== */
+
+/* A file as the system knows it, whatever the spelling (./x, a/../x, a
+   symbolic link, a hard link): device and inode. A file that does not exist
+   yet (a new output) is its directory's device and inode and its last name.
+   A character device (a terminal, /dev/null) holds nothing to overwrite and
+   is never "the same file" as anything. */
+typedef struct {
+    const char *flag, *path;  /* for messages: "--alpha" and its value, or "stdout", NULL */
+    int known;                /* 0: not found (the open or load says why later) */
+    int is_new;               /* dev, ino are the directory's; name the file's  */
+    dev_t dev;
+    ino_t ino;
+    const char *name;         /* is_new: the last component of path             */
+} file_id;
+
+static void id_of_stat(file_id *f, const struct stat *st) {
+    f->known = !S_ISCHR(st->st_mode);
+    f->dev = st->st_dev;
+    f->ino = st->st_ino;
+}
+
+/* The identity of path; fd >= 0 instead: of that open descriptor. */
+static file_id file_id_of(const char *flag, const char *path, int fd) {
+    file_id f;
+    struct stat st;
+    memset(&f, 0, sizeof f);
+    f.flag = flag;
+    f.path = path;
+    if (fd >= 0 ? fstat(fd, &st) == 0 : stat(path, &st) == 0) {
+        id_of_stat(&f, &st);
+    } else if (fd < 0 && errno == ENOENT) {   /* new: the directory it goes in, and its name */
+        const char *slash = strrchr(path, '/');
+        char dir[PATH_MAX];
+        if (!slash) snprintf(dir, sizeof dir, ".");
+        else if (slash == path) snprintf(dir, sizeof dir, "/");
+        else if ((size_t)(slash - path) < sizeof dir) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        else return f;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+            id_of_stat(&f, &st);
+            f.is_new = 1;
+            f.name = slash ? slash + 1 : path;
+        }
+    }
+    return f;
+}
+
+static int same_file(const file_id *a, const file_id *b) {
+    return a->known && b->known && a->is_new == b->is_new && a->dev == b->dev && a->ino == b->ino &&
+           (!a->is_new || !strcmp(a->name, b->name));
+}
+
+/* "--alpha 'x'", or "stdout" */
+static const char *describe(char *buf, size_t size, const file_id *f) {
+    if (f->path) snprintf(buf, size, "%s '%s'", f->flag, q(f->path));
+    else snprintf(buf, size, "%s", f->flag);
+    return buf;
+}
+
+/* Refuses (exit 2, before anything is written) a command line whose
+   outputs (--alpha, --probs-file, --heatmap, and stdout, which carries the
+   text or the --probs rows) include an input (the model, -f's file or
+   stdin, --tokenizer) or the same file twice: the run would overwrite what
+   it reads, or two outputs would overwrite each other. */
+static void check_outputs(const options *o) {
+    file_id in[3], out[4];
+    int n_in = 0, n_out = 0, i, j;
+    char a[1100], b[1100];
+    in[n_in++] = file_id_of("the model", o->model_path, -1);
+    if (o->prompt_path && strcmp(o->prompt_path, "-") != 0) in[n_in++] = file_id_of("-f", o->prompt_path, -1);
+    else if (o->prompt_path) in[n_in++] = file_id_of("stdin (-f -)", NULL, 0);
+    if (o->tokenizer_path) in[n_in++] = file_id_of("--tokenizer", o->tokenizer_path, -1);
+    out[n_out++] = file_id_of(o->probs_k && !o->probs_path ? "stdout (the --probs rows)" : "stdout (the text)", NULL, 1);
+    if (o->alpha_path) out[n_out++] = file_id_of("--alpha", o->alpha_path, -1);
+    if (o->probs_path) out[n_out++] = file_id_of("--probs-file", o->probs_path, -1);
+    if (o->heatmap_path) out[n_out++] = file_id_of("--heatmap", o->heatmap_path, -1);
+    for (i = 0; i < n_out; i++) {
+        for (j = 0; j < n_in; j++)
+            if (same_file(&out[i], &in[j]))
+                bad_argument("%s is the same file as %s, an input; writing it would destroy what the run reads",
+                             describe(a, sizeof a, &out[i]), describe(b, sizeof b, &in[j]));
+        for (j = 0; j < i; j++)
+            if (same_file(&out[i], &out[j]))
+                bad_argument("%s is the same file as %s; each output needs its own file",
+                             describe(a, sizeof a, &out[i]), describe(b, sizeof b, &out[j]));
+    }
 }
 
 /* ======================================================================== */
@@ -1340,6 +1440,7 @@ int main(int argc, char **argv) {
        program (which would leave a temporary file behind) */
     signal(SIGXFSZ, SIG_IGN);
     parse_args(&o, argc, argv);
+    check_outputs(&o);
     if (attnres_model_load(&model, o.model_path, &err) != ATTNRES_OK ||
         (o.quantize && !model.q8.group_size && attnres_model_quantize(&model, o.quantize, &err) != ATTNRES_OK)) {
         fprintf(stderr, "attnres-run: error: %s\n", err.message);
