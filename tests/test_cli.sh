@@ -571,7 +571,7 @@ spm_piece() { printf '\000\000\000\000'; le32 "$(printf '%b' "$1" | wc -c)"; pri
 spm_tokenizer() {
   f=$1; shift
   {
-    le32 64
+    le32 1024
     spm_piece '<unk>'; spm_piece '\n<s>\n'; spm_piece '\n</s>\n'
     b=0; while [ $b -lt 256 ]; do spm_piece "$(printf '<0x%02X>' $b)"; b=$((b + 1)); done
     id=259; for p in "$@"; do spm_piece "$p"; id=$((id + 1)); done
@@ -581,13 +581,15 @@ spm_tokenizer() {
 # The prompt "a" encodes to BOS and " a" (id 261); the cycle model then continues with
 # id 65 (the piece <0x3E>, the byte '>': not 'A', a tokenizer's id below 256 is no byte),
 # then pieces with a quote and a comma, a newline, ESC, invalid UTF-8, a backslash,
-# valid UTF-8 (e acute), EOS (</s>: no text on stdout), "a" and " a" again (dim 10: RoPE
-# wants it even).
-spm_tokenizer "$tmp/tricky.bin" ' ' 'a' ' a' 'say "hi", ok' 'line1\nline2' '\033[2J' '\0377\0303' 'back\\slash' '\0303\0251'
-cycle_model "$tmp/tricky.safetensors" 261 65 262 263 264 265 266 267 2 260
-"$run" "$tmp/tricky.safetensors" --tokenizer "$tmp/tricky.bin" -p a -n 10 -t 0 -q --probs 1 \
+# valid UTF-8 (e acute), EOS (</s>: no text on stdout), "a", 600 x's (longer than any
+# buffer a token's text starts in), " " and " a" again.
+long_x=$(printf '%600s' '' | tr ' ' x)
+spm_tokenizer "$tmp/tricky.bin" ' ' 'a' ' a' 'say "hi", ok' 'line1\nline2' '\033[2J' '\0377\0303' 'back\\slash' \
+  '\0303\0251' "$long_x"
+cycle_model "$tmp/tricky.safetensors" 261 65 262 263 264 265 266 267 2 260 268 259
+"$run" "$tmp/tricky.safetensors" --tokenizer "$tmp/tricky.bin" -p a -n 12 -t 0 -q --probs 1 \
   --probs-file "$tmp/tricky.csv" > "$tmp/got" 2> "$tmp/err"; s1=$?
-"$run" "$tmp/tricky.safetensors" --tokenizer "$tmp/tricky.bin" -p a -n 10 -t 0 -q --probs 1 \
+"$run" "$tmp/tricky.safetensors" --tokenizer "$tmp/tricky.bin" -p a -n 12 -t 0 -q --probs 1 \
   --probs-file "$tmp/tricky.jsonl" > /dev/null 2>> "$tmp/err"; s2=$?
 sed 's/,[-0-9.e]*,\([0-9]*\)$/,P,\1/' "$tmp/tricky.csv" > "$tmp/got.csv"
 sed 's/"prob":[-0-9.e]*,/"prob":P,/' "$tmp/tricky.jsonl" > "$tmp/got.jsonl"
@@ -602,8 +604,8 @@ position,rank,token,text,prob,sampled
 8,1,267,"\xc3\xa9",P,267
 9,1,2,"\x0a</s>\x0a",P,2
 10,1,260,"a",P,260
-11,1,261," a",P,261
 END
+printf '11,1,268,"%s",P,268\n12,1,259," ",P,259\n13,1,261," a",P,261\n' "$long_x" >> "$tmp/want.csv"
 cat > "$tmp/want.jsonl" <<'END'
 {"position":2,"rank":1,"token":65,"text":">","prob":P,"sampled":65}
 {"position":3,"rank":1,"token":262,"text":"say \"hi\", ok","prob":P,"sampled":262}
@@ -614,16 +616,18 @@ cat > "$tmp/want.jsonl" <<'END'
 {"position":8,"rank":1,"token":267,"text":"\\xc3\\xa9","prob":P,"sampled":267}
 {"position":9,"rank":1,"token":2,"text":"\\x0a</s>\\x0a","prob":P,"sampled":2}
 {"position":10,"rank":1,"token":260,"text":"a","prob":P,"sampled":260}
-{"position":11,"rank":1,"token":261,"text":" a","prob":P,"sampled":261}
 END
+printf '{"position":11,"rank":1,"token":268,"text":"%s","prob":P,"sampled":268}\n' "$long_x" >> "$tmp/want.jsonl"
+printf '{"position":12,"rank":1,"token":259,"text":" ","prob":P,"sampled":259}\n' >> "$tmp/want.jsonl"
+printf '{"position":13,"rank":1,"token":261,"text":" a","prob":P,"sampled":261}\n' >> "$tmp/want.jsonl"
 if [ "$s1$s2" = "00" ] && cmp -s "$tmp/got.csv" "$tmp/want.csv"; then
-  ok "--probs --tokenizer, CSV: each token's text (id 65 is the piece <0x3E>, not 'A'), quotes doubled, newline, ESC, invalid UTF-8 as \\xNN"
+  ok "--probs --tokenizer, CSV: each token's text (id 65 is the piece <0x3E>, not 'A'), quotes doubled, newline, ESC, invalid UTF-8 as \\xNN, a 600-byte piece whole"
 else fail "--probs --tokenizer, CSV: exit $s1, $(head -n 1 "$tmp/err"); got $(diff "$tmp/want.csv" "$tmp/got.csv" | grep '^>' | head -n 2 | tr '\n' ' ')"; fi
 if [ "$s1$s2" = "00" ] && cmp -s "$tmp/got.jsonl" "$tmp/want.jsonl"; then
   ok "--probs --tokenizer, JSON lines: the same texts, quote and backslash escaped"
 else fail "--probs --tokenizer, JSON lines: exit $s2; got $(diff "$tmp/want.jsonl" "$tmp/got.jsonl" | grep '^>' | head -n 2 | tr '\n' ' ')"; fi
 # the text on stdout: the same tokens through the terminal rule (ESC and broken UTF-8 as \xNN, EOS silent)
-printf 'a>say "hi", okline1\nline2\\x1b[2J\\xff\\xc3back\\slash\303\251a a\n' > "$tmp/want"
+printf 'a>say "hi", okline1\nline2\\x1b[2J\\xff\\xc3back\\slash\303\251a%s  a\n' "$long_x" > "$tmp/want"
 if [ "$s1" -eq 0 ] && cmp -s "$tmp/got" "$tmp/want"; then ok "--tokenizer: stdout prints the same tokens' text, ESC and invalid UTF-8 escaped, EOS as nothing"
 else fail "--tokenizer stdout: exit $s1, $(od -An -c "$tmp/got" | head -n 3 | tr -s ' \n' ' ')"; fi
 # real tokenizers: with -t 0 the rank-1 texts, put together, are the greedy text the

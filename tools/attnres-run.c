@@ -635,11 +635,14 @@ static long token_bytes(const char **bytes, int prev, int id) {
     }
     if (id < 0 || id >= attnres_tok_vocab_size(tok)) return -1;
     for (;;) {
-        if (cap && attnres_tok_decode(tok, prev, id, buf, cap, &n, NULL) == ATTNRES_TOK_OK) {
+        int rc = cap ? attnres_tok_decode(tok, prev, id, buf, cap, &n, NULL) : ATTNRES_TOK_ERR_RANGE;
+        if (rc == ATTNRES_TOK_OK) {
             *bytes = buf;
             return (long)n;
         }
-        if (cap >= tok_text_max) return -1;   /* no text at any size (a gap in the vocab) */
+        /* RANGE: the buffer is too small, or id is a gap in the vocab (no
+           text at any size); anything else: a piece that stands for no bytes */
+        if (rc != ATTNRES_TOK_ERR_RANGE || cap >= tok_text_max) return -1;
         {
             size_t grown = cap ? (cap > tok_text_max / 2 ? tok_text_max : cap * 2) : 256;
             char *p = (char *)realloc(buf, grown);
