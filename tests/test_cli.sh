@@ -195,8 +195,9 @@ if [ ! -x "$run" ]; then
   fail "$run is not built"
   echo "# summary test_cli: $passed passed, $failed failed"; exit 1
 fi
-for f in "$block" "$standard" "$small" "$txt" "$gen"; do
-  [ -f "$f" ] || fail "missing file $f (trained models and golden/generate come from the training tools)"
+for f in "$block" "$standard" "$small" "$txt" "$gen" "$golden/import/e2e_llama2c.model.safetensors" \
+         "$golden/import/e2e_llama2c.tokenizer.bin" "$golden/import/e2e_llama2c.cli.txt"; do
+  [ -f "$f" ] || fail "missing file $f (trained models and golden/generate come from the training tools, golden/import from tools/make_import_golden.py)"
 done
 
 # ---- help lists every option -------------------------------------------------
