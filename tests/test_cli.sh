@@ -24,8 +24,15 @@
 #   a zero model gives 1/n exactly, JSON lines carry the CSV's numbers, a
 #   failed write leaves no partial file;
 #   --probs: rank 1 is the greedy token, all K = vocab probabilities sum to 1,
-#   the cycle model's values match a computation by hand;
-#   the heatmap's tEXt chunks name the model and the prompt.
+#   the cycle model's values match a computation by hand; with --tokenizer the
+#   text column is the token's piece (a made-up tokenizer.bin whose pieces hold
+#   quotes, commas, newlines, ESC, invalid UTF-8, a backslash; the real
+#   golden/import tokenizers spell the reference's greedy text);
+#   the heatmap's tEXt chunks name the model and the prompt;
+#   an output (--alpha, --probs-file, --heatmap, stdout) that is an input (the
+#   model, -f FILE or stdin, --tokenizer) or another output, by any spelling,
+#   hard or symbolic link, /dev/stdout or >>, or the same new file twice, is
+#   refused with exit 2 and nothing written.
 # The models those cases need are written here, in shell (zero_model,
 # cycle_model): no Python at test time.
 # BUILD_DIR defaults to the directory this script sits in (mk/run.mk copies it
@@ -188,8 +195,9 @@ if [ ! -x "$run" ]; then
   fail "$run is not built"
   echo "# summary test_cli: $passed passed, $failed failed"; exit 1
 fi
-for f in "$block" "$standard" "$small" "$txt" "$gen"; do
-  [ -f "$f" ] || fail "missing file $f (trained models and golden/generate come from the training tools)"
+for f in "$block" "$standard" "$small" "$txt" "$gen" "$golden/import/e2e_llama2c.model.safetensors" \
+         "$golden/import/e2e_llama2c.tokenizer.bin" "$golden/import/e2e_llama2c.cli.txt"; do
+  [ -f "$f" ] || fail "missing file $f (trained models and golden/generate come from the training tools, golden/import from tools/make_import_golden.py)"
 done
 
 # ---- help lists every option -------------------------------------------------
@@ -553,6 +561,146 @@ for want in "tEXtTitle" "Block AttnRes (S=2): depth attention" "tEXtDescription"
 done
 if [ "$st" -eq 0 ] && [ -z "$missing" ]; then ok "--heatmap: the PNG names the model and the prompt (tEXt Title, Description, Software)"
 else fail "--heatmap tEXt: exit $st, missing:$missing"; fi
+
+# ---- --probs with --tokenizer: the token's text, escaped for the format -------------
+# spm_tokenizer FILE PIECE...: a llama2.c tokenizer.bin of 300 tokens laid out like
+# llama2.c's: <unk>, <s>, </s>, the byte pieces <0x00>..<0xFF> (ids 3..258), then the
+# PIECEs (printf %b strings) from id 259, then unused pieces; every score 0
+# (le32 and spm_tokenizer use variables of their own: sh has no locals)
+le32() { v=$1; k=0; while [ $k -lt 4 ]; do printf "\\$(printf %o $((v % 256)))"; v=$((v / 256)); k=$((k + 1)); done; }
+spm_piece() { printf '\000\000\000\000'; le32 "$(printf '%b' "$1" | wc -c)"; printf '%b' "$1"; }
+spm_tokenizer() {
+  f=$1; shift
+  {
+    le32 1024
+    spm_piece '<unk>'; spm_piece '\n<s>\n'; spm_piece '\n</s>\n'
+    b=0; while [ $b -lt 256 ]; do spm_piece "$(printf '<0x%02X>' $b)"; b=$((b + 1)); done
+    id=259; for p in "$@"; do spm_piece "$p"; id=$((id + 1)); done
+    while [ $id -lt 300 ]; do spm_piece "<unused$id>"; id=$((id + 1)); done
+  } > "$f"
+}
+# The prompt "a" encodes to BOS and " a" (id 261); the cycle model then continues with
+# id 65 (the piece <0x3E>, the byte '>': not 'A', a tokenizer's id below 256 is no byte),
+# then pieces with a quote and a comma, a newline, ESC, invalid UTF-8, a backslash,
+# valid UTF-8 (e acute), EOS (</s>: no text on stdout), "a", 600 x's (longer than any
+# buffer a token's text starts in), " " and " a" again.
+long_x=$(printf '%600s' '' | tr ' ' x)
+spm_tokenizer "$tmp/tricky.bin" ' ' 'a' ' a' 'say "hi", ok' 'line1\nline2' '\033[2J' '\0377\0303' 'back\\slash' \
+  '\0303\0251' "$long_x"
+cycle_model "$tmp/tricky.safetensors" 261 65 262 263 264 265 266 267 2 260 268 259
+"$run" "$tmp/tricky.safetensors" --tokenizer "$tmp/tricky.bin" -p a -n 12 -t 0 -q --probs 1 \
+  --probs-file "$tmp/tricky.csv" > "$tmp/got" 2> "$tmp/err"; s1=$?
+"$run" "$tmp/tricky.safetensors" --tokenizer "$tmp/tricky.bin" -p a -n 12 -t 0 -q --probs 1 \
+  --probs-file "$tmp/tricky.jsonl" > /dev/null 2>> "$tmp/err"; s2=$?
+sed 's/,[-0-9.e]*,\([0-9]*\)$/,P,\1/' "$tmp/tricky.csv" > "$tmp/got.csv"
+sed 's/"prob":[-0-9.e]*,/"prob":P,/' "$tmp/tricky.jsonl" > "$tmp/got.jsonl"
+cat > "$tmp/want.csv" <<'END'
+position,rank,token,text,prob,sampled
+2,1,65,">",P,65
+3,1,262,"say ""hi"", ok",P,262
+4,1,263,"line1\x0aline2",P,263
+5,1,264,"\x1b[2J",P,264
+6,1,265,"\xff\xc3",P,265
+7,1,266,"back\\slash",P,266
+8,1,267,"\xc3\xa9",P,267
+9,1,2,"\x0a</s>\x0a",P,2
+10,1,260,"a",P,260
+END
+printf '11,1,268,"%s",P,268\n12,1,259," ",P,259\n13,1,261," a",P,261\n' "$long_x" >> "$tmp/want.csv"
+cat > "$tmp/want.jsonl" <<'END'
+{"position":2,"rank":1,"token":65,"text":">","prob":P,"sampled":65}
+{"position":3,"rank":1,"token":262,"text":"say \"hi\", ok","prob":P,"sampled":262}
+{"position":4,"rank":1,"token":263,"text":"line1\\x0aline2","prob":P,"sampled":263}
+{"position":5,"rank":1,"token":264,"text":"\\x1b[2J","prob":P,"sampled":264}
+{"position":6,"rank":1,"token":265,"text":"\\xff\\xc3","prob":P,"sampled":265}
+{"position":7,"rank":1,"token":266,"text":"back\\\\slash","prob":P,"sampled":266}
+{"position":8,"rank":1,"token":267,"text":"\\xc3\\xa9","prob":P,"sampled":267}
+{"position":9,"rank":1,"token":2,"text":"\\x0a</s>\\x0a","prob":P,"sampled":2}
+{"position":10,"rank":1,"token":260,"text":"a","prob":P,"sampled":260}
+END
+printf '{"position":11,"rank":1,"token":268,"text":"%s","prob":P,"sampled":268}\n' "$long_x" >> "$tmp/want.jsonl"
+printf '{"position":12,"rank":1,"token":259,"text":" ","prob":P,"sampled":259}\n' >> "$tmp/want.jsonl"
+printf '{"position":13,"rank":1,"token":261,"text":" a","prob":P,"sampled":261}\n' >> "$tmp/want.jsonl"
+if [ "$s1$s2" = "00" ] && cmp -s "$tmp/got.csv" "$tmp/want.csv"; then
+  ok "--probs --tokenizer, CSV: each token's text (id 65 is the piece <0x3E>, not 'A'), quotes doubled, newline, ESC, invalid UTF-8 as \\xNN, a 600-byte piece whole"
+else fail "--probs --tokenizer, CSV: exit $s1, $(head -n 1 "$tmp/err"); got $(diff "$tmp/want.csv" "$tmp/got.csv" | grep '^>' | head -n 2 | tr '\n' ' ')"; fi
+if [ "$s1$s2" = "00" ] && cmp -s "$tmp/got.jsonl" "$tmp/want.jsonl"; then
+  ok "--probs --tokenizer, JSON lines: the same texts, quote and backslash escaped"
+else fail "--probs --tokenizer, JSON lines: exit $s2; got $(diff "$tmp/want.jsonl" "$tmp/got.jsonl" | grep '^>' | head -n 2 | tr '\n' ' ')"; fi
+# the text on stdout: the same tokens through the terminal rule (ESC and broken UTF-8 as \xNN, EOS silent)
+printf 'a>say "hi", okline1\nline2\\x1b[2J\\xff\\xc3back\\slash\303\251a%s  a\n' "$long_x" > "$tmp/want"
+if [ "$s1" -eq 0 ] && cmp -s "$tmp/got" "$tmp/want"; then ok "--tokenizer: stdout prints the same tokens' text, ESC and invalid UTF-8 escaped, EOS as nothing"
+else fail "--tokenizer stdout: exit $s1, $(od -An -c "$tmp/got" | head -n 3 | tr -s ' \n' ' ')"; fi
+# real tokenizers: with -t 0 the rank-1 texts, put together, are the greedy text the
+# reference printed (golden/import/*.cli.txt, the prompt "the little robot" first)
+for c in e2e_llama2c e2e_qwen3; do
+  tk="$golden/import/$c/tokenizer.json"; [ -f "$tk" ] || tk="$golden/import/$c.tokenizer.bin"
+  "$run" "$golden/import/$c.model.safetensors" --tokenizer "$tk" -p "the little robot" -n 8 -t 0 -q \
+    --probs 1 > "$tmp/$c.csv" 2> "$tmp/err"; st=$?
+  got=$(sed -n 's/^[0-9]*,1,[0-9]*,"\(.*\)",[-0-9.e]*,[0-9]*$/\1/p' "$tmp/$c.csv" | sed 's/""/"/g' | tr -d '\n')
+  want=$(tail -c +17 "$golden/import/$c.cli.txt")
+  if [ "$st" -eq 0 ] && [ -n "$want" ] && [ "$got" = "$want" ] && [ "$(wc -l < "$tmp/$c.csv")" -eq 9 ]; then
+    ok "--probs 1 --tokenizer $(basename "$tk"): the rank-1 texts spell the reference's greedy text '$want'"
+  else fail "--probs 1 --tokenizer $(basename "$tk"): exit $st, rank-1 texts '$got', want '$want' $(head -n 1 "$tmp/err")"; fi
+done
+
+# ---- an output that is an input, or another output: refused before anything is written ----
+# Files are compared, not names: the same file by another spelling, a hard link, a
+# symbolic link, stdin (-f -) and stdout (/dev/stdout, >>) count; so do two new
+# outputs that would be the same file. Exit 2, and the directory is as it was.
+# make_io: a fresh io/ (model, links, prompt, tokenizer), its state in io.before, so that
+# each case starts from the same files whatever the one before it did
+io="$tmp/io"; m="$io/m.safetensors"
+make_io() {
+  rm -rf "$io"; mkdir -p "$io/sub"; printf 'x' > "$io/sub/keep"
+  cp "$block" "$m"; ln "$m" "$io/hard"; ln -s m.safetensors "$io/soft"
+  printf 'The' > "$io/prompt.txt"
+  cp "$golden/import/e2e_llama2c.tokenizer.bin" "$io/tok.bin"
+  cp "$golden/import/e2e_llama2c.model.safetensors" "$io/imported.safetensors"
+  io_state > "$tmp/io.before"
+}
+# io_state: every name, size and time (nanoseconds: a temporary file made and removed
+# changes the directory's) and every file's checksum under io/
+io_state() { (cd "$io" && ls -ld --full-time . sub ./* ./sub/* && cksum ./* ./sub/*); }
+# refuse_io WHAT NEEDLE -- ARGS...: attnres-run ARGS (stdout to $tmp/out) exits 2 naming NEEDLE, io/ untouched
+refuse_io() {
+  what=$1 needle=$2; shift 3
+  make_io
+  "$run" "$@" > "$tmp/out" 2> "$tmp/err"; st=$?
+  check_refused "$what" "$needle"
+}
+check_refused() {
+  io_state > "$tmp/io.after"
+  if [ "$st" -eq 2 ] && grep -qF -- "$1" "$tmp/err" && grep -qF -- "$2" "$tmp/err" && cmp -s "$tmp/io.before" "$tmp/io.after"; then
+    ok "refused $1: exit 2, nothing written: $(head -n 1 "$tmp/err")"
+  else fail "$1: exit $st (want 2), stderr '$(head -n 1 "$tmp/err")', files changed: $(diff "$tmp/io.before" "$tmp/io.after" | grep '^[<>]' | head -n 2 | tr '\n' ' ')"; fi
+}
+refuse_io "--alpha" "is the same file as the model" -- "$m" -n 2 -q --alpha "$m"
+refuse_io "--heatmap" "is the same file as the model" -- "$m" -n 2 -q --heatmap "$io/sub/../m.safetensors"
+refuse_io "--probs-file" "is the same file as the model" -- "$m" -n 2 -q --probs 2 --probs-file "$io/hard"
+refuse_io "--alpha" "is the same file as the model" -- "$m" -n 2 -q --alpha "$io/soft"
+refuse_io "--alpha" "is the same file as -f" -- "$m" -n 2 -q -f "$io/prompt.txt" --alpha "$io/./prompt.txt"
+make_io; "$run" "$m" -n 2 -q -f - --heatmap "$io/prompt.txt" < "$io/prompt.txt" > "$tmp/out" 2> "$tmp/err"; st=$?
+check_refused "--heatmap" "is the same file as stdin (-f -)"
+refuse_io "--probs-file" "is the same file as --tokenizer" -- "$io/imported.safetensors" --tokenizer "$io/tok.bin" \
+  -p "the little robot" -n 2 -q --probs 2 --probs-file "$io/sub/../tok.bin"
+refuse_io "--probs-file" "is the same file as --alpha" -- "$m" -n 2 -q --alpha "$io/new.csv" --probs 2 --probs-file "$io/sub/../new.csv"
+refuse_io "--heatmap" "is the same file as --alpha" -- "$m" -n 2 -q --alpha "$io/new.png" --heatmap "$io/new.png"
+make_io; "$run" "$m" -n 2 -q >> "$m" 2> "$tmp/err"; st=$?
+check_refused "stdout (the text)" "is the same file as the model"
+make_io; "$run" "$m" -n 2 -q --alpha /dev/stdout > "$tmp/out.txt" 2> "$tmp/err"; st=$?
+[ -s "$tmp/out.txt" ] || [ "$(ls -a "$tmp" | grep -c out.txt)" -ne 1 ] && st=99   # written, or a temporary left
+check_refused "--alpha '/dev/stdout'" "is the same file as stdout (the text)"
+make_io; "$run" "$m" -n 2 -q --probs 2 --heatmap /dev/stdout 2> "$tmp/err" | cat > "$tmp/out"
+grep -qF -- "is the same file as stdout (the --probs rows)" "$tmp/err" && [ ! -s "$tmp/out" ] &&
+  ok "refused --heatmap /dev/stdout into a pipe that carries the --probs rows: $(head -n 1 "$tmp/err")" ||
+  fail "--heatmap /dev/stdout into a pipe: stderr '$(head -n 1 "$tmp/err")', $(wc -c < "$tmp/out") bytes on stdout"
+# and no false alarm: distinct outputs, and /dev/null (a device, nothing to overwrite) twice
+make_io; "$run" "$m" -n 2 -q --alpha "$io/a.csv" --probs 2 --probs-file "$io/sub/b.csv" --heatmap "$io/c.png" > /dev/null 2> "$tmp/err"; s1=$?
+"$run" "$m" -n 2 -q --alpha /dev/null --probs 2 --probs-file /dev/null > /dev/null 2>> "$tmp/err"; s2=$?
+if [ "$s1$s2" = "00" ] && [ -s "$io/a.csv" ] && [ -s "$io/sub/b.csv" ] && [ -s "$io/c.png" ] && cmp -s "$m" "$block"; then
+  ok "three distinct outputs next to the inputs are written; --alpha and --probs-file both /dev/null (stdout too) run"
+else fail "distinct outputs: exit $s1/$s2: $(head -n 1 "$tmp/err")"; fi
 
 # ---- --quantize q8: int8 weights made at load --------------------------------------
 "$run" "$block" -p "The little robot" -n 60 -t 0 -q > "$tmp/fp32" 2>&1; s1=$?

@@ -46,8 +46,17 @@
    the heatmap averages, one row per position x reading sublayer x source,
    the partial sum of a block labelled "partial"; --probs K the K most likely
    next tokens at every generated position (to stdout in place of the text,
-   or to --probs-file FILE). CSV, or JSON lines for a name ending .jsonl.
+   or to --probs-file FILE), each with its text: with --tokenizer the
+   tokenizer's piece, without it the byte (ids below 256 are bytes only in
+   a byte-level model). CSV, or JSON lines for a name ending .jsonl.
    Files are written like the heatmap: whole, or not at all.
+
+   Outputs are not inputs: an output (--alpha, --probs-file, --heatmap, and
+   stdout) that is the model, -f's file (or stdin), the --tokenizer file or
+   another output is refused before anything is written (exit 2). Files are
+   compared, not names (device and inode), so ./x, a/../x, a hard or
+   symbolic link, /dev/stdout and `>> model` are all caught, and two new
+   outputs by the same directory and name too.
 
    Messages quote file names and argument values with control characters
    escaped (attnres_escape), so they cannot drive the terminal either.
@@ -128,6 +137,7 @@ typedef struct {
     const char *prompt;        /* the prompt's bytes (a file's may hold NULs) */
     int         prompt_len;    /* bytes in prompt                            */
     char       *prompt_buf;    /* what -f read (prompt points here); freed by main */
+    const char *prompt_path;   /* -f's FILE ("-": stdin); NULL with -p       */
     const char *prompt_from;   /* for messages: "-p/--prompt" or "-f FILE"   */
     char        prompt_from_buf[80];
     int         n_tokens;      /* new tokens to generate                     */
@@ -296,6 +306,7 @@ static void parse_args(options *o, int argc, char **argv) {
     o->prompt = DEFAULT_PROMPT;
     o->prompt_len = (int)strlen(DEFAULT_PROMPT);
     o->prompt_buf = NULL;
+    o->prompt_path = NULL;
     o->prompt_from = "-p/--prompt";
     o->n_tokens = DEFAULT_TOKENS;
     o->temperature = (float)DEFAULT_TEMPERATURE;
@@ -405,6 +416,97 @@ static void parse_args(options *o, int argc, char **argv) {
     }
     if (probs_file_flag && !o->probs_k) bad_argument("%s: needs --probs K (how many tokens per position)", q(probs_file_flag));
     if (prompt_file) read_prompt_file(o, prompt_flag, prompt_file);
+    o->prompt_path = prompt_file;
+}
+
+/* ======================================================================== */
+/* Outputs must not be inputs                                                */
+/* ======================================================================== */
+
+/* A file as the system knows it, whatever the spelling (./x, a/../x, a
+   symbolic link, a hard link): device and inode. A file that does not exist
+   yet (a new output) is its directory's device and inode and its last name.
+   A character device (a terminal, /dev/null) holds nothing to overwrite and
+   is never "the same file" as anything. */
+typedef struct {
+    const char *flag, *path;  /* for messages: "--alpha" and its value, or "stdout", NULL */
+    int known;                /* 0: not found (the open or load says why later) */
+    int is_new;               /* dev, ino are the directory's; name the file's  */
+    dev_t dev;
+    ino_t ino;
+    const char *name;         /* is_new: the last component of path             */
+} file_id;
+
+static void id_of_stat(file_id *f, const struct stat *st) {
+    f->known = !S_ISCHR(st->st_mode);
+    f->dev = st->st_dev;
+    f->ino = st->st_ino;
+}
+
+/* The identity of path; fd >= 0 instead: of that open descriptor. */
+static file_id file_id_of(const char *flag, const char *path, int fd) {
+    file_id f;
+    struct stat st;
+    memset(&f, 0, sizeof f);
+    f.flag = flag;
+    f.path = path;
+    if (fd >= 0 ? fstat(fd, &st) == 0 : stat(path, &st) == 0) {
+        id_of_stat(&f, &st);
+    } else if (fd < 0 && errno == ENOENT) {   /* new: the directory it goes in, and its name */
+        const char *slash = strrchr(path, '/');
+        char dir[PATH_MAX];
+        if (!slash) snprintf(dir, sizeof dir, ".");
+        else if (slash == path) snprintf(dir, sizeof dir, "/");
+        else if ((size_t)(slash - path) < sizeof dir) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        else return f;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+            id_of_stat(&f, &st);
+            f.is_new = 1;
+            f.name = slash ? slash + 1 : path;
+        }
+    }
+    return f;
+}
+
+static int same_file(const file_id *a, const file_id *b) {
+    return a->known && b->known && a->is_new == b->is_new && a->dev == b->dev && a->ino == b->ino &&
+           (!a->is_new || !strcmp(a->name, b->name));
+}
+
+/* "--alpha 'x'", or "stdout" */
+static const char *describe(char *buf, size_t size, const file_id *f) {
+    if (f->path) snprintf(buf, size, "%s '%s'", f->flag, q(f->path));
+    else snprintf(buf, size, "%s", f->flag);
+    return buf;
+}
+
+/* Refuses (exit 2, before anything is written) a command line whose
+   outputs (--alpha, --probs-file, --heatmap, and stdout, which carries the
+   text or the --probs rows) include an input (the model, -f's file or
+   stdin, --tokenizer) or the same file twice: the run would overwrite what
+   it reads, or two outputs would overwrite each other. */
+static void check_outputs(const options *o) {
+    file_id in[3], out[4];
+    int n_in = 0, n_out = 0, i, j;
+    char a[1100], b[1100];
+    in[n_in++] = file_id_of("the model", o->model_path, -1);
+    if (o->prompt_path && strcmp(o->prompt_path, "-") != 0) in[n_in++] = file_id_of("-f", o->prompt_path, -1);
+    else if (o->prompt_path) in[n_in++] = file_id_of("stdin (-f -)", NULL, 0);
+    if (o->tokenizer_path) in[n_in++] = file_id_of("--tokenizer", o->tokenizer_path, -1);
+    out[n_out++] = file_id_of(o->probs_k && !o->probs_path ? "stdout (the --probs rows)" : "stdout (the text)", NULL, 1);
+    if (o->alpha_path) out[n_out++] = file_id_of("--alpha", o->alpha_path, -1);
+    if (o->probs_path) out[n_out++] = file_id_of("--probs-file", o->probs_path, -1);
+    if (o->heatmap_path) out[n_out++] = file_id_of("--heatmap", o->heatmap_path, -1);
+    for (i = 0; i < n_out; i++) {
+        for (j = 0; j < n_in; j++)
+            if (same_file(&out[i], &in[j]))
+                bad_argument("%s is the same file as %s, an input; writing it would destroy what the run reads",
+                             describe(a, sizeof a, &out[i]), describe(b, sizeof b, &in[j]));
+        for (j = 0; j < i; j++)
+            if (same_file(&out[i], &out[j]))
+                bad_argument("%s is the same file as %s; each output needs its own file",
+                             describe(a, sizeof a, &out[i]), describe(b, sizeof b, &out[j]));
+    }
 }
 
 /* ======================================================================== */
@@ -512,29 +614,61 @@ static void put_byte(int b) {
     out_str(buf);
 }
 
-/* One token: a byte, or <ID> for an id past the bytes (vocab_size > 256);
-   with --tokenizer its text, byte by byte (BOS and EOS print nothing). */
-static void put_token(int id) {
-    char buf[24];
-    if (tok) {
-        static char text[65536];
-        size_t n, i;
-        if (id != attnres_tok_bos(tok) && id != attnres_tok_eos(tok) &&
-            attnres_tok_decode(tok, tok_prev, id, text, sizeof text, &n, NULL) == ATTNRES_TOK_OK)
-            for (i = 0; i < n; i++) put_byte((unsigned char)text[i]);
-        else if (id != attnres_tok_bos(tok) && id != attnres_tok_eos(tok)) {
-            out_pending();
-            snprintf(buf, sizeof buf, "<%d>", id);   /* an id the tokenizer does not know */
-            out_str(buf);
+/* The bytes of token id: with --tokenizer, its text as the tokenizer
+   decodes it after token prev (llama2.c drops the dummy-prefix space after
+   BOS); without, the byte-level rule: ids below 256 are bytes. The byte
+   shortcut is only for byte-level models: a tokenizer's id 65 is whatever
+   piece it is, not 'A'. *bytes points into a buffer that lives until the
+   next call. Returns the count, or -1 for an id with no text (past the
+   bytes of a byte-level model, unknown to the tokenizer): callers write
+   <ID>. The buffer grows as a token needs, up to tok_text_max. */
+static size_t tok_text_max;   /* the tokenizer file's size: no piece decodes to more */
+static long token_bytes(const char **bytes, int prev, int id) {
+    static char *buf, byte;
+    static size_t cap;
+    size_t n;
+    if (!tok) {
+        if (id < 0 || id >= 256) return -1;
+        byte = (char)id;
+        *bytes = &byte;
+        return 1;
+    }
+    if (id < 0 || id >= attnres_tok_vocab_size(tok)) return -1;
+    for (;;) {
+        int rc = cap ? attnres_tok_decode(tok, prev, id, buf, cap, &n, NULL) : ATTNRES_TOK_ERR_RANGE;
+        if (rc == ATTNRES_TOK_OK) {
+            *bytes = buf;
+            return (long)n;
         }
-        tok_prev = id;
-    } else if (id >= 0 && id < 256) {
-        put_byte(id);
-    } else {
+        /* RANGE: the buffer is too small, or id is a gap in the vocab (no
+           text at any size); anything else: a piece that stands for no bytes */
+        if (rc != ATTNRES_TOK_ERR_RANGE || cap >= tok_text_max) return -1;
+        {
+            size_t grown = cap ? (cap > tok_text_max / 2 ? tok_text_max : cap * 2) : 256;
+            char *p = (char *)realloc(buf, grown);
+            if (!p) return -1;
+            buf = p;
+            cap = grown;
+        }
+    }
+}
+
+/* One token: its bytes (token_bytes), or <ID> for an id with none. With
+   --tokenizer BOS and EOS print nothing: they mark the text, they are not
+   part of it. */
+static void put_token(int id) {
+    const char *bytes;
+    long n, i;
+    int marker = tok && (id == attnres_tok_bos(tok) || id == attnres_tok_eos(tok));
+    if (!marker && (n = token_bytes(&bytes, tok_prev, id)) >= 0) {
+        for (i = 0; i < n; i++) put_byte((unsigned char)bytes[i]);
+    } else if (!marker) {
+        char buf[24];
         out_pending();
         snprintf(buf, sizeof buf, "<%d>", id);
         out_str(buf);
     }
+    tok_prev = id;
 }
 
 /* ======================================================================== */
@@ -1045,18 +1179,24 @@ static int save_png(const image *im, const char *path, const char *title, const 
 /* Exports: --alpha (every depth weight) and --probs (top-K next tokens)     */
 /* ======================================================================== */
 
-/* n bytes of src as printable ASCII into dst [size]: a backslash doubled,
-   every other byte outside 0x20..0x7e as \xNN; cut with "..." once more
-   than max_chars would be written. For titles and the exports' text. */
+/* One byte as printable ASCII into piece [5]: a backslash doubled, every
+   byte outside 0x20..0x7e as \xNN, the rest as it is. The one rule for
+   titles and the exports' text: ASCII only, and nothing is lost (the
+   bytes can be read back). */
+static void escape_byte(char *piece, unsigned char b) {
+    if (b == '\\') snprintf(piece, 5, "\\\\");
+    else if (b >= 0x20 && b < 0x7f) snprintf(piece, 5, "%c", b);
+    else snprintf(piece, 5, "\\x%02x", (unsigned)b);
+}
+
+/* n bytes of src through escape_byte into dst [size]; cut with "..." once
+   more than max_chars would be written. For titles. */
 static void printable(char *dst, size_t size, const char *src, int n, int max_chars) {
     size_t k = 0;
     int i;
     for (i = 0; i < n; i++) {
-        unsigned char b = (unsigned char)src[i];
-        char piece[8];
-        if (b == '\\') snprintf(piece, sizeof piece, "\\\\");
-        else if (b >= 0x20 && b < 0x7f) snprintf(piece, sizeof piece, "%c", b);
-        else snprintf(piece, sizeof piece, "\\x%02x", (unsigned)b);
+        char piece[5];
+        escape_byte(piece, (unsigned char)src[i]);
         if (k + strlen(piece) > (size_t)max_chars || k + strlen(piece) + 4 > size) {
             snprintf(dst + k, size - k, "...");
             return;
@@ -1065,13 +1205,6 @@ static void printable(char *dst, size_t size, const char *src, int n, int max_ch
         k += strlen(piece);
     }
     dst[k] = '\0';
-}
-
-/* A token as text: the byte through printable(), or <ID> past the bytes. */
-static void token_text(char *buf, size_t size, int id) {
-    char b = (char)id;
-    if (id >= 0 && id < 256) printable(buf, size, &b, 1, 8);
-    else snprintf(buf, size, "<%d>", id);
 }
 
 static int ends_with(const char *s, const char *suffix) {
@@ -1147,25 +1280,53 @@ static void probs_header(const sink *k) {
     if (!k->jsonl) sink_line(k, "position,rank,token,text,prob,sampled\n");
 }
 
-/* The top K of r for the token at sequence position `position`, and the
-   token the sampler chose there. CSV quotes the text ("" for a quote). */
-static void probs_rows(const sink *k, const ranked *r, int top_k, int position, int sampled) {
-    char line[256], text[32], quoted[80];
+/* n bytes of a token's text into k, whole (a token may be long): each byte
+   through escape_byte, then quoted for the format: CSV doubles a quote,
+   JSON escapes quote and backslash. Newlines, commas and control bytes
+   cannot break a row: the first two are inside quotes or \xNN, the last
+   always \xNN. */
+static void sink_text(const sink *k, const char *text, size_t n) {
+    char chunk[256];   /* written in pieces of at most 4 escaped bytes x 2 */
+    size_t used = 0, i;
+    for (i = 0; i < n; i++) {
+        char piece[5];
+        const char *c;
+        escape_byte(piece, (unsigned char)text[i]);
+        for (c = piece; *c; c++) {
+            if (k->jsonl && (*c == '"' || *c == '\\')) chunk[used++] = '\\';
+            else if (!k->jsonl && *c == '"') chunk[used++] = '"';
+            chunk[used++] = *c;
+        }
+        if (used + 16 >= sizeof chunk || i + 1 == n) {
+            chunk[used] = '\0';
+            sink_line(k, chunk);
+            used = 0;
+        }
+    }
+}
+
+/* The top K of r for the token at sequence position `position`, which
+   follows token prev (the one fed at position - 1), and the token the
+   sampler chose there. The text column is the candidate's text
+   (token_bytes, so a tokenizer's piece, never a byte for a tokenizer's id
+   below 256), or <ID> for an id with none. */
+static void probs_rows(const sink *k, const ranked *r, int top_k, int position, int prev, int sampled) {
+    char line[160];
     int i;
     for (i = 0; i < top_k; i++) {
-        size_t n = 0;
-        const char *c;
-        token_text(text, sizeof text, r[i].id);
-        for (c = text; *c; c++) {   /* CSV doubles a quote; JSON escapes quote and backslash */
-            if (k->jsonl && (*c == '"' || *c == '\\')) quoted[n++] = '\\';
-            else if (!k->jsonl && *c == '"') quoted[n++] = '"';
-            quoted[n++] = *c;
-        }
-        quoted[n] = '\0';
+        const char *bytes;
+        long n = token_bytes(&bytes, prev, r[i].id);
+        char id_text[24];
         if (k->jsonl)
-            snprintf(line, sizeof line, "{\"position\":%d,\"rank\":%d,\"token\":%d,\"text\":\"%s\",\"prob\":%.9g,"
-                     "\"sampled\":%d}\n", position, i + 1, r[i].id, quoted, r[i].p, sampled);
-        else snprintf(line, sizeof line, "%d,%d,%d,\"%s\",%.9g,%d\n", position, i + 1, r[i].id, quoted, r[i].p, sampled);
+            snprintf(line, sizeof line, "{\"position\":%d,\"rank\":%d,\"token\":%d,\"text\":\"", position, i + 1, r[i].id);
+        else snprintf(line, sizeof line, "%d,%d,%d,\"", position, i + 1, r[i].id);
+        sink_line(k, line);
+        if (n < 0) {
+            snprintf(id_text, sizeof id_text, "<%d>", r[i].id);
+            sink_line(k, id_text);   /* no quote or backslash to escape */
+        } else sink_text(k, bytes, (size_t)n);
+        if (k->jsonl) snprintf(line, sizeof line, "\",\"prob\":%.9g,\"sampled\":%d}\n", r[i].p, sampled);
+        else snprintf(line, sizeof line, "\",%.9g,%d\n", r[i].p, sampled);
         sink_line(k, line);
     }
 }
@@ -1213,9 +1374,10 @@ static int generate(const attnres_model *model, attnres_state *state, attnres_sa
         if (pos + 1 < n_prompt) {
             token = prompt[pos + 1];
         } else if (n_tokens > 0) {
+            int fed = token;   /* the candidates follow it */
             if (ex->probs_k) probs_rank(ex->ranked, logits, c->vocab_size);   /* before the sampler sees them */
             token = attnres_sample(sampler, logits);
-            if (ex->probs_k) probs_rows(&ex->probs, ex->ranked, ex->probs_k, pos + 1, token);
+            if (ex->probs_k) probs_rows(&ex->probs, ex->ranked, ex->probs_k, pos + 1, fed, token);
             if (ex->probs.f || !ex->probs_k) put_token(token);   /* else stdout holds the probabilities */
             if (out_flush() != 0) return 1;   /* main says why */
         }
@@ -1281,6 +1443,7 @@ int main(int argc, char **argv) {
        program (which would leave a temporary file behind) */
     signal(SIGXFSZ, SIG_IGN);
     parse_args(&o, argc, argv);
+    check_outputs(&o);
     if (attnres_model_load(&model, o.model_path, &err) != ATTNRES_OK ||
         (o.quantize && !model.q8.group_size && attnres_model_quantize(&model, o.quantize, &err) != ATTNRES_OK)) {
         fprintf(stderr, "attnres-run: error: %s\n", err.message);
@@ -1303,6 +1466,10 @@ int main(int argc, char **argv) {
         attnres_model_free(&model);
         free(o.prompt_buf);
         return 1;
+    }
+    if (tok) {   /* a bound on any token's text (token_bytes) */
+        struct stat st;
+        tok_text_max = stat(o.tokenizer_path, &st) == 0 && st.st_size > 256 ? (size_t)st.st_size : 256;
     }
     /* checks that need the model: exit 2, nothing allocated but the model */
     n_prompt = o.prompt_len;
