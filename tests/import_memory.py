@@ -21,7 +21,6 @@ import sys
 
 
 def shapes(c):
-    import numpy as np   # only in the child that writes the model
     d, hid, H, KV, hd, V = (c[k] for k in ("hidden_size", "intermediate_size", "num_attention_heads",
                                           "num_key_value_heads", "head_dim", "vocab_size"))
     out = [("model.embed_tokens.weight", (V, d))]

@@ -146,10 +146,10 @@ expect_refusal "a 28-byte llama2.c header claiming 4 million layers, as a proces
   "$python" tools/import_model.py "$tmp/huge.bin" --out "$tmp/cli/out"
 # a full disk: a file-size limit makes write() fail with EFBIG (Python ignores SIGXFSZ)
 mkdir "$tmp/full"
-expect_refusal "a write that fails half-way (file-size limit): no output, no temporary file" "File too large" "$tmp/full" -- \
+expect_refusal "a write that fails half-way (file-size limit): no output, no temporary file" "cannot write $tmp/full/out: File too large" "$tmp/full" -- \
   sh -c 'ulimit -f 100; exec "$@"' sh "$python" tools/import_model.py "$golden/hf_llama" --out "$tmp/full/out"
 if "$python" -c 'import torch' 2>/dev/null; then
-  expect_refusal "quantize.py: a write that fails half-way: no output, no temporary file" "File too large" "$tmp/full" -- \
+  expect_refusal "quantize.py: a write that fails half-way: no output, no temporary file" "cannot write $tmp/full/out: File too large" "$tmp/full" -- \
     sh -c 'ulimit -f 20; exec "$@"' sh "$python" tools/quantize.py models/block.safetensors "$tmp/full/out"
 else
   skip "quantize.py: a write that fails half-way: $python has no torch"

@@ -138,15 +138,6 @@ def chunks_constant(shape, value):
     return lambda: iter([np.full(shape, value, np.float32)])
 
 
-def rotate_half_to_pairs(w, n_heads, head_dim):
-    """The whole-array form of chunks_rotated (for tests and readers):
-    rows of w [n_heads*head_dim, ...] reordered inside every head."""
-    half = head_dim // 2
-    perm = np.stack([np.arange(half), np.arange(half) + half], axis=1).reshape(-1)   # [head_dim]
-    rows = (np.arange(n_heads)[:, None] * head_dim + perm[None, :]).reshape(-1)
-    return w[rows]
-
-
 # --------------------------------------------------------------------------
 # Writing this project's safetensors, one slice at a time
 # --------------------------------------------------------------------------

@@ -157,17 +157,40 @@ def _check_tiling(path, tensors, start, size):
 def atomic_output(path):
     """Yields a binary file to write; on success it is renamed to path, on
     any failure (an exception, a full disk, Ctrl-C) it is removed, so path
-    never holds half a file and no temporary file is left behind."""
+    never holds half a file and no temporary file is left behind. A failed
+    write or rename is a FormatError naming path."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    fd, tmp = _writing(path, lambda: tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".",
+                                                      suffix=".tmp"))
+    f = os.fdopen(fd, "wb")
     try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-        os.replace(tmp, path)
+        yield _Writer(f, path)
+        _writing(path, f.close)
+        _writing(path, lambda: os.replace(tmp, path))
     except BaseException:
+        with contextlib.suppress(OSError):
+            f.close()
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _writing(path, fn):
+    """fn(), with an OSError turned into one line that names the file written."""
+    try:
+        return fn()
+    except OSError as e:
+        raise FormatError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+class _Writer:
+    """A file whose write() failures name the output file."""
+
+    def __init__(self, f, path):
+        self.f, self.path = f, path
+
+    def write(self, data):
+        return _writing(self.path, lambda: self.f.write(data))
 
 
 def header_bytes(header):
