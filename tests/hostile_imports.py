@@ -111,6 +111,14 @@ d = new("l2c_shared_flag"); open(f"{d}/m.bin", "wb").write(v1[:36] + b"\x07" + v
 case("l2c_shared_flag", "shared-classifier", "import_model", f"{d}/m.bin", "--out", "@OUT")
 d = new("l2c_nan_weight"); open(f"{d}/m.bin", "wb").write(v1[:-4] + struct.pack("<f", float("nan")))
 case("l2c_nan_weight", "NaN", "import_model", f"{d}/m.bin", "--out", "@OUT")
+case("opt_block_size_without_to_attnres", "--block-size", "import_model", f"{golden}/llama2c_v1.bin",
+     "--block-size", "2", "--out", "@OUT")
+case("opt_to_attnres_and_source", "SOURCE", "import_model", f"{golden}/llama2c_v1.bin",
+     "--to-attnres", f"{golden}/hf_llama.model.safetensors", "--out", "@OUT")
+case("opt_to_attnres_and_seq_len", "--seq-len", "import_model", "--to-attnres", f"{golden}/hf_llama.model.safetensors",
+     "--seq-len", "16", "--out", "@OUT")
+case("source_missing", "not a file or a directory", "import_model", f"{golden}/no_such_model", "--out", "@OUT")
+case("source_device", "not a file or a directory", "import_model", "/dev/zero", "--out", "@OUT")
 case("out_missing_folder", "missing/out: No such file", "import_model", f"{golden}/llama2c_v1.bin", "--out", "@OUT/missing/out")
 for v in ("0", "-5", str((1 << 20) + 1), str(10 ** 30), "abc", "1.5"):
     case(f"opt_seq_len_{v}", "--seq-len", "import_model", f"{golden}/llama2c_v1.bin", "--seq-len", v, "--out", "@OUT")

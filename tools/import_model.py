@@ -486,15 +486,21 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     ap.add_argument("--seq-len", type=int, default=None, help="context to record (default: the model's)")
     ap.add_argument("--to-attnres", metavar="MODEL", help="convert an imported standard model to AttnRes")
-    ap.add_argument("--block-size", type=int, default=2, help="S for --to-attnres (default 2: a block per layer)")
+    ap.add_argument("--block-size", type=int, default=None, help="S for --to-attnres (default 2: a block per layer)")
     args = ap.parse_args(argv)
     try:
         if args.seq_len is not None and not 1 <= args.seq_len <= st.MAX_SEQ:
             fail(f"--seq-len = {args.seq_len}, must be in [1, {st.MAX_SEQ}] (attnres.h's limit for seq_len)")
         if args.to_attnres:
-            to_attnres(args.to_attnres, args.out, args.block_size)
-            print(f"wrote {args.out}: Block AttnRes S={args.block_size}, zero pseudo-queries, unit key gains")
+            # options that would be ignored are refused, so no one believes they took effect
+            if args.source or args.seq_len is not None:
+                fail(f"--to-attnres takes no {'SOURCE' if args.source else '--seq-len'}: it converts MODEL as it is")
+            block_size = 2 if args.block_size is None else args.block_size
+            to_attnres(args.to_attnres, args.out, block_size)
+            print(f"wrote {args.out}: Block AttnRes S={block_size}, zero pseudo-queries, unit key gains")
             return 0
+        if args.block_size is not None:
+            fail("--block-size is an option of --to-attnres only")
         if not args.source:
             fail("give a SOURCE (HF directory or llama2.c .bin) or --to-attnres MODEL")
         if os.path.isdir(args.source):
@@ -502,7 +508,7 @@ def main(argv=None):
         elif os.path.isfile(args.source):
             c, plan = llama2c_plan(args.source, args.seq_len)
         else:
-            fail(f"{args.source}: no such file or directory")
+            fail(f"{args.source}: not a file or a directory")
         write_streaming(args.out, plan, config_metadata(c))
         n = sum(int(np.prod(s)) for _, s, _ in plan)
         print(f"wrote {args.out}: {c['imported_from']}, {c['n_layers']} layers, dim {c['dim']}, "

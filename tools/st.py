@@ -52,7 +52,7 @@ def show(value, limit=40):
     try:
         text = json.dumps(value, ensure_ascii=True)
     except (TypeError, ValueError, RecursionError):
-        text = repr(value)
+        text = f"<a {type(value).__name__}>"
     return text if len(text) <= limit else text[:limit] + "..."
 
 
