@@ -330,6 +330,7 @@ def main():
     tools["import_model"] = import_model
     try:
         import quantize
+        quantize.torch.set_num_threads(1)   # no thread pool made after the cap below
         tools["quantize"] = quantize
     except ImportError as e:
         why = f"tools/quantize.py cannot be imported here ({e})"

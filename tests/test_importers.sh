@@ -105,7 +105,7 @@ refuse "--to-attnres of an AttnRes model" "not a standard-residual" -- --to-attn
 # ---- hostile inputs: tests/hostile_imports.py makes ~220 malformed files and
 # options and runs each through the tool's main() (one line naming the field,
 # no exception, no output or temporary file, bounded memory and time)
-"$python" tests/hostile_imports.py "$golden" "$tmp/hostile" > "$tmp/hostile.log" 2>&1
+OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$python" tests/hostile_imports.py "$golden" "$tmp/hostile" > "$tmp/hostile.log" 2>&1
 cat "$tmp/hostile.log"
 passed=$((passed + $(grep -c '^ok ' "$tmp/hostile.log")))
 failed=$((failed + $(grep -c '^FAIL ' "$tmp/hostile.log")))
@@ -128,8 +128,9 @@ if [ -x "$build/attnres-run" ]; then
 fi
 
 # expect_refusal DESCRIPTION NEEDLE DIR -- COMMAND...: as a real process,
-# under a 400 MB address-space cap and a 60 s timeout: exit 1, one stderr
-# line naming NEEDLE, nothing left in DIR (where the output would go)
+# under a 1.5 GB address-space cap (quantize.py's torch maps about 1 GB) and a
+# 60 s timeout: exit 1, one stderr line naming NEEDLE, nothing left in DIR
+# (where the output would go)
 expect_refusal() {
   what=$1 needle=$2 dir=$3; shift 4
   ( ulimit -v 1500000; OPENBLAS_NUM_THREADS=1 exec timeout 60 "$@" ) > "$tmp/out" 2> "$tmp/err"
