@@ -5,16 +5,13 @@
 #                             PyTorch reference (needs python3-torch)
 #   make check-import-golden  regenerate them into a temporary directory and
 #                             require byte-identical files
-#   make import-memory        peak memory of the importer on a SmolLM2-135M-shaped
-#                             model (a measurement for docs/models-import.md;
-#                             writes 770 MB to a temporary directory)
 # In `make test`: test_import (C: imported models against those logits, no
 # Python) and test_importers (tools/import_model.py on every layout, the
 # ~220 hostile inputs of tests/hostile_imports.py, imports at the engine's
 # limits loaded by attnres-run; its cases print "skip" without python3-numpy).
 # Included at the end of the Makefile.
 
-.PHONY: import-golden check-import-golden import-memory check-warnings-tokenizer unicode-tables
+.PHONY: import-golden check-import-golden check-warnings-tokenizer unicode-tables
 all: $(BUILD)/test_importers
 TESTS += test_importers
 
@@ -27,10 +24,6 @@ import-golden:
 
 check-import-golden:
 	$(PYTHON) tools/make_import_golden.py --check golden/import
-
-import-memory:
-	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/attnres-memory.XXXXXX") && \
-	  $(PYTHON) tests/import_memory.py "$$tmp"; rc=$$?; rm -rf "$$tmp"; exit $$rc
 
 # ---- tokenizers (tools/tokenizer.c, used by attnres-run --tokenizer) ----
 # test_tokenizer: C unit checks on small hand-made files (malformed input,

@@ -1,11 +1,12 @@
-"""Peak memory of tools/import_model.py on a real-sized model (a measurement,
-not a test: `make import-memory`).
+"""Peak memory of tools/import_model.py on a real-sized model (a measurement
+for docs/models-import.md, not a test).
 
-    /usr/bin/python3 tests/import_memory.py SCRATCH_DIR [--layers N]
+    /usr/bin/python3 tests/import_memory.py [--layers N]
 
 Writes a Hugging Face directory of SmolLM2-135M's shape (dim 576, hidden
 1536, 9 heads of 64, 3 KV heads, vocab 49152, tied; 30 layers, 270 MB of
-BF16, random values) into SCRATCH_DIR, imports it (540 MB of F32 out), and
+BF16, random values) into a temporary directory (removed at the end),
+imports it (540 MB of F32 out), and
 prints the importer's peak resident set size (ru_maxrss from wait4 on the
 importer's process), the source and output sizes, and the largest tensor.
 The model is written by a child process and the importer is started from
@@ -18,6 +19,7 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
 
 
 def shapes(c):
@@ -60,27 +62,26 @@ def write_model(folder, layers):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scratch")
     ap.add_argument("--layers", type=int, default=30)
-    ap.add_argument("--write-only", action="store_true", help="(internal) write the model, print its largest tensor")
+    ap.add_argument("--write-only", metavar="DIR", help="(internal) write the model into DIR, print its largest tensor")
     args = ap.parse_args()
-    src, out = os.path.join(args.scratch, "smollm2_shape"), os.path.join(args.scratch, "smollm2_shape.safetensors")
     if args.write_only:
-        write_model(src, args.layers)
+        write_model(os.path.join(args.write_only, "smollm2_shape"), args.layers)
         return
-    largest = int(subprocess.run([sys.executable, __file__, args.scratch, "--layers", str(args.layers), "--write-only"],
-                                 check=True, stdout=subprocess.PIPE).stdout)
-    tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "import_model.py")
-    pid = os.spawnv(os.P_NOWAIT, sys.executable, [sys.executable, tool, src, "--out", out])
-    _, status, usage = os.wait4(pid, 0)
-    if status != 0:
-        sys.exit(f"import_memory: the importer failed (status {status})")
-    peak_mb = usage.ru_maxrss / 1024      # Linux: KiB
-    src_mb = os.path.getsize(os.path.join(src, "model.safetensors")) / 2 ** 20
-    print(f"import_memory: {args.layers} layers, source {src_mb:.0f} MiB (BF16), output "
-          f"{os.path.getsize(out) / 2 ** 20:.0f} MiB (F32), largest tensor {4 * largest / 2 ** 20:.0f} MiB at F32; "
-          f"importer peak RSS {peak_mb:.0f} MiB")
-    os.unlink(out)
+    with tempfile.TemporaryDirectory(prefix="attnres-memory.") as scratch:
+        src, out = os.path.join(scratch, "smollm2_shape"), os.path.join(scratch, "smollm2_shape.safetensors")
+        largest = int(subprocess.run([sys.executable, __file__, "--layers", str(args.layers), "--write-only", scratch],
+                                     check=True, stdout=subprocess.PIPE).stdout)
+        tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "import_model.py")
+        pid = os.spawnv(os.P_NOWAIT, sys.executable, [sys.executable, tool, src, "--out", out])
+        _, status, usage = os.wait4(pid, 0)
+        if status != 0:
+            sys.exit(f"import_memory: the importer failed (status {status})")
+        peak_mb = usage.ru_maxrss / 1024      # Linux: KiB
+        src_mb = os.path.getsize(os.path.join(src, "model.safetensors")) / 2 ** 20
+        print(f"import_memory: {args.layers} layers, source {src_mb:.0f} MiB (BF16), output "
+              f"{os.path.getsize(out) / 2 ** 20:.0f} MiB (F32), largest tensor {4 * largest / 2 ** 20:.0f} MiB at F32; "
+              f"importer peak RSS {peak_mb:.0f} MiB")
 
 
 if __name__ == "__main__":
