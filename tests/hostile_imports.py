@@ -281,6 +281,9 @@ bridge("bridge_meta_n_layers_huge", "n_layers", meta={"n_layers": "99999999999"}
 bridge("bridge_meta_rope_theta_past_float32", "rope_theta", meta={"rope_theta": "1e39"})
 bridge("bridge_meta_norm_eps_zero_as_float32", "norm_eps", meta={"norm_eps": "1e-50"})
 bridge("bridge_meta_format", "format", meta={"format": "gguf"})
+bridge("bridge_meta_group_size_alone", "group_size", meta={"group_size": "8"})
+bridge("bridge_meta_activations_int8_alone", "activations", meta={"activations": "int8"})
+bridge("bridge_meta_activations_other", "activations", meta={"activations": "int4"})
 bridge("bridge_missing_tensor", "norm.weight", edit=lambda h: h.__setitem__("norm.weightx", h.pop("norm.weight")))
 bridge("bridge_q8_source", "q8", meta={"quantization": "q8", "group_size": "8"})
 for v in ("0", "-5", "5", str(10 ** 12), "abc"):

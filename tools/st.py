@@ -372,6 +372,12 @@ def config_from_metadata(meta, where="checkpoint"):
             raise FormatError(f"{where}: metadata '{k}' = {show(s)}, expected " + " or ".join(f'"{w}"' for w in choices))
         return s
 
+    # keys of a q8 file in a file without "quantization": attnres.h refuses them
+    if meta.get("activations", "fp32") not in ("fp32", "int8"):
+        raise FormatError(f"{where}: metadata 'activations' = {show(meta['activations'])}, expected \"fp32\" or \"int8\"")
+    for k in ("group_size", "activations"):
+        if k in meta and "quantization" not in meta and not (k == "activations" and meta[k] == "fp32"):
+            raise FormatError(f"{where}: metadata has '{k}' but no 'quantization'")
     if meta.get("format", "attnres") != "attnres":
         raise FormatError(f"{where}: metadata 'format' = {show(meta['format'])} is not \"attnres\"")
     v2 = word("format_version", ("1", "2")) == "2"
