@@ -7,7 +7,7 @@
 #                             require byte-identical files
 # In `make test`: test_import (C: imported models against those logits, no
 # Python) and test_importers (tools/import_model.py on every layout, the
-# ~220 hostile inputs of tests/hostile_imports.py, imports at the engine's
+# 200+ hostile inputs of tests/hostile_imports.py, imports at the engine's
 # limits loaded by attnres-run; its cases print "skip" without python3-numpy).
 # Included at the end of the Makefile.
 

@@ -7,7 +7,7 @@ claiming huge sizes, every config.json field with a wrong type, nested,
 zero, negative, huge or missing, safetensors headers with bad lengths,
 dtypes, shapes, offsets, overlaps, duplicate names, non-UTF-8 and deep
 nesting, options out of range) and runs the tool's main() on each, in this
-process so that 200 cases cost one interpreter start. Each must return
+process so that over 200 cases cost one interpreter start. Each must return
 exit status 1 or 2 with exactly one line on stderr that names the field,
 raise nothing (an escaping exception is what a user would see as a
 traceback), leave nothing where the output would go (no file, no temporary
@@ -81,8 +81,12 @@ FIELDS = ["dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size"
 good = dict(zip(FIELDS, struct.unpack("<7i", v1[8:36])))
 
 
-def llama2c(name, needle, legacy=False, body=b"", **over):
+def llama2c(name, needle, legacy=False, **over):
+    """The v1 fixture (or a bare legacy header) with header fields replaced;
+    the v1 weights follow, so a field that does not change the layout
+    (seq_len) is not caught by the file size alone."""
     h = dict(good, **over)
+    body = b"" if legacy else v1[256:]
     d = new(name)
     vals = [h[k] for k in FIELDS]
     raw = struct.pack("<7i", *vals) if legacy else v1[:8] + struct.pack("<7i", *vals) + v1[36:256]

@@ -8,7 +8,7 @@
 # llama2.c version 2 (int8) file, a config with rope_scaling, an unknown
 # architecture, an F64 tensor, a shard the index names but that is missing,
 # and --to-attnres of a model that is already AttnRes. Hostile inputs:
-# tests/hostile_imports.py runs ~220 malformed files and options through
+# tests/hostile_imports.py runs over 200 malformed files and options through
 # import_model.py and quantize.py (one stderr line naming the field, no
 # traceback, no output or temporary file, bounded memory and time), and
 # attnres-run must refuse the same broken checkpoints; as real processes, a
@@ -102,7 +102,7 @@ cp "$golden/hf_llama_bf16_sharded/config.json" "$golden/hf_llama_bf16_sharded/mo
 refuse "a missing shard" "model-00002-of-00003.safetensors" -- "$tmp/lost" --out "$tmp/x"
 "$python" tools/import_model.py --to-attnres "$golden/hf_llama.model.safetensors" --out "$tmp/bridge.safetensors" > /dev/null
 refuse "--to-attnres of an AttnRes model" "not a standard-residual" -- --to-attnres "$tmp/bridge.safetensors" --out "$tmp/x"
-# ---- hostile inputs: tests/hostile_imports.py makes ~220 malformed files and
+# ---- hostile inputs: tests/hostile_imports.py makes over 200 malformed files and
 # options and runs each through the tool's main() (one line naming the field,
 # no exception, no output or temporary file, bounded memory and time)
 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$python" tests/hostile_imports.py "$golden" "$tmp/hostile" > "$tmp/hostile.log" 2>&1
