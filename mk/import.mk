@@ -6,15 +6,16 @@
 #   make check-import-golden  regenerate them into a temporary directory and
 #                             require byte-identical files
 # In `make test`: test_import (C: imported models against those logits, no
-# Python) and test_importers (tools/import_model.py on every layout; its
-# cases print "skip" without python3-numpy).
+# Python) and test_importers (tools/import_model.py on every layout, the
+# 200+ hostile inputs of tests/hostile_imports.py, imports at the engine's
+# limits loaded by attnres-run; its cases print "skip" without python3-numpy).
 # Included at the end of the Makefile.
 
 .PHONY: import-golden check-import-golden check-warnings-tokenizer unicode-tables
 all: $(BUILD)/test_importers
 TESTS += test_importers
 
-$(BUILD)/test_importers: tests/test_importers.sh $(BUILD)/attnres-run | $(BUILD)
+$(BUILD)/test_importers: tests/test_importers.sh tests/hostile_imports.py $(BUILD)/attnres-run | $(BUILD)
 	cp tests/test_importers.sh $@
 	chmod +x $@
 

@@ -7,7 +7,16 @@
 # refused, with a message and exit 1 (never a traceback): a truncated .bin, a
 # llama2.c version 2 (int8) file, a config with rope_scaling, an unknown
 # architecture, an F64 tensor, a shard the index names but that is missing,
-# and --to-attnres of a model that is already AttnRes.
+# and --to-attnres of a model that is already AttnRes. Hostile inputs:
+# tests/hostile_imports.py runs over 200 malformed files and options through
+# import_model.py and quantize.py (one stderr line naming the field, no
+# traceback, no output or temporary file, bounded memory and time), and
+# attnres-run must refuse the same broken checkpoints; as real processes, a
+# 28-byte header claiming millions of layers (under ulimit -v) and writes that
+# fail half-way (ulimit -f). Accepted at the engine's limits (seq_len 2^20,
+# 1024 layers, rope_theta FLT_MAX, the smallest eps, block sizes 1 and L,
+# group size 1): each import is loaded by attnres-run, so the importer's
+# copy of attnres.h's limits cannot drift from the engine's.
 # End to end (no Python): attnres-run on the two e2e models with their
 # tokenizers (a Qwen3 directory's tokenizer.json, a llama2.c tokenizer.bin)
 # must print exactly golden/import/CASE.cli.txt: the prompt, then the PyTorch
@@ -93,6 +102,87 @@ cp "$golden/hf_llama_bf16_sharded/config.json" "$golden/hf_llama_bf16_sharded/mo
 refuse "a missing shard" "model-00002-of-00003.safetensors" -- "$tmp/lost" --out "$tmp/x"
 "$python" tools/import_model.py --to-attnres "$golden/hf_llama.model.safetensors" --out "$tmp/bridge.safetensors" > /dev/null
 refuse "--to-attnres of an AttnRes model" "not a standard-residual" -- --to-attnres "$tmp/bridge.safetensors" --out "$tmp/x"
+# ---- hostile inputs: tests/hostile_imports.py makes over 200 malformed files and
+# options and runs each through the tool's main() (one line naming the field,
+# no exception, no output or temporary file, bounded memory and time)
+OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$python" tests/hostile_imports.py "$golden" "$tmp/hostile" > "$tmp/hostile.log" 2>&1
+cat "$tmp/hostile.log"
+passed=$((passed + $(grep -c '^ok ' "$tmp/hostile.log")))
+failed=$((failed + $(grep -c '^FAIL ' "$tmp/hostile.log")))
+skipped=$((skipped + $(grep -c '^skip ' "$tmp/hostile.log")))
+if ! grep -q '^ok ' "$tmp/hostile.log" || grep -qv '^\(ok\|FAIL\|skip\) ' "$tmp/hostile.log"; then
+  fail "tests/hostile_imports.py did not run to the end: $(tail -n 2 "$tmp/hostile.log" | tr '\n' ' ')"
+fi
+# the C engine refuses the same broken checkpoints (metadata out of its
+# range, missing tensors): the two checkers agree on the refusing side too
+if [ -x "$build/attnres-run" ]; then
+  for f in "$tmp"/hostile/bridge_*/m.safetensors; do
+    "$build/attnres-run" "$f" -p A -n 1 -q > /dev/null 2> "$tmp/err"; got=$?
+    c=$(basename "$(dirname "$f")")
+    if [ $got -ge 1 ] && [ $got -lt 128 ] && [ "$(wc -l < "$tmp/err")" -eq 1 ]; then
+      ok "attnres-run refuses $c too: $(cat "$tmp/err")"
+    else
+      fail "attnres-run on $c: exit $got (want a refusal), $(head -c 200 "$tmp/err")"
+    fi
+  done
+fi
+
+# expect_refusal DESCRIPTION NEEDLE DIR -- COMMAND...: as a real process,
+# under a 1.5 GB address-space cap (quantize.py's torch maps about 1 GB) and a
+# 60 s timeout: exit 1, one stderr line naming NEEDLE, nothing left in DIR
+# (where the output would go)
+expect_refusal() {
+  what=$1 needle=$2 dir=$3; shift 4
+  ( ulimit -v 1500000; OPENBLAS_NUM_THREADS=1 exec timeout 60 "$@" ) > "$tmp/out" 2> "$tmp/err"
+  got=$?
+  if [ $got -eq 1 ] && [ "$(wc -l < "$tmp/err")" -eq 1 ] && grep -qF -- "$needle" "$tmp/err" && [ -z "$(ls -A "$dir")" ]; then
+    ok "$what: $(cat "$tmp/err")"
+  else
+    fail "$what: exit $got (want 1), left '$(ls -A "$dir" | tr '\n' ' ')', stderr: $(head -c 300 "$tmp/err" | tr '\n' ' ')"
+  fi
+}
+mkdir "$tmp/cli"
+"$python" -c "import struct,sys; open(sys.argv[1],'wb').write(struct.pack('<7i', 8, 16, 4000000, 2, 2, 32, 16))" "$tmp/huge.bin"
+expect_refusal "a 28-byte llama2.c header claiming 4 million layers, as a process" n_layers "$tmp/cli" -- \
+  "$python" tools/import_model.py "$tmp/huge.bin" --out "$tmp/cli/out"
+# a full disk: a file-size limit makes write() fail with EFBIG (Python ignores SIGXFSZ)
+mkdir "$tmp/full"
+expect_refusal "a write that fails half-way (file-size limit): no output, no temporary file" "cannot write $tmp/full/out: File too large" "$tmp/full" -- \
+  sh -c 'ulimit -f 100; exec "$@"' sh "$python" tools/import_model.py "$golden/hf_llama" --out "$tmp/full/out"
+if "$python" -c 'import torch' 2>/dev/null; then
+  expect_refusal "quantize.py: a write that fails half-way: no output, no temporary file" "cannot write $tmp/full/out: File too large" "$tmp/full" -- \
+    sh -c 'ulimit -f 20; exec "$@"' sh "$python" tools/quantize.py models/block.safetensors "$tmp/full/out"
+else
+  skip "quantize.py: a write that fails half-way: $python has no torch"
+fi
+
+# ---- accepted at the engine's limits: what the importer writes, the engine loads
+# accepted NAME -- IMPORTER ARGS (output $tmp/lim/NAME.safetensors), then attnres-run loads it
+mkdir "$tmp/lim"
+accepted() {
+  what=$1; shift 2
+  if "$python" "$@" > "$tmp/log" 2>&1 && [ -x "$build/attnres-run" ] &&
+     "$build/attnres-run" "$tmp/lim/$what.safetensors" -p A -n 1 -q > /dev/null 2> "$tmp/err"; then
+    ok "accepted at the limit and loaded by attnres-run: $what"
+  elif [ ! -x "$build/attnres-run" ]; then
+    skip "accepted $what: attnres-run was not built"
+  else
+    fail "accepted $what: $(tail -n 1 "$tmp/log") $(cat "$tmp/err" 2>/dev/null)"
+  fi
+}
+"$python" tests/hostile_imports.py --limits "$golden" "$tmp/lim" > "$tmp/lim.log" 2>&1 ||
+  fail "tests/hostile_imports.py --limits: $(tail -n 1 "$tmp/lim.log")"
+accepted hf_limits -- tools/import_model.py "$tmp/lim/hf_limits" --out "$tmp/lim/hf_limits.safetensors"
+accepted l2c_1024_layers -- tools/import_model.py "$tmp/lim/l2c_1024_layers.bin" --out "$tmp/lim/l2c_1024_layers.safetensors"
+accepted l2c_seq_len_max -- tools/import_model.py "$golden/llama2c_v1.bin" --seq-len 1048576 --out "$tmp/lim/l2c_seq_len_max.safetensors"
+accepted bridge_S1 -- tools/import_model.py --to-attnres "$golden/hf_llama.model.safetensors" --block-size 1 --out "$tmp/lim/bridge_S1.safetensors"
+accepted bridge_S2L -- tools/import_model.py --to-attnres "$golden/hf_llama.model.safetensors" --block-size 4 --out "$tmp/lim/bridge_S2L.safetensors"
+if "$python" -c 'import torch' 2>/dev/null; then
+  accepted q8_G1 -- tools/quantize.py "$golden/hf_llama.model.safetensors" "$tmp/lim/q8_G1.safetensors" --group-size 1
+  accepted w8a8_G16 -- tools/quantize.py "$golden/hf_llama.model.safetensors" "$tmp/lim/w8a8_G16.safetensors" --group-size 16 --activations int8
+else
+  skip "quantize.py at the group-size limits: $python has no torch"
+fi
 # tools/train.py --from-converted: a few steps on the converted shipped standard
 # model train the pseudo-queries and key gains only (it checks that every other
 # tensor is written back unchanged); needs python3-torch

@@ -50,71 +50,96 @@ converted model computes the same logits up to RMSNorm's eps (lessons/13).
 """
 
 import argparse
-import json
 import os
 import struct
 import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st  # noqa: E402
+
 GENERATOR = "tools/import_model.py"
 _ST_DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2")}
-MAX_HEADER = 100 * 1024 * 1024
-
-
-class ImportError_(Exception):
-    """A source this importer cannot or will not convert; the message says why."""
+# Tensors are converted and written a slice of rows at a time, about this
+# many bytes of float32 each, so the importer's memory does not grow with
+# the model (docs/models-import.md has the measurement).
+CHUNK_BYTES = 16 << 20
 
 
 def fail(msg):
-    raise ImportError_(msg)
+    """A source this importer cannot or will not convert: one line saying why."""
+    raise st.FormatError(msg)
 
 
 # --------------------------------------------------------------------------
-# Reading safetensors (F32 / F16 / BF16), memory-mapped
+# Reading tensors a slice of rows at a time
 # --------------------------------------------------------------------------
+# A source tensor is (path, dtype, shape, begin): its bytes start at file
+# offset begin, rows of prod(shape[1:]) values (a 1-D tensor: rows of one).
 
-def st_index(path):
-    """name -> (dtype, shape, memmap slice) of one .safetensors file; nothing is read yet."""
-    size = os.path.getsize(path)
+def row_width(shape):
+    n = 1
+    for d in shape[1:]:
+        n *= d
+    return n
+
+
+def read_rows(src, r0, r1):
+    """Rows [r0, r1) of a source tensor as float32 [r1 - r0, *shape[1:]]
+    (F16 and BF16 widen exactly)."""
+    path, dt, shape, begin = src
+    raw = np.empty((r1 - r0) * row_width(shape), dtype=_ST_DTYPES[dt])          # [rows * cols]
     with open(path, "rb") as f:
-        raw = f.read(8)
-        if len(raw) < 8:
-            fail(f"{path}: too short for a safetensors header")
-        (n,) = struct.unpack("<Q", raw)
-        if n > min(size - 8, MAX_HEADER):
-            fail(f"{path}: header length {n} does not fit in the file ({size} bytes)")
-        try:
-            header = json.loads(f.read(n).decode("utf-8"))
-        except ValueError as e:
-            fail(f"{path}: header is not JSON: {e}")
-    header.pop("__metadata__", None)
-    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n) if size > 8 + n else np.zeros(0, np.uint8)
-    out = {}
-    for name, info in header.items():
-        dt = info.get("dtype")
-        if dt not in _ST_DTYPES:
-            fail(f"{path}: tensor {name} has dtype {dt}; only F32, F16 and BF16 are supported")
-        shape = tuple(int(d) for d in info["shape"])
-        begin, end = (int(o) for o in info["data_offsets"])
-        numel = int(np.prod(shape, dtype=np.int64))
-        if not (0 <= begin <= end <= data.shape[0]) or end - begin != numel * _ST_DTYPES[dt].itemsize:
-            fail(f"{path}: tensor {name}: data_offsets [{begin}, {end}] disagree with its shape or the file")
-        out[name] = (dt, shape, data[begin:end])
-    return out
+        f.seek(begin + r0 * row_width(shape) * raw.itemsize)
+        if f.readinto(raw) != raw.nbytes:
+            fail(f"{path}: the file ended while reading it (was it changed during the import?)")
+    if dt == "BF16":          # bf16 is the top half of a float32
+        wide = raw.astype(np.uint32)
+        wide <<= 16
+        raw = wide.view(np.float32)
+    elif dt == "F16":
+        raw = raw.astype(np.float32)
+    return raw.reshape((r1 - r0,) + tuple(shape[1:]))
 
 
-def to_f32(entry):
-    """The float32 array of an st_index entry (F16 and BF16 widen exactly)."""
-    dt, shape, raw = entry
-    a = np.frombuffer(raw, dtype=_ST_DTYPES[dt])
-    if dt == "BF16":
-        a = (a.astype(np.uint32) << 16).view(np.float32)
-    return a.astype(np.float32).reshape(shape)
+def chunks_plain(src):
+    """A function yielding the tensor as consecutive slices of rows."""
+    shape = src[2]
+    step = max(1, CHUNK_BYTES // (4 * max(1, row_width(shape))))
+
+    def gen():
+        for r in range(0, shape[0], step):
+            yield read_rows(src, r, min(shape[0], r + step))
+    return gen
+
+
+def chunks_rotated(src, n_heads, head_dim):
+    """The same with the rows of every head reordered from rotate-half to
+    interleaved pairs: new row 2i = old row i, new row 2i+1 = old row
+    i + head_dim/2. Output rows [2a, 2b) of a head need old rows [a, b) and
+    [half + a, half + b): two contiguous reads."""
+    shape, half = src[2], head_dim // 2
+    step = max(1, CHUNK_BYTES // (8 * max(1, row_width(shape))))
+
+    def gen():
+        for h in range(n_heads):
+            base = h * head_dim
+            for a in range(0, half, step):
+                b = min(half, a + step)
+                first, second = read_rows(src, base + a, base + b), read_rows(src, base + half + a, base + half + b)
+                out = np.empty((2 * (b - a),) + first.shape[1:], np.float32)   # [2*(b-a), cols]
+                out[0::2], out[1::2] = first, second
+                yield out
+    return gen
+
+
+def chunks_constant(shape, value):
+    return lambda: iter([np.full(shape, value, np.float32)])
 
 
 # --------------------------------------------------------------------------
-# Writing this project's safetensors, one tensor at a time
+# Writing this project's safetensors, one slice at a time
 # --------------------------------------------------------------------------
 
 def config_metadata(c):
@@ -138,106 +163,138 @@ def config_metadata(c):
 
 
 def write_streaming(path, tensors, metadata):
-    """tensors: list of (name, shape, fn returning a float32 array). The header is
-    computed from the shapes first, then each tensor is made and written in
-    turn, so a large model never sits in memory twice."""
+    """tensors: list of (name, shape, chunks), chunks() yielding float32 slices
+    of consecutive rows. The header is computed from the shapes first, then
+    each slice is made and written in turn, so neither the model nor a whole
+    tensor needs to sit in memory. A failure (a NaN, a full disk) leaves
+    neither path nor a temporary file."""
     header = {"__metadata__": metadata}
     offset = 0
     for name, shape, _ in tensors:
         nbytes = 4 * int(np.prod(shape, dtype=np.int64))
         header[name] = {"dtype": "F32", "shape": [int(d) for d in shape], "data_offsets": [offset, offset + nbytes]}
         offset += nbytes
-    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * ((-(8 + len(text))) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for name, shape, make in tensors:
-            a = np.ascontiguousarray(make(), dtype="<f4")
-            if tuple(a.shape) != tuple(shape):
-                fail(f"internal: {name} has shape {a.shape}, expected {shape}")
-            if not np.isfinite(a).all():
-                fail(f"tensor {name} holds NaN or Inf: the engine would refuse it")
-            f.write(a.tobytes())
-    os.replace(tmp, path)
+    with st.atomic_output(path) as f:
+        f.write(st.header_bytes(header))
+        for name, shape, chunks in tensors:
+            rows = 0
+            for a in chunks():
+                if not np.isfinite(a).all():
+                    fail(f"tensor {name} holds NaN or Inf: the engine would refuse it")
+                f.write(np.ascontiguousarray(a, dtype="<f4").data)
+                rows += a.shape[0]
+            if rows != shape[0]:
+                fail(f"internal: {name} has {rows} rows, expected {shape[0]}")
 
 
 # --------------------------------------------------------------------------
 # Hugging Face directories
 # --------------------------------------------------------------------------
 
-def rotate_half_to_pairs(w, n_heads, head_dim):
-    """Rows of w [n_heads*head_dim, ...] (or a gain [head_dim] with n_heads 1)
-    reordered inside every head: new 2i = old i, new 2i+1 = old i + head_dim/2."""
-    half = head_dim // 2
-    perm = np.stack([np.arange(half), np.arange(half) + half], axis=1).reshape(-1)   # [head_dim]
-    rows = (np.arange(n_heads)[:, None] * head_dim + perm[None, :]).reshape(-1)
-    return w[rows]
+_MISSING = object()
+# the engine's config keys as config.json calls them, for messages
+HF_NAMES = {"dim": "hidden_size", "hidden_dim": "intermediate_size", "n_layers": "num_hidden_layers",
+            "n_heads": "num_attention_heads", "n_kv_heads": "num_key_value_heads", "vocab_size": "vocab_size",
+            "seq_len": "max_position_embeddings", "head_dim": "head_dim", "rope_theta": "rope_theta",
+            "norm_eps": "rms_norm_eps"}
+
+
+def json_field(cfg, where, key, kind, default=_MISSING):
+    """cfg[key] if it has the JSON type kind ("int", "number", "bool", "str");
+    absent or null gives default (or an error if there is none)."""
+    v = cfg.get(key)
+    if v is None:
+        if default is _MISSING:
+            fail(f"{where}: {key} is missing")
+        return default
+    ok = {"int": st.is_int(v), "number": isinstance(v, (int, float)) and not isinstance(v, bool),
+          "bool": isinstance(v, bool), "str": isinstance(v, str)}[kind]
+    if not ok:
+        expected = {"int": "an integer", "number": "a number", "bool": "true or false", "str": "a string"}[kind]
+        fail(f"{where}: {key} = {st.show(v)}, expected {expected}")
+    return v
+
+
+def hf_refusals(cfg, where, kind):
+    """What this engine does not implement, each refused by name."""
+    arch = cfg["architectures"][0]
+    rs = cfg.get("rope_scaling")
+    if rs not in (None, {}) and not (isinstance(rs, dict) and rs.get("rope_type", rs.get("type")) == "default"):
+        fail(f"{where}: rope_scaling {st.show(rs, 80)} is not supported: this engine has "
+             "plain RoPE only (Llama 3.1/3.2 and long-context variants need their scaled frequencies)")
+    for key in ("attention_bias", "mlp_bias"):
+        if json_field(cfg, where, key, "bool", False):
+            fail(f"{where}: {key} is not supported (the engine's linears have no bias)")
+    act = json_field(cfg, where, "hidden_act", "str", "silu")
+    if act != "silu":
+        fail(f"{where}: hidden_act {st.show(act)} is not supported (SwiGLU with SiLU only)")
+    if kind == "qwen3" and json_field(cfg, where, "use_sliding_window", "bool", False):
+        fail(f"{where}: use_sliding_window is not supported (full causal attention only)")
+    return arch
 
 
 def hf_config(src, seq_len):
     path = os.path.join(src, "config.json")
     if not os.path.isfile(path):
         fail(f"{src}: no config.json (a Hugging Face model directory has one)")
-    with open(path) as f:
-        cfg = json.load(f)
-    arch = (cfg.get("architectures") or ["?"])[0]
-    kind = {"LlamaForCausalLM": "llama", "Qwen3ForCausalLM": "qwen3"}.get(arch)
+    with open(path, "rb") as f:
+        cfg = st.load_json(f.read(), path)
+    if not isinstance(cfg, dict):
+        fail(f"{path}: a JSON {type(cfg).__name__}, expected an object")
+    archs = cfg.get("architectures")
+    if not (isinstance(archs, list) and archs and all(isinstance(a, str) for a in archs)):
+        fail(f"{path}: architectures = {st.show(archs)}, expected a list of names")
+    kind = {"LlamaForCausalLM": "llama", "Qwen3ForCausalLM": "qwen3"}.get(archs[0])
     if kind is None:
-        fail(f"{src}: architecture {arch} is not supported (LlamaForCausalLM, Qwen3ForCausalLM)")
-    if cfg.get("rope_scaling") not in (None, {}) and (cfg["rope_scaling"] or {}).get("rope_type",
-                                                    cfg["rope_scaling"].get("type")) != "default":
-        fail(f"{src}: rope_scaling {json.dumps(cfg['rope_scaling'])} is not supported: this engine has "
-             "plain RoPE only (Llama 3.1/3.2 and long-context variants need their scaled frequencies)")
-    if cfg.get("attention_bias") or cfg.get("mlp_bias"):
-        fail(f"{src}: attention_bias / mlp_bias are not supported (the engine's linears have no bias)")
-    if cfg.get("hidden_act", "silu") != "silu":
-        fail(f"{src}: hidden_act {cfg['hidden_act']!r} is not supported (SwiGLU with SiLU only)")
-    if kind == "qwen3" and cfg.get("use_sliding_window"):
-        fail(f"{src}: use_sliding_window is not supported (full causal attention only)")
-    need = ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "vocab_size"]
-    missing = [k for k in need if k not in cfg]
-    if missing:
-        fail(f"{src}/config.json lacks {missing}")
-    dim, n_heads = int(cfg["hidden_size"]), int(cfg["num_attention_heads"])
-    head_dim = int(cfg.get("head_dim") or 0) or (dim // n_heads if dim % n_heads == 0 else 0)
-    if head_dim <= 0:
-        fail(f"{src}: no head_dim and hidden_size {dim} is not a multiple of num_attention_heads {n_heads}")
+        fail(f"{src}: architecture {archs[0]} is not supported (LlamaForCausalLM, Qwen3ForCausalLM)")
+    arch = hf_refusals(cfg, path, kind)
+    dim, n_heads = json_field(cfg, path, "hidden_size", "int"), json_field(cfg, path, "num_attention_heads", "int")
+    explicit_hd = json_field(cfg, path, "head_dim", "int", 0)
+    if "head_dim" in cfg and cfg["head_dim"] is not None and explicit_hd < 1:
+        fail(f"{path}: head_dim = {explicit_hd}, must be >= 1")
     c = {
         "kind": kind,
-        "dim": dim, "hidden_dim": int(cfg["intermediate_size"]), "n_layers": int(cfg["num_hidden_layers"]),
-        "n_heads": n_heads, "n_kv_heads": int(cfg.get("num_key_value_heads") or n_heads),
-        "vocab_size": int(cfg["vocab_size"]),
-        "seq_len": int(seq_len or cfg.get("max_position_embeddings") or 2048),
-        "rope_theta": float(cfg.get("rope_theta", 10000.0)), "norm_eps": float(cfg.get("rms_norm_eps", 1e-6)),
-        "tie_embeddings": bool(cfg.get("tie_word_embeddings", False)),
-        "head_dim": head_dim if head_dim * n_heads != dim else 0, "hd": head_dim,
+        "dim": dim, "hidden_dim": json_field(cfg, path, "intermediate_size", "int"),
+        "n_layers": json_field(cfg, path, "num_hidden_layers", "int"),
+        "n_heads": n_heads, "n_kv_heads": json_field(cfg, path, "num_key_value_heads", "int", n_heads),
+        "vocab_size": json_field(cfg, path, "vocab_size", "int"),
+        "seq_len": seq_len or json_field(cfg, path, "max_position_embeddings", "int", 2048),
+        "rope_theta": json_field(cfg, path, "rope_theta", "number", 10000.0),
+        "norm_eps": json_field(cfg, path, "rms_norm_eps", "number", 1e-6),
+        "tie_embeddings": json_field(cfg, path, "tie_word_embeddings", "bool", False),
+        "head_dim": explicit_hd, "residual": "standard", "block_size": 0,
         "qk_norm": kind == "qwen3",
         "imported_from": f"Hugging Face {arch}",
     }
-    if c["seq_len"] > (1 << 20):
-        fail(f"{src}: max_position_embeddings {c['seq_len']} exceeds the engine's 2^20: pass --seq-len")
+    names = dict(HF_NAMES, seq_len="--seq-len" if seq_len else "max_position_embeddings")
+    try:
+        st.check_config(c, names)
+    except st.FormatError as e:
+        hint = ": pass --seq-len" if "max_position_embeddings" in str(e) else ""
+        fail(f"{path}: {e}{hint}")
+    c["hd"] = st.head_dim(c)
+    if c["hd"] * n_heads == dim:    # an explicit head_dim equal to the derived one is not written
+        c["head_dim"] = 0
     return c
 
 
 def hf_tensors(src):
-    """name -> st_index entry over model.safetensors or the shards of its index."""
+    """name -> source tensor over model.safetensors or the shards of its index."""
     index = os.path.join(src, "model.safetensors.index.json")
     single = os.path.join(src, "model.safetensors")
     if os.path.isfile(index):
-        with open(index) as f:
-            weight_map = json.load(f).get("weight_map")
-        if not isinstance(weight_map, dict):
-            fail(f"{index}: no weight_map")
+        with open(index, "rb") as f:
+            doc = st.load_json(f.read(), index)
+        weight_map = doc.get("weight_map") if isinstance(doc, dict) else None
+        if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+            fail(f"{index}: weight_map = {st.show(weight_map)}, expected an object of tensor name -> shard file")
         out = {}
         for shard in sorted(set(weight_map.values())):
-            if os.path.basename(shard) != shard:
-                fail(f"{index}: shard name {shard!r} is not a plain file name")
+            if os.path.basename(shard) != shard or shard in ("", ".", ".."):
+                fail(f"{index}: shard name {st.show(shard)} is not a plain file name")
             if not os.path.isfile(os.path.join(src, shard)):
                 fail(f"{src}: shard {shard} named by model.safetensors.index.json is missing")
-            entries = st_index(os.path.join(src, shard))
-            for name, e in entries.items():
+            for name, e in hf_file(os.path.join(src, shard)).items():
                 if weight_map.get(name) == shard:
                     out[name] = e
         lost = sorted(set(weight_map) - set(out))
@@ -245,45 +302,47 @@ def hf_tensors(src):
             fail(f"{index}: tensors not found in their shards: {lost[:5]}")
         return out
     if os.path.isfile(single):
-        return st_index(single)
+        return hf_file(single)
     if any(n.endswith(".bin") or n.endswith(".pth") for n in os.listdir(src)):
         fail(f"{src}: only safetensors weights are read (found PyTorch pickles: convert them to safetensors first)")
     fail(f"{src}: neither model.safetensors nor model.safetensors.index.json")
 
 
+def hf_file(path):
+    """name -> source tensor of one .safetensors file (header checked against the file)."""
+    _, entries, _ = st.read_header(path, dtypes=tuple(_ST_DTYPES))
+    return {name: (path, dt, shape, begin) for name, (dt, shape, begin, _) in entries.items()}
+
+
 def hf_plan(src, seq_len):
-    """(config, list of (name, shape, make)) for a Hugging Face directory."""
+    """(config, list of (name, shape, chunks)) for a Hugging Face directory."""
     c = hf_config(src, seq_len)
     t = hf_tensors(src)
     d, hd, H, KV, nl = c["dim"], c["hd"], c["n_heads"], c["n_kv_heads"], c["n_layers"]
     used = set()
 
-    def take(name, shape, fn=lambda a: a):
+    def take(name, shape, rotate_heads=0):
         if name not in t:
             fail(f"{src}: tensor {name} is missing")
-        if tuple(t[name][1]) != tuple(shape):
-            fail(f"{src}: tensor {name} has shape {list(t[name][1])}, the config says {list(shape)}")
+        if tuple(t[name][2]) != tuple(shape):
+            fail(f"{src}: tensor {name} has shape {list(t[name][2])}, the config says {list(shape)}")
         used.add(name)
-        return lambda: fn(to_f32(t[name]))
+        return chunks_rotated(t[name], rotate_heads, hd) if rotate_heads else chunks_plain(t[name])
 
     plan = [("tok_embeddings.weight", (c["vocab_size"], d), take("model.embed_tokens.weight", (c["vocab_size"], d)))]
     for i in range(nl):
         p, q = f"model.layers.{i}.", f"layers.{i}."
         plan += [
             (q + "attention_norm.weight", (d,), take(p + "input_layernorm.weight", (d,))),
-            (q + "attention.wq.weight", (H * hd, d),
-             take(p + "self_attn.q_proj.weight", (H * hd, d), lambda a: rotate_half_to_pairs(a, H, hd))),
-            (q + "attention.wk.weight", (KV * hd, d),
-             take(p + "self_attn.k_proj.weight", (KV * hd, d), lambda a: rotate_half_to_pairs(a, KV, hd))),
+            (q + "attention.wq.weight", (H * hd, d), take(p + "self_attn.q_proj.weight", (H * hd, d), H)),
+            (q + "attention.wk.weight", (KV * hd, d), take(p + "self_attn.k_proj.weight", (KV * hd, d), KV)),
             (q + "attention.wv.weight", (KV * hd, d), take(p + "self_attn.v_proj.weight", (KV * hd, d))),
             (q + "attention.wo.weight", (d, H * hd), take(p + "self_attn.o_proj.weight", (d, H * hd))),
         ]
         if c["qk_norm"]:
             plan += [
-                (q + "attention.q_norm.weight", (hd,),
-                 take(p + "self_attn.q_norm.weight", (hd,), lambda a: rotate_half_to_pairs(a, 1, hd))),
-                (q + "attention.k_norm.weight", (hd,),
-                 take(p + "self_attn.k_norm.weight", (hd,), lambda a: rotate_half_to_pairs(a, 1, hd))),
+                (q + "attention.q_norm.weight", (hd,), take(p + "self_attn.q_norm.weight", (hd,), 1)),
+                (q + "attention.k_norm.weight", (hd,), take(p + "self_attn.k_norm.weight", (hd,), 1)),
             ]
         plan += [
             (q + "ffn_norm.weight", (d,), take(p + "post_attention_layernorm.weight", (d,))),
@@ -306,7 +365,8 @@ def hf_plan(src, seq_len):
 # llama2.c .bin
 # --------------------------------------------------------------------------
 
-def llama2c_plan(path, seq_len):
+def llama2c_header(path):
+    """(header sizes, shared classifier, data offset, legacy) of a llama2.c .bin."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         head = f.read(256)
@@ -330,53 +390,57 @@ def llama2c_plan(path, seq_len):
         shared = 1 if V > 0 else 0
         V, offset, legacy = abs(V), 28, True
     sizes = dict(dim=dim, hidden_dim=hidden, n_layers=nl, n_heads=H, n_kv_heads=KV, vocab_size=V, seq_len=T)
-    bad = {k: v for k, v in sizes.items() if not 1 <= v <= (1 << 22)}
-    if bad or dim % H or H % KV or (dim // H) % 2:
-        fail(f"{path}: not a llama2.c checkpoint this importer understands: header {sizes}")
+    return sizes, shared, offset, legacy
+
+
+def llama2c_plan(path, seq_len):
+    sizes, shared, offset, legacy = llama2c_header(path)
+    c = dict(kind="llama2c", rope_theta=10000.0, norm_eps=1e-5, tie_embeddings=bool(shared), head_dim=0,
+             qk_norm=False, residual="standard", block_size=0,
+             imported_from=f"llama2.c v{0 if legacy else 1} .bin", **sizes)
+    # every size is checked before anything is made from it: first the
+    # engine's limits, then the file size the header implies
+    if seq_len:
+        c["seq_len"] = seq_len
+    try:
+        st.check_config(c, {k: f"header field {k}" for k in sizes} | ({"seq_len": "--seq-len"} if seq_len else {}))
+    except st.FormatError as e:
+        fail(f"{path}: not a llama2.c checkpoint this engine can run: {e}")
+    dim, hidden, nl, H, KV, V, T = (sizes[k] for k in ("dim", "hidden_dim", "n_layers", "n_heads",
+                                                        "n_kv_heads", "vocab_size", "seq_len"))
+    if legacy and T < 1:
+        fail(f"{path}: header field seq_len = {T}, must be >= 1 (it sizes the RoPE tables)")
     hd = dim // H
     kv = KV * hd
-    shapes = [("tok_embeddings.weight", (V, dim))]
     per_layer = [("attention_norm", (dim,)), ("attention.wq", (dim, dim)), ("attention.wk", (kv, dim)),
                  ("attention.wv", (kv, dim)), ("attention.wo", (dim, dim)), ("ffn_norm", (dim,)),
                  ("feed_forward.w1", (hidden, dim)), ("feed_forward.w2", (dim, hidden)),
                  ("feed_forward.w3", (hidden, dim))]
+    floats = V * dim + nl * sum(row_width((1,) + s) for _, s in per_layer) + dim
+    floats += (2 * T * (hd // 2) if legacy else 0) + (0 if shared else V * dim)
+    size = os.path.getsize(path)
+    if size != offset + 4 * floats:
+        fail(f"{path}: {size} bytes, but a llama2.c v{0 if legacy else 1} model with header {sizes}"
+             f"{'' if shared else ' and its own classifier'} has {offset + 4 * floats}")
     groups = {k: [(f"layers.{i}.{k}.weight", s) for i in range(nl)] for k, s in per_layer}
+    embedding = [("tok_embeddings.weight", (V, dim))]
     if legacy:   # embedding, then each kind of weight for all layers, norm, freqs, classifier
-        order = shapes + [x for k, _ in per_layer for x in groups[k]] + [("norm.weight", (dim,)),
-                                                                          ("freqs_cos", (T, hd // 2)),
-                                                                          ("freqs_sin", (T, hd // 2))]
+        order = embedding + [x for k, _ in per_layer for x in groups[k]] + [("norm.weight", (dim,))]
     else:        # norms first, then embedding, then the matrices of all layers
-        order = (groups["attention_norm"] + groups["ffn_norm"] + [("norm.weight", (dim,))] + shapes +
+        order = (groups["attention_norm"] + groups["ffn_norm"] + [("norm.weight", (dim,))] + embedding +
                  [x for k in ("attention.wq", "attention.wk", "attention.wv", "attention.wo",
                               "feed_forward.w1", "feed_forward.w2", "feed_forward.w3") for x in groups[k]])
-    if not shared:
-        order.append(("output.weight", (V, dim)))
-    expected = offset + 4 * sum(int(np.prod(s)) for _, s in order)
-    if size != expected:
-        fail(f"{path}: {size} bytes, but a llama2.c v{0 if legacy else 1} model with header {sizes}"
-             f"{'' if shared else ' and its own classifier'} has {expected}")
-    mm = np.memmap(path, dtype="<f4", mode="r", offset=offset)
-    at, where = 0, {}
+    at, where = offset, {}
     for name, s in order:
-        n = int(np.prod(s))
-        where[name] = (at, s)
-        at += n
-
-    def take(name):
-        a, s = where[name]
-        return lambda: np.array(mm[a:a + int(np.prod(s))], dtype=np.float32).reshape(s)
-
-    c = dict(kind="llama2c", rope_theta=10000.0, norm_eps=1e-5, tie_embeddings=bool(shared), head_dim=0,
-             qk_norm=False, imported_from=f"llama2.c v{0 if legacy else 1} .bin", **sizes)
-    if seq_len:
-        c["seq_len"] = int(seq_len)
-    canon = ["tok_embeddings.weight"]
-    for i in range(nl):
-        canon += [f"layers.{i}.{k}.weight" for k, _ in per_layer]
-    canon.append("norm.weight")
+        where[name] = (path, "F32", s, at)
+        at += 4 * s[0] * row_width(s)
+    if legacy:
+        at += 4 * 2 * T * (hd // 2)        # freqs_cos, freqs_sin [seq_len, head_dim/2]: not needed
     if not shared:
-        canon.append("output.weight")
-    return c, [(n, where[n][1], take(n)) for n in canon]
+        where["output.weight"] = (path, "F32", (V, dim), at)
+    c["hd"] = hd
+    names = [n for n, _ in st.tensor_shapes(c)]
+    return c, [(n, where[n][2], chunks_plain(where[n])) for n in names]
 
 
 # --------------------------------------------------------------------------
@@ -384,43 +448,59 @@ def llama2c_plan(path, seq_len):
 # --------------------------------------------------------------------------
 
 def to_attnres(src, out, block_size):
-    idx = st_index(src)
-    with open(src, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        meta = json.loads(f.read(n))["__metadata__"]
-    if meta.get("format") != "attnres" or meta.get("residual") != "standard":
-        fail(f"{src}: not a standard-residual attnres checkpoint (residual {meta.get('residual')!r})")
-    nl, d = int(meta["n_layers"]), int(meta["dim"])
-    if not 1 <= block_size <= 2 * nl:
-        fail(f"--block-size {block_size} must be in [1, L = {2 * nl}]")
+    meta, entries, _ = st.read_header(src)
+    if "quantization" in meta:
+        fail(f"{src}: a {meta['quantization']} checkpoint; convert the float32 model it came from")
+    c = st.config_from_metadata(meta, src)
+    if c["residual"] != "standard":
+        fail(f"{src}: not a standard-residual attnres checkpoint (residual {c['residual']!r})")
+    st.check_tensors(src, entries, c)
+    target = dict(c, residual="attnres", block_size=block_size)
+    try:
+        st.check_config(target, {"block_size": "--block-size"})
+    except st.FormatError as e:
+        fail(str(e))
+    d = c["dim"]
     plan = []
-    for name, e in idx.items():
-        plan.append((name, e[1], (lambda e=e: to_f32(e))))
-        if name.endswith("feed_forward.w3.weight"):      # after each layer, its AttnRes vectors
-            i = name.split(".")[1]
-            for kind in ("attention_res", "ffn_res"):
-                plan.append((f"layers.{i}.{kind}.pseudo_query", (d,), lambda: np.zeros(d, np.float32)))
-                plan.append((f"layers.{i}.{kind}.key_norm.weight", (d,), lambda: np.ones(d, np.float32)))
-    plan.append(("output_res.pseudo_query", (d,), lambda: np.zeros(d, np.float32)))
-    plan.append(("output_res.key_norm.weight", (d,), lambda: np.ones(d, np.float32)))
+    for name, shape in st.tensor_shapes(target):
+        if name in entries:
+            dt, s, begin, _ = entries[name]
+            plan.append((name, shape, chunks_plain((src, dt, s, begin))))
+        else:                                      # the AttnRes vectors of every sublayer and the output
+            plan.append((name, shape, chunks_constant((d,), 0.0 if name.endswith("pseudo_query") else 1.0)))
     meta = dict(meta, residual="attnres", block_size=str(block_size),
                 converted="standard -> Block AttnRes, zero pseudo-queries, unit key gains")
     write_streaming(out, plan, meta)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (its default adds the usage first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = Parser(prog="import_model", description=__doc__.split("\n\n")[0])
     ap.add_argument("source", nargs="?", help="HF model directory or llama2.c .bin")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--seq-len", type=int, default=0, help="context to record (default: the model's)")
+    ap.add_argument("--seq-len", type=int, default=None, help="context to record (default: the model's)")
     ap.add_argument("--to-attnres", metavar="MODEL", help="convert an imported standard model to AttnRes")
-    ap.add_argument("--block-size", type=int, default=2, help="S for --to-attnres (default 2: a block per layer)")
+    ap.add_argument("--block-size", type=int, default=None, help="S for --to-attnres (default 2: a block per layer)")
     args = ap.parse_args(argv)
     try:
+        if args.seq_len is not None and not 1 <= args.seq_len <= st.MAX_SEQ:
+            fail(f"--seq-len = {args.seq_len}, must be in [1, {st.MAX_SEQ}] (attnres.h's limit for seq_len)")
         if args.to_attnres:
-            to_attnres(args.to_attnres, args.out, args.block_size)
-            print(f"wrote {args.out}: Block AttnRes S={args.block_size}, zero pseudo-queries, unit key gains")
+            # options that would be ignored are refused, so no one believes they took effect
+            if args.source or args.seq_len is not None:
+                fail(f"--to-attnres takes no {'SOURCE' if args.source else '--seq-len'}: it converts MODEL as it is")
+            block_size = 2 if args.block_size is None else args.block_size
+            to_attnres(args.to_attnres, args.out, block_size)
+            print(f"wrote {args.out}: Block AttnRes S={block_size}, zero pseudo-queries, unit key gains")
             return 0
+        if args.block_size is not None:
+            fail("--block-size is an option of --to-attnres only")
         if not args.source:
             fail("give a SOURCE (HF directory or llama2.c .bin) or --to-attnres MODEL")
         if os.path.isdir(args.source):
@@ -428,13 +508,13 @@ def main(argv=None):
         elif os.path.isfile(args.source):
             c, plan = llama2c_plan(args.source, args.seq_len)
         else:
-            fail(f"{args.source}: no such file or directory")
+            fail(f"{args.source}: not a file or a directory")
         write_streaming(args.out, plan, config_metadata(c))
         n = sum(int(np.prod(s)) for _, s, _ in plan)
         print(f"wrote {args.out}: {c['imported_from']}, {c['n_layers']} layers, dim {c['dim']}, "
-              f"heads {c['n_heads']}/{c['n_kv_heads']} x {c['hd'] if 'hd' in c else c['dim'] // c['n_heads']}, "
+              f"heads {c['n_heads']}/{c['n_kv_heads']} x {c['hd']}, "
               f"vocab {c['vocab_size']}, {n / 1e6:.1f}M parameters ({4 * n / 1e6:.0f} MB at F32)")
-    except (ImportError_, OSError, KeyError, ValueError, struct.error) as e:
+    except (st.FormatError, OSError) as e:
         print(f"import_model: {e}", file=sys.stderr)
         return 1
     return 0

@@ -172,19 +172,48 @@ def load_checkpoint_q8(path):
     return cfg, group_size, fp32, q8
 
 
-def main():
-    ap = argparse.ArgumentParser(description="Write a q8 (group-wise int8) copy of an attnres checkpoint.")
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line (its default adds the usage first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def check_source(path, group_size):
+    """Refuses, in one line naming the field, a source the engine would not
+    load or whose q8 copy it would not load: the header and config checked
+    as attnres.h checks them (before anything is read into memory), exactly
+    the tensors of that config, a group size attnres.h accepts for it."""
+    meta, entries, _ = st.read_header(path)
+    if "quantization" in meta:
+        raise st.FormatError(f"{path}: already a {st.show(meta['quantization'])} checkpoint; quantize the float32 model")
+    c = st.config_from_metadata(meta, path)
+    st.check_tensors(path, entries, c)
+    st.check_group_size(c, group_size, "--group-size")
+
+
+def main(argv=None):
+    ap = Parser(prog="quantize", description="Write a q8 (group-wise int8) copy of an attnres checkpoint.")
     ap.add_argument("src", help="float32 checkpoint (format_version 1)")
     ap.add_argument("dst", help="q8 checkpoint to write (format_version 2)")
     ap.add_argument("--group-size", type=int, default=32, help="weights per scale (default 32)")
     ap.add_argument("--activations", choices=["fp32", "int8"], default="fp32",
                     help="int8: the file asks engines to quantize each matvec input too (W8A8)")
-    args = ap.parse_args()
-    cfg, weights = ref.load_checkpoint(args.src)
-    save_checkpoint_q8(args.dst, cfg, weights, args.group_size, args.activations == "int8")
+    args = ap.parse_args(argv)
+    try:
+        check_source(args.src, args.group_size)
+        cfg, weights = ref.load_checkpoint(args.src)
+        for name, w in weights.items():
+            if not torch.isfinite(w).all():
+                raise st.FormatError(f"{args.src}: tensor {name} holds NaN or Inf")
+        save_checkpoint_q8(args.dst, cfg, weights, args.group_size, args.activations == "int8")
+    except (st.FormatError, OSError) as e:
+        print(f"quantize: {e}", file=sys.stderr)
+        return 1
     print(f"wrote {args.dst}: q8, group size {args.group_size}, activations {args.activations}, "
           f"{os.path.getsize(args.dst)} bytes (from {os.path.getsize(args.src)})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
