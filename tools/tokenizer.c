@@ -16,6 +16,7 @@
 #define TOK_MAX_FILE   ((size_t)1 << 30)   /* 1 GiB: far above any real tokenizer  */
 #define TOK_MAX_ID     (1 << 22)           /* ids beyond this are refused           */
 #define TOK_MAX_DEPTH  64                  /* JSON nesting                          */
+#define TOK_MAX_TEXT   (1 << 29)           /* bytes one encode call takes            */
 
 /* ======================================================================== */
 /* Errors and files                                                          */
@@ -413,6 +414,8 @@ struct attnres_tok {
     unsigned char *added;   /* [n_vocab] 1: an added token (raw text, not byte-mapped) */
     int *added_ids;         /* [n_added] longest first                               */
     int n_added;
+    unsigned char added_first[256]; /* 1: some added token starts with this byte    */
+    int max_piece_len;      /* the longest piece in bytes (>= 1): what one token covers at most */
     tok__map vocab;         /* string -> id                                          */
     tok__map merges;        /* BPE: "a b" -> rank                                    */
     int bos, eos;
@@ -615,6 +618,7 @@ static int tok__json_vocab(attnres_tok *t, int model, int root, char *err) {
             t->piece[id] = j->nodes[content].str;
             t->piece_len[id] = j->nodes[content].str_len;
             t->added[id] = 1;
+            t->added_first[(unsigned char)t->piece[id][0]] = 1;
             for (k = n; k > 0 && t->piece_len[t->added_ids[k - 1]] < t->piece_len[id]; k--) t->added_ids[k] = t->added_ids[k - 1];
             t->added_ids[k] = id;   /* kept longest first: the longest match wins */
             n++;
@@ -730,6 +734,9 @@ int attnres_tok_load(attnres_tok **out, const char *path, char *err) {
         rc = tok__load_bin(t, path, size, err);
     }
     if (rc != ATTNRES_TOK_OK) { attnres_tok_free(t); return rc; }
+    t->max_piece_len = 1;
+    for (i = 0; i < (size_t)t->n_vocab; i++)
+        if (t->piece_len[i] > t->max_piece_len) t->max_piece_len = t->piece_len[i];
     *out = t;
     return ATTNRES_TOK_OK;
 }
@@ -827,7 +834,38 @@ static size_t tok__match(const attnres_tok *t, const tok__text *x, size_t i) {
 /* Encoding                                                                  */
 /* ======================================================================== */
 
-typedef struct { int *ids; int max, n; char *err; } tok__out;
+/* Both encoders merge adjacent symbols, the best pair first, until no pair
+   merges. Rescanning all pairs after every merge is quadratic in the length
+   of the text (a 1 MB run of letters is a single BPE pre-token; llama2.c
+   merges over the whole text), so the symbols form a linked list and the
+   candidate pairs wait in a binary heap. A pair whose symbols changed after
+   it was pushed is stale and skipped when it comes out. This picks exactly
+   the pair a rescan would: the best, leftmost on ties (a symbol's index is
+   the position of its first character, so indices order symbols left to
+   right). A symbol only grows, so its length tells whether it changed. */
+
+typedef struct {
+    int off, len;     /* BPE: its bytes in work.buf; SPM: len = piece_len[id]  */
+    int id;           /* SPM: its piece                                        */
+    int prev, next;   /* neighbours, -1 at the ends; len 0: merged away        */
+} tok__sym;
+
+typedef struct {
+    double key;                  /* lower merges first: BPE rank, SPM -score    */
+    int left;                    /* the left symbol; ties go to the leftmost    */
+    int left_len, right_len;     /* both symbols' lengths when pushed           */
+    int id;                      /* SPM: the merged piece                       */
+} tok__pair;
+
+typedef struct {
+    tok__sym *sym;  size_t cap_sym;    /* [symbols of the current text]          */
+    tok__pair *heap; size_t cap_heap;  /* [3 * symbols]: m - 1 pairs + 2 a merge */
+    size_t n_heap;
+    unsigned char *buf; size_t cap_buf; /* BPE: the pre-token's mapped bytes     */
+    unsigned char *key; size_t cap_key; /* a pair's lookup key                   */
+} tok__work;
+
+typedef struct { int *ids; int max, n; char *err; tok__work w; } tok__out;
 
 static int tok__emit(tok__out *o, int id) {
     if (o->n >= o->max) return tok__fail(o->err, ATTNRES_TOK_ERR_RANGE, "encode: more than %d tokens", o->max);
@@ -835,52 +873,132 @@ static int tok__emit(tok__out *o, int id) {
     return ATTNRES_TOK_OK;
 }
 
-/* Byte-level BPE of one pre-token s[n]: its bytes as byte-map characters,
-   then the lowest-ranked adjacent pair merged (leftmost on ties) until no
-   pair is a merge; each symbol is then a vocab entry. */
+/* Grows *p (of elements of size bytes) to hold need; 0 if out of memory. */
+static int tok__grow(void **p, size_t *cap, size_t need, size_t size) {
+    void *q;
+    if (need <= *cap) return 1;
+    if (need < 2 * *cap) need = 2 * *cap;
+    if (!(q = realloc(*p, need * size))) return 0;
+    *p = q;
+    *cap = need;
+    return 1;
+}
+
+/* Room for m symbols, buf_bytes of mapped text and key_bytes of key. */
+static int tok__reserve(tok__out *o, size_t m, size_t buf_bytes, size_t key_bytes) {
+    tok__work *w = &o->w;
+    if (!tok__grow((void **)&w->sym, &w->cap_sym, m, sizeof(tok__sym)) ||
+        !tok__grow((void **)&w->heap, &w->cap_heap, 3 * m, sizeof(tok__pair)) ||
+        !tok__grow((void **)&w->buf, &w->cap_buf, buf_bytes + 1, 1) ||
+        !tok__grow((void **)&w->key, &w->cap_key, key_bytes + 1, 1))
+        return tok__fail(o->err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
+    return ATTNRES_TOK_OK;
+}
+
+static int tok__before(const tok__pair *a, const tok__pair *b) {
+    return a->key < b->key || (a->key == b->key && a->left < b->left);
+}
+
+static void tok__heap_push(tok__work *w, const tok__pair *p) {
+    size_t i = w->n_heap++;
+    while (i > 0 && tok__before(p, &w->heap[(i - 1) / 2])) { w->heap[i] = w->heap[(i - 1) / 2]; i = (i - 1) / 2; }
+    w->heap[i] = *p;
+}
+
+static tok__pair tok__heap_pop(tok__work *w) {
+    tok__pair top = w->heap[0], last = w->heap[--w->n_heap];
+    size_t i = 0, c, n = w->n_heap;
+    if (n == 0) return top;
+    while ((c = 2 * i + 1) < n) {   /* sift the last entry down from the root */
+        if (c + 1 < n && tok__before(&w->heap[c + 1], &w->heap[c])) c++;
+        if (!tok__before(&w->heap[c], &last)) break;
+        w->heap[i] = w->heap[c];
+        i = c;
+    }
+    w->heap[i] = last;
+    return top;
+}
+
+/* Pushes the pair of symbols l and r if it merges. BPE: merges["a b"] is
+   its rank. SPM: the concatenation of the two pieces is a piece, whose
+   score must be above -1e10 (llama2.c's starting best score). */
+static void tok__push_pair(const attnres_tok *t, tok__work *w, int l, int r) {
+    const tok__sym *a = &w->sym[l], *b = &w->sym[r];
+    tok__pair p;
+    if (t->kind == TOK_BPE) {
+        int rank;
+        memcpy(w->key, w->buf + a->off, (size_t)a->len);
+        w->key[a->len] = ' ';
+        memcpy(w->key + a->len + 1, w->buf + b->off, (size_t)b->len);
+        if ((rank = tok__map_get(&t->merges, (const char *)w->key, (size_t)a->len + 1 + (size_t)b->len)) < 0) return;
+        p.key = rank;
+        p.id = -1;
+    } else {
+        int id;
+        memcpy(w->key, t->piece[a->id], (size_t)a->len);
+        memcpy(w->key + a->len, t->piece[b->id], (size_t)b->len);
+        id = tok__map_get(&t->vocab, (const char *)w->key, (size_t)a->len + (size_t)b->len);
+        if (id < 0 || !(t->score[id] > -1e10f)) return;
+        p.key = -(double)t->score[id];
+        p.id = id;
+    }
+    p.left = l;
+    p.left_len = a->len;
+    p.right_len = b->len;
+    tok__heap_push(w, &p);
+}
+
+/* Merges the m linked symbols w->sym[0..m) until no pair merges. */
+static void tok__merge_all(const attnres_tok *t, tok__work *w, int m) {
+    int i;
+    w->n_heap = 0;
+    for (i = 0; i + 1 < m; i++) tok__push_pair(t, w, i, i + 1);
+    while (w->n_heap > 0) {
+        tok__pair p = tok__heap_pop(w);
+        tok__sym *a = &w->sym[p.left];
+        int r = a->next;
+        if (a->len != p.left_len || r < 0 || w->sym[r].len != p.right_len) continue;   /* stale */
+        if (t->kind == TOK_BPE) a->len += w->sym[r].len;   /* adjacent in buf */
+        else { a->id = p.id; a->len = t->piece_len[p.id]; }
+        a->next = w->sym[r].next;
+        if (a->next >= 0) w->sym[a->next].prev = p.left;
+        w->sym[r].len = 0;
+        if (a->prev >= 0) tok__push_pair(t, w, a->prev, p.left);
+        if (a->next >= 0) tok__push_pair(t, w, p.left, a->next);
+    }
+}
+
+static void tok__link(tok__sym *s, int i, int m) {
+    s->prev = i - 1;
+    s->next = i + 1 < m ? i + 1 : -1;
+}
+
+/* Byte-level BPE of one pre-token s[n] (n > 0): its bytes as byte-map
+   characters, then the lowest-ranked adjacent pair merged (leftmost on
+   ties) until no pair is a merge; each symbol is then a vocab entry. */
 static int tok__bpe_piece(const attnres_tok *t, const unsigned char *s, size_t n, tok__out *o) {
-    unsigned char *buf = (unsigned char *)malloc(2 * n + 2), *key = (unsigned char *)malloc(4 * n + 2);
-    size_t *off = (size_t *)malloc((n + 1) * sizeof(size_t)), *len = (size_t *)malloc((n + 1) * sizeof(size_t));
-    int *rank = (int *)malloc((n + 1) * sizeof(int));
-    size_t m = 0, at = 0, i;
-    int rc = ATTNRES_TOK_OK;
-    if (!buf || !key || !off || !len || !rank) { rc = tok__fail(o->err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory"); goto done; }
+    tok__work *w = &o->w;
+    size_t at = 0, i;
+    int rc, k;
+    if ((rc = tok__reserve(o, n, 2 * n, 2 * n + 1)) != ATTNRES_TOK_OK) return rc;
     for (i = 0; i < n; i++) {   /* every byte becomes one symbol: its stand-in character */
-        off[m] = at;
-        len[m] = tok__put_utf8(buf + at, t->byte_cp[s[i]]);
-        at += len[m++];
+        w->sym[i].off = (int)at;
+        w->sym[i].len = (int)tok__put_utf8(w->buf + at, t->byte_cp[s[i]]);
+        tok__link(&w->sym[i], (int)i, (int)n);
+        at += (size_t)w->sym[i].len;
     }
     if (t->ignore_merges) {
-        int id = tok__map_get(&t->vocab, (const char *)buf, at);
-        if (id >= 0) { rc = tok__emit(o, id); goto done; }
+        int id = tok__map_get(&t->vocab, (const char *)w->buf, at);
+        if (id >= 0) return tok__emit(o, id);
     }
-#define TOK_PAIR_RANK(k) (memcpy(key, buf + off[k], len[k]), key[len[k]] = ' ', \
-                          memcpy(key + len[k] + 1, buf + off[(k) + 1], len[(k) + 1]), \
-                          tok__map_get(&t->merges, (const char *)key, len[k] + 1 + len[(k) + 1]))
-    for (i = 0; i + 1 < m; i++) rank[i] = TOK_PAIR_RANK(i);
-    while (m > 1) {
-        size_t best = m;
-        for (i = 0; i + 1 < m; i++)
-            if (rank[i] >= 0 && (best == m || rank[i] < rank[best])) best = i;
-        if (best == m) break;
-        len[best] += len[best + 1];   /* symbols are adjacent in buf */
-        memmove(off + best + 1, off + best + 2, (m - best - 2) * sizeof(size_t));
-        memmove(len + best + 1, len + best + 2, (m - best - 2) * sizeof(size_t));
-        memmove(rank + best + 1, rank + best + 2, (m > best + 2 ? m - best - 2 : 0) * sizeof(int));
-        m--;
-        if (best > 0) rank[best - 1] = TOK_PAIR_RANK(best - 1);
-        if (best + 1 < m) rank[best] = TOK_PAIR_RANK(best);
+    tok__merge_all(t, w, (int)n);
+    for (k = 0; k >= 0; k = w->sym[k].next) {
+        int id = tok__map_get(&t->vocab, (const char *)w->buf + w->sym[k].off, (size_t)w->sym[k].len);
+        if (id < 0) return tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: a BPE symbol of %d bytes is not in the vocab "
+                                     "(an incomplete byte-level vocab?)", w->sym[k].len);
+        if ((rc = tok__emit(o, id)) != ATTNRES_TOK_OK) return rc;
     }
-#undef TOK_PAIR_RANK
-    for (i = 0; i < m && rc == ATTNRES_TOK_OK; i++) {
-        int id = tok__map_get(&t->vocab, (const char *)buf + off[i], len[i]);
-        if (id < 0) rc = tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: a BPE symbol of %zu bytes is not in the vocab "
-                                   "(an incomplete byte-level vocab?)", len[i]);
-        else rc = tok__emit(o, id);
-    }
-done:
-    free(buf); free(key); free(off); free(len); free(rank);
-    return rc;
+    return ATTNRES_TOK_OK;
 }
 
 /* Pre-tokenizes text s[n] (no added tokens in it) and BPE-encodes each piece. */
@@ -908,53 +1026,43 @@ static int tok__bpe_text(const attnres_tok *t, const unsigned char *s, size_t n,
     return ATTNRES_TOK_OK;
 }
 
-/* llama2.c's encoder over s[n]; a leading ' ' (dummy prefix) is added. */
+/* llama2.c's encoder over s[n] (n > 0): a leading ' ' (dummy prefix), then
+   every UTF-8 character as its piece, or its bytes as <0xNN> pieces, then
+   the merges. */
 static int tok__spm_text(const attnres_tok *t, const unsigned char *s, size_t n, tok__out *o) {
-    int start = o->n, rc, id;
+    tok__work *w = &o->w;
+    int m = 0, rc, id, k;
     size_t i, l;
-    char *pair;
-    if (n == 0) return ATTNRES_TOK_OK;
+    if ((rc = tok__reserve(o, n + 1, 0, 2 * (size_t)t->max_piece_len)) != ATTNRES_TOK_OK) return rc;
     if ((id = tok__map_get(&t->vocab, " ", 1)) < 0)
         return tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: the vocab has no ' ' piece for the dummy prefix");
-    if ((rc = tok__emit(o, id)) != ATTNRES_TOK_OK) return rc;
+    w->sym[m++].id = id;
     for (i = 0; i < n; i += l) {
         unsigned cp;
         l = tok__utf8(s, n, i, &cp);
         id = cp == TOK_INVALID ? -1 : tok__map_get(&t->vocab, (const char *)s + i, l);
-        if (id >= 0) { if ((rc = tok__emit(o, id)) != ATTNRES_TOK_OK) return rc; continue; }
-        {   /* byte fallback: every byte of the character as <0xNN> */
-            size_t k;
-            for (k = 0; k < l; k++) {
-                if (t->byte_piece[s[i + k]] < 0)
-                    return tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: byte 0x%02X has no piece and no <0x%02X> fallback",
-                                     s[i + k], s[i + k]);
-                if ((rc = tok__emit(o, t->byte_piece[s[i + k]])) != ATTNRES_TOK_OK) return rc;
-            }
+        if (id >= 0) { w->sym[m++].id = id; continue; }
+        for (k = 0; k < (int)l; k++) {   /* byte fallback: every byte of the character as <0xNN> */
+            if (t->byte_piece[s[i + k]] < 0)
+                return tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: byte 0x%02X has no piece and no <0x%02X> fallback",
+                                 s[i + k], s[i + k]);
+            w->sym[m++].id = t->byte_piece[s[i + k]];
         }
     }
-    if (!(pair = (char *)malloc(2 * 65536 + 1))) return tok__fail(o->err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
-    for (;;) {   /* merge the adjacent pair whose concatenation scores best */
-        float best_score = -1e10f;
-        int best = -1, best_id = -1, k;
-        for (k = start; k + 1 < o->n; k++) {
-            int a = o->ids[k], b = o->ids[k + 1];
-            memcpy(pair, t->piece[a], (size_t)t->piece_len[a]);
-            memcpy(pair + t->piece_len[a], t->piece[b], (size_t)t->piece_len[b]);
-            id = tok__map_get(&t->vocab, pair, (size_t)t->piece_len[a] + (size_t)t->piece_len[b]);
-            if (id >= 0 && t->score[id] > best_score) { best_score = t->score[id]; best = k; best_id = id; }
-        }
-        if (best < 0) break;
-        o->ids[best] = best_id;
-        memmove(o->ids + best + 1, o->ids + best + 2, (size_t)(o->n - best - 2) * sizeof(int));
-        o->n--;
+    for (k = 0; k < m; k++) {
+        w->sym[k].len = t->piece_len[w->sym[k].id];
+        tok__link(&w->sym[k], k, m);
     }
-    free(pair);
+    tok__merge_all(t, w, m);
+    for (k = 0; k >= 0; k = w->sym[k].next)
+        if ((rc = tok__emit(o, w->sym[k].id)) != ATTNRES_TOK_OK) return rc;
     return ATTNRES_TOK_OK;
 }
 
 /* The added token that starts at s[i], longest first; -1 if none. */
 static int tok__added_at(const attnres_tok *t, const unsigned char *s, size_t n, size_t i) {
     int k;
+    if (!t->added_first[s[i]]) return -1;   /* most bytes start none */
     for (k = 0; k < t->n_added; k++) {
         int id = t->added_ids[k];
         size_t len = (size_t)t->piece_len[id];
@@ -963,37 +1071,55 @@ static int tok__added_at(const attnres_tok *t, const unsigned char *s, size_t n,
     return -1;
 }
 
-int attnres_tok_encode(const attnres_tok *t, const char *text, size_t len, int allow_special,
-                       int *ids, int max_ids, int *n_ids, char *err) {
-    const unsigned char *s = (const unsigned char *)text;
-    tok__out o;
+/* Byte-level BPE of s[len]: text between added tokens, then the token. */
+static int tok__bpe_encode(const attnres_tok *t, const unsigned char *s, size_t len, int allow_special, tok__out *o) {
     size_t i = 0, start = 0;
     int rc = ATTNRES_TOK_OK;
-    unsigned char *prefixed = NULL;
-    o.ids = ids; o.max = max_ids; o.n = 0; o.err = err;
-    *n_ids = 0;
-    if (t->kind == TOK_SPM) {
-        rc = tok__spm_text(t, s, len, &o);
-        *n_ids = o.n;
-        return rc;
-    }
-    if (t->add_prefix_space && len > 0 && s[0] != ' ') {   /* ByteLevel(add_prefix_space) */
-        if (!(prefixed = (unsigned char *)malloc(len + 1))) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
-        prefixed[0] = ' ';
-        memcpy(prefixed + 1, s, len);
-        s = prefixed;
-        len++;
-    }
-    while (i <= len && rc == ATTNRES_TOK_OK) {   /* text between added tokens, then the token */
+    while (i <= len && rc == ATTNRES_TOK_OK) {
         int id = i < len && allow_special ? tok__added_at(t, s, len, i) : -1;
         if (id < 0 && i < len) { i++; continue; }
-        if (i > start) rc = tok__bpe_text(t, s + start, i - start, &o);
-        if (rc == ATTNRES_TOK_OK && id >= 0) rc = tok__emit(&o, id);
+        if (i > start) rc = tok__bpe_text(t, s + start, i - start, o);
+        if (rc == ATTNRES_TOK_OK && id >= 0) rc = tok__emit(o, id);
         if (id < 0) break;
         i += (size_t)t->piece_len[id];
         start = i;
     }
+    return rc;
+}
+
+int attnres_tok_encode(const attnres_tok *t, const char *text, size_t len, int allow_special,
+                       int *ids, int max_ids, int *n_ids, char *err) {
+    const unsigned char *s = (const unsigned char *)text;
+    tok__out o;
+    int rc;
+    unsigned char *prefixed = NULL;
+    size_t covered = len + (len > 0 && (t->kind == TOK_SPM || (t->add_prefix_space && s[0] != ' ')));
+    memset(&o, 0, sizeof o);
+    o.ids = ids; o.max = max_ids; o.err = err;
+    *n_ids = 0;
+    if (len == 0) return ATTNRES_TOK_OK;
+    if (len > TOK_MAX_TEXT)
+        return tok__fail(err, ATTNRES_TOK_ERR_RANGE, "encode: %zu bytes of text, more than %d", len, TOK_MAX_TEXT);
+    /* no token covers more bytes than the longest piece has: a text that
+       needs more tokens than max_ids is refused before any work */
+    if ((covered + (size_t)t->max_piece_len - 1) / (size_t)t->max_piece_len > (size_t)(max_ids < 0 ? 0 : max_ids))
+        return tok__fail(err, ATTNRES_TOK_ERR_RANGE, "encode: %zu bytes need at least %zu tokens (no token is longer "
+                         "than %d bytes), more than %d", len, (covered + (size_t)t->max_piece_len - 1) / (size_t)t->max_piece_len,
+                         t->max_piece_len, max_ids);
+    if (t->kind == TOK_SPM) {
+        rc = tok__spm_text(t, s, len, &o);
+    } else {
+        if (t->add_prefix_space && s[0] != ' ') {   /* ByteLevel(add_prefix_space) */
+            if (!(prefixed = (unsigned char *)malloc(len + 1))) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
+            prefixed[0] = ' ';
+            memcpy(prefixed + 1, s, len);
+            s = prefixed;
+            len++;
+        }
+        rc = tok__bpe_encode(t, s, len, allow_special, &o);
+    }
     free(prefixed);
+    free(o.w.sym); free(o.w.heap); free(o.w.buf); free(o.w.key);
     *n_ids = o.n;
     return rc;
 }
