@@ -13,6 +13,11 @@
 
 #include "tokenizer_unicode.h"
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/stat.h>   /* to tell a directory or a device from a file */
+#define TOK_HAVE_STAT 1
+#endif
+
 #define TOK_MAX_FILE   ((size_t)1 << 30)   /* 1 GiB: far above any real tokenizer  */
 #define TOK_MAX_ID     (1 << 22)           /* ids beyond this are refused           */
 #define TOK_MAX_DEPTH  64                  /* JSON nesting                          */
@@ -32,12 +37,21 @@ static int tok__fail(char *err, int code, const char *fmt, ...) {
     return code;
 }
 
-/* The whole file, NUL-terminated, in *out (malloc'd); *n its length. */
+/* The whole file, NUL-terminated, in *out (malloc'd); *n its length. A
+   directory or a device is refused by name: fopen opens a directory on
+   Linux, which then reports a size of 2^63 - 1, and /dev/zero one of 0. */
 static int tok__read_file(const char *path, unsigned char **out, size_t *n, char *err) {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
     long size;
     unsigned char *buf;
-    if (!f) return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s: cannot open", path);
+#ifdef TOK_HAVE_STAT
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s is a directory, not a tokenizer file (give its tokenizer.json)", path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s is a device, pipe or socket, not a tokenizer file", path);
+#endif
+    if (!(f = fopen(path, "rb"))) return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s: cannot open", path);
     if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
         return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s: cannot find its size", path);
@@ -664,15 +678,46 @@ static int tok__json_merges(attnres_tok *t, int model, char *err) {
     return ATTNRES_TOK_OK;
 }
 
-/* BOS: the special token the post-processor's single template puts first. */
-static void tok__json_bos(attnres_tok *t, int root) {
+/* The id of the token whose text is name: a vocab entry or an added token
+   (Llama 3's specials exist only in added_tokens); -1 if none. */
+static int tok__token_named(const attnres_tok *t, const char *name) {
+    int id = tok__map_get(&t->vocab, name, strlen(name)), k;
+    for (k = 0; id < 0 && k < t->n_added; k++)
+        if ((size_t)t->piece_len[t->added_ids[k]] == strlen(name) && memcmp(t->piece[t->added_ids[k]], name, strlen(name)) == 0)
+            id = t->added_ids[k];
+    return id;
+}
+
+/* The TemplateProcessing node of the post-processor: the processor itself,
+   or the first one of a Sequence (Llama 3: ByteLevel, then the template). */
+static int tok__template(const tok__json *j, int post) {
+    const char *type = tok__jstr(j, tok__jget(j, post, "type"));
+    int list = tok__jget(j, post, "processors"), c;
+    if (type && strcmp(type, "TemplateProcessing") == 0) return post;
+    if (!type || strcmp(type, "Sequence") != 0 || list < 0 || j->nodes[list].type != TOK_J_ARR) return -1;
+    for (c = j->nodes[list].child; c >= 0; c = j->nodes[c].next)
+        if ((type = tok__jstr(j, tok__jget(j, c, "type"))) && strcmp(type, "TemplateProcessing") == 0) return c;
+    return -1;
+}
+
+/* BOS and EOS. The single template reads e.g. [<|begin_of_text|>, $A] or
+   [<s>, $A, </s>]: BOS is a special token before the text, EOS one after it.
+   Without one after it, EOS is the added token that ends a document in
+   GPT-2, Qwen2, SmolLM2 (<|endoftext|>) or Llama 3 (<|end_of_text|>), if
+   the file has it. Chat turn ends (<|eot_id|>, <|im_end|>) are not EOS here. */
+static void tok__json_bos_eos(attnres_tok *t, int root) {
+    static const char *const doc_end[] = {"<|endoftext|>", "<|end_of_text|>"};
     const tok__json *j = &t->json;
-    int single = tok__jget(j, tok__jget(j, root, "post_processor"), "single"), first;
-    const char *name;
+    int single = tok__jget(j, tok__template(j, tok__jget(j, root, "post_processor")), "single"), c, seen_text = 0, k;
     t->bos = t->eos = -1;
-    if (single < 0 || j->nodes[single].type != TOK_J_ARR || (first = j->nodes[single].child) < 0) return;
-    name = tok__jstr(j, tok__jget(j, tok__jget(j, first, "SpecialToken"), "id"));
-    if (name) t->bos = tok__map_get(&t->vocab, name, strlen(name));
+    if (single >= 0 && j->nodes[single].type == TOK_J_ARR)
+        for (c = j->nodes[single].child; c >= 0; c = j->nodes[c].next) {
+            const char *name = tok__jstr(j, tok__jget(j, tok__jget(j, c, "SpecialToken"), "id"));
+            if (tok__jget(j, c, "Sequence") >= 0) seen_text = 1;
+            else if (name && !seen_text && t->bos < 0 && c == j->nodes[single].child) t->bos = tok__token_named(t, name);
+            else if (name && seen_text && t->eos < 0) t->eos = tok__token_named(t, name);
+        }
+    for (k = 0; k < 2 && t->eos < 0; k++) t->eos = tok__token_named(t, doc_end[k]);
 }
 
 static int tok__load_json(attnres_tok *t, size_t size, char *err) {
@@ -705,7 +750,7 @@ static int tok__load_json(attnres_tok *t, size_t size, char *err) {
     if ((rc = tok__json_vocab(t, model, root, err)) != ATTNRES_TOK_OK) return rc;
     if ((rc = tok__json_merges(t, model, err)) != ATTNRES_TOK_OK) return rc;
     tok__byte_map(t);
-    tok__json_bos(t, root);
+    tok__json_bos_eos(t, root);
     t->kind = TOK_BPE;
     snprintf(t->kind_name, sizeof t->kind_name, "byte-level BPE (%s%s)",
              t->pattern == TOK_PAT_GPT2 ? "GPT-2" : t->pattern == TOK_PAT_LLAMA3 ? "Llama 3" : "Qwen2",
