@@ -10,7 +10,9 @@
      tok_dump TOKENIZER --time FILE [REPS]
    encodes FILE's bytes as one text REPS times (default 3, specials allowed)
    and prints "BYTES bytes -> TOKENS tokens, best of REPS: SECONDS s" (CPU
-   time, clock()). */
+   time, clock()).
+     tok_dump TOKENIZER --info
+   prints "vocab V bos B eos E" (-1: none). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,8 +93,13 @@ int main(int argc, char **argv) {
     attnres_tok *t;
     FILE *f;
     int special = argc > 3 && strcmp(argv[3], "--special") == 0, n_texts = 0, n_back = 0, rc;
-    if (argc < 3) { fprintf(stderr, "usage: tok_dump TOKENIZER TEXTS.hex [--special] | TOKENIZER --time FILE [REPS]\n"); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: tok_dump TOKENIZER TEXTS.hex [--special] | TOKENIZER --time FILE [REPS] | TOKENIZER --info\n"); return 2; }
     if (attnres_tok_load(&t, argv[1], err) != ATTNRES_TOK_OK) { fprintf(stderr, "tok_dump: %s\n", err); return 1; }
+    if (strcmp(argv[2], "--info") == 0) {
+        printf("vocab %d bos %d eos %d\n", attnres_tok_vocab_size(t), attnres_tok_bos(t), attnres_tok_eos(t));
+        attnres_tok_free(t);
+        return 0;
+    }
     if (strcmp(argv[2], "--time") == 0 && argc > 3) {
         rc = time_file(t, argv[3], argc > 4 ? atoi(argv[4]) : 3);
         attnres_tok_free(t);
