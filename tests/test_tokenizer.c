@@ -172,6 +172,7 @@ static void test_malformed(void) {
     expect_bad_json("{\"model\": {\"type\": \"BPE\", ", "ends early", "truncated JSON");
     expect_bad_json("{\"model\": \"\\q\"}", "unknown escape", "bad escape");
     expect_bad_json("{\"a\": \"\\ud800\"}", "surrogate", "unpaired surrogate");
+    expect_bad_json("{\"a\": \"x\\u0000\"}", "\\u0000", "a NUL inside a string (strings are NUL-terminated in place)");
     expect_bad_json("{\"model\": {\"type\": \"WordPiece\"}}", "WordPiece", "another model type");
     expect_bad_json("{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true}}", "byte_fallback", "SentencePiece-style BPE");
     expect_bad_json("{\"pre_tokenizer\": {\"type\": \"Whitespace\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",

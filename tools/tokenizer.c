@@ -208,27 +208,30 @@ static int tok__map_put(tok__map *m, const char *key, size_t len, int value) {
 }
 
 /* ======================================================================== */
-/* JSON: a tree of nodes over the file, strings decoded into one arena       */
+/* JSON: a tree of nodes over the file, strings decoded in place            */
 /* ======================================================================== */
 
+/* A file of small numbers ("[0,0,0,...]") has a value every two bytes, so
+   the node is kept to 16 bytes, and the nodes are counted before they are
+   allocated: the tree takes at most 8 times the file's size. Strings are
+   decoded where they stand in the file (a decoded string is never longer
+   than its JSON form) and NUL-terminated there, so a string may not hold
+   \u0000 (no tokenizer's does). A number is kept only as an int. */
 enum { TOK_J_NULL, TOK_J_BOOL, TOK_J_NUM, TOK_J_STR, TOK_J_ARR, TOK_J_OBJ };
 
 typedef struct {
-    int type;
-    int child, next;      /* first child / next sibling, -1 for none      */
-    const char *key;      /* member name inside an object (decoded)       */
-    int key_len;
-    const char *str;      /* string value (decoded), NUL-terminated       */
-    int str_len;
-    double num;           /* number, or 0/1 for a boolean                 */
+    int next;                 /* next sibling, -1 for none                         */
+    unsigned key;             /* member name: its offset in the file + 1; 0: none  */
+    int val;                  /* ARR/OBJ: first child or -1; STR: offset in the
+                                 file; NUM: the value if is_int; BOOL: 0 or 1      */
+    unsigned char type;       /* TOK_J_*                                           */
+    unsigned char is_int;     /* NUM: an integer that fits in an int               */
 } tok__node;
 
 typedef struct {
-    const unsigned char *p, *end, *start;
+    unsigned char *p, *end, *start;
     tok__node *nodes;
     int n_nodes, cap_nodes;
-    char *arena;          /* decoded strings: never longer than their JSON form */
-    size_t arena_at;
     char *err;
 } tok__json;
 
@@ -243,17 +246,27 @@ static void tok__jws(tok__json *j) {
     while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
 }
 
-static int tok__jnew(tok__json *j, int type) {
-    if (j->n_nodes == j->cap_nodes) {
-        int cap = j->cap_nodes ? 2 * j->cap_nodes : 1024;
-        tok__node *nodes = (tok__node *)realloc(j->nodes, (size_t)cap * sizeof(tok__node));
-        if (!nodes) return -1;
-        j->nodes = nodes;
-        j->cap_nodes = cap;
+/* At most how many values the JSON text holds: the root, plus one per '['
+   or '{' (a first element) and one per ',' outside strings. */
+static size_t tok__jcount(const unsigned char *p, const unsigned char *end) {
+    size_t n = 1;
+    int in_string = 0;
+    for (; p < end; p++) {
+        if (in_string) {
+            if (*p == '\\' && p + 1 < end) p++;
+            else if (*p == '"') in_string = 0;
+        } else if (*p == '"') in_string = 1;
+        else if (*p == '[' || *p == '{' || *p == ',') n++;
     }
+    return n;
+}
+
+static int tok__jnew(tok__json *j, int type) {
+    if (j->n_nodes == j->cap_nodes) return -1;   /* cannot happen: tok__jcount bounds the count */
     memset(&j->nodes[j->n_nodes], 0, sizeof(tok__node));
-    j->nodes[j->n_nodes].type = type;
-    j->nodes[j->n_nodes].child = j->nodes[j->n_nodes].next = -1;
+    j->nodes[j->n_nodes].type = (unsigned char)type;
+    j->nodes[j->n_nodes].val = type == TOK_J_ARR || type == TOK_J_OBJ ? -1 : 0;
+    j->nodes[j->n_nodes].next = -1;
     return j->n_nodes++;
 }
 
@@ -271,9 +284,10 @@ static int tok__hex4(const unsigned char *p, unsigned *v) {
     return 1;
 }
 
-/* A JSON string at j->p (the opening quote) into the arena. */
-static int tok__jstring(tok__json *j, const char **out, int *out_len) {
-    char *dst = j->arena + j->arena_at;
+/* Decodes the JSON string at j->p (the opening quote) in place; *out gets
+   its offset in the file. */
+static int tok__jstring(tok__json *j, unsigned *out) {
+    char *dst = (char *)j->p + 1;
     size_t n = 0;
     j->p++;
     for (;;) {
@@ -304,6 +318,8 @@ static int tok__jstring(tok__json *j, const char **out, int *out_len) {
                 v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
             } else if (v >= 0xDC00 && v <= 0xDFFF) {
                 return tok__jfail(j, "unpaired surrogate in a \\u escape");
+            } else if (v == 0) {
+                return tok__jfail(j, "\\u0000 inside a string (not supported)");
             }
             n += tok__put_utf8((unsigned char *)dst + n, v);
             break;
@@ -311,11 +327,8 @@ static int tok__jstring(tok__json *j, const char **out, int *out_len) {
         default: return tok__jfail(j, "unknown escape in a string");
         }
     }
-    if (n > (size_t)TOK_MAX_FILE) return tok__jfail(j, "string too long");
-    dst[n] = '\0';
-    j->arena_at += n + 1;
-    *out = dst;
-    *out_len = (int)n;
+    dst[n] = '\0';   /* at most where the closing quote was */
+    *out = (unsigned)(dst - (char *)j->start);
     return ATTNRES_TOK_OK;
 }
 
@@ -332,20 +345,20 @@ static int tok__jcontainer(tok__json *j, int depth, int *out) {
     tok__jws(j);
     if (j->p < j->end && *j->p == close) { j->p++; *out = self; return ATTNRES_TOK_OK; }
     for (;;) {
-        const char *key = NULL;
-        int key_len = 0, child;
+        unsigned key = 0;
+        int child;
         tok__jws(j);
         if (is_obj) {
             if (j->p >= j->end || *j->p != '"') return tok__jfail(j, "expected a member name");
-            if ((rc = tok__jstring(j, &key, &key_len)) != ATTNRES_TOK_OK) return rc;
+            if ((rc = tok__jstring(j, &key)) != ATTNRES_TOK_OK) return rc;
+            key++;   /* 0 stands for none */
             tok__jws(j);
             if (j->p >= j->end || *j->p != ':') return tok__jfail(j, "expected ':'");
             j->p++;
         }
         if ((rc = tok__jvalue(j, depth + 1, &child)) != ATTNRES_TOK_OK) return rc;
         j->nodes[child].key = key;
-        j->nodes[child].key_len = key_len;
-        if (last < 0) j->nodes[self].child = child;
+        if (last < 0) j->nodes[self].val = child;
         else j->nodes[last].next = child;
         last = child;
         tok__jws(j);
@@ -364,24 +377,26 @@ static int tok__jvalue(tok__json *j, int depth, int *out) {
     if (*j->p == '{' || *j->p == '[') return tok__jcontainer(j, depth, out);
     if (*j->p == '"') {
         if ((self = tok__jnew(j, TOK_J_STR)) < 0) return tok__fail(j->err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
-        if ((rc = tok__jstring(j, &j->nodes[self].str, &j->nodes[self].str_len)) != ATTNRES_TOK_OK) return rc;
+        if ((rc = tok__jstring(j, (unsigned *)&j->nodes[self].val)) != ATTNRES_TOK_OK) return rc;
         *out = self;
         return ATTNRES_TOK_OK;
     }
     if ((size_t)(j->end - j->p) >= 4 && memcmp(j->p, "null", 4) == 0) { j->p += 4; self = tok__jnew(j, TOK_J_NULL); }
     else if ((size_t)(j->end - j->p) >= 4 && memcmp(j->p, "true", 4) == 0) {
         j->p += 4;
-        if ((self = tok__jnew(j, TOK_J_BOOL)) >= 0) j->nodes[self].num = 1;
+        if ((self = tok__jnew(j, TOK_J_BOOL)) >= 0) j->nodes[self].val = 1;
     } else if ((size_t)(j->end - j->p) >= 5 && memcmp(j->p, "false", 5) == 0) { j->p += 5; self = tok__jnew(j, TOK_J_BOOL); }
     else if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
         char buf[64];
         size_t n = 0;
-        while (j->p < j->end && n < sizeof buf - 1 && strchr("+-0123456789.eE", *j->p)) buf[n++] = (char)*j->p++;
+        while (j->p < j->end && n < sizeof buf - 1 && *j->p && strchr("+-0123456789.eE", *j->p)) buf[n++] = (char)*j->p++;
         buf[n] = '\0';
         if ((self = tok__jnew(j, TOK_J_NUM)) >= 0) {
             char *end;
-            j->nodes[self].num = strtod(buf, &end);
+            double v = strtod(buf, &end);
             if (*end) return tok__jfail(j, "bad number");
+            j->nodes[self].is_int = v >= -2147483647.0 && v <= 2147483647.0 && v == (int)v;
+            j->nodes[self].val = j->nodes[self].is_int ? (int)v : 0;
         }
     } else {
         return tok__jfail(j, "unexpected character");
@@ -391,21 +406,44 @@ static int tok__jvalue(tok__json *j, int depth, int *out) {
     return ATTNRES_TOK_OK;
 }
 
+static int tok__jtype(const tok__json *j, int node) { return node >= 0 ? j->nodes[node].type : -1; }
+
+/* The first element or member of an array or object node; -1 if none. */
+static int tok__jchild(const tok__json *j, int node) {
+    return tok__jtype(j, node) == TOK_J_ARR || tok__jtype(j, node) == TOK_J_OBJ ? j->nodes[node].val : -1;
+}
+
+static int tok__jnext(const tok__json *j, int node) { return j->nodes[node].next; }
+
+/* The member name of node (decoded, NUL-terminated), or NULL. */
+static const char *tok__jkey(const tok__json *j, int node) {
+    return j->nodes[node].key ? (const char *)j->start + j->nodes[node].key - 1 : NULL;
+}
+
 /* The member `name` of object node obj, or -1. */
 static int tok__jget(const tok__json *j, int obj, const char *name) {
     int c;
-    if (obj < 0 || j->nodes[obj].type != TOK_J_OBJ) return -1;
-    for (c = j->nodes[obj].child; c >= 0; c = j->nodes[c].next)
-        if (j->nodes[c].key && strcmp(j->nodes[c].key, name) == 0) return c;
+    if (tok__jtype(j, obj) != TOK_J_OBJ) return -1;
+    for (c = tok__jchild(j, obj); c >= 0; c = tok__jnext(j, c))
+        if (tok__jkey(j, c) && strcmp(tok__jkey(j, c), name) == 0) return c;
     return -1;
 }
 
+/* A string node's value (decoded, NUL-terminated), or NULL. */
 static const char *tok__jstr(const tok__json *j, int node) {
-    return node >= 0 && j->nodes[node].type == TOK_J_STR ? j->nodes[node].str : NULL;
+    return tok__jtype(j, node) == TOK_J_STR ? (const char *)j->start + j->nodes[node].val : NULL;
+}
+
+/* A number node that is an integer in [0, limit): 1 and *v, else 0. */
+static int tok__jindex(const tok__json *j, int node, int limit, int *v) {
+    if (tok__jtype(j, node) != TOK_J_NUM || !j->nodes[node].is_int || j->nodes[node].val < 0 || j->nodes[node].val >= limit)
+        return 0;
+    *v = j->nodes[node].val;
+    return 1;
 }
 
 static int tok__jtrue(const tok__json *j, int node) {
-    return node >= 0 && j->nodes[node].type == TOK_J_BOOL && j->nodes[node].num != 0;
+    return tok__jtype(j, node) == TOK_J_BOOL && j->nodes[node].val != 0;
 }
 
 /* ======================================================================== */
@@ -452,7 +490,7 @@ void attnres_tok_free(attnres_tok *t) {
     if (!t) return;
     free(t->piece); free(t->piece_len); free(t->score); free(t->added); free(t->added_ids);
     free(t->vocab.slots); free(t->merges.slots);
-    free(t->file); free(t->json.nodes); free(t->json.arena); free(t->merge_keys);
+    free(t->file); free(t->json.nodes); free(t->merge_keys);
     free(t);
 }
 
@@ -547,9 +585,9 @@ static int tok__pretokenizer(attnres_tok *t, int node, char *err) {
     if (tok__bytelevel(t, node, &use_regex) && use_regex) { t->pattern = TOK_PAT_GPT2; return ATTNRES_TOK_OK; }
     if (strcmp(type, "Sequence") == 0) {
         int list = tok__jget(j, node, "pretokenizers"), a = -1, b = -1;
-        if (list >= 0 && j->nodes[list].type == TOK_J_ARR) a = j->nodes[list].child;
-        if (a >= 0) b = j->nodes[a].next;
-        if (a >= 0 && b >= 0 && j->nodes[b].next < 0) {
+        if (tok__jtype(j, list) == TOK_J_ARR) a = tok__jchild(j, list);
+        if (a >= 0) b = tok__jnext(j, a);
+        if (a >= 0 && b >= 0 && tok__jnext(j, b) < 0) {
             const char *ta = tok__jstr(j, tok__jget(j, a, "type"));
             if (ta && strcmp(ta, "Split") == 0 && tok__bytelevel(t, b, &use_regex) && !use_regex) {
                 const char *re = tok__jstr(j, tok__jget(j, tok__jget(j, a, "pattern"), "Regex"));
@@ -591,52 +629,47 @@ static void tok__byte_map(attnres_tok *t) {
 /* model.vocab, added_tokens: ids and pieces; the vocab map. */
 static int tok__json_vocab(attnres_tok *t, int model, int root, char *err) {
     const tok__json *j = &t->json;
-    int vocab = tok__jget(j, model, "vocab"), added = tok__jget(j, root, "added_tokens"), c, max_id = -1, n = 0, rc;
-    if (vocab < 0 || j->nodes[vocab].type != TOK_J_OBJ)
+    int vocab = tok__jget(j, model, "vocab"), added = tok__jget(j, root, "added_tokens"), c, max_id = -1, n = 0, rc, id;
+    if (tok__jtype(j, vocab) != TOK_J_OBJ)
         return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.vocab is missing or not an object");
-    for (c = j->nodes[vocab].child; c >= 0; c = j->nodes[c].next, n++) {
-        double id = j->nodes[c].num;
-        if (j->nodes[c].type != TOK_J_NUM || id < 0 || id >= TOK_MAX_ID || id != (int)id)
+    for (c = tok__jchild(j, vocab); c >= 0; c = tok__jnext(j, c), n++) {
+        if (!tok__jindex(j, c, TOK_MAX_ID, &id))
             return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "vocab entry %d has id that is not an integer in [0, %d)", n, TOK_MAX_ID);
-        if ((int)id > max_id) max_id = (int)id;
+        if (id > max_id) max_id = id;
     }
-    if (added >= 0 && j->nodes[added].type == TOK_J_ARR)
-        for (c = j->nodes[added].child; c >= 0; c = j->nodes[c].next) {
-            int idn = tok__jget(j, c, "id");
-            double id = idn >= 0 ? j->nodes[idn].num : -1;
-            if (idn < 0 || j->nodes[idn].type != TOK_J_NUM || id < 0 || id >= TOK_MAX_ID || id != (int)id ||
-                !tok__jstr(j, tok__jget(j, c, "content")))
-                return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "an added token lacks an integer id in [0, %d) or its content", TOK_MAX_ID);
-            if ((int)id > max_id) max_id = (int)id;
-            t->n_added++;
-        }
+    for (c = tok__jtype(j, added) == TOK_J_ARR ? tok__jchild(j, added) : -1; c >= 0; c = tok__jnext(j, c)) {
+        if (!tok__jindex(j, tok__jget(j, c, "id"), TOK_MAX_ID, &id) || !tok__jstr(j, tok__jget(j, c, "content")))
+            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "an added token lacks an integer id in [0, %d) or its content", TOK_MAX_ID);
+        if (id > max_id) max_id = id;
+        t->n_added++;
+    }
     if (max_id < 0) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "empty vocab");
     if ((rc = tok__alloc_ids(t, max_id + 1, err)) != ATTNRES_TOK_OK) return rc;
     t->added_ids = (int *)calloc((size_t)t->n_added + 1, sizeof(int));
     if (!t->added_ids || !tok__map_init(&t->vocab, (size_t)n + (size_t)t->n_added))
         return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
-    for (c = j->nodes[vocab].child; c >= 0; c = j->nodes[c].next) {
-        int id = (int)j->nodes[c].num;
+    for (c = tok__jchild(j, vocab); c >= 0; c = tok__jnext(j, c)) {
+        tok__jindex(j, c, TOK_MAX_ID, &id);
         if (t->piece[id]) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "id %d is given to two vocab entries", id);
-        t->piece[id] = j->nodes[c].key;
-        t->piece_len[id] = j->nodes[c].key_len;
+        t->piece[id] = tok__jkey(j, c);
+        t->piece_len[id] = (int)strlen(t->piece[id]);
         if (!tok__map_put(&t->vocab, t->piece[id], (size_t)t->piece_len[id], id))
             return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
     }
     n = 0;
-    if (added >= 0 && j->nodes[added].type == TOK_J_ARR)
-        for (c = j->nodes[added].child; c >= 0; c = j->nodes[c].next) {
-            int id = (int)j->nodes[tok__jget(j, c, "id")].num, k;
-            int content = tok__jget(j, c, "content");
-            if (j->nodes[content].str_len == 0) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "added token %d is empty", id);
-            t->piece[id] = j->nodes[content].str;
-            t->piece_len[id] = j->nodes[content].str_len;
-            t->added[id] = 1;
-            t->added_first[(unsigned char)t->piece[id][0]] = 1;
-            for (k = n; k > 0 && t->piece_len[t->added_ids[k - 1]] < t->piece_len[id]; k--) t->added_ids[k] = t->added_ids[k - 1];
-            t->added_ids[k] = id;   /* kept longest first: the longest match wins */
-            n++;
-        }
+    for (c = tok__jtype(j, added) == TOK_J_ARR ? tok__jchild(j, added) : -1; c >= 0; c = tok__jnext(j, c)) {
+        const char *content = tok__jstr(j, tok__jget(j, c, "content"));
+        int k;
+        tok__jindex(j, tok__jget(j, c, "id"), TOK_MAX_ID, &id);
+        if (!*content) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "added token %d is empty", id);
+        t->piece[id] = content;
+        t->piece_len[id] = (int)strlen(content);
+        t->added[id] = 1;
+        t->added_first[(unsigned char)content[0]] = 1;
+        for (k = n; k > 0 && t->piece_len[t->added_ids[k - 1]] < t->piece_len[id]; k--) t->added_ids[k] = t->added_ids[k - 1];
+        t->added_ids[k] = id;   /* kept longest first: the longest match wins */
+        n++;
+    }
     return ATTNRES_TOK_OK;
 }
 
@@ -645,34 +678,36 @@ static int tok__json_merges(attnres_tok *t, int model, char *err) {
     const tok__json *j = &t->json;
     int merges = tok__jget(j, model, "merges"), c, rank = 0;
     size_t need = 0, at = 0;
-    if (merges < 0 || j->nodes[merges].type != TOK_J_ARR)
+    if (tok__jtype(j, merges) != TOK_J_ARR)
         return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.merges is missing or not an array");
-    for (c = j->nodes[merges].child; c >= 0; c = j->nodes[c].next, rank++) {
-        int a = j->nodes[c].child, b = a >= 0 ? j->nodes[a].next : -1;
-        if (j->nodes[c].type == TOK_J_STR) {
-            if (!strchr(j->nodes[c].str, ' ')) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "merge %d has no space", rank);
+    for (c = tok__jchild(j, merges); c >= 0; c = tok__jnext(j, c), rank++) {
+        int a = tok__jchild(j, c), b = a >= 0 ? tok__jnext(j, a) : -1;
+        if (tok__jtype(j, c) == TOK_J_STR) {
+            if (!strchr(tok__jstr(j, c), ' ')) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "merge %d has no space", rank);
             continue;
         }
-        if (j->nodes[c].type != TOK_J_ARR || a < 0 || b < 0 || j->nodes[b].next >= 0 ||
-            j->nodes[a].type != TOK_J_STR || j->nodes[b].type != TOK_J_STR)
+        if (tok__jtype(j, c) != TOK_J_ARR || a < 0 || b < 0 || tok__jnext(j, b) >= 0 ||
+            tok__jtype(j, a) != TOK_J_STR || tok__jtype(j, b) != TOK_J_STR)
             return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "merge %d is neither \"a b\" nor [\"a\", \"b\"]", rank);
-        need += (size_t)j->nodes[a].str_len + (size_t)j->nodes[b].str_len + 2;
+        need += strlen(tok__jstr(j, a)) + strlen(tok__jstr(j, b)) + 2;
     }
     if (!tok__map_init(&t->merges, (size_t)rank) || !(t->merge_keys = (char *)malloc(need + 1)))
         return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
     rank = 0;
-    for (c = j->nodes[merges].child; c >= 0; c = j->nodes[c].next, rank++) {
-        const char *key = j->nodes[c].str;
-        size_t len = (size_t)j->nodes[c].str_len;
-        if (j->nodes[c].type == TOK_J_ARR) {
-            int a = j->nodes[c].child, b = j->nodes[a].next;
+    for (c = tok__jchild(j, merges); c >= 0; c = tok__jnext(j, c), rank++) {
+        const char *key = tok__jstr(j, c);
+        size_t len;
+        if (tok__jtype(j, c) == TOK_J_ARR) {   /* "a" "b" -> "a b" */
+            const char *a = tok__jstr(j, tok__jchild(j, c)), *b = tok__jstr(j, tok__jnext(j, tok__jchild(j, c)));
+            size_t la = strlen(a), lb = strlen(b);
             key = t->merge_keys + at;
-            memcpy(t->merge_keys + at, j->nodes[a].str, (size_t)j->nodes[a].str_len);
-            t->merge_keys[at + (size_t)j->nodes[a].str_len] = ' ';
-            memcpy(t->merge_keys + at + (size_t)j->nodes[a].str_len + 1, j->nodes[b].str, (size_t)j->nodes[b].str_len);
-            len = (size_t)j->nodes[a].str_len + 1 + (size_t)j->nodes[b].str_len;
-            at += len + 1;
+            memcpy(t->merge_keys + at, a, la);
+            t->merge_keys[at + la] = ' ';
+            memcpy(t->merge_keys + at + la + 1, b, lb);
+            t->merge_keys[at + la + 1 + lb] = '\0';
+            at += la + lb + 2;
         }
+        len = strlen(key);
         if (!tok__map_put(&t->merges, key, len, rank)) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
     }
     return ATTNRES_TOK_OK;
@@ -694,8 +729,8 @@ static int tok__template(const tok__json *j, int post) {
     const char *type = tok__jstr(j, tok__jget(j, post, "type"));
     int list = tok__jget(j, post, "processors"), c;
     if (type && strcmp(type, "TemplateProcessing") == 0) return post;
-    if (!type || strcmp(type, "Sequence") != 0 || list < 0 || j->nodes[list].type != TOK_J_ARR) return -1;
-    for (c = j->nodes[list].child; c >= 0; c = j->nodes[c].next)
+    if (!type || strcmp(type, "Sequence") != 0 || tok__jtype(j, list) != TOK_J_ARR) return -1;
+    for (c = tok__jchild(j, list); c >= 0; c = tok__jnext(j, c))
         if ((type = tok__jstr(j, tok__jget(j, c, "type"))) && strcmp(type, "TemplateProcessing") == 0) return c;
     return -1;
 }
@@ -710,11 +745,11 @@ static void tok__json_bos_eos(attnres_tok *t, int root) {
     const tok__json *j = &t->json;
     int single = tok__jget(j, tok__template(j, tok__jget(j, root, "post_processor")), "single"), c, seen_text = 0, k;
     t->bos = t->eos = -1;
-    if (single >= 0 && j->nodes[single].type == TOK_J_ARR)
-        for (c = j->nodes[single].child; c >= 0; c = j->nodes[c].next) {
+    if (tok__jtype(j, single) == TOK_J_ARR)
+        for (c = tok__jchild(j, single); c >= 0; c = tok__jnext(j, c)) {
             const char *name = tok__jstr(j, tok__jget(j, tok__jget(j, c, "SpecialToken"), "id"));
             if (tok__jget(j, c, "Sequence") >= 0) seen_text = 1;
-            else if (name && !seen_text && t->bos < 0 && c == j->nodes[single].child) t->bos = tok__token_named(t, name);
+            else if (name && !seen_text && t->bos < 0 && c == tok__jchild(j, single)) t->bos = tok__token_named(t, name);
             else if (name && seen_text && t->eos < 0) t->eos = tok__token_named(t, name);
         }
     for (k = 0; k < 2 && t->eos < 0; k++) t->eos = tok__token_named(t, doc_end[k]);
@@ -727,7 +762,9 @@ static int tok__load_json(attnres_tok *t, size_t size, char *err) {
     j->start = j->p = t->file;
     j->end = t->file + size;
     j->err = err;
-    if (!(j->arena = (char *)malloc(size + 1))) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+    j->cap_nodes = (int)tok__jcount(t->file, t->file + size);   /* <= size + 1 <= 1 GiB + 1 */
+    if (!(j->nodes = (tok__node *)malloc((size_t)j->cap_nodes * sizeof(tok__node))))
+        return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory for the JSON tree (%d values)", j->cap_nodes);
     if ((rc = tok__jvalue(j, 0, &root)) != ATTNRES_TOK_OK) return rc;
     tok__jws(j);
     if (j->p != j->end) return tok__jfail(j, "text after the JSON value");
