@@ -67,6 +67,7 @@ static int time_file(attnres_tok *t, const char *path, int reps) {
         text = b;
         len += got = fread(text + len, 1, cap - len, f);
     } while (got > 0 && len == cap);
+    if (ferror(f)) { fprintf(stderr, "tok_dump: cannot read %s (a directory?)\n", path); fclose(f); return 1; }
     fclose(f);
     if (!(ids = (int *)malloc((len + 2) * sizeof(int)))) { fprintf(stderr, "tok_dump: out of memory\n"); return 1; }
     for (r = 0; r < reps; r++) {
@@ -136,6 +137,7 @@ int main(int argc, char **argv) {
         else fprintf(stderr, "roundtrip: text %d does not come back (%zu bytes in, %zu out)\n", n_texts + 1, n, at);
         n_texts++;
     }
+    if (ferror(f)) { fprintf(stderr, "tok_dump: cannot read %s (a directory?)\n", argv[2]); return 1; }
     fclose(f);
     fprintf(stderr, "roundtrip: %d of %d texts\n", n_back, n_texts);
     free(line); free(text); free(back); free(ids);

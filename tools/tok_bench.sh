@@ -1,7 +1,8 @@
 #!/bin/sh
 # tools/tok_bench.sh [BASE] - how long tools/tokenizer.c takes to encode long
-# prompts, side by side with the tokenizer.c of git revision BASE (default
-# main). Both are built with tests/tok_dump.c, which times one encode call
+# prompts, side by side with the tokenizer.c of git revision BASE (default:
+# the last one that rescanned every pair after each merge, i.e. the parent of
+# the commit that brought in tok__heap_push). Both are built with tests/tok_dump.c, which times one encode call
 # (CPU time); the two binaries run interleaved, REPS times each, best kept.
 # The tokenizers are the real GPT-2, Llama 3 and LLaMA 2 vocabularies that
 # tests/test_tokenizers.sh writes into build/default/npm (run it, or make
@@ -10,7 +11,8 @@
 # 1 MiB. A run that takes longer than TIMEOUT seconds is shown as "> TIMEOUT".
 # Prints a Markdown table; environment: REPS (3), TIMEOUT (60), CC (cc).
 set -e
-base=${1:-main}
+base=${1:-$(git log --format=%H -S tok__heap_push -- tools/tokenizer.c | tail -n 1)^}
+label=${1:-rescan}
 reps=${REPS:-3}
 limit=${TIMEOUT:-60}
 cc=${CC:-cc}
@@ -41,7 +43,7 @@ best() {
   echo "$r" | sed 's/.*: \([0-9.]*\) s$/\1/'
 }
 least() { echo "$1 $2" | awk 'NF == 1 { print $1; exit } { print ($2 < $1) ? $2 : $1 }'; }
-echo "| tokenizer | input | bytes | tokens | $base (s) | this (s) | $base / this |"
+echo "| tokenizer | input | bytes | tokens | $label (s) | this (s) | $label / this |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for tk in gpt2.tokenizer.json llama3.tokenizer.json llama2.tokenizer.bin; do
   for kind in text run; do
