@@ -38,21 +38,29 @@ static void json_char(char *out, int b) {
 }
 
 /* ids 0..255: the bytes; 256 "he", 257 "ll", 258 "hell", 259 "Ġw" (Ġ = the
-   space byte's character U+0120); 300: the added token <|end|>. */
-static void write_bpe_json(const char *path, const char *pre_tokenizer) {
+   space byte's character U+0120), 260 "12", 261 "'S"; added tokens (listed
+   shortest first, so the file's order is not the longest-first order):
+   301 "<|en" and 300 "<|end|>"; and post_processor (JSON, or "null"). */
+static void write_bpe_json_post(const char *path, const char *pre_tokenizer, const char *post_processor) {
     static char buf[65536];
     size_t at = 0;
     int b;
-    at += (size_t)sprintf(buf + at, "{\"added_tokens\":[{\"id\":300,\"content\":\"<|end|>\",\"special\":true}],"
-                                    "\"pre_tokenizer\":%s,\"model\":{\"type\":\"BPE\",\"vocab\":{", pre_tokenizer);
+    at += (size_t)sprintf(buf + at, "{\"added_tokens\":[{\"id\":301,\"content\":\"<|en\",\"special\":true},"
+                                    "{\"id\":300,\"content\":\"<|end|>\",\"special\":true}],"
+                                    "\"pre_tokenizer\":%s,\"post_processor\":%s,\"model\":{\"type\":\"BPE\",\"vocab\":{",
+                          pre_tokenizer, post_processor);
     for (b = 0; b < 256; b++) {
         char c[16];
         json_char(c, b);
         at += (size_t)sprintf(buf + at, "\"%s\":%d,", c, b);
     }
-    at += (size_t)sprintf(buf + at, "\"he\":256,\"ll\":257,\"hell\":258,\"\\u0120w\":259},"
-                                    "\"merges\":[\"h e\",\"l l\",\"he ll\",[\"\\u0120\",\"w\"]]}}");
+    at += (size_t)sprintf(buf + at, "\"he\":256,\"ll\":257,\"hell\":258,\"\\u0120w\":259,\"12\":260,\"'S\":261},"
+                                    "\"merges\":[\"h e\",\"l l\",\"he ll\",[\"\\u0120\",\"w\"],\"1 2\",\"' S\"]}}");
     write_file(path, buf, at);
+}
+
+static void write_bpe_json(const char *path, const char *pre_tokenizer) {
+    write_bpe_json_post(path, pre_tokenizer, "null");
 }
 
 static int encode(attnres_tok *t, const char *text, int special, int *ids) {
@@ -75,15 +83,16 @@ static void test_bpe(void) {
     int ids[64], n, i;
     size_t at = 0, k;
     static const int hello[] = {258, 'o', 259, 'o', 'r', 'l', 'd'};
-    static const int digits[] = {'1', '2', 'x'};
+    static const int digits[] = {260, 'x'};
     write_bpe_json(TMP, "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}");
     if (attnres_tok_load(&t, TMP, err) != ATTNRES_TOK_OK) { check(0, "load a hand-made tokenizer.json: %s", err); return; }
-    check(attnres_tok_vocab_size(t) == 301 && attnres_tok_bos(t) == -1, "tokenizer.json: 301 ids, no BOS (%s)", attnres_tok_kind(t));
+    check(attnres_tok_vocab_size(t) == 302 && attnres_tok_bos(t) == -1 && attnres_tok_eos(t) == -1,
+          "tokenizer.json: 302 ids, no BOS, no EOS (%s)", attnres_tok_kind(t));
     /* "hello" -> h e l l o -> he l l o -> he ll o -> hell o; " world" -> Ġw o r l d */
     n = encode(t, "hello world", 0, ids);
     check(same(ids, n, hello, 7), "\"hello world\" -> [hell][o][Ġw][o][r][l][d] by the merge ranks");
     n = encode(t, "12x", 0, ids);
-    check(same(ids, n, digits, 3), "\"12x\": no merges apply, one id per byte");
+    check(same(ids, n, digits, 2), "\"12x\": GPT-2's pattern keeps a number whole: [12][x]");
     n = encode(t, "a<|end|>b", 1, ids);
     check(n == 3 && ids[1] == 300, "an added token is one id when specials are allowed");
     n = encode(t, "a<|end|>b", 0, ids);
@@ -163,6 +172,7 @@ static void test_malformed(void) {
     expect_bad_json("{\"model\": {\"type\": \"BPE\", ", "ends early", "truncated JSON");
     expect_bad_json("{\"model\": \"\\q\"}", "unknown escape", "bad escape");
     expect_bad_json("{\"a\": \"\\ud800\"}", "surrogate", "unpaired surrogate");
+    expect_bad_json("{\"a\": \"x\\u0000\"}", "\\u0000", "a NUL inside a string (strings are NUL-terminated in place)");
     expect_bad_json("{\"model\": {\"type\": \"WordPiece\"}}", "WordPiece", "another model type");
     expect_bad_json("{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true}}", "byte_fallback", "SentencePiece-style BPE");
     expect_bad_json("{\"pre_tokenizer\": {\"type\": \"Whitespace\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
@@ -182,6 +192,94 @@ static void test_malformed(void) {
     check(attnres_tok_load(&t, "build/no/such/tokenizer.json", err) == ATTNRES_TOK_ERR_IO, "missing file: \"%s\"", err);
 }
 
+/* The regex of a Split pre-tokenizer as a JSON string's body (\ doubled). */
+static const char *split_json(const char *regex) {
+    static char buf[1024];
+    size_t at = 0, i;
+    at += (size_t)sprintf(buf, "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\"");
+    for (i = 0; regex[i]; i++) {
+        if (regex[i] == '\\') buf[at++] = '\\';
+        buf[at++] = regex[i];
+    }
+    sprintf(buf + at, "\"},\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"use_regex\":false}]}");
+    return buf;
+}
+
+/* Loads the hand-made tokenizer.json with pre_tokenizer, encodes text (specials
+   allowed) and compares with want[m]. */
+static void check_encoding(const char *pre_tokenizer, const char *text, const int *want, int m, const char *what) {
+    attnres_tok *t;
+    char err[ATTNRES_TOK_ERRLEN];
+    int ids[64], n;
+    write_bpe_json(TMP, pre_tokenizer);
+    if (attnres_tok_load(&t, TMP, err) != ATTNRES_TOK_OK) { check(0, "%s: load: %s", what, err); return; }
+    n = encode(t, text, 1, ids);
+    check(same(ids, n, want, m), "%s (got %d ids, first %d)", what, n, n > 0 ? ids[0] : -1);
+    attnres_tok_free(t);
+}
+
+/* Each rule of the pre-tokenizers that changes ids, with a merge ("1 2",
+   "' S") that shows whether the rule split the text: a mutated rule fails. */
+static void test_pretokenizer_rules(void) {
+    static const char re_llama3[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    static const char re_qwen2[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+    static const char gpt2[] = "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}";
+    static const char smollm2[] = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Digits\",\"individual_digits\":true},"
+                                  "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}]}";
+    static const int qwen2_123[] = {'1', '2', '3'}, llama3_1234[] = {260, '3', '4'}, gpt2_x12[] = {'x', 260};
+    static const int smol_x12[] = {'x', '1', '2'}, gpt2_aps[] = {'A', '\'', 'S'}, llama3_aps[] = {'A', 261};
+    static const int end[] = {300}, en[] = {301, 'x'};
+    check_encoding(split_json(re_qwen2), "123", qwen2_123, 3, "Qwen2 pattern: one digit per pre-token, \"123\" -> [1][2][3]");
+    check_encoding(split_json(re_llama3), "1234", llama3_1234, 3, "Llama 3 pattern: up to three digits, \"1234\" -> [12][3][4]");
+    check_encoding(gpt2, "x12", gpt2_x12, 2, "GPT-2 pattern: \"x12\" -> [x][12]");
+    check_encoding(smollm2, "x12", smol_x12, 3, "SmolLM2's Digits(individual) + ByteLevel: \"x12\" -> [x][1][2]");
+    check_encoding(gpt2, "A'S", gpt2_aps, 3, "GPT-2's contractions are case-sensitive: \"A'S\" -> [A]['][S]");
+    check_encoding(split_json(re_llama3), "A'S", llama3_aps, 2, "Llama 3's are not: \"A'S\" -> [A]['S]");
+    check_encoding(gpt2, "<|end|>", end, 1, "overlapping added tokens: the longest matches, \"<|end|>\" -> [<|end|>]");
+    check_encoding(gpt2, "<|enx", en, 2, "and the shorter one where the longer does not: \"<|enx\" -> [<|en][x]");
+}
+
+/* BOS and EOS of a tokenizer.json from its post-processor and added tokens. */
+static void check_bos_eos(const char *post_processor, int bos, int eos, const char *what) {
+    attnres_tok *t;
+    char err[ATTNRES_TOK_ERRLEN];
+    write_bpe_json_post(TMP, "{\"type\":\"ByteLevel\"}", post_processor);
+    if (attnres_tok_load(&t, TMP, err) != ATTNRES_TOK_OK) { check(0, "%s: load: %s", what, err); return; }
+    check(attnres_tok_bos(t) == bos && attnres_tok_eos(t) == eos, "%s: BOS %d, EOS %d (want %d, %d)", what,
+          attnres_tok_bos(t), attnres_tok_eos(t), bos, eos);
+    attnres_tok_free(t);
+}
+
+static void test_bos_eos(void) {
+    attnres_tok *t;
+    char err[ATTNRES_TOK_ERRLEN];
+    static const char eot[] = "{\"added_tokens\":[{\"id\":1,\"content\":\"<|endoftext|>\"}],\"pre_tokenizer\":{\"type\":\"ByteLevel\"},"
+                              "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}";
+    /* the specials of this file exist only in added_tokens, as Llama 3's do */
+    check_bos_eos("{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<|en\",\"type_id\":0}},"
+                  "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"<|end|>\",\"type_id\":0}}]}",
+                  301, 300, "template [<|en], $A, [<|end|>]");
+    check_bos_eos("{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\",\"trim_offsets\":false},"
+                  "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<|en\",\"type_id\":0}},"
+                  "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}]}]}",
+                  301, -1, "Sequence [ByteLevel, template [<|en], $A] ] (Llama 3's layout)");
+    check_bos_eos("{\"type\":\"TemplateProcessing\",\"single\":[{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},"
+                  "{\"SpecialToken\":{\"id\":\"<|end|>\",\"type_id\":0}}]}", -1, 300, "template $A, [<|end|>]: EOS only");
+    write_file(TMP, eot, strlen(eot));
+    if (attnres_tok_load(&t, TMP, err) != ATTNRES_TOK_OK) { check(0, "load: %s", err); return; }
+    check(attnres_tok_bos(t) == -1 && attnres_tok_eos(t) == 1, "no template: EOS is the added token <|endoftext|> (%d)",
+          attnres_tok_eos(t));
+    attnres_tok_free(t);
+}
+
+/* A directory or a device is not read as a file of 2^63 or 0 bytes. */
+static void test_not_a_file(void) {
+    attnres_tok *t;
+    char err[ATTNRES_TOK_ERRLEN] = "";
+    check(attnres_tok_load(&t, "build", err) == ATTNRES_TOK_ERR_IO && strstr(err, "is a directory"), "a directory: \"%s\"", err);
+    check(attnres_tok_load(&t, "/dev/null", err) == ATTNRES_TOK_ERR_IO && strstr(err, "is a device"), "/dev/null: \"%s\"", err);
+}
+
 static void test_utf8_ready(void) {
     check(attnres_tok_utf8_ready("a\xc3", 2) == 1, "utf8_ready holds back a cut 2-byte sequence");
     check(attnres_tok_utf8_ready("\xe2\x82", 2) == 0, "utf8_ready holds back a cut 3-byte sequence");
@@ -194,6 +292,9 @@ int main(void) {
     test_bpe();
     test_bin();
     test_malformed();
+    test_pretokenizer_rules();
+    test_bos_eos();
+    test_not_a_file();
     test_utf8_ready();
     remove(TMP);
     return check_summary("test_tokenizer");

@@ -6,9 +6,15 @@
 # (Llama 3). tests/tokenizer_ref.mjs turns their data into a GPT-2 and a
 # Llama 3 tokenizer.json and a llama2.c tokenizer.bin, and runs their JS
 # encoders on 400 varied texts (ASCII, punctuation, numbers, whitespace runs,
-# accents, CJK, emoji, other scripts; plus 3 with Llama 3 special tokens).
+# accents, CJK, emoji, other scripts; plus 3 with Llama 3 special tokens)
+# and on 6 long texts (100 KB of English, runs of up to 40 000 characters
+# without a space; shorter for GPT-2, whose JS encoder is slow on them).
 # BUILD_DIR/tok_dump encodes the same texts in C: every text's ids must equal
-# the JS encoder's, and decoding must give every text back.
+# the JS encoder's, and decoding must give every text back. Each file's BOS
+# and EOS are checked, and BUILD_DIR/attnres-run must refuse a prompt that
+# does not fit the context of a model (golden/import's e2e models) by its
+# token count, for both kinds of tokenizer, and the JSON reader must parse a
+# file of 20 MB of numbers in 300 MB.
 # Without node or npm, or when npm cannot fetch (no network), each check
 # prints "skip" with the reason and counts as skipped, never as passed.
 # Prints ok/FAIL/skip lines and "# summary test_tokenizers: P passed, F failed, S skipped".
@@ -17,12 +23,44 @@ dir="$build/npm"
 passed=0; failed=0; skipped=0
 ok()   { echo "ok   $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-CHECKS="gpt2 llama3 llama2 llama3-special"
+CHECKS="gpt2 llama3 llama2 llama3-special gpt2-long llama3-long llama2-long bos-eos-gpt2 bos-eos-llama3 bos-eos-llama2"
 skip_all() {
-  for c in $CHECKS; do echo "skip tokenizer $c vs its JS reference: $1"; skipped=$((skipped + 1)); done
+  for c in $CHECKS; do echo "skip tokenizer $c (needs the JS reference's files): $1"; skipped=$((skipped + 1)); done
   echo "# summary test_tokenizers: $passed passed, $failed failed, $skipped skipped"
   exit 0
 }
+# attnres-run: a prompt longer than the context is refused by its token
+# count (measured, or bounded by its byte length) with exit status 2
+too_long() {
+  model=golden/import/$1 tk=golden/import/$2 want=$3
+  head -c 20000 models/corpus_train.txt > "$build/long_prompt.txt"
+  if [ ! -x "$build/attnres-run" ]; then fail "prompt too long ($2): $build/attnres-run is not built"; return; fi
+  "$build/attnres-run" "$model" --tokenizer "$tk" -f "$build/long_prompt.txt" -n 1 -q > /dev/null 2> "$build/too_long.err"
+  rc=$?
+  if [ $rc -eq 2 ] && grep -q "the prompt (20000 bytes) is more than $want, longer than the context" "$build/too_long.err"; then
+    ok "attnres-run --tokenizer $2 refuses a 20000-byte prompt: $(cat "$build/too_long.err")"
+  else
+    fail "attnres-run --tokenizer $2, a 20000-byte prompt: exit $rc, '$(cat "$build/too_long.err")'"
+  fi
+}
+too_long e2e_qwen3.model.safetensors e2e_qwen3/tokenizer.json "64 tokens"
+too_long e2e_llama2c.model.safetensors e2e_llama2c.tokenizer.bin "31 tokens after BOS"
+
+# the JSON reader's memory stays in proportion to the file: 20 MB of small
+# numbers (a value every 2 bytes, the densest JSON) parse within 300 MB of
+# address space; the reader needs 9 times the file (it needed 28)
+mem_check() {
+  f="$build/numbers.json"
+  case "$build" in *san*) echo "skip tokenizer.json memory: a sanitizer build reserves more address space than ulimit -v allows"
+                          skipped=$((skipped + 1)); return ;; esac
+  awk 'BEGIN { printf "{\"a\": [0"; for (i = 1; i < 10000000; i++) printf ",0"; printf "]}" }' > "$f"
+  got=$( (ulimit -v 300000; "$build/tok_dump" "$f" --info) 2>&1)
+  if echo "$got" | grep -q "model.type is missing"; then ok "tokenizer.json of 20 MB of numbers parses in 300 MB: $got"
+  else fail "tokenizer.json of 20 MB of numbers in 300 MB of address space: $got"; fi
+  rm -f "$f"
+}
+mem_check
+
 command -v node > /dev/null || skip_all "node is not installed (apt-get install nodejs npm)"
 command -v npm > /dev/null || skip_all "npm is not installed (apt-get install npm)"
 mkdir -p "$dir"
@@ -62,5 +100,19 @@ compare gpt2 "$dir/gpt2.tokenizer.json" "$dir/texts.hex" "$dir/gpt2.expect"
 compare llama3 "$dir/llama3.tokenizer.json" "$dir/texts.hex" "$dir/llama3.expect"
 compare llama2 "$dir/llama2.tokenizer.bin" "$dir/texts.hex" "$dir/llama2.expect"
 compare llama3-special "$dir/llama3.tokenizer.json" "$dir/special.hex" "$dir/llama3.special.expect" --special
+compare gpt2-long "$dir/gpt2.tokenizer.json" "$dir/long_gpt2.hex" "$dir/gpt2.long.expect"
+compare llama3-long "$dir/llama3.tokenizer.json" "$dir/long.hex" "$dir/llama3.long.expect"
+compare llama2-long "$dir/llama2.tokenizer.bin" "$dir/long.hex" "$dir/llama2.long.expect"
+
+# BOS and EOS: GPT-2 has no template (EOS <|endoftext|>); Llama 3's template
+# sits in a Sequence and its specials only in added_tokens; llama2.c: 1 and 2
+info() {
+  got=$("$build/tok_dump" "$dir/$1" --info 2>&1)
+  if [ "$got" = "$2" ]; then ok "tokenizer $1: $got"; else fail "tokenizer $1: '$got', expected '$2'"; fi
+}
+info gpt2.tokenizer.json "vocab 50257 bos -1 eos 50256"
+info llama3.tokenizer.json "vocab 128256 bos 128000 eos 128001"
+info llama2.tokenizer.bin "vocab 32000 bos 1 eos 2"
+
 echo "# summary test_tokenizers: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

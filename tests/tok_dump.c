@@ -1,47 +1,122 @@
-/* tok_dump.c - encodes texts with tools/tokenizer.c, for tests/test_tokenizers.sh.
+/* tok_dump.c - encodes texts with tools/tokenizer.c, for tests/test_tokenizers.sh
+   and tools/tok_bench.sh.
      tok_dump TOKENIZER TEXTS.hex [--special]
-   TEXTS.hex holds one text per line as hex (UTF-8 bytes). For each text it
-   prints the ids on one line (space-separated) to stdout, and checks that
-   decoding them gives the text back (llama2.c's dummy-prefix space
-   excepted); a text that does not come back is reported on stderr. The
-   last stderr line is "roundtrip: N of M texts". Exit 1 on a load or
-   encode error. */
+   TEXTS.hex holds one text per line as hex (UTF-8 bytes; lines of any
+   length). For each text it prints the ids on one line (space-separated) to
+   stdout, and checks that decoding them gives the text back (llama2.c's
+   dummy-prefix space excepted); a text that does not come back is reported
+   on stderr. The last stderr line is "roundtrip: N of M texts". Exit 1 on a
+   load or encode error.
+     tok_dump TOKENIZER --time FILE [REPS]
+   encodes FILE's bytes as one text REPS times (default 3, specials allowed)
+   and prints "BYTES bytes -> TOKENS tokens, best of REPS: SECONDS s" (CPU
+   time, clock()).
+     tok_dump TOKENIZER --info
+   prints "vocab V bos B eos E" (-1: none). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../tools/tokenizer.h"
 
-#define MAX_TEXT 65536
+/* The next line of f (without its newline) into *buf (grown as needed);
+   0 at the end of the file. */
+static int read_line(FILE *f, char **buf, size_t *cap, size_t *len) {
+    int c;
+    *len = 0;
+    while ((c = getc(f)) != EOF && c != '\n') {
+        if (*len + 1 >= *cap) {
+            char *b = (char *)realloc(*buf, *cap ? 2 * *cap : 4096);
+            if (!b) { fprintf(stderr, "tok_dump: out of memory\n"); exit(1); }
+            *buf = b;
+            *cap = *cap ? 2 * *cap : 4096;
+        }
+        (*buf)[(*len)++] = (char)c;
+    }
+    if (*len > 0 && (*buf)[*len - 1] == '\r') (*len)--;
+    return c != EOF || *len > 0;
+}
 
-static int unhex(const char *line, unsigned char *out, size_t *n) {
-    size_t i, len = strcspn(line, "\r\n");
+static int unhex(const char *line, size_t len, unsigned char *out, size_t *n) {
+    size_t i;
     if (len % 2) return 0;
     for (i = 0; i < len; i += 2) {
         unsigned v;
-        if (sscanf(line + i, "%2x", &v) != 1) return 0;
+        char two[3];
+        two[0] = line[i]; two[1] = line[i + 1]; two[2] = 0;
+        if (sscanf(two, "%2x", &v) != 1) return 0;
         out[i / 2] = (unsigned char)v;
     }
     *n = len / 2;
     return 1;
 }
 
+/* --time: the whole file as one text, encoded reps times. */
+static int time_file(attnres_tok *t, const char *path, int reps) {
+    FILE *f = fopen(path, "rb");
+    char *text = NULL, err[ATTNRES_TOK_ERRLEN];
+    size_t len = 0, cap = 0, got;
+    int *ids, n_ids = 0, r;
+    double best = -1;
+    if (!f) { fprintf(stderr, "tok_dump: cannot open %s\n", path); return 1; }
+    do {
+        char *b;
+        cap = cap ? 2 * cap : 1 << 16;
+        if (!(b = (char *)realloc(text, cap))) { fprintf(stderr, "tok_dump: out of memory\n"); return 1; }
+        text = b;
+        len += got = fread(text + len, 1, cap - len, f);
+    } while (got > 0 && len == cap);
+    if (ferror(f)) { fprintf(stderr, "tok_dump: cannot read %s (a directory?)\n", path); fclose(f); return 1; }
+    fclose(f);
+    if (!(ids = (int *)malloc((len + 2) * sizeof(int)))) { fprintf(stderr, "tok_dump: out of memory\n"); return 1; }
+    for (r = 0; r < reps; r++) {
+        clock_t c0 = clock();
+        double s;
+        if (attnres_tok_encode(t, text, len, 1, ids, (int)len + 2, &n_ids, err) != ATTNRES_TOK_OK) {
+            fprintf(stderr, "tok_dump: %s: %s\n", path, err);
+            return 1;
+        }
+        s = (double)(clock() - c0) / CLOCKS_PER_SEC;
+        if (best < 0 || s < best) best = s;
+    }
+    printf("%zu bytes -> %d tokens, best of %d: %.4f s\n", len, n_ids, reps, best);
+    free(text);
+    free(ids);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    static char line[2 * MAX_TEXT + 4];
-    static unsigned char text[MAX_TEXT], back[8 * MAX_TEXT];
-    static int ids[MAX_TEXT + 8];
-    char err[ATTNRES_TOK_ERRLEN];
+    char err[ATTNRES_TOK_ERRLEN], *line = NULL;
+    unsigned char *text = NULL, *back = NULL;
+    int *ids = NULL;
+    size_t cap = 0, len;
     attnres_tok *t;
     FILE *f;
-    int special = argc > 3 && strcmp(argv[3], "--special") == 0, n_texts = 0, n_back = 0;
-    if (argc < 3) { fprintf(stderr, "usage: tok_dump TOKENIZER TEXTS.hex [--special]\n"); return 2; }
+    int special = argc > 3 && strcmp(argv[3], "--special") == 0, n_texts = 0, n_back = 0, rc;
+    if (argc < 3) { fprintf(stderr, "usage: tok_dump TOKENIZER TEXTS.hex [--special] | TOKENIZER --time FILE [REPS] | TOKENIZER --info\n"); return 2; }
     if (attnres_tok_load(&t, argv[1], err) != ATTNRES_TOK_OK) { fprintf(stderr, "tok_dump: %s\n", err); return 1; }
+    if (strcmp(argv[2], "--info") == 0) {
+        printf("vocab %d bos %d eos %d\n", attnres_tok_vocab_size(t), attnres_tok_bos(t), attnres_tok_eos(t));
+        attnres_tok_free(t);
+        return 0;
+    }
+    if (strcmp(argv[2], "--time") == 0 && argc > 3) {
+        rc = time_file(t, argv[3], argc > 4 ? atoi(argv[4]) : 3);
+        attnres_tok_free(t);
+        return rc;
+    }
     if (!(f = fopen(argv[2], "r"))) { fprintf(stderr, "tok_dump: cannot open %s\n", argv[2]); attnres_tok_free(t); return 1; }
-    while (fgets(line, sizeof line, f)) {
-        size_t n, at = 0;
+    while (read_line(f, &line, &cap, &len)) {
+        size_t n, at = 0, room = len / 2 + 8;
         int n_ids, i, prev = -1;
-        if (!unhex(line, text, &n)) { fprintf(stderr, "tok_dump: bad hex line %d\n", n_texts + 1); return 1; }
-        if (attnres_tok_encode(t, (const char *)text, n, special, ids, MAX_TEXT + 8, &n_ids, err) != ATTNRES_TOK_OK) {
+        /* [len / 2 + 8]: a text of n bytes has at most n + 1 ids; decoding gives n bytes */
+        text = (unsigned char *)realloc(text, room);
+        back = (unsigned char *)realloc(back, room);
+        ids = (int *)realloc(ids, room * sizeof(int));
+        if (!text || !back || !ids) { fprintf(stderr, "tok_dump: out of memory\n"); return 1; }
+        if (!unhex(line, len, text, &n)) { fprintf(stderr, "tok_dump: bad hex line %d\n", n_texts + 1); return 1; }
+        if (attnres_tok_encode(t, (const char *)text, n, special, ids, (int)room, &n_ids, err) != ATTNRES_TOK_OK) {
             fprintf(stderr, "tok_dump: text %d: %s\n", n_texts + 1, err);
             return 1;
         }
@@ -51,7 +126,7 @@ int main(int argc, char **argv) {
         if (attnres_tok_bos(t) >= 0 && !strstr(attnres_tok_kind(t), "byte-level")) prev = attnres_tok_bos(t);
         for (i = 0; i < n_ids; i++) {
             size_t k;
-            if (attnres_tok_decode(t, prev, ids[i], (char *)back + at, sizeof back - at, &k, err) != ATTNRES_TOK_OK) {
+            if (attnres_tok_decode(t, prev, ids[i], (char *)back + at, room - at, &k, err) != ATTNRES_TOK_OK) {
                 fprintf(stderr, "tok_dump: text %d: %s\n", n_texts + 1, err);
                 break;
             }
@@ -62,8 +137,10 @@ int main(int argc, char **argv) {
         else fprintf(stderr, "roundtrip: text %d does not come back (%zu bytes in, %zu out)\n", n_texts + 1, n, at);
         n_texts++;
     }
+    if (ferror(f)) { fprintf(stderr, "tok_dump: cannot read %s (a directory?)\n", argv[2]); return 1; }
     fclose(f);
     fprintf(stderr, "roundtrip: %d of %d texts\n", n_back, n_texts);
+    free(line); free(text); free(back); free(ids);
     attnres_tok_free(t);
     return 0;
 }

