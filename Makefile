@@ -71,8 +71,15 @@ TESTS   := test_primitives test_model test_invariants test_two_phase test_errors
 SOURCES := $(wildcard tests/*.c)
 STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
 
+# Plain `make` is `make all`: the first rule above (the flags stamp) would
+# otherwise be the default goal, and a fresh clone would build nothing else.
+.DEFAULT_GOAL := all
 .PHONY: all test check-warnings golden clean help
-all: $(addprefix $(BUILD)/,$(TESTS))
+# all: every test program, attnres-run (when the stb headers can be had), the
+# lessons and numdiff (mk/*.mk add their programs as prerequisites); then,
+# when `all` was asked for by name or by plain `make`, what it built and where.
+all: $(addprefix $(BUILD)/,$(TESTS)) lessons
+	@$(if $(filter all,$(or $(MAKECMDGOALS),all)),$(ALL_SUMMARY))
 
 $(BUILD):
 	@mkdir -p $@
@@ -102,6 +109,14 @@ check-warnings:
 	  g++ -x c++ -Wall -Wextra -pedantic -Werror -fsyntax-only -DATTNRES_IMPLEMENTATION attnres.h && \
 	  echo "warnings: none from g++ compiling attnres.h as C++"; fi
 
+# The summary of `make all` (recipe-time: TESTS and LESSON_NAMES are complete).
+ALL_SUMMARY = echo "built into $(BUILD)/:"; \
+	if [ -x $(BUILD)/attnres-run ]; then echo "  attnres-run     ./$(BUILD)/attnres-run --help"; \
+	else echo "  attnres-run     not built: $$(cat $(BUILD)/attnres-run.skip 2>/dev/null)"; fi; \
+	echo "  $(words $(LESSON_NAMES)) lessons      ./$(BUILD)/lessons/NN_name (docs/course.md)"; \
+	echo "  numdiff         ./$(BUILD)/numdiff --help"; \
+	echo "  $(words $(TESTS)) tests        make test runs them; make demo generates text"
+
 test: check-warnings all lessons
 	@sh tests/run.sh $(BUILD) $(TESTS) check_lessons check_determinism
 
@@ -120,7 +135,7 @@ help:
 	@echo "make lessons       build the course (lessons/*.c) and numdiff into $(BUILD)"
 	@echo "make check-lessons run every lesson and diff its output with golden/lessons/"
 	@echo "Building and installing:"
-	@echo "make all           build the tests and attnres-run into $(BUILD) (also plain 'make')"
+	@echo "make all           plain 'make': the tests, attnres-run, the lessons and numdiff into $(BUILD)"
 	@echo "make check-warnings  every C file under gcc and clang -std=c99 -Wall -Wextra -pedantic -Werror"
 	@echo "make install       header, kernel source, attnres.pc, LICENSE, attnres-run under PREFIX"
 	@echo "                   (PREFIX=$(PREFIX); DESTDIR=DIR stages the copy for packaging)"
