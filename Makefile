@@ -67,7 +67,8 @@ $(FLAGS_STAMP): FORCE | $(BUILD)
 	  [ -f $@ ] && echo "flags changed: $(BUILD) is rebuilt with $$flags"; \
 	  printf '%s\n' "$$flags" > $@; fi
 
-TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static test_import test_q8
+TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static test_import test_q8 \
+           test_docs
 SOURCES := $(wildcard tests/*.c)
 STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
 
@@ -96,6 +97,12 @@ $(BUILD)/static_%.o: tests/static_%.c attnres.h tests/check.h $(FLAGS_STAMP) | $
 	$(CC) $(CFLAGS) -c -o $@ $<
 $(BUILD)/test_static: $(BUILD)/static_a.o $(BUILD)/static_b.o $(KERNELS) $(FLAGS_STAMP)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
+
+# tests/test_docs.sh: what README.md and docs/ state, checked against the tree
+# (after test_errors, whose log it reads); it sits in $(BUILD) for tests/run.sh
+$(BUILD)/test_docs: tests/test_docs.sh | $(BUILD)
+	cp tests/test_docs.sh $@
+	chmod +x $@
 
 # every C file, warning-free under gcc and clang; the header also as C++
 check-warnings:
