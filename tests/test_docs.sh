@@ -10,7 +10,8 @@
 #               CASES) and the trained models in models/ as the docs count them;
 #               every lesson in lessons/ has a row in the README and course.md;
 #               architecture.md's traffic table equals lesson 08's golden output;
-#               the README's Layout names every top-level entry and mk/ file
+#               the README's Layout names every top-level entry and mk/ file,
+#               its "Where to go next" every document, testing.md every test
 #   config      architecture.md's config list names every attnres_config field
 #   make        every `make TARGET` in README/docs and in `make help` is a real
 #               target (make -p); make help has a line for every .PHONY target
@@ -38,6 +39,8 @@ ok()   { echo "ok   $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
 skip() { echo "skip $*"; skipped=$((skipped + 1)); }
 DOCS="README.md $(ls docs/*.md)"
+# a make of its own (not the outer one's jobserver), never installing packages
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory BUILD="$build" STB_INSTALL=no "$@"; }
 
 # every fenced-block line, indented-block line and inline code span of the
 # given markdown files, as FILE<TAB>SECTION HEADING<TAB>CODE (a span may cross
@@ -172,6 +175,22 @@ done
 if [ -s "$tmp/layout" ] && [ -z "$missing" ]; then ok "layout: README's Layout names every top-level entry and every file in mk/"
 else fail "layout: README's Layout does not name:$missing"; fi
 
+# the README's "Where to go next" table links every document in docs/
+awk '/^## Where to go next/ { on = 1; next } on && /^## / { on = 0 } on' README.md > "$tmp/next"
+missing=""
+for f in docs/*.md docs/*/README.md; do grep -qF "]($f)" "$tmp/next" || missing="$missing $f"; done
+if [ -s "$tmp/next" ] && [ -z "$missing" ]; then ok "layout: README's \"Where to go next\" links every document in docs/"
+else fail "layout: README's \"Where to go next\" does not link:$missing"; fi
+
+# every program make test runs has its row in docs/testing.md's table
+tests=$(mk -pRrq __no_goal__ 2>/dev/null | sed -n 's/^TESTS := //p' | tail -n 1)
+missing=""
+for t in $tests check_lessons check_determinism; do
+  grep -qE "^\| ([^|]*\`)?(${t}|${t#check_})\`" docs/testing.md || missing="$missing $t"
+done
+if [ -n "$tests" ] && [ -z "$missing" ]; then ok "layout: docs/testing.md has a row for each of the $(echo $tests | wc -w) test programs and the two checks"
+else fail "layout: docs/testing.md has no row for:$missing (TESTS: $tests)"; fi
+
 # ---- config: architecture.md's list names every field of attnres_config -----------
 fields=$(sed -n '/^typedef struct {/{h;d;};H;/^} attnres_config;/{x;p;}' attnres.h |
          sed -n 's/^ *\(int\|float\|double\|long\) *\([a-z_][a-z0-9_]*\);.*/\2/p')
@@ -182,7 +201,6 @@ if [ -n "$fields" ] && [ -z "$missing" ]; then ok "config: architecture.md names
 else fail "config: architecture.md's config list lacks:$missing (fields read: $(echo $fields | wc -w))"; fi
 
 # ---- make TARGET: real targets -------------------------------------------------
-mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory BUILD="$build" STB_INSTALL=no "$@"; }
 mk -pRrq __no_goal__ 2>/dev/null | sed -n 's/^\([A-Za-z0-9_.\/-][A-Za-z0-9_.\/-]*\):.*/\1/p' | sort -u > "$tmp/targets"
 # the first non-option, non-VAR=value word after each `make` in code
 cut -f3 "$tmp/code" | awk '{ for (i = 1; i < NF; i++) if ($i == "make") {
