@@ -12,7 +12,10 @@
 #               architecture.md's traffic table equals lesson 08's golden output;
 #               the README's Layout names every top-level entry and mk/ file,
 #               its "Where to go next" every document, testing.md every test
-#   config      architecture.md's config list names every attnres_config field
+#   config      architecture.md's config list and format.md's metadata table
+#               name every attnres_config field
+#   API         the README's API table names every public (ATTNRESDEF)
+#               function; every attnres_ name in the docs exists in the code
 #   make        every `make TARGET` in README/docs and in `make help` is a real
 #               target (make -p); make help has a line for every .PHONY target
 #               is test_make's check
@@ -200,12 +203,38 @@ for f in $fields; do echo "$config" | grep -q "\`$f\`" || missing="$missing $f";
 if [ -n "$fields" ] && [ -z "$missing" ]; then ok "config: architecture.md names all $(echo $fields | wc -w) fields of attnres_config"
 else fail "config: architecture.md's config list lacks:$missing (fields read: $(echo $fields | wc -w))"; fi
 
+# format.md's metadata table names every field too (the loader reads each)
+missing=""
+awk -F'|' '/^\| `/ { print $2 }' docs/format.md > "$tmp/format_keys"   # the first column: the keys
+for f in $fields; do grep -q "\`$f\`" "$tmp/format_keys" || missing="$missing $f"; done
+if [ -n "$fields" ] && [ -z "$missing" ]; then ok "config: format.md's metadata table names all $(echo $fields | wc -w) fields"
+else fail "config: format.md's metadata table lacks:$missing"; fi
+
+# ---- API: the README's table and the header's public functions --------------------
+# every ATTNRESDEF function is in "The API at a glance" (a/b shorthand: attnres_sampler_init/free)
+sed -n '/^## The API at a glance/,/^## Installing/p' README.md | grep -oE 'attnres_[a-z0-9_]+(/[a-z0-9_]+)*' |
+  awk -F/ '{ print $1; base = $1; sub(/_[a-z0-9]+$/, "_", base); for (i = 2; i <= NF; i++) print base $i }' |
+  sort -u > "$tmp/api"
+grep -oE '^ATTNRESDEF [^(]*[^a-z0-9_]attnres_[a-z0-9_]+\(' attnres.h | grep -oE 'attnres_[a-z0-9_]+\($' | tr -d '(' |
+  sort -u > "$tmp/public"
+missing=$(comm -23 "$tmp/public" "$tmp/api" | tr '\n' ' ')
+if [ -s "$tmp/public" ] && [ -z "$missing" ]; then ok "API: the README's table names all $(wc -l < "$tmp/public") public functions of attnres.h"
+else fail "API: public functions of attnres.h missing from the README's table: $missing"; fi
+# and every attnres_ name the docs use exists in the tree
+missing=""
+for n in $(grep -hoE '\battnres_[a-z0-9_]+' $DOCS | sort -u); do
+  grep -rqw -- "$n" attnres.h attnres_kernels.c attnres_kernels.cu tools web tests mk Makefile 2>/dev/null || missing="$missing $n"
+done
+if [ -z "$missing" ]; then ok "API: every attnres_ name in README.md and docs/ exists in the code"
+else fail "API: names in the docs that the code does not have:$missing"; fi
+
 # ---- make TARGET: real targets -------------------------------------------------
 mk -pRrq __no_goal__ 2>/dev/null | sed -n 's/^\([A-Za-z0-9_.\/-][A-Za-z0-9_.\/-]*\):.*/\1/p' | sort -u > "$tmp/targets"
 # the first non-option, non-VAR=value word after each `make` in code
 cut -f3 "$tmp/code" | awk '{ for (i = 1; i < NF; i++) if ($i == "make") {
     for (j = i + 1; j <= NF && ($j ~ /^-/ || $j ~ /=/); j++) ;
-    if (j <= NF && $j ~ /^[a-z][a-z0-9_.\/-]*$/) print $j } }' | sort -u > "$tmp/named"
+    if (j <= NF && $j ~ /^[a-z][a-z0-9_.\/-]*$/) print $j } }' |
+  sed "s|^build/default/|$build/|" | sort -u > "$tmp/named"
 mk -s help 2>/dev/null | sed -n 's/^make \([a-z][a-z0-9_-]*\).*/\1/p' | sort -u > "$tmp/help_named"
 missing=$(cat "$tmp/named" "$tmp/help_named" | sort -u | comm -23 - "$tmp/targets" | tr '\n' ' ')
 if [ "$(wc -l < "$tmp/targets")" -gt 20 ] && [ -s "$tmp/named" ] && [ -z "$missing" ]; then
@@ -294,6 +323,8 @@ else
           echo "note: not run: '$cmd' (it names a checkpoint you bring; test_importers runs the importer)"; continue;;
         apt-get*|"make golden"*) echo "note: not run: '$cmd' (root and PyTorch; .ci/run does it)"; continue;;
         [A-Z_]*=*) case $cmd in *" "*) ;; *) eval "$cmd"; continue;; esac;;
+        *attnres-run*|"make demo"*) [ -f "build/default/attnres-run.skip" ] &&
+          { echo "skip '$cmd': attnres-run was not built: $(cat build/default/attnres-run.skip)"; continue; };;
         *pkg-config*) command -v pkg-config > /dev/null ||
           { echo "skip '$cmd': pkg-config is not installed (apt-get install pkgconf)"; continue; };;
       esac
@@ -303,10 +334,12 @@ else
       else echo "FAIL README command (exit $st): $cmd: $(tail -n 3 "$tmp/cmd$i.log" | tr '\n' ' ')"; fi
     done < "$tmp/commands"
     # what the commands claim to make: the README program's text, the heatmap
-    if [ -x a.out ] && ./a.out 2>&1 | grep -q '^The little robot.'; then
+    if ! command -v pkg-config > /dev/null; then echo "skip README's C program: pkg-config is not installed"
+    elif [ -x a.out ] && ./a.out 2>&1 | grep -q '^The little robot.'; then
       echo "ok   README's C program (built by its Installing block) continues 'The little robot'"
-    elif command -v pkg-config > /dev/null; then echo "FAIL README's C program: not built, or it printed: $(./a.out 2>&1 | head -c 200)"; fi
-    if [ -s depth.png ] && [ -s build/depth_heatmap.png ]; then echo "ok   README commands: depth.png and build/depth_heatmap.png written"
+    else echo "FAIL README's C program: not built, or it printed: $(./a.out 2>&1 | head -c 200)"; fi
+    if [ -f build/default/attnres-run.skip ]; then echo "skip README commands' pictures: attnres-run was not built"
+    elif [ -s depth.png ] && [ -s build/depth_heatmap.png ]; then echo "ok   README commands: depth.png and build/depth_heatmap.png written"
     else echo "FAIL README commands: depth.png or build/depth_heatmap.png missing"; fi
   ) > "$tmp/commands.log" 2>&1
   cat "$tmp/commands.log"
