@@ -41,7 +41,7 @@ passed=0; failed=0; skipped=0
 ok()   { echo "ok   $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
 skip() { echo "skip $*"; skipped=$((skipped + 1)); }
-DOCS="README.md $(ls docs/*.md)"
+DOCS="README.md $(ls docs/*.md docs/*/*.md)"
 # a make of its own (not the outer one's jobserver), never installing packages
 mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory BUILD="$build" STB_INSTALL=no "$@"; }
 
@@ -263,7 +263,7 @@ else fail "paths: broken links ($n checked):$bad"; fi
 # paths in code: a top-level file or a path under a directory of the tree;
 # ./build/default/X only for what plain make builds (programs, lessons), in BUILD_DIR
 bad=""; n=0
-cut -f3 "$tmp/code" | tr ' \t(),;"=' '\n\n\n\n\n\n\n\n' | sed "s/^'//; s/'\$//; s/'s\$//; s/^\.\///; s/[.:]\$//" |
+cut -f3 "$tmp/code" | sed "s/{[^}]*}/*/g" | tr ' \t(),;"=' '\n\n\n\n\n\n\n\n' | sed "s/^'//; s/'\$//; s/'s\$//; s/^\.\///; s/[.:]\$//" |
   grep -E '^(attnres\.h|attnres_kernels\.cu?|Makefile|LICENSE|CHANGELOG\.md|README\.md|\.ci/run|(lessons|tests|tools|golden|docs|mk|models|web)/.*|build/default/(attnres-run|numdiff|test_[a-z_]*|lessons/.*))$' |
   sort -u > "$tmp/paths"
 while IFS= read -r p; do
