@@ -34,7 +34,7 @@
 # Run from the repository root; BUILD_DIR defaults to the directory this script
 # sits in (the Makefile copies it there as test_docs). Prints ok/FAIL/skip
 # lines and "# summary test_docs: P passed, F failed, S skipped".
-build=${1:-$(dirname "$0")}
+build=${1:-$(dirname "$0")}; build=${build#./}   # run.sh runs ./BUILD/test_x
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/attnres-docs.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 passed=0; failed=0; skipped=0

@@ -17,7 +17,7 @@
 # BUILD_DIR defaults to the directory this script sits in (mk/install.mk
 # copies it there as test_make).
 # Prints ok/FAIL/skip lines and "# summary test_make: P passed, F failed, S skipped".
-build=${1:-$(dirname "$0")}
+build=${1:-$(dirname "$0")}; build=${build#./}   # run.sh runs ./BUILD/test_x
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/attnres-make.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 passed=0; failed=0; skipped=0
