@@ -33,15 +33,18 @@ mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory BUIL
 # ---- plain `make` in a fresh copy builds the programs and says what it built ---------
 # Once, with the default build (plain make builds build/default whatever the
 # outer build is). The copy is the tree without build/, .git and node_modules,
-# as a fresh clone has it; MAKEFLAGS=-j2 only runs it on two cores, and
-# STB_INSTALL=no keeps it from installing packages (it then expects the skip
-# the outer build got).
+# as a fresh clone has it. The environment changes how, not what: MAKEFLAGS=-j2
+# runs it on two cores; CFLAGS=-O0 compiles the 33 programs in a quarter of the
+# CPU time of -O3 (14 s against 58 s measured), and which goal runs and what it
+# builds do not depend on it (the -O3 programs are what the rest of make test
+# runs); STB_INSTALL=no keeps it from installing packages (it then expects the
+# skip the outer build got).
 if [ "$build" != build/default ]; then
   echo "note: plain make in a fresh copy is checked with the default build only"
 else
   fresh=$tmp/fresh
   mkdir -p "$fresh" && tar --exclude=./build --exclude=./.git --exclude=./web/node_modules -cf - . | tar -xf - -C "$fresh"
-  ( cd "$fresh" && env -u MFLAGS -u MAKELEVEL MAKEFLAGS=-j2 STB_INSTALL=no make ) > "$tmp/plain.log" 2>&1; st=$?
+  ( cd "$fresh" && env -u MFLAGS -u MAKELEVEL MAKEFLAGS=-j2 CFLAGS=-O0 STB_INSTALL=no make ) > "$tmp/plain.log" 2>&1; st=$?
   want="numdiff"
   for f in lessons/*.c; do want="$want lessons/$(basename "$f" .c)"; done
   for f in "$build"/test_*; do case $f in *.log|*.skip) ;; *) want="$want ${f##*/}";; esac; done
