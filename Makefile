@@ -122,7 +122,7 @@ ALL_SUMMARY = echo "built into $(BUILD)/:"; \
 	else echo "  attnres-run     not built: $$(cat $(BUILD)/attnres-run.skip 2>/dev/null)"; fi; \
 	echo "  $(words $(LESSON_NAMES)) lessons      ./$(BUILD)/lessons/NN_name (docs/course.md)"; \
 	echo "  numdiff         ./$(BUILD)/numdiff --help"; \
-	echo "  $(words $(TESTS)) tests        make test runs them; make demo generates text"
+	echo "  $(words $(TESTS)) test programs  make test runs them; make demo generates text"
 
 test: check-warnings all lessons
 	@sh tests/run.sh $(BUILD) $(TESTS) check_lessons check_determinism
