@@ -68,12 +68,19 @@ $(FLAGS_STAMP): FORCE | $(BUILD)
 	  printf '%s\n' "$$flags" > $@; fi
 
 TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static test_import test_q8 \
-           test_grad test_sizes test_sizes_m32 test_regress_m32
+           test_grad test_sizes test_sizes_m32 test_regress_m32 test_docs
 SOURCES := $(wildcard tests/*.c)
 STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
 
+# Plain `make` is `make all`: the first rule above (the flags stamp) would
+# otherwise be the default goal, and a fresh clone would build nothing else.
+.DEFAULT_GOAL := all
 .PHONY: all test check-warnings golden clean help
-all: $(addprefix $(BUILD)/,$(TESTS))
+# all: every test program, attnres-run (when the stb headers can be had), the
+# lessons and numdiff (mk/*.mk add their programs as prerequisites); then,
+# when `all` was asked for by name or by plain `make`, what it built and where.
+all: $(addprefix $(BUILD)/,$(TESTS)) lessons
+	@$(if $(filter all,$(or $(MAKECMDGOALS),all)),$(ALL_SUMMARY))
 
 $(BUILD):
 	@mkdir -p $@
@@ -91,6 +98,12 @@ $(BUILD)/static_%.o: tests/static_%.c attnres.h tests/check.h $(FLAGS_STAMP) | $
 $(BUILD)/test_static: $(BUILD)/static_a.o $(BUILD)/static_b.o $(KERNELS) $(FLAGS_STAMP)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
+# tests/test_docs.sh: what README.md and docs/ state, checked against the tree
+# (after test_errors, whose log it reads); it sits in $(BUILD) for tests/run.sh
+$(BUILD)/test_docs: tests/test_docs.sh | $(BUILD)
+	cp tests/test_docs.sh $@
+	chmod +x $@
+
 # every C file, warning-free under gcc and clang; the header also as C++
 check-warnings:
 	@for cc in gcc clang; do \
@@ -102,6 +115,14 @@ check-warnings:
 	@if command -v g++ >/dev/null; then \
 	  g++ -x c++ -Wall -Wextra -pedantic -Werror -fsyntax-only -DATTNRES_IMPLEMENTATION attnres.h && \
 	  echo "warnings: none from g++ compiling attnres.h as C++"; fi
+
+# The summary of `make all` (recipe-time: TESTS and LESSON_NAMES are complete).
+ALL_SUMMARY = echo "built into $(BUILD)/:"; \
+	if [ -x $(BUILD)/attnres-run ]; then echo "  attnres-run     ./$(BUILD)/attnres-run --help"; \
+	else echo "  attnres-run     not built: $$(cat $(BUILD)/attnres-run.skip 2>/dev/null)"; fi; \
+	echo "  $(words $(LESSON_NAMES)) lessons      ./$(BUILD)/lessons/NN_name (docs/course.md)"; \
+	echo "  numdiff         ./$(BUILD)/numdiff --help"; \
+	echo "  $(words $(TESTS)) test programs  make test runs them; make demo generates text"
 
 test: check-warnings all lessons
 	@sh tests/run.sh $(BUILD) $(TESTS) check_lessons check_determinism
@@ -121,7 +142,7 @@ help:
 	@echo "make lessons       build the course (lessons/*.c) and numdiff into $(BUILD)"
 	@echo "make check-lessons run every lesson and diff its output with golden/lessons/"
 	@echo "Building and installing:"
-	@echo "make all           build the tests and attnres-run into $(BUILD) (also plain 'make')"
+	@echo "make all           plain 'make': the tests, attnres-run, the lessons and numdiff into $(BUILD)"
 	@echo "make check-warnings  every C file under gcc and clang -std=c99 -Wall -Wextra -pedantic -Werror"
 	@echo "make install       header, kernel source, attnres.pc, LICENSE, attnres-run under PREFIX"
 	@echo "                   (PREFIX=$(PREFIX); DESTDIR=DIR stages the copy for packaging)"

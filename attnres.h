@@ -1,4 +1,4 @@
-/* attnres.h - v0.5.0 - Attention Residuals inside a tiny LLaMA-style decoder.
+/* attnres.h - v0.6.0 - Attention Residuals inside a tiny LLaMA-style decoder.
    A single-header numerical laboratory: every stage is a plain scalar loop
    you can step through, and every stage is diffed against PyTorch.
 
