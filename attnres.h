@@ -496,8 +496,9 @@ typedef struct {
     float *dk, *dv;     /* [T, kv_dim]                                        */
     float *datt_out;    /* [T, n_heads*head_dim]                              */
     float *dpre;        /* [n_heads*head_dim]  QK-norm's input gradient       */
-    float *xn, *dxn;    /* [dim]                                              */
-    float *hb, *hb2;    /* [hidden_dim]                                       */
+    float *xn;          /* [T, dim]  RMSNorm(h) of every position (forward)   */
+    float *dxn;         /* [dim]                                              */
+    float *hb, *hb2;    /* [T, hidden_dim]  SwiGLU gate and up (forward)      */
     float *dlogits;     /* [vocab_size]                                       */
     attnres_config config;
     float *memory;      /* the single allocation                              */
@@ -535,6 +536,9 @@ ATTNRESDEF int    attnres_train_backward(const attnres_model *m, attnres_train_s
 ATTNRESDEF float attnres_dot(const float *a, const float *b, int n);
 ATTNRESDEF void  attnres_axpy(float *y, float a, const float *x, int n);        /* y += a x */
 ATTNRESDEF void  attnres_matvec(float *out, const float *w, const float *x, int rows, int cols);
+/* out [T, rows] = x [T, cols] W^T, w [rows, cols]: attnres_matvec of each of T inputs
+   (a sequence's positions, one row of x each) against the same W */
+ATTNRESDEF void  attnres_matmul(float *out, const float *x, const float *w, int T, int rows, int cols);
 /* dx [cols] += W^T dout,  dw [rows, cols] += dout x^T;  dout [rows]; either d* may be NULL */
 ATTNRESDEF void  attnres_matvec_backward(float *dx, float *dw, const float *dout, const float *w,
                                          const float *x, int rows, int cols);
@@ -656,6 +660,7 @@ ATTNRESDEF void  attnres_phase2(float *h, float *alpha, const float *o, float ma
 #define ATTNRES_KERNELDEF extern
 #endif
 ATTNRES_KERNELDEF void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols);
+ATTNRES_KERNELDEF void attnres_kernel_matmul(float *out, const float *x, const float *w, int T, int rows, int cols);
 ATTNRES_KERNELDEF void attnres_kernel_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,
                                                 int rows, int cols, int group_size);
 ATTNRES_KERNELDEF void attnres_kernel_matvec_w8a8(float *out, const int8_t *q, const float *scale,
@@ -763,12 +768,14 @@ ATTNRESDEF void attnres_block_add_backward(float *df, const float *dblocks, int 
    measures it). */
 #ifdef ATTNRES_KERNELS
 #define ATTNRES__MATVEC      attnres_kernel_matvec
+#define ATTNRES__MATMUL      attnres_kernel_matmul
 #define ATTNRES__MATVEC_Q8   attnres_kernel_matvec_q8
 #define ATTNRES__MATVEC_W8A8 attnres_kernel_matvec_w8a8
 #define ATTNRES__QUANTIZE_X  attnres_kernel_quantize_q8
 #define ATTNRES__ATTEND      attnres_kernel_attend
 #else
 #define ATTNRES__MATVEC      attnres_matvec
+#define ATTNRES__MATMUL      attnres_matmul
 #define ATTNRES__MATVEC_Q8   attnres_matvec_q8
 #define ATTNRES__MATVEC_W8A8 attnres_matvec_w8a8
 #define ATTNRES__QUANTIZE_X  attnres_quantize_q8
@@ -802,6 +809,19 @@ ATTNRESDEF void attnres_axpy(float *y, float a, const float *x, int n) {
 ATTNRESDEF void attnres_matvec(float *out, const float *w, const float *x, int rows, int cols) {
     int r;
     for (r = 0; r < rows; r++) out[r] = attnres_dot(w + (size_t)r * (size_t)cols, x, cols);
+}
+
+/* out[T, rows] = x[T, cols] W^T for w[rows, cols]: the matvec of T inputs
+   against the same weights, row t of out = W (row t of x). Every output is
+   the dot product attnres_matvec computes, in the same order, so a
+   sequence run through matmul gives what T matvecs give, bit for bit. It
+   is its own function because a fast version (the kernel file's) can read
+   each weight once for many positions instead of once per position: a
+   token's matvec is bound by reading W from memory, a matmul of 64
+   positions by arithmetic. */
+ATTNRESDEF void attnres_matmul(float *out, const float *x, const float *w, int T, int rows, int cols) {
+    int t;
+    for (t = 0; t < T; t++) attnres_matvec(out + (size_t)t * (size_t)rows, w, x + (size_t)t * (size_t)cols, rows, cols);
 }
 
 /* Backward of out = W x. Each weight w[r][c] met x[c] once, on its way to
@@ -1556,47 +1576,90 @@ ATTNRES__PRIVATE void attnres__forward_two_phase(const attnres_model *m, attnres
    the backward reads (the struct lists it). The backward is the forward
    read in reverse, built from the building blocks' backwards. */
 
-/* f_l(h) at every position: attnres__sublayer for the whole sequence.
-     in: ts->h [T, L, dim] column l      out: ts->f [T, dim]
-   and for attention, saved: q (and q, k before QK-norm), k, v, att, att_out. */
-ATTNRES__PRIVATE void attnres__train_sublayer(const attnres_model *m, attnres_train_state *ts, int l) {
+/* Where one sublayer over T positions keeps its activations: the saved
+   buffers of the sequence forward, or a prefill chunk's scratch. The
+   positions are pos0 .. pos0+T-1; k and v hold this layer's keys and
+   values from position 0 on, so position pos0+t writes row pos0+t and
+   attends over rows 0 .. pos0+t (the KV-cache, or the sequence's own). */
+typedef struct {
+    float *xn;              /* [T, dim]    RMSNorm(h) of every position          */
+    float *q;               /* [T, q_dim]  q after (QK-norm and) RoPE            */
+    float *q_pre, *k_pre;   /* [T, q_dim], [T, kv_dim] before QK-norm, or NULL    */
+    float *k, *v;           /* [pos0+T, kv_dim]  k after RoPE, v                 */
+    float *att;             /* position t's weights at att + t*att_step:
+                               [n_heads, att_len]; att_step 0: one, reused      */
+    size_t att_step;
+    int    att_len;
+    float *att_out;         /* [T, q_dim]  the heads' outputs, before wo         */
+    float *hb, *hb2;        /* [T, hidden_dim]  SwiGLU gate and up               */
+} attnres__seq;
+
+/* f_l(h) at T positions at once: attnres__sublayer for a whole sequence.
+   The same steps in the same order per position, but each weight matrix
+   meets all T normed inputs in one matmul instead of T matvecs.
+     in: h of position t at h + t*h_step [dim]     out: f [T, dim] */
+ATTNRES__PRIVATE void attnres__sublayer_seq(const attnres_model *m, const attnres__seq *b, int l, int T,
+                                            int pos0, const float *h, size_t h_step, float *f) {
     const attnres_config *c = &m->config;
     const attnres_weights *w = &m->weights;
-    int T = ts->T, d = c->dim, hid = c->hidden_dim, L = attnres_n_sublayers(c), layer = l / 2, t;
+    int d = c->dim, hid = c->hidden_dim, layer = l / 2, t;
     int hd = attnres_head_dim(c), kvd = attnres_kv_dim(c), qd = c->n_heads * hd;
+    float *k = b->k + (size_t)pos0 * kvd, *v = b->v + (size_t)pos0 * kvd;   /* [T, kv_dim] new rows */
+    const float *gain = (l % 2 == 1 ? w->ffn_norm : w->attention_norm) + (size_t)layer * d;
+    for (t = 0; t < T; t++)                                   /* xn = RMSNorm(h), pre-norm */
+        attnres_rmsnorm(b->xn + (size_t)t * d, h + (size_t)t * h_step, gain, d, c->norm_eps);
+    if (l % 2 == 1) {
+        /* MLP: f = w2 (silu(w1 xn) * (w3 xn)) */
+        ATTNRES__MATMUL(b->hb, b->xn, w->w1 + (size_t)layer * hid * d, T, hid, d);    /* gate */
+        ATTNRES__MATMUL(b->hb2, b->xn, w->w3 + (size_t)layer * hid * d, T, hid, d);   /* up   */
+        for (t = 0; t < T; t++) attnres__swiglu_gate(b->hb + (size_t)t * hid, b->hb2 + (size_t)t * hid, hid);
+        ATTNRES__MATMUL(f, b->hb, w->w2 + (size_t)layer * d * hid, T, d, hid);       /* down */
+        return;
+    }
+    /* attention, step 2: q, k, v of every position (k, v into their rows) */
+    ATTNRES__MATMUL(b->q, b->xn, w->wq + (size_t)layer * qd * d, T, qd, d);
+    ATTNRES__MATMUL(k, b->xn, w->wk + (size_t)layer * kvd * d, T, kvd, d);
+    ATTNRES__MATMUL(v, b->xn, w->wv + (size_t)layer * kvd * d, T, kvd, d);
+    for (t = 0; t < T; t++) {
+        float *qt = b->q + (size_t)t * qd, *kt = k + (size_t)t * kvd;
+        if (c->qk_norm) {                                     /* (QK-norm) */
+            if (b->q_pre) memcpy(b->q_pre + (size_t)t * qd, qt, (size_t)qd * sizeof(float));
+            if (b->k_pre) memcpy(b->k_pre + (size_t)t * kvd, kt, (size_t)kvd * sizeof(float));
+            attnres__qk_norm(qt, kt, w, c, layer);
+        }
+        attnres_rope(qt, qd, hd, pos0 + t, c->rope_theta);   /* step 3: RoPE at its position */
+        attnres_rope(kt, kvd, hd, pos0 + t, c->rope_theta);
+    }
+    /* step 4: position pos0+t attends over 0..pos0+t (every k it needs is there now) */
+    for (t = 0; t < T; t++)
+        ATTNRES__ATTEND(b->att_out + (size_t)t * qd, b->att + (size_t)t * b->att_step, b->q + (size_t)t * qd,
+                        b->k, b->v, pos0 + t + 1, c->n_heads, c->n_kv_heads, hd, b->att_len);
+    /* step 5: f = wo (the heads' outputs) */
+    ATTNRES__MATMUL(f, b->att_out, w->wo + (size_t)layer * d * qd, T, d, qd);
+}
+
+/* f_l(h) at every position of the sequence forward, keeping what the
+   backward reads: in ts->h [T, L, dim] column l, out ts->f [T, dim]; for
+   attention, saved: q (and q, k before QK-norm), k, v, att, att_out. */
+ATTNRES__PRIVATE void attnres__train_sublayer(const attnres_model *m, attnres_train_state *ts, int l) {
+    const attnres_config *c = &m->config;
+    int T = ts->T, L = attnres_n_sublayers(c), layer = l / 2;
+    int kvd = attnres_kv_dim(c), qd = c->n_heads * attnres_head_dim(c);
     size_t lq = (size_t)layer * T * qd, lkv = (size_t)layer * T * kvd;   /* this layer's [T, .] rows */
-    for (t = 0; t < T; t++) {
-        const float *h = ts->h + ((size_t)t * L + l) * d;                /* [dim] */
-        float *q = ts->q + lq + (size_t)t * qd, *k = ts->k + lkv + (size_t)t * kvd, *v = ts->v + lkv + (size_t)t * kvd;
-        if (l % 2 == 1) {
-            /* MLP: f = w2 (silu(w1 xn) * (w3 xn)), xn = RMSNorm(h) */
-            attnres_rmsnorm(ts->xn, h, w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
-            attnres_swiglu_mlp(ts->f + (size_t)t * d, ts->xn, w->w1 + (size_t)layer * hid * d,
-                               w->w2 + (size_t)layer * d * hid, w->w3 + (size_t)layer * hid * d,
-                               ts->hb, ts->hb2, d, hid);
-            continue;
-        }
-        /* attention, steps 1-3 at every position: xn = RMSNorm(h); q, k, v; (QK-norm); RoPE */
-        attnres_rmsnorm(ts->xn, h, w->attention_norm + (size_t)layer * d, d, c->norm_eps);
-        ATTNRES__MATVEC(q, w->wq + (size_t)layer * qd * d, ts->xn, qd, d);
-        ATTNRES__MATVEC(k, w->wk + (size_t)layer * kvd * d, ts->xn, kvd, d);
-        ATTNRES__MATVEC(v, w->wv + (size_t)layer * kvd * d, ts->xn, kvd, d);
-        if (c->qk_norm) {
-            memcpy(ts->q_pre + lq + (size_t)t * qd, q, (size_t)qd * sizeof(float));
-            memcpy(ts->k_pre + lkv + (size_t)t * kvd, k, (size_t)kvd * sizeof(float));
-            attnres__qk_norm(q, k, w, c, layer);
-        }
-        attnres_rope(q, qd, hd, t, c->rope_theta);
-        attnres_rope(k, kvd, hd, t, c->rope_theta);
-    }
-    if (l % 2 == 1) return;
-    /* steps 4-5: position t attends over positions 0..t; f = wo (the heads) */
-    for (t = 0; t < T; t++) {
-        float *o = ts->att_out + lq + (size_t)t * qd;                    /* [qd] */
-        ATTNRES__ATTEND(o, ts->att + ((size_t)layer * T + t) * c->n_heads * T, ts->q + lq + (size_t)t * qd,
-                        ts->k + lkv, ts->v + lkv, t + 1, c->n_heads, c->n_kv_heads, hd, T);
-        ATTNRES__MATVEC(ts->f + (size_t)t * d, w->wo + (size_t)layer * d * qd, o, d, qd);
-    }
+    attnres__seq b;
+    b.xn = ts->xn;
+    b.q = ts->q + lq;
+    b.q_pre = c->qk_norm ? ts->q_pre + lq : NULL;
+    b.k_pre = c->qk_norm ? ts->k_pre + lkv : NULL;
+    b.k = ts->k + lkv;
+    b.v = ts->v + lkv;
+    b.att = ts->att + (size_t)layer * T * c->n_heads * T;                /* [T, n_heads, T] */
+    b.att_step = (size_t)c->n_heads * T;
+    b.att_len = T;
+    b.att_out = ts->att_out + lq;
+    b.hb = ts->hb;
+    b.hb2 = ts->hb2;
+    attnres__sublayer_seq(m, &b, l, T, 0, ts->h + (size_t)l * c->dim, (size_t)L * c->dim, ts->f);
 }
 
 ATTNRES__PRIVATE int attnres__check_train(const attnres_model *m, const attnres_train_state *ts,
@@ -1651,11 +1714,11 @@ ATTNRESDEF int attnres_train_forward(const attnres_model *m, attnres_train_state
                                 ts->blocks + (size_t)t * rows * d, rows, w->pseudo_query + (size_t)L * d,
                                 w->key_norm + (size_t)L * d, d, c->norm_eps);
 
-    /* 4. final RMSNorm, logits, and the mean cross-entropy */
+    /* 4. final RMSNorm, logits [T, vocab_size], and the mean cross-entropy */
+    for (t = 0; t < T; t++) attnres_rmsnorm(ts->xn + (size_t)t * d, ts->out_h + (size_t)t * d, w->norm, d, c->norm_eps);
+    ATTNRES__MATMUL(ts->logits, ts->xn, w->output, T, V, d);
     for (t = 0; t < T; t++) {
         float *logits = ts->logits + (size_t)t * V;
-        attnres_rmsnorm(ts->xn, ts->out_h + (size_t)t * d, w->norm, d, c->norm_eps);
-        ATTNRES__MATVEC(logits, w->output, ts->xn, V, d);
         for (i = 0; i < V; i++)
             if (!isfinite(logits[i])) {
                 ts->T = 0;
@@ -2422,10 +2485,10 @@ ATTNRES__PRIVATE double attnres__carve_train(attnres_train_state *ts, float *bas
     ATTNRES__TAKE(ts->dv, T * kvd);
     ATTNRES__TAKE(ts->datt_out, T * qd);
     ATTNRES__TAKE(ts->dpre, big);
-    ATTNRES__TAKE(ts->xn, d);
+    ATTNRES__TAKE(ts->xn, T * d);
     ATTNRES__TAKE(ts->dxn, d);
-    ATTNRES__TAKE(ts->hb, hid);
-    ATTNRES__TAKE(ts->hb2, hid);
+    ATTNRES__TAKE(ts->hb, T * hid);
+    ATTNRES__TAKE(ts->hb2, T * hid);
     ATTNRES__TAKE(ts->dlogits, V);
 #undef ATTNRES__TAKE
     ts->tokens = (int *)int_floats;
