@@ -92,6 +92,9 @@
                                SIZE_MAX); a model or state that needs more is
                                refused. Tests define it as 0xFFFFFFFF to take,
                                on 64 bits, the refusals of a 32-bit build
+     ATTNRES_PREFILL_CHUNK     prompt positions attnres_prefill runs through
+                               each sublayer at once (default 64); the state
+                               holds their activations
      Bad files and bad user input never assert: they return an error code
      and fill an attnres_error with a message you can print.
 
@@ -373,6 +376,18 @@ typedef struct {
     float *phase1_logits;  /* [S, N+1]       s_ij of the current block      */
     float *phase1_folded;  /* [S, dim]       pseudo_query * key_norm of its
                                              queries, made from the weights */
+    /* attnres_prefill: a chunk of up to C = ATTNRES_PREFILL_CHUNK prompt
+       positions through each sublayer at once (fp32 models) */
+    float *chunk_h;        /* [C, dim]        h of each position (standard:
+                                              its residual stream)          */
+    float *chunk_xn;       /* [C, dim]        RMSNorm(h)                    */
+    float *chunk_q;        /* [C, n_heads*head_dim]                         */
+    float *chunk_att_out;  /* [C, n_heads*head_dim]  heads, before wo       */
+    float *chunk_f;        /* [C, dim]        sublayer outputs              */
+    float *chunk_hb;       /* [C, hidden_dim] SwiGLU gate                   */
+    float *chunk_hb2;      /* [C, hidden_dim] SwiGLU up                     */
+    float *chunk_blocks;   /* [C, N+1, dim]   AttnRes: each position's
+                                              blocks and partial sum        */
     /* bookkeeping */
     attnres_config config;
     float *memory;         /* the single float allocation                   */
@@ -387,7 +402,9 @@ typedef struct {
 ATTNRESDEF int  attnres_state_init_ctx(attnres_state *s, const attnres_config *c, int n_ctx,
                                        attnres_error *err);
 ATTNRESDEF int  attnres_state_init(attnres_state *s, const attnres_config *c, attnres_error *err);
-/* The bytes attnres_state_init_ctx would allocate, asked before allocating:
+/* The bytes attnres_state_init_ctx would allocate, asked before allocating
+   (the activations of one token, of a prefill chunk of ATTNRES_PREFILL_CHUNK
+   positions, and the KV-cache of n_ctx):
    0 if the config is invalid, n_ctx is outside [1, seq_len], or the state
    is more than one allocation can hold (ATTNRES_SIZE_MAX; 4 GiB where
    size_t has 32 bits, as in WebAssembly), which init refuses the same way. */
@@ -406,9 +423,17 @@ ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
                                   int token, int pos, attnres_error *err);
 
 /* Runs a whole prompt: tokens[0..n_tokens) at positions cache_len,
-   cache_len+1, ... (one attnres_forward each, on the path s->path) and
-   returns the logits after the last one. The prompt is checked first: if it
-   does not fit in the context, or a token is out of range, nothing runs. */
+   cache_len+1, ... and returns the logits after the last one (the logits
+   of the earlier positions are not computed). An fp32 model on the direct
+   path (or with standard residuals) runs up to ATTNRES_PREFILL_CHUNK
+   positions through each sublayer at once, its weights multiplying all of
+   them in one matrix-matrix product; its logits equal token-by-token
+   attnres_forward (bit for bit in the scalar build, within 1e-5 relative
+   with the kernel file). A quantized model, or the two-phase path, runs
+   one attnres_forward per token. The prompt is checked first: if it does
+   not fit in the context, or a token is out of range, nothing runs. A
+   position whose hidden state overflows float is an error, as in
+   attnres_forward. Never allocates. */
 ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
                                   const int *tokens, int n_tokens, attnres_error *err);
 
@@ -747,6 +772,17 @@ ATTNRESDEF void attnres_block_add_backward(float *df, const float *dblocks, int 
    allocated at its size modulo 2^32. */
 #ifndef ATTNRES_SIZE_MAX
 #define ATTNRES_SIZE_MAX SIZE_MAX
+#endif
+
+/* attnres_prefill runs a prompt through each sublayer this many positions
+   at a time: one read of the weights serves them all, and the state holds
+   their activations (at dim 768, hidden 2048: 32 KB per position and 3 KB
+   more per AttnRes block, so 64 positions cost 2-4 MB; the KV-cache of a
+   1024-token context of 12 layers is 75 MB). A constant of the build, not
+   of n_ctx, so a state's size stays the KV-cache's size plus a constant.
+   Tests set it small to cross chunk boundaries inside short prompts. */
+#ifndef ATTNRES_PREFILL_CHUNK
+#define ATTNRES_PREFILL_CHUNK 64
 #endif
 
 /* Private helpers are static in every build; public ones follow ATTNRESDEF. */
@@ -1423,10 +1459,13 @@ ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
     return s->logits;
 }
 
+ATTNRES__PRIVATE int attnres__prefill_chunk(const attnres_model *m, attnres_state *s, const int *tokens,
+                                            int T, int pos0, int last, attnres_error *err);
+
 ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
                                   const int *tokens, int n_tokens, attnres_error *err) {
     float *logits = NULL;
-    int t, start = s->cache_len;
+    int t, start = s->cache_len, batched;
     if (!m->memory || !s->memory) {
         attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: model or state not initialised");
         return NULL;
@@ -1446,9 +1485,23 @@ ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
                           t, tokens[t], m->config.vocab_size);
             return NULL;
         }
-    for (t = 0; t < n_tokens; t++)
-        if (!(logits = attnres_forward(m, s, tokens[t], start + t, err))) return NULL;
-    return logits;
+    /* the batched path: fp32 weights, and the depth softmax of the direct
+       path (the two-phase path's own order of operations is kept by
+       running it token by token) */
+    batched = m->q8.group_size == 0 &&
+              (m->config.residual == ATTNRES_RESIDUAL_STANDARD || s->path == ATTNRES_PATH_DIRECT);
+    if (!batched) {
+        for (t = 0; t < n_tokens; t++)
+            if (!(logits = attnres_forward(m, s, tokens[t], start + t, err))) return NULL;
+        return logits;
+    }
+    if (attnres__check_forward(m, s, tokens[0], start, err) != ATTNRES_OK) return NULL;   /* the state's model */
+    for (t = 0; t < n_tokens; t += ATTNRES_PREFILL_CHUNK) {
+        int T = n_tokens - t < ATTNRES_PREFILL_CHUNK ? n_tokens - t : ATTNRES_PREFILL_CHUNK;
+        if (attnres__prefill_chunk(m, s, tokens + t, T, start + t, t + T == n_tokens, err) != ATTNRES_OK)
+            return NULL;
+    }
+    return s->logits;
 }
 
 /* ======================================================================== */
@@ -1728,6 +1781,80 @@ ATTNRESDEF int attnres_train_forward(const attnres_model *m, attnres_train_state
         if (targets) sum += attnres_cross_entropy(logits, targets[t], V);
     }
     if (loss) *loss = (float)(sum / T);
+    return attnres__ok(err);
+}
+
+/* T prompt positions pos0 .. pos0+T-1 (T <= ATTNRES_PREFILL_CHUNK) through
+   the model at once: attnres_forward's steps, but each sublayer runs over
+   the T positions (attnres__sublayer_seq) with the state's chunk buffers,
+   and each position keeps its own block state, so the depth softmax is
+   still per position. Keys and values go to the KV-cache rows of their
+   positions. Every position's final hidden state is checked; only for the
+   last chunk of a prompt (last) are the logits of its last position made.
+   As attnres_forward leaves them, s->x, the inspection rows
+   (sublayer_input, alpha) and s->logits are those of the last position. */
+ATTNRES__PRIVATE int attnres__prefill_chunk(const attnres_model *m, attnres_state *s, const int *tokens,
+                                            int T, int pos0, int last, attnres_error *err) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights;
+    int d = c->dim, L = attnres_n_sublayers(c), S = c->block_size, rows = attnres_n_blocks(c) + 1;
+    int attnres = c->residual == ATTNRES_RESIDUAL_ATTNRES, kvd = attnres_kv_dim(c), t, l, i;
+    attnres__seq b;
+    memset(&b, 0, sizeof b);
+    b.xn = s->chunk_xn;           b.q = s->chunk_q;          b.att_out = s->chunk_att_out;
+    b.att = s->att;               b.att_step = 0;            b.att_len = s->n_ctx;   /* one row, reused */
+    b.hb = s->chunk_hb;           b.hb2 = s->chunk_hb2;
+    s->cache_len = pos0 + T;      /* every layer writes rows pos0 .. pos0+T-1 below */
+
+    /* 1. the embeddings: b0 of every position (AttnRes), or its stream h (standard) */
+    for (t = 0; t < T; t++)
+        memcpy(attnres ? s->chunk_blocks + (size_t)t * rows * d : s->chunk_h + (size_t)t * d,
+               w->tok_embeddings + (size_t)tokens[t] * d, (size_t)d * sizeof(float));
+
+    /* 2. the L sublayers, each over the T positions; l = L: the output's h */
+    for (l = 0; l <= L; l++) {
+        int n = attnres ? (l < L ? attnres_block_row(l, S) : rows) : 0, first = attnres && (l == L || l % S == 0);
+        size_t layer_cache = (size_t)(l / 2) * (size_t)s->n_ctx * (size_t)kvd;   /* [n_ctx, kv_dim] */
+        for (t = 0; attnres && t < T; t++) {   /* h = softmax over depth of [b0 .. b_{n-1} (, partial)] */
+            float *alpha = s->alpha + (size_t)l * rows;      /* [N+1], the last position's stays */
+            attnres_depth_attention(s->chunk_h + (size_t)t * d, alpha, s->chunk_blocks + (size_t)t * rows * d,
+                                    n + !first, w->pseudo_query + (size_t)l * d, w->key_norm + (size_t)l * d,
+                                    d, c->norm_eps);
+            for (i = n + !first; i < rows; i++) alpha[i] = 0.0f;
+            s->alpha_count[l] = n + !first;
+        }
+        if (l == L) break;
+        memcpy(s->sublayer_input + (size_t)l * d, s->chunk_h + (size_t)(T - 1) * d, (size_t)d * sizeof(float));
+        b.k = s->key_cache + layer_cache;
+        b.v = s->value_cache + layer_cache;
+        attnres__sublayer_seq(m, &b, l, T, pos0, s->chunk_h, (size_t)d, s->chunk_f);   /* f = f_l(h) */
+        for (t = 0; t < T; t++) {              /* where f goes */
+            float *f = s->chunk_f + (size_t)t * d;
+            float *partial = s->chunk_blocks + ((size_t)t * rows + n) * d;
+            if (!attnres) attnres_axpy(s->chunk_h + (size_t)t * d, 1.0f, f, d);   /* h = h + f */
+            else if (first) memcpy(partial, f, (size_t)d * sizeof(float));        /* partial = f */
+            else attnres_axpy(partial, 1.0f, f, d);                              /* partial += f */
+        }
+    }
+
+    /* 3. every position's final hidden state must be a number (attnres_forward
+          would report it in that position's logits) */
+    for (t = 0; t < T; t++)
+        for (i = 0; i < d; i++)
+            if (!isfinite(s->chunk_h[(size_t)t * d + i]))
+                return attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: the hidden state at pos %d is not finite: "
+                                     "the weights overflow float arithmetic", pos0 + t);
+    memcpy(s->x, s->chunk_h + (size_t)(T - 1) * d, (size_t)d * sizeof(float));
+    if (!last) return attnres__ok(err);
+
+    /* 4. the last position: final RMSNorm and the output projection */
+    attnres_rmsnorm(s->xb, s->x, w->norm, d, c->norm_eps);
+    ATTNRES__MATVEC(s->logits, w->output, s->xb, c->vocab_size, d);
+    for (i = 0; i < c->vocab_size; i++)
+        if (!isfinite(s->logits[i]))
+            return attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: logit %d is %s at pos %d: the weights "
+                                 "overflow float arithmetic", i, isnan(s->logits[i]) ? "NaN" : "Inf",
+                                 pos0 + T - 1);
     return attnres__ok(err);
 }
 
@@ -2350,6 +2477,7 @@ ATTNRES__PRIVATE uint64_t attnres__carve_state(attnres_state *s, float *base, co
     uint64_t rows = (uint64_t)attnres_n_blocks(c) + 1;   /* b0..b_N; standard: just b0 */
     uint64_t S = (uint64_t)c->block_size;                  /* 0 for standard         */
     uint64_t max_cols = d > qd ? (d > hd ? d : hd) : (qd > hd ? qd : hd);
+    uint64_t C = (uint64_t)ATTNRES_PREFILL_CHUNK;         /* prefill positions at once */
     uint64_t at = 0;
     float *xq_floats;
 #define ATTNRES__TAKE(ptr, count) \
@@ -2376,6 +2504,14 @@ ATTNRES__PRIVATE uint64_t attnres__carve_state(attnres_state *s, float *base, co
     ATTNRES__TAKE(s->phase1_sum, rows * S);
     ATTNRES__TAKE(s->phase1_logits, S * rows);
     ATTNRES__TAKE(s->phase1_folded, S * d);
+    ATTNRES__TAKE(s->chunk_h, C * d);
+    ATTNRES__TAKE(s->chunk_xn, C * d);
+    ATTNRES__TAKE(s->chunk_q, C * qd);
+    ATTNRES__TAKE(s->chunk_att_out, C * qd);
+    ATTNRES__TAKE(s->chunk_f, C * d);
+    ATTNRES__TAKE(s->chunk_hb, C * hd);
+    ATTNRES__TAKE(s->chunk_hb2, C * hd);
+    ATTNRES__TAKE(s->chunk_blocks, c->residual == ATTNRES_RESIDUAL_ATTNRES ? C * rows * d : 0);
 #undef ATTNRES__TAKE
     s->xq = (int8_t *)xq_floats;
     return at;
