@@ -207,7 +207,7 @@ static double one_matmul(int T, int rows, int cols, int offset, int wide, int *a
     if (!scale) { printf("FAIL out of memory\n"); exit(1); }
     if (wide) { fill_wide(w, nw); fill_wide(x, nx); }
     else { fill(w, nw, 1.0f); fill(x, nx, 1.0f); }
-    for (j = 0; j < (int)no; j++) got[j] = -7.0f;   /* sentinel: every output must be written */
+    for (j = 0; j < (int)no; j++) got[j] = want[j] = -7.0f;   /* sentinel: every output must be written */
     attnres_kernel_matmul(got, x, w, T, rows, cols);
     attnres_matmul(want, x, w, T, rows, cols);
     for (t = 0; t < T; t++)
