@@ -137,6 +137,8 @@ help:
 	@echo "                   NEON_CC, NEON_QEMU, NEON_SYSROOT, NEON_LDFLAGS, NEON_BUILD)"
 	@echo "make bench         tokens/s of the scalar, SIMD and SIMD+OpenMP builds"
 	@echo "                   (environment: BENCH_TOKENS, BENCH_REPS, BENCH_SHAPES, BENCH_BW_MB, BENCH_HUGEPAGES)"
+	@echo "make bench-prefill a 256-token prompt at the 110M shape: token by token vs batched"
+	@echo "                   (environment: BENCH_PREFILL, BENCH_REPS, BENCH_SHAPES)"
 	@echo "Reliability:"
 	@echo "make regress       replay tests/regress/ (inputs that once got through)"
 	@echo "make valgrind      the tests under valgrind: no invalid reads, no leaks"

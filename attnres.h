@@ -376,8 +376,10 @@ typedef struct {
     float *phase1_logits;  /* [S, N+1]       s_ij of the current block      */
     float *phase1_folded;  /* [S, dim]       pseudo_query * key_norm of its
                                              queries, made from the weights */
-    /* attnres_prefill: a chunk of up to C = ATTNRES_PREFILL_CHUNK prompt
-       positions through each sublayer at once (fp32 models) */
+    /* attnres_prefill: a chunk of C = chunk_len prompt positions through
+       each sublayer at once (fp32 models) */
+    int    chunk_len;      /* ATTNRES_PREFILL_CHUNK, or fewer for a model
+                              whose weights are small next to its activations */
     float *chunk_h;        /* [C, dim]        h of each position (standard:
                                               its residual stream)          */
     float *chunk_xn;       /* [C, dim]        RMSNorm(h)                    */
@@ -425,8 +427,8 @@ ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
 /* Runs a whole prompt: tokens[0..n_tokens) at positions cache_len,
    cache_len+1, ... and returns the logits after the last one (the logits
    of the earlier positions are not computed). An fp32 model on the direct
-   path (or with standard residuals) runs up to ATTNRES_PREFILL_CHUNK
-   positions through each sublayer at once, its weights multiplying all of
+   path (or with standard residuals) runs up to s->chunk_len
+   (ATTNRES_PREFILL_CHUNK) positions through each sublayer at once, its weights multiplying all of
    them in one matrix-matrix product; its logits equal token-by-token
    attnres_forward (bit for bit in the scalar build, within 1e-5 relative
    with the kernel file). A quantized model, or the two-phase path, runs
@@ -1496,8 +1498,8 @@ ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
         return logits;
     }
     if (attnres__check_forward(m, s, tokens[0], start, err) != ATTNRES_OK) return NULL;   /* the state's model */
-    for (t = 0; t < n_tokens; t += ATTNRES_PREFILL_CHUNK) {
-        int T = n_tokens - t < ATTNRES_PREFILL_CHUNK ? n_tokens - t : ATTNRES_PREFILL_CHUNK;
+    for (t = 0; t < n_tokens; t += s->chunk_len) {
+        int T = n_tokens - t < s->chunk_len ? n_tokens - t : s->chunk_len;
         if (attnres__prefill_chunk(m, s, tokens + t, T, start + t, t + T == n_tokens, err) != ATTNRES_OK)
             return NULL;
     }
@@ -1784,7 +1786,7 @@ ATTNRESDEF int attnres_train_forward(const attnres_model *m, attnres_train_state
     return attnres__ok(err);
 }
 
-/* T prompt positions pos0 .. pos0+T-1 (T <= ATTNRES_PREFILL_CHUNK) through
+/* T prompt positions pos0 .. pos0+T-1 (T <= s->chunk_len) through
    the model at once: attnres_forward's steps, but each sublayer runs over
    the T positions (attnres__sublayer_seq) with the state's chunk buffers,
    and each position keeps its own block state, so the depth softmax is
@@ -2467,6 +2469,20 @@ ATTNRESDEF void attnres_model_free(attnres_model *m) {
 /* Run state: all activation buffers and the KV-cache, allocated once        */
 /* ======================================================================== */
 
+/* Prompt positions one prefill chunk holds: ATTNRES_PREFILL_CHUNK, or
+   fewer where that many positions' activations would pass a quarter of
+   the weights (a model with tiny matrices and huge dims, as hostile files
+   are): the state stays in proportion to the model. Every real shape gets
+   the full chunk (110M: 110 M weights, 8 K floats a position). */
+ATTNRES__PRIVATE int attnres__prefill_chunk_len(const attnres_config *c) {
+    attnres_weights probe;
+    uint64_t d = (uint64_t)c->dim, qd = (uint64_t)c->n_heads * (uint64_t)attnres_head_dim(c);
+    uint64_t rows = c->residual == ATTNRES_RESIDUAL_ATTNRES ? (uint64_t)attnres_n_blocks(c) + 1 : 0;
+    uint64_t per = 3 * d + 2 * qd + 2 * (uint64_t)c->hidden_dim + rows * d;   /* the chunk_* rows */
+    uint64_t fit = attnres__carve_weights(&probe, NULL, c, 0) / 4 / per;
+    return fit >= (uint64_t)ATTNRES_PREFILL_CHUNK ? ATTNRES_PREFILL_CHUNK : fit < 1 ? 1 : (int)fit;
+}
+
 /* Same pattern as the weights: count with base == NULL (in 64 bits, the
    KV-cache alone reaching 2^49 floats), check, then carve. */
 ATTNRES__PRIVATE uint64_t attnres__carve_state(attnres_state *s, float *base, const attnres_config *c,
@@ -2477,7 +2493,7 @@ ATTNRES__PRIVATE uint64_t attnres__carve_state(attnres_state *s, float *base, co
     uint64_t rows = (uint64_t)attnres_n_blocks(c) + 1;   /* b0..b_N; standard: just b0 */
     uint64_t S = (uint64_t)c->block_size;                  /* 0 for standard         */
     uint64_t max_cols = d > qd ? (d > hd ? d : hd) : (qd > hd ? qd : hd);
-    uint64_t C = (uint64_t)ATTNRES_PREFILL_CHUNK;         /* prefill positions at once */
+    uint64_t C = (uint64_t)attnres__prefill_chunk_len(c);  /* prefill positions at once */
     uint64_t at = 0;
     float *xq_floats;
 #define ATTNRES__TAKE(ptr, count) \
@@ -2569,6 +2585,7 @@ ATTNRESDEF int attnres_state_init_ctx(attnres_state *s, const attnres_config *c,
     s->config = *c;
     s->cache_len = 0;
     s->path = ATTNRES_PATH_DIRECT;
+    s->chunk_len = attnres__prefill_chunk_len(c);
     return attnres__ok(err);
 }
 

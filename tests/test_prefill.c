@@ -88,8 +88,9 @@ static void check_model(const attnres_model *m, const char *name, int path) {
         int touched = 0;
         size_t i;
         ok_logits &= attnres_prefill(m, &s, tokens, T, &err) != NULL;
-        for (i = 0; i < (size_t)ATTNRES_PREFILL_CHUNK * (size_t)d; i++) touched |= s.chunk_xn[i] != 0.0f;
-        check(touched == (strcmp(how, "batched") == 0), "%-20s %-27s is the path that ran", name, how);
+        for (i = 0; i < (size_t)s.chunk_len * (size_t)d; i++) touched |= s.chunk_xn[i] != 0.0f;
+        check(touched == (strcmp(how, "batched") == 0) && s.chunk_len == ATTNRES_PREFILL_CHUNK,
+              "%-20s %-27s is the path that ran (chunks of %d)", name, how, s.chunk_len);
     }
     /* every prompt length: the last logits, and the cache rows it wrote */
     for (n = 1; n <= T; n++) {
