@@ -67,7 +67,7 @@ $(FLAGS_STAMP): FORCE | $(BUILD)
 	  [ -f $@ ] && echo "flags changed: $(BUILD) is rebuilt with $$flags"; \
 	  printf '%s\n' "$$flags" > $@; fi
 
-TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static test_import test_q8 \
+TESTS   := test_primitives test_model test_invariants test_two_phase test_prefill test_errors test_regress test_link test_static test_import test_q8 \
            test_grad test_sizes test_sizes_m32 test_regress_m32 test_docs
 SOURCES := $(wildcard tests/*.c)
 STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
@@ -158,6 +158,8 @@ help:
 	@echo "                   NEON_CC, NEON_QEMU, NEON_SYSROOT, NEON_LDFLAGS, NEON_BUILD)"
 	@echo "make bench         tokens/s of the scalar, SIMD and SIMD+OpenMP builds"
 	@echo "                   (environment: BENCH_TOKENS, BENCH_REPS, BENCH_SHAPES, BENCH_BW_MB, BENCH_HUGEPAGES)"
+	@echo "make bench-prefill a 256-token prompt at the 110M shape: token by token vs batched"
+	@echo "                   (environment: BENCH_PREFILL, BENCH_REPS, BENCH_SHAPES)"
 	@echo "Reliability:"
 	@echo "make regress       replay tests/regress/ (inputs that once got through)"
 	@echo "make valgrind      the tests under valgrind: no invalid reads, no leaks"

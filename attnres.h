@@ -92,6 +92,9 @@
                                SIZE_MAX); a model or state that needs more is
                                refused. Tests define it as 0xFFFFFFFF to take,
                                on 64 bits, the refusals of a 32-bit build
+     ATTNRES_PREFILL_CHUNK     prompt positions attnres_prefill runs through
+                               each sublayer at once (default 64); the state
+                               holds their activations
      Bad files and bad user input never assert: they return an error code
      and fill an attnres_error with a message you can print.
 
@@ -373,6 +376,20 @@ typedef struct {
     float *phase1_logits;  /* [S, N+1]       s_ij of the current block      */
     float *phase1_folded;  /* [S, dim]       pseudo_query * key_norm of its
                                              queries, made from the weights */
+    /* attnres_prefill: a chunk of C = chunk_len prompt positions through
+       each sublayer at once (fp32 models) */
+    int    chunk_len;      /* ATTNRES_PREFILL_CHUNK, or fewer for a model
+                              whose weights are small next to its activations */
+    float *chunk_h;        /* [C, dim]        h of each position (standard:
+                                              its residual stream)          */
+    float *chunk_xn;       /* [C, dim]        RMSNorm(h)                    */
+    float *chunk_q;        /* [C, n_heads*head_dim]                         */
+    float *chunk_att_out;  /* [C, n_heads*head_dim]  heads, before wo       */
+    float *chunk_f;        /* [C, dim]        sublayer outputs              */
+    float *chunk_hb;       /* [C, hidden_dim] SwiGLU gate                   */
+    float *chunk_hb2;      /* [C, hidden_dim] SwiGLU up                     */
+    float *chunk_blocks;   /* [C, N+1, dim]   AttnRes: each position's
+                                              blocks and partial sum        */
     /* bookkeeping */
     attnres_config config;
     float *memory;         /* the single float allocation                   */
@@ -387,7 +404,9 @@ typedef struct {
 ATTNRESDEF int  attnres_state_init_ctx(attnres_state *s, const attnres_config *c, int n_ctx,
                                        attnres_error *err);
 ATTNRESDEF int  attnres_state_init(attnres_state *s, const attnres_config *c, attnres_error *err);
-/* The bytes attnres_state_init_ctx would allocate, asked before allocating:
+/* The bytes attnres_state_init_ctx would allocate, asked before allocating
+   (the activations of one token, of a prefill chunk of ATTNRES_PREFILL_CHUNK
+   positions, and the KV-cache of n_ctx):
    0 if the config is invalid, n_ctx is outside [1, seq_len], or the state
    is more than one allocation can hold (ATTNRES_SIZE_MAX; 4 GiB where
    size_t has 32 bits, as in WebAssembly), which init refuses the same way. */
@@ -406,9 +425,17 @@ ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
                                   int token, int pos, attnres_error *err);
 
 /* Runs a whole prompt: tokens[0..n_tokens) at positions cache_len,
-   cache_len+1, ... (one attnres_forward each, on the path s->path) and
-   returns the logits after the last one. The prompt is checked first: if it
-   does not fit in the context, or a token is out of range, nothing runs. */
+   cache_len+1, ... and returns the logits after the last one (the logits
+   of the earlier positions are not computed). An fp32 model on the direct
+   path (or with standard residuals) runs up to s->chunk_len
+   (ATTNRES_PREFILL_CHUNK) positions through each sublayer at once, its weights multiplying all of
+   them in one matrix-matrix product; its logits equal token-by-token
+   attnres_forward (bit for bit in the scalar build, within 1e-5 relative
+   with the kernel file). A quantized model, or the two-phase path, runs
+   one attnres_forward per token. The prompt is checked first: if it does
+   not fit in the context, or a token is out of range, nothing runs. A
+   position whose hidden state overflows float is an error, as in
+   attnres_forward. Never allocates. */
 ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
                                   const int *tokens, int n_tokens, attnres_error *err);
 
@@ -496,8 +523,9 @@ typedef struct {
     float *dk, *dv;     /* [T, kv_dim]                                        */
     float *datt_out;    /* [T, n_heads*head_dim]                              */
     float *dpre;        /* [n_heads*head_dim]  QK-norm's input gradient       */
-    float *xn, *dxn;    /* [dim]                                              */
-    float *hb, *hb2;    /* [hidden_dim]                                       */
+    float *xn;          /* [T, dim]  RMSNorm(h) of every position (forward)   */
+    float *dxn;         /* [dim]                                              */
+    float *hb, *hb2;    /* [T, hidden_dim]  SwiGLU gate and up (forward)      */
     float *dlogits;     /* [vocab_size]                                       */
     attnres_config config;
     float *memory;      /* the single allocation                              */
@@ -535,6 +563,9 @@ ATTNRESDEF int    attnres_train_backward(const attnres_model *m, attnres_train_s
 ATTNRESDEF float attnres_dot(const float *a, const float *b, int n);
 ATTNRESDEF void  attnres_axpy(float *y, float a, const float *x, int n);        /* y += a x */
 ATTNRESDEF void  attnres_matvec(float *out, const float *w, const float *x, int rows, int cols);
+/* out [T, rows] = x [T, cols] W^T, w [rows, cols]: attnres_matvec of each of T inputs
+   (a sequence's positions, one row of x each) against the same W */
+ATTNRESDEF void  attnres_matmul(float *out, const float *x, const float *w, int T, int rows, int cols);
 /* dx [cols] += W^T dout,  dw [rows, cols] += dout x^T;  dout [rows]; either d* may be NULL */
 ATTNRESDEF void  attnres_matvec_backward(float *dx, float *dw, const float *dout, const float *w,
                                          const float *x, int rows, int cols);
@@ -656,6 +687,7 @@ ATTNRESDEF void  attnres_phase2(float *h, float *alpha, const float *o, float ma
 #define ATTNRES_KERNELDEF extern
 #endif
 ATTNRES_KERNELDEF void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols);
+ATTNRES_KERNELDEF void attnres_kernel_matmul(float *out, const float *x, const float *w, int T, int rows, int cols);
 ATTNRES_KERNELDEF void attnres_kernel_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,
                                                 int rows, int cols, int group_size);
 ATTNRES_KERNELDEF void attnres_kernel_matvec_w8a8(float *out, const int8_t *q, const float *scale,
@@ -744,6 +776,17 @@ ATTNRESDEF void attnres_block_add_backward(float *df, const float *dblocks, int 
 #define ATTNRES_SIZE_MAX SIZE_MAX
 #endif
 
+/* attnres_prefill runs a prompt through each sublayer this many positions
+   at a time: one read of the weights serves them all, and the state holds
+   their activations (at dim 768, hidden 2048: 32 KB per position and 3 KB
+   more per AttnRes block, so 64 positions cost 2-4 MB; the KV-cache of a
+   1024-token context of 12 layers is 75 MB). A constant of the build, not
+   of n_ctx, so a state's size stays the KV-cache's size plus a constant.
+   Tests set it small to cross chunk boundaries inside short prompts. */
+#ifndef ATTNRES_PREFILL_CHUNK
+#define ATTNRES_PREFILL_CHUNK 64
+#endif
+
 /* Private helpers are static in every build; public ones follow ATTNRESDEF. */
 #define ATTNRES__PRIVATE static
 
@@ -763,12 +806,14 @@ ATTNRESDEF void attnres_block_add_backward(float *df, const float *dblocks, int 
    measures it). */
 #ifdef ATTNRES_KERNELS
 #define ATTNRES__MATVEC      attnres_kernel_matvec
+#define ATTNRES__MATMUL      attnres_kernel_matmul
 #define ATTNRES__MATVEC_Q8   attnres_kernel_matvec_q8
 #define ATTNRES__MATVEC_W8A8 attnres_kernel_matvec_w8a8
 #define ATTNRES__QUANTIZE_X  attnres_kernel_quantize_q8
 #define ATTNRES__ATTEND      attnres_kernel_attend
 #else
 #define ATTNRES__MATVEC      attnres_matvec
+#define ATTNRES__MATMUL      attnres_matmul
 #define ATTNRES__MATVEC_Q8   attnres_matvec_q8
 #define ATTNRES__MATVEC_W8A8 attnres_matvec_w8a8
 #define ATTNRES__QUANTIZE_X  attnres_quantize_q8
@@ -802,6 +847,19 @@ ATTNRESDEF void attnres_axpy(float *y, float a, const float *x, int n) {
 ATTNRESDEF void attnres_matvec(float *out, const float *w, const float *x, int rows, int cols) {
     int r;
     for (r = 0; r < rows; r++) out[r] = attnres_dot(w + (size_t)r * (size_t)cols, x, cols);
+}
+
+/* out[T, rows] = x[T, cols] W^T for w[rows, cols]: the matvec of T inputs
+   against the same weights, row t of out = W (row t of x). Every output is
+   the dot product attnres_matvec computes, in the same order, so a
+   sequence run through matmul gives what T matvecs give, bit for bit. It
+   is its own function because a fast version (the kernel file's) can read
+   each weight once for many positions instead of once per position: a
+   token's matvec is bound by reading W from memory, a matmul of 64
+   positions by arithmetic. */
+ATTNRESDEF void attnres_matmul(float *out, const float *x, const float *w, int T, int rows, int cols) {
+    int t;
+    for (t = 0; t < T; t++) attnres_matvec(out + (size_t)t * (size_t)rows, w, x + (size_t)t * (size_t)cols, rows, cols);
 }
 
 /* Backward of out = W x. Each weight w[r][c] met x[c] once, on its way to
@@ -1403,10 +1461,13 @@ ATTNRESDEF float *attnres_forward(const attnres_model *m, attnres_state *s,
     return s->logits;
 }
 
+ATTNRES__PRIVATE int attnres__prefill_chunk(const attnres_model *m, attnres_state *s, const int *tokens,
+                                            int T, int pos0, int last, attnres_error *err);
+
 ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
                                   const int *tokens, int n_tokens, attnres_error *err) {
     float *logits = NULL;
-    int t, start = s->cache_len;
+    int t, start = s->cache_len, batched;
     if (!m->memory || !s->memory) {
         attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: model or state not initialised");
         return NULL;
@@ -1426,9 +1487,23 @@ ATTNRESDEF float *attnres_prefill(const attnres_model *m, attnres_state *s,
                           t, tokens[t], m->config.vocab_size);
             return NULL;
         }
-    for (t = 0; t < n_tokens; t++)
-        if (!(logits = attnres_forward(m, s, tokens[t], start + t, err))) return NULL;
-    return logits;
+    /* the batched path: fp32 weights, and the depth softmax of the direct
+       path (the two-phase path's own order of operations is kept by
+       running it token by token) */
+    batched = m->q8.group_size == 0 &&
+              (m->config.residual == ATTNRES_RESIDUAL_STANDARD || s->path == ATTNRES_PATH_DIRECT);
+    if (!batched) {
+        for (t = 0; t < n_tokens; t++)
+            if (!(logits = attnres_forward(m, s, tokens[t], start + t, err))) return NULL;
+        return logits;
+    }
+    if (attnres__check_forward(m, s, tokens[0], start, err) != ATTNRES_OK) return NULL;   /* the state's model */
+    for (t = 0; t < n_tokens; t += s->chunk_len) {
+        int T = n_tokens - t < s->chunk_len ? n_tokens - t : s->chunk_len;
+        if (attnres__prefill_chunk(m, s, tokens + t, T, start + t, t + T == n_tokens, err) != ATTNRES_OK)
+            return NULL;
+    }
+    return s->logits;
 }
 
 /* ======================================================================== */
@@ -1556,47 +1631,90 @@ ATTNRES__PRIVATE void attnres__forward_two_phase(const attnres_model *m, attnres
    the backward reads (the struct lists it). The backward is the forward
    read in reverse, built from the building blocks' backwards. */
 
-/* f_l(h) at every position: attnres__sublayer for the whole sequence.
-     in: ts->h [T, L, dim] column l      out: ts->f [T, dim]
-   and for attention, saved: q (and q, k before QK-norm), k, v, att, att_out. */
-ATTNRES__PRIVATE void attnres__train_sublayer(const attnres_model *m, attnres_train_state *ts, int l) {
+/* Where one sublayer over T positions keeps its activations: the saved
+   buffers of the sequence forward, or a prefill chunk's scratch. The
+   positions are pos0 .. pos0+T-1; k and v hold this layer's keys and
+   values from position 0 on, so position pos0+t writes row pos0+t and
+   attends over rows 0 .. pos0+t (the KV-cache, or the sequence's own). */
+typedef struct {
+    float *xn;              /* [T, dim]    RMSNorm(h) of every position          */
+    float *q;               /* [T, q_dim]  q after (QK-norm and) RoPE            */
+    float *q_pre, *k_pre;   /* [T, q_dim], [T, kv_dim] before QK-norm, or NULL    */
+    float *k, *v;           /* [pos0+T, kv_dim]  k after RoPE, v                 */
+    float *att;             /* position t's weights at att + t*att_step:
+                               [n_heads, att_len]; att_step 0: one, reused      */
+    size_t att_step;
+    int    att_len;
+    float *att_out;         /* [T, q_dim]  the heads' outputs, before wo         */
+    float *hb, *hb2;        /* [T, hidden_dim]  SwiGLU gate and up               */
+} attnres__seq;
+
+/* f_l(h) at T positions at once: attnres__sublayer for a whole sequence.
+   The same steps in the same order per position, but each weight matrix
+   meets all T normed inputs in one matmul instead of T matvecs.
+     in: h of position t at h + t*h_step [dim]     out: f [T, dim] */
+ATTNRES__PRIVATE void attnres__sublayer_seq(const attnres_model *m, const attnres__seq *b, int l, int T,
+                                            int pos0, const float *h, size_t h_step, float *f) {
     const attnres_config *c = &m->config;
     const attnres_weights *w = &m->weights;
-    int T = ts->T, d = c->dim, hid = c->hidden_dim, L = attnres_n_sublayers(c), layer = l / 2, t;
+    int d = c->dim, hid = c->hidden_dim, layer = l / 2, t;
     int hd = attnres_head_dim(c), kvd = attnres_kv_dim(c), qd = c->n_heads * hd;
+    float *k = b->k + (size_t)pos0 * kvd, *v = b->v + (size_t)pos0 * kvd;   /* [T, kv_dim] new rows */
+    const float *gain = (l % 2 == 1 ? w->ffn_norm : w->attention_norm) + (size_t)layer * d;
+    for (t = 0; t < T; t++)                                   /* xn = RMSNorm(h), pre-norm */
+        attnres_rmsnorm(b->xn + (size_t)t * d, h + (size_t)t * h_step, gain, d, c->norm_eps);
+    if (l % 2 == 1) {
+        /* MLP: f = w2 (silu(w1 xn) * (w3 xn)) */
+        ATTNRES__MATMUL(b->hb, b->xn, w->w1 + (size_t)layer * hid * d, T, hid, d);    /* gate */
+        ATTNRES__MATMUL(b->hb2, b->xn, w->w3 + (size_t)layer * hid * d, T, hid, d);   /* up   */
+        for (t = 0; t < T; t++) attnres__swiglu_gate(b->hb + (size_t)t * hid, b->hb2 + (size_t)t * hid, hid);
+        ATTNRES__MATMUL(f, b->hb, w->w2 + (size_t)layer * d * hid, T, d, hid);       /* down */
+        return;
+    }
+    /* attention, step 2: q, k, v of every position (k, v into their rows) */
+    ATTNRES__MATMUL(b->q, b->xn, w->wq + (size_t)layer * qd * d, T, qd, d);
+    ATTNRES__MATMUL(k, b->xn, w->wk + (size_t)layer * kvd * d, T, kvd, d);
+    ATTNRES__MATMUL(v, b->xn, w->wv + (size_t)layer * kvd * d, T, kvd, d);
+    for (t = 0; t < T; t++) {
+        float *qt = b->q + (size_t)t * qd, *kt = k + (size_t)t * kvd;
+        if (c->qk_norm) {                                     /* (QK-norm) */
+            if (b->q_pre) memcpy(b->q_pre + (size_t)t * qd, qt, (size_t)qd * sizeof(float));
+            if (b->k_pre) memcpy(b->k_pre + (size_t)t * kvd, kt, (size_t)kvd * sizeof(float));
+            attnres__qk_norm(qt, kt, w, c, layer);
+        }
+        attnres_rope(qt, qd, hd, pos0 + t, c->rope_theta);   /* step 3: RoPE at its position */
+        attnres_rope(kt, kvd, hd, pos0 + t, c->rope_theta);
+    }
+    /* step 4: position pos0+t attends over 0..pos0+t (every k it needs is there now) */
+    for (t = 0; t < T; t++)
+        ATTNRES__ATTEND(b->att_out + (size_t)t * qd, b->att + (size_t)t * b->att_step, b->q + (size_t)t * qd,
+                        b->k, b->v, pos0 + t + 1, c->n_heads, c->n_kv_heads, hd, b->att_len);
+    /* step 5: f = wo (the heads' outputs) */
+    ATTNRES__MATMUL(f, b->att_out, w->wo + (size_t)layer * d * qd, T, d, qd);
+}
+
+/* f_l(h) at every position of the sequence forward, keeping what the
+   backward reads: in ts->h [T, L, dim] column l, out ts->f [T, dim]; for
+   attention, saved: q (and q, k before QK-norm), k, v, att, att_out. */
+ATTNRES__PRIVATE void attnres__train_sublayer(const attnres_model *m, attnres_train_state *ts, int l) {
+    const attnres_config *c = &m->config;
+    int T = ts->T, L = attnres_n_sublayers(c), layer = l / 2;
+    int kvd = attnres_kv_dim(c), qd = c->n_heads * attnres_head_dim(c);
     size_t lq = (size_t)layer * T * qd, lkv = (size_t)layer * T * kvd;   /* this layer's [T, .] rows */
-    for (t = 0; t < T; t++) {
-        const float *h = ts->h + ((size_t)t * L + l) * d;                /* [dim] */
-        float *q = ts->q + lq + (size_t)t * qd, *k = ts->k + lkv + (size_t)t * kvd, *v = ts->v + lkv + (size_t)t * kvd;
-        if (l % 2 == 1) {
-            /* MLP: f = w2 (silu(w1 xn) * (w3 xn)), xn = RMSNorm(h) */
-            attnres_rmsnorm(ts->xn, h, w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
-            attnres_swiglu_mlp(ts->f + (size_t)t * d, ts->xn, w->w1 + (size_t)layer * hid * d,
-                               w->w2 + (size_t)layer * d * hid, w->w3 + (size_t)layer * hid * d,
-                               ts->hb, ts->hb2, d, hid);
-            continue;
-        }
-        /* attention, steps 1-3 at every position: xn = RMSNorm(h); q, k, v; (QK-norm); RoPE */
-        attnres_rmsnorm(ts->xn, h, w->attention_norm + (size_t)layer * d, d, c->norm_eps);
-        ATTNRES__MATVEC(q, w->wq + (size_t)layer * qd * d, ts->xn, qd, d);
-        ATTNRES__MATVEC(k, w->wk + (size_t)layer * kvd * d, ts->xn, kvd, d);
-        ATTNRES__MATVEC(v, w->wv + (size_t)layer * kvd * d, ts->xn, kvd, d);
-        if (c->qk_norm) {
-            memcpy(ts->q_pre + lq + (size_t)t * qd, q, (size_t)qd * sizeof(float));
-            memcpy(ts->k_pre + lkv + (size_t)t * kvd, k, (size_t)kvd * sizeof(float));
-            attnres__qk_norm(q, k, w, c, layer);
-        }
-        attnres_rope(q, qd, hd, t, c->rope_theta);
-        attnres_rope(k, kvd, hd, t, c->rope_theta);
-    }
-    if (l % 2 == 1) return;
-    /* steps 4-5: position t attends over positions 0..t; f = wo (the heads) */
-    for (t = 0; t < T; t++) {
-        float *o = ts->att_out + lq + (size_t)t * qd;                    /* [qd] */
-        ATTNRES__ATTEND(o, ts->att + ((size_t)layer * T + t) * c->n_heads * T, ts->q + lq + (size_t)t * qd,
-                        ts->k + lkv, ts->v + lkv, t + 1, c->n_heads, c->n_kv_heads, hd, T);
-        ATTNRES__MATVEC(ts->f + (size_t)t * d, w->wo + (size_t)layer * d * qd, o, d, qd);
-    }
+    attnres__seq b;
+    b.xn = ts->xn;
+    b.q = ts->q + lq;
+    b.q_pre = c->qk_norm ? ts->q_pre + lq : NULL;
+    b.k_pre = c->qk_norm ? ts->k_pre + lkv : NULL;
+    b.k = ts->k + lkv;
+    b.v = ts->v + lkv;
+    b.att = ts->att + (size_t)layer * T * c->n_heads * T;                /* [T, n_heads, T] */
+    b.att_step = (size_t)c->n_heads * T;
+    b.att_len = T;
+    b.att_out = ts->att_out + lq;
+    b.hb = ts->hb;
+    b.hb2 = ts->hb2;
+    attnres__sublayer_seq(m, &b, l, T, 0, ts->h + (size_t)l * c->dim, (size_t)L * c->dim, ts->f);
 }
 
 ATTNRES__PRIVATE int attnres__check_train(const attnres_model *m, const attnres_train_state *ts,
@@ -1651,11 +1769,11 @@ ATTNRESDEF int attnres_train_forward(const attnres_model *m, attnres_train_state
                                 ts->blocks + (size_t)t * rows * d, rows, w->pseudo_query + (size_t)L * d,
                                 w->key_norm + (size_t)L * d, d, c->norm_eps);
 
-    /* 4. final RMSNorm, logits, and the mean cross-entropy */
+    /* 4. final RMSNorm, logits [T, vocab_size], and the mean cross-entropy */
+    for (t = 0; t < T; t++) attnres_rmsnorm(ts->xn + (size_t)t * d, ts->out_h + (size_t)t * d, w->norm, d, c->norm_eps);
+    ATTNRES__MATMUL(ts->logits, ts->xn, w->output, T, V, d);
     for (t = 0; t < T; t++) {
         float *logits = ts->logits + (size_t)t * V;
-        attnres_rmsnorm(ts->xn, ts->out_h + (size_t)t * d, w->norm, d, c->norm_eps);
-        ATTNRES__MATVEC(logits, w->output, ts->xn, V, d);
         for (i = 0; i < V; i++)
             if (!isfinite(logits[i])) {
                 ts->T = 0;
@@ -1665,6 +1783,80 @@ ATTNRESDEF int attnres_train_forward(const attnres_model *m, attnres_train_state
         if (targets) sum += attnres_cross_entropy(logits, targets[t], V);
     }
     if (loss) *loss = (float)(sum / T);
+    return attnres__ok(err);
+}
+
+/* T prompt positions pos0 .. pos0+T-1 (T <= s->chunk_len) through
+   the model at once: attnres_forward's steps, but each sublayer runs over
+   the T positions (attnres__sublayer_seq) with the state's chunk buffers,
+   and each position keeps its own block state, so the depth softmax is
+   still per position. Keys and values go to the KV-cache rows of their
+   positions. Every position's final hidden state is checked; only for the
+   last chunk of a prompt (last) are the logits of its last position made.
+   As attnres_forward leaves them, s->x, the inspection rows
+   (sublayer_input, alpha) and s->logits are those of the last position. */
+ATTNRES__PRIVATE int attnres__prefill_chunk(const attnres_model *m, attnres_state *s, const int *tokens,
+                                            int T, int pos0, int last, attnres_error *err) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights;
+    int d = c->dim, L = attnres_n_sublayers(c), S = c->block_size, rows = attnres_n_blocks(c) + 1;
+    int attnres = c->residual == ATTNRES_RESIDUAL_ATTNRES, kvd = attnres_kv_dim(c), t, l, i;
+    attnres__seq b;
+    memset(&b, 0, sizeof b);
+    b.xn = s->chunk_xn;           b.q = s->chunk_q;          b.att_out = s->chunk_att_out;
+    b.att = s->att;               b.att_step = 0;            b.att_len = s->n_ctx;   /* one row, reused */
+    b.hb = s->chunk_hb;           b.hb2 = s->chunk_hb2;
+    s->cache_len = pos0 + T;      /* every layer writes rows pos0 .. pos0+T-1 below */
+
+    /* 1. the embeddings: b0 of every position (AttnRes), or its stream h (standard) */
+    for (t = 0; t < T; t++)
+        memcpy(attnres ? s->chunk_blocks + (size_t)t * rows * d : s->chunk_h + (size_t)t * d,
+               w->tok_embeddings + (size_t)tokens[t] * d, (size_t)d * sizeof(float));
+
+    /* 2. the L sublayers, each over the T positions; l = L: the output's h */
+    for (l = 0; l <= L; l++) {
+        int n = attnres ? (l < L ? attnres_block_row(l, S) : rows) : 0, first = attnres && (l == L || l % S == 0);
+        size_t layer_cache = (size_t)(l / 2) * (size_t)s->n_ctx * (size_t)kvd;   /* [n_ctx, kv_dim] */
+        for (t = 0; attnres && t < T; t++) {   /* h = softmax over depth of [b0 .. b_{n-1} (, partial)] */
+            float *alpha = s->alpha + (size_t)l * rows;      /* [N+1], the last position's stays */
+            attnres_depth_attention(s->chunk_h + (size_t)t * d, alpha, s->chunk_blocks + (size_t)t * rows * d,
+                                    n + !first, w->pseudo_query + (size_t)l * d, w->key_norm + (size_t)l * d,
+                                    d, c->norm_eps);
+            for (i = n + !first; i < rows; i++) alpha[i] = 0.0f;
+            s->alpha_count[l] = n + !first;
+        }
+        if (l == L) break;
+        memcpy(s->sublayer_input + (size_t)l * d, s->chunk_h + (size_t)(T - 1) * d, (size_t)d * sizeof(float));
+        b.k = s->key_cache + layer_cache;
+        b.v = s->value_cache + layer_cache;
+        attnres__sublayer_seq(m, &b, l, T, pos0, s->chunk_h, (size_t)d, s->chunk_f);   /* f = f_l(h) */
+        for (t = 0; t < T; t++) {              /* where f goes */
+            float *f = s->chunk_f + (size_t)t * d;
+            float *partial = s->chunk_blocks + ((size_t)t * rows + n) * d;
+            if (!attnres) attnres_axpy(s->chunk_h + (size_t)t * d, 1.0f, f, d);   /* h = h + f */
+            else if (first) memcpy(partial, f, (size_t)d * sizeof(float));        /* partial = f */
+            else attnres_axpy(partial, 1.0f, f, d);                              /* partial += f */
+        }
+    }
+
+    /* 3. every position's final hidden state must be a number (attnres_forward
+          would report it in that position's logits) */
+    for (t = 0; t < T; t++)
+        for (i = 0; i < d; i++)
+            if (!isfinite(s->chunk_h[(size_t)t * d + i]))
+                return attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: the hidden state at pos %d is not finite: "
+                                     "the weights overflow float arithmetic", pos0 + t);
+    memcpy(s->x, s->chunk_h + (size_t)(T - 1) * d, (size_t)d * sizeof(float));
+    if (!last) return attnres__ok(err);
+
+    /* 4. the last position: final RMSNorm and the output projection */
+    attnres_rmsnorm(s->xb, s->x, w->norm, d, c->norm_eps);
+    ATTNRES__MATVEC(s->logits, w->output, s->xb, c->vocab_size, d);
+    for (i = 0; i < c->vocab_size; i++)
+        if (!isfinite(s->logits[i]))
+            return attnres__fail(err, ATTNRES_ERR_RANGE, "prefill: logit %d is %s at pos %d: the weights "
+                                 "overflow float arithmetic", i, isnan(s->logits[i]) ? "NaN" : "Inf",
+                                 pos0 + T - 1);
     return attnres__ok(err);
 }
 
@@ -2277,6 +2469,20 @@ ATTNRESDEF void attnres_model_free(attnres_model *m) {
 /* Run state: all activation buffers and the KV-cache, allocated once        */
 /* ======================================================================== */
 
+/* Prompt positions one prefill chunk holds: ATTNRES_PREFILL_CHUNK, or
+   fewer where that many positions' activations would pass a quarter of
+   the weights (a model with tiny matrices and huge dims, as hostile files
+   are): the state stays in proportion to the model. Every real shape gets
+   the full chunk (110M: 110 M weights, 8 K floats a position). */
+ATTNRES__PRIVATE int attnres__prefill_chunk_len(const attnres_config *c) {
+    attnres_weights probe;
+    uint64_t d = (uint64_t)c->dim, qd = (uint64_t)c->n_heads * (uint64_t)attnres_head_dim(c);
+    uint64_t rows = c->residual == ATTNRES_RESIDUAL_ATTNRES ? (uint64_t)attnres_n_blocks(c) + 1 : 0;
+    uint64_t per = 3 * d + 2 * qd + 2 * (uint64_t)c->hidden_dim + rows * d;   /* the chunk_* rows */
+    uint64_t fit = attnres__carve_weights(&probe, NULL, c, 0) / 4 / per;
+    return fit >= (uint64_t)ATTNRES_PREFILL_CHUNK ? ATTNRES_PREFILL_CHUNK : fit < 1 ? 1 : (int)fit;
+}
+
 /* Same pattern as the weights: count with base == NULL (in 64 bits, the
    KV-cache alone reaching 2^49 floats), check, then carve. */
 ATTNRES__PRIVATE uint64_t attnres__carve_state(attnres_state *s, float *base, const attnres_config *c,
@@ -2287,6 +2493,7 @@ ATTNRES__PRIVATE uint64_t attnres__carve_state(attnres_state *s, float *base, co
     uint64_t rows = (uint64_t)attnres_n_blocks(c) + 1;   /* b0..b_N; standard: just b0 */
     uint64_t S = (uint64_t)c->block_size;                  /* 0 for standard         */
     uint64_t max_cols = d > qd ? (d > hd ? d : hd) : (qd > hd ? qd : hd);
+    uint64_t C = (uint64_t)attnres__prefill_chunk_len(c);  /* prefill positions at once */
     uint64_t at = 0;
     float *xq_floats;
 #define ATTNRES__TAKE(ptr, count) \
@@ -2313,6 +2520,14 @@ ATTNRES__PRIVATE uint64_t attnres__carve_state(attnres_state *s, float *base, co
     ATTNRES__TAKE(s->phase1_sum, rows * S);
     ATTNRES__TAKE(s->phase1_logits, S * rows);
     ATTNRES__TAKE(s->phase1_folded, S * d);
+    ATTNRES__TAKE(s->chunk_h, C * d);
+    ATTNRES__TAKE(s->chunk_xn, C * d);
+    ATTNRES__TAKE(s->chunk_q, C * qd);
+    ATTNRES__TAKE(s->chunk_att_out, C * qd);
+    ATTNRES__TAKE(s->chunk_f, C * d);
+    ATTNRES__TAKE(s->chunk_hb, C * hd);
+    ATTNRES__TAKE(s->chunk_hb2, C * hd);
+    ATTNRES__TAKE(s->chunk_blocks, c->residual == ATTNRES_RESIDUAL_ATTNRES ? C * rows * d : 0);
 #undef ATTNRES__TAKE
     s->xq = (int8_t *)xq_floats;
     return at;
@@ -2370,6 +2585,7 @@ ATTNRESDEF int attnres_state_init_ctx(attnres_state *s, const attnres_config *c,
     s->config = *c;
     s->cache_len = 0;
     s->path = ATTNRES_PATH_DIRECT;
+    s->chunk_len = attnres__prefill_chunk_len(c);
     return attnres__ok(err);
 }
 
@@ -2422,10 +2638,10 @@ ATTNRES__PRIVATE double attnres__carve_train(attnres_train_state *ts, float *bas
     ATTNRES__TAKE(ts->dv, T * kvd);
     ATTNRES__TAKE(ts->datt_out, T * qd);
     ATTNRES__TAKE(ts->dpre, big);
-    ATTNRES__TAKE(ts->xn, d);
+    ATTNRES__TAKE(ts->xn, T * d);
     ATTNRES__TAKE(ts->dxn, d);
-    ATTNRES__TAKE(ts->hb, hid);
-    ATTNRES__TAKE(ts->hb2, hid);
+    ATTNRES__TAKE(ts->hb, T * hid);
+    ATTNRES__TAKE(ts->hb2, T * hid);
     ATTNRES__TAKE(ts->dlogits, V);
 #undef ATTNRES__TAKE
     ts->tokens = (int *)int_floats;

@@ -27,6 +27,7 @@
    means exactly what the scalar function of the same name in attnres.h
    means; the scalar one is the reference.
      attnres_kernel_matvec            == attnres_matvec            out = W x
+     attnres_kernel_matmul            == attnres_matmul            out = x W^T, T positions at once
      attnres_kernel_matvec_q8         == attnres_matvec_q8         out = (scale * q) x, int8 weights
      attnres_kernel_matvec_w8a8       == attnres_matvec_w8a8       the same with x in int8 too
      attnres_kernel_quantize_q8       == attnres_quantize_q8       group-wise int8 of x before each
@@ -205,6 +206,120 @@ void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows,
 #endif
     for (r = 0; r < rows; r++) out[r] = k_dot(w + (size_t)r * (size_t)cols, x, cols);
 }
+
+/* ======================================================================== */
+/* matmul: out[T, rows] = x[T, cols] W^T, the same W for T positions          */
+/* ======================================================================== */
+
+/* A token's matvec reads each weight once for one multiply-add, so it waits
+   on memory. T positions against the same W can reuse every weight T
+   times, and then arithmetic is the limit: the job becomes keeping the FMA
+   units busy from registers and L1. The AVX2 loop computes a tile of 3
+   positions x 4 rows at once: per 8 columns it loads 3 slices of x and 4
+   of W and makes 12 FMAs into 12 accumulators (with the 3 x slices and one
+   W slice that is all 16 ymm registers). A row block's 4 rows of W
+   (4 * cols floats, 12-32 KB) stay in L1 while all T positions pass; x
+   ([T, cols], at most 0.5 MB for 64 positions of 2048) comes from L2.
+
+   Every output, in a full tile or at an edge, is summed in one order: one
+   8-lane chain over the columns, its lanes added by k_hsum8, then the
+   scalar tail (k_dot1 is that order for one output). So an output does not
+   depend on where its position or row fell in the tiling (nor on T, nor on
+   the thread count): the same prompt position gives the same bits whether
+   it arrived in a chunk of 5 or of 64. It differs from k_dot (four chains)
+   and from the scalar loop by the order of additions only; the bound is in
+   tests/test_kernels.c.
+
+   OpenMP over blocks of 4 rows, as matvec's rows: each block's outputs
+   come from one thread in one fixed order. NEON and the portable build
+   compute each output with their matvec's dot product (one row at a time,
+   T positions each). */
+#if defined(ATTNRES_K_AVX2)
+
+/* a[n] . b[n] in the order of every matmul output (see above) */
+static float k_dot1(const float *a, const float *b, int n) {
+    __m256 acc = _mm256_setzero_ps();
+    float sum;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    sum = k_hsum8(acc);
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+/* out[t*ldo + r] = x_t . w_r for 3 positions (x rows ldx apart) and 4 rows
+   (w rows ldw apart): 12 outputs, each in k_dot1's order */
+static void k_tile_3x4(float *out, size_t ldo, const float *x, size_t ldx, const float *w, size_t ldw,
+                       int cols) {
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00;   /* a<t><r> */
+    __m256 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    __m256 a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+    const float *x0 = x, *x1 = x + ldx, *x2 = x + 2 * ldx;
+    const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+    float acc[3][4];
+    int i = 0, t, r;
+    for (; i + 8 <= cols; i += 8) {
+        __m256 v0 = _mm256_loadu_ps(x0 + i), v1 = _mm256_loadu_ps(x1 + i), v2 = _mm256_loadu_ps(x2 + i), k;
+        k = _mm256_loadu_ps(w0 + i);
+        a00 = _mm256_fmadd_ps(v0, k, a00); a10 = _mm256_fmadd_ps(v1, k, a10); a20 = _mm256_fmadd_ps(v2, k, a20);
+        k = _mm256_loadu_ps(w1 + i);
+        a01 = _mm256_fmadd_ps(v0, k, a01); a11 = _mm256_fmadd_ps(v1, k, a11); a21 = _mm256_fmadd_ps(v2, k, a21);
+        k = _mm256_loadu_ps(w2 + i);
+        a02 = _mm256_fmadd_ps(v0, k, a02); a12 = _mm256_fmadd_ps(v1, k, a12); a22 = _mm256_fmadd_ps(v2, k, a22);
+        k = _mm256_loadu_ps(w3 + i);
+        a03 = _mm256_fmadd_ps(v0, k, a03); a13 = _mm256_fmadd_ps(v1, k, a13); a23 = _mm256_fmadd_ps(v2, k, a23);
+    }
+    acc[0][0] = k_hsum8(a00); acc[0][1] = k_hsum8(a01); acc[0][2] = k_hsum8(a02); acc[0][3] = k_hsum8(a03);
+    acc[1][0] = k_hsum8(a10); acc[1][1] = k_hsum8(a11); acc[1][2] = k_hsum8(a12); acc[1][3] = k_hsum8(a13);
+    acc[2][0] = k_hsum8(a20); acc[2][1] = k_hsum8(a21); acc[2][2] = k_hsum8(a22); acc[2][3] = k_hsum8(a23);
+    for (t = 0; t < 3; t++)
+        for (r = 0; r < 4; r++) {
+            const float *xt = x + (size_t)t * ldx, *wr = w + (size_t)r * ldw;
+            float sum = acc[t][r];
+            int j;
+            for (j = i; j < cols; j++) sum += xt[j] * wr[j];   /* the tail, as k_dot1 */
+            out[(size_t)t * ldo + r] = sum;
+        }
+}
+
+void attnres_kernel_matmul(float *out, const float *x, const float *w, int T, int rows, int cols) {
+    int rb, n_blocks = (rows + 3) / 4;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(guided, 8) \
+    if ((size_t)T * (size_t)rows * (size_t)cols >= ATTNRES_K_OMP_MIN_WEIGHTS)
+#endif
+    for (rb = 0; rb < n_blocks; rb++) {
+        int r = rb * 4, t, tt, rr;
+        const float *wr = w + (size_t)r * (size_t)cols;                 /* [4, cols] */
+        for (t = 0; t < T; t += 3) {
+            if (r + 4 <= rows && t + 3 <= T) {
+                k_tile_3x4(out + (size_t)t * rows + r, (size_t)rows, x + (size_t)t * cols, (size_t)cols,
+                           wr, (size_t)cols, cols);
+                continue;
+            }
+            for (tt = t; tt < T && tt < t + 3; tt++)                    /* an edge: one output at a time */
+                for (rr = r; rr < rows && rr < r + 4; rr++)
+                    out[(size_t)tt * rows + rr] = k_dot1(x + (size_t)tt * cols, w + (size_t)rr * cols, cols);
+        }
+    }
+}
+
+#else
+
+void attnres_kernel_matmul(float *out, const float *x, const float *w, int T, int rows, int cols) {
+    int r;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(guided, 32) \
+    if ((size_t)T * (size_t)rows * (size_t)cols >= ATTNRES_K_OMP_MIN_WEIGHTS)
+#endif
+    for (r = 0; r < rows; r++) {
+        const float *wr = w + (size_t)r * (size_t)cols;
+        int t;
+        for (t = 0; t < T; t++) out[(size_t)t * rows + r] = k_dot(wr, x + (size_t)t * cols, cols);
+    }
+}
+
+#endif
 
 /* ======================================================================== */
 /* matvec_q8: out[rows] = (scale * q)[rows, cols] x[cols], int8 weights       */

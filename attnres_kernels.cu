@@ -8,6 +8,7 @@
      attnres_kernel_matvec   on the GPU, one warp per output row, for the
                              weights of an uploaded model; on the host for
                              anything else
+     attnres_kernel_matmul   that matvec once per position (T positions)
      attnres_kernel_attend   on the host: the header's own attnres_attend
      attnres_kernel_matvec_q8  on the host: the header's own attnres_matvec_q8
                              (an int8 model is not run on the GPU)
@@ -142,6 +143,12 @@ extern "C" void attnres_kernel_matvec(float *out, const float *w, const float *x
         }
     }
     attnres_matvec(out, w, x, rows, cols);
+}
+
+/* T positions: the matvec above for each (on the GPU when W was uploaded) */
+extern "C" void attnres_kernel_matmul(float *out, const float *x, const float *w, int T, int rows, int cols) {
+    int t;
+    for (t = 0; t < T; t++) attnres_kernel_matvec(out + (size_t)t * rows, w, x + (size_t)t * cols, rows, cols);
 }
 
 extern "C" void attnres_kernel_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,

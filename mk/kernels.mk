@@ -2,6 +2,7 @@
 #   make test SIMD=1 [OMP=1]             attnres_kernels.c (AVX2+FMA / NEON / portable)
 #   make test CUDA=1                     attnres_kernels.cu with nvcc (see below)
 #   make bench                           tokens/s: scalar, SIMD, SIMD+OpenMP builds
+#   make bench-prefill                   a 256-token prompt: token by token vs batched
 # Included at the end of the Makefile, so CC, CFLAGS, BUILD, KERNELS, TESTS
 # are already set. Target and prerequisite lists of the Makefile were
 # expanded when it was read; a rule here may only ADD prerequisites.
@@ -87,6 +88,18 @@ bench: $(addsuffix /bench,$(addprefix $(BENCH_DIR)/,$(BENCH_BUILDS)))
 	echo "| shape | mode | build | tok/s | vs standard | MB/token | of bw limit |"; \
 	echo "|---|---|---|---:|---:|---:|---:|"; \
 	cat $(BENCH_DIR)/rows.md
+
+# The prompt benchmark: a 256-token prompt at the 110M shape, token by
+# token against attnres_prefill's batched path, interleaved in one process,
+# in the SIMD+OpenMP build (OMP_NUM_THREADS threads; the scalar build would
+# take minutes per prompt). BENCH_PREFILL, BENCH_REPS, BENCH_SHAPES override.
+.PHONY: bench-prefill
+bench-prefill: $(BENCH_DIR)/simd-omp/bench $(BENCH_DIR)/simd/bench
+	@for b in simd simd-omp; do \
+	  echo "== build $$b"; \
+	  BENCH_PREFILL=$${BENCH_PREFILL:-256} BENCH_SHAPES=$${BENCH_SHAPES:-110M} BENCH_REPS=$${BENCH_REPS:-5} \
+	    ./$(BENCH_DIR)/$$b/bench || exit 1; \
+	done
 
 $(BENCH_DIR)/scalar/bench: tools/bench.c attnres.h
 	@mkdir -p $(@D)

@@ -187,6 +187,121 @@ static void test_matvec_threads(void) {
 
 
 /* ======================================================================== */
+/* matmul: T positions against one weight matrix                             */
+/* ======================================================================== */
+
+/* The same bound as matvec, output by output: out[t, r] adds the products
+   x[t, j] w[r, j], scale sum_j |x_tj w_rj|. The kernel tiles 3 positions x
+   4 rows, so T and rows around multiples of 3 and 4 (full tiles, edges,
+   fewer than one tile) are all here. Also: every output equals the
+   kernel's own result for that position alone (T = 1), bit for bit, so a
+   position's result does not depend on which chunk or tile it fell in. */
+static double one_matmul(int T, int rows, int cols, int offset, int wide, int *alone_ok) {
+    size_t nw = (size_t)rows * (size_t)cols, nx = (size_t)T * (size_t)cols, no = (size_t)T * (size_t)rows;
+    float *wbuf = alloc_floats(nw + 1), *xbuf = alloc_floats(nx + 1);
+    float *w = wbuf + offset, *x = xbuf + offset;
+    float *got = alloc_floats(no), *want = alloc_floats(no), *alone = alloc_floats((size_t)rows);
+    double *scale = (double *)malloc((no ? no : 1) * sizeof(double));
+    cmp_result res;
+    int t, r, j;
+    if (!scale) { printf("FAIL out of memory\n"); exit(1); }
+    if (wide) { fill_wide(w, nw); fill_wide(x, nx); }
+    else { fill(w, nw, 1.0f); fill(x, nx, 1.0f); }
+    for (j = 0; j < (int)no; j++) got[j] = want[j] = -7.0f;   /* sentinel: every output must be written */
+    attnres_kernel_matmul(got, x, w, T, rows, cols);
+    attnres_matmul(want, x, w, T, rows, cols);
+    for (t = 0; t < T; t++)
+        for (r = 0; r < rows; r++) {   /* sum_j |x_tj w_rj|, in double */
+            double sum = 0.0;
+            for (j = 0; j < cols; j++) sum += fabs((double)x[(size_t)t * cols + j] * (double)w[(size_t)r * cols + j]);
+            scale[(size_t)t * rows + r] = sum;
+        }
+    res = compare("matmul", got, want, scale, no);
+    for (t = 0; t < T; t++) {
+        attnres_kernel_matmul(alone, x + (size_t)t * cols, w, 1, rows, cols);
+        if (memcmp(alone, got + (size_t)t * rows, (size_t)rows * sizeof(float)) != 0) *alone_ok = 0;
+    }
+    free(wbuf); free(xbuf); free(got); free(want); free(alone); free(scale);
+    return res.n_bad ? -1.0 : res.worst;
+}
+
+static void test_matmul(void) {
+    static const int Ts[] = {1, 2, 3, 4, 5, 6, 7, 64};
+    static const int sizes[] = {1, 3, 4, 5, 7, 8, 9, 16, 17, 33, 65, 288};
+    int n_T = (int)(sizeof Ts / sizeof Ts[0]), n_sizes = (int)(sizeof sizes / sizeof sizes[0]);
+    int a, b, c, n_shapes = 0, n_bad = 0, alone_ok = 1;
+    double worst = 0.0, r;
+    for (a = 0; a < n_T; a++)
+        for (b = 0; b < n_sizes; b++)
+            for (c = 0; c < n_sizes; c++) {
+                r = one_matmul(Ts[a], sizes[b], sizes[c], (a + b + c) % 2, 0, &alone_ok);
+                n_shapes++;
+                if (r < 0) n_bad++; else if (r > worst) worst = r;
+            }
+    check(n_bad == 0, "matmul: %d shapes, T in {1..7, 64}, rows and cols in {1, 3..5, 7..9, 16, 17, 33, 65, 288}, "
+          "aligned and offset: |kernel - scalar| <= %.0e * sum|x w| (%d missed; worst ratio %.2g)",
+          n_shapes, TOL, n_bad, worst);
+    {   /* the 110M prefill shapes (64 positions), above the OpenMP threshold, and wide magnitudes */
+        static const int shapes[][3] = {{64, 768, 768}, {64, 2048, 768}, {64, 768, 2048}, {61, 2049, 767},
+                                        {7, 4099, 129}};
+        int i, n = (int)(sizeof shapes / sizeof shapes[0]);
+        n_bad = 0; worst = 0.0;
+        for (i = 0; i < n; i++) {
+            r = one_matmul(shapes[i][0], shapes[i][1], shapes[i][2], i % 2, 0, &alone_ok);
+            if (r < 0) n_bad++; else if (r > worst) worst = r;
+            r = one_matmul(shapes[i][0], shapes[i][1] / 8 + 1, shapes[i][2], 1, 1, &alone_ok);
+            if (r < 0) n_bad++; else if (r > worst) worst = r;
+        }
+        check(n_bad == 0, "matmul: %d large shapes (64 x 768x768 .. 64 x 768x2048, 61 x 2049x767), and magnitudes "
+              "2^-10 .. 2^10 with cancellation: within %.0e * sum|x w| (%d missed; worst ratio %.2g)",
+              2 * n, TOL, n_bad, worst);
+    }
+    check(alone_ok, "matmul: every position's outputs equal that position run alone (T = 1), bit for bit");
+    {   /* sensitivity: a matmul that drops the last column of one tile's row is caught */
+        int T = 6, rows = 8, cols = 64;
+        float *x = alloc_floats((size_t)T * cols), *w = alloc_floats((size_t)rows * cols);
+        float *want = alloc_floats((size_t)T * rows), *buggy = alloc_floats((size_t)T * rows);
+        double *scale = (double *)malloc((size_t)T * rows * sizeof(double));
+        cmp_result res;
+        int t, rr, j;
+        if (!scale) { printf("FAIL out of memory\n"); exit(1); }
+        fill(x, (size_t)T * cols, 1.0f); fill(w, (size_t)rows * cols, 1.0f);
+        attnres_kernel_matmul(want, x, w, T, rows, cols);
+        memcpy(buggy, want, (size_t)T * rows * sizeof(float));
+        for (t = 0; t < T; t++) {
+            buggy[(size_t)t * rows + 5] -= x[(size_t)t * cols + cols - 1] * w[(size_t)5 * cols + cols - 1];
+            for (rr = 0; rr < rows; rr++) {
+                double sum = 0.0;
+                for (j = 0; j < cols; j++) sum += fabs((double)x[(size_t)t * cols + j] * (double)w[(size_t)rr * cols + j]);
+                scale[(size_t)t * rows + rr] = sum;
+            }
+        }
+        res = compare("matmul without one product", buggy, want, scale, (size_t)T * rows);
+        check(res.n_bad >= T - 1, "sensitivity: a matmul missing one product in row 5 is caught at %d of %d positions",
+              res.n_bad, T);
+        free(x); free(w); free(want); free(buggy); free(scale);
+    }
+}
+
+/* With OpenMP a block of rows is summed by one thread in one order */
+static void test_matmul_threads(void) {
+#ifdef _OPENMP
+    int T = 64, rows = 2048, cols = 768, max_threads = omp_get_max_threads();
+    float *w = alloc_floats((size_t)rows * cols), *x = alloc_floats((size_t)T * cols);
+    float *one = alloc_floats((size_t)T * rows), *all = alloc_floats((size_t)T * rows);
+    fill(w, (size_t)rows * cols, 1.0f); fill(x, (size_t)T * cols, 1.0f);
+    omp_set_num_threads(1);
+    attnres_kernel_matmul(one, x, w, T, rows, cols);
+    omp_set_num_threads(max_threads < 2 ? 2 : max_threads);
+    attnres_kernel_matmul(all, x, w, T, rows, cols);
+    omp_set_num_threads(max_threads);
+    check(memcmp(one, all, (size_t)T * rows * sizeof(float)) == 0,
+          "matmul 64 x 2048x768: 1 thread and %d threads give identical bits", max_threads < 2 ? 2 : max_threads);
+    free(w); free(x); free(one); free(all);
+#endif
+}
+
+/* ======================================================================== */
 /* matvec_q8: int8 weights, fp32 scales and activations                      */
 /* ======================================================================== */
 /* The same bound as matvec: the kernel adds the same products q_j x_j (each
@@ -688,6 +803,8 @@ int main(void) {
 #endif
     test_matvec();
     test_matvec_threads();
+    test_matmul();
+    test_matmul_threads();
     test_matvec_q8();
     test_matvec_w8a8();
     test_quantize_q8();

@@ -34,9 +34,17 @@
         conservative choice; the table gives the median of these per-decode
         fractions.
 
+   PREFILL (BENCH_PREFILL=n): instead of all the above, a prompt of n
+   tokens (from position 0) two ways, interleaved per repetition: token by
+   token (attnres_forward per position, what attnres_prefill did before it
+   had a batched path) and attnres_prefill (chunks of ATTNRES_PREFILL_CHUNK
+   positions through each sublayer, matmuls); fp32 standard and Block
+   AttnRes models. Prompt tokens/s of each, the ratio within each
+   repetition (median), and how far the two last logits are apart.
+
    usage: bench [ROWS_FILE]      ROWS_FILE: also append the table rows there
    environment: BENCH_TOKENS (default 64), BENCH_REPS (5), BENCH_SHAPES
-   (e.g. "15M,110M"; default all three), BENCH_BW_MB (1024),
+   (e.g. "15M,110M"; default all three), BENCH_BW_MB (1024), BENCH_PREFILL,
    BENCH_HUGEPAGES (1; 0 = plain malloc, to see what huge pages change). */
 #define _POSIX_C_SOURCE 200809L   /* clock_gettime, posix_memalign */
 #define _DEFAULT_SOURCE           /* glibc: madvise and MADV_HUGEPAGE */
@@ -468,6 +476,88 @@ done:
 }
 
 /* ======================================================================== */
+/* Prefill: a whole prompt, token by token against batched                   */
+/* ======================================================================== */
+
+/* The prompt tokens[n] from position 0 token by token; returns tokens/s. */
+static double prompt_by_token(const attnres_model *m, attnres_state *s, const int *tokens, int n, float *logits_out) {
+    attnres_error err;
+    float *logits = NULL;
+    int pos;
+    double t0 = now_seconds();
+    attnres_state_reset(s);
+    for (pos = 0; pos < n; pos++)
+        if (!(logits = attnres_forward(m, s, tokens[pos], pos, &err))) {
+            fprintf(stderr, "bench: %s\n", err.message);
+            return -1.0;
+        }
+    t0 = n / (now_seconds() - t0);
+    memcpy(logits_out, logits, (size_t)m->config.vocab_size * sizeof(float));
+    return t0;
+}
+
+/* The same prompt through attnres_prefill; returns tokens/s. */
+static double prompt_batched(const attnres_model *m, attnres_state *s, const int *tokens, int n, float *logits_out) {
+    attnres_error err;
+    float *logits;
+    double t0 = now_seconds();
+    attnres_state_reset(s);
+    if (!(logits = attnres_prefill(m, s, tokens, n, &err))) {
+        fprintf(stderr, "bench: %s\n", err.message);
+        return -1.0;
+    }
+    t0 = n / (now_seconds() - t0);
+    memcpy(logits_out, logits, (size_t)m->config.vocab_size * sizeof(float));
+    return t0;
+}
+
+static int bench_prefill(const shape *sh, int n, int reps, FILE *rows) {
+    attnres_model models[2];
+    attnres_state state;
+    attnres_error err;
+    float *a = (float *)malloc(VOCAB * sizeof(float)), *b = (float *)malloc(VOCAB * sizeof(float));
+    int tokens[SEQ_LEN], L = 2 * sh->n_layers, S = (L + 7) / 8, k, r, i, ok = 1;
+    memset(models, 0, sizeof models);
+    memset(&state, 0, sizeof state);
+    for (i = 0; i < n; i++) tokens[i] = (int)((7u * (unsigned)i * (unsigned)i + 3u * (unsigned)i + 11u) % VOCAB);
+    if (!a || !b || !make_model(&models[0], sh, ATTNRES_RESIDUAL_STANDARD, 0) ||
+        !make_model(&models[1], sh, ATTNRES_RESIDUAL_ATTNRES, S)) { ok = 0; goto done; }
+    for (k = 0; k < 2 && ok; k++) {
+        double by_token[MAX_REPS], batched[MAX_REPS], ratio[MAX_REPS], worst = 0.0, largest = 0.0;
+        char line[512];
+        if (attnres_state_init(&state, &models[k].config, &err) != ATTNRES_OK) {
+            fprintf(stderr, "bench: %s\n", err.message); ok = 0; break;
+        }
+        if (prompt_batched(&models[k], &state, tokens, 8, a) < 0) { ok = 0; break; }   /* warm-up */
+        for (r = 0; r < reps && ok; r++) {   /* interleaved: the same noise hits both */
+            by_token[r] = prompt_by_token(&models[k], &state, tokens, n, a);
+            batched[r] = prompt_batched(&models[k], &state, tokens, n, b);
+            if (by_token[r] < 0 || batched[r] < 0) ok = 0;
+            ratio[r] = batched[r] / by_token[r];
+        }
+        for (i = 0; ok && i < VOCAB; i++) {
+            if (fabs((double)a[i] - b[i]) > worst) worst = fabs((double)a[i] - b[i]);
+            if (fabs((double)a[i]) > largest) largest = fabs((double)a[i]);
+        }
+        if (ok) {
+            snprintf(line, sizeof line, "| %s | %s | %s | %d | %.1f | %.1f | %.2f | %.1e |", sh->name,
+                     k ? "block" : "standard", BUILD_NAME, n, median(by_token, reps), median(batched, reps),
+                     median(ratio, reps), worst / largest);
+            printf("%s\n", line);
+            if (rows) fprintf(rows, "%s\n", line);
+            fflush(stdout);
+        }
+        attnres_state_free(&state);
+    }
+done:
+    attnres_state_free(&state);
+    attnres_model_free(&models[0]);
+    attnres_model_free(&models[1]);
+    free(a); free(b);
+    return ok;
+}
+
+/* ======================================================================== */
 /* main                                                                      */
 /* ======================================================================== */
 
@@ -524,6 +614,28 @@ int main(int argc, char **argv) {
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
+    if (getenv("BENCH_PREFILL")) {   /* the prompt benchmark instead of decode */
+        int n = env_int("BENCH_PREFILL", 256);
+        if (n < 1 || n > SEQ_LEN) { fprintf(stderr, "bench: BENCH_PREFILL must be in [1, %d]\n", SEQ_LEN); return 2; }
+        printf("build: %s   kernels: %s   threads: %d\n", BUILD_NAME,
+#ifdef ATTNRES_KERNELS
+               attnres_kernel_name(),
+#else
+               "none (the scalar loops of attnres.h)",
+#endif
+               threads);
+        print_cpu();
+        printf("prefill: a %d-token prompt from pos 0, token by token and batched (chunks of %d), "
+               "interleaved, %d repetitions (median); fp32, vocab %d\n", n, ATTNRES_PREFILL_CHUNK, reps, VOCAB);
+        printf("| shape | model | build | prompt | token by token tok/s | batched tok/s | batched / token | "
+               "logits max diff / max |logit| |\n|---|---|---|---:|---:|---:|---:|---:|\n");
+        for (i = 0; i < (int)(sizeof SHAPES / sizeof SHAPES[0]) && ok; i++) {
+            if (only && !strstr(only, SHAPES[i].name)) continue;
+            ok = bench_prefill(&SHAPES[i], n, reps, rows);
+        }
+        if (rows) fclose(rows);
+        return ok ? 0 : 1;
+    }
     printf("build: %s   kernels: %s\n", BUILD_NAME,
 #ifdef ATTNRES_KERNELS
            attnres_kernel_name()
