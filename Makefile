@@ -68,7 +68,7 @@ $(FLAGS_STAMP): FORCE | $(BUILD)
 	  printf '%s\n' "$$flags" > $@; fi
 
 TESTS   := test_primitives test_model test_invariants test_two_phase test_errors test_regress test_link test_static test_import test_q8 \
-           test_grad test_sizes test_sizes_m32 test_regress_m32
+           test_grad test_train test_sizes test_sizes_m32 test_regress_m32
 SOURCES := $(wildcard tests/*.c)
 STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
 

@@ -557,6 +557,15 @@ ATTNRESDEF double attnres_lr_at(int step, int steps, double lr, int warmup);
 ATTNRESDEF void   attnres_grad_scale(attnres_train_state *ts, float scale);
 ATTNRESDEF double attnres_grad_norm(const attnres_train_state *ts);
 ATTNRESDEF double attnres_grad_clip(attnres_train_state *ts, double max_norm);
+/* One step of tools/train.py's loop on a batch of B windows, tokens and
+   targets [B, T] (row b: window b): zero the gradients, forward and
+   backward of every window, their mean (1/B), clip at global norm 1, one
+   AdamW step at lr. *loss = the batch's mean cross-entropy, *grad_norm =
+   the norm before clipping. A non-finite loss, logit or gradient is
+   refused (ATTNRES_ERR_RANGE) before any weight changes. Never allocates. */
+ATTNRESDEF int    attnres_train_step(attnres_model *m, attnres_train_state *ts, attnres_adamw *opt,
+                                     const int *tokens, const int *targets, int B, int T, double lr,
+                                     float *loss, double *grad_norm, attnres_error *err);
 /* A window of a byte-level text [n_text], as train.py draws one: start
    uniform in [0, n_text - T - 1), tokens = text[start .. start+T),
    targets = text[start+1 .. start+T+1). The draw: a 64-bit number from two
@@ -1984,6 +1993,35 @@ ATTNRESDEF double attnres_grad_clip(attnres_train_state *ts, double max_norm) {
     float coef = (float)(max_norm / (norm + 1e-6));
     attnres_grad_scale(ts, coef < 1.0f ? coef : 1.0f);
     return norm;
+}
+
+ATTNRESDEF int attnres_train_step(attnres_model *m, attnres_train_state *ts, attnres_adamw *opt,
+                                  const int *tokens, const int *targets, int B, int T, double lr,
+                                  float *loss, double *grad_norm, attnres_error *err) {
+    double sum = 0.0, norm;
+    float window_loss;
+    int b, rc;
+    if (B < 1)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "train step: a batch of %d windows, must be >= 1", B);
+    attnres_train_zero_grad(ts);
+    /* 1. every window: forward (the loss of its T predictions) and backward (adds into ts->grad) */
+    for (b = 0; b < B; b++) {
+        const int *tok = tokens + (size_t)b * T, *tgt = targets + (size_t)b * T;
+        if ((rc = attnres_train_forward(m, ts, tok, tgt, T, &window_loss, err)) != ATTNRES_OK) return rc;
+        if ((rc = attnres_train_backward(m, ts, err)) != ATTNRES_OK) return rc;
+        sum += window_loss;
+    }
+    *loss = (float)(sum / B);
+    /* 2. the batch's gradient is the mean of the windows' (each is already a mean over T) */
+    attnres_grad_scale(ts, 1.0f / (float)B);
+    /* 3. clip at global norm 1; 4. AdamW */
+    norm = attnres_grad_clip(ts, 1.0);
+    *grad_norm = norm;
+    if (!isfinite(*loss) || !isfinite(norm))
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "train step: the %s is %s; the weights were not updated",
+                             isfinite(*loss) ? "gradient norm" : "loss", isnan(isfinite(*loss) ? norm : *loss)
+                             ? "NaN" : "infinite");
+    return attnres_adamw_step(opt, m, &ts->grad, lr, err);
 }
 
 ATTNRESDEF int attnres_train_window(int *tokens, int *targets, const unsigned char *text, size_t n_text, int T,
