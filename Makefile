@@ -121,7 +121,7 @@ help:
 	@echo "make lessons       build the course (lessons/*.c) and numdiff into $(BUILD)"
 	@echo "make check-lessons run every lesson and diff its output with golden/lessons/"
 	@echo "Building and installing:"
-	@echo "make all           build the tests and attnres-run into $(BUILD) (also plain 'make')"
+	@echo "make all           build the tests, attnres-run and attnres-train into $(BUILD) (also plain 'make')"
 	@echo "make check-warnings  every C file under gcc and clang -std=c99 -Wall -Wextra -pedantic -Werror"
 	@echo "make install       header, kernel source, attnres.pc, LICENSE, attnres-run under PREFIX"
 	@echo "                   (PREFIX=$(PREFIX); DESTDIR=DIR stages the copy for packaging)"

@@ -1,4 +1,4 @@
-# mk/run.mk - attnres-run (text generation and the depth-attention heatmap),
+# mk/run.mk - attnres-run (text generation and the depth-attention heatmap), attnres-train,
 # its tests, and `make demo`. Included at the end of the Makefile.
 #   make demo                        generate with models/block.safetensors and
 #                                    draw build/depth_heatmap.png
