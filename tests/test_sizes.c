@@ -90,7 +90,7 @@ static void test_train_state(const attnres_model *m) {
     attnres_error err;
     size_t small = attnres_train_state_bytes(&m->config, 8);
     int rc;
-    check(small > 0 && (uint64_t)small <= LIMIT, "train_state_bytes: %zu for 8 tokens", small);
+    check(small > 0, "train_state_bytes: %zu for 8 tokens", small);
     check(attnres_train_state_bytes(&m->config, m->config.seq_len) == 0,
           "train_state_bytes: 0 for all %d tokens (more than one allocation holds), not a wrapped size",
           m->config.seq_len);
