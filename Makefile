@@ -68,7 +68,7 @@ $(FLAGS_STAMP): FORCE | $(BUILD)
 	  printf '%s\n' "$$flags" > $@; fi
 
 TESTS   := test_primitives test_model test_invariants test_two_phase test_prefill test_errors test_regress test_link test_static test_import test_q8 \
-           test_grad test_sizes test_sizes_m32 test_regress_m32 test_docs
+           test_grad test_train test_sizes test_sizes_m32 test_regress_m32 test_docs
 SOURCES := $(wildcard tests/*.c)
 STRICT  := -std=c99 -Wall -Wextra -pedantic -Werror -fsyntax-only
 
@@ -120,6 +120,7 @@ check-warnings:
 ALL_SUMMARY = echo "built into $(BUILD)/:"; \
 	if [ -x $(BUILD)/attnres-run ]; then echo "  attnres-run     ./$(BUILD)/attnres-run --help"; \
 	else echo "  attnres-run     not built: $$(cat $(BUILD)/attnres-run.skip 2>/dev/null)"; fi; \
+	echo "  attnres-train   ./$(BUILD)/attnres-train --help (docs/training.md)"; \
 	echo "  $(words $(LESSON_NAMES)) lessons      ./$(BUILD)/lessons/NN_name (docs/course.md)"; \
 	echo "  numdiff         ./$(BUILD)/numdiff --help"; \
 	echo "  $(words $(TESTS)) test programs  make test runs them; make demo generates text"
@@ -142,7 +143,7 @@ help:
 	@echo "make lessons       build the course (lessons/*.c) and numdiff into $(BUILD)"
 	@echo "make check-lessons run every lesson and diff its output with golden/lessons/"
 	@echo "Building and installing:"
-	@echo "make all           plain 'make': the tests, attnres-run, the lessons and numdiff into $(BUILD)"
+	@echo "make all           plain 'make': the tests, attnres-run, attnres-train, the lessons and numdiff into $(BUILD)"
 	@echo "make check-warnings  every C file under gcc and clang -std=c99 -Wall -Wextra -pedantic -Werror"
 	@echo "make install       header, kernel source, attnres.pc, LICENSE, attnres-run under PREFIX"
 	@echo "                   (PREFIX=$(PREFIX); DESTDIR=DIR stages the copy for packaging)"

@@ -549,6 +549,66 @@ ATTNRESDEF int    attnres_train_forward(const attnres_model *m, attnres_train_st
 ATTNRESDEF int    attnres_train_backward(const attnres_model *m, attnres_train_state *ts, attnres_error *err);
 
 /* ======================================================================== */
+/* Training: AdamW, the learning-rate schedule, clipping, windows, saving    */
+/* ======================================================================== */
+/* What tools/train.py does around the backward, as plain loops: the
+   gradient of a batch is the mean of its windows' gradients
+   (attnres_grad_scale by 1/B), clipped at global norm 1
+   (attnres_grad_clip), then one AdamW step (attnres_adamw_step) at the
+   rate attnres_lr_at gives. None of them allocates. docs/training.md. */
+
+/* torch.optim.AdamW with train.py's settings: betas (0.9, 0.95), eps 1e-8,
+   decoupled weight decay on the matrices only (embeddings, wq wk wv wo,
+   w1 w2 w3, an untied output), never on norm gains or pseudo-queries. */
+typedef struct {
+    double beta1, beta2, eps, weight_decay;  /* init sets 0.9, 0.95, 1e-8, its argument */
+    int    step;              /* updates made so far (bias corrections use it) */
+    attnres_weights m, v;     /* first and second moments, the model's layout  */
+    attnres_config config;
+    float *memory;            /* the single allocation: m, then v              */
+    size_t n_floats;          /* floats of one of them: the model's weights    */
+} attnres_adamw;
+
+ATTNRESDEF int    attnres_adamw_init(attnres_adamw *opt, const attnres_model *m, double weight_decay,
+                                     attnres_error *err);
+ATTNRESDEF void   attnres_adamw_free(attnres_adamw *opt);
+/* One update of every weight of m from grad (the model's layout, e.g.
+   &ts->grad) at learning rate lr; refuses another model or a quantized one. */
+ATTNRESDEF int    attnres_adamw_step(attnres_adamw *opt, attnres_model *m, const attnres_weights *grad, double lr,
+                                     attnres_error *err);
+/* train.py's lr_at: linear warmup over `warmup` steps (step 0 gets
+   lr/warmup), then cosine from lr down to lr/10 at the last step. */
+ATTNRESDEF double attnres_lr_at(int step, int steps, double lr, int warmup);
+/* The state's gradients: scaled, their global L2 norm (over every weight,
+   a tied embedding once), and clipped as torch.nn.utils.clip_grad_norm_:
+   multiplied by min(1, max_norm / (norm + 1e-6)); returns the norm before. */
+ATTNRESDEF void   attnres_grad_scale(attnres_train_state *ts, float scale);
+ATTNRESDEF double attnres_grad_norm(const attnres_train_state *ts);
+ATTNRESDEF double attnres_grad_clip(attnres_train_state *ts, double max_norm);
+/* One step of tools/train.py's loop on a batch of B windows, tokens and
+   targets [B, T] (row b: window b): zero the gradients, forward and
+   backward of every window, their mean (1/B), clip at global norm 1, one
+   AdamW step at lr. *loss = the batch's mean cross-entropy, *grad_norm =
+   the norm before clipping. A non-finite loss, logit or gradient is
+   refused (ATTNRES_ERR_RANGE) before any weight changes. Never allocates. */
+ATTNRESDEF int    attnres_train_step(attnres_model *m, attnres_train_state *ts, attnres_adamw *opt,
+                                     const int *tokens, const int *targets, int B, int T, double lr,
+                                     float *loss, double *grad_norm, attnres_error *err);
+/* A window of a byte-level text [n_text], as train.py draws one: start
+   uniform in [0, n_text - T - 1), tokens = text[start .. start+T),
+   targets = text[start+1 .. start+T+1). The draw: a 64-bit number from two
+   attnres_random_u32 (high word first), reduced by rejection so every start
+   is equally likely. Refuses (ATTNRES_ERR_RANGE) a text of fewer than T + 2
+   bytes, which has no window. */
+ATTNRESDEF int    attnres_train_window(int *tokens, int *targets, const unsigned char *text, size_t n_text, int T,
+                                       uint64_t *rng, attnres_error *err);
+/* A checkpoint of an fp32 model in memory, as tools/reference.py writes
+   it (docs/format.md; the same bytes for the same weights): its size, then
+   the bytes into dst[size]. Writing it to disk is the caller's. */
+ATTNRESDEF size_t attnres_checkpoint_bytes(const attnres_model *m);
+ATTNRESDEF int    attnres_checkpoint_write(void *dst, size_t size, const attnres_model *m, attnres_error *err);
+
+/* ======================================================================== */
 /* Building blocks: what the forward pass is made of (for lessons, tests)  */
 /* ======================================================================== */
 /* BACKWARD. After a block comes its backward (llm.c's pairs): given dout,
@@ -1987,6 +2047,371 @@ ATTNRESDEF int attnres_train_backward(const attnres_model *m, attnres_train_stat
     for (t = 0; t < T; t++)
         attnres_embedding_backward(g->tok_embeddings, ts->dblocks + (size_t)t * rows * d, ts->tokens[t], d);
     ts->T = 0;   /* the blocks were walked back: this forward is used up */
+    return attnres__ok(err);
+}
+
+/* ======================================================================== */
+/* 5c. Training: AdamW, the schedule, clipping, windows, the checkpoint     */
+/* ======================================================================== */
+/* tools/train.py's step, after the backward: mean over the batch, clip at
+   global norm 1, AdamW at lr_at(step). The optimizer's moments and the
+   gradients have the model's own layout (attnres__carve_weights), so every
+   update is one loop over the weights' floats. */
+
+/* from the machinery below: the weights' layout, and the allocation limit */
+ATTNRES__PRIVATE uint64_t attnres__carve_weights(attnres_weights *w, float *base, const attnres_config *c,
+                                                 int without_matrices);
+ATTNRES__PRIVATE int attnres__fits(uint64_t n, size_t elem_size);
+
+/* Floats of an fp32 model's weights (a tied output projection counted once). */
+ATTNRES__PRIVATE size_t attnres__n_weights(const attnres_config *c) {
+    attnres_weights layout;
+    return (size_t)attnres__carve_weights(&layout, NULL, c, 0);
+}
+
+ATTNRESDEF int attnres_adamw_init(attnres_adamw *opt, const attnres_model *m, double weight_decay,
+                                  attnres_error *err) {
+    size_t n;
+    memset(opt, 0, sizeof *opt);
+    if (!m->memory || m->q8.group_size)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "adamw: %s", m->memory ? "the model is quantized; "
+                             "training needs the fp32 weights" : "the model is not initialised");
+    if (!(weight_decay >= 0.0 && weight_decay < 1e6))
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "adamw: weight_decay = %g, must be finite and >= 0",
+                             weight_decay);
+    n = attnres__n_weights(&m->config);   /* the model holds n floats: 2n fit unless it is half of memory */
+    if (!attnres__fits((uint64_t)n * 2, sizeof(float)) || !(opt->memory = (float *)ATTNRES_MALLOC(2 * n * sizeof(float))))
+        return attnres__fail(err, ATTNRES_ERR_NOMEM, "adamw: cannot allocate the moments (%.1f MB)",
+                             (double)n * 8.0 / 1e6);
+    memset(opt->memory, 0, 2 * n * sizeof(float));
+    attnres__carve_weights(&opt->m, opt->memory, &m->config, 0);
+    attnres__carve_weights(&opt->v, opt->memory + n, &m->config, 0);
+    opt->beta1 = 0.9;
+    opt->beta2 = 0.95;
+    opt->eps = 1e-8;
+    opt->weight_decay = weight_decay;
+    opt->config = m->config;
+    opt->n_floats = n;
+    return attnres__ok(err);
+}
+
+ATTNRESDEF void attnres_adamw_free(attnres_adamw *opt) {
+    if (opt->memory) ATTNRES_FREE(opt->memory);
+    memset(opt, 0, sizeof *opt);
+}
+
+/* p[n] *= factor: the decoupled weight decay of one matrix. */
+ATTNRES__PRIVATE void attnres__decay(float *p, size_t n, float factor) {
+    size_t i;
+    for (i = 0; i < n; i++) p[i] *= factor;
+}
+
+/* As torch's single-tensor AdamW, operation for operation in float32:
+     p *= 1 - lr wd                       (matrices only, before the update)
+     m  = m + (1 - beta1) (g - m)         (torch's lerp)
+     v  = v beta2 + (1 - beta2) g g
+     p += -(lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps) */
+ATTNRESDEF int attnres_adamw_step(attnres_adamw *opt, attnres_model *m, const attnres_weights *grad, double lr,
+                                  attnres_error *err) {
+    const attnres_config *c = &m->config;
+    size_t d = (size_t)c->dim, hid = (size_t)c->hidden_dim, nl = (size_t)c->n_layers, i;
+    size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
+    size_t V = (size_t)c->vocab_size;
+    double bc1, bc2;
+    float b1c, b2, b2c, step_size, bc2_sqrt, eps;
+    float *p = m->memory, *mo = opt->memory, *v = opt->memory + opt->n_floats;
+    const float *g = grad->tok_embeddings;                        /* every gradient, the model's layout */
+    if (!opt->memory || !m->memory || m->q8.group_size || memcmp(&opt->config, c, sizeof *c) != 0)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "adamw: the optimizer was made for another model");
+    if (!(lr >= 0.0) || isinf(lr))
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "adamw: lr = %g, must be finite and >= 0", lr);
+    opt->step++;
+    /* 1. weight decay on the matrices: the embeddings, wq wk wv wo, w1 w2 w3, an untied output */
+    if (opt->weight_decay != 0.0) {
+        float factor = (float)(1.0 - lr * opt->weight_decay);
+        attnres__decay(m->weights.tok_embeddings, V * d, factor);
+        attnres__decay(m->weights.wq, nl * qd * d, factor);
+        attnres__decay(m->weights.wk, nl * kvd * d, factor);
+        attnres__decay(m->weights.wv, nl * kvd * d, factor);
+        attnres__decay(m->weights.wo, nl * d * qd, factor);
+        attnres__decay(m->weights.w1, nl * hid * d, factor);
+        attnres__decay(m->weights.w2, nl * d * hid, factor);
+        attnres__decay(m->weights.w3, nl * hid * d, factor);
+        if (!c->tie_embeddings) attnres__decay(m->weights.output, V * d, factor);
+    }
+    /* 2. the moments and the update, every weight (the scalars in double, as Python computes them) */
+    bc1 = 1.0 - pow(opt->beta1, (double)opt->step);
+    bc2 = 1.0 - pow(opt->beta2, (double)opt->step);
+    b1c = (float)(1.0 - opt->beta1);
+    b2 = (float)opt->beta2;
+    b2c = (float)(1.0 - opt->beta2);
+    step_size = (float)(-(lr / bc1));
+    bc2_sqrt = (float)sqrt(bc2);
+    eps = (float)opt->eps;
+    for (i = 0; i < opt->n_floats; i++) {
+        mo[i] = mo[i] + b1c * (g[i] - mo[i]);
+        v[i] = v[i] * b2 + b2c * g[i] * g[i];
+        p[i] = p[i] + step_size * mo[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
+    }
+    return attnres__ok(err);
+}
+
+ATTNRESDEF double attnres_lr_at(int step, int steps, double lr, int warmup) {
+    double t;
+    if (step < warmup) return lr * (step + 1) / warmup;
+    t = (double)(step - warmup) / (steps - warmup > 1 ? steps - warmup : 1);
+    return lr * (0.1 + 0.9 * 0.5 * (1.0 + cos(3.14159265358979323846 * t)));
+}
+
+ATTNRESDEF void attnres_grad_scale(attnres_train_state *ts, float scale) {
+    size_t i, n = attnres__n_weights(&ts->config);
+    float *g = ts->grad.tok_embeddings;
+    for (i = 0; ts->memory && i < n; i++) g[i] *= scale;
+}
+
+/* sqrt(sum of g^2), summed in double in the weights' order. */
+ATTNRESDEF double attnres_grad_norm(const attnres_train_state *ts) {
+    size_t i, n = attnres__n_weights(&ts->config);
+    const float *g = ts->grad.tok_embeddings;
+    double sum = 0.0;
+    for (i = 0; ts->memory && i < n; i++) sum += (double)g[i] * g[i];
+    return sqrt(sum);
+}
+
+/* clip_grad_norm_: coef = max_norm / (norm + 1e-6), at most 1, always
+   applied (NaN or Inf gradients stay so: the caller checks the norm). */
+ATTNRESDEF double attnres_grad_clip(attnres_train_state *ts, double max_norm) {
+    double norm = attnres_grad_norm(ts);
+    float coef = (float)(max_norm / (norm + 1e-6));
+    attnres_grad_scale(ts, coef < 1.0f ? coef : 1.0f);
+    return norm;
+}
+
+ATTNRESDEF int attnres_train_step(attnres_model *m, attnres_train_state *ts, attnres_adamw *opt,
+                                  const int *tokens, const int *targets, int B, int T, double lr,
+                                  float *loss, double *grad_norm, attnres_error *err) {
+    double sum = 0.0, norm;
+    float window_loss;
+    int b, rc;
+    if (B < 1)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "train step: a batch of %d windows, must be >= 1", B);
+    attnres_train_zero_grad(ts);
+    /* 1. every window: forward (the loss of its T predictions) and backward (adds into ts->grad) */
+    for (b = 0; b < B; b++) {
+        const int *tok = tokens + (size_t)b * T, *tgt = targets + (size_t)b * T;
+        if ((rc = attnres_train_forward(m, ts, tok, tgt, T, &window_loss, err)) != ATTNRES_OK) return rc;
+        if ((rc = attnres_train_backward(m, ts, err)) != ATTNRES_OK) return rc;
+        sum += window_loss;
+    }
+    *loss = (float)(sum / B);
+    /* 2. the batch's gradient is the mean of the windows' (each is already a mean over T) */
+    attnres_grad_scale(ts, 1.0f / (float)B);
+    /* 3. clip at global norm 1; 4. AdamW */
+    norm = attnres_grad_clip(ts, 1.0);
+    *grad_norm = norm;
+    if (!isfinite(*loss) || !isfinite(norm))
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "train step: the %s is %s; the weights were not updated",
+                             isfinite(*loss) ? "gradient norm" : "loss", isnan(isfinite(*loss) ? norm : *loss)
+                             ? "NaN" : "infinite");
+    return attnres_adamw_step(opt, m, &ts->grad, lr, err);
+}
+
+ATTNRESDEF int attnres_train_window(int *tokens, int *targets, const unsigned char *text, size_t n_text, int T,
+                                    uint64_t *rng, attnres_error *err) {
+    uint64_t range, reject, x;
+    size_t start;
+    int t;
+    if (T < 1 || n_text < (size_t)T + 2)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "window: a window of %d tokens needs a text of at least "
+                             "%d bytes (it has %lu)", T, T + 2, (unsigned long)n_text);
+    range = (uint64_t)n_text - (uint64_t)T - 1;            /* starts 0 .. range-1, as torch.randint */
+    reject = (0 - range) % range;                          /* 2^64 mod range: the uneven bottom     */
+    do {
+        x = (uint64_t)attnres_random_u32(rng) << 32;
+        x |= attnres_random_u32(rng);
+    } while (x < reject);
+    start = (size_t)(x % range);
+    for (t = 0; t < T; t++) {
+        tokens[t] = text[start + (size_t)t];
+        targets[t] = text[start + (size_t)t + 1];
+    }
+    return attnres__ok(err);
+}
+
+/* ---- the checkpoint writer: reference.save_checkpoint's bytes ---------- */
+
+/* Text appended to dst[cap] (or only counted, dst NULL); n counts it all. */
+typedef struct { char *dst; size_t cap, n; } attnres__text;
+
+ATTNRES__PRIVATE void attnres__put(attnres__text *t, const char *fmt, ...) {
+    char piece[160];
+    int len;
+    va_list ap;
+    va_start(ap, fmt);
+    len = vsnprintf(piece, sizeof piece, fmt, ap);
+    va_end(ap);
+    if (len < 0) len = 0;
+    if ((size_t)len >= sizeof piece) len = (int)sizeof piece - 1;
+    if (t->dst && t->n + (size_t)len <= t->cap) memcpy(t->dst + t->n, piece, (size_t)len);
+    t->n += (size_t)len;
+}
+
+/* x as Python's repr(float) writes it, from the fewest significant digits
+   that read back as the same float: "10000.0", "1e-05", "0.0001", "2.5". */
+ATTNRES__PRIVATE void attnres__float_repr(char *out, size_t size, float x) {
+    char sci[32], digits[16], text[48];
+    int p, e, nd = 0, k = 0, i;
+    const char *s;
+    for (p = 1; p < 9; p++) {
+        snprintf(sci, sizeof sci, "%.*e", p - 1, (double)x);
+        if (strtof(sci, NULL) == x) break;
+    }
+    snprintf(sci, sizeof sci, "%.*e", p - 1, (double)x);   /* -?d.ddde[+-]XX */
+    s = sci;
+    if (*s == '-') { text[k++] = '-'; s++; }
+    for (; *s && *s != 'e'; s++) if (*s != '.') digits[nd++] = *s;
+    while (nd > 1 && digits[nd - 1] == '0') nd--;          /* 1.0e+04: digits "1", exponent 4 */
+    e = atoi(s + 1);
+    if (e < -4 || e >= 16) {                               /* d[.ddd]e-XX */
+        text[k++] = digits[0];
+        if (nd > 1) text[k++] = '.';
+        for (i = 1; i < nd; i++) text[k++] = digits[i];
+        k += snprintf(text + k, sizeof text - (size_t)k, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
+    } else if (e < 0) {                                    /* 0.000ddd */
+        text[k++] = '0'; text[k++] = '.';
+        for (i = 0; i < -e - 1; i++) text[k++] = '0';
+        for (i = 0; i < nd; i++) text[k++] = digits[i];
+    } else {                                               /* ddd.ddd, at least one digit after '.' */
+        for (i = 0; i <= e; i++) text[k++] = i < nd ? digits[i] : '0';
+        text[k++] = '.';
+        if (nd <= e + 1) text[k++] = '0';
+        for (i = e + 1; i < nd; i++) text[k++] = digits[i];
+    }
+    text[k] = '\0';
+    snprintf(out, size, "%s", text);
+}
+
+/* Tensor k of the checkpoint in reference.tensor_names_and_shapes' order:
+   its name, data and shape [rows] or [rows, cols] (cols 0); 0 past the end. */
+ATTNRES__PRIVATE int attnres__checkpoint_tensor(const attnres_model *m, int k, char *name, size_t size,
+                                                const float **data, size_t *rows, size_t *cols) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights;
+    size_t d = (size_t)c->dim, hid = (size_t)c->hidden_dim, hd = (size_t)attnres_head_dim(c);
+    size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)attnres_kv_dim(c), L = (size_t)attnres_n_sublayers(c);
+    int per_layer = 9 + (c->qk_norm ? 2 : 0) + (c->residual == ATTNRES_RESIDUAL_ATTNRES ? 4 : 0), j;
+    size_t i;
+#define ATTNRES__T(nm, ptr, r, cl) do { snprintf(name, size, "%s", nm); *data = (ptr); *rows = (r); *cols = (cl); return 1; } while (0)
+#define ATTNRES__TL(nm, ptr, r, cl) do { snprintf(name, size, "layers.%lu.%s", (unsigned long)i, nm); \
+                                       *data = (ptr); *rows = (r); *cols = (cl); return 1; } while (0)
+    if (k == 0) ATTNRES__T("tok_embeddings.weight", w->tok_embeddings, (size_t)c->vocab_size, d);
+    k--;
+    if (k < c->n_layers * per_layer) {
+        i = (size_t)(k / per_layer);
+        j = k % per_layer;
+        if (j == 0) ATTNRES__TL("attention_norm.weight", w->attention_norm + i * d, d, 0);
+        if (j == 1) ATTNRES__TL("attention.wq.weight", w->wq + i * qd * d, qd, d);
+        if (j == 2) ATTNRES__TL("attention.wk.weight", w->wk + i * kvd * d, kvd, d);
+        if (j == 3) ATTNRES__TL("attention.wv.weight", w->wv + i * kvd * d, kvd, d);
+        if (j == 4) ATTNRES__TL("attention.wo.weight", w->wo + i * d * qd, d, qd);
+        if (!c->qk_norm) j += 2;
+        else if (j == 5) ATTNRES__TL("attention.q_norm.weight", w->q_norm + i * hd, hd, 0);
+        else if (j == 6) ATTNRES__TL("attention.k_norm.weight", w->k_norm + i * hd, hd, 0);
+        if (j == 7) ATTNRES__TL("ffn_norm.weight", w->ffn_norm + i * d, d, 0);
+        if (j == 8) ATTNRES__TL("feed_forward.w1.weight", w->w1 + i * hid * d, hid, d);
+        if (j == 9) ATTNRES__TL("feed_forward.w2.weight", w->w2 + i * d * hid, d, hid);
+        if (j == 10) ATTNRES__TL("feed_forward.w3.weight", w->w3 + i * hid * d, hid, d);
+        if (j == 11) ATTNRES__TL("attention_res.pseudo_query", w->pseudo_query + 2 * i * d, d, 0);
+        if (j == 12) ATTNRES__TL("attention_res.key_norm.weight", w->key_norm + 2 * i * d, d, 0);
+        if (j == 13) ATTNRES__TL("ffn_res.pseudo_query", w->pseudo_query + (2 * i + 1) * d, d, 0);
+        if (j == 14) ATTNRES__TL("ffn_res.key_norm.weight", w->key_norm + (2 * i + 1) * d, d, 0);
+    }
+    k -= c->n_layers * per_layer;
+    if (c->residual == ATTNRES_RESIDUAL_ATTNRES) {
+        if (k == 0) ATTNRES__T("output_res.pseudo_query", w->pseudo_query + L * d, d, 0);
+        if (k == 1) ATTNRES__T("output_res.key_norm.weight", w->key_norm + L * d, d, 0);
+        k -= 2;
+    }
+    if (k == 0) ATTNRES__T("norm.weight", w->norm, d, 0);
+    if (k == 1 && !c->tie_embeddings) ATTNRES__T("output.weight", w->output, (size_t)c->vocab_size, d);
+#undef ATTNRES__TL
+#undef ATTNRES__T
+    return 0;
+}
+
+/* The JSON header, unpadded: {"__metadata__":{..},"name":{"dtype":"F32",..},..}
+   as json.dumps(separators=(",", ":")) writes reference.py's dicts. */
+ATTNRES__PRIVATE size_t attnres__checkpoint_header(char *dst, size_t cap, const attnres_model *m) {
+    const attnres_config *c = &m->config;
+    attnres__text t;
+    char name[96], theta[40], eps[40];
+    const float *data;
+    size_t rows, cols, offset = 0;
+    int k;
+    t.dst = dst; t.cap = cap; t.n = 0;
+    attnres__float_repr(theta, sizeof theta, c->rope_theta);
+    attnres__float_repr(eps, sizeof eps, c->norm_eps);
+    attnres__put(&t, "{\"__metadata__\":{\"format\":\"attnres\",\"format_version\":\"%s\",",
+                 c->head_dim > 0 || c->qk_norm ? "2" : "1");
+    attnres__put(&t, "\"dim\":\"%d\",\"hidden_dim\":\"%d\",\"n_layers\":\"%d\",\"n_heads\":\"%d\",",
+                 c->dim, c->hidden_dim, c->n_layers, c->n_heads);
+    attnres__put(&t, "\"n_kv_heads\":\"%d\",\"vocab_size\":\"%d\",\"seq_len\":\"%d\",", c->n_kv_heads,
+                 c->vocab_size, c->seq_len);
+    attnres__put(&t, "\"rope_theta\":\"%s\",\"norm_eps\":\"%s\",\"tie_embeddings\":\"%s\",", theta, eps,
+                 c->tie_embeddings ? "true" : "false");
+    attnres__put(&t, "\"residual\":\"%s\",\"block_size\":\"%d\"",
+                 c->residual == ATTNRES_RESIDUAL_ATTNRES ? "attnres" : "standard", c->block_size);
+    if (c->head_dim > 0) attnres__put(&t, ",\"head_dim\":\"%d\"", c->head_dim);
+    if (c->qk_norm) attnres__put(&t, ",\"qk_norm\":\"true\"");
+    attnres__put(&t, "}");
+    for (k = 0; attnres__checkpoint_tensor(m, k, name, sizeof name, &data, &rows, &cols); k++) {
+        size_t bytes = rows * (cols ? cols : 1) * sizeof(float);
+        if (cols) attnres__put(&t, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%lu,%lu],", name, (unsigned long)rows,
+                               (unsigned long)cols);
+        else attnres__put(&t, ",\"%s\":{\"dtype\":\"F32\",\"shape\":[%lu],", name, (unsigned long)rows);
+        attnres__put(&t, "\"data_offsets\":[%lu,%lu]}", (unsigned long)offset, (unsigned long)(offset + bytes));
+        offset += bytes;
+    }
+    attnres__put(&t, "}");
+    return t.n;
+}
+
+/* 8 bytes of length, the header padded with spaces to a multiple of 8
+   (counting those 8), then every tensor's floats, little-endian. */
+ATTNRESDEF size_t attnres_checkpoint_bytes(const attnres_model *m) {
+    size_t header;
+    if (!m->memory || m->q8.group_size) return 0;
+    header = attnres__checkpoint_header(NULL, 0, m);
+    header += (8 - (8 + header) % 8) % 8;
+    return 8 + header + attnres__n_weights(&m->config) * sizeof(float);
+}
+
+ATTNRESDEF int attnres_checkpoint_write(void *dst, size_t size, const attnres_model *m, attnres_error *err) {
+    unsigned char *out = (unsigned char *)dst;
+    size_t need = attnres_checkpoint_bytes(m), header, padded, at, i, n;
+    char name[96];
+    const float *data;
+    size_t rows, cols;
+    int k, b;
+    if (!need)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "checkpoint write: %s", m->memory ? "the model is "
+                             "quantized; only fp32 models are written" : "the model is not initialised");
+    if (size < need)
+        return attnres__fail(err, ATTNRES_ERR_RANGE, "checkpoint write: %lu bytes given, %lu needed",
+                             (unsigned long)size, (unsigned long)need);
+    header = attnres__checkpoint_header((char *)out + 8, need - 8, m);
+    padded = header + (8 - (8 + header) % 8) % 8;
+    memset(out + 8 + header, ' ', padded - header);
+    for (b = 0; b < 8; b++) out[b] = (unsigned char)((uint64_t)padded >> (8 * b));
+    at = 8 + padded;
+    for (k = 0; attnres__checkpoint_tensor(m, k, name, sizeof name, &data, &rows, &cols); k++) {
+        n = rows * (cols ? cols : 1);
+        for (i = 0; i < n; i++, at += 4) {
+            uint32_t u;
+            memcpy(&u, &data[i], sizeof u);
+            for (b = 0; b < 4; b++) out[at + (size_t)b] = (unsigned char)(u >> (8 * b));
+        }
+    }
     return attnres__ok(err);
 }
 

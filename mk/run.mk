@@ -1,4 +1,4 @@
-# mk/run.mk - attnres-run (text generation and the depth-attention heatmap),
+# mk/run.mk - attnres-run (text generation and the depth-attention heatmap), attnres-train,
 # its tests, and `make demo`. Included at the end of the Makefile.
 #   make demo                        generate with models/block.safetensors and
 #                                    draw build/depth_heatmap.png
@@ -68,3 +68,27 @@ demo: $(BUILD)/attnres-run
 	./$(BUILD)/attnres-run models/block.safetensors -p "$(DEMO_PROMPT)" $(DEMO_FLAGS) \
 	  --heatmap build/depth_heatmap.png
 	@echo "the depth-attention heatmap is in build/depth_heatmap.png"
+
+# attnres-train: the C trainer (docs/training.md); needs nothing beyond libc.
+# test_train_cli runs it end to end (tests/test_train.sh); it needs
+# attnres-run for the load-and-generate check and is skipped with it.
+all: $(BUILD)/attnres-train $(BUILD)/test_train_cli
+TESTS += test_train_cli
+
+$(BUILD)/attnres-train: tools/attnres-train.c attnres.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS)
+
+$(BUILD)/test_train_cli: tests/test_train.sh $(BUILD)/attnres-train $(BUILD)/attnres-run | $(BUILD)
+	cp tests/test_train.sh $@
+	chmod +x $@
+	@if [ -f $(BUILD)/attnres-run.skip ]; then cp $(BUILD)/attnres-run.skip $@.skip; else rm -f $@.skip; fi
+
+check-warnings: check-warnings-train
+.PHONY: check-warnings-train
+check-warnings-train:
+	@for cc in gcc clang; do \
+	  if command -v $$cc >/dev/null; then \
+	    $$cc $(STRICT) tools/attnres-train.c || exit 1; \
+	    echo "warnings: none from $$cc in tools/attnres-train.c"; \
+	  fi; \
+	done

@@ -291,17 +291,38 @@ def alpha_summary(cfg, trace):
 # Training
 # --------------------------------------------------------------------------
 
+def make_optimizer(model, lr, weight_decay):
+    """AdamW, betas (0.9, 0.95), eps 1e-8; weight decay on the matrices only."""
+    decay = [p for p in model.parameters() if p.dim() == 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}],
+                             lr=lr, betas=(0.9, 0.95), eps=1e-8)
+
+
+def train_step(model, opt, chunk, lr):
+    """One step on chunk [B, T+1] (inputs and next-byte targets) at learning
+    rate lr: mean cross-entropy, backward, clip at global norm 1, AdamW.
+    Returns the loss (before the step). tools/make_train_golden.py runs
+    this very function, so the C trainer is checked against it."""
+    logits = model(chunk[:, :-1])
+    loss = F.cross_entropy(logits.reshape(-1, model.cfg.vocab_size), chunk[:, 1:].reshape(-1))
+    for group in opt.param_groups:
+        group["lr"] = lr
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss
+
+
 def train_one(mode, args, train, val):
     cfg = make_config(mode)
     cfg.validate()
     torch.manual_seed(args.seed)
     model = TinyLM(cfg, args.seed)
     n_params = sum(p.numel() for p in model.parameters())
-    decay = [p for p in model.parameters() if p.dim() == 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}],
-                            lr=args.lr, betas=(0.9, 0.95), eps=1e-8)
+    opt = make_optimizer(model, args.lr, args.weight_decay)
     data_gen = torch.Generator().manual_seed(args.seed)
     T = args.window
     print(f"[{mode}] {cfg.residual} S={cfg.block_size} N={cfg.n_blocks}: {n_params} parameters, "
@@ -312,15 +333,7 @@ def train_one(mode, args, train, val):
     for step in range(args.steps):
         starts = torch.randint(0, len(train) - T - 1, (args.batch,), generator=data_gen)
         idx = starts[:, None] + torch.arange(T + 1)[None, :]  # [B, T+1]
-        chunk = train[idx]
-        logits = model(chunk[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, cfg.vocab_size), chunk[:, 1:].reshape(-1))
-        for group in opt.param_groups:
-            group["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        loss = train_step(model, opt, train[idx], lr_at(step, args.steps, args.lr, args.warmup))
         recent = (recent + [float(loss)])[-args.log_every:]
         if (step + 1) % args.log_every == 0 or step == 0 or step + 1 == args.steps:
             print(f"[{mode}] step {step + 1:5d}/{args.steps}  loss {float(loss):.4f}  "

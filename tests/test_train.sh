@@ -1,0 +1,122 @@
+#!/bin/sh
+# tests/test_train.sh [BUILD_DIR] - attnres-train end to end (mk/run.mk copies
+# it next to the programs as test_train_cli, so tests/run.sh runs it).
+#   determinism: two runs with the same seed write identical checkpoint
+#   bytes; another seed, other bytes;
+#   the checkpoint loads in attnres-run, which generates from it;
+#   progress lines (step, loss, tok/s, time left) and the validation loss;
+#   bad input: an empty text, a text too short for a window, a window longer
+#   than the text or the context, an unwritable checkpoint path, a full disk
+#   (ulimit -f), a loss
+#   that becomes NaN or infinite (an absurd lr) -> exit 1, a message naming
+#   the problem (and the step), no checkpoint and no temporary file left,
+#   an existing checkpoint untouched;
+#   bad options -> exit 2 naming the option.
+# Tiny models (dim 16, 1 layer, 4 steps): seconds, not minutes. Run from the
+# repository root; MODELS overrides models/.
+build=${1:-$(dirname "$0")}
+models=${MODELS:-models}
+train="$build/attnres-train"
+run="$build/attnres-run"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/attnres-train.XXXXXX") || exit 1
+trap 'chmod -R u+w "$tmp"; rm -rf "$tmp"' EXIT
+passed=0; failed=0
+ok()   { echo "ok   $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+tiny="--dim 16 --layers 1 --heads 2 --kv-heads 1 --seq-len 32 --steps 4 --batch 2 --warmup 2 -q"
+
+# expect STATUS NEEDLE DESCRIPTION -- ARGS...: attnres-train ARGS must exit
+# STATUS with NEEDLE (a fixed string) in its stderr.
+expect() {
+  want=$1 needle=$2 what=$3; shift 4
+  "$train" "$@" > "$tmp/out" 2> "$tmp/err"
+  got=$?
+  if [ "$got" -eq "$want" ] && grep -qF -- "$needle" "$tmp/err"; then
+    ok "$what: exit $got: $(head -n 1 "$tmp/err")"
+  else
+    fail "$what: exit $got (want $want), stderr should name '$needle': $(head -n 2 "$tmp/err" | tr '\n' ' ')"
+  fi
+}
+
+# no file but the expected ones in $tmp/out.d (no checkpoint, no .tmp left)
+only_files() {
+  left=$(cd "$tmp/out.d" && ls -A | tr '\n' ' ')
+  if [ "$left" = "$1" ]; then ok "$2: files left: '${left:-none}'"; else fail "$2: files left: '$left' (want '$1')"; fi
+}
+
+head -c 20000 "$models/corpus_train.txt" > "$tmp/text.txt"
+
+# 1. same seed, same bytes; another seed, other bytes
+"$train" "$tmp/text.txt" $tiny --residual attnres --block-size 1 --init-queries random --seed 5 -o "$tmp/a.st" 2> "$tmp/err_a"
+sa=$?
+"$train" "$tmp/text.txt" $tiny --residual attnres --block-size 1 --init-queries random --seed 5 -o "$tmp/b.st" 2> "$tmp/err_b"
+sb=$?
+"$train" "$tmp/text.txt" $tiny --residual attnres --block-size 1 --init-queries random --seed 6 -o "$tmp/c.st" 2> /dev/null
+if [ $sa -eq 0 ] && [ $sb -eq 0 ] && cmp -s "$tmp/a.st" "$tmp/b.st"; then
+  ok "two runs with --seed 5 write identical checkpoints ($(wc -c < "$tmp/a.st") bytes)"
+else fail "two runs with --seed 5: exit $sa, $sb; checkpoints differ or missing: $(cat "$tmp/err_a")"; fi
+if [ -f "$tmp/c.st" ] && ! cmp -s "$tmp/a.st" "$tmp/c.st"; then ok "--seed 6 writes another checkpoint"
+else fail "--seed 6 gives the same checkpoint as --seed 5 (or none)"; fi
+if grep -q "validation loss [0-9.]* nats/byte" "$tmp/err_a"; then ok "the result line gives the validation loss: $(tail -n 1 "$tmp/err_a")"
+else fail "no validation loss in: $(cat "$tmp/err_a")"; fi
+
+# 2. progress: step, loss, tokens/s, time left (not with -q)
+"$train" "$tmp/text.txt" --dim 16 --layers 1 --heads 2 --kv-heads 1 --seq-len 32 --steps 3 --batch 2 --log-every 1 \
+  --residual standard --val "$models/corpus_val.txt" --val-bytes 500 -o "$tmp/s.st" 2> "$tmp/err_s"
+if [ $? -eq 0 ] && [ "$(grep -c '^step  *[0-9]*/3  loss [0-9.]* .* tok/s .* left$' "$tmp/err_s")" -eq 3 ]; then
+  ok "3 progress lines with step, loss, tok/s and time left: $(sed -n 2p "$tmp/err_s")"
+else fail "progress lines missing: $(cat "$tmp/err_s")"; fi
+
+# 3. the checkpoints load in attnres-run and generate
+for m in a s; do
+  if [ -x "$run" ]; then
+    "$run" "$tmp/$m.st" -p "The " -n 20 -t 0 > "$tmp/gen" 2> "$tmp/gen_err"
+    if [ $? -eq 0 ] && [ "$(wc -c < "$tmp/gen")" -ge 24 ]; then ok "attnres-run loads $m.st and generates 20 bytes"
+    else fail "attnres-run on $m.st: $(cat "$tmp/gen_err")"; fi
+  else fail "attnres-run is not built"; fi
+done
+
+# 4. bad input: exit 1, a message naming it, nothing written, an existing file kept
+mkdir "$tmp/out.d"
+printf 'previous checkpoint\n' > "$tmp/out.d/keep.st"
+: > "$tmp/empty.txt"
+head -c 30 "$tmp/text.txt" > "$tmp/short.txt"
+expect 1 "is empty" "an empty text" -- "$tmp/empty.txt" $tiny -o "$tmp/out.d/keep.st"
+expect 1 "needs at least 34" "a text too short for a window of 32" -- "$tmp/short.txt" $tiny --val "$tmp/text.txt" -o "$tmp/out.d/keep.st"
+expect 1 "needs at least 2" "an empty validation file" -- "$tmp/text.txt" $tiny --val "$tmp/empty.txt" -o "$tmp/out.d/keep.st"
+expect 2 "--window" "a window longer than the context" -- "$tmp/text.txt" $tiny --window 33 -o "$tmp/out.d/keep.st"
+head -c 60 "$tmp/text.txt" > "$tmp/60.txt"
+expect 1 "once its validation tail is held out" "a window longer than the text once its tail is held out" -- "$tmp/60.txt" $tiny --val-frac 0.5 -o "$tmp/out.d/keep.st"
+expect 1 "cannot write the checkpoint" "a checkpoint in a missing directory" -- "$tmp/text.txt" $tiny -o "$tmp/no/such/dir/x.st"
+if [ "$(id -u)" -ne 0 ]; then
+  mkdir "$tmp/ro"; chmod a-w "$tmp/ro"
+  expect 1 "cannot write the checkpoint" "a checkpoint in a read-only directory" -- "$tmp/text.txt" $tiny -o "$tmp/ro/x.st"
+fi
+expect 1 "error at step 2 of 4" "an absurd lr: the loss overflows, the message names the step" -- \
+  "$tmp/text.txt" $tiny --lr 1e30 -o "$tmp/out.d/keep.st"
+if grep -qE "NaN|infinite|overflow" "$tmp/err"; then ok "  ... and says the loss or logits are NaN or infinite"
+else fail "  ... the message does not say NaN / infinite: $(cat "$tmp/err")"; fi
+# a full disk, as a file size limit: the write fails (EFBIG) after training
+( ulimit -f 8; trap '' XFSZ; exec "$train" "$tmp/text.txt" $tiny -o "$tmp/out.d/keep.st" ) > "$tmp/out" 2> "$tmp/err"
+st=$?
+if [ $st -eq 1 ] && grep -q "cannot write the checkpoint" "$tmp/err"; then ok "a full disk (ulimit -f 8): exit 1: $(head -n 1 "$tmp/err")"
+else fail "a full disk (ulimit -f 8): exit $st: $(cat "$tmp/err")"; fi
+if [ "$(cat "$tmp/out.d/keep.st")" = "previous checkpoint" ]; then ok "every failed run left the existing checkpoint as it was"
+else fail "the existing checkpoint was changed"; fi
+only_files "keep.st " "after the failed runs, no partial checkpoint and no temporary file"
+# 5. bad options: exit 2, naming the option
+expect 2 "--steps" "--steps 0" -- "$tmp/text.txt" $tiny --steps 0 -o "$tmp/x.st"
+expect 2 "--lr" "--lr -1" -- "$tmp/text.txt" $tiny --lr -1 -o "$tmp/x.st"
+expect 2 "--lr" "--lr nan" -- "$tmp/text.txt" $tiny --lr nan -o "$tmp/x.st"
+expect 2 "--residual" "--residual other" -- "$tmp/text.txt" $tiny --residual other -o "$tmp/x.st"
+expect 2 "--init-queries" "--init-queries ones" -- "$tmp/text.txt" $tiny --init-queries ones -o "$tmp/x.st"
+expect 2 "--block-size" "--block-size with standard residuals" -- "$tmp/text.txt" $tiny --residual standard --block-size 2 -o "$tmp/x.st"
+expect 2 "--dim" "--dim x" -- "$tmp/text.txt" $tiny --dim x -o "$tmp/x.st"
+expect 2 "--bogus" "an unknown option" -- "$tmp/text.txt" $tiny --bogus -o "$tmp/x.st"
+expect 2 "-o" "no -o" -- "$tmp/text.txt" $tiny
+expect 2 "--batch" "--batch without a value" -- "$tmp/text.txt" -o "$tmp/x.st" --batch
+expect 2 "n_heads" "heads that do not divide dim (the config check names the field)" -- "$tmp/text.txt" $tiny --heads 3 -o "$tmp/x.st"
+if [ ! -e "$tmp/x.st" ]; then ok "no checkpoint from any bad command line"; else fail "a bad command line wrote $tmp/x.st"; fi
+
+echo "# summary test_train_cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,603 @@
+/* attnres-train.c - train a byte-level attnres model from a text file, in C.
+
+     attnres-train models/corpus_train.txt --val models/corpus_val.txt -o build/block.safetensors
+     attnres-train notes.txt --residual standard --steps 200 -o build/std.safetensors
+
+   What tools/train.py does, with the library's training step
+   (attnres_train_step: forward and backward of every window, their mean,
+   clipping at global norm 1, AdamW with betas 0.9, 0.95, eps 1e-8, weight
+   decay on the matrices only) and its schedule (attnres_lr_at: linear
+   warmup, then cosine down to lr/10). One file, top to bottom: options,
+   files, the initial weights, evaluation, writing the checkpoint, main.
+
+   Data: byte-level (token id = byte value, vocab 256, no BOS/EOS). Every
+   step draws --batch windows of --window + 1 bytes of the training text
+   (inputs and next-byte targets) at starts uniform in [0, n - window - 1),
+   with the library's xorshift64* generator seeded by --seed
+   (attnres_train_window: two 32-bit draws make a 64-bit number, rejection
+   keeps every start equally likely). The windows are not torch's: the same
+   seed gives the same windows here, not the ones train.py draws.
+
+   Validation text: --val FILE, or else the last --val-frac of TEXT (10%
+   by default), held out: training windows never reach into it. The
+   validation loss is train.py's: mean next-byte cross-entropy in
+   nats/byte, the text cut into non-overlapping windows of seq_len inputs
+   (the last one shorter), each run from an empty context, so every byte
+   but the first is predicted once (computed in float32 here; train.py
+   uses float64 on the exported checkpoint). --val-bytes N uses only the
+   first N bytes.
+
+   Initial weights: tools/train.py's distributions, each checkpoint tensor
+   from its own generator seeded by (seed, its name), so models that share
+   a tensor start with the same values: embeddings and linear weights
+   N(0, 0.02^2), the sublayers' output projections (wo, w2)
+   N(0, (0.02/sqrt(L))^2), gains 1, pseudo-queries zero (the paper's init)
+   or, with --init-queries random, N(0, 1/dim) as tools/experiment.py's
+   random_init. The numbers are this program's (Box-Muller over
+   xorshift64*), not torch's.
+
+   Progress goes to stderr: the step, its loss, the mean loss since the
+   last line, lr, the gradient norm before clipping, tokens/s and the time
+   left. The checkpoint (docs/format.md, the bytes tools/reference.py
+   would write for these weights) is written to a temporary file beside
+   OUT, fsynced, and renamed over OUT only when complete: a failure never
+   leaves a partial file, and an existing OUT stays as it was. The
+   temporary file is created before training starts, so an OUT that cannot
+   be written stops the program before the first step. Same options and
+   build: the same bytes.
+
+   Exit status: 0 success; 1 a file could not be read or written, or the
+   training failed (a NaN or infinite loss or gradient: the message names
+   the step); 2 a bad command line (the message names the option). */
+#define _XOPEN_SOURCE 700 /* POSIX 2008 under -std=c99: clock_gettime, fsync */
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ATTNRES_IMPLEMENTATION
+#include "../attnres.h"
+
+/* ======================================================================== */
+/* Options                                                                   */
+/* ======================================================================== */
+
+typedef struct {
+    const char *text_path, *val_path, *out_path;
+    double val_frac, lr, weight_decay;
+    long val_bytes;
+    int dim, hidden_dim, n_layers, n_heads, n_kv_heads, seq_len, window;
+    int residual, block_size, tied, random_queries;
+    int batch, steps, warmup, log_every, eval_every, quiet;
+    uint64_t seed;
+} options;
+
+/* Messages quote paths and values with control bytes escaped. */
+static const char *q(const char *s) {
+    static char bufs[4][1024];
+    static int next;
+    char *b = bufs[next++ % 4];
+    attnres_escape(b, sizeof bufs[0], s);
+    return b;
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+        "usage: attnres-train TEXT -o OUT.safetensors [options]\n"
+        "Trains a byte-level attnres model on TEXT's bytes and writes its checkpoint.\n"
+        "  -o, --out FILE         the checkpoint to write (required); replaced only when complete\n"
+        "      --val FILE         validation text (default: the last --val-frac of TEXT, held out)\n"
+        "      --val-frac F       the share of TEXT held out without --val, in (0, 0.5] (default 0.1)\n"
+        "      --val-bytes N      validate on the first N bytes only; 0: all (default 0)\n"
+        "Model (defaults: the shipped models' recipe, tools/train.py):\n"
+        "      --dim N            model width (default 96)\n"
+        "      --hidden-dim N     SwiGLU width (default 8*dim/3 rounded up to a multiple of 8)\n"
+        "      --layers N         layers; L = 2N sublayers (default 4)\n"
+        "      --heads N          query heads (default 4)\n"
+        "      --kv-heads N       key/value heads, dividing --heads (default 2)\n"
+        "      --seq-len N        the model's context (default 256)\n"
+        "      --residual R       standard or attnres (default attnres)\n"
+        "      --block-size S     Block AttnRes block size, 1 = Full (default 2; attnres only)\n"
+        "      --untied           an output projection of its own (default: tied to the embeddings)\n"
+        "      --init-queries Q   zero (the paper's init, default) or random (N(0, 1/dim))\n"
+        "Training:\n"
+        "      --steps N          optimizer steps (default 500)\n"
+        "      --batch N          windows per step (default 8)\n"
+        "      --window N         bytes per window, <= seq-len (default: seq-len)\n"
+        "      --lr X             peak learning rate (default 3e-3)\n"
+        "      --warmup N         linear warmup steps, then cosine to lr/10 (default 30)\n"
+        "      --weight-decay X   AdamW decay of the matrices (default 0.1)\n"
+        "      --seed N           initial weights and windows (default 1234)\n"
+        "      --log-every N      a progress line every N steps (default 10)\n"
+        "      --eval-every N     also validate every N steps; 0: only at the end (default 0)\n"
+        "  -q, --quiet            no progress lines, only the result\n"
+        "  -h, --help             this text\n"
+        "Exit status: 0 ok, 1 a file or training error (naming the step), 2 bad arguments.\n");
+}
+
+static void bad_argument(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2), noreturn))
+#endif
+    ;
+static void bad_argument(const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "attnres-train: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(attnres-train --help lists every option)\n");
+    exit(2);
+}
+
+/* A whole decimal integer in [lo, hi]: digits only, nothing after. */
+static long parse_int(const char *flag, const char *s, long lo, long hi) {
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (!isdigit((unsigned char)s[0]) || *end != '\0' || errno == ERANGE || v < lo || v > hi)
+        bad_argument("%s: '%s' is not an integer in [%ld, %ld]", q(flag), q(s), lo, hi);
+    return v;
+}
+
+/* A finite number in (lo, hi] (lo_open) or [lo, hi]. */
+static double parse_number(const char *flag, const char *s, double lo, double hi, int lo_open) {
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || isspace((unsigned char)s[0]) || !isfinite(v) ||
+        (lo_open ? !(v > lo) : !(v >= lo)) || !(v <= hi))
+        bad_argument("%s: '%s' is not a number in %c%g, %g]", q(flag), q(s), lo_open ? '(' : '[', lo, hi);
+    return v;
+}
+
+static uint64_t parse_seed(const char *flag, const char *s) {
+    char *end;
+    unsigned long long v;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (!isdigit((unsigned char)s[0]) || *end != '\0' || errno == ERANGE)
+        bad_argument("%s: '%s' is not an integer in [0, 2^64)", q(flag), q(s));
+    return (uint64_t)v;
+}
+
+/* The value of option a: after '=' in --option=VALUE, else the next argument. */
+static const char *value_of(const char *a, const char *inline_value, int *i, int argc, char **argv) {
+    if (inline_value) return inline_value;
+    if (*i + 1 >= argc) bad_argument("%s: needs a value", q(a));
+    return argv[++*i];
+}
+
+static int is_flag(const char *a, const char *short_name, const char *long_name) {
+    return (short_name && !strcmp(a, short_name)) || !strcmp(a, long_name);
+}
+
+static void parse_options(options *o, int argc, char **argv) {
+    int i, hidden_set = 0, window_set = 0, block_set = 0;
+    memset(o, 0, sizeof *o);
+    o->val_frac = 0.1; o->lr = 3e-3; o->weight_decay = 0.1;
+    o->dim = 96; o->n_layers = 4; o->n_heads = 4; o->n_kv_heads = 2; o->seq_len = 256;
+    o->residual = ATTNRES_RESIDUAL_ATTNRES; o->block_size = 2; o->tied = 1;
+    o->batch = 8; o->steps = 500; o->warmup = 30; o->log_every = 10; o->seed = 1234;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *inl = NULL, *eq, *v;
+        char name[32];
+        if (a[0] == '-' && a[1] == '-' && (eq = strchr(a, '=')) != NULL) {
+            if ((size_t)(eq - a) >= sizeof name) bad_argument("%s: unknown option", q(a));
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            inl = eq + 1;
+            a = name;
+            if (!strcmp(a, "--help") || !strcmp(a, "--quiet") || !strcmp(a, "--untied"))
+                bad_argument("%s: takes no value (got '%s')", q(a), q(inl));
+        }
+#define OPT(s, l) is_flag(a, s, l)
+#define VAL value_of(a, inl, &i, argc, argv)
+        if (OPT("-h", "--help")) { usage(stdout); exit(0); }
+        else if (OPT("-q", "--quiet")) o->quiet = 1;
+        else if (OPT("-o", "--out")) o->out_path = VAL;
+        else if (OPT(NULL, "--val")) o->val_path = VAL;
+        else if (OPT(NULL, "--val-frac")) o->val_frac = parse_number(a, VAL, 0.0, 0.5, 1);
+        else if (OPT(NULL, "--val-bytes")) o->val_bytes = parse_int(a, VAL, 0, 1L << 30);
+        else if (OPT(NULL, "--dim")) o->dim = (int)parse_int(a, VAL, 2, 65536);
+        else if (OPT(NULL, "--hidden-dim")) { o->hidden_dim = (int)parse_int(a, VAL, 1, 1 << 20); hidden_set = 1; }
+        else if (OPT(NULL, "--layers")) o->n_layers = (int)parse_int(a, VAL, 1, 1024);
+        else if (OPT(NULL, "--heads")) o->n_heads = (int)parse_int(a, VAL, 1, 4096);
+        else if (OPT(NULL, "--kv-heads")) o->n_kv_heads = (int)parse_int(a, VAL, 1, 4096);
+        else if (OPT(NULL, "--seq-len")) o->seq_len = (int)parse_int(a, VAL, 1, 1 << 16);
+        else if (OPT(NULL, "--window")) { o->window = (int)parse_int(a, VAL, 1, 1 << 16); window_set = 1; }
+        else if (OPT(NULL, "--block-size")) { o->block_size = (int)parse_int(a, VAL, 1, 2048); block_set = 1; }
+        else if (OPT(NULL, "--untied")) o->tied = 0;
+        else if (OPT(NULL, "--residual")) {
+            v = VAL;
+            if (!strcmp(v, "standard")) o->residual = ATTNRES_RESIDUAL_STANDARD;
+            else if (!strcmp(v, "attnres")) o->residual = ATTNRES_RESIDUAL_ATTNRES;
+            else bad_argument("%s: '%s' is not standard or attnres", q(a), q(v));
+        } else if (OPT(NULL, "--init-queries")) {
+            v = VAL;
+            if (!strcmp(v, "zero")) o->random_queries = 0;
+            else if (!strcmp(v, "random")) o->random_queries = 1;
+            else bad_argument("%s: '%s' is not zero or random", q(a), q(v));
+        }
+        else if (OPT(NULL, "--steps")) o->steps = (int)parse_int(a, VAL, 1, 100000000);
+        else if (OPT(NULL, "--batch")) o->batch = (int)parse_int(a, VAL, 1, 1 << 16);
+        else if (OPT(NULL, "--lr")) o->lr = parse_number(a, VAL, 0.0, 1e300, 1);
+        else if (OPT(NULL, "--warmup")) o->warmup = (int)parse_int(a, VAL, 0, 100000000);
+        else if (OPT(NULL, "--weight-decay")) o->weight_decay = parse_number(a, VAL, 0.0, 1e6, 0);
+        else if (OPT(NULL, "--seed")) o->seed = parse_seed(a, VAL);
+        else if (OPT(NULL, "--log-every")) o->log_every = (int)parse_int(a, VAL, 1, 100000000);
+        else if (OPT(NULL, "--eval-every")) o->eval_every = (int)parse_int(a, VAL, 0, 100000000);
+        else if (a[0] == '-' && a[1] != '\0') bad_argument("%s: unknown option", q(a));
+        else if (!o->text_path) o->text_path = a;
+        else bad_argument("'%s': one training text only (already '%s')", q(a), q(o->text_path));
+#undef VAL
+#undef OPT
+    }
+    if (!o->text_path) bad_argument("no training text given (attnres-train TEXT -o OUT.safetensors)");
+    if (!o->out_path) bad_argument("-o: no checkpoint to write given (-o OUT.safetensors)");
+    if (!hidden_set) o->hidden_dim = (8 * o->dim / 3 + 7) / 8 * 8;
+    if (!window_set) o->window = o->seq_len;
+    if (o->window > o->seq_len)
+        bad_argument("--window: %d bytes is longer than the model's context (--seq-len %d)", o->window, o->seq_len);
+    if (o->residual == ATTNRES_RESIDUAL_STANDARD) {
+        if (block_set) bad_argument("--block-size: only for --residual attnres");
+        o->block_size = 0;
+    }
+    if (o->random_queries && o->residual == ATTNRES_RESIDUAL_STANDARD)
+        bad_argument("--init-queries: a standard model has no pseudo-queries");
+}
+
+/* ======================================================================== */
+/* Files                                                                     */
+/* ======================================================================== */
+
+/* The whole file, malloc'd; NULL after printing why. */
+static unsigned char *read_file(const char *path, const char *what, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    size_t cap = 0, got;
+    *n = 0;
+    if (!f) {
+        fprintf(stderr, "attnres-train: error: cannot open %s '%s': %s\n", what, q(path), strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        if (*n == cap) {
+            unsigned char *more;
+            cap = cap ? cap * 2 : 1 << 16;
+            if (!(more = (unsigned char *)realloc(buf, cap))) {
+                fprintf(stderr, "attnres-train: error: %s '%s': out of memory\n", what, q(path));
+                free(buf); fclose(f); return NULL;
+            }
+            buf = more;
+        }
+        got = fread(buf + *n, 1, cap - *n, f);
+        *n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        fprintf(stderr, "attnres-train: error: cannot read %s '%s': %s\n", what, q(path), strerror(errno));
+        free(buf); fclose(f); return NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+/* The checkpoint is written whole or not at all: a temporary file in OUT's
+   directory, created O_EXCL before training (so an unwritable OUT stops
+   us at once), filled, fsynced, closed and renamed over OUT. */
+typedef struct { const char *path; char *tmp; int fd; } outfile;
+
+static int outfile_open(outfile *f, const char *path) {
+    size_t n = strlen(path) + 40;
+    int k;
+    f->path = path;
+    f->fd = -1;
+    if (!(f->tmp = (char *)malloc(n))) return -1;
+    for (k = 0; k < 100; k++) {
+        snprintf(f->tmp, n, "%s.%ld-%d.tmp", path, (long)getpid(), k);
+        f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        if (f->fd >= 0 || errno != EEXIST) break;
+    }
+    if (f->fd < 0) {
+        fprintf(stderr, "attnres-train: error: cannot write the checkpoint '%s': %s\n", q(path), strerror(errno));
+        free(f->tmp);
+        f->tmp = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes bytes[n] and renames into place (ok), or only removes the
+   temporary file (!ok). 0, or -1 after printing why. */
+static int outfile_close(outfile *f, const unsigned char *bytes, size_t n, int ok) {
+    int error = 0;
+    while (ok && !error && n > 0) {
+        ssize_t w = write(f->fd, bytes, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) { error = w < 0 ? errno : EIO; break; }
+        bytes += w;
+        n -= (size_t)w;
+    }
+    if (ok && !error && fsync(f->fd) != 0) error = errno;
+    if (close(f->fd) != 0 && ok && !error) error = errno;
+    if (ok && !error && rename(f->tmp, f->path) != 0) error = errno;
+    if (!ok || error) unlink(f->tmp);
+    if (error) fprintf(stderr, "attnres-train: error: cannot write the checkpoint '%s': %s\n", q(f->path), strerror(error));
+    free(f->tmp);
+    f->tmp = NULL;
+    return error ? -1 : 0;
+}
+
+/* ======================================================================== */
+/* Initial weights: train.py's distributions, one generator per tensor       */
+/* ======================================================================== */
+
+/* zlib's crc32 of a name (train.py seeds each tensor with it). */
+static uint32_t crc32_of(const char *s) {
+    uint32_t c = 0xFFFFFFFFu;
+    int k;
+    for (; *s; s++) {
+        c ^= (unsigned char)*s;
+        for (k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* x[n] = std * N(0, 1), from a generator seeded by (seed, name, offset):
+   Box-Muller over attnres_random_f32, whose state is never 0. */
+static void fill_normal(float *x, size_t n, float std, uint64_t seed, const char *name, uint32_t offset) {
+    uint64_t rng = (seed * 1000003u + crc32_of(name) + offset) ^ 0x9E3779B97F4A7C15ull;
+    size_t i;
+    if (!rng) rng = 1;
+    for (i = 0; i < n; i += 2) {
+        double u1 = 1.0 - attnres_random_f32(&rng), u2 = attnres_random_f32(&rng);   /* u1 in (0, 1] */
+        double r = sqrt(-2.0 * log(u1)), a = 2.0 * 3.14159265358979323846 * u2;
+        x[i] = (float)(std * r * cos(a));
+        if (i + 1 < n) x[i + 1] = (float)(std * r * sin(a));
+    }
+}
+
+static void fill_ones(float *x, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) x[i] = 1.0f;
+}
+
+/* Every tensor of m by its checkpoint name (docs/format.md). */
+static void init_weights(attnres_model *m, uint64_t seed, int random_queries) {
+    const attnres_config *c = &m->config;
+    attnres_weights *w = &m->weights;
+    size_t d = (size_t)c->dim, hid = (size_t)c->hidden_dim, qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c);
+    size_t kvd = (size_t)attnres_kv_dim(c), V = (size_t)c->vocab_size, i;
+    int L = attnres_n_sublayers(c), l;
+    float std = 0.02f, std_out = (float)(0.02 / sqrt((double)L));   /* wo, w2: 0.02 / sqrt(L) */
+    char name[96];
+    fill_normal(w->tok_embeddings, V * d, std, seed, "tok_embeddings.weight", 0);
+    for (i = 0; i < (size_t)c->n_layers; i++) {
+#define LAYER(fmt) (snprintf(name, sizeof name, fmt, (unsigned long)i), name)
+        fill_ones(w->attention_norm + i * d, d);
+        fill_ones(w->ffn_norm + i * d, d);
+        fill_normal(w->wq + i * qd * d, qd * d, std, seed, LAYER("layers.%lu.attention.wq.weight"), 0);
+        fill_normal(w->wk + i * kvd * d, kvd * d, std, seed, LAYER("layers.%lu.attention.wk.weight"), 0);
+        fill_normal(w->wv + i * kvd * d, kvd * d, std, seed, LAYER("layers.%lu.attention.wv.weight"), 0);
+        fill_normal(w->wo + i * d * qd, d * qd, std_out, seed, LAYER("layers.%lu.attention.wo.weight"), 0);
+        fill_normal(w->w1 + i * hid * d, hid * d, std, seed, LAYER("layers.%lu.feed_forward.w1.weight"), 0);
+        fill_normal(w->w2 + i * d * hid, d * hid, std_out, seed, LAYER("layers.%lu.feed_forward.w2.weight"), 0);
+        fill_normal(w->w3 + i * hid * d, hid * d, std, seed, LAYER("layers.%lu.feed_forward.w3.weight"), 0);
+#undef LAYER
+    }
+    fill_ones(w->norm, d);
+    if (!c->tie_embeddings) fill_normal(w->output, V * d, std, seed, "output.weight", 0);
+    if (c->residual != ATTNRES_RESIDUAL_ATTNRES) return;
+    fill_ones(w->key_norm, (size_t)(L + 1) * d);
+    memset(w->pseudo_query, 0, (size_t)(L + 1) * d * sizeof(float));   /* zero: a uniform depth softmax */
+    for (l = 0; random_queries && l <= L; l++) {
+        if (l == L) snprintf(name, sizeof name, "output_res.pseudo_query");
+        else snprintf(name, sizeof name, "layers.%d.%s_res.pseudo_query", l / 2, l % 2 ? "ffn" : "attention");
+        fill_normal(w->pseudo_query + (size_t)l * d, d, (float)(1.0 / sqrt((double)d)), seed, name, 1);
+    }
+}
+
+/* ======================================================================== */
+/* Evaluation: train.py's validation loss                                    */
+/* ======================================================================== */
+
+/* Mean next-byte cross-entropy over text[n]: windows of seq_len inputs at
+   0, seq_len, 2 seq_len, .. (the last shorter), each from an empty context.
+   0 on success (*loss set), else the library's code with err filled. */
+static int validation_loss(const attnres_model *m, attnres_train_state *ts, const unsigned char *text, size_t n,
+                           int *tokens, int *targets, double *loss, attnres_error *err) {
+    double total = 0.0;
+    size_t k, count = 0;
+    int T, t, rc;
+    for (k = 0; k + 1 < n; k += (size_t)m->config.seq_len) {
+        float window_loss;
+        T = (int)(n - 1 - k < (size_t)m->config.seq_len ? n - 1 - k : (size_t)m->config.seq_len);
+        for (t = 0; t < T; t++) {
+            tokens[t] = text[k + (size_t)t];
+            targets[t] = text[k + (size_t)t + 1];
+        }
+        if ((rc = attnres_train_forward(m, ts, tokens, targets, T, &window_loss, err)) != ATTNRES_OK) return rc;
+        total += (double)window_loss * T;
+        count += (size_t)T;
+    }
+    *loss = total / (double)count;
+    return ATTNRES_OK;
+}
+
+/* ======================================================================== */
+/* main                                                                      */
+/* ======================================================================== */
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* "1 h 02 min", "3 min 05 s", "12 s" */
+static const char *duration(double s, char *buf, size_t size) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, size, "%ld h %02ld min", t / 3600, t / 60 % 60);
+    else if (t >= 60) snprintf(buf, size, "%ld min %02ld s", t / 60, t % 60);
+    else snprintf(buf, size, "%ld s", t);
+    return buf;
+}
+
+int main(int argc, char **argv) {
+    options o;
+    attnres_config c;
+    attnres_model m;
+    attnres_train_state ts;
+    attnres_adamw opt;
+    attnres_error err;
+    outfile out;
+    unsigned char *text, *val_text, *bytes = NULL;
+    size_t n_text, n_val, n_train, n_bytes;
+    int *tokens, *targets, *eval_tokens, *eval_targets, step, b, status = 1;
+    uint64_t rng;
+    double t0, loss_sum = 0.0, val_loss;
+    int loss_count = 0;
+    char left[32], took[32], kind[48];
+
+    parse_options(&o, argc, argv);
+    memset(&c, 0, sizeof c);
+    c.dim = o.dim; c.hidden_dim = o.hidden_dim; c.n_layers = o.n_layers; c.n_heads = o.n_heads;
+    c.n_kv_heads = o.n_kv_heads; c.vocab_size = 256; c.seq_len = o.seq_len; c.rope_theta = 10000.0f;
+    c.norm_eps = 1e-5f; c.tie_embeddings = o.tied; c.residual = o.residual; c.block_size = o.block_size;
+    if (attnres_config_validate(&c, &err) != ATTNRES_OK)
+        bad_argument("the model options do not make a valid model: %s", err.message);
+
+    /* the texts: training, and validation (a second file, or TEXT's held-out tail) */
+    if (!(text = read_file(o.text_path, "the training text", &n_text))) return 1;
+    if (o.val_path) {
+        if (!(val_text = read_file(o.val_path, "the validation text", &n_val))) { free(text); return 1; }
+        n_train = n_text;
+    } else {
+        n_val = (size_t)((double)n_text * o.val_frac);
+        n_train = n_text - n_val;
+        val_text = text + n_train;
+    }
+    if (n_train < (size_t)o.window + 2 || n_val < 2) {
+        if (n_text == 0) fprintf(stderr, "attnres-train: error: the training text '%s' is empty\n", q(o.text_path));
+        else if (n_train < (size_t)o.window + 2)
+            fprintf(stderr, "attnres-train: error: the training text '%s' has %lu bytes%s; a window of %d "
+                    "bytes (--window) needs at least %d\n", q(o.text_path), (unsigned long)n_train,
+                    o.val_path ? "" : " once its validation tail is held out", o.window, o.window + 2);
+        else fprintf(stderr, "attnres-train: error: the validation text (%s) has %lu bytes; it needs at least 2\n",
+                     o.val_path ? q(o.val_path) : "the tail of the training text", (unsigned long)n_val);
+        free(text);
+        if (o.val_path) free(val_text);
+        return 1;
+    }
+    if (o.val_bytes && (size_t)o.val_bytes < n_val) n_val = (size_t)o.val_bytes < 2 ? 2 : (size_t)o.val_bytes;
+
+    /* the model, its training state (seq_len positions: windows and validation), the optimizer */
+    tokens = (int *)malloc((size_t)o.batch * o.window * sizeof(int));
+    targets = (int *)malloc((size_t)o.batch * o.window * sizeof(int));
+    eval_tokens = (int *)malloc((size_t)o.seq_len * sizeof(int));
+    eval_targets = (int *)malloc((size_t)o.seq_len * sizeof(int));
+    memset(&ts, 0, sizeof ts);
+    memset(&opt, 0, sizeof opt);
+    if (!tokens || !targets || !eval_tokens || !eval_targets) {
+        fprintf(stderr, "attnres-train: error: out of memory\n");
+        goto done_model;
+    }
+    if (attnres_model_init(&m, &c, &err) != ATTNRES_OK) {
+        fprintf(stderr, "attnres-train: error: %s\n", err.message);
+        goto done_model;
+    }
+    init_weights(&m, o.seed, o.random_queries);
+    if (attnres_train_state_init(&ts, &m, o.seq_len, &err) != ATTNRES_OK ||
+        attnres_adamw_init(&opt, &m, o.weight_decay, &err) != ATTNRES_OK) {
+        fprintf(stderr, "attnres-train: error: %s\n", err.message);
+        goto done;
+    }
+    if (outfile_open(&out, o.out_path) != 0) goto done;
+    if (o.residual == ATTNRES_RESIDUAL_ATTNRES) snprintf(kind, sizeof kind, "Block AttnRes S = %d", o.block_size);
+    else snprintf(kind, sizeof kind, "standard residual");
+    if (!o.quiet)
+        fprintf(stderr, "attnres-train: %s, dim %d, %d layers, %d heads (%d kv), %lu parameters; %d steps "
+                "of %d x %d bytes of '%s' (%lu bytes); validation: %s (%lu bytes)\n", kind, o.dim, o.n_layers,
+                o.n_heads, o.n_kv_heads, (unsigned long)m.n_floats, o.steps, o.batch, o.window, q(o.text_path),
+                (unsigned long)n_train, o.val_path ? q(o.val_path) : "the held-out tail", (unsigned long)n_val);
+
+    /* the loop: draw the batch, one step, a progress line now and then */
+    rng = o.seed ^ 0x5DEECE66DULL;
+    if (!rng) rng = 1;
+    t0 = now_seconds();
+    for (step = 0; step < o.steps; step++) {
+        double lr = attnres_lr_at(step, o.steps, o.lr, o.warmup), norm;
+        float loss;
+        for (b = 0; b < o.batch; b++)
+            attnres_train_window(tokens + (size_t)b * o.window, targets + (size_t)b * o.window, text, n_train,
+                                 o.window, &rng, &err);   /* cannot fail: n_train >= window + 2 */
+        if (attnres_train_step(&m, &ts, &opt, tokens, targets, o.batch, o.window, lr, &loss, &norm, &err)
+            != ATTNRES_OK) {
+            fprintf(stderr, "attnres-train: error at step %d of %d: %s; training stopped, no checkpoint "
+                    "written ('%s' is as it was)\n", step + 1, o.steps, err.message, q(o.out_path));
+            outfile_close(&out, NULL, 0, 0);
+            goto done;
+        }
+        loss_sum += loss;
+        loss_count++;
+        if (!o.quiet && ((step + 1) % o.log_every == 0 || step == 0 || step + 1 == o.steps)) {
+            double t = now_seconds(), rate = (double)(step + 1) * o.batch * o.window / (t - t0 > 0 ? t - t0 : 1e-9);
+            fprintf(stderr, "step %6d/%d  loss %.4f  (mean of %d: %.4f)  lr %.2e  |g| %.3f  %.0f tok/s  "
+                    "%s, %s left\n", step + 1, o.steps, (double)loss, loss_count, loss_sum / loss_count, lr, norm,
+                    rate, duration(t - t0, took, sizeof took),
+                    duration((double)(o.steps - step - 1) * o.batch * o.window / rate, left, sizeof left));
+            loss_sum = 0.0;
+            loss_count = 0;
+        }
+        if (o.eval_every && (step + 1) % o.eval_every == 0 && step + 1 != o.steps) {
+            if (validation_loss(&m, &ts, val_text, n_val, eval_tokens, eval_targets, &val_loss, &err) != ATTNRES_OK) {
+                fprintf(stderr, "attnres-train: error at step %d of %d, validating: %s; training stopped, no "
+                        "checkpoint written\n", step + 1, o.steps, err.message);
+                outfile_close(&out, NULL, 0, 0);
+                goto done;
+            }
+            fprintf(stderr, "step %6d/%d  validation loss %.4f nats/byte\n", step + 1, o.steps, val_loss);
+        }
+    }
+
+    /* the result: validation loss, then the checkpoint */
+    if (validation_loss(&m, &ts, val_text, n_val, eval_tokens, eval_targets, &val_loss, &err) != ATTNRES_OK) {
+        fprintf(stderr, "attnres-train: error after step %d, validating: %s; no checkpoint written\n", o.steps,
+                err.message);
+        outfile_close(&out, NULL, 0, 0);
+        goto done;
+    }
+    n_bytes = attnres_checkpoint_bytes(&m);
+    if (!(bytes = (unsigned char *)malloc(n_bytes)) || attnres_checkpoint_write(bytes, n_bytes, &m, &err) != ATTNRES_OK) {
+        fprintf(stderr, "attnres-train: error: %s\n", bytes ? err.message : "out of memory for the checkpoint");
+        outfile_close(&out, NULL, 0, 0);
+        goto done;
+    }
+    if (outfile_close(&out, bytes, n_bytes, 1) != 0) goto done;
+    fprintf(stderr, "attnres-train: validation loss %.4f nats/byte (%.4f bits/byte) over %lu bytes; "
+            "%d steps in %s; wrote '%s' (%lu bytes)\n", val_loss, val_loss / log(2.0), (unsigned long)n_val,
+            o.steps, duration(now_seconds() - t0, took, sizeof took), q(o.out_path), (unsigned long)n_bytes);
+    status = 0;
+done:
+    attnres_adamw_free(&opt);
+    attnres_train_state_free(&ts);
+    attnres_model_free(&m);
+done_model:
+    free(bytes);
+    free(tokens); free(targets); free(eval_tokens); free(eval_targets);
+    free(text);
+    if (o.val_path) free(val_text);
+    return status;
+}
