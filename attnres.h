@@ -1,4 +1,4 @@
-/* attnres.h - v0.6.0 - Attention Residuals inside a tiny LLaMA-style decoder.
+/* attnres.h - v0.7.0 - Attention Residuals inside a tiny LLaMA-style decoder.
    A single-header numerical laboratory: every stage is a plain scalar loop
    you can step through, and every stage is diffed against PyTorch.
 
@@ -105,14 +105,22 @@
      exits and never allocates inside attnres_forward.
 
    VERSION HISTORY
+     0.7.0  training: the backward of every building block beside its
+            forward (attnres_*_backward), a training state with a forward
+            over a whole sequence and the whole-model backward
+            (attnres_train_*), AdamW, the lr schedule, gradient clipping,
+            seeded windows and an in-memory checkpoint writer
+            (attnres_train_step, attnres_adamw_*, attnres_checkpoint_*);
+            attnres_matmul and its kernel hook (matmul), which
+            attnres_prefill uses to run fp32 prompts in chunks; sizes are
+            counted in 64 bits and a model or state past one allocation
+            (ATTNRES_SIZE_MAX; 4 GiB with a 32-bit size_t, as in
+            WebAssembly) is refused, never allocated at a wrapped size.
      0.6.0  int8 activations (W8A8): attnres_q8_weights.int8_activations,
             attnres_matvec_w8a8, two more kernel hooks (matvec_w8a8 and
             quantize_q8, W8A8's input rounding), the checkpoint key
             "activations": "int8"; the state has xq, xq_scale;
-            attnres_quantize_q8 gives a group holding NaN or Inf that scale;
-            sizes are counted in 64 bits and a model or state past one
-            allocation (ATTNRES_SIZE_MAX; 4 GiB with a 32-bit size_t, as
-            in WebAssembly) is refused, never allocated at a wrapped size.
+            attnres_quantize_q8 gives a group holding NaN or Inf that scale.
      0.5.0  group-wise int8 weights (docs/quantization.md): attnres_q8,
             attnres_model.q8, attnres_model_quantize, the building blocks
             attnres_quantize_q8 / attnres_dequantize_q8 / attnres_matvec_q8,
@@ -144,9 +152,9 @@
 
 /* The header's version, in step with VERSION HISTORY above. */
 #define ATTNRES_VERSION_MAJOR  0
-#define ATTNRES_VERSION_MINOR  6
+#define ATTNRES_VERSION_MINOR  7
 #define ATTNRES_VERSION_PATCH  0
-#define ATTNRES_VERSION_STRING "0.6.0"
+#define ATTNRES_VERSION_STRING "0.7.0"
 
 #include <stddef.h>
 #include <stdint.h>
