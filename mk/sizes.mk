@@ -28,12 +28,18 @@ M32_TESTS    = test_sizes test_regress test_primitives test_model test_invariant
 
 # Prints why a 32-bit program cannot be built and run here, and fails; or
 # prints nothing.
+# The probe's files are the target's own ($@.probe*), and the asm link is
+# made by one symlink() that fails harmlessly if another job made it first:
+# under make -j two targets probe at once and must not see each other's
+# half-written files (that once skipped a 32-bit test at random).
 M32_PROBE = command -v $(M32_QEMU) >/dev/null || { echo "$(M32_QEMU) not installed (Debian: apt-get install qemu-user)"; exit 1; }; \
-  mkdir -p $(M32_INCLUDE) && { [ -e /usr/include/asm ] || [ ! -d $(M32_ASM) ] || ln -sfn $(M32_ASM) $(M32_INCLUDE)/asm; } && \
-  printf '\#include <errno.h>\n\#include <math.h>\nint main(void) { return (int)sqrt((double)errno); }\n' > $(M32_INCLUDE)/probe.c && \
-  $(M32_CC) $(M32_FLAGS) -o $(M32_INCLUDE)/probe $(M32_INCLUDE)/probe.c -lm >/dev/null 2>&1 || \
-    { echo "$(M32_CC) -m32 cannot build a static program (Debian: apt-get install libc6-dev-i386 lib32gcc-12-dev)"; exit 1; }; \
-  $(M32_QEMU) $(M32_INCLUDE)/probe || { echo "$(M32_QEMU) cannot run a static i386 program"; exit 1; }
+  mkdir -p $(M32_INCLUDE) && { [ -e /usr/include/asm ] || [ ! -d $(M32_ASM) ] || [ -e $(M32_INCLUDE)/asm ] || \
+    ln -s $(M32_ASM) $(M32_INCLUDE)/asm 2>/dev/null || [ -e $(M32_INCLUDE)/asm ]; } && \
+  printf '\#include <errno.h>\n\#include <math.h>\nint main(void) { return (int)sqrt((double)errno); }\n' > $@.probe.c && \
+  $(M32_CC) $(M32_FLAGS) -o $@.probe $@.probe.c -lm >/dev/null 2>&1 || \
+    { rm -f $@.probe.c; echo "$(M32_CC) -m32 cannot build a static program (Debian: apt-get install libc6-dev-i386 lib32gcc-12-dev)"; exit 1; }; \
+  $(M32_QEMU) $@.probe || { rm -f $@.probe $@.probe.c; echo "$(M32_QEMU) cannot run a static i386 program"; exit 1; }; \
+  rm -f $@.probe $@.probe.c
 
 # the script that stands in for an i386 program X (printf format; %s is M32_QEMU)
 M32_WRAPPER := \#!/bin/sh\n\# made by mk/sizes.mk: $$0.i386 is an i386 program, run under user-mode emulation\nexec %s "$$0.i386" "$$@"\n
