@@ -31,7 +31,7 @@ stb: | $(BUILD)
 
 # -isystem: warnings in the stb headers are theirs, not ours. Without the
 # headers: no program (an old one would be stale), a .skip file instead.
-$(BUILD)/attnres-run: tools/attnres-run.c tools/tokenizer.c tools/tokenizer.h attnres.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD) stb
+$(BUILD)/attnres-run: tools/attnres-run.c tools/cli_args.h tools/tokenizer.c tools/tokenizer.h attnres.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD) stb
 	@if [ -f $(STB_MISSING) ]; then \
 	  rm -f $@; cp $(STB_MISSING) $@.skip; echo "skip $@: $$(cat $(STB_MISSING))"; \
 	else \
@@ -75,7 +75,7 @@ demo: $(BUILD)/attnres-run
 all: $(BUILD)/attnres-train $(BUILD)/test_train_cli
 TESTS += test_train_cli
 
-$(BUILD)/attnres-train: tools/attnres-train.c attnres.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD)
+$(BUILD)/attnres-train: tools/attnres-train.c tools/cli_args.h attnres.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS)
 
 $(BUILD)/test_train_cli: tests/test_train.sh $(BUILD)/attnres-train $(BUILD)/attnres-run | $(BUILD)

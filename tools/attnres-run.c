@@ -115,6 +115,8 @@ static void *run_malloc(size_t size) {
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
 #include "tokenizer.h"   /* --tokenizer; tools/tokenizer.c is linked in (mk/run.mk) */
+#define CLI_PROGRAM "attnres-run"
+#include "cli_args.h"    /* q(), bad_argument(), parse_int(), parse_seed(), is_flag(), value_of() */
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STBI_WRITE_NO_STDIO   /* only stbi_write_png_to_mem: every write is ours, and checked */
@@ -154,16 +156,6 @@ typedef struct {
     int         quantize;       /* --quantize q8 or w8a8: group size 32; 0: as stored */
     int         int8_activations; /* --quantize w8a8: 1; q8: 0; not given: -1 (as stored) */
 } options;
-
-/* s with its control characters escaped, for quoting in a message; four
-   rotating buffers, so one message can quote up to four strings. */
-static const char *q(const char *s) {
-    static char bufs[4][1024];
-    static int next;
-    char *b = bufs[next++ % 4];
-    attnres_escape(b, sizeof bufs[0], s);
-    return b;
-}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -207,33 +199,6 @@ static void usage(FILE *out) {
         DEFAULT_PROMPT, DEFAULT_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOPP, DEFAULT_SEED);
 }
 
-/* Every argument error ends here: the message, a hint, exit status 2. */
-static void bad_argument(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2), noreturn))
-#endif
-    ;
-static void bad_argument(const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "attnres-run: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n(attnres-run --help lists every option)\n");
-    exit(2);
-}
-
-/* A whole decimal integer in [lo, hi]: digits only, nothing after. */
-static long parse_int(const char *flag, const char *s, long lo, long hi) {
-    char *end;
-    long v;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (!isdigit((unsigned char)s[0]) || *end != '\0' || errno == ERANGE || v < lo || v > hi)
-        bad_argument("%s: '%s' is not an integer in [%ld, %ld]", q(flag), q(s), lo, hi);
-    return v;
-}
-
 /* A finite decimal number (the caller checks its range); `accepted` says
    what the option takes, for the message. */
 static double parse_number(const char *flag, const char *s, const char *accepted) {
@@ -244,29 +209,6 @@ static double parse_number(const char *flag, const char *s, const char *accepted
     if (end == s || *end != '\0' || errno == ERANGE || isspace((unsigned char)s[0]) || !isfinite(v))
         bad_argument("%s: '%s' is not %s", q(flag), q(s), accepted);
     return v;
-}
-
-/* An integer in [0, 2^64): strtoull alone would accept "-1" and wrap it. */
-static uint64_t parse_seed(const char *flag, const char *s) {
-    char *end;
-    unsigned long long v;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (!isdigit((unsigned char)s[0]) || *end != '\0' || errno == ERANGE)
-        bad_argument("%s: '%s' is not an integer in [0, 2^64)", q(flag), q(s));
-    return (uint64_t)v;
-}
-
-static int is_flag(const char *a, const char *short_name, const char *long_name) {
-    return (short_name && !strcmp(a, short_name)) || !strcmp(a, long_name);
-}
-
-/* The value of option a: the part after '=' of --option=VALUE (inline),
-   else the next argument; exit 2 if the command line ends there. */
-static const char *value_of(const char *a, const char *inline_value, int *i, int argc, char **argv) {
-    if (inline_value) return inline_value;
-    if (*i + 1 >= argc) bad_argument("%s: needs a value", q(a));
-    return argv[++*i];
 }
 
 /* A file name option's value: not empty. */

@@ -66,6 +66,8 @@
 
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
+#define CLI_PROGRAM "attnres-train"
+#include "cli_args.h"    /* q(), bad_argument(), parse_int(), parse_seed(), is_flag(), value_of() */
 
 /* ======================================================================== */
 /* Options                                                                   */
@@ -80,15 +82,6 @@ typedef struct {
     int batch, steps, warmup, log_every, eval_every, quiet;
     uint64_t seed;
 } options;
-
-/* Messages quote paths and values with control bytes escaped. */
-static const char *q(const char *s) {
-    static char bufs[4][1024];
-    static int next;
-    char *b = bufs[next++ % 4];
-    attnres_escape(b, sizeof bufs[0], s);
-    return b;
-}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -124,32 +117,6 @@ static void usage(FILE *out) {
         "Exit status: 0 ok, 1 a file or training error (naming the step), 2 bad arguments.\n");
 }
 
-static void bad_argument(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2), noreturn))
-#endif
-    ;
-static void bad_argument(const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "attnres-train: ");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n(attnres-train --help lists every option)\n");
-    exit(2);
-}
-
-/* A whole decimal integer in [lo, hi]: digits only, nothing after. */
-static long parse_int(const char *flag, const char *s, long lo, long hi) {
-    char *end;
-    long v;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (!isdigit((unsigned char)s[0]) || *end != '\0' || errno == ERANGE || v < lo || v > hi)
-        bad_argument("%s: '%s' is not an integer in [%ld, %ld]", q(flag), q(s), lo, hi);
-    return v;
-}
-
 /* A finite number in (lo, hi] (lo_open) or [lo, hi]. */
 static double parse_number(const char *flag, const char *s, double lo, double hi, int lo_open) {
     char *end;
@@ -160,27 +127,6 @@ static double parse_number(const char *flag, const char *s, double lo, double hi
         (lo_open ? !(v > lo) : !(v >= lo)) || !(v <= hi))
         bad_argument("%s: '%s' is not a number in %c%g, %g]", q(flag), q(s), lo_open ? '(' : '[', lo, hi);
     return v;
-}
-
-static uint64_t parse_seed(const char *flag, const char *s) {
-    char *end;
-    unsigned long long v;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (!isdigit((unsigned char)s[0]) || *end != '\0' || errno == ERANGE)
-        bad_argument("%s: '%s' is not an integer in [0, 2^64)", q(flag), q(s));
-    return (uint64_t)v;
-}
-
-/* The value of option a: after '=' in --option=VALUE, else the next argument. */
-static const char *value_of(const char *a, const char *inline_value, int *i, int argc, char **argv) {
-    if (inline_value) return inline_value;
-    if (*i + 1 >= argc) bad_argument("%s: needs a value", q(a));
-    return argv[++*i];
-}
-
-static int is_flag(const char *a, const char *short_name, const char *long_name) {
-    return (short_name && !strcmp(a, short_name)) || !strcmp(a, long_name);
 }
 
 static void parse_options(options *o, int argc, char **argv) {

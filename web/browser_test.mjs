@@ -88,6 +88,20 @@ function watch(page, base) {
   return page;
 }
 
+// Generates n_new bytes from PROMPT with the run's sampling settings and
+// returns the page's bytes, also as hex (to compare with the native run).
+async function generate(page, nNew) {
+  await page.fill('#prompt', PROMPT);
+  await page.fill('#n-new', String(nNew));
+  await page.fill('#temperature', String(T));
+  await page.fill('#top-p', String(TOP_P));
+  await page.fill('#seed', String(SEED));
+  await page.click('#generate');
+  await whenDone(page, `(seed ${SEED}`);
+  const bytes = await page.$$eval('#text span', (spans) => spans.map((s) => Number(s.dataset.byte)));
+  return { bytes, hex: bytes.map((b) => b.toString(16).padStart(2, '0')).join('') };
+}
+
 async function whenDone(page, statusText) {
   await page.waitForFunction((s) => document.getElementById('status').textContent.includes(s) &&
                                     document.body.dataset.state === 'done', statusText, { timeout: 60000 });
@@ -99,16 +113,7 @@ async function desktop(browser, base, native, whatIfNative) {
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(base);
   await page.waitForFunction(() => document.getElementById('model-info').textContent.includes('Block AttnRes'), null, { timeout: 60000 });
-  await page.fill('#prompt', PROMPT);
-  await page.fill('#n-new', String(N_NEW));
-  await page.fill('#temperature', String(T));
-  await page.fill('#top-p', String(TOP_P));
-  await page.fill('#seed', String(SEED));
-  await page.click('#generate');
-  await whenDone(page, `(seed ${SEED}`);
-
-  const bytes = await page.$$eval('#text span', (spans) => spans.map((s) => Number(s.dataset.byte)));
-  const hex = bytes.map((b) => b.toString(16).padStart(2, '0')).join('');
+  const { bytes, hex } = await generate(page, N_NEW);
   check(hex === native.text, `desktop: Block AttnRes, seed ${SEED}: the page generates the native text (${bytes.length} bytes)`,
         `page ${Buffer.from(bytes).toString('latin1')} / native ${Buffer.from(native.text, 'hex').toString('latin1')}`);
 
@@ -213,15 +218,7 @@ async function bigContext(browser, base) {
   await page.setInputFiles('#model-file', { name: 'kv-cache-over-4gib.OK.safetensors', mimeType: 'application/octet-stream',
                                             buffer: readFileSync(BIG_MODEL) });
   await page.waitForFunction(() => document.getElementById('model-info').textContent.includes('context 1048576'), null, { timeout: 60000 });
-  await page.fill('#prompt', PROMPT);
-  await page.fill('#n-new', String(BIG_N_NEW));
-  await page.fill('#temperature', String(T));
-  await page.fill('#top-p', String(TOP_P));
-  await page.fill('#seed', String(SEED));
-  await page.click('#generate');
-  await whenDone(page, `(seed ${SEED}`);
-  const bytes = await page.$$eval('#text span', (spans) => spans.map((s) => Number(s.dataset.byte)));
-  const hex = bytes.map((b) => b.toString(16).padStart(2, '0')).join('');
+  const { bytes, hex } = await generate(page, BIG_N_NEW);
   check(hex === readNative(nativeBigPath).text,
         `a 2^20-position model from the disk (a 17 GB whole-context state): the page generates the native text (${bytes.length} bytes)`,
         `page ${Buffer.from(bytes).toString('latin1')}`);
