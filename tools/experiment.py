@@ -733,9 +733,154 @@ def sweep(a):
 # Report: summary.json, table.md, plots
 # --------------------------------------------------------------------------
 
+def _paired(a, b):
+    """PLAN.md's test: the paired differences a[s] - b[s] over common seeds ->
+    mean, standard error, 95% interval, two-sided paired t-test p, per-seed values."""
+    from scipy import stats
+    seeds = sorted(set(a) & set(b))
+    d = [a[s] - b[s] for s in seeds]
+    out = {"seeds": seeds, "diffs": d, "n": len(d), "mean": sum(d) / len(d) if d else float("nan")}
+    if len(d) >= 2:
+        _, sd = _mean_std(d)
+        se = sd / math.sqrt(len(d))
+        q = float(stats.t.ppf(0.975, len(d) - 1))
+        out.update(se=se, ci=(out["mean"] - q * se, out["mean"] + q * se),
+                   p=float(2 * stats.t.sf(abs(out["mean"] / se), len(d) - 1)) if se > 0 else 0.0)
+    return out
+
+
+def _verdict(c, margin=0.02):
+    if c["n"] < 2:
+        return "1 seed: no test"
+    if c["p"] < 0.05:
+        return "significant"
+    if -margin < c["ci"][0] and c["ci"][1] < margin:
+        return "no difference (95% CI within +-0.02)"
+    return "not resolved"
+
+
+def _paired_row(label, c, test=True):
+    signs = ", ".join(f"s{s}: {x:+.3f}" for s, x in zip(c["seeds"], c["diffs"]))
+    if not test:
+        return f"| {label} | {c['n']} | {c['mean']:+.4f} | - | - | - | {signs} | lr search: not tested |"
+    if c["n"] < 2:
+        return f"| {label} | {c['n']} | {c['mean']:+.4f} | - | - | - | {signs} | 1 seed |"
+    return (f"| {label} | {c['n']} | {c['mean']:+.4f} | {c['se']:.4f} | [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}] | "
+            f"{c['p']:.3g} | {signs} | {_verdict(c)} |")
+
+
 def report_round2(rdir, out):
-    """Round 2's tables (written by report2, below the sweep)."""
-    raise NotImplementedError
+    """results.md and results.json of round 2 from the run JSONs in rdir: step
+    times, the lr search and each mode's chosen lr, the paired comparisons of
+    every stage finished so far (PLAN.md's test), and step-0 diagnostics."""
+    recs = {}
+    for fn in sorted(os.listdir(rdir)):
+        if fn.endswith(".json"):
+            with open(os.path.join(rdir, fn)) as f:
+                recs[fn[:-5]] = json.load(f)
+    if not recs:
+        raise SystemExit(f"no runs in {rdir}")
+    done = {n: r["val_loss"] for n, r in recs.items()}
+    P = ["| comparison | seeds | mean diff | SE | 95% CI | p (paired t) | per seed | verdict |",
+         "|---|---|---|---|---|---|---|---|"]
+    L = [f"# Round 2 results so far ({len(recs)} runs)", "",
+         f"Made by `/usr/bin/python3 tools/experiment.py report2 {rdir}` on commit {git_commit()}; the runs' "
+         f"commits: {', '.join(sorted({r.get('commit', '?')[:12] for r in recs.values()}))}. Validation loss in "
+         "nats/byte on 65,472 bytes of the KJV validation text; differences are paired by seed (negative: the "
+         "first is better). Test and verdicts as pre-registered in PLAN.md.", "",
+         "## Step time (wall seconds per training step, 1 thread, 2 runs at a time, shared machine)", "",
+         "| stage | L | mode | runs | s/step mean | min | max |", "|---|---|---|---|---|---|---|"]
+    times = {}
+    for n, r in recs.items():
+        key = (n[0], r["n_layers"], n.split("_")[2])
+        times.setdefault(key, []).append(r["train_wall_s"] / r["steps"])
+    for key in sorted(times):
+        t = times[key]
+        L.append(f"| {key[0]} | {key[1]} | {key[2]} | {len(t)} | {sum(t) / len(t):.2f} | {min(t):.2f} | {max(t):.2f} |")
+    L += ["", "## A: learning-rate search (L = 32, 300 steps)", "",
+          "| mode | lr | seed 0 | seed 1 | mean | |", "|---|---|---|---|---|---|"]
+    chosen = {}
+    for mode in R2_MODES:
+        grid, c = choose_lr(done, mode)
+        chosen[mode] = c
+        for lr in grid:
+            v = [done.get(r2_lr_name(mode, lr, s)) for s in R2["lr_seeds"]]
+            have = [x for x in v if x is not None]
+            mean = f"{sum(have) / len(have):.4f}" if len(have) == len(v) else "-"
+            L.append(f"| {mode} | {lr:g} | " + " | ".join("-" if x is None else f"{x:.4f}" for x in v)
+                     + f" | {mean} | {'**chosen**' if lr == c else ''} |")
+    L += ["", "Chosen lr: " + ", ".join(f"{m} {'(not yet decided)' if c is None else f'{c:g}'}"
+                                         for m, c in chosen.items()) + "."]
+    # paired lr comparisons inside the search: every mode minus standard at each lr
+    L += ["", "Paired by seed inside the search, at the same lr:", ""] + P
+    for lr in sorted({lr for g, _ in (choose_lr(done, m) for m in R2_MODES) for lr in g}):
+        base = {s: done[r2_lr_name("standard", lr, s)] for s in R2["lr_seeds"] if r2_lr_name("standard", lr, s) in done}
+        for mode in list(R2_MODES)[:3]:
+            a = {s: done[r2_lr_name(mode, lr, s)] for s in R2["lr_seeds"] if r2_lr_name(mode, lr, s) in done}
+            if set(a) & set(base):
+                L.append(_paired_row(f"{mode} − standard, lr {lr:g}", _paired(a, base), test=False))
+
+    def by_seed(prefix):
+        return {int(n.rsplit("_s", 1)[1]): v for n, v in done.items()
+                if n.rsplit("_s", 1)[0] == prefix}
+
+    results = {"chosen_lr": chosen, "comparisons": {}}
+    sections = [("B: L = 32, 1,000 steps, each mode at its chosen lr", [
+                    (f"{m} − standard", by_seed(f"B_L32_{m}"), by_seed("B_L32_standard")) for m in list(R2_MODES)[:3]]),
+                ("C: one-change ablations of Full AttnRes (L = 32, 1,000 steps)",
+                    [(f"full {a} − full", by_seed(f"C_L32_full_{a}"), by_seed("B_L32_full"))
+                     for a in ("eps", "random_init", "out_init", "query_lr")] +
+                    [(f"full {a} − standard", by_seed(f"C_L32_full_{a}"), by_seed("B_L32_standard"))
+                     for a in ("eps", "random_init", "out_init", "query_lr")]),
+                ("D: shared lr 3e-3 (L = 32, 1,000 steps)",
+                    [(f"{m} (lr 3e-3) − standard (its lr)", by_seed(f"D_L32_{m}_lr0.003"), by_seed("B_L32_standard"))
+                     for m in R2_MODES]),
+                ("E: L = 16, 1,000 steps", [(f"{m} − standard", by_seed(f"E_L16_{m}"), by_seed("E_L16_standard"))
+                                            for m in list(R2_MODES)[:3]]),
+                ("F: random vs zero pseudo-query init (L = 32, 1,000 steps)",
+                    [(f"{m} random_init − {m}", by_seed(f"F_L32_{m}_random_init"), by_seed(f"B_L32_{m}"))
+                     for m in ("block4", "block8")]),
+                ("G: 3,000 steps (L = 32)", [("full − standard", by_seed("G_L32_full_3000"),
+                                              by_seed("G_L32_standard_3000"))])]
+    for title, rows in sections:
+        rows = [(lab, _paired(a, b)) for lab, a, b in rows if set(a) & set(b)]
+        L += ["", f"## {title}", ""]
+        if not rows:
+            L.append("Not run yet.")
+            continue
+        L += P + [_paired_row(lab, c) for lab, c in rows]
+        results["comparisons"].update({f"{title.split(':')[0]}: {lab}": c for lab, c in rows})
+        if title.startswith("C"):      # the share of Full's gap to standard each change closes
+            full, std = by_seed("B_L32_full"), by_seed("B_L32_standard")
+            for abl in ("eps", "random_init", "out_init", "query_lr"):
+                x = by_seed(f"C_L32_full_{abl}")
+                common = sorted(set(x) & set(full) & set(std))
+                gap = sum(full[s] - std[s] for s in common)
+                if common and gap > 0:
+                    L.append(f"\n`{abl}` closes {sum(full[s] - x[s] for s in common) / gap:.0%} of Full's gap to "
+                             f"standard (ratio of the sums over seeds {', '.join(map(str, common))}).")
+    # diagnostics: at step 0, how many sublayer inputs sit below sqrt(eps); pseudo-query gradients
+    L += ["", "## Diagnostics at step 0 and at the end (lr-search runs, seed 0, lr 3e-3)", "",
+          "| mode | RMS(h_l) at step 0: min, median over l | sublayers with RMS(h_l) < sqrt(eps) at step 0 | "
+          "same at the end | pseudo-query gradient norm, median over rows: step 0 | last interval |",
+          "|---|---|---|---|---|---|"]
+    for mode in R2_MODES:
+        r = recs.get(r2_lr_name(mode, 3e-3, 0))
+        if not r or not r.get("profiles"):
+            continue
+        root = math.sqrt(r["norm_eps"])
+        h0, h1 = r["profiles"][0]["rms_h"][:-1], r["profiles"][-1]["rms_h"][:-1]
+        q0, q1 = r["grad_profiles"][0]["pseudo_query"], r["grad_profiles"][-1]["pseudo_query"]
+        med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+        L.append(f"| {mode} | {min(h0):.2e}, {med(h0):.2e} | {sum(x < root for x in h0)} of {len(h0)} | "
+                 f"{sum(x < root for x in h1)} of {len(h1)} | "
+                 f"{'-' if not q0 else f'{med(q0[1:]):.2e}'} | {'-' if not q1 else f'{med(q1[1:]):.2e}'} |")
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+    print("\n".join(L))
 
 
 def _mean_std(xs):
@@ -1049,6 +1194,8 @@ def main():
     sp.add_argument("--runs", help="directory of the run JSONs (default OUT/runs; logs then go to OUT/logs)")
     rp = sub.add_parser("report", help="summary.json, table and plots of a sweep directory")
     rp.add_argument("dir")
+    r2 = sub.add_parser("report2", help="round 2: results.md of a directory of run JSONs (written beside it)")
+    r2.add_argument("runs")
     ep = sub.add_parser("expect", help="PyTorch logits of a saved model on a text (C parity fixture)")
     ep.add_argument("model")
     ep.add_argument("text")
@@ -1068,6 +1215,8 @@ def main():
         sys.exit(sweep(a))
     elif a.cmd == "report":
         report(a.dir)
+    elif a.cmd == "report2":
+        report_round2(a.runs, os.path.dirname(os.path.abspath(a.runs)))
     else:
         expect(a)
 
