@@ -451,7 +451,8 @@ def run(a):
                   f"{d64:.2e} (float64)", flush=True)
         if a.out:
             os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-            result["commit"] = git_commit()
+            # a sweep passes the commit of the tools it snapshotted; HEAD may have moved since
+            result["commit"] = os.environ.get("EXPERIMENT_TOOLS_COMMIT") or git_commit()
             with open(a.out + ".tmp", "w") as f:
                 json.dump(result, f)
                 f.write("\n")
@@ -701,7 +702,8 @@ def sweep(a):
     for fn in ("experiment.py", "train.py", "reference.py", "st.py"):
         shutil.copy(os.path.join(HERE, fn), os.path.join(code, fn))
     t0, running, failed = time.time(), [], []
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               EXPERIMENT_TOOLS_COMMIT=history[-1]["commit"])
     while todo or running:
         while todo and len(running) < a.jobs:
             name, args = todo.pop(0)
