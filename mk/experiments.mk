@@ -43,8 +43,8 @@ KJV        = build/corpus/kjv/train.txt
 EXP_MODELS = models/experiments
 DDP_RUN    = run --corpus kjv --n-layers 2 --residual attnres --blocks 2 --steps 30 --evals 3
 
-.PHONY: kjv-corpus experiments-quick experiments experiments-long experiments-grammar experiments-round2 \
-        experiments-publish test-ddp
+.PHONY: kjv-corpus experiments-quick experiments experiments-long experiments-grammar experiments-publish test-ddp
+.PHONY: experiments-round2
 kjv-corpus: $(KJV)
 $(KJV): tools/text_corpus.py
 	$(PYTHON) tools/text_corpus.py --out build/corpus/kjv
