@@ -682,8 +682,9 @@ def sweep(a):
     print(f"sweep {a.plan}: {len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to run "
           f"with {a.jobs} at a time (logs in {logdir}/*.log)", flush=True)
     # sweep.json: the plan, and every invocation (a resumed sweep adds one) with the
-    # commit whose tools it ran: the runs use a snapshot of tools/ taken here
-    info_path = os.path.join(a.out, "sweep.json")
+    # commit whose tools it ran: the runs use a snapshot of tools/ taken here; with --runs it sits
+    # beside that directory, so it is committed with the runs
+    info_path = os.path.join(os.path.dirname(os.path.abspath(rdir)) if a.runs else a.out, "sweep.json")
     history = []
     if os.path.exists(info_path):
         with open(info_path) as f:
