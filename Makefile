@@ -182,6 +182,7 @@ help:
 	@echo "make experiments   the full depth x residual x seed sweep and ablations (~50 min; resumable)"
 	@echo "make experiments-long  the L = 32 models with 4x the training (~15 min)"
 	@echo "make experiments-grammar  the sweep's grid on the generated grammar text (~20 min)"
+	@echo "make experiments-round2  round 2 (docs/experiments/round2/PLAN.md): many hours, resumable; runs to docs/"
 	@echo "make experiments-publish  copy the full sweep's results and models to docs/ and models/experiments/"
 	@echo "make test-ddp      1 process vs torchrun with 2 (TORCHRUN): same loss curve"
 	@echo "make import-golden rewrite golden/import/ (real-layout tiny models + their PyTorch references)"

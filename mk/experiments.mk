@@ -16,6 +16,12 @@
 #   make experiments-grammar the grid of the full sweep (3 seeds, no ablations) on the
 #                            generated grammar text of models/ (tools/corpus.py):
 #                            build/experiments/grammar/ (about 20 min)
+#   make experiments-round2  round 2 (docs/experiments/round2/PLAN.md): the lr search,
+#                            then 1,000-step comparisons and Full AttnRes ablations;
+#                            many hours, resumable across sessions: each run's JSON
+#                            goes to docs/experiments/round2/runs/ (commit them), logs
+#                            to build/experiments/round2/logs/. Run it with OpenBLAS
+#                            (TRAIN_BLAS=..., see mk/train.mk): 10x the netlib speed.
 #   make experiments-publish the full sweep's summary.json, table.md, table.json,
 #                            plots.json, sweep.json and PNGs into docs/experiments/
 #                            (those of experiments-long and -grammar into long/, grammar/);
@@ -38,6 +44,7 @@ EXP_MODELS = models/experiments
 DDP_RUN    = run --corpus kjv --n-layers 2 --residual attnres --blocks 2 --steps 30 --evals 3
 
 .PHONY: kjv-corpus experiments-quick experiments experiments-long experiments-grammar experiments-publish test-ddp
+.PHONY: experiments-round2
 kjv-corpus: $(KJV)
 $(KJV): tools/text_corpus.py
 	$(PYTHON) tools/text_corpus.py --out build/corpus/kjv
@@ -53,6 +60,9 @@ experiments-long: $(KJV)
 
 experiments-grammar:
 	$(EXP) sweep --plan grammar --out build/experiments/grammar
+
+experiments-round2: $(KJV)
+	$(EXP) sweep --plan round2 --out build/experiments/round2 --runs docs/experiments/round2/runs
 
 FULL = build/experiments/full
 experiments-publish: $(KJV)

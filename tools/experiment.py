@@ -33,6 +33,10 @@ attnres only):
   no_keynorm   logits w_l . (g_l * v_j) on the raw sources (no RMS division)
   random_init  pseudo-queries drawn N(0, 1/dim) instead of zero, so the
                first logits have standard deviation about 1
+  eps          every RMSNorm's eps 1e-10 instead of 1e-5 (round 2)
+  out_init     output projections wo, w2 initialised with std 0.02, not
+               0.02 / sqrt(L): sublayer outputs start as large as the embedding
+  query_lr     pseudo-queries trained with 10x the lr (round 2)
 Only the default (softmax) and standard models are the C library's models
 and can be saved (--save, written with reference.save_checkpoint and checked
 against reference.forward in float64 like train.py does).
@@ -69,7 +73,14 @@ been run here.
 Plans (PLANS below; `sweep --plan NAME`): quick (6 runs, L = 8, 16, seed 0),
 full (L = 8, 16, 32 x standard / Block N = 4 / Full x 5 seeds, and the four
 ablations of Block AttnRes at L = 32 x 3 seeds), long (L = 32, seed 0, 4x
-the steps), grammar (the full grid, 3 seeds, on the generated grammar text).
+the steps), grammar (the full grid, 3 seeds, on the generated grammar text),
+and round2 (docs/experiments/round2/PLAN.md: an lr search per mode, then
+1,000-step comparisons at each mode's lr and one-change ablations of Full
+AttnRes; staged, so its list of runs is computed from the finished runs, and
+its run JSONs go to the directory given by `sweep --runs`). --diagnostics
+(round 2) adds RMS(h_l), RMS(f_l) at step 0 and at every evaluation point, and
+the gradient norm of every sublayer and every pseudo-query at step 0 and
+averaged over each interval between evaluation points.
 """
 
 import argparse
@@ -90,7 +101,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference as ref  # noqa: E402
 import train as tr  # noqa: E402
 
-ABLATIONS = ("softmax", "static", "uniform", "no_keynorm", "random_init")
+ABLATIONS = ("softmax", "static", "uniform", "no_keynorm", "random_init")  # round 1 (plan "full")
+# Round 2's one-change ablations (Full AttnRes hypotheses; see docs/experiments/round2/PLAN.md)
+ROUND2_ABLATIONS = ("eps", "out_init", "query_lr")
+EPS_ABLATION = 1e-10      # "eps": every RMSNorm's eps, instead of 1e-5
+QUERY_LR_MULT = 10.0      # "query_lr": the pseudo-queries' lr multiplier
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPORA = {  # name -> (train, val), relative to the repository root
     "kjv": ("build/corpus/kjv/train.txt", "build/corpus/kjv/val.txt"),
@@ -118,6 +133,11 @@ class ExperimentLM(tr.TinyLM):
                 g = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(q_name.encode()) + 1)
                 with torch.no_grad():
                     self.w(q_name).copy_(torch.randn(cfg.dim, generator=g) / math.sqrt(cfg.dim))
+        if ablation == "out_init":                   # undo the 1/sqrt(L) of train.py's init
+            with torch.no_grad():
+                for name, _ in ref.tensor_names_and_shapes(cfg):
+                    if name.endswith(("attention.wo.weight", "feed_forward.w2.weight")):
+                        self.w(name).mul_(math.sqrt(cfg.n_sublayers))
         if ablation in ("uniform", "static"):
             for q_name, g_name in rows:              # frozen: pseudo-query 0, gain 1
                 self.w(q_name).requires_grad_(False)
@@ -194,6 +214,42 @@ def _rms(x):
     return float(x.detach().double().pow(2).mean(dim=-1).sqrt().mean())
 
 
+def profile(model, windows):
+    """RMS(h_l), RMS(f_l) of every sublayer and mean alpha of every row, from a
+    forward pass without gradients over windows [n, T+1] (their first T bytes)."""
+    L = model.cfg.n_sublayers
+    model.record = {"rms_h": [0.0] * (L + 1), "rms_f": [0.0] * L, "alpha": [None] * (L + 1)}
+    with torch.no_grad():
+        model(windows[:, :-1])
+    rec, model.record = model.record, None
+    return rec
+
+
+def pseudo_queries(model):
+    """[L + 1] pseudo-query parameters w_l (row L: the output), or None for
+    standard residuals and for ablations that freeze them."""
+    c = model.cfg
+    if c.residual != "attnres":
+        return None
+    qs = [model.w(ref.res_names(c, l)[0]) for l in range(c.n_sublayers + 1)]
+    return qs if all(q.requires_grad for q in qs) else None
+
+
+def grad_norms(groups):
+    """L2 norm of the gradients of each list of tensors (the joint norm of a list)."""
+    return [math.sqrt(sum(float(t.grad.double().pow(2).sum()) for t in ts)) for ts in groups]
+
+
+def blas_libraries():
+    """File names of the BLAS/LAPACK libraries this process has loaded (Linux)."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.lower() or "lapack" in line.lower()}
+        return sorted({os.path.basename(os.path.realpath(p)) for p in paths if p.startswith("/")})
+    except OSError:
+        return []
+
+
 def sublayer_matrices(model):
     """[L] lists of the weight matrices of every sublayer's f_l."""
     out = []
@@ -219,7 +275,8 @@ def make_config(a):
         S = -(-L // a.blocks)
     cfg = ref.Config(dim=a.dim, hidden_dim=a.hidden_dim, n_layers=a.n_layers, n_heads=a.heads,
                      n_kv_heads=a.kv_heads, vocab_size=256, seq_len=a.window, rope_theta=10000.0,
-                     norm_eps=1e-5, tie_embeddings=True, residual=a.residual, block_size=S)
+                     norm_eps=EPS_ABLATION if a.ablation == "eps" else 1e-5, tie_embeddings=True,
+                     residual=a.residual, block_size=S)
     cfg.validate()
     return cfg
 
@@ -287,9 +344,13 @@ def run(a):
     model = ExperimentLM(cfg, a.seed, a.ablation).to(device)   # init on the CPU: same on every device
     n_params = sum(p.numel() for p in model.parameters())
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() == 2], "weight_decay": a.weight_decay},
-                             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}],
-                            lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
+    queries = pseudo_queries(model)
+    fast = {id(q) for q in queries} if a.ablation == "query_lr" and queries else set()
+    groups = [{"params": [p for p in params if p.dim() == 2], "weight_decay": a.weight_decay},
+              {"params": [p for p in params if p.dim() < 2 and id(p) not in fast], "weight_decay": 0.0}]
+    if fast:                                   # "query_lr": the pseudo-queries in a group of their own
+        groups.append({"params": [q for q in queries], "weight_decay": 0.0, "lr_mult": QUERY_LR_MULT})
+    opt = torch.optim.AdamW(groups, lr=a.lr, betas=(0.9, 0.95), eps=1e-8)
     if world == 1:
         net = model
     elif device.type == "cuda":
@@ -301,6 +362,12 @@ def run(a):
     eval_steps = sorted({round(a.steps * k / a.evals) for k in range(1, a.evals + 1)})
     mats = sublayer_matrices(model)
     grad_sum, grad_n = [0.0] * L, 0
+    # --diagnostics: profiles at step 0 and at every evaluation point; gradient norms of every
+    # sublayer's matrices and of every pseudo-query at step 0 and averaged over each interval
+    diag_w = val_w[:16].to(device)
+    profiles = [dict(step=0, **_rounded(profile(model, diag_w)))] if a.diagnostics else None
+    grad_rows = ([list(ms) for ms in mats] + [[q] for q in queries or []]) if a.diagnostics else []
+    interval_sum, interval_n, grad_profiles = [0.0] * len(grad_rows), 0, []
     tag = (f"[standard L={L} seed {a.seed}]" if cfg.residual == "standard" else
            f"[attnres L={L} S={cfg.block_size} {a.ablation} seed {a.seed}]")
     if rank == 0:
@@ -315,9 +382,15 @@ def run(a):
         logits = net(chunk[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, 256), chunk[:, 1:].reshape(-1))
         for group in opt.param_groups:
-            group["lr"] = tr.lr_at(step, a.steps, a.lr, a.warmup)
+            group["lr"] = tr.lr_at(step, a.steps, a.lr, a.warmup) * group.get("lr_mult", 1.0)
         opt.zero_grad(set_to_none=True)
         loss.backward()                       # DDP: gradients averaged over processes here
+        if grad_rows:
+            norms = grad_norms(grad_rows)
+            if step == 0:
+                grad_profiles.append(_grad_entry(0, norms, 1, L))
+            interval_sum = [x + y for x, y in zip(interval_sum, norms)]
+            interval_n += 1
         if step >= a.steps - max(1, a.steps // 5):
             with torch.no_grad():
                 for l, ms in enumerate(mats):
@@ -333,16 +406,17 @@ def run(a):
         if step + 1 in eval_steps:
             v = evaluate(model, curve_w, rank, world, device)
             val_curve.append([step + 1, round(v, 6)])
+            if a.diagnostics:
+                profiles.append(dict(step=step + 1, **_rounded(profile(model, diag_w))))
+                grad_profiles.append(_grad_entry(step + 1, interval_sum, interval_n, L))
+                interval_sum, interval_n = [0.0] * len(grad_rows), 0
             if rank == 0:
                 print(f"{tag} step {step + 1}/{a.steps} train {float(lv):.4f} val {v:.4f} "
                       f"{time.time() - t0:.0f} s", flush=True)
     wall = time.time() - t0
     val_loss = evaluate(model, val_w, rank, world, device)
 
-    model.record = {"rms_h": [0.0] * (L + 1), "rms_f": [0.0] * L, "alpha": [None] * (L + 1)}
-    with torch.no_grad():
-        model(val_w[:16, :-1].to(device))
-    rec, model.record = model.record, None
+    rec = profile(model, val_w[:16].to(device))
     result = {
         "corpus": a.corpus, "n_layers": L, "layers": a.n_layers, "residual": cfg.residual,
         "mode": "standard" if cfg.residual == "standard" else ("full" if cfg.block_size == 1 else "block"),
@@ -359,6 +433,11 @@ def run(a):
         "grad_norm": [round(g / max(1, grad_n), 8) for g in grad_sum],
         "alpha": [[round(x, 5) for x in row] for row in rec["alpha"]] if cfg.residual == "attnres" else None,
     }
+    if a.diagnostics:
+        result.update(norm_eps=cfg.norm_eps, blas=blas_libraries(), profiles=profiles, grad_profiles=grad_profiles,
+                      diagnostics_windows=int(diag_w.shape[0]))
+        if a.ablation == "query_lr":
+            result["query_lr_mult"] = QUERY_LR_MULT
     if rank == 0:
         print(f"{tag} val loss {val_loss:.4f} nats/byte, {wall:.0f} s", flush=True)
         if a.save:
@@ -372,7 +451,8 @@ def run(a):
                   f"{d64:.2e} (float64)", flush=True)
         if a.out:
             os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-            result["commit"] = git_commit()
+            # a sweep passes the commit of the tools it snapshotted; HEAD may have moved since
+            result["commit"] = os.environ.get("EXPERIMENT_TOOLS_COMMIT") or git_commit()
             with open(a.out + ".tmp", "w") as f:
                 json.dump(result, f)
                 f.write("\n")
@@ -380,6 +460,19 @@ def run(a):
     if world > 1:
         dist.destroy_process_group()
     return result
+
+
+def _rounded(rec):
+    """A profile() record with its floats rounded for the JSON (alpha dropped: it is kept at the end only)."""
+    return {"rms_h": [round(x, 7) for x in rec["rms_h"]], "rms_f": [round(x, 7) for x in rec["rms_f"]]}
+
+
+def _grad_entry(step, sums, n, L):
+    """Mean gradient norms over n steps ending at `step`: the first L entries are the
+    sublayers' matrices, any further ones the pseudo-queries (rows 0..L)."""
+    means = [x / max(1, n) for x in sums]
+    return {"step": step, "steps_averaged": n, "sublayer": [round(x, 8) for x in means[:L]],
+            "pseudo_query": [round(x, 8) for x in means[L:]] or None}
 
 
 def add_run_args(ap):
@@ -392,7 +485,7 @@ def add_run_args(ap):
     ap.add_argument("--residual", choices=("standard", "attnres"), default="standard")
     ap.add_argument("--block-size", type=int, default=0, help="S in sublayers (1 = Full AttnRes)")
     ap.add_argument("--blocks", type=int, default=4, help="N blocks (S = ceil(L/N)) if no --block-size")
-    ap.add_argument("--ablation", choices=ABLATIONS, default="softmax")
+    ap.add_argument("--ablation", choices=ABLATIONS + ROUND2_ABLATIONS, default="softmax")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--batch", type=int, default=32, help="global batch (windows per step)")
@@ -404,6 +497,9 @@ def add_run_args(ap):
     ap.add_argument("--curve-bytes", type=int, default=16384)
     ap.add_argument("--val-bytes", type=int, default=65536)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--diagnostics", action="store_true",
+                    help="also record RMS profiles at step 0 and every evaluation, and per-interval gradient "
+                         "norms of every sublayer and pseudo-query (round 2)")
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                     help="auto: a GPU if PyTorch sees one (one per process under torchrun), else the CPU")
     ap.add_argument("--save", help="write the trained model here (standard / softmax AttnRes only)")
@@ -430,12 +526,105 @@ PLANS = {
 BLOCKS = 4  # Block AttnRes: N = 4 blocks at every depth (S = L / 4)
 
 
-def plan_runs(plan):
+# Round 2 (docs/experiments/round2/PLAN.md): staged, and the stages after the lr search
+# depend on its results, so the list of runs is computed from the finished run files.
+R2 = {"corpus": "kjv", "dim": 48, "hidden_dim": 128, "batch": 32, "window": 64,
+      "lr_grid": (1.5e-3, 3e-3, 6e-3), "lr_shared": 3e-3, "lr_seeds": (0, 1), "lr_steps": 300,
+      "steps": 1000, "seeds": (0, 1, 2, 3, 4), "ablation_seeds": (0, 1, 2), "long_steps": 3000,
+      "long_seeds": (0, 1, 2), "tie": 0.01, "max_extensions": 2}
+R2_MODES = {"full": ["--residual", "attnres", "--block-size", "1"],
+            "block4": ["--residual", "attnres", "--blocks", "4"],
+            "block8": ["--residual", "attnres", "--blocks", "8"],
+            "standard": ["--residual", "standard"]}       # slowest first: pairs of runs end together
+
+
+def _r2_run(L, mode, lr, seed, steps, ablation=None):
+    args = ["--corpus", R2["corpus"], "--dim", str(R2["dim"]), "--hidden-dim", str(R2["hidden_dim"]),
+            "--batch", str(R2["batch"]), "--window", str(R2["window"]), "--steps", str(steps),
+            "--warmup", str(steps // 10), "--evals", "10", "--curve-bytes", "8192", "--diagnostics",
+            "--lr", repr(lr), "--n-layers", str(L // 2), "--seed", str(seed)] + R2_MODES[mode]
+    return args + (["--ablation", ablation] if ablation else [])
+
+
+def r2_lr_name(mode, lr, seed):
+    return f"A_L32_{mode}_lr{lr:g}_s{seed}"
+
+
+def choose_lr(done, mode):
+    """The lr search's rule (PLAN.md, Stage A): (grid, chosen lr or None while runs
+    are missing). done: run name -> val loss. The best mean over the lr seeds wins;
+    at an edge of the grid the grid grows by a factor of 2 there (at most twice);
+    values within R2["tie"] of the best go to the one closest to the shared lr."""
+    grid = list(R2["lr_grid"])
+    for extension in range(R2["max_extensions"] + 1):
+        means = {}
+        for lr in grid:
+            vals = [done.get(r2_lr_name(mode, lr, s)) for s in R2["lr_seeds"]]
+            if None in vals:
+                return grid, None
+            means[lr] = sum(vals) / len(vals)
+        best = min(grid, key=lambda lr: means[lr])
+        if extension < R2["max_extensions"] and best in (grid[0], grid[-1]):
+            grid = [best / 2] + grid if best == grid[0] else grid + [best * 2]
+            continue
+        near = [lr for lr in grid if means[lr] - means[best] < R2["tie"]]
+        return grid, min(near, key=lambda lr: abs(math.log(lr / R2["lr_shared"])))
+    raise AssertionError("unreachable")
+
+
+def round2_runs(rdir):
+    """[(name, args)] of round 2 in the order of PLAN.md: A (lr search), then, once
+    every mode's lr is chosen, B (L = 32), C (Full ablations), D (shared lr),
+    E (L = 16), F (random init), G (3,000 steps, then L = 64)."""
+    done = {}
+    if os.path.isdir(rdir):
+        for fn in os.listdir(rdir):
+            if fn.endswith(".json"):
+                with open(os.path.join(rdir, fn)) as f:
+                    done[fn[:-5]] = json.load(f)["val_loss"]
+    runs, chosen = [], {}
+    grids = {mode: choose_lr(done, mode) for mode in R2_MODES}
+    for seed in R2["lr_seeds"]:                       # A: seed-major, the shared lr first
+        for lr in sorted(set().union(*(g for g, _ in grids.values())),
+                         key=lambda lr: abs(math.log(lr / R2["lr_shared"]))):
+            for mode in R2_MODES:
+                if lr in grids[mode][0]:
+                    runs.append((r2_lr_name(mode, lr, seed), _r2_run(32, mode, lr, seed, R2["lr_steps"])))
+    chosen = {mode: c for mode, (_, c) in grids.items()}
+    if None in chosen.values():
+        return runs
+    S, seeds = R2["steps"], R2["seeds"]
+    for s in seeds:                                                           # B
+        runs += [(f"B_L32_{m}_s{s}", _r2_run(32, m, chosen[m], s, S)) for m in R2_MODES]
+    for s in R2["ablation_seeds"]:                                            # C
+        runs += [(f"C_L32_full_{abl}_s{s}", _r2_run(32, "full", chosen["full"], s, S, abl))
+                 for abl in ("eps", "random_init", "out_init", "query_lr")]
+    for s in seeds:                                                           # D
+        runs += [(f"D_L32_{m}_lr{R2['lr_shared']:g}_s{s}", _r2_run(32, m, R2["lr_shared"], s, S))
+                 for m in R2_MODES if chosen[m] != R2["lr_shared"]]
+    for s in seeds:                                                           # E
+        runs += [(f"E_L16_{m}_s{s}", _r2_run(16, m, chosen[m], s, S)) for m in R2_MODES]
+    for s in seeds:                                                           # F
+        runs += [(f"F_L32_{m}_random_init_s{s}", _r2_run(32, m, chosen[m], s, S, "random_init"))
+                 for m in ("block4", "block8")]
+        if s not in R2["ablation_seeds"]:
+            runs.append((f"C_L32_full_random_init_s{s}", _r2_run(32, "full", chosen["full"], s, S, "random_init")))
+    for s in R2["long_seeds"]:                                                # G
+        runs += [(f"G_L32_{m}_{R2['long_steps']}_s{s}", _r2_run(32, m, chosen[m], s, R2["long_steps"]))
+                 for m in ("full", "standard")]
+    for s in R2["long_seeds"]:
+        runs += [(f"G_L64_{m}_s{s}", _r2_run(64, m, chosen[m], s, S)) for m in ("block8", "standard")]
+    return runs
+
+
+def plan_runs(plan, rdir=None):
     """[(name, [run arguments])] of a plan, in the order they run: the first
     three seeds, seed by seed, deepest (slowest) first; then the ablations
     (Block AttnRes at the deepest setting); then any further seeds. The first
     seed's standard and Block models at the deepest setting are saved
     (--save models/NAME.safetensors, relative to the sweep directory)."""
+    if plan == "round2":
+        return round2_runs(rdir)
     p = PLANS[plan]
     common = ["--corpus", p["corpus"], "--dim", str(p["dim"]), "--hidden-dim", str(p["hidden_dim"]),
               "--steps", str(p["steps"]), "--batch", str(p["batch"]), "--window", str(p["window"]),
@@ -477,18 +666,25 @@ def git_commit():
 
 
 def sweep(a):
-    runs = plan_runs(a.plan)
-    rdir = os.path.join(a.out, "runs")
-    os.makedirs(rdir, exist_ok=True)
-    os.makedirs(os.path.join(a.out, "models"), exist_ok=True)
-    runs = [(n, [os.path.join(a.out, x) if x.startswith("models" + os.sep) else x for x in args])
-            for n, args in runs]
-    todo = [(n, args) for n, args in runs if not os.path.exists(os.path.join(rdir, n + ".json"))]
+    rdir = a.runs or os.path.join(a.out, "runs")     # the run JSONs (round 2: in docs/, committed)
+    logdir = rdir if not a.runs else os.path.join(a.out, "logs")
+    for d in (rdir, logdir, os.path.join(a.out, "models")):
+        os.makedirs(d, exist_ok=True)
+
+    def pending():
+        """The plan's runs without a JSON yet; recomputed as runs finish, since a
+        staged plan (round2) grows when a stage's results decide the next."""
+        runs = [(n, [os.path.join(a.out, x) if x.startswith("models" + os.sep) else x for x in args])
+                for n, args in plan_runs(a.plan, rdir)]
+        return runs, [(n, args) for n, args in runs if not os.path.exists(os.path.join(rdir, n + ".json"))]
+
+    runs, todo = pending()
     print(f"sweep {a.plan}: {len(runs)} runs, {len(runs) - len(todo)} already done, {len(todo)} to run "
-          f"with {a.jobs} at a time (logs in {rdir}/*.log)", flush=True)
+          f"with {a.jobs} at a time (logs in {logdir}/*.log)", flush=True)
     # sweep.json: the plan, and every invocation (a resumed sweep adds one) with the
-    # commit whose tools it ran: the runs use a snapshot of tools/ taken here
-    info_path = os.path.join(a.out, "sweep.json")
+    # commit whose tools it ran: the runs use a snapshot of tools/ taken here; with --runs it sits
+    # beside that directory, so it is committed with the runs
+    info_path = os.path.join(os.path.dirname(os.path.abspath(rdir)) if a.runs else a.out, "sweep.json")
     history = []
     if os.path.exists(info_path):
         with open(info_path) as f:
@@ -498,7 +694,8 @@ def sweep(a):
                     "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                     "runs": [n for n, _ in todo]})
     with open(info_path, "w") as f:
-        json.dump({"plan": a.plan, "settings": PLANS[a.plan], "blocks": BLOCKS, "invocations": history}, f, indent=1)
+        json.dump({"plan": a.plan, "settings": R2 if a.plan == "round2" else PLANS[a.plan], "blocks": BLOCKS,
+                   "invocations": history}, f, indent=1)
         f.write("\n")
     # the runs use a snapshot of the tools, so editing them mid-sweep changes nothing
     code = os.path.join(a.out, "code")
@@ -506,11 +703,12 @@ def sweep(a):
     for fn in ("experiment.py", "train.py", "reference.py", "st.py"):
         shutil.copy(os.path.join(HERE, fn), os.path.join(code, fn))
     t0, running, failed = time.time(), [], []
-    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               EXPERIMENT_TOOLS_COMMIT=history[-1]["commit"])
     while todo or running:
         while todo and len(running) < a.jobs:
             name, args = todo.pop(0)
-            log = open(os.path.join(rdir, name + ".log"), "w")
+            log = open(os.path.join(logdir, name + ".log"), "w")
             cmd = [sys.executable, os.path.join(code, "experiment.py"), "run", *args,
                    "--out", os.path.join(rdir, name + ".json")]
             running.append((name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
@@ -524,14 +722,169 @@ def sweep(a):
                 if proc.returncode:
                     failed.append(name)
                 print(f"{time.time() - t0:7.0f} s  {name} {status}", flush=True)
+                busy = {n for n, _, _ in running} | set(failed)
+                todo = [(n, args) for n, args in pending()[1] if n not in busy]
     print(f"sweep {a.plan}: finished in {time.time() - t0:.0f} s; {len(failed)} failed {failed}", flush=True)
-    report(a.out, f"/usr/bin/python3 tools/experiment.py sweep --plan {a.plan} --out {a.out}")
+    if a.plan == "round2":
+        report_round2(rdir, os.path.dirname(os.path.abspath(rdir)))
+    else:
+        report(a.out, f"/usr/bin/python3 tools/experiment.py sweep --plan {a.plan} --out {a.out}")
     return 1 if failed else 0
 
 
 # --------------------------------------------------------------------------
 # Report: summary.json, table.md, plots
 # --------------------------------------------------------------------------
+
+def _paired(a, b):
+    """PLAN.md's test: the paired differences a[s] - b[s] over common seeds ->
+    mean, standard error, 95% interval, two-sided paired t-test p, per-seed values."""
+    from scipy import stats
+    seeds = sorted(set(a) & set(b))
+    d = [a[s] - b[s] for s in seeds]
+    out = {"seeds": seeds, "diffs": d, "n": len(d), "mean": sum(d) / len(d) if d else float("nan")}
+    if len(d) >= 2:
+        _, sd = _mean_std(d)
+        se = sd / math.sqrt(len(d))
+        q = float(stats.t.ppf(0.975, len(d) - 1))
+        out.update(se=se, ci=(out["mean"] - q * se, out["mean"] + q * se),
+                   p=float(2 * stats.t.sf(abs(out["mean"] / se), len(d) - 1)) if se > 0 else 0.0)
+    return out
+
+
+def _verdict(c, margin=0.02):
+    if c["n"] < 2:
+        return "1 seed: no test"
+    if c["p"] < 0.05:
+        return "significant"
+    if -margin < c["ci"][0] and c["ci"][1] < margin:
+        return "no difference (95% CI within +-0.02)"
+    return "not resolved"
+
+
+def _paired_row(label, c, test=True):
+    signs = ", ".join(f"s{s}: {x:+.3f}" for s, x in zip(c["seeds"], c["diffs"]))
+    if not test:
+        return f"| {label} | {c['n']} | {c['mean']:+.4f} | - | - | - | {signs} | lr search: not tested |"
+    if c["n"] < 2:
+        return f"| {label} | {c['n']} | {c['mean']:+.4f} | - | - | - | {signs} | 1 seed |"
+    return (f"| {label} | {c['n']} | {c['mean']:+.4f} | {c['se']:.4f} | [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}] | "
+            f"{c['p']:.3g} | {signs} | {_verdict(c)} |")
+
+
+def report_round2(rdir, out):
+    """results.md and results.json of round 2 from the run JSONs in rdir: step
+    times, the lr search and each mode's chosen lr, the paired comparisons of
+    every stage finished so far (PLAN.md's test), and step-0 diagnostics."""
+    recs = {}
+    for fn in sorted(os.listdir(rdir)):
+        if fn.endswith(".json"):
+            with open(os.path.join(rdir, fn)) as f:
+                recs[fn[:-5]] = json.load(f)
+    if not recs:
+        raise SystemExit(f"no runs in {rdir}")
+    done = {n: r["val_loss"] for n, r in recs.items()}
+    P = ["| comparison | seeds | mean diff | SE | 95% CI | p (paired t) | per seed | verdict |",
+         "|---|---|---|---|---|---|---|---|"]
+    L = [f"# Round 2 results so far ({len(recs)} runs)", "",
+         f"Made by `/usr/bin/python3 tools/experiment.py report2 {rdir}` on commit {git_commit()}; the runs' "
+         f"commits: {', '.join(sorted({r.get('commit', '?')[:12] for r in recs.values()}))}. Validation loss in "
+         "nats/byte on 65,472 bytes of the KJV validation text; differences are paired by seed (negative: the "
+         "first is better). Test and verdicts as pre-registered in PLAN.md.", "",
+         "## Step time (wall seconds per training step, 1 thread, 2 runs at a time, shared machine)", "",
+         "| stage | L | mode | runs | s/step mean | min | max |", "|---|---|---|---|---|---|---|"]
+    times = {}
+    for n, r in recs.items():
+        key = (n[0], r["n_layers"], n.split("_")[2])
+        times.setdefault(key, []).append(r["train_wall_s"] / r["steps"])
+    for key in sorted(times):
+        t = times[key]
+        L.append(f"| {key[0]} | {key[1]} | {key[2]} | {len(t)} | {sum(t) / len(t):.2f} | {min(t):.2f} | {max(t):.2f} |")
+    L += ["", "## A: learning-rate search (L = 32, 300 steps)", "",
+          "| mode | lr | seed 0 | seed 1 | mean | |", "|---|---|---|---|---|---|"]
+    chosen = {}
+    for mode in R2_MODES:
+        grid, c = choose_lr(done, mode)
+        chosen[mode] = c
+        for lr in grid:
+            v = [done.get(r2_lr_name(mode, lr, s)) for s in R2["lr_seeds"]]
+            have = [x for x in v if x is not None]
+            mean = f"{sum(have) / len(have):.4f}" if len(have) == len(v) else "-"
+            L.append(f"| {mode} | {lr:g} | " + " | ".join("-" if x is None else f"{x:.4f}" for x in v)
+                     + f" | {mean} | {'**chosen**' if lr == c else ''} |")
+    L += ["", "Chosen lr: " + ", ".join(f"{m} {'(not yet decided)' if c is None else f'{c:g}'}"
+                                         for m, c in chosen.items()) + "."]
+    # paired lr comparisons inside the search: every mode minus standard at each lr
+    L += ["", "Paired by seed inside the search, at the same lr:", ""] + P
+    for lr in sorted({lr for g, _ in (choose_lr(done, m) for m in R2_MODES) for lr in g}):
+        base = {s: done[r2_lr_name("standard", lr, s)] for s in R2["lr_seeds"] if r2_lr_name("standard", lr, s) in done}
+        for mode in list(R2_MODES)[:3]:
+            a = {s: done[r2_lr_name(mode, lr, s)] for s in R2["lr_seeds"] if r2_lr_name(mode, lr, s) in done}
+            if set(a) & set(base):
+                L.append(_paired_row(f"{mode} − standard, lr {lr:g}", _paired(a, base), test=False))
+
+    def by_seed(prefix):
+        return {int(n.rsplit("_s", 1)[1]): v for n, v in done.items()
+                if n.rsplit("_s", 1)[0] == prefix}
+
+    results = {"chosen_lr": chosen, "comparisons": {}}
+    sections = [("B: L = 32, 1,000 steps, each mode at its chosen lr", [
+                    (f"{m} − standard", by_seed(f"B_L32_{m}"), by_seed("B_L32_standard")) for m in list(R2_MODES)[:3]]),
+                ("C: one-change ablations of Full AttnRes (L = 32, 1,000 steps)",
+                    [(f"full {a} − full", by_seed(f"C_L32_full_{a}"), by_seed("B_L32_full"))
+                     for a in ("eps", "random_init", "out_init", "query_lr")] +
+                    [(f"full {a} − standard", by_seed(f"C_L32_full_{a}"), by_seed("B_L32_standard"))
+                     for a in ("eps", "random_init", "out_init", "query_lr")]),
+                ("D: shared lr 3e-3 (L = 32, 1,000 steps)",
+                    [(f"{m} (lr 3e-3) − standard (its lr)", by_seed(f"D_L32_{m}_lr0.003"), by_seed("B_L32_standard"))
+                     for m in R2_MODES]),
+                ("E: L = 16, 1,000 steps", [(f"{m} − standard", by_seed(f"E_L16_{m}"), by_seed("E_L16_standard"))
+                                            for m in list(R2_MODES)[:3]]),
+                ("F: random vs zero pseudo-query init (L = 32, 1,000 steps)",
+                    [(f"{m} random_init − {m}", by_seed(f"F_L32_{m}_random_init"), by_seed(f"B_L32_{m}"))
+                     for m in ("block4", "block8")]),
+                ("G: 3,000 steps (L = 32)", [("full − standard", by_seed("G_L32_full_3000"),
+                                              by_seed("G_L32_standard_3000"))])]
+    for title, rows in sections:
+        rows = [(lab, _paired(a, b)) for lab, a, b in rows if set(a) & set(b)]
+        L += ["", f"## {title}", ""]
+        if not rows:
+            L.append("Not run yet.")
+            continue
+        L += P + [_paired_row(lab, c) for lab, c in rows]
+        results["comparisons"].update({f"{title.split(':')[0]}: {lab}": c for lab, c in rows})
+        if title.startswith("C"):      # the share of Full's gap to standard each change closes
+            full, std = by_seed("B_L32_full"), by_seed("B_L32_standard")
+            for abl in ("eps", "random_init", "out_init", "query_lr"):
+                x = by_seed(f"C_L32_full_{abl}")
+                common = sorted(set(x) & set(full) & set(std))
+                gap = sum(full[s] - std[s] for s in common)
+                if common and gap > 0:
+                    L.append(f"\n`{abl}` closes {sum(full[s] - x[s] for s in common) / gap:.0%} of Full's gap to "
+                             f"standard (ratio of the sums over seeds {', '.join(map(str, common))}).")
+    # diagnostics: at step 0, how many sublayer inputs sit below sqrt(eps); pseudo-query gradients
+    L += ["", "## Diagnostics at step 0 and at the end (lr-search runs, seed 0, lr 3e-3)", "",
+          "| mode | RMS(h_l) at step 0: min, median over l | sublayers with RMS(h_l) < sqrt(eps) at step 0 | "
+          "same at the end | pseudo-query gradient norm, median over rows: step 0 | last interval |",
+          "|---|---|---|---|---|---|"]
+    for mode in R2_MODES:
+        r = recs.get(r2_lr_name(mode, 3e-3, 0))
+        if not r or not r.get("profiles"):
+            continue
+        root = math.sqrt(r["norm_eps"])
+        h0, h1 = r["profiles"][0]["rms_h"][:-1], r["profiles"][-1]["rms_h"][:-1]
+        q0, q1 = r["grad_profiles"][0]["pseudo_query"], r["grad_profiles"][-1]["pseudo_query"]
+        med = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+        L.append(f"| {mode} | {min(h0):.2e}, {med(h0):.2e} | {sum(x < root for x in h0)} of {len(h0)} | "
+                 f"{sum(x < root for x in h1)} of {len(h1)} | "
+                 f"{'-' if not q0 else f'{med(q0[1:]):.2e}'} | {'-' if not q1 else f'{med(q1[1:]):.2e}'} |")
+    with open(os.path.join(out, "results.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+    print("\n".join(L))
+
 
 def _mean_std(xs):
     m = sum(xs) / len(xs)
@@ -838,11 +1191,14 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     add_run_args(sub.add_parser("run", help="one training run", formatter_class=argparse.ArgumentDefaultsHelpFormatter))
     sp = sub.add_parser("sweep", help="a planned sweep (resumable), then its report")
-    sp.add_argument("--plan", choices=sorted(PLANS), required=True)
+    sp.add_argument("--plan", choices=sorted(PLANS) + ["round2"], required=True)
     sp.add_argument("--out", required=True)
     sp.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
+    sp.add_argument("--runs", help="directory of the run JSONs (default OUT/runs; logs then go to OUT/logs)")
     rp = sub.add_parser("report", help="summary.json, table and plots of a sweep directory")
     rp.add_argument("dir")
+    r2 = sub.add_parser("report2", help="round 2: results.md of a directory of run JSONs (written beside it)")
+    r2.add_argument("runs")
     ep = sub.add_parser("expect", help="PyTorch logits of a saved model on a text (C parity fixture)")
     ep.add_argument("model")
     ep.add_argument("text")
@@ -862,6 +1218,8 @@ def main():
         sys.exit(sweep(a))
     elif a.cmd == "report":
         report(a.dir)
+    elif a.cmd == "report2":
+        report_round2(a.runs, os.path.dirname(os.path.abspath(a.runs)))
     else:
         expect(a)
 
