@@ -116,7 +116,7 @@ static void *run_malloc(size_t size) {
 #include "../attnres.h"
 #include "tokenizer.h"   /* --tokenizer; tools/tokenizer.c is linked in (mk/run.mk) */
 #define CLI_PROGRAM "attnres-run"
-#include "cli_args.h"    /* q(), bad_argument(), parse_int(), parse_seed(), is_flag(), value_of() */
+#include "cli_args.h"    /* q(), bad_argument(), parse_int(), parse_seed(), is_flag(), value_of(), split_inline() */
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STBI_WRITE_NO_STDIO   /* only stbi_write_png_to_mem: every write is ours, and checked */
@@ -264,17 +264,12 @@ static void parse_args(options *o, int argc, char **argv) {
     o->quantize = 0;
     o->int8_activations = -1;
     for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *v, *inl = NULL, *eq;
+        const char *a = argv[i], *v, *inl = NULL;
         char name[32];
         double x;
         float f;
         /* --option=VALUE: the name before '=', the value after it */
-        if (a[0] == '-' && a[1] == '-' && (eq = strchr(a, '=')) != NULL) {
-            if ((size_t)(eq - a) >= sizeof name) bad_argument("%s: unknown option", q(a));
-            memcpy(name, a, (size_t)(eq - a));
-            name[eq - a] = '\0';
-            inl = eq + 1;
-            a = name;
+        if ((inl = split_inline(&a, name, sizeof name)) != NULL) {
             if (!strcmp(a, "--help") || !strcmp(a, "--quiet") || !strcmp(a, "--version"))
                 bad_argument("%s: takes no value (got '%s')", q(a), q(inl));
         }

@@ -67,7 +67,7 @@
 #define ATTNRES_IMPLEMENTATION
 #include "../attnres.h"
 #define CLI_PROGRAM "attnres-train"
-#include "cli_args.h"    /* q(), bad_argument(), parse_int(), parse_seed(), is_flag(), value_of() */
+#include "cli_args.h"    /* q(), bad_argument(), parse_int(), parse_seed(), is_flag(), value_of(), split_inline() */
 
 /* ======================================================================== */
 /* Options                                                                   */
@@ -137,14 +137,9 @@ static void parse_options(options *o, int argc, char **argv) {
     o->residual = ATTNRES_RESIDUAL_ATTNRES; o->block_size = 2; o->tied = 1;
     o->batch = 8; o->steps = 500; o->warmup = 30; o->log_every = 10; o->seed = 1234;
     for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *inl = NULL, *eq, *v;
+        const char *a = argv[i], *inl = NULL, *v;
         char name[32];
-        if (a[0] == '-' && a[1] == '-' && (eq = strchr(a, '=')) != NULL) {
-            if ((size_t)(eq - a) >= sizeof name) bad_argument("%s: unknown option", q(a));
-            memcpy(name, a, (size_t)(eq - a));
-            name[eq - a] = '\0';
-            inl = eq + 1;
-            a = name;
+        if ((inl = split_inline(&a, name, sizeof name)) != NULL) {
             if (!strcmp(a, "--help") || !strcmp(a, "--quiet") || !strcmp(a, "--untied"))
                 bad_argument("%s: takes no value (got '%s')", q(a), q(inl));
         }

@@ -68,4 +68,16 @@ static const char *value_of(const char *a, const char *inline_value, int *i, int
     return argv[++*i];
 }
 
+/* --option=VALUE: copies the name before '=' into name[size] and returns
+   the value after it; any other argument: returns NULL, a unchanged. */
+static const char *split_inline(const char **a, char *name, size_t size) {
+    const char *eq;
+    if ((*a)[0] != '-' || (*a)[1] != '-' || (eq = strchr(*a, '=')) == NULL) return NULL;
+    if ((size_t)(eq - *a) >= size) bad_argument("%s: unknown option", q(*a));
+    memcpy(name, *a, (size_t)(eq - *a));
+    name[eq - *a] = '\0';
+    *a = name;
+    return eq + 1;
+}
+
 #endif
