@@ -173,17 +173,8 @@ cycle_model() {
   rm -f "$f.json"
 }
 
-# vm_limit KB: KB, the address space a case may use (ulimit -v), or
-# "unlimited" where address space is no measure of memory: AddressSanitizer
-# (SAN=1) reserves terabytes, the CUDA runtime reserves its own, and under
-# make test-neon $run is a script running qemu-aarch64 (its code buffer alone
-# is about 1 GB). Those builds check the result but not the memory.
-vm_limit() {
-  if ! head -c 4 "$run" | grep -q ELF || grep -q -e __asan_init -e cudaMalloc "$run" 2>/dev/null; then
-    echo unlimited
-  else echo "$1"; fi
-}
-is_plain() { [ "$(vm_limit 1)" = 1 ]; }
+. tests/lib.sh   # vm_limit, no_vm_measure
+is_plain() { [ -z "$(no_vm_measure "$run")" ]; }
 
 block="$models/block.safetensors"
 standard="$models/standard.safetensors"
@@ -302,7 +293,7 @@ else fail "sampling: seeds 7 and 8 give the same text (exit $s3)"; fi
 # The cells shrink instead, to keep the picture within 4096 px a side.
 deep="$tmp/deep.safetensors"
 zero_model "$deep" n_layers=1024 block_size=1
-lim=$(vm_limit 1000000)   # KB of address space
+lim=$(vm_limit "$run" 1000000)   # KB of address space
 (ulimit -v $lim; exec "$run" "$deep" -p a -n 2 -q --heatmap "$tmp/deep.png") > /dev/null 2> "$tmp/err"; st=$?
 if [ "$st" -eq 0 ] && [ -f "$tmp/deep.png" ]; then
   w=$(png_u32 "$tmp/deep.png" 16); h=$(png_u32 "$tmp/deep.png" 20)
@@ -403,7 +394,7 @@ cp "$standard" "$tmp/std$esc.safetensors"
 # floats = 1 GiB; three tokens need a few KB.
 long="$tmp/long.safetensors"
 zero_model "$long" n_layers=64 block_size=4 seq_len=1048576
-lim=$(vm_limit 200000)
+lim=$(vm_limit "$run" 200000)
 t0=$(date +%s)
 (ulimit -v $lim; exec "$run" "$long" -p ab -n 3 -q) > "$tmp/got" 2> "$tmp/err"; st=$?
 took=$(( $(date +%s) - t0 ))

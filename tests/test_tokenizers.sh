@@ -21,6 +21,7 @@
 build=${1:-$(dirname "$0")}
 dir="$build/npm"
 passed=0; failed=0; skipped=0
+. tests/lib.sh   # no_vm_measure
 ok()   { echo "ok   $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
 CHECKS="gpt2 llama3 llama2 llama3-special gpt2-long llama3-long llama2-long bos-eos-gpt2 bos-eos-llama3 bos-eos-llama2"
@@ -54,12 +55,18 @@ too_long e2e_llama2c.model.safetensors e2e_llama2c.tokenizer.bin "31 tokens afte
 # address space; the reader needs 9 times the file (it needed 28)
 mem_check() {
   f="$build/numbers.json"
-  case "$build" in *san*) echo "skip tokenizer.json memory: a sanitizer build reserves more address space than ulimit -v allows"
-                          skipped=$((skipped + 1)); return ;; esac
   awk 'BEGIN { printf "{\"a\": [0"; for (i = 1; i < 10000000; i++) printf ",0"; printf "]}" }' > "$f"
-  got=$( (ulimit -v 300000; "$build/tok_dump" "$f" --info) 2>&1)
-  if echo "$got" | grep -q "model.type is missing"; then ok "tokenizer.json of 20 MB of numbers parses in 300 MB: $got"
-  else fail "tokenizer.json of 20 MB of numbers in 300 MB of address space: $got"; fi
+  why=$(no_vm_measure "$build/tok_dump")
+  if [ -n "$why" ]; then   # the parse is still checked; its memory is not, and the name says so
+    got=$("$build/tok_dump" "$f" --info 2>&1)
+    if echo "$got" | grep -q "model.type is missing"; then
+      ok "tokenizer.json of 20 MB of numbers parses (memory not measured: $why): $got"
+    else fail "tokenizer.json of 20 MB of numbers: $got"; fi
+  else
+    got=$( (ulimit -v 300000; "$build/tok_dump" "$f" --info) 2>&1)
+    if echo "$got" | grep -q "model.type is missing"; then ok "tokenizer.json of 20 MB of numbers parses in 300 MB: $got"
+    else fail "tokenizer.json of 20 MB of numbers in 300 MB of address space: $got"; fi
+  fi
   rm -f "$f"
 }
 mem_check

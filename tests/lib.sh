@@ -1,0 +1,25 @@
+# tests/lib.sh - helpers shared by the shell tests, sourced from the
+# repository root (`. tests/lib.sh`), where every test runs.
+
+# no_vm_measure PROG: prints why address space (ulimit -v) is no measure of
+# PROG's memory, or nothing when it is. Such builds check results, not memory:
+#   - PROG is a script, not an ELF program: under make test-neon every program
+#     is a two-line script running qemu-aarch64, whose code buffer and guest
+#     address space alone take about 1 GB;
+#   - AddressSanitizer (SAN=1) reserves terabytes of shadow memory;
+#   - the CUDA runtime reserves address space of its own.
+no_vm_measure() {
+  if ! head -c 4 "$1" 2>/dev/null | grep -q ELF; then
+    echo "$1 is a script (an emulated build), whose address space includes the emulator's"
+  elif grep -q __asan_init "$1" 2>/dev/null; then
+    echo "$1 is built with AddressSanitizer, which reserves terabytes of address space"
+  elif grep -q cudaMalloc "$1" 2>/dev/null; then
+    echo "$1 links the CUDA runtime, which reserves address space of its own"
+  fi
+}
+
+# vm_limit PROG KB: KB, the address space PROG may use (ulimit -v), or
+# "unlimited" where no_vm_measure says address space is no measure.
+vm_limit() {
+  if [ -n "$(no_vm_measure "$1")" ]; then echo unlimited; else echo "$2"; fi
+}
