@@ -11,7 +11,9 @@
 #   that becomes NaN or infinite (an absurd lr) -> exit 1, a message naming
 #   the problem (and the step), no checkpoint and no temporary file left,
 #   an existing checkpoint untouched;
-#   bad options -> exit 2 naming the option.
+#   bad options -> exit 2 naming the option;
+#   --watch: frames redrawn in place on a pseudo-terminal (util-linux script),
+#   plain lines and no escape code in a pipe or with TERM=dumb, same bytes.
 # Tiny models (dim 16, 1 layer, 4 steps): seconds, not minutes. Run from the
 # repository root; MODELS overrides models/.
 build=${1:-$(dirname "$0")}
@@ -119,6 +121,40 @@ expect 2 "-o" "no -o" -- "$tmp/text.txt" $tiny
 expect 2 "--batch" "--batch without a value" -- "$tmp/text.txt" -o "$tmp/x.st" --batch
 expect 2 "n_heads" "heads that do not divide dim (the config check names the field)" -- "$tmp/text.txt" $tiny --heads 3 -o "$tmp/x.st"
 if [ ! -e "$tmp/x.st" ]; then ok "no checkpoint from any bad command line"; else fail "a bad command line wrote $tmp/x.st"; fi
+
+# 6. --watch: frames redrawn in place on a terminal (a pseudo-terminal made by
+# util-linux's script), plain progress lines without one escape code in a pipe
+# or with TERM=dumb; the view only reads, so every run writes the same bytes
+watch="--dim 16 --layers 2 --heads 2 --kv-heads 1 --seq-len 32 --steps 6 --batch 2 --warmup 2 --log-every 2 --eval-every 3 --block-size 2 --seed 5"
+"$train" "$tmp/text.txt" $watch -o "$tmp/plain.st" 2> "$tmp/plain.err"
+points=$(grep -c '^step .*tok/s' "$tmp/plain.err")
+esc=$(printf '\033')
+"$train" "$tmp/text.txt" $watch --watch -o "$tmp/pipe.st" 2>&1 | cat > "$tmp/pipe.out"
+if ! grep -q "$esc" "$tmp/pipe.out" && grep -q "stderr is not a terminal" "$tmp/pipe.out" &&
+   [ "$(grep -c '^step .*tok/s' "$tmp/pipe.out")" -eq "$points" ] && cmp -s "$tmp/pipe.st" "$tmp/plain.st"; then
+  ok "--watch in a pipe: $points plain progress lines, no escape code, the same checkpoint bytes"
+else fail "--watch in a pipe: $(grep -c "$esc" "$tmp/pipe.out") lines with escape codes, $(grep -c '^step .*tok/s' "$tmp/pipe.out") progress lines (want $points): $(head -n 2 "$tmp/pipe.out" | tr '\n' ' ')"; fi
+if command -v script > /dev/null; then
+  TERM=xterm script -qec "'$train' '$tmp/text.txt' $watch --watch -o '$tmp/tty.st'" /dev/null > "$tmp/tty.out" 2>&1; st=$?
+  frames=$(grep -c "attnres-train --watch:" "$tmp/tty.out")
+  # the first frame: zero pseudo-queries, every row's largest weight is the uniform one
+  first=$(sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' "$tmp/tty.out" | tr -d '\r' |
+          awk '/attnres-train --watch:/ { n++ } n == 1 && / max .* at b.*\(uniform/ { rows++; if ($(NF-4) != substr($NF, 1, length($NF) - 1)) bad++ }
+               END { print rows + 0, bad + 0 }')
+  if [ $st -eq 0 ] && [ "$frames" -eq "$points" ] && grep -q "${esc}\[48;5;" "$tmp/tty.out" &&
+     grep -q "${esc}\[[0-9]*A" "$tmp/tty.out" && grep -q "validation  step 3: " "$tmp/tty.out" &&
+     [ "$first" = "5 0" ] && grep -q "attnres-train: validation loss" "$tmp/tty.out" && cmp -s "$tmp/tty.st" "$tmp/plain.st"; then
+    ok "--watch on a terminal: $frames frames redrawn in place (cursor up), alpha as coloured cells, 5 uniform rows at zero init, validation listed, the same checkpoint bytes"
+  else fail "--watch on a terminal: exit $st, $frames frames (want $points), first frame rows/non-uniform '$first' (want '5 0'): $(tail -c 300 "$tmp/tty.out" | tr -d '\033')"; fi
+  TERM=dumb script -qec "'$train' '$tmp/text.txt' $watch --watch -o '$tmp/dumb.st'" /dev/null > "$tmp/dumb.out" 2>&1; st=$?
+  if [ $st -eq 0 ] && ! grep -q "$esc" "$tmp/dumb.out" && grep -q "TERM is dumb" "$tmp/dumb.out"; then
+    ok "--watch on a terminal with TERM=dumb: plain progress lines, no escape code"
+  else fail "--watch with TERM=dumb: exit $st, $(grep -c "$esc" "$tmp/dumb.out") lines with escape codes"; fi
+else
+  skip "--watch on a terminal: util-linux's script (a pseudo-terminal) is not installed"
+  skip "--watch with TERM=dumb: util-linux's script is not installed"
+fi
+expect 2 "--watch" "--watch with --quiet" -- "$tmp/text.txt" $tiny --watch -o "$tmp/x.st"
 
 echo "# summary test_train_cli: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

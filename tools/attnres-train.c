@@ -79,7 +79,7 @@ typedef struct {
     long val_bytes;
     int dim, hidden_dim, n_layers, n_heads, n_kv_heads, seq_len, window;
     int residual, block_size, tied, random_queries;
-    int batch, steps, warmup, log_every, eval_every, quiet;
+    int batch, steps, warmup, log_every, eval_every, quiet, watch;
     uint64_t seed;
 } options;
 
@@ -113,6 +113,8 @@ static void usage(FILE *out) {
         "      --log-every N      a progress line every N steps (default 10)\n"
         "      --eval-every N     also validate every N steps; 0: only at the end (default 0)\n"
         "  -q, --quiet            no progress lines, only the result\n"
+        "  -w, --watch            a live view in the terminal: loss, tokens/s, the depth weights as\n"
+        "                         coloured cells, redrawn in place (plain lines when stderr is not a terminal)\n"
         "  -h, --help             this text\n"
         "Exit status: 0 ok, 1 a file or training error (naming the step), 2 bad arguments.\n");
 }
@@ -140,13 +142,14 @@ static void parse_options(options *o, int argc, char **argv) {
         const char *a = argv[i], *inl = NULL, *v;
         char name[32];
         if ((inl = split_inline(&a, name, sizeof name)) != NULL) {
-            if (!strcmp(a, "--help") || !strcmp(a, "--quiet") || !strcmp(a, "--untied"))
+            if (!strcmp(a, "--help") || !strcmp(a, "--quiet") || !strcmp(a, "--untied") || !strcmp(a, "--watch"))
                 bad_argument("%s: takes no value (got '%s')", q(a), q(inl));
         }
 #define OPT(s, l) is_flag(a, s, l)
 #define VAL value_of(a, inl, &i, argc, argv)
         if (OPT("-h", "--help")) { usage(stdout); exit(0); }
         else if (OPT("-q", "--quiet")) o->quiet = 1;
+        else if (OPT("-w", "--watch")) o->watch = 1;
         else if (OPT("-o", "--out")) o->out_path = VAL;
         else if (OPT(NULL, "--val")) o->val_path = VAL;
         else if (OPT(NULL, "--val-frac")) o->val_frac = parse_number(a, VAL, 0.0, 0.5, 1);
@@ -195,6 +198,7 @@ static void parse_options(options *o, int argc, char **argv) {
         if (block_set) bad_argument("--block-size: only for --residual attnres");
         o->block_size = 0;
     }
+    if (o->watch && o->quiet) bad_argument("--watch and --quiet: choose one (a live view, or only the result)");
     if (o->random_queries && o->residual == ATTNRES_RESIDUAL_STANDARD)
         bad_argument("--init-queries: a standard model has no pseudo-queries");
 }
@@ -378,6 +382,148 @@ static int validation_loss(const attnres_model *m, attnres_train_state *ts, cons
 }
 
 /* ======================================================================== */
+/* The live view (--watch)                                                   */
+/* ======================================================================== */
+/* With --watch and stderr a terminal, every progress point redraws one
+   frame in place (the cursor moves up over the last frame, which is then
+   cleared): the step, loss, tokens/s and the time left; the loss so far
+   as a sparkline; the validation losses; and the depth weights alpha of
+   the step's last window, averaged over its positions, as coloured cells
+   (rows read, columns are the sources b0..bN, as attnres-run --heatmap
+   draws them). Every pseudo-query starts at zero, so every row starts
+   uniform; training makes the rows selective, and the cells show it.
+   Where stderr is not a terminal (a pipe, a log file) or TERM is dumb,
+   --watch prints the plain progress lines, without one escape code. The
+   view only reads the training state: a run is the same with it and
+   without it. Lines are never wrapped (autowrap is off while a frame is
+   drawn), so a narrow terminal cuts them and the redraw stays in place. */
+#define WATCH_LOSSES 72    /* progress points in the sparkline (the most recent) */
+#define WATCH_VALS 6       /* validation losses listed (the most recent)          */
+#define WATCH_ROWS 40      /* alpha rows drawn; a deeper model shows evenly spaced rows */
+#define WATCH_COLS 64      /* sources drawn; more: the first ones and a note      */
+
+typedef struct {
+    int on;                      /* frames are drawn (stderr is a terminal)      */
+    int lines;                   /* lines of the last frame, to move up over     */
+    float loss[WATCH_LOSSES];    /* ring of the most recent progress-point losses */
+    int n_loss;                  /* points so far (the ring holds the last ones)  */
+    double val[WATCH_VALS];      /* ring of validation losses                     */
+    int val_step[WATCH_VALS];
+    int n_val;
+} watch_view;
+
+static void watch_init(watch_view *w, int asked) {
+    const char *term = getenv("TERM");
+    memset(w, 0, sizeof *w);
+    w->on = asked && isatty(fileno(stderr)) && !(term && !strcmp(term, "dumb"));
+}
+
+static void watch_add_loss(watch_view *w, float loss) { w->loss[w->n_loss++ % WATCH_LOSSES] = loss; }
+
+static void watch_add_val(watch_view *w, int step, double loss) {
+    w->val[w->n_val % WATCH_VALS] = loss;
+    w->val_step[w->n_val++ % WATCH_VALS] = step;
+}
+
+/* The sparkline: each point one of eight bar heights between the shown
+   minimum and maximum (UTF-8 U+2581..U+2588). */
+static void watch_sparkline(FILE *out, const watch_view *w) {
+    static const char *bars[8] = {"\xe2\x96\x81", "\xe2\x96\x82", "\xe2\x96\x83", "\xe2\x96\x84",
+                                  "\xe2\x96\x85", "\xe2\x96\x86", "\xe2\x96\x87", "\xe2\x96\x88"};
+    int n = w->n_loss < WATCH_LOSSES ? w->n_loss : WATCH_LOSSES, first = w->n_loss - n, k;
+    float lo = w->loss[first % WATCH_LOSSES], hi = lo;
+    for (k = first; k < w->n_loss; k++) {
+        float v = w->loss[k % WATCH_LOSSES];
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+    }
+    fprintf(out, "loss  ");
+    for (k = first; k < w->n_loss; k++) {
+        float v = w->loss[k % WATCH_LOSSES];
+        int b = hi > lo ? (int)((v - lo) / (hi - lo) * 7.0f + 0.5f) : 0;
+        fputs(bars[b < 0 ? 0 : b > 7 ? 7 : b], out);
+    }
+    fprintf(out, "  %.3f .. %.3f\n", (double)hi, (double)lo);
+}
+
+/* One cell: two spaces on a background from dark blue (alpha 0) to yellow
+   (alpha 1), xterm's 256-colour palette. */
+static void watch_cell(FILE *out, float alpha) {
+    static const int ramp[10] = {17, 18, 24, 30, 36, 72, 108, 148, 184, 226};
+    int k = (int)(alpha * 9.0f + 0.5f);
+    fprintf(out, "\033[48;5;%dm  \033[0m", ramp[k < 0 ? 0 : k > 9 ? 9 : k]);
+}
+
+/* The depth weights of the step's last window, averaged over its T
+   positions: ts->alpha [T, L+1, N+1] as that window's forward left it (the
+   backward reads alpha, never writes it); row l reads n + (partial) sources. */
+static void watch_alpha(FILE *out, const attnres_model *m, const attnres_train_state *ts, int T) {
+    const attnres_config *c = &m->config;
+    int L = attnres_n_sublayers(c), rows = attnres_n_blocks(c) + 1, S = c->block_size;
+    int cols = rows < WATCH_COLS ? rows : WATCH_COLS, shown = L + 1 < WATCH_ROWS ? L + 1 : WATCH_ROWS;
+    int r, j, t, arg = 0;
+    double top = 0.0;
+    if (c->residual != ATTNRES_RESIDUAL_ATTNRES || T <= 0) {
+        fprintf(out, "standard residual: no depth weights (every sublayer reads the plain sum of all before it)\n");
+        return;
+    }
+    fprintf(out, "depth weights alpha, mean over the %d positions of the step's last window "
+                 "(rows read, columns are sources b0..b%d%s)\n", T, rows - 1,
+            cols < rows ? "; the first ones" : "");
+    fprintf(out, "%-8s", "");
+    for (j = 0; j < cols; j++) fprintf(out, "%-2d", j % 100);
+    fprintf(out, "\n");
+    for (r = 0; r < shown; r++) {
+        int l = shown == L + 1 ? r : (int)((long)r * L / (shown - 1));   /* evenly spaced, first and output kept */
+        int n_sources = l == L ? rows : attnres_block_row(l, S) + (l % S != 0);
+        char label[16];
+        if (l == L) snprintf(label, sizeof label, "output");
+        else snprintf(label, sizeof label, "%s %d", l % 2 == 0 ? "attn" : "mlp", l / 2);
+        fprintf(out, "%-8s", label);
+        for (j = 0; j < n_sources; j++) {   /* the row's largest weight, beside the cells: how selective */
+            double sum = 0.0;
+            for (t = 0; t < T; t++) sum += ts->alpha[((size_t)t * (L + 1) + l) * rows + j];
+            if (j < cols) watch_cell(out, (float)(sum / T));
+            if (j == 0 || sum / T > top) { top = sum / T; arg = j; }
+        }
+        for (j = n_sources; j < cols; j++) fprintf(out, "  ");
+        fprintf(out, "  max %.2f at b%d (uniform %.2f)\n", top, arg, 1.0 / n_sources);
+    }
+    fprintf(out, "%-8s", "scale");
+    for (j = 0; j <= 9; j++) watch_cell(out, j / 9.0f);
+    fprintf(out, "  0 .. 1\n");
+}
+
+/* Moves up over the last frame, clears it, and draws the next one. */
+static void watch_frame(watch_view *w, const char *kind, const attnres_model *m, const attnres_train_state *ts,
+                        int T, int step, int steps, float loss, double mean, double lr, double norm, double rate,
+                        const char *took, const char *left) {
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&buf, &size);   /* the frame is counted, then written at once */
+    int k, lines = 0;
+    size_t i;
+    if (!out) return;
+    fprintf(out, "attnres-train --watch: %s\n", kind);
+    fprintf(out, "step %d/%d  loss %.4f (mean %.4f)  lr %.2e  |g| %.3f  %.0f tok/s  %s, %s left\n", step, steps,
+            (double)loss, mean, lr, norm, rate, took, left);
+    watch_sparkline(out, w);
+    fprintf(out, "validation");
+    if (!w->n_val) fprintf(out, "  (none yet: --eval-every N validates every N steps)");
+    for (k = w->n_val > WATCH_VALS ? w->n_val - WATCH_VALS : 0; k < w->n_val; k++)
+        fprintf(out, "  step %d: %.4f", w->val_step[k % WATCH_VALS], w->val[k % WATCH_VALS]);
+    fprintf(out, "\n");
+    watch_alpha(out, m, ts, T);
+    fclose(out);
+    for (i = 0; i < size; i++) lines += buf[i] == '\n';
+    if (w->lines) fprintf(stderr, "\033[%dA", w->lines);
+    fprintf(stderr, "\033[?7l\033[J%s\033[?7h", buf);   /* autowrap off while drawing: no line wraps */
+    fflush(stderr);
+    w->lines = lines;
+    free(buf);
+}
+
+/* ======================================================================== */
 /* main                                                                      */
 /* ======================================================================== */
 
@@ -411,6 +557,7 @@ int main(int argc, char **argv) {
     double t0, loss_sum = 0.0, val_loss;
     int loss_count = 0;
     char left[32], took[32], kind[48];
+    watch_view view;
 
     parse_options(&o, argc, argv);
     memset(&c, 0, sizeof c);
@@ -474,7 +621,11 @@ int main(int argc, char **argv) {
                 o.n_heads, o.n_kv_heads, (unsigned long)m.n_floats, o.steps, o.batch, o.window, q(o.text_path),
                 (unsigned long)n_train, o.val_path ? q(o.val_path) : "the held-out tail", (unsigned long)n_val);
 
-    /* the loop: draw the batch, one step, a progress line now and then */
+    watch_init(&view, o.watch);
+    if (o.watch && !view.on)
+        fprintf(stderr, "attnres-train: --watch: stderr is not a terminal (or TERM is dumb); plain progress lines\n");
+
+    /* the loop: draw the batch, one step, a progress line (or a frame) now and then */
     rng = o.seed ^ 0x5DEECE66DULL;
     if (!rng) rng = 1;
     t0 = now_seconds();
@@ -495,10 +646,16 @@ int main(int argc, char **argv) {
         loss_count++;
         if (!o.quiet && ((step + 1) % o.log_every == 0 || step == 0 || step + 1 == o.steps)) {
             double t = now_seconds(), rate = (double)(step + 1) * o.batch * o.window / (t - t0 > 0 ? t - t0 : 1e-9);
-            fprintf(stderr, "step %6d/%d  loss %.4f  (mean of %d: %.4f)  lr %.2e  |g| %.3f  %.0f tok/s  "
-                    "%s, %s left\n", step + 1, o.steps, (double)loss, loss_count, loss_sum / loss_count, lr, norm,
-                    rate, duration(t - t0, took, sizeof took),
-                    duration((double)(o.steps - step - 1) * o.batch * o.window / rate, left, sizeof left));
+            duration(t - t0, took, sizeof took);
+            duration((double)(o.steps - step - 1) * o.batch * o.window / rate, left, sizeof left);
+            if (view.on) {
+                watch_add_loss(&view, (float)(loss_sum / loss_count));
+                watch_frame(&view, kind, &m, &ts, o.window, step + 1, o.steps, loss, loss_sum / loss_count, lr, norm, rate,
+                            took, left);
+            } else
+                fprintf(stderr, "step %6d/%d  loss %.4f  (mean of %d: %.4f)  lr %.2e  |g| %.3f  %.0f tok/s  "
+                        "%s, %s left\n", step + 1, o.steps, (double)loss, loss_count, loss_sum / loss_count, lr,
+                        norm, rate, took, left);
             loss_sum = 0.0;
             loss_count = 0;
         }
@@ -509,7 +666,8 @@ int main(int argc, char **argv) {
                 outfile_close(&out, NULL, 0, 0);
                 goto done;
             }
-            fprintf(stderr, "step %6d/%d  validation loss %.4f nats/byte\n", step + 1, o.steps, val_loss);
+            if (view.on) watch_add_val(&view, step + 1, val_loss);   /* shown in the next frame */
+            else fprintf(stderr, "step %6d/%d  validation loss %.4f nats/byte\n", step + 1, o.steps, val_loss);
         }
     }
 
