@@ -21,7 +21,7 @@
 #define BRIDGE_TOL 2e-3   /* eps 1e-5 over activations of rms ~0.5: see test_case */
 
 static const char *CASES[] = {"hf_llama", "hf_llama_bf16_sharded", "hf_qwen3", "llama2c_v0", "llama2c_v1",
-                              "e2e_qwen3", "e2e_llama2c", NULL};
+                              "hf_llama32", "hf_llama_linear", "e2e_qwen3", "e2e_llama2c", "e2e_llama32", NULL};
 
 /* The same model with AttnRes residuals, block size S: every weight
    copied, pseudo-queries 0, key-norm gains 1. */
@@ -64,6 +64,56 @@ static int run(const attnres_model *m, const int32_t *tokens, int T, float *logi
     }
     attnres_state_free(&s);
     return ok;
+}
+
+/* A scaled RoPE (hf_llama32, hf_llama_linear, e2e_llama32): the engine's
+   frequencies against the reference's inv_freq [head_dim/2] (Hugging
+   Face's formulas in float64, stored as float32: rtol 1e-6 covers that
+   rounding); which pairs the scaling kept, blended or divided; and the
+   same model with plain RoPE must miss the reference's logits by far
+   more than ATOL, so the logits test could not pass without the scaling. */
+static void check_scaling(const char *name, attnres_model *m, const attnres__st_file *e, const int32_t *tokens,
+                          const float *want, size_t T) {
+    const attnres_config *c = &m->config;
+    const attnres_rope_scaling *r = &c->rope_scaling;
+    int hd = attnres_head_dim(c), i, kept = 0, blended = 0, divided = 0;
+    float *ref = fixture_f32(e, "inv_freq", (size_t)hd / 2), got[512];
+    size_t V = (size_t)c->vocab_size, k;
+    char label[160];
+    attnres_rope_scaling saved = *r;
+    float *plain_logits = (float *)calloc(T * V + 1, sizeof(float));
+    double worst = 0.0;
+    if (!ref || !plain_logits || hd / 2 > 512) { check(0, "%s: inv_freq missing", name); free(ref); free(plain_logits); return; }
+    for (i = 0; i < hd / 2; i++) {
+        double plain = attnres_rope_freq(i, hd, c->rope_theta, NULL), f = attnres_rope_freq(i, hd, c->rope_theta, r);
+        got[i] = (float)f;
+        if (f == plain) kept++;
+        else if (fabs(f - plain / r->factor) <= 1e-12 * plain) divided++;
+        else if (f > plain / r->factor && f < plain) blended++;
+    }
+    snprintf(label, sizeof label, "%-22s RoPE frequencies, %s scaling x%g", name,
+             r->type == ATTNRES_ROPE_LLAMA3 ? "llama3" : "linear", (double)r->factor);
+    check_close(label, got, ref, (size_t)hd / 2, 0.0, 1e-6);
+    if (r->type == ATTNRES_ROPE_LLAMA3) {
+        /* hf_llama32 is made to have all three bands; every pair is in one */
+        check((strcmp(name, "hf_llama32") || (kept >= 1 && blended >= 1 && divided >= 1)) &&
+              kept + blended + divided == hd / 2,
+              "%-22s llama3 bands: %d pair(s) kept, %d blended, %d divided by %g; %d positions, past the original %d",
+              name, kept, blended, divided, (double)r->factor, (int)T, r->original_context);
+        check((int)T > r->original_context, "%-22s the test reaches past original_max_position_embeddings", name);
+    } else {
+        check(divided == hd / 2, "%-22s linear: all %d pairs divided by %g", name, divided, (double)r->factor);
+    }
+    m->config.rope_scaling.type = ATTNRES_ROPE_PLAIN;
+    if (run(m, tokens, (int)T, plain_logits, name)) {
+        for (k = 0; k < T * V; k++)
+            if (fabs((double)plain_logits[k] - want[k]) > worst) worst = fabs((double)plain_logits[k] - want[k]);
+        check(worst > 100 * ATOL, "%-22s with plain RoPE instead, the logits miss by %.3g (> 100 x %g): the test "
+              "sees the scaling", name, worst, ATOL);
+    }
+    m->config.rope_scaling = saved;
+    free(ref);
+    free(plain_logits);
 }
 
 static void test_case(const char *name) {
@@ -113,6 +163,10 @@ static void test_case(const char *name) {
             check(0, "%s: to AttnRes: %s", name, err.message);
         }
     }
+    if (tokens && want && m.config.rope_scaling.type != ATTNRES_ROPE_PLAIN) check_scaling(name, &m, &e, tokens, want, T);
+    if (!strcmp(name, "hf_llama32"))
+        check(m.config.n_eos == 2 && m.config.eos_token_id[0] == 90 && m.config.eos_token_id[1] == 92,
+              "%-22s eos_token_id from generation_config.json (90, 92; config.json says 90, 91, 92)", name);
     if (!strcmp(name, "hf_qwen3"))
         check(m.config.head_dim == 16 && m.config.qk_norm == 1 && m.config.dim == 32,
               "%-22s config: head_dim 16 (not dim/n_heads = 8), qk_norm", name);
