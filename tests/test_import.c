@@ -116,6 +116,23 @@ static void check_scaling(const char *name, attnres_model *m, const attnres__st_
     free(plain_logits);
 }
 
+/* attnres_checkpoint_write keeps what the importer wrote: the RoPE
+   scaling (format_version "3") and the EOS ids, read back as they were. */
+static void check_roundtrip(const char *name, const attnres_model *m) {
+    size_t n = attnres_checkpoint_bytes(m);
+    void *bytes = malloc(n ? n : 1);
+    attnres_model back;
+    attnres_error err;
+    const attnres_config *a = &m->config, *b = &back.config;
+    int ok = bytes && attnres_checkpoint_write(bytes, n, m, &err) == ATTNRES_OK &&
+             attnres_model_load_memory(&back, bytes, n, &err) == ATTNRES_OK;
+    check(ok && memcmp(&a->rope_scaling, &b->rope_scaling, sizeof a->rope_scaling) == 0 && a->n_eos == b->n_eos &&
+          memcmp(a->eos_token_id, b->eos_token_id, sizeof a->eos_token_id) == 0 && b->rope_scaling.type != 0,
+          "%-22s attnres_checkpoint_write keeps rope_scaling and eos_token_id (%s)", name, ok ? "written, read back" : err.message);
+    if (ok) attnres_model_free(&back);
+    free(bytes);
+}
+
 static void test_case(const char *name) {
     char path[256], label[128];
     attnres_model m, bridge;
@@ -164,6 +181,7 @@ static void test_case(const char *name) {
         }
     }
     if (tokens && want && m.config.rope_scaling.type != ATTNRES_ROPE_PLAIN) check_scaling(name, &m, &e, tokens, want, T);
+    if (!strcmp(name, "hf_llama32")) check_roundtrip(name, &m);
     if (!strcmp(name, "hf_llama32"))
         check(m.config.n_eos == 2 && m.config.eos_token_id[0] == 90 && m.config.eos_token_id[1] == 92,
               "%-22s eos_token_id from generation_config.json (90, 92; config.json says 90, 91, 92)", name);
