@@ -334,7 +334,7 @@ def hf_config(src, seq_len):
     try:
         st.check_config(c, names)
     except st.FormatError as e:
-        hint = ": pass --seq-len" if "max_position_embeddings" in str(e) else ""
+        hint = ": pass --seq-len" if str(e).startswith("max_position_embeddings") else ""
         fail(f"{path}: {e}{hint}")
     c["hd"] = st.head_dim(c)
     if c["hd"] * n_heads == dim:    # an explicit head_dim equal to the derived one is not written
