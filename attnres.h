@@ -51,7 +51,9 @@
      attention of layer i and 2i+1 its MLP. A sublayer is pre-norm:
          f_l(h) = Attn(RMSNorm(h))   or   MLP(RMSNorm(h))
      RoPE rotates interleaved pairs (x[2i], x[2i+1]) of every q and k head by
-     pos * theta^(-2i/head_dim). Attention is causal, scaled by 1/sqrt(head_dim),
+     pos * theta^(-2i/head_dim), or by a rescaled frequency when the config
+     asks for Hugging Face's "linear" or "llama3" rope_scaling
+     (attnres_rope_freq). Attention is causal, scaled by 1/sqrt(head_dim),
      and grouped-query: query head hq reads kv head hq / (n_heads/n_kv_heads).
      head_dim is dim / n_heads unless the config sets it (Qwen3); with
      qk_norm, each head of q and k is RMSNormed (gains [head_dim] per layer)

@@ -14,7 +14,11 @@
    its bytes and every byte must be < vocab_size. With --tokenizer FILE (an
    imported model's tokenizer.json or llama2.c tokenizer.bin, tools/tokenizer.c)
    the prompt is encoded by it, BOS first if it has one, and every new token is
-   printed as its text (BOS and EOS as nothing).
+   printed as its text (special tokens as nothing, unless --special).
+
+   End of sequence: generation stops after a token the checkpoint's
+   eos_token_id names (an imported config's) or the tokenizer's EOS, and says
+   so on stderr, unless --ignore-eos.
 
    Context: the prompt plus the new tokens must fit in the model's seq_len;
    otherwise the program stops before it starts, saying how many new tokens
