@@ -654,6 +654,16 @@ if [ "$s2$s3" = "00" ] && [ "$(cat "$tmp/got2")" = abcabc ] && [ "$(cat "$tmp/go
   ok "--ignore-eos generates all 6 (EOS printed as nothing; with --special as <299>)"
 else fail "--ignore-eos: exit $s2/$s3, stdout '$(cat "$tmp/got2")' / '$(cat "$tmp/got3")', stderr $(head -n 2 "$tmp/err2" | tr '\n' ' ')"; fi
 expect_status 2 "takes no value" "--ignore-eos=1" -- "$block" --ignore-eos=1
+# tokenizer.json's added tokens: "special": true prints as nothing (without being EOS),
+# "special": false is text. e2e_llama32's tokenizer with two more: 295 <|im_end|>, 296 <|plain|>
+sed 's/"added_tokens": \[{"id": 292, "content": "<|endoftext|>", "special": true}\]/"added_tokens": [{"id": 292, "content": "<|endoftext|>", "special": true}, {"id": 295, "content": "<|im_end|>", "special": true}, {"id": 296, "content": "<|plain|>", "special": false}]/' \
+  "$golden/import/e2e_llama32/tokenizer.json" > "$tmp/added.json"
+cycle_model "$tmp/added.safetensors" 97 295 296 98
+"$run" "$tmp/added.safetensors" --tokenizer "$tmp/added.json" -p a -n 4 -t 0 -q > "$tmp/got" 2> "$tmp/err"; s1=$?
+"$run" "$tmp/added.safetensors" --tokenizer "$tmp/added.json" -p a -n 4 -t 0 -q --special > "$tmp/got2" 2>> "$tmp/err"; s2=$?
+if [ "$s1$s2" = "00" ] && [ "$(cat "$tmp/got")" = 'a<|plain|>ba' ] && [ "$(cat "$tmp/got2")" = 'a<|im_end|><|plain|>ba' ]; then
+  ok "a special added token (<|im_end|>) prints as nothing, and as its text with --special; a non-special one is text"
+else fail "added tokens: exit $s1/$s2, printed '$(cat "$tmp/got")' / '$(cat "$tmp/got2")' $(head -n 1 "$tmp/err")"; fi
 # an imported Llama 3.2-layout model (llama3 RoPE scaling) whose greedy continuation,
 # by the PyTorch reference, ends in EOS: the text is the reference's, then it stops
 l32="$golden/import/e2e_llama32"
