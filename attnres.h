@@ -2756,6 +2756,19 @@ ATTNRES__PRIVATE int attnres__rope_scaling_validate(const attnres_rope_scaling *
     return ATTNRES_OK;
 }
 
+/* 0 to ATTNRES_MAX_EOS end-of-sequence ids, each a token of the vocab. */
+ATTNRES__PRIVATE int attnres__eos_validate(const attnres_config *c, attnres_error *err) {
+    int i;
+    if (c->n_eos < 0 || c->n_eos > ATTNRES_MAX_EOS)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_eos = %d, must be in [0, %d]", c->n_eos,
+                             ATTNRES_MAX_EOS);
+    for (i = 0; i < c->n_eos; i++)
+        if (c->eos_token_id[i] < 0 || c->eos_token_id[i] >= c->vocab_size)
+            return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: eos_token_id %d is not a token (vocab_size %d)",
+                                 c->eos_token_id[i], c->vocab_size);
+    return ATTNRES_OK;
+}
+
 ATTNRESDEF int attnres_config_validate(const attnres_config *c, attnres_error *err) {
 #define ATTNRES__RANGE(field, lo, hi) \
     if (c->field < (lo) || c->field > (hi)) \
@@ -2789,17 +2802,8 @@ ATTNRESDEF int attnres_config_validate(const attnres_config *c, attnres_error *e
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: rope_theta must be finite and > 0");
     if (!(c->norm_eps > 0.0f) || isinf(c->norm_eps))
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: norm_eps must be finite and > 0");
-    {
-        int rc = attnres__rope_scaling_validate(&c->rope_scaling, err), i;
-        if (rc != ATTNRES_OK) return rc;
-        if (c->n_eos < 0 || c->n_eos > ATTNRES_MAX_EOS)
-            return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_eos = %d, must be in [0, %d]", c->n_eos,
-                                 ATTNRES_MAX_EOS);
-        for (i = 0; i < c->n_eos; i++)
-            if (c->eos_token_id[i] < 0 || c->eos_token_id[i] >= c->vocab_size)
-                return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: eos_token_id %d is not a token (vocab_size %d)",
-                                     c->eos_token_id[i], c->vocab_size);
-    }
+    if (attnres__rope_scaling_validate(&c->rope_scaling, err) != ATTNRES_OK) return ATTNRES_ERR_CONFIG;
+    if (attnres__eos_validate(c, err) != ATTNRES_OK) return ATTNRES_ERR_CONFIG;
     if (c->residual == ATTNRES_RESIDUAL_STANDARD) {
         if (c->block_size != 0)
             return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: block_size = %d, must be 0 for standard residuals",

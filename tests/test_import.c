@@ -66,6 +66,34 @@ static int run(const attnres_model *m, const int32_t *tokens, int T, float *logi
     return ok;
 }
 
+/* The training forward (a whole sequence at once, the path attnres-train
+   and the backward use) on the same tokens: its logits against the
+   reference's too. */
+static void check_train_forward(const char *name, const attnres_model *m, const int32_t *tokens, const float *want,
+                                size_t T) {
+    attnres_train_state ts;
+    attnres_error err;
+    int *tok = (int *)malloc(2 * T * sizeof(int)), *tgt = tok ? tok + T : NULL;
+    float loss;
+    char label[128];
+    size_t t;
+    memset(&ts, 0, sizeof ts);
+    if (!tok) { check(0, "%s: out of memory", name); return; }
+    for (t = 0; t < T; t++) { tok[t] = tokens[t]; tgt[t] = tokens[(t + 1) % T]; }
+    if (attnres_train_state_init(&ts, m, (int)T, &err) != ATTNRES_OK ||
+        attnres_train_forward(m, &ts, tok, tgt, (int)T, &loss, &err) != ATTNRES_OK) {
+        check(0, "%s: training forward: %s", name, err.message);
+    } else {   /* test_grad's criterion for the sequence forward: 1e-4 of the largest reference logit */
+        double max = 0.0;
+        for (t = 0; t < T * (size_t)m->config.vocab_size; t++) if (fabs((double)want[t]) > max) max = fabs((double)want[t]);
+        snprintf(label, sizeof label, "%-22s training forward (whole sequence) logits, tol 1e-4 x max |ref| %.3g",
+                 name, max);
+        check_close(label, ts.logits, want, T * (size_t)m->config.vocab_size, 1e-4 * max, 0.0);
+    }
+    attnres_train_state_free(&ts);
+    free(tok);
+}
+
 /* A scaled RoPE (hf_llama32, hf_llama_linear, e2e_llama32): the engine's
    frequencies against the reference's inv_freq [head_dim/2] (Hugging
    Face's formulas in float64, stored as float32: rtol 1e-6 covers that
@@ -114,6 +142,7 @@ static void check_scaling(const char *name, attnres_model *m, const attnres__st_
     m->config.rope_scaling = saved;
     free(ref);
     free(plain_logits);
+    check_train_forward(name, m, tokens, want, T);
 }
 
 /* attnres_checkpoint_write keeps what the importer wrote: the RoPE
