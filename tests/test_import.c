@@ -94,6 +94,68 @@ static void check_train_forward(const char *name, const attnres_model *m, const 
     free(tok);
 }
 
+/* got [n] against want [n] within 1e-4 of max |want| (test_grad's criterion
+   for a gradient tensor). */
+static void check_grad_tensor(const char *name, const char *what, const float *got, const float *want, size_t n) {
+    double max = 0.0;
+    size_t i;
+    char label[160];
+    for (i = 0; i < n; i++) if (fabs((double)want[i]) > max) max = fabs((double)want[i]);
+    snprintf(label, sizeof label, "%-22s d%s against autograd (tol 1e-4 x max |ref| %.3g)", name, what, max);
+    check(max > 0.0, "%-22s d%s: the reference gradient is not all zero", name, what);
+    check_close(label, got, want, n, 1e-4 * max, 0.0);
+}
+
+/* hf_llama32's gradients (the training backward through the scaled RoPE):
+   the mean cross-entropy of its tokens, each predicting the next, and
+   d(loss)/d(every weight) against the reference's autograd in float64,
+   stored as an imported checkpoint (CASE.grad.safetensors). */
+static void check_backward(const char *name, const attnres_model *m, const attnres__st_file *e, const int32_t *tokens,
+                           size_t T) {
+    attnres_train_state ts;
+    attnres_model ref;
+    attnres_error err;
+    char path[256];
+    int32_t *targets = fixture_i32(e, "targets", T);
+    float *want_loss = fixture_f32(e, "loss", 1), loss = 0.0f;
+    int *tok = (int *)malloc(2 * T * sizeof(int)), *tgt = tok ? tok + T : NULL;
+    const attnres_config *c = &m->config;
+    size_t d = (size_t)c->dim, nl = (size_t)c->n_layers, hd = (size_t)attnres_head_dim(c), t;
+    size_t qd = (size_t)c->n_heads * hd, kvd = (size_t)attnres_kv_dim(c), hid = (size_t)c->hidden_dim;
+    memset(&ts, 0, sizeof ts);
+    memset(&ref, 0, sizeof ref);
+    snprintf(path, sizeof path, "%s/import/%s.grad.safetensors", GOLDEN_DIR, name);
+    if (!targets || !want_loss || !tok || attnres_model_load(&ref, path, &err) != ATTNRES_OK) {
+        check(0, "%s: gradient fixture: %s", name, tok && targets && want_loss ? err.message : "missing");
+        goto done;
+    }
+    for (t = 0; t < T; t++) { tok[t] = tokens[t]; tgt[t] = targets[t]; }
+    if (attnres_train_state_init(&ts, m, (int)T, &err) != ATTNRES_OK) { check(0, "%s: %s", name, err.message); goto done; }
+    attnres_train_zero_grad(&ts);
+    if (attnres_train_forward(m, &ts, tok, tgt, (int)T, &loss, &err) != ATTNRES_OK ||
+        attnres_train_backward(m, &ts, &err) != ATTNRES_OK) {
+        check(0, "%s: training step: %s", name, err.message);
+        goto done;
+    }
+    check_close("hf_llama32             mean cross-entropy of 80 tokens", &loss, want_loss, 1, 0.0, 1e-5);
+    check_grad_tensor(name, "tok_embeddings (tied: + output)", ts.grad.tok_embeddings, ref.weights.tok_embeddings,
+                      (size_t)c->vocab_size * d);
+    check_grad_tensor(name, "attention_norm", ts.grad.attention_norm, ref.weights.attention_norm, nl * d);
+    check_grad_tensor(name, "wq", ts.grad.wq, ref.weights.wq, nl * qd * d);
+    check_grad_tensor(name, "wk", ts.grad.wk, ref.weights.wk, nl * kvd * d);
+    check_grad_tensor(name, "wv", ts.grad.wv, ref.weights.wv, nl * kvd * d);
+    check_grad_tensor(name, "wo", ts.grad.wo, ref.weights.wo, nl * d * qd);
+    check_grad_tensor(name, "ffn_norm", ts.grad.ffn_norm, ref.weights.ffn_norm, nl * d);
+    check_grad_tensor(name, "w1", ts.grad.w1, ref.weights.w1, nl * hid * d);
+    check_grad_tensor(name, "w2", ts.grad.w2, ref.weights.w2, nl * d * hid);
+    check_grad_tensor(name, "w3", ts.grad.w3, ref.weights.w3, nl * hid * d);
+    check_grad_tensor(name, "norm", ts.grad.norm, ref.weights.norm, d);
+done:
+    attnres_train_state_free(&ts);
+    attnres_model_free(&ref);
+    free(tok); free(targets); free(want_loss);
+}
+
 /* A scaled RoPE (hf_llama32, hf_llama_linear, e2e_llama32): the engine's
    frequencies against the reference's inv_freq [head_dim/2] (Hugging
    Face's formulas in float64, stored as float32: rtol 1e-6 covers that
@@ -211,6 +273,7 @@ static void test_case(const char *name) {
     }
     if (tokens && want && m.config.rope_scaling.type != ATTNRES_ROPE_PLAIN) check_scaling(name, &m, &e, tokens, want, T);
     if (!strcmp(name, "hf_llama32")) check_roundtrip(name, &m);
+    if (!strcmp(name, "hf_llama32") && tokens) check_backward(name, &m, &e, tokens, T);
     if (!strcmp(name, "hf_llama32"))
         check(m.config.n_eos == 2 && m.config.eos_token_id[0] == 90 && m.config.eos_token_id[1] == 92,
               "%-22s eos_token_id from generation_config.json (90, 92; config.json says 90, 91, 92)", name);

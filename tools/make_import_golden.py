@@ -10,6 +10,10 @@ For every case in CASES it writes into --out:
                                model.safetensors or shards + index; or a llama2.c .bin)
   CASE.model.safetensors       tools/import_model.py's output for that source
   CASE.expect.safetensors      tokens [T] and logits [T, vocab] of the reference below
+                               (with a scaled RoPE also inv_freq [head_dim/2]; for
+                               hf_llama32 also targets [T] and the mean cross-entropy)
+  CASE.grad.safetensors        hf_llama32 only: the gradient of that loss with respect
+                               to every weight, imported like a model (write_grad)
 and for the two end-to-end cases (e2e_qwen3: HF Qwen3 directory with a
 byte-level BPE tokenizer.json, Qwen2 pattern; e2e_llama2c: llama2.c v1 .bin
 with a tokenizer.bin) also
@@ -336,7 +340,7 @@ CASES = [
     ("llama2c_v1", "llama2c", 205, dict(version=1, shared=True)),
     # Llama 3.2 layout: tied, BF16, llama3 RoPE scaling; 80 positions, past the original 64;
     # its EOS ids in generation_config.json
-    ("hf_llama32", "hf", 208, dict(arch="LlamaForCausalLM", tie=True, dtype="BF16", shards=1, T=80, cfg=LLAMA32,
+    ("hf_llama32", "hf", 208, dict(arch="LlamaForCausalLM", tie=True, dtype="BF16", shards=1, T=80, cfg=LLAMA32, grad=True,
                                    generation_config={"bos_token_id": 89, "do_sample": True, "eos_token_id": [90, 92],
                                                       "temperature": 0.6, "top_p": 0.9})),
     # linear scaling (the older "type" key): positions / 4; 24 positions, past 64 / 4
@@ -363,6 +367,31 @@ def make_case(out, name, kind, seed, o):
     rc = import_model.main([src, "--out", os.path.join(out, name + ".model.safetensors")])
     assert rc == 0, f"{name}: import failed"
     write_expect(out, name, tokens, logits, cfg if kind == "hf" else None)
+    if o.get("grad"):
+        write_grad(out, name, cfg, w, tokens)
+
+
+def write_grad(out, name, cfg, w, tokens):
+    """The training side of a scaled RoPE: d(mean cross-entropy)/d(every weight)
+    of hf_forward on tokens, each predicting the next (the last the first),
+    by autograd in float64. The gradients, named and shaped as the weights,
+    go through the importer like weights (its row order for wq and wk is a
+    permutation, which carries gradients as it carries weights), into
+    CASE.grad.safetensors; CASE.expect.safetensors gains targets and loss."""
+    leaves = {k: v.to(F64).requires_grad_(True) for k, v in w.items()}
+    targets = torch.roll(tokens, -1)
+    loss = torch.nn.functional.cross_entropy(hf_forward(cfg, leaves, tokens), targets)
+    loss.backward()
+    src = os.path.join(out, name + ".grad_hf")
+    write_hf(src, cfg, {k: v.grad.to(torch.float32) for k, v in leaves.items()}, "F32", 1)
+    rc = import_model.main([src, "--out", os.path.join(out, name + ".grad.safetensors")])
+    assert rc == 0, f"{name}: import of the gradients failed"
+    shutil.rmtree(src)
+    path = os.path.join(out, name + ".expect.safetensors")
+    tensors, meta = st.read(path)
+    tensors = {k: torch.from_numpy(v) for k, v in tensors.items()}
+    tensors.update(targets=targets.to(torch.int32), loss=loss.detach().to(torch.float32).reshape(1))
+    st.write(path, tensors, meta)
 
 
 def write_expect(out, name, tokens, logits, cfg):
