@@ -51,7 +51,9 @@
      attention of layer i and 2i+1 its MLP. A sublayer is pre-norm:
          f_l(h) = Attn(RMSNorm(h))   or   MLP(RMSNorm(h))
      RoPE rotates interleaved pairs (x[2i], x[2i+1]) of every q and k head by
-     pos * theta^(-2i/head_dim). Attention is causal, scaled by 1/sqrt(head_dim),
+     pos * theta^(-2i/head_dim), or by a rescaled frequency when the config
+     asks for Hugging Face's "linear" or "llama3" rope_scaling
+     (attnres_rope_freq). Attention is causal, scaled by 1/sqrt(head_dim),
      and grouped-query: query head hq reads kv head hq / (n_heads/n_kv_heads).
      head_dim is dim / n_heads unless the config sets it (Qwen3); with
      qk_norm, each head of q and k is RMSNormed (gains [head_dim] per layer)
@@ -213,6 +215,29 @@ typedef enum {
     ATTNRES_RESIDUAL_ATTNRES  = 1   /* Block AttnRes (block_size 1 = Full)    */
 } attnres_residual;
 
+/* The most end-of-sequence ids a config holds (Llama 3.1 Instruct names 3). */
+#define ATTNRES_MAX_EOS 8
+
+/* RoPE frequency scaling, as Hugging Face's config.json names it
+   (rope_scaling or rope_parameters: "rope_type"). It changes the angle per
+   position of each pair, never the rotation itself (attnres_rope_freq). */
+typedef enum {
+    ATTNRES_ROPE_PLAIN  = 0,  /* theta^(-2i/head_dim), unscaled                */
+    ATTNRES_ROPE_LINEAR = 1,  /* every frequency / factor: positions / factor  */
+    ATTNRES_ROPE_LLAMA3 = 2   /* Llama 3.1+: long wavelengths / factor, short
+                                 ones kept, a smooth blend in between         */
+} attnres_rope_type;
+
+typedef struct {
+    int   type;              /* an attnres_rope_type; 0 (zeroed): no scaling */
+    float factor;            /* linear, llama3: how much longer the context  */
+    float low_freq_factor;   /* llama3: wavelengths above original/low are
+                                divided by factor                           */
+    float high_freq_factor;  /* llama3: wavelengths below original/high are
+                                kept; between the two, a blend              */
+    int   original_context;  /* llama3: original_max_position_embeddings     */
+} attnres_rope_scaling;
+
 typedef struct {
     int   dim;            /* model width d                                  */
     int   hidden_dim;     /* SwiGLU hidden width                            */
@@ -228,6 +253,10 @@ typedef struct {
     int   block_size;     /* S, in sublayers (attnres); 0 for standard      */
     int   head_dim;       /* width of a head; 0: dim / n_heads (Qwen3: not) */
     int   qk_norm;        /* 1: RMSNorm each q and k head before RoPE       */
+    attnres_rope_scaling rope_scaling;   /* zeroed: plain RoPE              */
+    int   n_eos;          /* how many end-of-sequence ids the model names   */
+    int   eos_token_id[ATTNRES_MAX_EOS];  /* [n_eos]: generation stops at any
+                             of them (a chat model ends a turn with one)     */
 } attnres_config;
 
 /* Derived sizes, named once so no function recomputes them differently. */
@@ -667,9 +696,16 @@ ATTNRESDEF void  attnres_softmax(float *x, int n);                              
 ATTNRESDEF float attnres_cross_entropy(const float *logits, int target, int n);
 ATTNRESDEF void  attnres_cross_entropy_backward(float *dlogits, const float *logits, int target, int n,
                                                 float scale);
-ATTNRESDEF void  attnres_rope(float *x, int n, int head_dim, int pos, float theta);
+/* RoPE's angle per position for pair i (0 <= i < head_dim/2) of a head:
+   theta^(-2i/head_dim), rescaled as scaling says (NULL: plain). */
+ATTNRESDEF double attnres_rope_freq(int i, int head_dim, float theta, const attnres_rope_scaling *scaling);
+/* Rotates x [n] (n/head_dim heads) in place for position pos: pair i of
+   every head by pos * attnres_rope_freq(i, ...). scaling may be NULL. */
+ATTNRESDEF void  attnres_rope(float *x, int n, int head_dim, int pos, float theta,
+                              const attnres_rope_scaling *scaling);
 /* RoPE's transpose, in place on dx [n]: the rotation by -pos. */
-ATTNRESDEF void  attnres_rope_backward(float *dx, int n, int head_dim, int pos, float theta);
+ATTNRESDEF void  attnres_rope_backward(float *dx, int n, int head_dim, int pos, float theta,
+                                       const attnres_rope_scaling *scaling);
 ATTNRESDEF void  attnres_swiglu_mlp(float *out, const float *x,
                                     const float *w1, const float *w2, const float *w3,
                                     float *hb, float *hb2, int dim, int hidden_dim);
@@ -1133,14 +1169,40 @@ ATTNRESDEF void attnres_cross_entropy_backward(float *dlogits, const float *logi
     for (i = 0; i < n; i++) dlogits[i] += scale * (expf(logits[i] - max) / sum - (i == target ? 1.0f : 0.0f));
 }
 
+/* The frequency (radians per position) of pair i of a head: plain RoPE's
+   theta^(-2i/head_dim), then the scaling Hugging Face's
+   modeling_rope_utils.py defines for the type:
+     linear  freq / factor: position p turns like p / factor did
+     llama3  by the pair's wavelength 2 pi / freq, measured against the
+             original context C: shorter than C / high_freq_factor (fast
+             pairs, local order) kept; longer than C / low_freq_factor (slow
+             pairs, which never turned a full circle in training) divided by
+             factor; in between a blend, (1 - s) freq / factor + s freq with
+             s = (C / wavelength - low) / (high - low), so both ends meet.
+   Every path that rotates (forward, prefill, training) goes through here. */
+ATTNRESDEF double attnres_rope_freq(int i, int head_dim, float theta, const attnres_rope_scaling *scaling) {
+    double freq = pow((double)theta, -(double)(2 * i) / (double)head_dim);
+    if (!scaling || scaling->type == ATTNRES_ROPE_PLAIN) return freq;
+    if (scaling->type == ATTNRES_ROPE_LINEAR) return freq / scaling->factor;
+    {   /* ATTNRES_ROPE_LLAMA3 */
+        double wavelength = 2.0 * 3.14159265358979323846 / freq, C = scaling->original_context;
+        double low = scaling->low_freq_factor, high = scaling->high_freq_factor, s;
+        if (wavelength < C / high) return freq;
+        if (wavelength > C / low) return freq / scaling->factor;
+        s = (C / wavelength - low) / (high - low);
+        return (1.0 - s) * freq / scaling->factor + s * freq;
+    }
+}
+
 /* Rotates x[n] (n/head_dim heads, head after head) in place for position
    pos: each interleaved pair (x[2i], x[2i+1]) of a head turns by the angle
-   pos * theta^(-2i/head_dim). The angle is computed in double because
+   pos * freq_i (attnres_rope_freq). The angle is computed in double because
    pos*freq loses digits in float at long contexts. */
-ATTNRESDEF void attnres_rope(float *x, int n, int head_dim, int pos, float theta) {
+ATTNRESDEF void attnres_rope(float *x, int n, int head_dim, int pos, float theta,
+                             const attnres_rope_scaling *scaling) {
     int h, i;
     for (i = 0; i < head_dim; i += 2) {
-        double angle = (double)pos * pow((double)theta, -(double)i / (double)head_dim);
+        double angle = (double)pos * attnres_rope_freq(i / 2, head_dim, theta, scaling);
         float c = (float)cos(angle), s = (float)sin(angle);
         for (h = 0; h < n; h += head_dim) {
             float x0 = x[h + i], x1 = x[h + i + 1];
@@ -1153,8 +1215,9 @@ ATTNRESDEF void attnres_rope(float *x, int n, int head_dim, int pos, float theta
 /* RoPE is a rotation of each pair, y = R(a) x, so dx = R(a)^T dy = R(-a) dy:
    the gradient turns back by the same angle. cos(-a) and sin(-a) are
    exactly cos(a) and -sin(a), so this is attnres_rope at -pos. */
-ATTNRESDEF void attnres_rope_backward(float *dx, int n, int head_dim, int pos, float theta) {
-    attnres_rope(dx, n, head_dim, -pos, theta);
+ATTNRESDEF void attnres_rope_backward(float *dx, int n, int head_dim, int pos, float theta,
+                                      const attnres_rope_scaling *scaling) {
+    attnres_rope(dx, n, head_dim, -pos, theta, scaling);
 }
 
 /* out[dim] = w2 (silu(w1 x) * (w3 x)), with w1, w3 [hidden_dim, dim] and
@@ -1445,8 +1508,8 @@ ATTNRES__PRIVATE void attnres__sublayer(const attnres_model *m, attnres_state *s
     /* (QK-norm models only, e.g. Qwen3: RMSNorm over each head of q and of k) */
     if (c->qk_norm) attnres__qk_norm(s->q, k, w, c, layer);
     /* step 3: RoPE turns q and k by the angle of pos (v is not rotated) */
-    attnres_rope(s->q, q_dim, head_dim, pos, c->rope_theta);
-    attnres_rope(k, kv_dim, head_dim, pos, c->rope_theta);
+    attnres_rope(s->q, q_dim, head_dim, pos, c->rope_theta, &c->rope_scaling);
+    attnres_rope(k, kv_dim, head_dim, pos, c->rope_theta, &c->rope_scaling);
     /* step 4: every query head attends over positions 0..pos of this layer */
     ATTNRES__ATTEND(s->xb2, s->att, s->q, s->key_cache + layer_cache, s->value_cache + layer_cache,
                     pos + 1, c->n_heads, c->n_kv_heads, head_dim, s->n_ctx);
@@ -1750,8 +1813,8 @@ ATTNRES__PRIVATE void attnres__sublayer_seq(const attnres_model *m, const attnre
             if (b->k_pre) memcpy(b->k_pre + (size_t)t * kvd, kt, (size_t)kvd * sizeof(float));
             attnres__qk_norm(qt, kt, w, c, layer);
         }
-        attnres_rope(qt, qd, hd, pos0 + t, c->rope_theta);   /* step 3: RoPE at its position */
-        attnres_rope(kt, kvd, hd, pos0 + t, c->rope_theta);
+        attnres_rope(qt, qd, hd, pos0 + t, c->rope_theta, &c->rope_scaling);   /* step 3: RoPE at its position */
+        attnres_rope(kt, kvd, hd, pos0 + t, c->rope_theta, &c->rope_scaling);
     }
     /* step 4: position pos0+t attends over 0..pos0+t (every k it needs is there now) */
     for (t = 0; t < T; t++)
@@ -1969,8 +2032,8 @@ ATTNRES__PRIVATE void attnres__train_sublayer_backward(const attnres_model *m, a
         const float *h = ts->h + ((size_t)t * L + l) * d;
         float *dq = ts->dq + (size_t)t * qd, *dk = ts->dk + (size_t)t * kvd, *dv = ts->dv + (size_t)t * kvd;
         /* step 3': RoPE turned back */
-        attnres_rope_backward(dq, qd, hd, t, c->rope_theta);
-        attnres_rope_backward(dk, kvd, hd, t, c->rope_theta);
+        attnres_rope_backward(dq, qd, hd, t, c->rope_theta, &c->rope_scaling);
+        attnres_rope_backward(dk, kvd, hd, t, c->rope_theta, &c->rope_scaling);
         /* (QK-norm: each head's RMSNorm, its gain shared by the heads) */
         if (c->qk_norm) {
             const float *qp = ts->q_pre + lq + (size_t)t * qd, *kp = ts->k_pre + lkv + (size_t)t * kvd;
@@ -2347,6 +2410,21 @@ ATTNRES__PRIVATE int attnres__checkpoint_tensor(const attnres_model *m, int k, c
     return 0;
 }
 
+/* The metadata keys of a RoPE scaling (none for plain RoPE), as
+   tools/import_model.py writes them. */
+ATTNRES__PRIVATE void attnres__rope_scaling_header(attnres__text *t, const attnres_rope_scaling *r) {
+    char factor[40], low[40], high[40];
+    if (r->type == ATTNRES_ROPE_PLAIN) return;
+    attnres__float_repr(factor, sizeof factor, r->factor);
+    attnres__put(t, ",\"rope_scaling\":\"%s\",\"rope_scaling_factor\":\"%s\"",
+                 r->type == ATTNRES_ROPE_LINEAR ? "linear" : "llama3", factor);
+    if (r->type != ATTNRES_ROPE_LLAMA3) return;
+    attnres__float_repr(low, sizeof low, r->low_freq_factor);
+    attnres__float_repr(high, sizeof high, r->high_freq_factor);
+    attnres__put(t, ",\"rope_scaling_low_freq_factor\":\"%s\",\"rope_scaling_high_freq_factor\":\"%s\","
+                 "\"rope_scaling_original_max_position_embeddings\":\"%d\"", low, high, r->original_context);
+}
+
 /* The JSON header, unpadded: {"__metadata__":{..},"name":{"dtype":"F32",..},..}
    as json.dumps(separators=(",", ":")) writes reference.py's dicts. */
 ATTNRES__PRIVATE size_t attnres__checkpoint_header(char *dst, size_t cap, const attnres_model *m) {
@@ -2360,7 +2438,7 @@ ATTNRES__PRIVATE size_t attnres__checkpoint_header(char *dst, size_t cap, const 
     attnres__float_repr(theta, sizeof theta, c->rope_theta);
     attnres__float_repr(eps, sizeof eps, c->norm_eps);
     attnres__put(&t, "{\"__metadata__\":{\"format\":\"attnres\",\"format_version\":\"%s\",",
-                 c->head_dim > 0 || c->qk_norm ? "2" : "1");
+                 c->rope_scaling.type ? "3" : c->head_dim > 0 || c->qk_norm ? "2" : "1");
     attnres__put(&t, "\"dim\":\"%d\",\"hidden_dim\":\"%d\",\"n_layers\":\"%d\",\"n_heads\":\"%d\",",
                  c->dim, c->hidden_dim, c->n_layers, c->n_heads);
     attnres__put(&t, "\"n_kv_heads\":\"%d\",\"vocab_size\":\"%d\",\"seq_len\":\"%d\",", c->n_kv_heads,
@@ -2371,6 +2449,10 @@ ATTNRES__PRIVATE size_t attnres__checkpoint_header(char *dst, size_t cap, const 
                  c->residual == ATTNRES_RESIDUAL_ATTNRES ? "attnres" : "standard", c->block_size);
     if (c->head_dim > 0) attnres__put(&t, ",\"head_dim\":\"%d\"", c->head_dim);
     if (c->qk_norm) attnres__put(&t, ",\"qk_norm\":\"true\"");
+    attnres__rope_scaling_header(&t, &c->rope_scaling);
+    for (k = 0; k < c->n_eos; k++)   /* "eos_token_id":"2" or "1,2,3" */
+        attnres__put(&t, k ? ",%d" : ",\"eos_token_id\":\"%d", c->eos_token_id[k]);
+    if (c->n_eos) attnres__put(&t, "\"");
     attnres__put(&t, "}");
     for (k = 0; attnres__checkpoint_tensor(m, k, name, sizeof name, &data, &rows, &cols); k++) {
         size_t bytes = rows * (cols ? cols : 1) * sizeof(float);
@@ -2650,6 +2732,43 @@ ATTNRESDEF int attnres_n_blocks(const attnres_config *c) {
 #define ATTNRES__MAX_VOCAB   (1 << 22)
 #define ATTNRES__MAX_SEQ     (1 << 20)
 
+/* A scaling attnres_rope_freq can compute: a known type; a finite
+   factor > 0; for llama3 an original context >= 1 and 0 < low < high
+   (the blend divides by high - low). */
+ATTNRES__PRIVATE int attnres__rope_scaling_validate(const attnres_rope_scaling *r, attnres_error *err) {
+#define ATTNRES__POSITIVE(field) \
+    if (!(r->field > 0.0f) || isinf(r->field)) \
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: rope_scaling.%s must be finite and > 0", #field)
+    if (r->type == ATTNRES_ROPE_PLAIN) return ATTNRES_OK;
+    if (r->type != ATTNRES_ROPE_LINEAR && r->type != ATTNRES_ROPE_LLAMA3)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: unknown rope_scaling type %d", r->type);
+    ATTNRES__POSITIVE(factor);
+    if (r->type == ATTNRES_ROPE_LINEAR) return ATTNRES_OK;
+    ATTNRES__POSITIVE(low_freq_factor);
+    ATTNRES__POSITIVE(high_freq_factor);
+#undef ATTNRES__POSITIVE
+    if (!(r->high_freq_factor > r->low_freq_factor))
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: rope_scaling.high_freq_factor = %g must be greater "
+                             "than low_freq_factor = %g", (double)r->high_freq_factor, (double)r->low_freq_factor);
+    if (r->original_context < 1 || r->original_context > ATTNRES__MAX_SEQ)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: rope_scaling.original_context = %d, must be in "
+                             "[1, %d]", r->original_context, ATTNRES__MAX_SEQ);
+    return ATTNRES_OK;
+}
+
+/* 0 to ATTNRES_MAX_EOS end-of-sequence ids, each a token of the vocab. */
+ATTNRES__PRIVATE int attnres__eos_validate(const attnres_config *c, attnres_error *err) {
+    int i;
+    if (c->n_eos < 0 || c->n_eos > ATTNRES_MAX_EOS)
+        return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: n_eos = %d, must be in [0, %d]", c->n_eos,
+                             ATTNRES_MAX_EOS);
+    for (i = 0; i < c->n_eos; i++)
+        if (c->eos_token_id[i] < 0 || c->eos_token_id[i] >= c->vocab_size)
+            return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: eos_token_id %d is not a token (vocab_size %d)",
+                                 c->eos_token_id[i], c->vocab_size);
+    return ATTNRES_OK;
+}
+
 ATTNRESDEF int attnres_config_validate(const attnres_config *c, attnres_error *err) {
 #define ATTNRES__RANGE(field, lo, hi) \
     if (c->field < (lo) || c->field > (hi)) \
@@ -2683,6 +2802,8 @@ ATTNRESDEF int attnres_config_validate(const attnres_config *c, attnres_error *e
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: rope_theta must be finite and > 0");
     if (!(c->norm_eps > 0.0f) || isinf(c->norm_eps))
         return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: norm_eps must be finite and > 0");
+    if (attnres__rope_scaling_validate(&c->rope_scaling, err) != ATTNRES_OK) return ATTNRES_ERR_CONFIG;
+    if (attnres__eos_validate(c, err) != ATTNRES_OK) return ATTNRES_ERR_CONFIG;
     if (c->residual == ATTNRES_RESIDUAL_STANDARD) {
         if (c->block_size != 0)
             return attnres__fail(err, ATTNRES_ERR_CONFIG, "config: block_size = %d, must be 0 for standard residuals",
@@ -3790,10 +3911,13 @@ ATTNRES__PRIVATE int attnres__st_read_f32(float *dst, size_t count, const attnre
    (with the tensors layers.N.attention.{q,k}_norm.weight), and
    "quantization" = "q8" with "group_size" (the matvec matrices stored as
    I8 with an F32 tensor NAME_scale beside each, attnres_q8's layout),
-   optionally with "activations" = "int8" (W8A8) or "fp32" (the default). A
-   writer uses the lowest version that holds its file, so plain fp32
-   checkpoints stay "1"; version "1" files load as "2" without them. */
-#define ATTNRES_FORMAT_VERSION "2"
+   optionally with "activations" = "int8" (W8A8) or "fp32" (the default).
+   "3" adds "rope_scaling" ("linear" or "llama3") with its numbers
+   (attnres_rope_scaling). A writer uses the lowest version that holds its
+   file, so plain fp32 checkpoints stay "1"; older versions load as the
+   newest without its keys. "eos_token_id" (ids, comma-separated) may be in
+   any version: a reader that ignores it loses only where to stop. */
+#define ATTNRES_FORMAT_VERSION "3"
 
 /* A metadata value that must be present. */
 ATTNRES__PRIVATE int attnres__meta_need(const attnres__st_file *f, const char *key, const char **value,
@@ -3892,6 +4016,65 @@ ATTNRES__PRIVATE int attnres__meta_choice(const attnres__st_file *f, const char 
     return ATTNRES_OK;
 }
 
+/* "rope_scaling" and its numbers (format_version "3"); none of the keys:
+   plain RoPE. The numbers are checked by attnres_config_validate. */
+ATTNRES__PRIVATE int attnres__rope_scaling_from_meta(const attnres__st_file *f, const char *version,
+                                                     attnres_rope_scaling *r, attnres_error *err) {
+    static const char *keys[4] = {"rope_scaling_factor", "rope_scaling_low_freq_factor",
+                                  "rope_scaling_high_freq_factor", "rope_scaling_original_max_position_embeddings"};
+    const char *type = attnres__st_meta_get(f, "rope_scaling");
+    int rc = ATTNRES_OK, k, n_keys;
+    if (!type) {
+        for (k = 0; k < 4; k++)
+            if (attnres__st_meta_get(f, keys[k]))
+                return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: metadata has '%s' but no 'rope_scaling'",
+                                     keys[k]);
+        return ATTNRES_OK;
+    }
+    if (strcmp(type, "linear") == 0) r->type = ATTNRES_ROPE_LINEAR;
+    else if (strcmp(type, "llama3") == 0) r->type = ATTNRES_ROPE_LLAMA3;
+    else return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: rope_scaling \"%.40s\" is not supported "
+                              "(this library reads \"linear\" and \"llama3\")", type);
+    if (strcmp(version, "3") != 0)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: rope_scaling needs format_version \"3\" "
+                             "(the file says \"%.40s\")", version);
+    n_keys = r->type == ATTNRES_ROPE_LINEAR ? 1 : 4;
+    for (k = n_keys; k < 4; k++)   /* a number this type does not use would be silently ignored */
+        if (attnres__st_meta_get(f, keys[k]))
+            return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: metadata has '%s', which rope_scaling "
+                                 "\"%s\" does not use", keys[k], type);
+    rc = attnres__meta_float(f, keys[0], &r->factor, err);
+    if (rc == ATTNRES_OK && n_keys == 4) rc = attnres__meta_float(f, keys[1], &r->low_freq_factor, err);
+    if (rc == ATTNRES_OK && n_keys == 4) rc = attnres__meta_float(f, keys[2], &r->high_freq_factor, err);
+    if (rc == ATTNRES_OK && n_keys == 4) rc = attnres__meta_int(f, keys[3], &r->original_context, err);
+    return rc;
+}
+
+/* "eos_token_id": one id or several, comma-separated ("128001,128009");
+   absent: none. Each must be a decimal int (validate checks the range). */
+ATTNRES__PRIVATE int attnres__eos_from_meta(const attnres__st_file *f, attnres_config *c, attnres_error *err) {
+    const char *s = attnres__st_meta_get(f, "eos_token_id"), *at;
+    if (!s) return ATTNRES_OK;
+    for (at = s;; at++) {
+        char *end;
+        long v;
+        if (!(*at >= '0' && *at <= '9'))
+            return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata 'eos_token_id' = \"%.40s\" is not a "
+                                 "comma-separated list of token ids", s);
+        if (c->n_eos == ATTNRES_MAX_EOS)
+            return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata 'eos_token_id' = \"%.40s\" names "
+                                 "more than %d ids", s, ATTNRES_MAX_EOS);
+        errno = 0;
+        v = strtol(at, &end, 10);
+        if (errno == ERANGE || v > INT_MAX || (*end != ',' && *end != '\0'))
+            return attnres__fail(err, ATTNRES_ERR_CONFIG, "checkpoint: metadata 'eos_token_id' = \"%.40s\" is not a "
+                                 "comma-separated list of token ids", s);
+        c->eos_token_id[c->n_eos++] = (int)v;
+        if (*end == '\0') return ATTNRES_OK;
+        at = end;
+    }
+}
+
 ATTNRES__PRIVATE int attnres__config_from_meta(const attnres__st_file *f, attnres_config *c, attnres_error *err) {
     const char *format = attnres__st_meta_get(f, "format"), *version;
     int rc = ATTNRES_OK;
@@ -3899,8 +4082,8 @@ ATTNRES__PRIVATE int attnres__config_from_meta(const attnres__st_file *f, attnre
     if (format && strcmp(format, "attnres") != 0)
         return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: format \"%.40s\" is not \"attnres\"", format);
     if ((rc = attnres__meta_need(f, "format_version", &version, err)) != ATTNRES_OK) return rc;
-    if (strcmp(version, "1") != 0 && strcmp(version, ATTNRES_FORMAT_VERSION) != 0)
-        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: format_version \"%.40s\" is not supported (this library reads \"1\" and \"%s\")",
+    if (strcmp(version, "1") != 0 && strcmp(version, "2") != 0 && strcmp(version, ATTNRES_FORMAT_VERSION) != 0)
+        return attnres__fail(err, ATTNRES_ERR_FORMAT, "checkpoint: format_version \"%.40s\" is not supported (this library reads \"1\" to \"%s\")",
                              version, ATTNRES_FORMAT_VERSION);
     rc = attnres__meta_int(f, "dim", &c->dim, err);
     if (rc == ATTNRES_OK) rc = attnres__meta_int(f, "hidden_dim", &c->hidden_dim, err);
@@ -3921,6 +4104,8 @@ ATTNRES__PRIVATE int attnres__config_from_meta(const attnres__st_file *f, attnre
         rc = attnres__meta_int(f, "head_dim", &c->head_dim, err);
     if (rc == ATTNRES_OK && strcmp(version, "1") != 0 && attnres__st_meta_get(f, "qk_norm"))
         rc = attnres__meta_choice(f, "qk_norm", "false", "true", &c->qk_norm, err);
+    if (rc == ATTNRES_OK) rc = attnres__rope_scaling_from_meta(f, version, &c->rope_scaling, err);
+    if (rc == ATTNRES_OK) rc = attnres__eos_from_meta(f, c, err);
     if (rc == ATTNRES_OK) rc = attnres_config_validate(c, err);
     return rc;
 }

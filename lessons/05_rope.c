@@ -11,8 +11,10 @@
    - rotating q by angle m*f and k by n*f changes their dot product by the
      angle (m - n)*f only: the attention score of q at position m and k at
      position n depends on the DISTANCE m - n, not on m and n themselves.
-   attnres_rope(x, n, head_dim, pos, theta) rotates n numbers (n/head_dim
-   heads, one after the other) in place.
+   attnres_rope(x, n, head_dim, pos, theta, scaling) rotates n numbers
+   (n/head_dim heads, one after the other) in place. scaling NULL is the
+   plain RoPE above; long-context models (Llama 3.1+) slow the late pairs
+   down instead (attnres_rope_freq, docs/models-import.md).
 
      make lessons && ./build/default/lessons/05_rope */
 #define ATTNRES_IMPLEMENTATION
@@ -34,7 +36,7 @@ static void print_vec(const char *label, const float *x, int n) {
 static void rope_at(float *out, const float *x, int pos) {
     int i;
     for (i = 0; i < HEAD_DIM; i++) out[i] = x[i];
-    attnres_rope(out, HEAD_DIM, HEAD_DIM, pos, THETA);
+    attnres_rope(out, HEAD_DIM, HEAD_DIM, pos, THETA, NULL);   /* NULL: no frequency scaling */
 }
 
 int main(void) {

@@ -67,8 +67,8 @@ static const float *forward_by_hand(const attnres_model *m, attnres_state *s, in
             attnres_matvec(s->q, w->wq + (size_t)layer * q_dim * d, s->xb, q_dim, d);
             attnres_matvec(k, w->wk + (size_t)layer * kv_dim * d, s->xb, kv_dim, d);
             attnres_matvec(v, w->wv + (size_t)layer * kv_dim * d, s->xb, kv_dim, d);
-            attnres_rope(s->q, q_dim, head_dim, pos, c->rope_theta);
-            attnres_rope(k, kv_dim, head_dim, pos, c->rope_theta);
+            attnres_rope(s->q, q_dim, head_dim, pos, c->rope_theta, &c->rope_scaling);
+            attnres_rope(k, kv_dim, head_dim, pos, c->rope_theta, &c->rope_scaling);
             attnres_attend(s->xb2, s->att, s->q, s->key_cache + cache, s->value_cache + cache,
                            pos + 1, c->n_heads, c->n_kv_heads, head_dim, s->n_ctx);
             attnres_matvec(s->f, w->wo + (size_t)layer * d * q_dim, s->xb2, d, q_dim);

@@ -35,7 +35,9 @@ static double max_abs_diff(const float *a, const float *b, int n) {
    size S (0: standard): a function of the depth, the blocks and the path
    only, so the other sizes are as small as a config allows. */
 static void traffic(int L, int S, int path, attnres_io *sub, attnres_io *out) {
-    attnres_config c = {2, 2, 1, 1, 1, 2, 1, 10000.0f, 1e-5f, 1, ATTNRES_RESIDUAL_ATTNRES, 1, 0, 0};
+    attnres_config c = {0};   /* the rest zero: no head_dim override, no QK-norm, plain RoPE */
+    c.dim = 2; c.hidden_dim = 2; c.n_heads = 1; c.n_kv_heads = 1; c.vocab_size = 2; c.seq_len = 1;
+    c.rope_theta = 10000.0f; c.norm_eps = 1e-5f; c.tie_embeddings = 1;
     c.n_layers = L / 2;
     c.residual = S ? ATTNRES_RESIDUAL_ATTNRES : ATTNRES_RESIDUAL_STANDARD;
     c.block_size = S;

@@ -180,6 +180,22 @@ for label, v in [("string", "LlamaForCausalLM"), ("empty", []), ("number", [5]),
     hf(f"cfg_architectures_{label}", "architectures", with_field("architectures", v))
 hf("cfg_rope_scaling_string", "rope_scaling", with_field("rope_scaling", "linear"))
 hf("cfg_rope_scaling_number_type", "rope_scaling", with_field("rope_scaling", {"rope_type": 5}))
+LLAMA3 = {"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+          "original_max_position_embeddings": 8}
+for kind in ("yarn", "dynamic", "longrope", "ntk"):
+    hf(f"cfg_rope_scaling_{kind}", f'rope type "{kind}" is not supported', with_field("rope_scaling", {"rope_type": kind, "factor": 4.0}))
+hf("cfg_rope_parameters_yarn", 'rope_parameters: rope type "yarn"', with_field("rope_parameters", {"rope_type": "yarn", "factor": 4.0}))
+hf("cfg_rope_parameters_list", "rope_parameters", with_field("rope_parameters", [1]))
+for k in LLAMA3:
+    if k != "rope_type":
+        hf(f"cfg_rope_llama3_{k}_missing", k, with_field("rope_scaling", {x: v for x, v in LLAMA3.items() if x != k}))
+for k, v in [("factor", 0.0), ("factor", "8"), ("low_freq_factor", -1.0), ("high_freq_factor", 1.0),
+             ("original_max_position_embeddings", 8.5), ("original_max_position_embeddings", 0), ("factor", 1e39)]:
+    hf(f"cfg_rope_llama3_{k}_{v}", k, with_field("rope_scaling", dict(LLAMA3, **{k: v})))
+hf("cfg_rope_linear_factor_missing", "factor", with_field("rope_scaling", {"type": "linear"}))
+for label, v in [("string", "2"), ("list_of_strings", ["2"]), ("empty_list", []), ("past_vocab", 96), ("negative", -1),
+                 ("too_many", list(range(9)))]:
+    hf(f"cfg_eos_token_id_{label}", "eos_token_id", with_field("eos_token_id", v))
 hf("cfg_top_level_list", "expected an object", raw=b"[1, 2]")
 hf("cfg_not_json", "not JSON", raw=b"{\"hidden_size\": 32,")
 hf("cfg_not_utf8", "not UTF-8", raw=b"{\"architectures\": [\"Llama\xff\"]}")
@@ -296,6 +312,7 @@ for v in ("0", "-5", "5", str(10 ** 12), "abc"):
 # ---- tools/quantize.py: options and sources
 for v in ("0", "-5", "7", "8192", str(2 ** 40), "abc", "3.5"):
     case(f"q_group_size_{v}", "--group-size", "quantize", f"{golden}/hf_llama.model.safetensors", "@OUT", "--group-size", v)
+case("q_rope_scaling", "attnres-run --quantize q8", "quantize", f"{golden}/hf_llama32.model.safetensors", "@OUT")
 case("q_activations", "--activations", "quantize", f"{golden}/hf_llama.model.safetensors", "@OUT", "--activations", "int4")
 for src in ("bridge_meta_seq_len_past_engine", "bridge_meta_n_layers_huge", "bridge_meta_dim_garbage",
             "bridge_missing_tensor", "bridge_q8_source"):

@@ -89,6 +89,7 @@ model_header() {
       split("dim hidden_dim n_layers n_heads n_kv_heads vocab_size seq_len tie_embeddings residual", keys, " ")
       for (k = 1; k <= 9; k++) s = s ",\"" keys[k] "\":\"" m[keys[k]] "\""
       if (m["residual"] == "attnres") s = s ",\"block_size\":\"" m["block_size"] "\""
+      if (m["eos_token_id"] != "") s = s ",\"eos_token_id\":\"" m["eos_token_id"] "\""
       printf "%s,\"rope_theta\":\"10000.0\",\"norm_eps\":\"1e-05\"}", s > out
       off = 0
       t("tok_embeddings.weight", m["vocab_size"], d)
@@ -145,11 +146,12 @@ f32_onehot() {
 # cycle_model FILE T0 T1 ... Tk-1: a standard-residual model (vocab 300, one
 # layer of zeros, dim k) whose greedy continuation of token Ti is T(i+1 mod k):
 # the embedding of Ti is the unit vector e_i, the output row of T(i+1) is e_i.
+# CYCLE_META="eos_token_id=299" adds that metadata key.
 cycle_model() {
   f=$1; shift
   d=$#
   size=$(model_header "$f.json" dim=$d hidden_dim=2 vocab_size=300 residual=standard \
-         tie_embeddings=false seq_len=64) || return 1
+         tie_embeddings=false seq_len=64 $CYCLE_META) || return 1
   {
     le64 "$(wc -c < "$f.json")"; cat "$f.json"
     t=0
@@ -187,7 +189,8 @@ if [ ! -x "$run" ]; then
   echo "# summary test_cli: $passed passed, $failed failed"; exit 1
 fi
 for f in "$block" "$standard" "$small" "$txt" "$gen" "$golden/import/e2e_llama2c.model.safetensors" \
-         "$golden/import/e2e_llama2c.tokenizer.bin" "$golden/import/e2e_llama2c.cli.txt"; do
+         "$golden/import/e2e_llama2c.tokenizer.bin" "$golden/import/e2e_llama2c.cli.txt" \
+         "$golden/import/e2e_llama32.model.safetensors" "$golden/import/e2e_llama32.cli.txt"; do
   [ -f "$f" ] || fail "missing file $f (trained models and golden/generate come from the training tools, golden/import from tools/make_import_golden.py)"
 done
 
@@ -195,7 +198,7 @@ done
 "$run" --help > "$tmp/help" 2>&1; st=$?
 missing=""
 for flag in -p --prompt -f --prompt-file -n --tokens -t --temperature --top-p -s --seed --path --heatmap \
-            --alpha --probs --probs-file -q --quiet -h --help --version; do
+            --alpha --probs --probs-file -q --quiet -h --help --version --ignore-eos --special; do
   grep -qF -- "$flag" "$tmp/help" || missing="$missing $flag"
 done
 if [ "$st" -eq 0 ] && [ -z "$missing" ]; then ok "--help: exit 0, lists every option"
@@ -579,9 +582,9 @@ long_x=$(printf '%600s' '' | tr ' ' x)
 spm_tokenizer "$tmp/tricky.bin" ' ' 'a' ' a' 'say "hi", ok' 'line1\nline2' '\033[2J' '\0377\0303' 'back\\slash' \
   '\0303\0251' "$long_x"
 cycle_model "$tmp/tricky.safetensors" 261 65 262 263 264 265 266 267 2 260 268 259
-"$run" "$tmp/tricky.safetensors" --tokenizer "$tmp/tricky.bin" -p a -n 12 -t 0 -q --probs 1 \
+"$run" "$tmp/tricky.safetensors" --tokenizer "$tmp/tricky.bin" -p a -n 12 -t 0 -q --probs 1 --ignore-eos \
   --probs-file "$tmp/tricky.csv" > "$tmp/got" 2> "$tmp/err"; s1=$?
-"$run" "$tmp/tricky.safetensors" --tokenizer "$tmp/tricky.bin" -p a -n 12 -t 0 -q --probs 1 \
+"$run" "$tmp/tricky.safetensors" --tokenizer "$tmp/tricky.bin" -p a -n 12 -t 0 -q --probs 1 --ignore-eos \
   --probs-file "$tmp/tricky.jsonl" > /dev/null 2>> "$tmp/err"; s2=$?
 sed 's/,[-0-9.e]*,\([0-9]*\)$/,P,\1/' "$tmp/tricky.csv" > "$tmp/got.csv"
 sed 's/"prob":[-0-9.e]*,/"prob":P,/' "$tmp/tricky.jsonl" > "$tmp/got.jsonl"
@@ -622,6 +625,59 @@ else fail "--probs --tokenizer, JSON lines: exit $s2; got $(diff "$tmp/want.json
 printf 'a>say "hi", okline1\nline2\\x1b[2J\\xff\\xc3back\\slash\303\251a%s  a\n' "$long_x" > "$tmp/want"
 if [ "$s1" -eq 0 ] && cmp -s "$tmp/got" "$tmp/want"; then ok "--tokenizer: stdout prints the same tokens' text, ESC and invalid UTF-8 escaped, EOS as nothing"
 else fail "--tokenizer stdout: exit $s1, $(od -An -c "$tmp/got" | head -n 3 | tr -s ' \n' ' ')"; fi
+
+# ---- generation stops at EOS, and special tokens print only when asked -----------
+# the tokenizer's EOS: the same model without --ignore-eos stops at id 2 (</s>)
+"$run" "$tmp/tricky.safetensors" --tokenizer "$tmp/tricky.bin" -p a -n 12 -t 0 > "$tmp/got" 2> "$tmp/err"; s1=$?
+"$run" "$tmp/tricky.safetensors" --tokenizer "$tmp/tricky.bin" -p a -n 12 -t 0 --special -q > "$tmp/got2" 2> "$tmp/err2"; s2=$?
+printf 'a>say "hi", okline1\nline2\\x1b[2J\\xff\\xc3back\\slash\303\251\n' > "$tmp/want"
+printf 'a>say "hi", okline1\nline2\\x1b[2J\\xff\\xc3back\\slash\303\251\n</s>\n\n' > "$tmp/want2"
+if [ "$s1" -eq 0 ] && cmp -s "$tmp/got" "$tmp/want" &&
+   grep -qF "stopped at end-of-sequence token 2 (the tokenizer's EOS) after 8 of 12 new tokens" "$tmp/err" &&
+   grep -q "^generated 8 tokens" "$tmp/err"; then
+  ok "--tokenizer tokenizer.bin: stops at its EOS (id 2), prints it as nothing, says so: $(head -n 1 "$tmp/err")"
+else fail "stop at the tokenizer's EOS: exit $s1, stdout $(od -An -c "$tmp/got" | tr -s ' \n' ' ' | tail -c 80), stderr $(head -n 2 "$tmp/err" | tr '\n' ' ')"; fi
+if [ "$s2" -eq 0 ] && cmp -s "$tmp/got2" "$tmp/want2" && [ ! -s "$tmp/err2" ]; then
+  ok "--special prints the EOS as its text (newline, </s>, newline); -q keeps stderr empty"
+else fail "--special: exit $s2, stdout $(od -An -c "$tmp/got2" | tr -s ' \n' ' ' | tail -c 80), stderr $(head -n 1 "$tmp/err2")"; fi
+# the checkpoint's eos_token_id (an imported config.json names it), byte-level: a b c 299 a b c ...
+CYCLE_META="eos_token_id=7,299" cycle_model "$tmp/eos.safetensors" 97 98 99 299
+"$run" "$tmp/eos.safetensors" -p a -n 10 -t 0 > "$tmp/got" 2> "$tmp/err"; s1=$?
+"$run" "$tmp/eos.safetensors" -p a -n 6 -t 0 --ignore-eos > "$tmp/got2" 2> "$tmp/err2"; s2=$?
+"$run" "$tmp/eos.safetensors" -p a -n 6 -t 0 --ignore-eos --special -q > "$tmp/got3" 2> "$tmp/err3"; s3=$?
+if [ "$s1" -eq 0 ] && [ "$(cat "$tmp/got")" = abc ] &&
+   grep -qF "stopped at end-of-sequence token 299 (the checkpoint's eos_token_id) after 3 of 10 new tokens" "$tmp/err"; then
+  ok "eos_token_id \"7,299\" in the checkpoint: stops at 299 (byte-level, no tokenizer): $(head -n 1 "$tmp/err")"
+else fail "stop at the checkpoint's EOS: exit $s1, stdout '$(cat "$tmp/got")', stderr $(head -n 2 "$tmp/err" | tr '\n' ' ')"; fi
+if [ "$s2$s3" = "00" ] && [ "$(cat "$tmp/got2")" = abcabc ] && [ "$(cat "$tmp/got3")" = 'abc<299>abc' ] &&
+   ! grep -q stopped "$tmp/err2" && grep -q "^generated 6 tokens" "$tmp/err2"; then
+  ok "--ignore-eos generates all 6 (EOS printed as nothing; with --special as <299>)"
+else fail "--ignore-eos: exit $s2/$s3, stdout '$(cat "$tmp/got2")' / '$(cat "$tmp/got3")', stderr $(head -n 2 "$tmp/err2" | tr '\n' ' ')"; fi
+expect_status 2 "takes no value" "--ignore-eos=1" -- "$block" --ignore-eos=1
+# tokenizer.json's added tokens: "special": true prints as nothing (without being EOS),
+# "special": false is text. e2e_llama32's tokenizer with two more: 295 <|im_end|>, 296 <|plain|>
+sed 's/"added_tokens": \[{"id": 292, "content": "<|endoftext|>", "special": true}\]/"added_tokens": [{"id": 292, "content": "<|endoftext|>", "special": true}, {"id": 295, "content": "<|im_end|>", "special": true}, {"id": 296, "content": "<|plain|>", "special": false}]/' \
+  "$golden/import/e2e_llama32/tokenizer.json" > "$tmp/added.json"
+cycle_model "$tmp/added.safetensors" 97 295 296 98
+"$run" "$tmp/added.safetensors" --tokenizer "$tmp/added.json" -p a -n 4 -t 0 -q > "$tmp/got" 2> "$tmp/err"; s1=$?
+"$run" "$tmp/added.safetensors" --tokenizer "$tmp/added.json" -p a -n 4 -t 0 -q --special > "$tmp/got2" 2>> "$tmp/err"; s2=$?
+if [ "$s1$s2" = "00" ] && [ "$(cat "$tmp/got")" = 'a<|plain|>ba' ] && [ "$(cat "$tmp/got2")" = 'a<|im_end|><|plain|>ba' ]; then
+  ok "a special added token (<|im_end|>) prints as nothing, and as its text with --special; a non-special one is text"
+else fail "added tokens: exit $s1/$s2, printed '$(cat "$tmp/got")' / '$(cat "$tmp/got2")' $(head -n 1 "$tmp/err")"; fi
+# an imported Llama 3.2-layout model (llama3 RoPE scaling) whose greedy continuation,
+# by the PyTorch reference, ends in EOS: the text is the reference's, then it stops
+l32="$golden/import/e2e_llama32"
+"$run" "$l32.model.safetensors" --tokenizer "$l32/tokenizer.json" -p "the little robot" -n 30 -t 0 \
+  > "$tmp/got" 2> "$tmp/err"; s1=$?
+"$run" "$l32.model.safetensors" --tokenizer "$l32/tokenizer.json" -p "the little robot" -n 30 -t 0 --special -q \
+  > "$tmp/got2" 2> /dev/null; s2=$?
+{ tr -d '\n' < "$l32.cli.txt"; printf '<|endoftext|>\n'; } > "$tmp/want2"
+if [ "$s1" -eq 0 ] && cmp -s "$tmp/got" "$l32.cli.txt" && grep -q "stopped at end-of-sequence token" "$tmp/err"; then
+  ok "imported e2e_llama32: prints the reference's greedy text, then stops at EOS: $(head -n 1 "$tmp/err")"
+else fail "e2e_llama32: exit $s1, printed '$(cat "$tmp/got")', want '$(cat "$l32.cli.txt")', $(head -n 2 "$tmp/err" | tr '\n' ' ')"; fi
+if [ "$s2" -eq 0 ] && cmp -s "$tmp/got2" "$tmp/want2"; then ok "e2e_llama32 --special: the same text, then <|endoftext|>"
+else fail "e2e_llama32 --special: exit $s2, printed '$(cat "$tmp/got2")'"; fi
+
 # real tokenizers: with -t 0 the rank-1 texts, put together, are the greedy text the
 # reference printed (golden/import/*.cli.txt, the prompt "the little robot" first)
 for c in e2e_llama2c e2e_qwen3; do

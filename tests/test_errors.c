@@ -433,6 +433,74 @@ static void test_w8a8_edits(void) {
                  "w8a8: int8 activations on fp32 weights");
 }
 
+/* The imported Llama 3.2-layout fixture (format_version "3", llama3 RoPE
+   scaling, eos_token_id "90,92") with one key edited: unknown scaling
+   types are refused by name, numbers attnres_rope_freq could not use are
+   refused by field, keys without their type or in an older version are
+   refused, and so are EOS lists that are not ids of the model. */
+#define ROPE_MODEL GOLDEN_DIR "/import/hf_llama32.model.safetensors"
+static void test_rope_edits(void) {
+    edit e;
+    attnres_model m;
+    attnres_error err;
+    int rc;
+#define ROPE_META(key, value) (memset(&e, 0, sizeof e), e.meta_key = (key), e.meta_value = (value))
+#define ROPE_CASE(code, word, what) edit_case_of(ROPE_MODEL, &e, code, word, what)
+    rc = attnres_model_load(&m, ROPE_MODEL, &err);
+    check(rc == ATTNRES_OK && m.config.rope_scaling.type == ATTNRES_ROPE_LLAMA3 &&
+          m.config.rope_scaling.factor == 32.0f && m.config.rope_scaling.original_context == 64 && m.config.n_eos == 2,
+          "rope: the llama3 fixture loads (factor 32, original context 64, 2 EOS ids): %s", rc ? err.message : "ok");
+    attnres_model_free(&m);
+    ROPE_META("rope_scaling", "linear");   /* linear with the llama3 numbers beside it */
+    ROPE_CASE(ATTNRES_ERR_FORMAT, "'rope_scaling_low_freq_factor', which rope_scaling \"linear\" does not use",
+              "rope: llama3's numbers under linear");
+    ROPE_META("rope_scaling", "yarn");
+    ROPE_CASE(ATTNRES_ERR_FORMAT, "rope_scaling \"yarn\" is not supported", "rope: yarn is refused by name");
+    ROPE_META("rope_scaling", "dynamic");
+    ROPE_CASE(ATTNRES_ERR_FORMAT, "rope_scaling \"dynamic\" is not supported", "rope: dynamic is refused by name");
+    ROPE_META("rope_scaling", NULL);
+    ROPE_CASE(ATTNRES_ERR_FORMAT, "has 'rope_scaling_factor' but no 'rope_scaling'", "rope: numbers without a type");
+    ROPE_META("format_version", "2");
+    ROPE_CASE(ATTNRES_ERR_FORMAT, "rope_scaling needs format_version \"3\"", "rope: scaling in a version 2 file");
+    ROPE_META("format_version", "4");
+    ROPE_CASE(ATTNRES_ERR_FORMAT, "format_version \"4\" is not supported", "rope: a future format version");
+    ROPE_META("rope_scaling_factor", NULL);
+    ROPE_CASE(ATTNRES_ERR_MISSING, "rope_scaling_factor", "rope: llama3 without its factor");
+    ROPE_META("rope_scaling_factor", "0");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "rope_scaling.factor must be finite and > 0", "rope: factor 0");
+    ROPE_META("rope_scaling_factor", "-8.0");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "rope_scaling.factor must be finite and > 0", "rope: negative factor");
+    ROPE_META("rope_scaling_factor", "1e39");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "outside the range of a float", "rope: factor past float");
+    ROPE_META("rope_scaling_high_freq_factor", "1.0");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "high_freq_factor = 1 must be greater than low_freq_factor = 1",
+              "rope: high_freq_factor == low_freq_factor (the blend would divide by 0)");
+    ROPE_META("rope_scaling_low_freq_factor", "0");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "rope_scaling.low_freq_factor must be finite and > 0", "rope: low_freq_factor 0");
+    ROPE_META("rope_scaling_original_max_position_embeddings", "0");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "original_context = 0", "rope: original context 0");
+    ROPE_META("rope_scaling_original_max_position_embeddings", "8192.5");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "not an integer", "rope: original context not an integer");
+    ROPE_META("eos_token_id", "96");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "eos_token_id 96 is not a token (vocab_size 96)", "eos: an id past the vocab");
+    ROPE_META("eos_token_id", "90,,92");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "not a comma-separated list", "eos: an empty item");
+    ROPE_META("eos_token_id", "90,");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "not a comma-separated list", "eos: a trailing comma");
+    ROPE_META("eos_token_id", "-1");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "not a comma-separated list", "eos: a negative id");
+    ROPE_META("eos_token_id", "");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "not a comma-separated list", "eos: empty");
+    ROPE_META("eos_token_id", "99999999999");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "not a comma-separated list", "eos: past an int");
+    ROPE_META("eos_token_id", "1,2,3,4,5,6,7,8,9");
+    ROPE_CASE(ATTNRES_ERR_CONFIG, "more than 8 ids", "eos: more ids than ATTNRES_MAX_EOS");
+    ROPE_META("eos_token_id", "1,2,3,4,5,6,7,8");
+    ROPE_CASE(ATTNRES_OK, "", "eos: 8 ids load");
+#undef ROPE_CASE
+#undef ROPE_META
+}
+
 static void test_edits(void) {
     edit e;
 #define EDIT(field, value) (memset(&e, 0, sizeof e), e.field = (value), &e)
@@ -461,7 +529,8 @@ static void test_edits(void) {
     (void)EDIT(as_dtype, "tok_embeddings.weight"); e.dtype = "U8";
     edit_case(&e, ATTNRES_ERR_DTYPE, "U8", "U8 tensor");
     edit_case(EDIT(extra, ""), ATTNRES_ERR_SHAPE, "unexpected tensor ''", "extra tensor with an empty name");
-    edit_case(META("format_version", "3"), ATTNRES_ERR_FORMAT, "format_version", "future format version");
+    edit_case(META("format_version", "4"), ATTNRES_ERR_FORMAT, "format_version", "future format version");
+    edit_case(META("format_version", "3"), ATTNRES_OK, "", "a version 1 model read as version 3 (no new keys) loads");
     edit_case(META("format_version", "2"), ATTNRES_OK, "", "a version 1 model read as version 2 (no new keys) loads");
     edit_case(META("format_version", NULL), ATTNRES_ERR_MISSING, "format_version", "no format version");
     edit_case(META("format", "gguf"), ATTNRES_ERR_FORMAT, "format", "another format");
@@ -1030,6 +1099,15 @@ static void test_configs(void) {
     check(attnres_config_validate(&c, &err) == ATTNRES_ERR_CONFIG, "rope_theta Inf -> \"%s\"", err.message);
     c = base; c.norm_eps = (float)NAN;
     check(attnres_config_validate(&c, &err) == ATTNRES_ERR_CONFIG, "norm_eps NaN -> \"%s\"", err.message);
+    c = base; c.rope_scaling.type = 7;
+    check(attnres_config_validate(&c, &err) == ATTNRES_ERR_CONFIG && strstr(err.message, "rope_scaling type 7"),
+          "rope_scaling type 7 -> \"%s\"", err.message);
+    c = base; c.rope_scaling.type = ATTNRES_ROPE_LINEAR; c.rope_scaling.factor = (float)NAN;
+    check(attnres_config_validate(&c, &err) == ATTNRES_ERR_CONFIG && strstr(err.message, "rope_scaling.factor"),
+          "linear rope_scaling with factor NaN -> \"%s\"", err.message);
+    c = base; c.n_eos = ATTNRES_MAX_EOS + 1;
+    check(attnres_config_validate(&c, &err) == ATTNRES_ERR_CONFIG && strstr(err.message, "n_eos"),
+          "n_eos past ATTNRES_MAX_EOS -> \"%s\"", err.message);
     c = base; c.residual = ATTNRES_RESIDUAL_STANDARD;
     check(attnres_config_validate(&c, &err) == ATTNRES_ERR_CONFIG && strstr(err.message, "block_size"),
           "standard with block_size 3 -> \"%s\"", err.message);
@@ -1140,6 +1218,7 @@ int main(int argc, char **argv) {
     test_format2_edits();
     test_q8_edits();
     test_w8a8_edits();
+    test_rope_edits();
     test_forward_errors();
     test_sampler_errors();
     test_read_counts();

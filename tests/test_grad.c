@@ -134,7 +134,7 @@ static void grad_rope(void) {
     dout = fixture_f32(&f, "dout", 6 * 64); want = fixture_f32(&f, "dx", 6 * 64);
     pos = fixture_i32(&f, "pos", 6);
     if (dout && want && pos) {
-        for (r = 0; r < 6; r++) attnres_rope_backward(dout + r * 64, 64, 16, pos[r], 10000.0f);   /* in place */
+        for (r = 0; r < 6; r++) attnres_rope_backward(dout + r * 64, 64, 16, pos[r], 10000.0f, NULL);   /* in place */
         check_grad("rope dx [6 positions, 4 heads x 16]", dout, want, 6 * 64);
     }
     free(dout); free(want); free(pos);
@@ -475,7 +475,17 @@ static double loss_rope(void *p) {
     fd_small *c = (fd_small *)p;
     float out[FD_D];
     memcpy(out, c->x, sizeof out);
-    attnres_rope(out, FD_D, FD_HD, 13, 10000.0f);
+    attnres_rope(out, FD_D, FD_HD, 13, 10000.0f, NULL);
+    return dot_double(c->dout, out, FD_D);
+}
+/* Llama 3.1's scaling with an original context of 16, at position 300:
+   the backward turns each pair back by its scaled angle too. */
+static const attnres_rope_scaling FD_LLAMA3 = {ATTNRES_ROPE_LLAMA3, 8.0f, 1.0f, 4.0f, 16};
+static double loss_rope_llama3(void *p) {
+    fd_small *c = (fd_small *)p;
+    float out[FD_D];
+    memcpy(out, c->x, sizeof out);
+    attnres_rope(out, FD_D, FD_HD, 300, 10000.0f, &FD_LLAMA3);
     return dot_double(c->dout, out, FD_D);
 }
 static double loss_ce(void *p) {
@@ -556,8 +566,11 @@ static void fd_primitives(uint64_t *rng) {
     fd_check("rmsnorm dgain", s.gain, dg, FD_D, loss_rmsnorm, &s);
 
     memcpy(dx, s.dout, sizeof dx);
-    attnres_rope_backward(dx, FD_D, FD_HD, 13, 10000.0f);
+    attnres_rope_backward(dx, FD_D, FD_HD, 13, 10000.0f, NULL);
     fd_check("rope dx (pos 13)", s.x, dx, FD_D, loss_rope, &s);
+    memcpy(dx, s.dout, sizeof dx);
+    attnres_rope_backward(dx, FD_D, FD_HD, 300, 10000.0f, &FD_LLAMA3);
+    fd_check("rope dx, llama3 scaling (pos 300, original context 16)", s.x, dx, FD_D, loss_rope_llama3, &s);
 
     fill(s.x, FD_D, -3, 3, rng);
     memset(dx, 0, sizeof dx);

@@ -1,11 +1,13 @@
 #!/bin/sh
 # tests/test_importers.sh [BUILD_DIR] - tools/import_model.py on every real
 # layout of golden/import/ (HF LLaMA F32, HF LLaMA BF16 sharded, HF Qwen3 F16,
-# llama2.c .bin v0 and v1): the output must be byte-identical to the
+# llama2.c .bin v0 and v1, HF Llama 3.2 layout with llama3 RoPE scaling and
+# generation_config.json, HF LLaMA with linear scaling, and the three
+# end-to-end directories): the output must be byte-identical to the
 # committed golden/import/CASE.model.safetensors, whose logits test_import
 # compares with each architecture's PyTorch reference. Then what must be
 # refused, with a message and exit 1 (never a traceback): a truncated .bin, a
-# llama2.c version 2 (int8) file, a config with rope_scaling, an unknown
+# llama2.c version 2 (int8) file, a config with rope_scaling yarn, an unknown
 # architecture, an F64 tensor, a shard the index names but that is missing,
 # and --to-attnres of a model that is already AttnRes. Hostile inputs:
 # tests/hostile_imports.py runs over 200 malformed files and options through
@@ -34,7 +36,7 @@ passed=0; failed=0; skipped=0
 ok()   { echo "ok   $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
 skip() { echo "skip $*"; skipped=$((skipped + 1)); }
-CASES="hf_llama hf_llama_bf16_sharded hf_qwen3 llama2c_v0 llama2c_v1 e2e_qwen3 e2e_llama2c"
+CASES="hf_llama hf_llama_bf16_sharded hf_qwen3 llama2c_v0 llama2c_v1 hf_llama32 hf_llama_linear e2e_qwen3 e2e_llama2c e2e_llama32"
 N_REFUSALS=7
 
 # ---- the command line, end to end: imported model + its tokenizer -> text
@@ -87,9 +89,9 @@ refuse "truncated llama2.c file" "bytes, but a llama2.c v1 model" -- "$tmp/short
 refuse "llama2.c version 2" "version 2 is not supported" -- "$tmp/v2.bin" --out "$tmp/x"
 mkdir -p "$tmp/scaled" "$tmp/arch" "$tmp/f64" "$tmp/lost"
 cp "$golden/hf_llama/model.safetensors" "$tmp/scaled/"
-sed 's/"rope_scaling": null/"rope_scaling": {"factor": 32.0, "rope_type": "llama3"}/' \
+sed 's/"rope_scaling": null/"rope_scaling": {"factor": 4.0, "rope_type": "yarn"}/' \
   "$golden/hf_llama/config.json" > "$tmp/scaled/config.json"
-refuse "rope_scaling (Llama 3.1/3.2)" "rope_scaling" -- "$tmp/scaled" --out "$tmp/x"
+refuse "rope_scaling yarn" 'rope type "yarn" is not supported' -- "$tmp/scaled" --out "$tmp/x"
 cp "$golden/hf_llama/model.safetensors" "$tmp/arch/"
 sed 's/LlamaForCausalLM/MistralForCausalLM/' "$golden/hf_llama/config.json" > "$tmp/arch/config.json"
 refuse "another architecture" "MistralForCausalLM is not supported" -- "$tmp/arch" --out "$tmp/x"
@@ -175,6 +177,17 @@ accepted() {
 accepted hf_limits -- tools/import_model.py "$tmp/lim/hf_limits" --out "$tmp/lim/hf_limits.safetensors"
 accepted l2c_1024_layers -- tools/import_model.py "$tmp/lim/l2c_1024_layers.bin" --out "$tmp/lim/l2c_1024_layers.safetensors"
 accepted l2c_seq_len_max -- tools/import_model.py "$golden/llama2c_v1.bin" --seq-len 1048576 --out "$tmp/lim/l2c_seq_len_max.safetensors"
+# the newer config.json spelling (transformers 5): rope_parameters with rope_theta inside
+"$python" -c "import json,sys; c=json.load(open(sys.argv[1])); c.pop('rope_theta'); c.pop('rope_scaling')
+c['rope_parameters']={'rope_type':'llama3','rope_theta':500000.0,'factor':8.0,'low_freq_factor':1.0,'high_freq_factor':4.0,'original_max_position_embeddings':16}
+json.dump(c,open(sys.argv[2],'w'))" "$golden/hf_llama/config.json" "$tmp/lim/rope_parameters.json" &&
+  mkdir "$tmp/lim/rope_parameters" && mv "$tmp/lim/rope_parameters.json" "$tmp/lim/rope_parameters/config.json" &&
+  ln -s "$(cd "$golden/hf_llama" && pwd)/model.safetensors" "$tmp/lim/rope_parameters/model.safetensors"
+accepted rope_parameters -- tools/import_model.py "$tmp/lim/rope_parameters" --out "$tmp/lim/rope_parameters.safetensors"
+if grep -q '"rope_theta":"500000.0"' "$tmp/lim/rope_parameters.safetensors" 2>/dev/null &&
+   grep -q '"rope_scaling":"llama3"' "$tmp/lim/rope_parameters.safetensors"; then
+  ok "rope_parameters: rope_theta and the llama3 scaling are read from it"
+else fail "rope_parameters: the metadata lacks rope_theta 500000.0 or rope_scaling llama3"; fi
 accepted bridge_S1 -- tools/import_model.py --to-attnres "$golden/hf_llama.model.safetensors" --block-size 1 --out "$tmp/lim/bridge_S1.safetensors"
 accepted bridge_S2L -- tools/import_model.py --to-attnres "$golden/hf_llama.model.safetensors" --block-size 4 --out "$tmp/lim/bridge_S2L.safetensors"
 if "$python" -c 'import torch' 2>/dev/null; then

@@ -26,7 +26,9 @@ static const char *MODELS[] = {"standard", "full", "block_s2", "block_s4", "bloc
                                "head_dim", "qk_norm", "qk_norm_block", "standard_gqa_tied",
                                "huge_block", "huge_standard",
                                "q8_standard", "q8_full", "q8_block_s2", "q8_gqa", "q8_tied",
-                               "q8_standard_gqa_tied", NULL};
+                               "q8_standard_gqa_tied",
+                               "import/e2e_llama32", "import/hf_llama_linear",   /* RoPE scaling: llama3, linear */
+                               NULL};
 
 /* max |a - b| / max |b| over n values; NaN anywhere gives Inf */
 static double rel_diff(const float *a, const float *b, size_t n) {

@@ -48,7 +48,7 @@ static void test_rope(const attnres__st_file *f) {
     int32_t *pos = fixture_i32(f, "rope.pos", 6), *head_dim = fixture_i32(f, "rope.head_dim", 1);
     int r;
     if (x && theta && want && pos && head_dim) {
-        for (r = 0; r < 6; r++) attnres_rope(x + r * 64, 64, head_dim[0], pos[r], theta[0]);
+        for (r = 0; r < 6; r++) attnres_rope(x + r * 64, 64, head_dim[0], pos[r], theta[0], NULL);
         check_close("rope [6 positions, 4 heads x 16], interleaved pairs", x, want, 6 * 64, ATOL, RTOL);
     }
     free(x); free(theta); free(want); free(pos); free(head_dim);

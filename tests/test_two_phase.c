@@ -134,7 +134,8 @@ static void test_phase1_fixture(const char *name) {
 /* A model of its own, seq_len 256, S = 4 not dividing L = 6, with random
    non-zero weights: both paths over 256 decode steps. */
 static void test_long_decode(void) {
-    attnres_config c = {48, 64, 3, 4, 2, 97, 256, 10000.0f, 1e-5f, 0, ATTNRES_RESIDUAL_ATTNRES, 4, 0, 0};
+    attnres_config c = {48, 64, 3, 4, 2, 97, 256, 10000.0f, 1e-5f, 0, ATTNRES_RESIDUAL_ATTNRES, 4, 0, 0,
+                        {ATTNRES_ROPE_PLAIN, 0.0f, 0.0f, 0.0f, 0}, 0, {0}};
     attnres_model m;
     attnres_error err;
     uint64_t rng = 12345;
@@ -215,7 +216,8 @@ static void test_prefill(void) {
                 1r 1w (first sublayer) or 3r 1w; the partial as above;
                 1/rms of every completed block (b0 too): 1 r */
 static void test_traffic_rules(void) {
-    attnres_config c = {8, 8, 3, 2, 2, 5, 4, 10000.0f, 1e-5f, 1, ATTNRES_RESIDUAL_ATTNRES, 4, 0, 0};
+    attnres_config c = {8, 8, 3, 2, 2, 5, 4, 10000.0f, 1e-5f, 1, ATTNRES_RESIDUAL_ATTNRES, 4, 0, 0,
+                        {ATTNRES_ROPE_PLAIN, 0.0f, 0.0f, 0.0f, 0}, 0, {0}};
     attnres_io sub, out;
     attnres_error err;
     /* sources per sublayer: block 1 (n=1): 1,2,2,2; block 2 (n=2): 2,3 */

@@ -36,6 +36,8 @@ cases() {
   # seq_len 2^20 and head_dim 2048: a whole-context KV-cache of 2^32 floats,
   # which wasm's 32-bit size_t counted as a few thousand (tests/test_sizes.c)
   echo 'kv-cache-over-4gib|tests/regress/kv-cache-over-4gib.OK.safetensors|The little robot|24|0.8|0.9|42'
+  # an imported model with llama3 RoPE scaling (format_version 3), 46 positions past its original 8
+  echo 'llama3-rope-scaling|golden/import/e2e_llama32.model.safetensors|the little robot|40|0|0|1'
 }
 
 # ---------------------------------------------------------------- 1. parity

@@ -14,7 +14,11 @@
    its bytes and every byte must be < vocab_size. With --tokenizer FILE (an
    imported model's tokenizer.json or llama2.c tokenizer.bin, tools/tokenizer.c)
    the prompt is encoded by it, BOS first if it has one, and every new token is
-   printed as its text (BOS and EOS as nothing).
+   printed as its text (special tokens as nothing, unless --special).
+
+   End of sequence: generation stops after a token the checkpoint's
+   eos_token_id names (an imported config's) or the tokenizer's EOS, and says
+   so on stderr, unless --ignore-eos.
 
    Context: the prompt plus the new tokens must fit in the model's seq_len;
    otherwise the program stops before it starts, saying how many new tokens
@@ -155,6 +159,8 @@ typedef struct {
     const char *tokenizer_path; /* NULL: byte-level                          */
     int         quantize;       /* --quantize q8 or w8a8: group size 32; 0: as stored */
     int         int8_activations; /* --quantize w8a8: 1; q8: 0; not given: -1 (as stored) */
+    int         ignore_eos;     /* 1: generate all -n tokens, EOS or not       */
+    int         special;        /* 1: print special tokens (EOS, <|im_end|>) as their text */
 } options;
 
 static void usage(FILE *out) {
@@ -189,6 +195,10 @@ static void usage(FILE *out) {
         "      --quantize w8a8    the same, and every matvec input is rounded to int8 too\n"
         "                         (faster; a second rounding). Without --quantize a q8\n"
         "                         checkpoint runs as stored\n"
+        "      --ignore-eos       do not stop at an end-of-sequence token (the checkpoint's\n"
+        "                         eos_token_id, or the tokenizer's EOS): generate all N\n"
+        "      --special          print special tokens (EOS, <|im_end|>, ...) as their text;\n"
+        "                         by default they print as nothing\n"
         "  -q, --quiet            no statistics or depth-weight table on stderr\n"
         "  -h, --help             this message\n"
         "      --version          the version (attnres.h's ATTNRES_VERSION_STRING)\n"
@@ -263,6 +273,8 @@ static void parse_args(options *o, int argc, char **argv) {
     o->tokenizer_path = NULL;
     o->quantize = 0;
     o->int8_activations = -1;
+    o->ignore_eos = 0;
+    o->special = 0;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v, *inl = NULL;
         char name[32];
@@ -270,7 +282,8 @@ static void parse_args(options *o, int argc, char **argv) {
         float f;
         /* --option=VALUE: the name before '=', the value after it */
         if ((inl = split_inline(&a, name, sizeof name)) != NULL) {
-            if (!strcmp(a, "--help") || !strcmp(a, "--quiet") || !strcmp(a, "--version"))
+            if (!strcmp(a, "--help") || !strcmp(a, "--quiet") || !strcmp(a, "--version") ||
+                !strcmp(a, "--ignore-eos") || !strcmp(a, "--special"))
                 bad_argument("%s: takes no value (got '%s')", q(a), q(inl));
         }
         if (is_flag(a, "-h", "--help")) {
@@ -281,6 +294,10 @@ static void parse_args(options *o, int argc, char **argv) {
             exit(fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1);
         } else if (is_flag(a, "-q", "--quiet")) {
             o->quiet = 1;
+        } else if (is_flag(a, NULL, "--ignore-eos")) {
+            o->ignore_eos = 1;
+        } else if (is_flag(a, NULL, "--special")) {
+            o->special = 1;
         } else if (is_flag(a, "-p", "--prompt")) {
             v = value_of(a, inl, &i, argc, argv);
             if (v[0] == '\0') bad_argument("%s: the prompt is empty; it needs at least one byte", q(a));
@@ -500,6 +517,44 @@ static int encode_with_tokenizer(int *tokens, int *n, const char *text, int len,
 }
 
 /* ======================================================================== */
+/* End of sequence and special tokens                                        */
+/* ======================================================================== */
+
+/* Where generation stops: every id of the checkpoint's eos_token_id (the
+   importer records it from config.json or generation_config.json; a chat
+   model names its end of turn there too), then the tokenizer's EOS, each
+   once. eos [n_eos]; eos_from [n_eos] says who named it, for the message. */
+static int eos[ATTNRES_MAX_EOS + 1], n_eos;
+static const char *eos_from[ATTNRES_MAX_EOS + 1];
+static int show_special;   /* --special */
+
+static int is_eos(int id) {
+    int i;
+    for (i = 0; i < n_eos; i++) if (eos[i] == id) return 1;
+    return 0;
+}
+
+static void collect_eos(const attnres_config *c) {
+    int i;
+    for (i = 0; i < c->n_eos; i++)
+        if (!is_eos(c->eos_token_id[i])) { eos_from[n_eos] = "the checkpoint's eos_token_id"; eos[n_eos++] = c->eos_token_id[i]; }
+    if (tok && attnres_tok_eos(tok) >= 0 && !is_eos(attnres_tok_eos(tok))) {
+        eos_from[n_eos] = "the tokenizer's EOS";
+        eos[n_eos++] = attnres_tok_eos(tok);
+    }
+}
+
+static const char *eos_source(int id) {
+    int i;
+    for (i = 0; i < n_eos; i++) if (eos[i] == id) return eos_from[i];
+    return "";
+}
+
+/* A token that marks the text instead of being part of it: BOS, an EOS,
+   or a tokenizer's special added token (<|im_end|>, <|eot_id|>). */
+static int is_special(int id) { return is_eos(id) || (tok && attnres_tok_is_special(tok, id)); }
+
+/* ======================================================================== */
 /* Text output (stdout)                                                      */
 /* ======================================================================== */
 
@@ -598,16 +653,16 @@ static long token_bytes(const char **bytes, int prev, int id) {
     }
 }
 
-/* One token: its bytes (token_bytes), or <ID> for an id with none. With
-   --tokenizer BOS and EOS print nothing: they mark the text, they are not
-   part of it. */
+/* One token: its bytes (token_bytes), or <ID> for an id with none. Special
+   tokens (is_special) print nothing unless --special asked for their text:
+   they mark the text, they are not part of it. */
 static void put_token(int id) {
     const char *bytes;
     long n, i;
-    int marker = tok && (id == attnres_tok_bos(tok) || id == attnres_tok_eos(tok));
-    if (!marker && (n = token_bytes(&bytes, tok_prev, id)) >= 0) {
+    int hidden = is_special(id) && !show_special;
+    if (!hidden && (n = token_bytes(&bytes, tok_prev, id)) >= 0) {
         for (i = 0; i < n; i++) put_byte((unsigned char)bytes[i]);
-    } else if (!marker) {
+    } else if (!hidden) {
         char buf[24];
         out_pending();
         snprintf(buf, sizeof buf, "<%d>", id);
@@ -1295,17 +1350,22 @@ static double now_seconds(void) {
 
 /* Feeds the prompt one token at a time, then samples: the logits of
    position pos choose the token at pos + 1. The last new token is printed
-   but never fed, so there are n_prompt + n_tokens - 1 forward passes.
+   but never fed, so there are n_prompt + n_tokens - 1 forward passes; a
+   sampled EOS (unless stop_at_eos is 0) ends the run there, after it is
+   "printed" (as nothing, or as its text with --special).
    Returns 0, or 1 after printing the error (a failed write to stdout is
-   left for main to report). *t_gen: generation seconds. */
+   left for main to report). *t_gen: generation seconds; *n_new: tokens
+   generated; *eos_id: the EOS that stopped it, or -1. */
 static int generate(const attnres_model *model, attnres_state *state, attnres_sampler *sampler,
                     depth_map *dm, const exports *ex, const int *prompt, int n_prompt, int n_tokens,
-                    double *t_gen) {
+                    int stop_at_eos, double *t_gen, int *n_new, int *eos_id) {
     const attnres_config *c = &model->config;
     int L = attnres_n_sublayers(c), N = attnres_n_blocks(c);
     attnres_error err;
     int n_forward = n_tokens > 0 ? n_prompt + n_tokens - 1 : n_prompt, pos, token = prompt[0];
     double t_start = now_seconds();
+    *n_new = 0;
+    *eos_id = -1;
     for (pos = 0; pos < n_forward; pos++) {
         float *logits;
         if (pos == n_prompt - 1) t_start = now_seconds();   /* generation starts here */
@@ -1325,6 +1385,11 @@ static int generate(const attnres_model *model, attnres_state *state, attnres_sa
             if (ex->probs_k) probs_rows(&ex->probs, ex->ranked, ex->probs_k, pos + 1, fed, token);
             if (ex->probs.f || !ex->probs_k) put_token(token);   /* else stdout holds the probabilities */
             if (out_flush() != 0) return 1;   /* main says why */
+            (*n_new)++;
+            if (stop_at_eos && is_eos(token)) {
+                *eos_id = token;
+                break;
+            }
         }
         if ((ex->alpha.f && sink_failed(&ex->alpha)) || (ex->probs.f && sink_failed(&ex->probs)))
             return 1;   /* main says why, when it closes the file */
@@ -1336,7 +1401,7 @@ static int generate(const attnres_model *model, attnres_state *state, attnres_sa
 /* The heatmap's title and subtitle: the residual, the model file and the
    prompt (printable, cut to fit), and how much was generated. */
 static void heatmap_titles(char *title, size_t tsize, char *sub, size_t ssize, const options *o,
-                           const attnres_config *c) {
+                           const attnres_config *c, int n_new) {
     const char *base = strrchr(o->model_path, '/');
     char model[64], prompt[64];
     base = base && base[1] ? base + 1 : o->model_path;
@@ -1344,8 +1409,8 @@ static void heatmap_titles(char *title, size_t tsize, char *sub, size_t ssize, c
     printable(prompt, sizeof prompt, o->prompt, o->prompt_len, 40);
     if (c->block_size == 1) snprintf(title, tsize, "Full AttnRes (S=1): depth attention");
     else snprintf(title, tsize, "Block AttnRes (S=%d): depth attention", c->block_size);
-    snprintf(sub, ssize, "model %s, prompt \"%s\" + %d new token%s", model, prompt, o->n_tokens,
-             o->n_tokens == 1 ? "" : "s");
+    snprintf(sub, ssize, "model %s, prompt \"%s\" + %d new token%s", model, prompt, n_new,
+             n_new == 1 ? "" : "s");
 }
 
 /* Opens an export file (CSV, or JSON lines for *.jsonl) into k; 0, or -1
@@ -1377,7 +1442,7 @@ int main(int argc, char **argv) {
     const attnres_config *c = &model.config;
     depth_map dm;
     exports ex;
-    int *prompt = NULL, n_prompt, status = 0, text_out;
+    int *prompt = NULL, n_prompt, status = 0, text_out, n_new = 0, stop_id = -1;
     double t_gen = 0.0;
 
     memset(&state, 0, sizeof state);
@@ -1412,6 +1477,8 @@ int main(int argc, char **argv) {
         free(o.prompt_buf);
         return 1;
     }
+    collect_eos(c);
+    show_special = o.special;
     if (tok) {   /* a bound on any token's text (token_bytes) */
         struct stat st;
         tok_text_max = stat(o.tokenizer_path, &st) == 0 && st.st_size > 256 ? (size_t)st.st_size : 256;
@@ -1468,7 +1535,8 @@ int main(int argc, char **argv) {
             for (i = 0; i < n_prompt; i++) put_byte(prompt[i]);
         if (tok) tok_prev = prompt[n_prompt - 1];
         if (out_flush() == 0)
-            status = generate(&model, &state, &sampler, &dm, &ex, prompt, n_prompt, o.n_tokens, &t_gen);
+            status = generate(&model, &state, &sampler, &dm, &ex, prompt, n_prompt, o.n_tokens, !o.ignore_eos,
+                              &t_gen, &n_new, &stop_id);
         if (text_out) {
             out_pending();   /* a UTF-8 sequence cut off by the end */
             out_str("\n");
@@ -1482,6 +1550,9 @@ int main(int argc, char **argv) {
     }
     status = close_export(&ex.alpha, status);
     status = close_export(&ex.probs, status);
+    if (status == 0 && !o.quiet && stop_id >= 0)
+        fprintf(stderr, "stopped at end-of-sequence token %d (%s) after %d of %d new tokens "
+                        "(--ignore-eos generates all)\n", stop_id, eos_source(stop_id), n_new, o.n_tokens);
     if (status == 0 && !o.quiet) {
         char numbers[64];   /* which arithmetic ran */
         if (!model.q8.group_size) snprintf(numbers, sizeof numbers, "fp32");
@@ -1489,7 +1560,7 @@ int main(int argc, char **argv) {
                       model.q8.int8_activations ? " and activations (w8a8)" : " (q8)", model.q8.group_size);
         fprintf(stderr, "generated %d token%s in %.3f s (%.1f tokens/s); prompt %d tokens; %s; %s; "
                         "context %d of seq_len %d (state %.1f KB)\n",
-                o.n_tokens, o.n_tokens == 1 ? "" : "s", t_gen, o.n_tokens > 0 && t_gen > 0.0 ? o.n_tokens / t_gen : 0.0, n_prompt,
+                n_new, n_new == 1 ? "" : "s", t_gen, n_new > 0 && t_gen > 0.0 ? n_new / t_gen : 0.0, n_prompt,
                 c->residual == ATTNRES_RESIDUAL_STANDARD ? "standard residuals"
                 : o.path == ATTNRES_PATH_TWO_PHASE ? "AttnRes, two-phase path" : "AttnRes, direct path",
                 numbers, state.n_ctx, c->seq_len, attnres_state_bytes(c, state.n_ctx) / 1024.0);
@@ -1499,7 +1570,7 @@ int main(int argc, char **argv) {
     if (status == 0 && dm.sum) {
         image im;
         char title[96], sub[192], desc[256];
-        heatmap_titles(title, sizeof title, sub, sizeof sub, &o, c);
+        heatmap_titles(title, sizeof title, sub, sizeof sub, &o, c, n_new);
         snprintf(desc, sizeof desc, "%s; mean alpha over %d positions", sub, dm.n_positions);
         if (!o.quiet) depth_map_print(&dm, stderr);
         if (depth_map_draw(&im, &dm, title, sub) != 0 || save_png(&im, o.heatmap_path, title, desc) != 0) status = 1;

@@ -37,9 +37,14 @@ Every transformation, stated once:
   * config: hidden_size -> dim, intermediate_size -> hidden_dim,
     num_hidden_layers, num_attention_heads, num_key_value_heads, vocab_size,
     max_position_embeddings -> seq_len (or --seq-len), rope_theta, rms_norm_eps,
-    head_dim (written only when it is not dim / n_heads: format_version 2).
+    head_dim (written only when it is not dim / n_heads: format_version 2),
+    rope_scaling or rope_parameters of type "linear" or "llama3" (Llama
+    3.1/3.2) -> rope_scaling and rope_scaling_* (format_version 3: the
+    engine computes the scaled frequencies itself, attnres_rope_freq),
+    eos_token_id of generation_config.json (else config.json), an id or a
+    list -> eos_token_id "a,b,c" (attnres-run stops there).
     llama2.c: theta 10000, eps 1e-5 (its model.py's defaults).
-Refused with a message: rope_scaling (Llama 3.1/3.2 "llama3" scaling, YaRN...),
+Refused with a message: other RoPE scalings (yarn, dynamic, longrope ...),
 attention or MLP biases, activations other than SiLU, sliding-window attention.
 
 --to-attnres converts an imported standard model into Block AttnRes (default
@@ -143,7 +148,8 @@ def chunks_constant(shape, value):
 # --------------------------------------------------------------------------
 
 def config_metadata(c):
-    """__metadata__ for the engine (tools/reference.py config_to_metadata, same keys)."""
+    """__metadata__ for the engine (tools/reference.py config_to_metadata, same keys;
+    format_version 3 only for rope_scaling, 2 only for head_dim or qk_norm)."""
     meta = {"format": "attnres", "format_version": "2" if c.get("head_dim") else "1"}
     for k in ("dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"):
         meta[k] = str(int(c[k]))
@@ -157,6 +163,14 @@ def config_metadata(c):
     if c.get("qk_norm"):
         meta["format_version"] = "2"
         meta["qk_norm"] = "true"
+    rs = c.get("rope_scaling")
+    if rs:
+        meta["format_version"] = "3"
+        meta["rope_scaling"] = rs["type"]
+        for k in st.ROPE_SCALING_KEYS[rs["type"]]:
+            meta["rope_scaling_" + k] = str(int(rs[k])) if k.startswith("original") else repr(float(rs[k]))
+    if c.get("eos_token_id"):
+        meta["eos_token_id"] = ",".join(str(int(i)) for i in c["eos_token_id"])
     meta["imported_from"] = c.get("imported_from", "")
     meta["generator"] = GENERATOR
     return meta
@@ -196,7 +210,7 @@ _MISSING = object()
 HF_NAMES = {"dim": "hidden_size", "hidden_dim": "intermediate_size", "n_layers": "num_hidden_layers",
             "n_heads": "num_attention_heads", "n_kv_heads": "num_key_value_heads", "vocab_size": "vocab_size",
             "seq_len": "max_position_embeddings", "head_dim": "head_dim", "rope_theta": "rope_theta",
-            "norm_eps": "rms_norm_eps"}
+            "norm_eps": "rms_norm_eps", "rope_scaling": "rope_scaling", "eos_token_id": "eos_token_id"}
 
 
 def json_field(cfg, where, key, kind, default=_MISSING):
@@ -215,13 +229,60 @@ def json_field(cfg, where, key, kind, default=_MISSING):
     return v
 
 
+def hf_rope(cfg, where):
+    """(rope_theta, scaling) from config.json: rope_theta and rope_scaling, or
+    the newer rope_parameters (which may hold rope_theta too). The type is
+    "rope_type" (older files: "type"); "default" or none is plain RoPE
+    (scaling None). "linear" and "llama3" are returned as
+    {"type": ..., "factor": ..., ...} with the numbers
+    modeling_rope_utils.py reads for them; any other type is refused."""
+    key = "rope_parameters" if cfg.get("rope_parameters") is not None else "rope_scaling"
+    r = cfg.get(key)
+    theta = json_field(cfg, where, "rope_theta", "number", 10000.0)
+    if r is None or r == {}:
+        return theta, None
+    if not isinstance(r, dict):
+        fail(f"{where}: {key} = {st.show(r)}, expected an object")
+    at = f"{where}: {key}"
+    if r.get("rope_theta") is not None:
+        theta = json_field(r, at, "rope_theta", "number")
+    kind = r.get("rope_type", r.get("type", "default"))
+    if kind == "default":
+        return theta, None
+    if kind not in st.ROPE_SCALING_KEYS:
+        fail(f"{at}: rope type {st.show(kind)} is not supported: this engine implements \"linear\" and "
+             "\"llama3\" (Llama 3.1/3.2) frequency scaling, not yarn, dynamic, longrope or others")
+    scaling = {"type": kind}
+    for k in st.ROPE_SCALING_KEYS[kind]:
+        scaling[k] = json_field(r, at, k, "int" if k.startswith("original") else "number")
+    return theta, scaling
+
+
+def hf_eos(src, cfg, where):
+    """The end-of-sequence ids generation stops at, as Hugging Face's
+    generate() takes them: generation_config.json's eos_token_id if that file
+    names one, else config.json's; an id or a list of ids."""
+    gen_path = os.path.join(src, "generation_config.json")
+    ids, at = cfg.get("eos_token_id"), where
+    if os.path.isfile(gen_path):
+        with open(gen_path, "rb") as f:
+            gen = st.load_json(f.read(), gen_path)
+        if not isinstance(gen, dict):
+            fail(f"{gen_path}: a JSON {type(gen).__name__}, expected an object")
+        if gen.get("eos_token_id") is not None:
+            ids, at = gen["eos_token_id"], gen_path
+    if ids is None:
+        return []
+    if st.is_int(ids):
+        ids = [ids]
+    if not (isinstance(ids, list) and ids and all(st.is_int(i) for i in ids)):
+        fail(f"{at}: eos_token_id = {st.show(ids)}, expected a token id or a list of them")
+    return list(dict.fromkeys(ids))    # each once, in order
+
+
 def hf_refusals(cfg, where, kind):
     """What this engine does not implement, each refused by name."""
     arch = cfg["architectures"][0]
-    rs = cfg.get("rope_scaling")
-    if rs not in (None, {}) and not (isinstance(rs, dict) and rs.get("rope_type", rs.get("type")) == "default"):
-        fail(f"{where}: rope_scaling {st.show(rs, 80)} is not supported: this engine has "
-             "plain RoPE only (Llama 3.1/3.2 and long-context variants need their scaled frequencies)")
     for key in ("attention_bias", "mlp_bias"):
         if json_field(cfg, where, key, "bool", False):
             fail(f"{where}: {key} is not supported (the engine's linears have no bias)")
@@ -248,6 +309,7 @@ def hf_config(src, seq_len):
     if kind is None:
         fail(f"{src}: architecture {archs[0]} is not supported (LlamaForCausalLM, Qwen3ForCausalLM)")
     arch = hf_refusals(cfg, path, kind)
+    rope_theta, rope_scaling = hf_rope(cfg, path)
     dim, n_heads = json_field(cfg, path, "hidden_size", "int"), json_field(cfg, path, "num_attention_heads", "int")
     explicit_hd = json_field(cfg, path, "head_dim", "int", 0)
     if "head_dim" in cfg and cfg["head_dim"] is not None and explicit_hd < 1:
@@ -259,18 +321,20 @@ def hf_config(src, seq_len):
         "n_heads": n_heads, "n_kv_heads": json_field(cfg, path, "num_key_value_heads", "int", n_heads),
         "vocab_size": json_field(cfg, path, "vocab_size", "int"),
         "seq_len": seq_len or json_field(cfg, path, "max_position_embeddings", "int", 2048),
-        "rope_theta": json_field(cfg, path, "rope_theta", "number", 10000.0),
+        "rope_theta": rope_theta, "rope_scaling": rope_scaling,
+        "eos_token_id": hf_eos(src, cfg, path),
         "norm_eps": json_field(cfg, path, "rms_norm_eps", "number", 1e-6),
         "tie_embeddings": json_field(cfg, path, "tie_word_embeddings", "bool", False),
         "head_dim": explicit_hd, "residual": "standard", "block_size": 0,
         "qk_norm": kind == "qwen3",
         "imported_from": f"Hugging Face {arch}",
     }
-    names = dict(HF_NAMES, seq_len="--seq-len" if seq_len else "max_position_embeddings")
+    names = dict(HF_NAMES, seq_len="--seq-len" if seq_len else "max_position_embeddings",
+                 rope_scaling="rope_parameters" if cfg.get("rope_parameters") is not None else "rope_scaling")
     try:
         st.check_config(c, names)
     except st.FormatError as e:
-        hint = ": pass --seq-len" if "max_position_embeddings" in str(e) else ""
+        hint = ": pass --seq-len" if str(e).startswith("max_position_embeddings") else ""
         fail(f"{path}: {e}{hint}")
     c["hd"] = st.head_dim(c)
     if c["hd"] * n_heads == dim:    # an explicit head_dim equal to the derived one is not written

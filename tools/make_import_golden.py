@@ -10,6 +10,10 @@ For every case in CASES it writes into --out:
                                model.safetensors or shards + index; or a llama2.c .bin)
   CASE.model.safetensors       tools/import_model.py's output for that source
   CASE.expect.safetensors      tokens [T] and logits [T, vocab] of the reference below
+                               (with a scaled RoPE also inv_freq [head_dim/2]; for
+                               hf_llama32 also targets [T] and the mean cross-entropy)
+  CASE.grad.safetensors        hf_llama32 only: the gradient of that loss with respect
+                               to every weight, imported like a model (write_grad)
 and for the two end-to-end cases (e2e_qwen3: HF Qwen3 directory with a
 byte-level BPE tokenizer.json, Qwen2 pattern; e2e_llama2c: llama2.c v1 .bin
 with a tokenizer.bin) also
@@ -74,14 +78,44 @@ def rotate_half(x):
     return torch.cat([-x[..., h:], x[..., :h]], dim=-1)
 
 
-def hf_forward(cfg, w, tokens):
-    """LlamaForCausalLM / Qwen3ForCausalLM logits [T, vocab] from HF-named weights."""
+def hf_inv_freq(cfg, hd):
+    """RoPE's inverse frequencies [hd/2] as transformers' modeling_rope_utils.py
+    computes them from config.json (in float64 here): the default
+    base^(-2i/hd), then for rope_scaling "linear" (_compute_linear_scaling_rope_parameters)
+    inv_freq / factor, for "llama3" (_compute_llama3_parameters) a rescaling by
+    wavelength against original_max_position_embeddings. Its attention_factor
+    is 1.0 for all three, so cos and sin are not scaled."""
+    inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.int64).to(F64) / hd))
+    rs = cfg.get("rope_scaling")
+    kind = rs.get("rope_type", rs.get("type")) if rs else "default"
+    if kind == "default":
+        return inv_freq
+    if kind == "linear":
+        return inv_freq / rs["factor"]
+    assert kind == "llama3", kind
+    factor, low_freq_factor, high_freq_factor = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+    old_context_len = rs["original_max_position_embeddings"]
+    low_freq_wavelen = old_context_len / low_freq_factor
+    high_freq_wavelen = old_context_len / high_freq_factor
+    wavelen = 2 * math.pi / inv_freq
+    # wavelen < high_freq_wavelen: kept; wavelen > low_freq_wavelen: divided by factor
+    inv_freq_llama = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    # in between: a blend by smooth_factor
+    smooth_factor = (old_context_len / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+    smoothed_inv_freq = (1 - smooth_factor) * inv_freq_llama / factor + smooth_factor * inv_freq_llama
+    is_medium_freq = ~(wavelen < high_freq_wavelen) * ~(wavelen > low_freq_wavelen)
+    return torch.where(is_medium_freq, smoothed_inv_freq, inv_freq_llama)
+
+
+def hf_forward(cfg, w, tokens, hidden=False):
+    """LlamaForCausalLM / Qwen3ForCausalLM logits [T, vocab] from HF-named weights
+    (hidden: also the final normed hidden states [T, dim] the head reads)."""
     w = {k: v.to(F64) for k, v in w.items()}
     qwen3 = cfg["architectures"][0] == "Qwen3ForCausalLM"
     H, KV = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     hd = cfg.get("head_dim") or cfg["hidden_size"] // H
     eps, n = cfg["rms_norm_eps"], len(tokens)
-    inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, hd, 2, dtype=F64) / hd))
+    inv_freq = hf_inv_freq(cfg, hd)
     freqs = torch.arange(n, dtype=F64)[:, None] * inv_freq[None, :]
     emb = torch.cat([freqs, freqs], dim=-1)                      # [T, hd]
     cos, sin = emb.cos(), emb.sin()
@@ -106,7 +140,7 @@ def hf_forward(cfg, w, tokens):
         x = x + (torch.nn.functional.silu(gate) * up) @ w[p + "mlp.down_proj.weight"].T
     x = rms_norm(x, w["model.norm.weight"], eps)
     head = w["model.embed_tokens.weight"] if cfg.get("tie_word_embeddings") else w["lm_head.weight"]
-    return x @ head.T
+    return (x @ head.T, x) if hidden else x @ head.T
 
 
 def llama2c_forward(p, w, tokens):
@@ -171,11 +205,15 @@ def st_bytes(tensors, dtype):
     return struct.pack("<Q", len(text)) + text + b"".join(blobs)
 
 
-def write_hf(dir_, cfg, weights, dtype, shards):
+def write_hf(dir_, cfg, weights, dtype, shards, generation_config=None):
     os.makedirs(dir_, exist_ok=True)
     with open(os.path.join(dir_, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2, sort_keys=True)
         f.write("\n")
+    if generation_config:
+        with open(os.path.join(dir_, "generation_config.json"), "w") as f:
+            json.dump(generation_config, f, indent=2, sort_keys=True)
+            f.write("\n")
     names = list(weights)
     if shards == 1:
         with open(os.path.join(dir_, "model.safetensors"), "wb") as f:
@@ -285,6 +323,14 @@ def llama2c_weights(p, g):
     return w
 
 
+# Llama 3.2's rope_scaling with a tiny original context: head_dim 16 and
+# theta 500000 give wavelengths 6.3, 32.4, 167, ... positions, so against 64
+# the first pair is kept (< 64/4), the second blended, the rest divided by 32.
+LLAMA32 = {"hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2, "rope_theta": 500000.0,
+           "max_position_embeddings": 2048, "bos_token_id": 89, "eos_token_id": [90, 91, 92],
+           "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                            "original_max_position_embeddings": 64, "rope_type": "llama3"}}
+
 # (name, kind, seed, options)
 CASES = [
     ("hf_llama", "hf", 201, dict(arch="LlamaForCausalLM", tie=False, dtype="F32", shards=1)),
@@ -292,6 +338,14 @@ CASES = [
     ("hf_qwen3", "hf", 203, dict(arch="Qwen3ForCausalLM", tie=True, dtype="F16", shards=1, head_dim=16)),
     ("llama2c_v0", "llama2c", 204, dict(version=0, shared=False)),
     ("llama2c_v1", "llama2c", 205, dict(version=1, shared=True)),
+    # Llama 3.2 layout: tied, BF16, llama3 RoPE scaling; 80 positions, past the original 64;
+    # its EOS ids in generation_config.json
+    ("hf_llama32", "hf", 208, dict(arch="LlamaForCausalLM", tie=True, dtype="BF16", shards=1, T=80, cfg=LLAMA32, grad=True,
+                                   generation_config={"bos_token_id": 89, "do_sample": True, "eos_token_id": [90, 92],
+                                                      "temperature": 0.6, "top_p": 0.9})),
+    # linear scaling (the older "type" key): positions / 4; 24 positions, past 64 / 4
+    ("hf_llama_linear", "hf", 209, dict(arch="LlamaForCausalLM", tie=False, dtype="F32", shards=1, T=24,
+                                        cfg={"rope_scaling": {"type": "linear", "factor": 4.0}})),
 ]
 
 
@@ -299,10 +353,11 @@ def make_case(out, name, kind, seed, o):
     g = torch.Generator().manual_seed(seed)
     if kind == "hf":
         cfg = hf_config(o["arch"], o["tie"], o.get("head_dim"), o["arch"] == "Qwen3ForCausalLM")
+        cfg.update(o.get("cfg", {}))
         w = {k: rounded(v, o["dtype"]) for k, v in hf_weights(cfg, g).items()}
         src = os.path.join(out, name)
-        write_hf(src, cfg, w, o["dtype"], o["shards"])
-        logits = hf_forward(cfg, w, tokens := torch.randint(0, cfg["vocab_size"], (T,), generator=g))
+        write_hf(src, cfg, w, o["dtype"], o["shards"], o.get("generation_config"))
+        logits = hf_forward(cfg, w, tokens := torch.randint(0, cfg["vocab_size"], (o.get("T", T),), generator=g))
     else:
         p = llama2c_params(o["shared"])
         w = llama2c_weights(p, g)
@@ -311,8 +366,42 @@ def make_case(out, name, kind, seed, o):
         logits = llama2c_forward(p, w, tokens := torch.randint(0, p["vocab_size"], (T,), generator=g))
     rc = import_model.main([src, "--out", os.path.join(out, name + ".model.safetensors")])
     assert rc == 0, f"{name}: import failed"
-    st.write(os.path.join(out, name + ".expect.safetensors"),
-             {"tokens": tokens.to(torch.int32), "logits": logits.to(torch.float32).contiguous()},
+    write_expect(out, name, tokens, logits, cfg if kind == "hf" else None)
+    if o.get("grad"):
+        write_grad(out, name, cfg, w, tokens)
+
+
+def write_grad(out, name, cfg, w, tokens):
+    """The training side of a scaled RoPE: d(mean cross-entropy)/d(every weight)
+    of hf_forward on tokens, each predicting the next (the last the first),
+    by autograd in float64. The gradients, named and shaped as the weights,
+    go through the importer like weights (its row order for wq and wk is a
+    permutation, which carries gradients as it carries weights), into
+    CASE.grad.safetensors; CASE.expect.safetensors gains targets and loss."""
+    leaves = {k: v.to(F64).requires_grad_(True) for k, v in w.items()}
+    targets = torch.roll(tokens, -1)
+    loss = torch.nn.functional.cross_entropy(hf_forward(cfg, leaves, tokens), targets)
+    loss.backward()
+    src = os.path.join(out, name + ".grad_hf")
+    write_hf(src, cfg, {k: v.grad.to(torch.float32) for k, v in leaves.items()}, "F32", 1)
+    rc = import_model.main([src, "--out", os.path.join(out, name + ".grad.safetensors")])
+    assert rc == 0, f"{name}: import of the gradients failed"
+    shutil.rmtree(src)
+    path = os.path.join(out, name + ".expect.safetensors")
+    tensors, meta = st.read(path)
+    tensors = {k: torch.from_numpy(v) for k, v in tensors.items()}
+    tensors.update(targets=targets.to(torch.int32), loss=loss.detach().to(torch.float32).reshape(1))
+    st.write(path, tensors, meta)
+
+
+def write_expect(out, name, tokens, logits, cfg):
+    """CASE.expect.safetensors: tokens [T], logits [T, vocab], and for a
+    scaled RoPE also inv_freq [head_dim/2], hf_inv_freq's frequencies."""
+    tensors = {"tokens": tokens.to(torch.int32), "logits": logits.to(torch.float32).contiguous()}
+    if cfg and cfg.get("rope_scaling"):
+        hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+        tensors["inv_freq"] = hf_inv_freq(cfg, hd).to(torch.float32)
+    st.write(os.path.join(out, name + ".expect.safetensors"), tensors,
              {"fixture": "import", "case": name, "generator": "tools/make_import_golden.py"})
 
 
@@ -516,6 +605,60 @@ def make_e2e(out, name, seed):
         f.write(E2E_PROMPT.encode() + text + b"\n")
 
 
+def make_e2e_eos(out, name, seed):
+    """A Llama 3.2-layout directory (llama3 RoPE scaling with an original
+    context of 8, so the run goes past it) with a byte-level BPE tokenizer
+    whose greedy continuation of E2E_PROMPT ends in EOS (<|endoftext|>,
+    config.json's eos_token_id). The EOS row of lm_head is set to a * h / |h|^2,
+    h the final hidden state at the position that should choose it: there
+    its logit is a, just above the best other token; at the earlier
+    positions of the continuation it must stay below their winners (checked
+    with the margin greedy() demands)."""
+    g = torch.Generator().manual_seed(seed)
+    V = 300
+    tj, encode, decode_one, eos = make_bpe_tokenizer(V)
+    cfg = hf_config("LlamaForCausalLM", False)
+    cfg.update(vocab_size=V, rope_theta=500000.0, max_position_embeddings=256, eos_token_id=eos, bos_token_id=None,
+               rope_scaling={"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
+                             "original_max_position_embeddings": 8, "rope_type": "llama3"})
+    w = hf_weights(cfg, g)
+    damp_unprintable(w, "lm_head.weight", 0)
+    w["lm_head.weight"][eos + 1:] *= 0.02   # ids past the tokenizer's (the model's vocab is rounded up)
+    w["lm_head.weight"][eos] = 0.0
+    w = {k: rounded(v, "BF16") for k, v in w.items()}
+    prompt = encode(E2E_PROMPT)
+    plain = greedy(lambda ids: hf_forward(cfg, w, torch.tensor(ids)), prompt, 24)
+    assert eos not in plain
+    for k in range(10, 24):                # EOS as the (k+1)-th new token: positions past 8
+        ids = prompt + plain[:k]
+        logits, h = hf_forward(cfg, w, torch.tensor(ids), hidden=True)
+        q = len(ids) - 1
+        a = float(logits[q].max()) + 0.5
+        row = rounded((a * h[q] / (h[q] @ h[q])).float(), "BF16")
+        earlier = (h[len(prompt) - 1:q] @ row.to(F64))
+        winners = logits[len(prompt) - 1:q].max(dim=-1).values
+        if bool((earlier < winners - 0.05).all()):
+            w["lm_head.weight"][eos] = row
+            break
+    else:
+        raise AssertionError("no step where EOS can win alone")
+    fwd = lambda ids: hf_forward(cfg, w, torch.tensor(ids))   # noqa: E731
+    gen = greedy(fwd, prompt, k + 1)
+    assert gen[:k] == plain[:k] and gen[k] == eos, "the continuation does not end in EOS where it should"
+    text = b"".join(decode_one(i) for i in gen[:k])
+    assert all(0x20 <= c < 0x7F or c == 0x0A for c in text), f"{name}: unprintable output {text!r}"
+    src = os.path.join(out, name)
+    write_hf(src, cfg, w, "BF16", 1)
+    with open(os.path.join(src, "tokenizer.json"), "w") as f:
+        json.dump(tj, f, ensure_ascii=False)
+    tokens = torch.tensor(prompt + gen[:k])
+    rc = import_model.main([src, "--out", os.path.join(out, name + ".model.safetensors")])
+    assert rc == 0, f"{name}: import failed"
+    write_expect(out, name, tokens, hf_forward(cfg, w, tokens), cfg)
+    with open(os.path.join(out, name + ".cli.txt"), "wb") as f:
+        f.write(E2E_PROMPT.encode() + text + b"\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     g = ap.add_mutually_exclusive_group(required=True)
@@ -529,6 +672,7 @@ def main():
         make_case(out, name, kind, seed, o)
     make_e2e(out, "e2e_qwen3", 206)
     make_e2e(out, "e2e_llama2c", 207)
+    make_e2e_eos(out, "e2e_llama32", 210)
     if not args.check:
         return 0
     bad = []

@@ -188,6 +188,9 @@ def check_source(path, group_size):
     if "quantization" in meta:
         raise st.FormatError(f"{path}: already a {st.show(meta['quantization'])} checkpoint; quantize the float32 model")
     c = st.config_from_metadata(meta, path)
+    if c["rope_scaling"]:
+        raise st.FormatError(f"{path}: rope_scaling {c['rope_scaling']['type']}: this tool's PyTorch reference has "
+                             "plain RoPE only; quantize in the engine instead (attnres-run --quantize q8)")
     st.check_tensors(path, entries, c)
     st.check_group_size(c, group_size, "--group-size")
 

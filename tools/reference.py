@@ -163,6 +163,9 @@ def config_from_metadata(meta):
     if meta.get("format", "attnres") != "attnres":
         raise ValueError(f"format is {meta['format']!r}, expected 'attnres'")
     version = meta.get("format_version")
+    if "rope_scaling" in meta:   # format_version 3: frequencies this reference does not compute
+        raise ValueError(f"rope_scaling {meta['rope_scaling']!r}: this reference has plain RoPE only "
+                         "(the C engine runs scaled models; tools/make_import_golden.py has their reference)")
     if version not in ("1", FORMAT_VERSION):
         raise ValueError(f"format_version {version!r}, expected '1' or {FORMAT_VERSION!r}")
     v2 = version != "1"

@@ -274,6 +274,11 @@ def read(path):
 # tests/test_importers.sh loads files at these limits with the C engine, so
 # the two cannot drift apart unnoticed.
 MAX_DIM, MAX_LAYERS, MAX_VOCAB, MAX_SEQ, MAX_GROUP = 1 << 16, 1024, 1 << 22, 1 << 20, 4096
+MAX_EOS = 8   # attnres.h's ATTNRES_MAX_EOS
+# RoPE scalings attnres.h implements, and the numbers each one uses (metadata
+# key rope_scaling_NAME; in config.json's rope_scaling just NAME)
+ROPE_SCALING_KEYS = {"linear": ("factor",),
+                     "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings")}
 FLT_MAX = float(np.finfo(np.float32).max)
 
 
@@ -307,6 +312,14 @@ def check_config(c, names=None):
         raise FormatError(f"{name('n_kv_heads')} = {c['n_kv_heads']} does not divide {name('n_heads')} = {c['n_heads']}")
     for k in ("rope_theta", "norm_eps"):
         check_float32(c[k], name(k), positive=True)
+    if c.get("rope_scaling"):
+        check_rope_scaling(c["rope_scaling"], name("rope_scaling"))
+    eos = c.get("eos_token_id") or []
+    if len(eos) > MAX_EOS:
+        raise FormatError(f"{name('eos_token_id')} names {len(eos)} ids, at most {MAX_EOS} (attnres.h's limit)")
+    for i in eos:
+        if not 0 <= i < c["vocab_size"]:
+            raise FormatError(f"{name('eos_token_id')}: {i} is not a token (vocab_size {c['vocab_size']})")
     if c["residual"] == "standard":
         if c["block_size"] != 0:
             raise FormatError(f"{name('block_size')} = {c['block_size']}, must be 0 for standard residuals")
@@ -315,6 +328,24 @@ def check_config(c, names=None):
             raise FormatError(f"{name('block_size')} = {c['block_size']}, must be in [1, L = {2 * c['n_layers']}]")
     else:
         raise FormatError(f"{name('residual')} = {show(c['residual'])}, expected \"standard\" or \"attnres\"")
+
+
+def check_rope_scaling(r, name="rope_scaling"):
+    """r = {"type": "linear" | "llama3", "factor": ..., ...} as attnres.h's
+    attnres__rope_scaling_validate accepts it: finite positive float32
+    factors, 0 < low_freq_factor < high_freq_factor, an original context
+    in [1, MAX_SEQ]."""
+    if r["type"] not in ROPE_SCALING_KEYS:
+        raise FormatError(f"{name} type {show(r['type'])} is not supported (\"linear\" and \"llama3\" are)")
+    for k in ROPE_SCALING_KEYS[r["type"]]:
+        if k == "original_max_position_embeddings":
+            if not (is_int(r[k]) and 1 <= r[k] <= MAX_SEQ):
+                raise FormatError(f"{name}.{k} = {show(r[k])}, must be an integer in [1, {MAX_SEQ}]")
+        else:
+            check_float32(r[k], f"{name}.{k}", positive=True)
+    if r["type"] == "llama3" and not r["high_freq_factor"] > r["low_freq_factor"]:
+        raise FormatError(f"{name}.high_freq_factor = {r['high_freq_factor']!r} must be greater than "
+                          f"low_freq_factor = {r['low_freq_factor']!r}")
 
 
 def check_float32(v, name, positive=False):
@@ -380,7 +411,8 @@ def config_from_metadata(meta, where="checkpoint"):
             raise FormatError(f"{where}: metadata has '{k}' but no 'quantization'")
     if meta.get("format", "attnres") != "attnres":
         raise FormatError(f"{where}: metadata 'format' = {show(meta['format'])} is not \"attnres\"")
-    v2 = word("format_version", ("1", "2")) == "2"
+    version = word("format_version", ("1", "2", "3"))
+    v2 = version != "1"
     c = {k: integer(k) for k in ("dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len")}
     c.update(rope_theta=number("rope_theta"), norm_eps=number("norm_eps"),
              tie_embeddings=word("tie_embeddings", ("false", "true")) == "true",
@@ -388,6 +420,27 @@ def config_from_metadata(meta, where="checkpoint"):
     c["block_size"] = integer("block_size", "0")
     c["head_dim"] = integer("head_dim", "0") if v2 else 0
     c["qk_norm"] = v2 and word("qk_norm", ("false", "true"), "false") == "true"
+    c["rope_scaling"] = None
+    if "rope_scaling" in meta:
+        kind = word("rope_scaling", tuple(ROPE_SCALING_KEYS))
+        if version != "3":
+            raise FormatError(f"{where}: rope_scaling needs format_version \"3\" (the file says {show(version)})")
+        unused = [k for k in ROPE_SCALING_KEYS["llama3"] if k not in ROPE_SCALING_KEYS[kind] and "rope_scaling_" + k in meta]
+        if unused:
+            raise FormatError(f"{where}: metadata has 'rope_scaling_{unused[0]}', which rope_scaling \"{kind}\" does not use")
+        c["rope_scaling"] = {"type": kind}
+        for k in ROPE_SCALING_KEYS[kind]:
+            c["rope_scaling"][k] = integer("rope_scaling_" + k) if k.startswith("original") else number("rope_scaling_" + k)
+    else:
+        stray = [k for k in ROPE_SCALING_KEYS["llama3"] if "rope_scaling_" + k in meta]
+        if stray:
+            raise FormatError(f"{where}: metadata has 'rope_scaling_{stray[0]}' but no 'rope_scaling'")
+    c["eos_token_id"] = []
+    if "eos_token_id" in meta:
+        if not re.fullmatch(r"[0-9]+(,[0-9]+)*", meta["eos_token_id"]):
+            raise FormatError(f"{where}: metadata 'eos_token_id' = {show(meta['eos_token_id'])} is not a "
+                              "comma-separated list of token ids")
+        c["eos_token_id"] = [int(x) for x in meta["eos_token_id"].split(",")]
     for k in ("dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len", "block_size", "head_dim"):
         if not -2 ** 31 <= c[k] < 2 ** 31:
             raise FormatError(f"{where}: metadata '{k}' = {c[k]} is outside the range of an int")

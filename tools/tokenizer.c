@@ -463,7 +463,7 @@ struct attnres_tok {
     const char **piece;     /* [n_vocab] the token's string (NULL: unused id)        */
     int *piece_len;         /* [n_vocab]                                             */
     float *score;           /* SPM: [n_vocab]                                        */
-    unsigned char *added;   /* [n_vocab] 1: an added token (raw text, not byte-mapped) */
+    unsigned char *added;   /* [n_vocab] 1: an added token (raw text, not byte-mapped), 2: a special one */
     int *added_ids;         /* [n_added] longest first                               */
     int n_added;
     unsigned char added_first[256]; /* 1: some added token starts with this byte    */
@@ -484,6 +484,9 @@ struct attnres_tok {
 int attnres_tok_vocab_size(const attnres_tok *t) { return t->n_vocab; }
 int attnres_tok_bos(const attnres_tok *t) { return t->bos; }
 int attnres_tok_eos(const attnres_tok *t) { return t->eos; }
+int attnres_tok_is_special(const attnres_tok *t, int id) {
+    return id >= 0 && id < t->n_vocab && (id == t->bos || id == t->eos || t->added[id] == 2);
+}
 const char *attnres_tok_kind(const attnres_tok *t) { return t->kind_name; }
 
 void attnres_tok_free(attnres_tok *t) {
@@ -664,7 +667,7 @@ static int tok__json_vocab(attnres_tok *t, int model, int root, char *err) {
         if (!*content) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "added token %d is empty", id);
         t->piece[id] = content;
         t->piece_len[id] = (int)strlen(content);
-        t->added[id] = 1;
+        t->added[id] = tok__jtrue(j, tok__jget(j, c, "special")) ? 2 : 1;
         t->added_first[(unsigned char)content[0]] = 1;
         for (k = n; k > 0 && t->piece_len[t->added_ids[k - 1]] < t->piece_len[id]; k--) t->added_ids[k] = t->added_ids[k - 1];
         t->added_ids[k] = id;   /* kept longest first: the longest match wins */

@@ -61,6 +61,9 @@ void attnres_tok_free(attnres_tok *t);
 int  attnres_tok_vocab_size(const attnres_tok *t);   /* largest id + 1 */
 int  attnres_tok_bos(const attnres_tok *t);          /* BOS id, or -1 if none */
 int  attnres_tok_eos(const attnres_tok *t);          /* EOS id, or -1 if none */
+/* 1 if id is a control token, not text: BOS, EOS, or an added token marked
+   "special": true in tokenizer.json (<|im_end|>, <|eot_id|> ...). */
+int  attnres_tok_is_special(const attnres_tok *t, int id);
 const char *attnres_tok_kind(const attnres_tok *t);  /* "byte-level BPE (gpt2)" ... */
 
 /* Encodes text[len] (any bytes; invalid UTF-8 is kept byte for byte) into
