@@ -122,8 +122,8 @@ int main(int argc, char **argv) {
         }
         for (i = 0; i < n_ids; i++) printf(i ? " %d" : "%d", ids[i]);
         printf("\n");
-        /* decode: as after BOS, so llama2.c's dummy prefix goes away again */
-        if (attnres_tok_bos(t) >= 0 && !strstr(attnres_tok_kind(t), "byte-level")) prev = attnres_tok_bos(t);
+        /* decode: llama2.c's as after BOS, so its dummy prefix goes away again */
+        if (attnres_tok_bos(t) >= 0 && strstr(attnres_tok_kind(t), "llama2.c")) prev = attnres_tok_bos(t);
         for (i = 0; i < n_ids; i++) {
             size_t k;
             if (attnres_tok_decode(t, prev, ids[i], (char *)back + at, room - at, &k, err) != ATTNRES_TOK_OK) {
