@@ -19,7 +19,8 @@
 # Rust code) is the reference: tests/tokenizer_hf.mjs runs it on the real
 # tokenizer.json files of GPT-2, Llama 3, Qwen3 (NFC) and a SentencePiece-style
 # one (Mistral 7B's vocabulary, Prepend + Replace, byte fallback; and two
-# Metaspace variants of it) that @lenml/tokenizer-* packages ship, on the 400
+# Metaspace variants of it) that @lenml/tokenizer-* packages ship, and
+# SmolLM2's pre-tokenizer (Digits + ByteLevel) on GPT-2's file, on the 400
 # texts plus about 400 more (decomposed accents, combining marks, emoji
 # sequences, digit and whitespace runs, every family's special tokens inside
 # text) and the 6 long texts: every text's ids must equal the library's
@@ -36,7 +37,7 @@ passed=0; failed=0; skipped=0
 . tests/lib.sh   # no_vm_measure
 ok()   { echo "ok   $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-HF="gpt2 llama3 qwen3 llama2 spm-first spm-always-split"
+HF="gpt2 llama3 qwen3 llama2 spm-first spm-always-split digits"
 CHECKS="gpt2 llama3 llama2 llama3-special gpt2-long llama3-long llama2-long bos-eos-gpt2 bos-eos-llama3 bos-eos-llama2
 $(for n in $HF; do printf 'hf-%s hf-%s-long ' "$n" "$n"; done) hf-refusals"
 skip_all() {
@@ -163,7 +164,7 @@ compare_hf() {
   lost=$(awk 'NR == FNR { hf[FNR] = $1; next } hf[$1] == 1 { printf "%s ", $1 }' "$rt" "$dir/$name.lost")
   back=$(tail -n 1 "$dir/$name.err")
   if [ "$same" -eq "$total" ] && [ "$(wc -l < "$dir/$name.got")" -eq "$total" ] && [ -z "$lost" ]; then
-    ok "tokenizer $name (${file#"$dir"/}): $same of $total texts encode exactly as Hugging Face's library; $back (the library: $hf_back)"
+    ok "tokenizer $name ($(echo "$file" | sed "s|.*/node_modules/||; s|^/.*/||")): $same of $total texts encode exactly as Hugging Face's library; $back (the library: $hf_back)"
   else
     fail "tokenizer $name: $same of $total texts agree with Hugging Face's library (first difference, text $first); $back; texts the library decodes back and ours does not: ${lost:-none}"
   fi

