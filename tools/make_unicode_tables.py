@@ -30,6 +30,9 @@ UCD = os.environ.get("UCD", "/usr/share/unicode")
 
 
 def lines(name):
+    if not os.path.exists(os.path.join(UCD, name)):
+        sys.exit(f"make_unicode_tables.py: {os.path.join(UCD, name)} is missing "
+                 "(apt-get install unicode-data, or UCD=the folder that holds it)")
     with open(os.path.join(UCD, name), encoding="utf-8") as f:
         for line in f:
             line = line.split("#", 1)[0].strip()
