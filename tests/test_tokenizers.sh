@@ -23,7 +23,8 @@
 # SmolLM2's pre-tokenizer (Digits + ByteLevel) on GPT-2's file, on the 400
 # texts plus about 400 more (decomposed accents, combining marks, emoji
 # sequences, digit and whitespace runs, every family's special tokens inside
-# text) and the 6 long texts: every text's ids must equal the library's
+# text) and the 6 long texts plus 2 long NFC ones (40 000 marks of two classes
+# alternating, 40 000 decomposed accents): every text's ids must equal the library's
 # (added tokens matched), and every text the library decodes back must come
 # back from ours. Files the library refuses (a merge that is not two tokens
 # of the vocab, added_tokens of the wrong type, ...) must be refused by ours
@@ -179,7 +180,7 @@ compare_hf() {
 }
 while read -r tk tk_file; do   # compare_hf sets name and file
   compare_hf "hf-$tk" "$tk_file" "$dir/hf.hex" "$dir/$tk.hf.expect" "$dir/$tk.hf.rt"
-  compare_hf "hf-$tk-long" "$tk_file" "$dir/long.hex" "$dir/$tk.hf.long.expect" "$dir/$tk.hf.long.rt"
+  compare_hf "hf-$tk-long" "$tk_file" "$dir/hf_long.hex" "$dir/$tk.hf.long.expect" "$dir/$tk.hf.long.rt"
 done < "$dir/hf.files"
 # refusals: each spoiled file is refused by the library (else the case is
 # wrong), and by ours with a message that names the field

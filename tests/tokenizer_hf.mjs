@@ -17,8 +17,9 @@
 //                         inside text), one per line as UTF-8 hex
 //   NAME.hf.expect        the library's ids for every text of hf.hex (added
 //                         tokens matched, no BOS/EOS: addSpecialTokens false)
-//   NAME.hf.rt            per text, 1 if the library's decode gives it back
-//   NAME.hf.long.expect   the ids of long.hex's texts
+//   NAME.hf.rt, NAME.hf.long.rt  per text, 1 if the library's decode gives it back
+//   hf_long.hex           long.hex's texts and two long NFC ones
+//   NAME.hf.long.expect   the ids of hf_long.hex's texts
 //   hf.files              NAME and the path of its tokenizer.json, per line
 import fs from 'fs';
 import path from 'path';
@@ -91,9 +92,12 @@ while (texts.length < target) {
   for (let i = 0; i < k; i++) t += frags[rand(frags.length)];
   texts.push(t);
 }
-const long = readHex('long.hex');
+// the long texts, and two for NFC: 40 000 marks of two classes alternating
+// after one letter (to be sorted by class), and 40 000 decomposed accents
+const long = readHex('long.hex').concat(['e' + '\u0301\u0323'.repeat(20000), 'e\u0301'.repeat(40000)]);
 const hex = t => Buffer.from(t, 'utf8').toString('hex');
 fs.writeFileSync(path.join(dir, 'hf.hex'), texts.map(hex).join('\n') + '\n');
+fs.writeFileSync(path.join(dir, 'hf_long.hex'), long.map(hex).join('\n') + '\n');
 
 // ---- the library's ids and decodes ------------------------------------------------
 const list = [];

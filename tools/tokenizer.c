@@ -206,18 +206,31 @@ static unsigned tok__compose(unsigned a, unsigned b) {
     return 0;
 }
 
-/* Canonical ordering: every run of non-starters sorted by combining class,
-   stably. cls[m] is scratch. Insertion sort: a run is a few marks in real
-   text; a long run of one class (the worst real case) takes no moves. */
-static void tok__canonical_order(unsigned *cps, unsigned *cls, size_t m) {
-    size_t i, k;
+/* Canonical ordering: every run of non-starters (marks) sorted by
+   combining class, stably. cls[m] and tmp[m] are scratch. A short run (a few
+   marks, as in real text) by insertion; a long one by counting its classes,
+   so that a hostile run of a million marks takes linear time too. */
+static void tok__canonical_order(unsigned *cps, unsigned *cls, unsigned *tmp, size_t m) {
+    size_t i, j, k, at[257];
     for (i = 0; i < m; i++) cls[i] = cps[i] >= TOK_RAW_BYTE ? 0 : tok__ccc(cps[i]);
-    for (i = 1; i < m; i++) {
-        unsigned c = cps[i], cc = cls[i];
-        if (cc == 0) continue;
-        for (k = i; k > 0 && cls[k - 1] > cc; k--) { cps[k] = cps[k - 1]; cls[k] = cls[k - 1]; }
-        cps[k] = c;
-        cls[k] = cc;
+    for (i = 0; i < m; i = j) {
+        for (j = i; j < m && cls[j] != 0; j++) {}   /* the run of marks [i, j) */
+        if (j == i) { j++; continue; }
+        if (j - i <= 16) {
+            for (k = i + 1; k < j; k++) {
+                unsigned c = cps[k], cc = cls[k];
+                size_t q;
+                for (q = k; q > i && cls[q - 1] > cc; q--) { cps[q] = cps[q - 1]; cls[q] = cls[q - 1]; }
+                cps[q] = c;
+                cls[q] = cc;
+            }
+            continue;
+        }
+        memset(at, 0, sizeof at);
+        for (k = i; k < j; k++) at[cls[k] + 1]++;
+        for (k = 1; k < 257; k++) at[k] += at[k - 1];   /* at[c]: where class c starts */
+        for (k = i; k < j; k++) tmp[at[cls[k]]++] = cps[k];
+        memcpy(cps + i, tmp, (j - i) * sizeof(unsigned));
     }
 }
 
@@ -1194,7 +1207,7 @@ typedef struct {
     size_t n_heap;
     unsigned char *buf; size_t cap_buf; /* BPE: the pre-token's mapped bytes     */
     unsigned char *key; size_t cap_key; /* a pair's lookup key                   */
-    unsigned *cps; size_t cap_cps;      /* NFC: a segment's code points, classes */
+    unsigned *cps; size_t cap_cps;      /* NFC: a segment's code points, classes, scratch */
     unsigned char *norm; size_t cap_norm; /* a segment's normalised bytes         */
 } tok__work;
 
@@ -1423,15 +1436,15 @@ static int tok__normalize(const attnres_tok *t, const unsigned char *s, size_t n
         if (cp == TOK_INVALID) d = l;
         else tok__decompose(cp, tmp, &d);
     }
-    /* w->cps [2k]: the code points, then their combining classes */
-    if (!tok__grow((void **)&w->cps, &w->cap_cps, 2 * k, sizeof(unsigned)))
+    /* w->cps [3k]: the code points, their combining classes, scratch */
+    if (!tok__grow((void **)&w->cps, &w->cap_cps, 3 * k, sizeof(unsigned)))
         return tok__fail(o->err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
     for (i = 0, k = 0; i < n; i += l) {
         l = tok__utf8(s, n, i, &cp);
         if (cp == TOK_INVALID) w->cps[k++] = TOK_RAW_BYTE + s[i];
         else tok__decompose(cp, w->cps, &k);
     }
-    tok__canonical_order(w->cps, w->cps + k, k);
+    tok__canonical_order(w->cps, w->cps + k, w->cps + 2 * k, k);
     k = tok__compose_all(w->cps, k);
     if (!tok__grow((void **)&w->norm, &w->cap_norm, 4 * k, 1))
         return tok__fail(o->err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
