@@ -1,8 +1,9 @@
-/* tokenizer.c - byte-level BPE (tokenizer.json) and llama2.c's tokenizer.bin.
-   See tokenizer.h for what is supported. Read top to bottom: errors and
-   files, UTF-8 and Unicode classes, a string -> int hash map, a small JSON
-   reader, loading both formats, the pre-tokenizer patterns, encoding,
-   decoding. C99, no dependencies beyond the C library. */
+/* tokenizer.c - BPE from tokenizer.json (byte-level, or SentencePiece-style)
+   and llama2.c's tokenizer.bin. See tokenizer.h for what is supported. Read
+   top to bottom: errors and files, UTF-8, Unicode classes and NFC, a string
+   -> int hash map, a small JSON reader, loading both formats, the
+   pre-tokenizer patterns, encoding, decoding. C99, no dependencies beyond
+   the C library. */
 #include "tokenizer.h"
 
 #include <stdarg.h>
@@ -41,8 +42,8 @@ static int tok__fail(char *err, int code, const char *fmt, ...) {
 static int tok__grow(void **p, size_t *cap, size_t need, size_t size) {
     void *q;
     if (need <= *cap) return 1;
-    if (need < 2 * *cap) need = 2 * *cap;
-    if (!(q = realloc(*p, need * size))) return 0;
+    if (need < 2 * *cap && *cap < (size_t)-1 / 2) need = 2 * *cap;
+    if (need > (size_t)-1 / size || !(q = realloc(*p, need * size))) return 0;   /* too big for size_t: no memory */
     *p = q;
     *cap = need;
     return 1;
