@@ -29,6 +29,8 @@
 # back from ours. Files the library refuses (a merge that is not two tokens
 # of the vocab, added_tokens of the wrong type, ...) must be refused by ours
 # with a message naming the field.
+# NFC is also checked against Unicode's own NormalizationTest.txt (all its
+# 19 074 lines; skipped without Debian's unicode-data).
 # Without node or npm, or when npm cannot fetch (no network), each check
 # prints "skip" with the reason and counts as skipped, never as passed.
 # Prints ok/FAIL/skip lines and "# summary test_tokenizers: P passed, F failed, S skipped".
@@ -86,6 +88,33 @@ mem_check() {
   rm -f "$f"
 }
 mem_check
+
+# NFC against Unicode's own conformance test (NormalizationTest.txt, from
+# Debian's unicode-data; no network): through a tokenizer.json with the NFC
+# normalizer whose ids are bytes (every byte a token, GPT-2's byte map, id =
+# the byte), every line's five forms must encode to its NFC form's bytes
+nfc_check() {
+  ucd=${UCD:-/usr/share/unicode}
+  if [ -f "$ucd/NormalizationTest.txt" ]; then cp "$ucd/NormalizationTest.txt" "$build/NormalizationTest.txt"
+  elif [ -f "$ucd/NormalizationTest.txt.bz2" ] && command -v bzcat > /dev/null; then
+    bzcat "$ucd/NormalizationTest.txt.bz2" > "$build/NormalizationTest.txt"
+  else
+    echo "skip NFC conformance: no $ucd/NormalizationTest.txt[.bz2] (apt-get install unicode-data bzip2)"
+    skipped=$((skipped + 1)); return
+  fi
+  awk 'BEGIN { printf "{\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":{\"type\":\"ByteLevel\"},"
+               printf "\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":{"; n = 0
+               for (b = 0; b < 256; b++) { printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174
+                                           printf "%s\"\\u%04X\":%d", (b ? "," : ""), printable ? b : 256 + n++, b }
+               printf "}}}" }' > "$build/nfc.tokenizer.json"
+  got=$("$build/tok_dump" "$build/nfc.tokenizer.json" --nfc "$build/NormalizationTest.txt" 2>&1)
+  last=$(echo "$got" | tail -n 1)
+  total=$(echo "$last" | sed -n 's/^nfc: [0-9]* of \([0-9]*\) lines$/\1/p')
+  if [ -n "$total" ] && [ "$total" -gt 10000 ] && [ "$last" = "nfc: $total of $total lines" ]; then
+    ok "NFC conformance: every line of Unicode's NormalizationTest.txt (${total}) encodes to its NFC form"
+  else fail "NFC conformance: $(echo "$got" | head -n 3 | tr '\n' ' ')"; fi
+}
+nfc_check
 
 command -v node > /dev/null || skip_all "node is not installed (apt-get install nodejs npm)"
 command -v npm > /dev/null || skip_all "npm is not installed (apt-get install npm)"
