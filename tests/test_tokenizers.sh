@@ -18,8 +18,9 @@
 # Then Hugging Face's own library (npm's tokenizers: the Node bindings of its
 # Rust code) is the reference: tests/tokenizer_hf.mjs runs it on the real
 # tokenizer.json files of GPT-2, Llama 3, Qwen3 (NFC) and a SentencePiece-style
-# one (Mistral 7B's vocabulary, Prepend + Replace, byte fallback; and two
-# Metaspace variants of it) that @lenml/tokenizer-* packages ship, and
+# one (Mistral 7B's vocabulary, Prepend + Replace, byte fallback; and four
+# Metaspace variants of it: prepend_scheme first, always with split, never,
+# and the older add_prefix_space) that @lenml/tokenizer-* packages ship, and
 # SmolLM2's pre-tokenizer (Digits + ByteLevel) on GPT-2's file, on the 400
 # texts plus about 400 more (decomposed accents, combining marks, emoji
 # sequences, digit and whitespace runs, every family's special tokens inside
@@ -40,7 +41,7 @@ passed=0; failed=0; skipped=0
 . tests/lib.sh   # no_vm_measure
 ok()   { echo "ok   $*"; passed=$((passed + 1)); }
 fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-HF="gpt2 llama3 qwen3 llama2 spm-first spm-always-split digits"
+HF="gpt2 llama3 qwen3 llama2 spm-first spm-always-split spm-never spm-legacy digits"
 CHECKS="gpt2 llama3 llama2 llama3-special gpt2-long llama3-long llama2-long bos-eos-gpt2 bos-eos-llama3 bos-eos-llama2
 $(for n in $HF; do printf 'hf-%s hf-%s-long ' "$n" "$n"; done) hf-refusals"
 skip_all() {

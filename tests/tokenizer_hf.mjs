@@ -7,7 +7,7 @@
 // vocabulary is Mistral 7B's). DIR/texts.hex and DIR/long.hex are written
 // first by tests/tokenizer_ref.mjs.
 // It writes into DIR:
-//   NAME.tokenizer.json for the variants of real files (below): two Metaspace
+//   NAME.tokenizer.json for the variants of real files (below): four Metaspace
 //                         ones of the SentencePiece file, SmolLM2's Digits +
 //                         ByteLevel on GPT-2's; the others are used where npm
 //                         put them
@@ -37,13 +37,16 @@ for (const name of ['gpt2', 'llama3', 'qwen3', 'llama2'])
 // The SentencePiece-style file with a Metaspace pre-tokenizer in place of
 // its Prepend + Replace normalizer: "first" without split, as newer
 // conversions of Llama 2 style models write it; "always" with split, as older
-// ones did.
 const spm = JSON.parse(fs.readFileSync(files.llama2, 'utf8'));
-for (const [name, scheme, split] of [['spm-first', 'first', false], ['spm-always-split', 'always', true]]) {
+// ones did; "never"; and the oldest form, add_prefix_space in place of
+// prepend_scheme (which means "always", with split).
+const meta = { 'spm-first': { prepend_scheme: 'first', split: false }, 'spm-always-split': { prepend_scheme: 'always', split: true },
+               'spm-never': { prepend_scheme: 'never', split: false }, 'spm-legacy': { add_prefix_space: true } };
+for (const [name, fields] of Object.entries(meta)) {
   const v = structuredClone(spm);
   v.normalizer = null;
-  v.pre_tokenizer = { type: 'Metaspace', replacement: '\u2581', prepend_scheme: scheme, split };
-  v.decoder = { type: 'Sequence', decoders: [{ type: 'Metaspace', replacement: '\u2581', prepend_scheme: scheme, split },
+  v.pre_tokenizer = { type: 'Metaspace', replacement: '\u2581', ...fields };
+  v.decoder = { type: 'Sequence', decoders: [{ type: 'Metaspace', replacement: '\u2581', ...fields },
                                               { type: 'ByteFallback' }, { type: 'Fuse' }] };
   files[name] = path.join(dir, `${name}.tokenizer.json`);
   fs.writeFileSync(files[name], JSON.stringify(v));
@@ -151,6 +154,8 @@ const spoil = {
   'vocab-id-string': ['model.vocab["a"]', d => { d.model.vocab.a = '0'; }],
   'vocab-id-negative': ['model.vocab["a"]', d => { d.model.vocab.a = -1; }],
   'normalizer-unknown': ["normalizer 'Bogus'", d => { d.normalizer = { type: 'Bogus' }; }],
+  'metaspace-prefix-false': ['add_prefix_space', d => {
+    d.pre_tokenizer = { type: 'Metaspace', replacement: '\u2581', add_prefix_space: false }; }],
 };
 const verdicts = [];
 for (const [name, [field, f]] of Object.entries(spoil)) {

@@ -590,6 +590,7 @@ struct attnres_tok {
     int prepend;            /* hf_spm: TOK_PREPEND_*: when a segment gets U+2581 first */
     int split_meta;         /* hf_spm: Metaspace(split): each U+2581 starts a word   */
     int unk, fuse_unk;      /* hf_spm: the unknown-character token (or -1); fuse runs */
+    int strip_first;        /* hf_spm: the decoder drops the text's first ' ' (Strip, Metaspace) */
     int *merge_id;          /* hf_spm: [merges] the piece a merge makes, by rank     */
     int n_vocab;            /* largest id + 1                                        */
     const char **piece;     /* [n_vocab] the token's string (NULL: unused id)        */
@@ -962,7 +963,8 @@ static int tok__normalizer(attnres_tok *t, int node, int *replace, char *err) {
 
 /* A SentencePiece-style file's pre-tokenizer: none after the Replace
    normalizer, or Metaspace (replacement U+2581, prepend_scheme always,
-   first or never, split). */
+   first or never, or in older files add_prefix_space true for always;
+   split, true when absent). */
 static int tok__metaspace(attnres_tok *t, int pre, int replace, char *err) {
     const tok__json *j = &t->json;
     const char *type = tok__jstr(j, tok__jget(j, pre, "type"));
@@ -974,7 +976,11 @@ static int tok__metaspace(attnres_tok *t, int pre, int replace, char *err) {
                          "supported (none)", type ? type : "(no type)");
     if (!rep || strcmp(rep, "\xE2\x96\x81") != 0)
         return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "pre_tokenizer Metaspace: replacement must be U+2581");
-    if (!scheme || strcmp(scheme, "always") == 0) t->prepend = TOK_PREPEND_ALWAYS;
+    if (tok__jget(j, pre, "add_prefix_space") >= 0 && !tok__jtrue(j, tok__jget(j, pre, "add_prefix_space")) &&
+        !(scheme && strcmp(scheme, "never") == 0))   /* as Hugging Face's library */
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "pre_tokenizer Metaspace: add_prefix_space false does not match "
+                         "prepend_scheme '%s'", scheme ? scheme : "always");
+    if (!scheme || strcmp(scheme, "always") == 0) t->prepend = TOK_PREPEND_ALWAYS;   /* older files: add_prefix_space */
     else if (strcmp(scheme, "first") == 0) t->prepend = TOK_PREPEND_FIRST;
     else if (strcmp(scheme, "never") == 0) t->prepend = TOK_PREPEND_NEVER;
     else return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "pre_tokenizer Metaspace: prepend_scheme '%s' is not always, first or never", scheme);
@@ -992,6 +998,7 @@ static int tok__hf_spm_model(attnres_tok *t, int model, int root, char *err) {
     int dec = tok__jget(j, root, "decoder"), list = tok__jget(j, dec, "decoders"), c, i;
     const char *type = tok__jstr(j, tok__jget(j, dec, "type"));
     char name[8];
+    int start;
     if (tok__jtrue(j, tok__jget(j, model, "byte_fallback")))
         for (i = 0; i < 256; i++) {
             snprintf(name, sizeof name, "<0x%02X>", i);
@@ -1007,6 +1014,12 @@ static int tok__hf_spm_model(attnres_tok *t, int model, int root, char *err) {
         for (i = 0; i < 5 && !(ty && strcmp(ty, known[i]) == 0); i++) {}
         if (i == 5) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "decoder '%s' is not supported with a SentencePiece-style "
                                      "file (Replace, ByteFallback, Fuse, Strip, Metaspace)", ty ? ty : "(none)");
+        if (i == 3) t->strip_first |= tok__jindex(j, tok__jget(j, c, "start"), 1 << 30, &start) && start > 0;
+        if (i == 4) {   /* Metaspace: prepend_scheme always or first (add_prefix_space true in older files) */
+            const char *scheme = tok__jstr(j, tok__jget(j, c, "prepend_scheme"));
+            int aps = tok__jget(j, c, "add_prefix_space");
+            t->strip_first |= scheme ? strcmp(scheme, "never") != 0 : aps < 0 || tok__jtrue(j, aps);
+        }
     }
     t->kind = TOK_SPM;
     snprintf(t->kind_name, sizeof t->kind_name, "SentencePiece-style BPE (tokenizer.json%s)", t->nfc ? ", NFC" : "");
@@ -1589,15 +1602,15 @@ int attnres_tok_encode(const attnres_tok *t, const char *text, size_t len, int a
 
 /* A tokenizer.json's SentencePiece-style piece as its decoder gives it:
    <0xNN> is the byte NN (ByteFallback), U+2581 is ' ' (Replace), and the
-   first token of the text loses one leading ' ' (Strip, or Metaspace's
-   prepend). So does the token after BOS where the Prepend normalizer puts
-   U+2581 before every segment of text; Metaspace puts none before text
-   that starts with ' ' ("always") or does not start the text ("first"),
-   so after BOS a ' ' is the text's own and is kept. */
+   first token of the text loses one leading ' ' where the decoder says so
+   (Strip, or Metaspace but for "never"). So does the token after BOS where
+   the Prepend normalizer puts U+2581 before every segment of text;
+   Metaspace puts none before text that starts with ' ' ("always") or does
+   not start the text ("first"), so after BOS a ' ' is the text's own. */
 static int tok__hf_spm_decode(const attnres_tok *t, int prev, int id, char *out, size_t cap, size_t *n, char *err) {
     const unsigned char *p = (const unsigned char *)t->piece[id];
     size_t len = (size_t)t->piece_len[id], i, at = 0;
-    int strip = prev < 0 || (prev == t->bos && t->prepend == TOK_PREPEND_NORMALIZER);
+    int strip = t->strip_first && (prev < 0 || (prev == t->bos && t->prepend == TOK_PREPEND_NORMALIZER));
     unsigned hex;
     if (len == 6 && memcmp(p, "<0x", 3) == 0 && p[5] == '>' && sscanf((const char *)p + 3, "%2X", &hex) == 1 &&
         t->byte_piece[hex & 0xFF] == id) {
