@@ -187,7 +187,7 @@ help:
 	@echo "make test-ddp      1 process vs torchrun with 2 (TORCHRUN): same loss curve"
 	@echo "make import-golden rewrite golden/import/ (real-layout tiny models + their PyTorch references)"
 	@echo "make check-import-golden  regenerate golden/import/ elsewhere and require identical bytes"
-	@echo "make unicode-tables  regenerate tools/tokenizer_unicode.h (the tokenizer's Unicode classes)"
+	@echo "make unicode-tables  regenerate tools/tokenizer_unicode.h (Unicode classes and NFC; needs unicode-data)"
 	@echo "Debugging and the browser:"
 	@echo "make debug         tests, lessons and attnres-run at -O0 -g into build/debug (docs/debugging.md)"
 	@echo "make check-debug   make debug, then the gdb session of docs/debugging.md, run as written"

@@ -53,6 +53,9 @@ check-warnings-tokenizer:
 	  fi; \
 	done
 
-# the Unicode classes of the pre-tokenizer patterns (Python's unicodedata)
+# the tokenizer's Unicode tables (pre-tokenizer classes, NFC) from the Unicode
+# Character Database that Debian's unicode-data installs; a temporary file, so
+# a failed run leaves the header as it was
 unicode-tables:
-	$(PYTHON) tools/make_unicode_tables.py > tools/tokenizer_unicode.h
+	$(PYTHON) tools/make_unicode_tables.py > tools/tokenizer_unicode.h.tmp && \
+	  mv tools/tokenizer_unicode.h.tmp tools/tokenizer_unicode.h || { rm -f tools/tokenizer_unicode.h.tmp; exit 1; }

@@ -185,7 +185,14 @@ static void test_malformed(void) {
     expect_bad_json("{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0}, \"merges\": []}}",
                     "two vocab entries", "duplicate id");
     expect_bad_json("{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"ab\"]}}",
-                    "no space", "merge without a space");
+                    "not two tokens", "merge without a space");
+    expect_bad_json("{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a a\"]}}",
+                    "the token it makes is not in model.vocab", "merge whose token is not in the vocab");
+    expect_bad_json("{\"added_tokens\": [{\"id\": 0, \"content\": \"x\", \"lstrip\": true}], \"pre_tokenizer\": "
+                    "{\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
+                    "added_tokens[0].lstrip is true", "an added token with lstrip (not implemented)");
+    expect_bad_json("{\"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": \"_\"}, \"model\": {\"type\": \"BPE\", "
+                    "\"vocab\": {\"a\": 0}, \"merges\": []}}", "replacement must be U+2581", "Metaspace with another replacement");
     expect_bad_json("{\"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [[\"a\"]]}}",
                     "neither", "merge pair of one");
     expect_bad_json("{\"normalizer\": {\"type\": \"Lowercase\"}, \"model\": {\"type\": \"BPE\"}}", "Lowercase", "unsupported normalizer");
@@ -280,6 +287,66 @@ static void test_not_a_file(void) {
     check(attnres_tok_load(&t, "/dev/null", err) == ATTNRES_TOK_ERR_IO && strstr(err, "is a device"), "/dev/null: \"%s\"", err);
 }
 
+/* A SentencePiece-style tokenizer.json: <unk> <s> </s> <0xC3> <0xA9> (ids
+   0-4), then 5 "▁", 6 "a", 7 "b", 8 "▁a", 9 "ab", 10 "▁ab"; merges by rank
+   "▁ a", "a b", "▁a b"; Prepend + Replace, byte fallback, fuse_unk. */
+static void test_hf_spm(void) {
+    attnres_tok *t;
+    char err[ATTNRES_TOK_ERRLEN], back[16];
+    int ids[64], n, i;
+    size_t at = 0, k;
+    static const int abab[] = {10, 10}, acute[] = {5, 3, 4}, unk[] = {5, 0}, bos_a[] = {1, 8};
+    static const char json[] = "{\"added_tokens\":[{\"id\":0,\"content\":\"<unk>\",\"special\":true},"
+        "{\"id\":1,\"content\":\"<s>\",\"special\":true},{\"id\":2,\"content\":\"</s>\",\"special\":true}],"
+        "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\",\"prepend\":\"\\u2581\"},"
+        "{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},\"content\":\"\\u2581\"}]},\"pre_tokenizer\":null,"
+        "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\",\"type_id\":0}},"
+        "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}]},"
+        "\"decoder\":{\"type\":\"Sequence\",\"decoders\":[{\"type\":\"Replace\",\"pattern\":{\"String\":\"\\u2581\"},"
+        "\"content\":\" \"},{\"type\":\"ByteFallback\"},{\"type\":\"Fuse\"},{\"type\":\"Strip\",\"content\":\" \","
+        "\"start\":1,\"stop\":0}]},\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"fuse_unk\":true,"
+        "\"byte_fallback\":true,\"vocab\":{\"<unk>\":0,\"<s>\":1,\"</s>\":2,\"<0xC3>\":3,\"<0xA9>\":4,\"\\u2581\":5,"
+        "\"a\":6,\"b\":7,\"\\u2581a\":8,\"ab\":9,\"\\u2581ab\":10},"
+        "\"merges\":[\"\\u2581 a\",\"a b\",\"\\u2581a b\"]}}";
+    write_file(TMP, json, strlen(json));
+    if (attnres_tok_load(&t, TMP, err) != ATTNRES_TOK_OK) { check(0, "load a SentencePiece-style tokenizer.json: %s", err); return; }
+    check(attnres_tok_bos(t) == 1, "SentencePiece-style tokenizer.json: BOS <s> from the template (%s)", attnres_tok_kind(t));
+    /* "▁ab▁ab": ▁ a b ▁ a b -> (rank 0, leftmost first) ▁a b ▁a b -> (rank 2) ▁ab ▁ab */
+    n = encode(t, "ab ab", 0, ids);
+    check(same(ids, n, abab, 2), "\"ab ab\" -> [▁ab][▁ab]: U+2581 in front and for the space, merges by rank");
+    n = encode(t, "\xc3\xa9", 0, ids);
+    check(same(ids, n, acute, 3), "\"é\" (not a piece) -> [▁][<0xC3>][<0xA9>] by byte fallback");
+    for (i = 0; n > 0 && i < n; i++) {
+        if (attnres_tok_decode(t, i ? ids[i - 1] : -1, ids[i], back + at, sizeof back - at, &k, err) != ATTNRES_TOK_OK) break;
+        at += k;
+    }
+    check(at == 2 && memcmp(back, "\xc3\xa9", 2) == 0, "and decodes back to \"é\": the first token's space stripped, bytes joined");
+    n = encode(t, "cc", 0, ids);
+    check(same(ids, n, unk, 2), "\"cc\" (no piece, no byte pieces) -> [▁][<unk>]: fuse_unk makes one unknown of two");
+    n = encode(t, "<s>a", 1, ids);
+    check(same(ids, n, bos_a, 2), "\"<s>a\" -> [<s>][▁a]: the text after an added token gets its own U+2581");
+    attnres_tok_free(t);
+}
+
+/* NFC: "e" + U+0301 is composed to "é" (bytes C3 A9, the byte-level
+   characters Ã ©) before the BPE, which knows only the composed form. */
+static void test_nfc(void) {
+    attnres_tok *t;
+    char err[ATTNRES_TOK_ERRLEN];
+    int ids[64], n;
+    static const int one[] = {3};
+    static const char json[] = "{\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":{\"type\":\"ByteLevel\"},"
+        "\"model\":{\"type\":\"BPE\",\"vocab\":{\"e\":0,\"\\u00c3\":1,\"\\u00a9\":2,\"\\u00c3\\u00a9\":3},"
+        "\"merges\":[\"\\u00c3 \\u00a9\"]}}";
+    write_file(TMP, json, strlen(json));
+    if (attnres_tok_load(&t, TMP, err) != ATTNRES_TOK_OK) { check(0, "load a tokenizer.json with NFC: %s", err); return; }
+    n = encode(t, "e\xcc\x81", 0, ids);
+    check(same(ids, n, one, 1), "NFC: \"e\" + U+0301 -> \"é\" -> [Ã©]");
+    n = encode(t, "\xc3\xa9", 0, ids);
+    check(same(ids, n, one, 1), "NFC: the composed \"é\" -> the same [Ã©]");
+    attnres_tok_free(t);
+}
+
 static void test_utf8_ready(void) {
     check(attnres_tok_utf8_ready("a\xc3", 2) == 1, "utf8_ready holds back a cut 2-byte sequence");
     check(attnres_tok_utf8_ready("\xe2\x82", 2) == 0, "utf8_ready holds back a cut 3-byte sequence");
@@ -296,6 +363,8 @@ int main(void) {
     test_bos_eos();
     test_not_a_file();
     test_utf8_ready();
+    test_hf_spm();
+    test_nfc();
     remove(TMP);
     return check_summary("test_tokenizer");
 }

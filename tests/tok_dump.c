@@ -12,7 +12,13 @@
    and prints "BYTES bytes -> TOKENS tokens, best of REPS: SECONDS s" (CPU
    time, clock()).
      tok_dump TOKENIZER --info
-   prints "vocab V bos B eos E" (-1: none). */
+   prints "vocab V bos B eos E" (-1: none).
+     tok_dump TOKENIZER --nfc NormalizationTest.txt
+   Unicode's conformance test of NFC, through a tokenizer with the NFC
+   normalizer whose ids are bytes (every byte its own token, id = the byte):
+   for each line c1;c2;c3;c4;c5 (code points in hex), the encoding of c1, c2
+   and c3 must be c2's bytes, that of c4 and c5 c4's. Prints the lines that
+   fail (the first 5) and "nfc: N of M lines". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +92,66 @@ static int time_file(attnres_tok *t, const char *path, int reps) {
     return 0;
 }
 
+/* One field of a NormalizationTest.txt line ("0044 0307") as UTF-8 in out
+   (room for 4 bytes per code point); returns its length. */
+static size_t field_utf8(const char *f, const char *end, unsigned char *out) {
+    size_t n = 0;
+    while (f < end) {
+        char *next;
+        unsigned long cp = strtoul(f, &next, 16);
+        if (next == f) break;
+        f = next;
+        if (cp < 0x80) out[n++] = (unsigned char)cp;
+        else if (cp < 0x800) { out[n++] = (unsigned char)(0xC0 | (cp >> 6)); out[n++] = (unsigned char)(0x80 | (cp & 0x3F)); }
+        else if (cp < 0x10000) {
+            out[n++] = (unsigned char)(0xE0 | (cp >> 12)); out[n++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+            out[n++] = (unsigned char)(0x80 | (cp & 0x3F));
+        } else {
+            out[n++] = (unsigned char)(0xF0 | (cp >> 18)); out[n++] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+            out[n++] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F)); out[n++] = (unsigned char)(0x80 | (cp & 0x3F));
+        }
+    }
+    return n;
+}
+
+/* --nfc: see the top of the file. */
+static int nfc_test(attnres_tok *t, const char *path) {
+    FILE *f = fopen(path, "r");
+    char *line = NULL, err[ATTNRES_TOK_ERRLEN];
+    size_t cap = 0, len;
+    int lines = 0, good = 0;
+    if (!f) { fprintf(stderr, "tok_dump: cannot open %s\n", path); return 1; }
+    while (read_line(f, &line, &cap, &len)) {
+        unsigned char c[5][256], got[256];
+        size_t n[5], k;
+        int ids[256], n_ids, i, ok = 1, want;
+        const char *p = line, *semi;
+        if (len == 0 || line[0] == '#' || line[0] == '@') continue;
+        line[len] = 0;
+        for (i = 0; i < 5; i++, p = semi + 1) {   /* [c1..c5]: at most 60 code points each, 4 bytes */
+            if (!(semi = strchr(p, ';')) || semi - p > 60 * 5) break;
+            n[i] = field_utf8(p, semi, c[i]);
+        }
+        if (i < 5) { fprintf(stderr, "tok_dump: %s: not a NormalizationTest line: %s\n", path, line); return 1; }
+        for (i = 0; i < 5 && ok; i++) {
+            want = i < 3 ? 1 : 3;   /* NFC(c1) = NFC(c2) = NFC(c3) = c2; NFC(c4) = NFC(c5) = c4 */
+            if (attnres_tok_encode(t, (const char *)c[i], n[i], 0, ids, 256, &n_ids, err) != ATTNRES_TOK_OK) {
+                fprintf(stderr, "tok_dump: %s: %s\n", line, err);
+                return 1;
+            }
+            for (k = 0; k < (size_t)n_ids; k++) got[k] = (unsigned char)ids[k];
+            ok = (size_t)n_ids == n[want] && memcmp(got, c[want], n[want]) == 0;
+        }
+        if (ok) good++;
+        else if (lines - good < 5) printf("nfc: line %s: field %d does not normalise to field %d\n", line, i, want + 1);
+        lines++;
+    }
+    fclose(f);
+    free(line);
+    printf("nfc: %d of %d lines\n", good, lines);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     char err[ATTNRES_TOK_ERRLEN], *line = NULL;
     unsigned char *text = NULL, *back = NULL;
@@ -94,12 +160,17 @@ int main(int argc, char **argv) {
     attnres_tok *t;
     FILE *f;
     int special = argc > 3 && strcmp(argv[3], "--special") == 0, n_texts = 0, n_back = 0, rc;
-    if (argc < 3) { fprintf(stderr, "usage: tok_dump TOKENIZER TEXTS.hex [--special] | TOKENIZER --time FILE [REPS] | TOKENIZER --info\n"); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: tok_dump TOKENIZER TEXTS.hex [--special] | TOKENIZER --time FILE [REPS] | TOKENIZER --info | TOKENIZER --nfc FILE\n"); return 2; }
     if (attnres_tok_load(&t, argv[1], err) != ATTNRES_TOK_OK) { fprintf(stderr, "tok_dump: %s\n", err); return 1; }
     if (strcmp(argv[2], "--info") == 0) {
         printf("vocab %d bos %d eos %d\n", attnres_tok_vocab_size(t), attnres_tok_bos(t), attnres_tok_eos(t));
         attnres_tok_free(t);
         return 0;
+    }
+    if (strcmp(argv[2], "--nfc") == 0 && argc > 3) {
+        rc = nfc_test(t, argv[3]);
+        attnres_tok_free(t);
+        return rc;
     }
     if (strcmp(argv[2], "--time") == 0 && argc > 3) {
         rc = time_file(t, argv[3], argc > 4 ? atoi(argv[4]) : 3);
@@ -122,8 +193,8 @@ int main(int argc, char **argv) {
         }
         for (i = 0; i < n_ids; i++) printf(i ? " %d" : "%d", ids[i]);
         printf("\n");
-        /* decode: as after BOS, so llama2.c's dummy prefix goes away again */
-        if (attnres_tok_bos(t) >= 0 && !strstr(attnres_tok_kind(t), "byte-level")) prev = attnres_tok_bos(t);
+        /* decode: llama2.c's as after BOS, so its dummy prefix goes away again */
+        if (attnres_tok_bos(t) >= 0 && strstr(attnres_tok_kind(t), "llama2.c")) prev = attnres_tok_bos(t);
         for (i = 0; i < n_ids; i++) {
             size_t k;
             if (attnres_tok_decode(t, prev, ids[i], (char *)back + at, room - at, &k, err) != ATTNRES_TOK_OK) {

@@ -1,8 +1,9 @@
-/* tokenizer.c - byte-level BPE (tokenizer.json) and llama2.c's tokenizer.bin.
-   See tokenizer.h for what is supported. Read top to bottom: errors and
-   files, UTF-8 and Unicode classes, a string -> int hash map, a small JSON
-   reader, loading both formats, the pre-tokenizer patterns, encoding,
-   decoding. C99, no dependencies beyond the C library. */
+/* tokenizer.c - BPE from tokenizer.json (byte-level, or SentencePiece-style)
+   and llama2.c's tokenizer.bin. See tokenizer.h for what is supported. Read
+   top to bottom: errors and files, UTF-8, Unicode classes and NFC, a string
+   -> int hash map, a small JSON reader, loading both formats, the
+   pre-tokenizer patterns, encoding, decoding. C99, no dependencies beyond
+   the C library. */
 #include "tokenizer.h"
 
 #include <stdarg.h>
@@ -35,6 +36,17 @@ static int tok__fail(char *err, int code, const char *fmt, ...) {
         va_end(ap);
     }
     return code;
+}
+
+/* Grows *p (of elements of size bytes) to hold need; 0 if out of memory. */
+static int tok__grow(void **p, size_t *cap, size_t need, size_t size) {
+    void *q;
+    if (need <= *cap) return 1;
+    if (need < 2 * *cap && *cap < (size_t)-1 / 2) need = 2 * *cap;
+    if (need > (size_t)-1 / size || !(q = realloc(*p, need * size))) return 0;   /* too big for size_t: no memory */
+    *p = q;
+    *cap = need;
+    return 1;
 }
 
 /* The whole file, NUL-terminated, in *out (malloc'd); *n its length. A
@@ -135,6 +147,116 @@ static int tok__is_number(unsigned cp) { return cp != TOK_INVALID && tok__in(TOK
 static int tok__is_space(unsigned cp)  { return cp != TOK_INVALID && tok__in(TOK_SPACE, TOK_N(TOK_SPACE), cp); }
 /* [^\s\p{L}\p{N}]: punctuation, symbols, marks, controls, invalid bytes */
 static int tok__is_other(unsigned cp)  { return !tok__is_letter(cp) && !tok__is_number(cp) && !tok__is_space(cp); }
+
+/* ---- NFC (Unicode's canonical decomposition, then canonical composition) */
+
+#define TOK_RAW_BYTE 0x110000u   /* + b: an invalid byte b, kept as it is */
+
+enum { TOK_HANGUL_S = 0xAC00, TOK_HANGUL_L = 0x1100, TOK_HANGUL_V = 0x1161, TOK_HANGUL_T = 0x11A7,
+       TOK_HANGUL_NV = 21, TOK_HANGUL_NT = 28, TOK_HANGUL_COUNT = 11172 };
+
+static unsigned tok__ccc(unsigned cp) {   /* canonical combining class */
+    size_t lo = 0, hi = TOK_N(TOK_CCC);
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < TOK_CCC[mid][0]) hi = mid;
+        else if (cp > TOK_CCC[mid][1]) lo = mid + 1;
+        else return TOK_CCC[mid][2];
+    }
+    return 0;
+}
+
+/* Appends the full canonical decomposition of cp to cps[*m] (room for
+   TOK_NFC_MAX_DECOMP more). A Hangul syllable is L V or L V T jamo. */
+static void tok__decompose(unsigned cp, unsigned *cps, size_t *m) {
+    size_t lo = 0, hi = TOK_N(TOK_DECOMP);
+    if (cp >= TOK_HANGUL_S && cp < TOK_HANGUL_S + TOK_HANGUL_COUNT) {
+        unsigned s = cp - TOK_HANGUL_S;
+        cps[(*m)++] = TOK_HANGUL_L + s / (TOK_HANGUL_NV * TOK_HANGUL_NT);
+        cps[(*m)++] = TOK_HANGUL_V + s % (TOK_HANGUL_NV * TOK_HANGUL_NT) / TOK_HANGUL_NT;
+        if (s % TOK_HANGUL_NT) cps[(*m)++] = TOK_HANGUL_T + s % TOK_HANGUL_NT;
+        return;
+    }
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < TOK_DECOMP[mid][0]) hi = mid;
+        else if (cp > TOK_DECOMP[mid][0]) lo = mid + 1;
+        else {
+            tok__decompose(TOK_DECOMP[mid][1], cps, m);
+            if (TOK_DECOMP[mid][2]) tok__decompose(TOK_DECOMP[mid][2], cps, m);
+            return;
+        }
+    }
+    cps[(*m)++] = cp;
+}
+
+/* The primary composite of a and b, or 0. */
+static unsigned tok__compose(unsigned a, unsigned b) {
+    size_t lo = 0, hi = TOK_N(TOK_COMPOSE);
+    if (a >= TOK_HANGUL_L && a < TOK_HANGUL_L + 19 && b >= TOK_HANGUL_V && b < TOK_HANGUL_V + TOK_HANGUL_NV)
+        return TOK_HANGUL_S + ((a - TOK_HANGUL_L) * TOK_HANGUL_NV + (b - TOK_HANGUL_V)) * TOK_HANGUL_NT;
+    if (a >= TOK_HANGUL_S && a < TOK_HANGUL_S + TOK_HANGUL_COUNT && (a - TOK_HANGUL_S) % TOK_HANGUL_NT == 0 &&
+        b > TOK_HANGUL_T && b < TOK_HANGUL_T + TOK_HANGUL_NT)
+        return a + (b - TOK_HANGUL_T);
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a < TOK_COMPOSE[mid][0] || (a == TOK_COMPOSE[mid][0] && b < TOK_COMPOSE[mid][1])) hi = mid;
+        else if (a > TOK_COMPOSE[mid][0] || b > TOK_COMPOSE[mid][1]) lo = mid + 1;
+        else return TOK_COMPOSE[mid][2];
+    }
+    return 0;
+}
+
+/* Canonical ordering: every run of non-starters (marks) sorted by
+   combining class, stably. cls[m] and tmp[m] are scratch. A short run (a few
+   marks, as in real text) by insertion; a long one by counting its classes,
+   so that a hostile run of a million marks takes linear time too. */
+static void tok__canonical_order(unsigned *cps, unsigned *cls, unsigned *tmp, size_t m) {
+    size_t i, j, k, at[257];
+    for (i = 0; i < m; i++) cls[i] = cps[i] >= TOK_RAW_BYTE ? 0 : tok__ccc(cps[i]);
+    for (i = 0; i < m; i = j) {
+        for (j = i; j < m && cls[j] != 0; j++) {}   /* the run of marks [i, j) */
+        if (j == i) { j++; continue; }
+        if (j - i <= 16) {
+            for (k = i + 1; k < j; k++) {
+                unsigned c = cps[k], cc = cls[k];
+                size_t q;
+                for (q = k; q > i && cls[q - 1] > cc; q--) { cps[q] = cps[q - 1]; cls[q] = cls[q - 1]; }
+                cps[q] = c;
+                cls[q] = cc;
+            }
+            continue;
+        }
+        memset(at, 0, sizeof at);
+        for (k = i; k < j; k++) at[cls[k] + 1]++;
+        for (k = 1; k < 257; k++) at[k] += at[k - 1];   /* at[c]: where class c starts */
+        for (k = i; k < j; k++) tmp[at[cls[k]]++] = cps[k];
+        memcpy(cps + i, tmp, (j - i) * sizeof(unsigned));
+    }
+}
+
+/* Canonical composition of cps[m] in place (Unicode's algorithm, chapter
+   3.11): a mark joins the last starter unless a mark of the same or a
+   higher class stands between them. Returns the new length. */
+static size_t tok__compose_all(unsigned *cps, size_t m) {
+    size_t starter = 0, out = 1, i;
+    unsigned last;
+    if (m == 0) return 0;
+    last = cps[0] >= TOK_RAW_BYTE ? 0 : tok__ccc(cps[0]);
+    if (last != 0) last = 256;   /* text that starts with a mark: nothing to join */
+    for (i = 1; i < m; i++) {
+        unsigned c = cps[i], cc = c >= TOK_RAW_BYTE ? 0 : tok__ccc(c);
+        unsigned comp = cps[starter] >= TOK_RAW_BYTE || c >= TOK_RAW_BYTE ? 0 : tok__compose(cps[starter], c);
+        if (comp && (last < cc || last == 0)) {
+            cps[starter] = comp;
+            continue;
+        }
+        if (cc == 0) starter = out;
+        last = cc;
+        cps[out++] = c;
+    }
+    return out;
+}
 
 size_t attnres_tok_utf8_ready(const char *buf, size_t len) {
     const unsigned char *s = (const unsigned char *)buf;
@@ -451,6 +573,10 @@ static int tok__jtrue(const tok__json *j, int node) {
 /* ======================================================================== */
 
 enum { TOK_BPE = 1, TOK_SPM = 2 };
+/* hf_spm: a segment of text (between added tokens) gets U+2581 in front:
+   Prepend normalizer: always; Metaspace prepend_scheme "always": unless it
+   starts with one; "first": that, and only the segment at the text's start */
+enum { TOK_PREPEND_NEVER = 0, TOK_PREPEND_NORMALIZER, TOK_PREPEND_ALWAYS, TOK_PREPEND_FIRST };
 enum { TOK_PAT_GPT2 = 1, TOK_PAT_LLAMA3 = 2, TOK_PAT_QWEN2 = 3 };
 
 struct attnres_tok {
@@ -459,6 +585,13 @@ struct attnres_tok {
     int split_digits;       /* BPE: Digits(individual_digits) before the pattern     */
     int add_prefix_space;   /* BPE: ByteLevel add_prefix_space                       */
     int ignore_merges;      /* BPE: a pre-token that is in the vocab is one token    */
+    int nfc;                /* the normalizer asks for NFC                           */
+    int hf_spm;             /* SPM: a tokenizer.json (U+2581 pieces, merges by rank) */
+    int prepend;            /* hf_spm: TOK_PREPEND_*: when a segment gets U+2581 first */
+    int split_meta;         /* hf_spm: Metaspace(split): each U+2581 starts a word   */
+    int unk, fuse_unk;      /* hf_spm: the unknown-character token (or -1); fuse runs */
+    int strip_first;        /* hf_spm: the decoder drops the text's first ' ' (Strip, Metaspace) */
+    int *merge_id;          /* hf_spm: [merges] the piece a merge makes, by rank     */
     int n_vocab;            /* largest id + 1                                        */
     const char **piece;     /* [n_vocab] the token's string (NULL: unused id)        */
     int *piece_len;         /* [n_vocab]                                             */
@@ -493,7 +626,7 @@ void attnres_tok_free(attnres_tok *t) {
     if (!t) return;
     free(t->piece); free(t->piece_len); free(t->score); free(t->added); free(t->added_ids);
     free(t->vocab.slots); free(t->merges.slots);
-    free(t->file); free(t->json.nodes); free(t->merge_keys);
+    free(t->file); free(t->json.nodes); free(t->merge_keys); free(t->merge_id);
     free(t);
 }
 
@@ -629,22 +762,47 @@ static void tok__byte_map(attnres_tok *t) {
     }
 }
 
+/* Checks added_tokens[k] (node c) as Hugging Face's library reads it: an
+   object with an integer id, a string content, and booleans special,
+   single_word, lstrip, rstrip, normalized (a missing one is taken as false,
+   where Hugging Face refuses the file). single_word, lstrip and rstrip
+   change how the token matches; they are not implemented, so true is
+   refused. */
+static int tok__added_token(const tok__json *j, int c, int k, int *id, char *err) {
+    static const char *const flags[] = {"special", "single_word", "lstrip", "rstrip", "normalized"};
+    int f;
+    if (tok__jtype(j, c) != TOK_J_OBJ) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "added_tokens[%d] is not an object", k);
+    if (!tok__jindex(j, tok__jget(j, c, "id"), TOK_MAX_ID, id))
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "added_tokens[%d].id is missing or not an integer in [0, %d)", k, TOK_MAX_ID);
+    if (!tok__jstr(j, tok__jget(j, c, "content")))
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "added_tokens[%d].content is missing or not a string", k);
+    for (f = 0; f < 5; f++) {
+        int v = tok__jget(j, c, flags[f]);
+        if (v >= 0 && tok__jtype(j, v) != TOK_J_BOOL)
+            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "added_tokens[%d].%s is not true or false", k, flags[f]);
+        if (f >= 1 && f <= 3 && tok__jtrue(j, v))
+            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "added_tokens[%d].%s is true: not supported", k, flags[f]);
+    }
+    return ATTNRES_TOK_OK;
+}
+
 /* model.vocab, added_tokens: ids and pieces; the vocab map. */
 static int tok__json_vocab(attnres_tok *t, int model, int root, char *err) {
     const tok__json *j = &t->json;
-    int vocab = tok__jget(j, model, "vocab"), added = tok__jget(j, root, "added_tokens"), c, max_id = -1, n = 0, rc, id;
+    int vocab = tok__jget(j, model, "vocab"), added = tok__jget(j, root, "added_tokens"), c, max_id = -1, n = 0, rc, id = 0;
     if (tok__jtype(j, vocab) != TOK_J_OBJ)
         return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.vocab is missing or not an object");
     for (c = tok__jchild(j, vocab); c >= 0; c = tok__jnext(j, c), n++) {
         if (!tok__jindex(j, c, TOK_MAX_ID, &id))
-            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "vocab entry %d has id that is not an integer in [0, %d)", n, TOK_MAX_ID);
+            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.vocab[\"%.40s\"] is not an integer id in [0, %d)",
+                             tok__jkey(j, c), TOK_MAX_ID);
         if (id > max_id) max_id = id;
     }
-    for (c = tok__jtype(j, added) == TOK_J_ARR ? tok__jchild(j, added) : -1; c >= 0; c = tok__jnext(j, c)) {
-        if (!tok__jindex(j, tok__jget(j, c, "id"), TOK_MAX_ID, &id) || !tok__jstr(j, tok__jget(j, c, "content")))
-            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "an added token lacks an integer id in [0, %d) or its content", TOK_MAX_ID);
+    if (added >= 0 && tok__jtype(j, added) != TOK_J_ARR && tok__jtype(j, added) != TOK_J_NULL)
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "added_tokens is not an array");
+    for (c = tok__jtype(j, added) == TOK_J_ARR ? tok__jchild(j, added) : -1; c >= 0; c = tok__jnext(j, c), t->n_added++) {
+        if ((rc = tok__added_token(j, c, t->n_added, &id, err)) != ATTNRES_TOK_OK) return rc;
         if (id > max_id) max_id = id;
-        t->n_added++;
     }
     if (max_id < 0) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "empty vocab");
     if ((rc = tok__alloc_ids(t, max_id + 1, err)) != ATTNRES_TOK_OK) return rc;
@@ -676,44 +834,65 @@ static int tok__json_vocab(attnres_tok *t, int model, int root, char *err) {
     return ATTNRES_TOK_OK;
 }
 
-/* model.merges: "a b" strings, or ["a", "b"] pairs (newer files). */
+/* model.merges: "a b" strings, or ["a", "b"] pairs (newer files). As in
+   Hugging Face's library, a merge is exactly two tokens, and both and the
+   token they make are in model.vocab; merge_id[rank] is that token. */
 static int tok__json_merges(attnres_tok *t, int model, char *err) {
     const tok__json *j = &t->json;
-    int merges = tok__jget(j, model, "merges"), c, rank = 0;
-    size_t need = 0, at = 0;
+    int merges = tok__jget(j, model, "merges"), c, rank = 0, rc = ATTNRES_TOK_OK;
+    size_t need = 0, at = 0, cap_cat = 0;
+    char *cat = NULL;   /* [cap_cat] "ab" of the merge at hand */
     if (tok__jtype(j, merges) != TOK_J_ARR)
         return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.merges is missing or not an array");
     for (c = tok__jchild(j, merges); c >= 0; c = tok__jnext(j, c), rank++) {
         int a = tok__jchild(j, c), b = a >= 0 ? tok__jnext(j, a) : -1;
+        const char *sp = tok__jstr(j, c) ? strchr(tok__jstr(j, c), ' ') : NULL;
         if (tok__jtype(j, c) == TOK_J_STR) {
-            if (!strchr(tok__jstr(j, c), ' ')) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "merge %d has no space", rank);
+            if (!sp || strchr(sp + 1, ' '))
+                return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.merges[%d] \"%.40s\" is not two tokens "
+                                 "separated by one space", rank, tok__jstr(j, c));
             continue;
         }
         if (tok__jtype(j, c) != TOK_J_ARR || a < 0 || b < 0 || tok__jnext(j, b) >= 0 ||
             tok__jtype(j, a) != TOK_J_STR || tok__jtype(j, b) != TOK_J_STR)
-            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "merge %d is neither \"a b\" nor [\"a\", \"b\"]", rank);
+            return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.merges[%d] is neither \"a b\" nor [\"a\", \"b\"]", rank);
         need += strlen(tok__jstr(j, a)) + strlen(tok__jstr(j, b)) + 2;
     }
-    if (!tok__map_init(&t->merges, (size_t)rank) || !(t->merge_keys = (char *)malloc(need + 1)))
+    if (!tok__map_init(&t->merges, (size_t)rank) || !(t->merge_keys = (char *)malloc(need + 1)) ||
+        !(t->merge_id = (int *)malloc(((size_t)rank + 1) * sizeof(int))))
         return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
     rank = 0;
-    for (c = tok__jchild(j, merges); c >= 0; c = tok__jnext(j, c), rank++) {
+    for (c = tok__jchild(j, merges); c >= 0 && rc == ATTNRES_TOK_OK; c = tok__jnext(j, c), rank++) {
         const char *key = tok__jstr(j, c);
-        size_t len;
+        size_t len, la;
         if (tok__jtype(j, c) == TOK_J_ARR) {   /* "a" "b" -> "a b" */
             const char *a = tok__jstr(j, tok__jchild(j, c)), *b = tok__jstr(j, tok__jnext(j, tok__jchild(j, c)));
-            size_t la = strlen(a), lb = strlen(b);
+            size_t lb = strlen(b);
+            la = strlen(a);
             key = t->merge_keys + at;
             memcpy(t->merge_keys + at, a, la);
             t->merge_keys[at + la] = ' ';
             memcpy(t->merge_keys + at + la + 1, b, lb);
             t->merge_keys[at + la + 1 + lb] = '\0';
             at += la + lb + 2;
+        } else {
+            la = (size_t)(strchr(key, ' ') - key);
         }
         len = strlen(key);
-        if (!tok__map_put(&t->merges, key, len, rank)) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+        if (!tok__grow((void **)&cat, &cap_cat, len, 1) || !tok__map_put(&t->merges, key, len, rank)) {
+            rc = tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
+            break;
+        }
+        memcpy(cat, key, la);
+        memcpy(cat + la, key + la + 1, len - la - 1);
+        if (tok__map_get(&t->vocab, key, la) < 0 || tok__map_get(&t->vocab, key + la + 1, len - la - 1) < 0 ||
+            (t->merge_id[rank] = tok__map_get(&t->vocab, cat, len - 1)) < 0)
+            rc = tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.merges[%d] \"%.40s\": %s is not in model.vocab", rank, key,
+                           tok__map_get(&t->vocab, key, la) < 0 ? "its first token"
+                           : tok__map_get(&t->vocab, key + la + 1, len - la - 1) < 0 ? "its second token" : "the token it makes");
     }
-    return ATTNRES_TOK_OK;
+    free(cat);
+    return rc;
 }
 
 /* The id of the token whose text is name: a vocab entry or an added token
@@ -758,10 +937,103 @@ static void tok__json_bos_eos(attnres_tok *t, int root) {
     for (k = 0; k < 2 && t->eos < 0; k++) t->eos = tok__token_named(t, doc_end[k]);
 }
 
+/* The normalizer: none, NFC, or (SentencePiece style) Prepend(U+2581)
+   then Replace(' ' -> U+2581), alone or in a Sequence. *replace: the
+   Replace is there. Any other normalizer is refused by its type. */
+static int tok__normalizer(attnres_tok *t, int node, int *replace, char *err) {
+    const tok__json *j = &t->json;
+    const char *type = tok__jstr(j, tok__jget(j, node, "type"));
+    int list = tok__jget(j, node, "normalizers"), c, single = 1;
+    if (node < 0 || tok__jtype(j, node) == TOK_J_NULL) return ATTNRES_TOK_OK;
+    if (type && strcmp(type, "Sequence") == 0 && tok__jtype(j, list) == TOK_J_ARR) { c = tok__jchild(j, list); single = 0; }
+    else c = node;
+    for (; c >= 0; c = single ? -1 : tok__jnext(j, c)) {
+        const char *ty = tok__jstr(j, tok__jget(j, c, "type"));
+        const char *pre = tok__jstr(j, tok__jget(j, c, "prepend"));
+        const char *from = tok__jstr(j, tok__jget(j, tok__jget(j, c, "pattern"), "String"));
+        const char *to = tok__jstr(j, tok__jget(j, c, "content"));
+        if (ty && strcmp(ty, "NFC") == 0) t->nfc = 1;
+        else if (ty && strcmp(ty, "Prepend") == 0 && pre && strcmp(pre, "\xE2\x96\x81") == 0) t->prepend = TOK_PREPEND_NORMALIZER;
+        else if (ty && strcmp(ty, "Replace") == 0 && from && to && strcmp(from, " ") == 0 && strcmp(to, "\xE2\x96\x81") == 0)
+            *replace = 1;
+        else return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "normalizer '%s' is not supported (none; NFC; "
+                              "Prepend(U+2581) and Replace(' ', U+2581))", ty ? ty : "(no type)");
+    }
+    if (t->prepend && !*replace)
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "normalizer Prepend without Replace(' ', U+2581) is not supported");
+    return ATTNRES_TOK_OK;
+}
+
+/* A SentencePiece-style file's pre-tokenizer: none after the Replace
+   normalizer, or Metaspace (replacement U+2581, prepend_scheme always,
+   first or never, or in older files add_prefix_space true for always;
+   split, true when absent). */
+static int tok__metaspace(attnres_tok *t, int pre, int replace, char *err) {
+    const tok__json *j = &t->json;
+    const char *type = tok__jstr(j, tok__jget(j, pre, "type"));
+    const char *rep = tok__jstr(j, tok__jget(j, pre, "replacement"));
+    const char *scheme = tok__jstr(j, tok__jget(j, pre, "prepend_scheme"));
+    if (pre < 0 || tok__jtype(j, pre) == TOK_J_NULL) return ATTNRES_TOK_OK;
+    if (replace || !type || strcmp(type, "Metaspace") != 0)
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "pre_tokenizer '%s' after the normalizer Replace(' ', U+2581) is not "
+                         "supported (none)", type ? type : "(no type)");
+    if (!rep || strcmp(rep, "\xE2\x96\x81") != 0)
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "pre_tokenizer Metaspace: replacement must be U+2581");
+    if (tok__jget(j, pre, "add_prefix_space") >= 0 && !tok__jtrue(j, tok__jget(j, pre, "add_prefix_space")) &&
+        !(scheme && strcmp(scheme, "never") == 0))   /* as Hugging Face's library */
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "pre_tokenizer Metaspace: add_prefix_space false does not match "
+                         "prepend_scheme '%s'", scheme ? scheme : "always");
+    if (!scheme || strcmp(scheme, "always") == 0) t->prepend = TOK_PREPEND_ALWAYS;   /* older files: add_prefix_space */
+    else if (strcmp(scheme, "first") == 0) t->prepend = TOK_PREPEND_FIRST;
+    else if (strcmp(scheme, "never") == 0) t->prepend = TOK_PREPEND_NEVER;
+    else return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "pre_tokenizer Metaspace: prepend_scheme '%s' is not always, first or never", scheme);
+    t->split_meta = tok__jget(j, pre, "split") < 0 || tok__jtrue(j, tok__jget(j, pre, "split"));
+    return ATTNRES_TOK_OK;
+}
+
+/* The rest of a SentencePiece-style file: byte_fallback's <0xNN> pieces,
+   unk_token, fuse_unk, and a decoder this file's decode() matches:
+   Replace(U+2581 -> ' '), ByteFallback, Fuse, Strip(' ', 1, 0), or
+   Metaspace (in a Sequence or alone). */
+static int tok__hf_spm_model(attnres_tok *t, int model, int root, char *err) {
+    const tok__json *j = &t->json;
+    const char *unk = tok__jstr(j, tok__jget(j, model, "unk_token"));
+    int dec = tok__jget(j, root, "decoder"), list = tok__jget(j, dec, "decoders"), c, i;
+    const char *type = tok__jstr(j, tok__jget(j, dec, "type"));
+    char name[8];
+    int start;
+    if (tok__jtrue(j, tok__jget(j, model, "byte_fallback")))
+        for (i = 0; i < 256; i++) {
+            snprintf(name, sizeof name, "<0x%02X>", i);
+            t->byte_piece[i] = tok__map_get(&t->vocab, name, 6);
+        }
+    t->unk = unk ? tok__map_get(&t->vocab, unk, strlen(unk)) : -1;
+    if (unk && t->unk < 0) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.unk_token '%.40s' is not in model.vocab", unk);
+    t->fuse_unk = tok__jtrue(j, tok__jget(j, model, "fuse_unk"));
+    c = type && strcmp(type, "Sequence") == 0 && tok__jtype(j, list) == TOK_J_ARR ? tok__jchild(j, list) : dec;
+    for (; c >= 0; c = c == dec ? -1 : tok__jnext(j, c)) {
+        const char *ty = tok__jstr(j, tok__jget(j, c, "type"));
+        static const char *const known[] = {"Replace", "ByteFallback", "Fuse", "Strip", "Metaspace"};
+        for (i = 0; i < 5 && !(ty && strcmp(ty, known[i]) == 0); i++) {}
+        if (i == 5) return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "decoder '%s' is not supported with a SentencePiece-style "
+                                     "file (Replace, ByteFallback, Fuse, Strip, Metaspace)", ty ? ty : "(none)");
+        if (i == 3) t->strip_first |= tok__jindex(j, tok__jget(j, c, "start"), 1 << 30, &start) && start > 0;
+        if (i == 4) {   /* Metaspace: prepend_scheme always or first (add_prefix_space true in older files) */
+            const char *scheme = tok__jstr(j, tok__jget(j, c, "prepend_scheme"));
+            int aps = tok__jget(j, c, "add_prefix_space");
+            t->strip_first |= scheme ? strcmp(scheme, "never") != 0 : aps < 0 || tok__jtrue(j, aps);
+        }
+    }
+    t->kind = TOK_SPM;
+    snprintf(t->kind_name, sizeof t->kind_name, "SentencePiece-style BPE (tokenizer.json%s)", t->nfc ? ", NFC" : "");
+    return ATTNRES_TOK_OK;
+}
+
 static int tok__load_json(attnres_tok *t, size_t size, char *err) {
     tok__json *j = &t->json;
     int root, model, rc;
-    const char *type, *normalizer, *prefix, *suffix;
+    const char *type, *prefix, *suffix, *pre_type;
+    int replace = 0, pre;
     j->start = j->p = t->file;
     j->end = t->file + size;
     j->err = err;
@@ -774,27 +1046,30 @@ static int tok__load_json(attnres_tok *t, size_t size, char *err) {
     model = tok__jget(j, root, "model");
     type = tok__jstr(j, tok__jget(j, model, "type"));
     if (!type || strcmp(type, "BPE") != 0)
-        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.type is %s; only byte-level \"BPE\" is supported", type ? type : "missing");
-    if (tok__jtrue(j, tok__jget(j, model, "byte_fallback")))
-        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "BPE with byte_fallback (SentencePiece style, e.g. Llama 2) is not "
-                         "supported in tokenizer.json: use llama2.c's tokenizer.bin");
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.type is %s; only \"BPE\" is supported", type ? type : "missing");
     prefix = tok__jstr(j, tok__jget(j, model, "continuing_subword_prefix"));
     suffix = tok__jstr(j, tok__jget(j, model, "end_of_word_suffix"));
     if ((prefix && *prefix) || (suffix && *suffix))
         return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "subword prefixes / suffixes are not supported");
-    normalizer = tok__jstr(j, tok__jget(j, tok__jget(j, root, "normalizer"), "type"));
-    if (normalizer && strcmp(normalizer, "NFC") != 0)
-        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "normalizer '%s' is not supported (none, or NFC)", normalizer);
+    if ((rc = tok__normalizer(t, tok__jget(j, root, "normalizer"), &replace, err)) != ATTNRES_TOK_OK) return rc;
     t->ignore_merges = tok__jtrue(j, tok__jget(j, model, "ignore_merges"));
-    if ((rc = tok__pretokenizer(t, tok__jget(j, root, "pre_tokenizer"), err)) != ATTNRES_TOK_OK) return rc;
+    pre = tok__jget(j, root, "pre_tokenizer");
+    pre_type = tok__jstr(j, tok__jget(j, pre, "type"));
+    t->hf_spm = replace || (pre_type && strcmp(pre_type, "Metaspace") == 0);
+    if (t->hf_spm && (rc = tok__metaspace(t, pre, replace, err)) != ATTNRES_TOK_OK) return rc;
+    if (!t->hf_spm && tok__jtrue(j, tok__jget(j, model, "byte_fallback")))
+        return tok__fail(err, ATTNRES_TOK_ERR_FORMAT, "model.byte_fallback with a byte-level pre_tokenizer is not supported "
+                         "(byte fallback goes with SentencePiece-style files: Metaspace, or Replace(' ', U+2581))");
+    if (!t->hf_spm && (rc = tok__pretokenizer(t, pre, err)) != ATTNRES_TOK_OK) return rc;
     if ((rc = tok__json_vocab(t, model, root, err)) != ATTNRES_TOK_OK) return rc;
     if ((rc = tok__json_merges(t, model, err)) != ATTNRES_TOK_OK) return rc;
-    tok__byte_map(t);
     tok__json_bos_eos(t, root);
+    if (t->hf_spm) return tok__hf_spm_model(t, model, root, err);
+    tok__byte_map(t);
     t->kind = TOK_BPE;
-    snprintf(t->kind_name, sizeof t->kind_name, "byte-level BPE (%s%s)",
+    snprintf(t->kind_name, sizeof t->kind_name, "byte-level BPE (%s%s%s)",
              t->pattern == TOK_PAT_GPT2 ? "GPT-2" : t->pattern == TOK_PAT_LLAMA3 ? "Llama 3" : "Qwen2",
-             t->split_digits ? " + digits" : "");
+             t->split_digits ? " + digits" : "", t->nfc ? ", NFC" : "");
     return ATTNRES_TOK_OK;
 }
 
@@ -805,6 +1080,7 @@ int attnres_tok_load(attnres_tok **out, const char *path, char *err) {
     *out = NULL;
     if (!t) return tok__fail(err, ATTNRES_TOK_ERR_NOMEM, "out of memory");
     t->bos = t->eos = -1;
+    t->unk = -1;
     for (i = 0; i < 256; i++) t->byte_piece[i] = -1;
     if ((rc = tok__read_file(path, &t->file, &size, err)) != ATTNRES_TOK_OK) { attnres_tok_free(t); return rc; }
     for (i = 0; i < size && (t->file[i] == ' ' || t->file[i] == '\n' || t->file[i] == '\t' || t->file[i] == '\r'); i++) {}
@@ -948,6 +1224,8 @@ typedef struct {
     size_t n_heap;
     unsigned char *buf; size_t cap_buf; /* BPE: the pre-token's mapped bytes     */
     unsigned char *key; size_t cap_key; /* a pair's lookup key                   */
+    unsigned *cps; size_t cap_cps;      /* NFC: a segment's code points, classes, scratch */
+    unsigned char *norm; size_t cap_norm; /* a segment's normalised bytes         */
 } tok__work;
 
 typedef struct { int *ids; int max, n; char *err; tok__work w; } tok__out;
@@ -956,17 +1234,6 @@ static int tok__emit(tok__out *o, int id) {
     if (o->n >= o->max) return tok__fail(o->err, ATTNRES_TOK_ERR_RANGE, "encode: more than %d tokens", o->max);
     o->ids[o->n++] = id;
     return ATTNRES_TOK_OK;
-}
-
-/* Grows *p (of elements of size bytes) to hold need; 0 if out of memory. */
-static int tok__grow(void **p, size_t *cap, size_t need, size_t size) {
-    void *q;
-    if (need <= *cap) return 1;
-    if (need < 2 * *cap) need = 2 * *cap;
-    if (!(q = realloc(*p, need * size))) return 0;
-    *p = q;
-    *cap = need;
-    return 1;
 }
 
 /* Room for m symbols, buf_bytes of mapped text and key_bytes of key. */
@@ -1005,7 +1272,8 @@ static tok__pair tok__heap_pop(tok__work *w) {
 }
 
 /* Pushes the pair of symbols l and r if it merges. BPE: merges["a b"] is
-   its rank. SPM: the concatenation of the two pieces is a piece, whose
+   its rank (a tokenizer.json's SPM too, which makes piece merge_id[rank]).
+   llama2.c's SPM: the concatenation of the two pieces is a piece, whose
    score must be above -1e10 (llama2.c's starting best score). */
 static void tok__push_pair(const attnres_tok *t, tok__work *w, int l, int r) {
     const tok__sym *a = &w->sym[l], *b = &w->sym[r];
@@ -1018,6 +1286,14 @@ static void tok__push_pair(const attnres_tok *t, tok__work *w, int l, int r) {
         if ((rank = tok__map_get(&t->merges, (const char *)w->key, (size_t)a->len + 1 + (size_t)b->len)) < 0) return;
         p.key = rank;
         p.id = -1;
+    } else if (t->hf_spm) {
+        int rank;
+        memcpy(w->key, t->piece[a->id], (size_t)a->len);
+        w->key[a->len] = ' ';
+        memcpy(w->key + a->len + 1, t->piece[b->id], (size_t)b->len);
+        if ((rank = tok__map_get(&t->merges, (const char *)w->key, (size_t)a->len + 1 + (size_t)b->len)) < 0) return;
+        p.key = rank;
+        p.id = t->merge_id[rank];
     } else {
         int id;
         memcpy(w->key, t->piece[a->id], (size_t)a->len);
@@ -1156,14 +1432,126 @@ static int tok__added_at(const attnres_tok *t, const unsigned char *s, size_t n,
     return -1;
 }
 
-/* Byte-level BPE of s[len]: text between added tokens, then the token. */
-static int tok__bpe_encode(const attnres_tok *t, const unsigned char *s, size_t len, int allow_special, tok__out *o) {
+/* NFC of a segment s[n], if the tokenizer's normalizer asks for it: *out
+   gets the normalised bytes (in o->w.norm, or s itself when no character
+   of s can change) and *m their length. Every character is decomposed
+   fully, the marks ordered, then composed again; an invalid byte stays. */
+static int tok__normalize(const attnres_tok *t, const unsigned char *s, size_t n, tok__out *o,
+                          const unsigned char **out, size_t *m) {
+    tok__work *w = &o->w;
+    size_t i, l, k = 0, d, at = 0;
+    unsigned cp, tmp[TOK_NFC_MAX_DECOMP];
+    *out = s;
+    *m = n;
+    if (!t->nfc) return ATTNRES_TOK_OK;
+    for (i = 0; i < n; i += l)   /* most text: every character below U+0300 */
+        if ((l = tok__utf8(s, n, i, &cp)) > 1 && cp >= TOK_NFC_INERT_BELOW) break;
+    if (i >= n) return ATTNRES_TOK_OK;
+    for (i = 0; i < n; i += l, k += d) {   /* count the decomposed code points */
+        d = 0;
+        l = tok__utf8(s, n, i, &cp);
+        if (cp == TOK_INVALID) d = l;
+        else tok__decompose(cp, tmp, &d);
+    }
+    /* w->cps [3k]: the code points, their combining classes, scratch */
+    if (!tok__grow((void **)&w->cps, &w->cap_cps, 3 * k, sizeof(unsigned)))
+        return tok__fail(o->err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
+    for (i = 0, k = 0; i < n; i += l) {
+        l = tok__utf8(s, n, i, &cp);
+        if (cp == TOK_INVALID) w->cps[k++] = TOK_RAW_BYTE + s[i];
+        else tok__decompose(cp, w->cps, &k);
+    }
+    tok__canonical_order(w->cps, w->cps + k, w->cps + 2 * k, k);
+    k = tok__compose_all(w->cps, k);
+    if (!tok__grow((void **)&w->norm, &w->cap_norm, 4 * k, 1))
+        return tok__fail(o->err, ATTNRES_TOK_ERR_NOMEM, "encode: out of memory");
+    for (i = 0; i < k; i++) {
+        if (w->cps[i] >= TOK_RAW_BYTE) w->norm[at++] = (unsigned char)(w->cps[i] - TOK_RAW_BYTE);
+        else at += tok__put_utf8(w->norm + at, w->cps[i]);
+    }
+    *out = w->norm;
+    *m = at;
+    return ATTNRES_TOK_OK;
+}
+
+/* A tokenizer.json's SentencePiece-style BPE of one word s[n] (n > 0; its
+   spaces already U+2581): every character its piece, else its bytes as
+   <0xNN> pieces (byte_fallback), else the unknown token (one for a run of
+   them with fuse_unk); then the merges by rank, as Hugging Face's BPE. */
+static int tok__hf_spm_word(const attnres_tok *t, const unsigned char *s, size_t n, tok__out *o) {
+    tok__work *w = &o->w;
+    size_t i, l, b;
+    int m = 0, id, k, rc;
+    for (i = 0; i < n; i += l) {
+        unsigned cp;
+        l = tok__utf8(s, n, i, &cp);
+        id = cp == TOK_INVALID ? -1 : tok__map_get(&t->vocab, (const char *)s + i, l);
+        if (id >= 0) { w->sym[m++].id = id; continue; }
+        for (b = 0; b < l && t->byte_piece[s[i + b]] >= 0; b++) {}
+        if (b == l) {
+            for (b = 0; b < l; b++) w->sym[m++].id = t->byte_piece[s[i + b]];
+            continue;
+        }
+        if (t->unk < 0)
+            return tok__fail(o->err, ATTNRES_TOK_ERR_FORMAT, "encode: a character of %d bytes is not in the vocab, "
+                             "and the file has no byte fallback and no unk_token", (int)l);
+        if (!(t->fuse_unk && m > 0 && w->sym[m - 1].id == t->unk)) w->sym[m++].id = t->unk;
+    }
+    for (k = 0; k < m; k++) {
+        w->sym[k].len = t->piece_len[w->sym[k].id];
+        tok__link(&w->sym[k], k, m);
+    }
+    tok__merge_all(t, w, m);
+    for (k = 0; k >= 0; k = w->sym[k].next)
+        if ((rc = tok__emit(o, w->sym[k].id)) != ATTNRES_TOK_OK) return rc;
+    return ATTNRES_TOK_OK;
+}
+
+/* A tokenizer.json's SentencePiece-style pre-processing of one segment
+   s[n] (text between added tokens; at_start: it begins the text): U+2581
+   in front (t->prepend), every ' ' as U+2581; then one word, or with
+   Metaspace(split) a word at every U+2581. */
+static int tok__hf_spm_text(const attnres_tok *t, const unsigned char *s, size_t n, int at_start, tok__out *o) {
+    static const unsigned char meta[3] = {0xE2, 0x96, 0x81};   /* U+2581 */
+    tok__work *w = &o->w;
+    size_t i, at = 0, start;
+    int rc, starts_meta = n > 0 && (s[0] == ' ' || (n >= 3 && memcmp(s, meta, 3) == 0));
+    int prepend = n > 0 && (t->prepend == TOK_PREPEND_NORMALIZER || (t->prepend == TOK_PREPEND_ALWAYS && !starts_meta) ||
+                            (t->prepend == TOK_PREPEND_FIRST && !starts_meta && at_start));
+    /* [3n + 3] bytes, at most one symbol each */
+    if ((rc = tok__reserve(o, 3 * n + 3, 3 * n + 3, 2 * (size_t)t->max_piece_len + 1)) != ATTNRES_TOK_OK) return rc;
+    if (prepend) { memcpy(w->buf, meta, 3); at = 3; }
+    for (i = 0; i < n; i++) {
+        if (s[i] == ' ') { memcpy(w->buf + at, meta, 3); at += 3; }
+        else w->buf[at++] = s[i];
+    }
+    for (i = start = 0; i <= at; i++) {
+        int boundary = i == at || (t->split_meta && i > start && i + 3 <= at && memcmp(w->buf + i, meta, 3) == 0);
+        if (!boundary) continue;
+        if ((rc = tok__hf_spm_word(t, w->buf + start, i - start, o)) != ATTNRES_TOK_OK) return rc;
+        start = i;
+    }
+    return ATTNRES_TOK_OK;
+}
+
+/* One segment s[n] of text between added tokens (n > 0): normalised, then
+   encoded by the tokenizer's kind. */
+static int tok__segment(const attnres_tok *t, const unsigned char *s, size_t n, int at_start, tok__out *o) {
+    const unsigned char *x;
+    size_t m;
+    int rc;
+    if ((rc = tok__normalize(t, s, n, o, &x, &m)) != ATTNRES_TOK_OK) return rc;
+    return t->hf_spm ? tok__hf_spm_text(t, x, m, at_start, o) : tok__bpe_text(t, x, m, o);
+}
+
+/* A tokenizer.json's BPE of s[len]: text between added tokens, then the token. */
+static int tok__json_encode(const attnres_tok *t, const unsigned char *s, size_t len, int allow_special, tok__out *o) {
     size_t i = 0, start = 0;
     int rc = ATTNRES_TOK_OK;
     while (i <= len && rc == ATTNRES_TOK_OK) {
         int id = i < len && allow_special ? tok__added_at(t, s, len, i) : -1;
         if (id < 0 && i < len) { i++; continue; }
-        if (i > start) rc = tok__bpe_text(t, s + start, i - start, o);
+        if (i > start) rc = tok__segment(t, s + start, i - start, start == 0, o);
         if (rc == ATTNRES_TOK_OK && id >= 0) rc = tok__emit(o, id);
         if (id < 0) break;
         i += (size_t)t->piece_len[id];
@@ -1178,7 +1566,9 @@ int attnres_tok_encode(const attnres_tok *t, const char *text, size_t len, int a
     tok__out o;
     int rc;
     unsigned char *prefixed = NULL;
-    size_t covered = len + (len > 0 && (t->kind == TOK_SPM || (t->add_prefix_space && s[0] != ' ')));
+    /* bytes of pieces the text needs at least: NFC may shorten it; ' ' -> U+2581 lengthens */
+    size_t covered = t->nfc ? (len + TOK_NFC_MAX_SHRINK - 1) / TOK_NFC_MAX_SHRINK
+                   : len + (len > 0 && ((t->kind == TOK_SPM && !t->hf_spm) || (t->add_prefix_space && s[0] != ' ')));
     memset(&o, 0, sizeof o);
     o.ids = ids; o.max = max_ids; o.err = err;
     *n_ids = 0;
@@ -1191,7 +1581,7 @@ int attnres_tok_encode(const attnres_tok *t, const char *text, size_t len, int a
         return tok__fail(err, ATTNRES_TOK_ERR_RANGE, "encode: %zu bytes need at least %zu tokens (no token is longer "
                          "than %d bytes), more than %d", len, (covered + (size_t)t->max_piece_len - 1) / (size_t)t->max_piece_len,
                          t->max_piece_len, max_ids);
-    if (t->kind == TOK_SPM) {
+    if (t->kind == TOK_SPM && !t->hf_spm) {
         rc = tok__spm_text(t, s, len, &o);
     } else {
         if (t->add_prefix_space && s[0] != ' ') {   /* ByteLevel(add_prefix_space) */
@@ -1201,10 +1591,10 @@ int attnres_tok_encode(const attnres_tok *t, const char *text, size_t len, int a
             s = prefixed;
             len++;
         }
-        rc = tok__bpe_encode(t, s, len, allow_special, &o);
+        rc = tok__json_encode(t, s, len, allow_special, &o);
     }
     free(prefixed);
-    free(o.w.sym); free(o.w.heap); free(o.w.buf); free(o.w.key);
+    free(o.w.sym); free(o.w.heap); free(o.w.buf); free(o.w.key); free(o.w.cps); free(o.w.norm);
     *n_ids = o.n;
     return rc;
 }
@@ -1212,6 +1602,37 @@ int attnres_tok_encode(const attnres_tok *t, const char *text, size_t len, int a
 /* ======================================================================== */
 /* Decoding                                                                  */
 /* ======================================================================== */
+
+/* A tokenizer.json's SentencePiece-style piece as its decoder gives it:
+   <0xNN> is the byte NN (ByteFallback), U+2581 is ' ' (Replace), and the
+   first token of the text loses one leading ' ' where the decoder says so
+   (Strip, or Metaspace but for "never"). So does the token after BOS where
+   the Prepend normalizer puts U+2581 before every segment of text;
+   Metaspace puts none before text that starts with ' ' ("always") or does
+   not start the text ("first"), so after BOS a ' ' is the text's own. */
+static int tok__hf_spm_decode(const attnres_tok *t, int prev, int id, char *out, size_t cap, size_t *n, char *err) {
+    const unsigned char *p = (const unsigned char *)t->piece[id];
+    size_t len = (size_t)t->piece_len[id], i, at = 0;
+    int strip = t->strip_first && (prev < 0 || (prev == t->bos && t->prepend == TOK_PREPEND_NORMALIZER));
+    unsigned hex;
+    if (len == 6 && memcmp(p, "<0x", 3) == 0 && p[5] == '>' && sscanf((const char *)p + 3, "%2X", &hex) == 1 &&
+        t->byte_piece[hex & 0xFF] == id) {
+        if (cap < 1) return tok__fail(err, ATTNRES_TOK_ERR_RANGE, "decode: output buffer too small");
+        out[0] = (char)hex;
+        *n = 1;
+        return ATTNRES_TOK_OK;
+    }
+    for (i = 0; i < len;) {
+        int meta = i + 3 <= len && p[i] == 0xE2 && p[i + 1] == 0x96 && p[i + 2] == 0x81;
+        if (!(meta && strip && i == 0)) {
+            if (at >= cap) return tok__fail(err, ATTNRES_TOK_ERR_RANGE, "decode: output buffer too small");
+            out[at++] = meta ? ' ' : (char)p[i];
+        }
+        i += meta ? 3 : 1;
+    }
+    *n = at;
+    return ATTNRES_TOK_OK;
+}
 
 int attnres_tok_decode(const attnres_tok *t, int prev, int id, char *out, size_t cap, size_t *n, char *err) {
     const unsigned char *p;
@@ -1222,6 +1643,7 @@ int attnres_tok_decode(const attnres_tok *t, int prev, int id, char *out, size_t
         return tok__fail(err, ATTNRES_TOK_ERR_RANGE, "decode: token %d is not in the vocab (%d ids)", id, t->n_vocab);
     p = (const unsigned char *)t->piece[id];
     len = (size_t)t->piece_len[id];
+    if (t->hf_spm && !t->added[id]) return tok__hf_spm_decode(t, prev, id, out, cap, n, err);
     if (t->kind == TOK_SPM) {
         if (prev == t->bos && len > 0 && p[0] == ' ') { p++; len--; }   /* the dummy prefix after BOS */
         if (len == 6 && memcmp(p, "<0x", 3) == 0 && p[5] == '>' && sscanf((const char *)p + 3, "%2X", &hex) == 1) {

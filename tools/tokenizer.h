@@ -3,16 +3,27 @@
    ids and back for attnres-run and the tests.
 
    Two kinds of tokenizer file, told apart by their first byte:
-     tokenizer.json (Hugging Face; starts with '{'): byte-level BPE, as in
-       GPT-2, Llama 3, Qwen2/Qwen3, SmolLM2. Read: model.vocab, model.merges
-       ("a b" strings or ["a", "b"] pairs), added_tokens (matched in the text
-       before anything else when specials are allowed), the pre-tokenizer
-       (ByteLevel with its GPT-2 regex, a Split with the GPT-2, Llama 3 or
-       Qwen2 pattern followed by ByteLevel, or Digits(individual) then
-       ByteLevel), and BOS and EOS (below). Normalizer:
-       none, or NFC, which is NOT applied (text already in NFC encodes right;
-       other text may differ from Hugging Face's). Other pre-tokenizers and
-       patterns are refused with a message naming them.
+     tokenizer.json (Hugging Face; starts with '{'), model BPE, of two kinds:
+       byte-level, as in GPT-2, Llama 3, Qwen2/Qwen3, SmolLM2: the
+       pre-tokenizer is ByteLevel with its GPT-2 regex, a Split with the
+       GPT-2, Llama 3 or Qwen2 pattern followed by ByteLevel, or
+       Digits(individual) then ByteLevel;
+       SentencePiece-style, as in Llama 2, TinyLlama, Mistral: the normalizer
+       Prepend(U+2581) + Replace(' ', U+2581), or the pre-tokenizer Metaspace
+       (prepend_scheme always, first or never; split); byte_fallback (a
+       character with no piece becomes its <0xNN> pieces), unk_token and
+       fuse_unk; merges by rank as in Hugging Face's BPE.
+       Both read model.vocab, model.merges ("a b" strings or ["a", "b"]
+       pairs), added_tokens (matched in the text before anything else when
+       specials are allowed; the text between them is normalised and
+       pre-tokenized on its own, as Hugging Face does), BOS and EOS (below),
+       and the normalizer NFC (Unicode's canonical composition, applied).
+       Other normalizers, pre-tokenizers and patterns are refused with a
+       message naming them; so is what Hugging Face's library refuses: a
+       merge that is not two tokens of the vocab making a third, an
+       added_tokens entry with a field of the wrong type (a missing boolean
+       field is taken as false, which the library refuses). Added tokens
+       with lstrip, rstrip or single_word are refused (not implemented).
      tokenizer.bin (llama2.c): int32 max_token_length, then per token a float
        score, an int32 length and its bytes (SentencePiece pieces with the
        meta space U+2581 written as ' '; <0xNN> byte-fallback pieces).
@@ -73,8 +84,11 @@ const char *attnres_tok_kind(const attnres_tok *t);  /* "byte-level BPE (gpt2)" 
 int  attnres_tok_encode(const attnres_tok *t, const char *text, size_t len, int allow_special,
                         int *ids, int max_ids, int *n_ids, char *err);
 
-/* The bytes of token id (which followed token prev, or -1: llama2.c drops
-   the dummy-prefix space after BOS) into out[cap]; *n gets the count. A
+/* The bytes of token id (which followed token prev, or -1 at the start of
+   the text) into out[cap]; *n gets the count. The SentencePiece-style
+   prefix space is dropped where the file's decoder drops it: llama2.c's
+   after BOS; a tokenizer.json's at the start of the text, and after BOS if
+   its normalizer prepends U+2581 to every segment. A
    token may hold part of a UTF-8 character: concatenate before printing
    (attnres_tok_utf8_ready). */
 int  attnres_tok_decode(const attnres_tok *t, int prev, int id, char *out, size_t cap, size_t *n, char *err);
