@@ -852,64 +852,62 @@ def _median(xs):
     return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2
 
 
-def _training_diagnostics(recs, prefix, title):
-    """PLAN.md's diagnostics for the runs PREFIX_{mode}_s{seed}: RMS(h_l) of every
-    sublayer at step 0 against sqrt(eps) with the gradient each pseudo-query gets
-    (seed 0); then over training, at every evaluation point, the smallest sublayer
-    input, the pseudo-queries' gradient and the deepest quarter's matrix gradients
-    (means over the finished seeds)."""
-    runs = {m: {int(n.rsplit("_s", 1)[1]): r for n, r in recs.items() if n.rsplit("_s", 1)[0] == f"{prefix}_{m}"
-                and r.get("profiles")} for m in R2_MODES}
-    runs = {m: v for m, v in runs.items() if v}
+def _training_diagnostics(recs, columns, title):
+    """PLAN.md's diagnostics for groups of paired runs, columns: label -> run-name
+    prefix (runs PREFIX_s{seed}). RMS(h_l) of every sublayer at step 0 against
+    sqrt(eps) of its own run, with the gradient each pseudo-query gets (seed 0); then
+    over training, at every evaluation point, the smallest sublayer input, the
+    pseudo-queries' gradient and the deepest quarter's matrix gradients (means over
+    the finished seeds)."""
+    runs = {lab: {int(n.rsplit("_s", 1)[1]): r for n, r in recs.items() if n.rsplit("_s", 1)[0] == prefix
+                  and r.get("profiles")} for lab, prefix in columns.items()}
+    runs = {lab: v for lab, v in runs.items() if v}
     out = ["", f"## Diagnostics of {title}", ""]
     if not runs:
         return out + ["Not run yet."]
-    modes = list(runs)
-    amodes = [m for m in modes if m != "standard"]
-    first = next(iter(runs.values()))[min(next(iter(runs.values())))]
-    L, root = first["n_layers"], math.sqrt(first["norm_eps"])
-    s0 = {m: v[0] for m, v in runs.items() if 0 in v}
+    any_run = lambda lab: next(iter(runs[lab].values()))  # noqa: E731
+    labs = list(runs)
+    qlabs = [lab for lab in labs if any_run(lab)["grad_profiles"][0]["pseudo_query"] is not None]
+    root = {lab: math.sqrt(any_run(lab)["norm_eps"]) for lab in labs}
+    L = any_run(labs[0])["n_layers"]
+    s0 = {lab: v[0] for lab, v in runs.items() if 0 in v}
+    eps_note = ", ".join(f"{root[lab]:.2g} in the column {lab}" for lab in labs if root[lab] != root[labs[0]])
     if s0:
         out += [f"RMS(h_l), the input of sublayer l before its RMSNorm, at step 0 (seed 0; the step-0 state depends "
-                f"on the seed and mode, not the lr); † marks RMS below sqrt(eps) = {root:.2g}, where the pre-norm "
-                "scales its input by less than 1/sqrt(2) instead of normalising it. Then the L2 norm of the gradient "
-                "of each pseudo-query w_l at step 0 (row 0 has one source, so no gradient). Row L is the output's "
-                "mix.", "",
-                "| l | " + " | ".join(f"{m} RMS(h_l)" for m in s0) + " | "
-                + " | ".join(f"{m} ‖∂loss/∂w_l‖" for m in s0 if m != "standard") + " |",
-                "|---|" + "---|" * (len(s0) + len([m for m in s0 if m != "standard"]))]
+                f"on the seed and the model, not the lr); † marks RMS below sqrt(eps) = {root[labs[0]]:.2g}"
+                + (f" ({eps_note})" if eps_note else "") + ", where the pre-norm scales its input by less than "
+                "1/sqrt(2) instead of normalising it. Then the L2 norm of the gradient of each pseudo-query w_l at "
+                "step 0 (row 0 has one source, so no gradient). Row L is the output's mix.", "",
+                "| l | " + " | ".join(f"{lab} RMS(h_l)" for lab in s0) + " | "
+                + " | ".join(f"{lab} ‖∂loss/∂w_l‖" for lab in s0 if lab in qlabs) + " |",
+                "|---|" + "---|" * (len(s0) + len([lab for lab in s0 if lab in qlabs]))]
         for l in range(L + 1):
             cells = []
-            for m, r in s0.items():
+            for lab, r in s0.items():
                 x = r["profiles"][0]["rms_h"][l]
-                cells.append(f"{x:.2e}{' †' if x < root else ''}")
-            for m, r in s0.items():
-                if m != "standard":
-                    q = r["grad_profiles"][0]["pseudo_query"]
-                    cells.append("-" if q is None else f"{q[l]:.2e}")
+                cells.append(f"{x:.2e}{' †' if x < root[lab] else ''}")
+            cells += [f"{r['grad_profiles'][0]['pseudo_query'][l]:.2e}" for lab, r in s0.items() if lab in qlabs]
             out.append(f"| {l if l < L else 'out'} | " + " | ".join(cells) + " |")
-        out += ["", "Sublayers with RMS(h_l) < sqrt(eps) at step 0: "
-                + ", ".join(f"{m} {sum(x < root for x in r['profiles'][0]['rms_h'][:L])} of {L}" for m, r in s0.items())
-                + "."]
-    seeds = {m: sorted(v) for m, v in runs.items()}
-    out += ["", "Over training, means over each mode's finished seeds ("
-            + "; ".join(f"{m}: {', '.join(map(str, s))}" for m, s in seeds.items()) + "). Rows: the evaluation step "
-            "(RMS) or the interval of steps that ends there (gradients, the mean over its steps).", "",
-            "| step | " + " | ".join(f"{m}: min_l RMS(h_l), # < sqrt(eps)" for m in modes) + " | "
-            + " | ".join(f"{m}: median_l ‖∂loss/∂w_l‖" for m in amodes) + " | "
-            + " | ".join(f"{m}: median ‖∂loss/∂W‖, l ≥ {3 * L // 4}" for m in modes) + " |",
-            "|---|" + "---|" * (2 * len(modes) + len(amodes))]
-    steps = [p["step"] for p in first["profiles"]]
+        out += ["", "Sublayers with RMS(h_l) < sqrt(eps) at step 0: " + ", ".join(
+            f"{lab} {sum(x < root[lab] for x in r['profiles'][0]['rms_h'][:L])} of {L}" for lab, r in s0.items()) + "."]
+    seeds = {lab: sorted(v) for lab, v in runs.items()}
+    out += ["", "Over training, means over each column's finished seeds ("
+            + "; ".join(f"{lab}: {', '.join(map(str, s))}" for lab, s in seeds.items()) + "). Rows: the evaluation "
+            "step (RMS) or the interval of steps that ends there (gradients, the mean over its steps).", "",
+            "| step | " + " | ".join(f"{lab}: min_l RMS(h_l), # < sqrt(eps)" for lab in labs) + " | "
+            + " | ".join(f"{lab}: median_l ‖∂loss/∂w_l‖" for lab in qlabs) + " | "
+            + " | ".join(f"{lab}: median ‖∂loss/∂W‖, l ≥ {3 * L // 4}" for lab in labs) + " |",
+            "|---|" + "---|" * (2 * len(labs) + len(qlabs))]
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    for k, step in enumerate(steps):
+    for k, step in enumerate(p["step"] for p in any_run(labs[0])["profiles"]):
         cells = []
-        for m in modes:
-            hs = [r["profiles"][k]["rms_h"][:L] for r in runs[m].values()]
-            cells.append(f"{mean([min(h) for h in hs]):.2e}, {mean([sum(x < root for x in h) for h in hs]):.3g}")
-        for m in amodes:
-            cells.append(f"{mean([_median(r['grad_profiles'][k]['pseudo_query'][1:]) for r in runs[m].values()]):.2e}")
-        for m in modes:
-            cells.append(f"{mean([_median(r['grad_profiles'][k]['sublayer'][3 * L // 4:]) for r in runs[m].values()]):.2e}")
+        for lab in labs:
+            hs = [r["profiles"][k]["rms_h"][:L] for r in runs[lab].values()]
+            cells.append(f"{mean([min(h) for h in hs]):.2e}, {mean([sum(x < root[lab] for x in h) for h in hs]):.3g}")
+        for lab in qlabs:
+            cells.append(f"{mean([_median(r['grad_profiles'][k]['pseudo_query'][1:]) for r in runs[lab].values()]):.2e}")
+        for lab in labs:
+            cells.append(f"{mean([_median(r['grad_profiles'][k]['sublayer'][3 * L // 4:]) for r in runs[lab].values()]):.2e}")
         out.append(f"| {step if k == 0 else f'…{step}'} | " + " | ".join(cells) + " |")
     return out
 
@@ -1007,8 +1005,11 @@ def report_round2(rdir, out):
                              f"standard (ratio of the means over seeds {', '.join(map(str, common))}; per seed "
                              f"{per_seed}).")
     L += _holm_section(results["comparisons"])
-    L += _training_diagnostics(recs, "B_L32", "B (L = 32, 1,000 steps)")
-    L += _training_diagnostics(recs, "E_L16", "E (L = 16, 1,000 steps)")
+    L += _training_diagnostics(recs, {m: f"B_L32_{m}" for m in R2_MODES}, "B (L = 32, 1,000 steps)")
+    L += _training_diagnostics(recs, {"full": "B_L32_full", **{a: f"C_L32_full_{a}" for a in
+                                                                  ("eps", "random_init", "out_init", "query_lr")}},
+                               "C, beside default Full (L = 32, 1,000 steps)")
+    L += _training_diagnostics(recs, {m: f"E_L16_{m}" for m in R2_MODES}, "E (L = 16, 1,000 steps)")
     # diagnostics: at step 0, how many sublayer inputs sit below sqrt(eps); pseudo-query gradients
     L += ["", "## Diagnostics at step 0 and at the end (lr-search runs, seed 0, lr 3e-3)", "",
           "| mode | RMS(h_l) at step 0: min, median over l | sublayers with RMS(h_l) < sqrt(eps) at step 0 | "
