@@ -736,19 +736,60 @@ def sweep(a):
 # Report: summary.json, table.md, plots
 # --------------------------------------------------------------------------
 
+def _betainc(a, b, x):
+    """Regularised incomplete beta function I_x(a, b), by its continued fraction
+    (modified Lentz); the standard library has no Student t, and scipy is not one
+    of the tools' dependencies."""
+    if x <= 0.0 or x >= 1.0:
+        return 0.0 if x <= 0.0 else 1.0
+    if x > (a + 1) / (a + b + 2):               # the fraction converges fast only on this side
+        return 1.0 - _betainc(b, a, 1.0 - x)
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)) / a
+    tiny, f, c, d = 1e-300, 1.0, 1.0, 0.0
+    for i in range(400):
+        m = i // 2
+        if i == 0:
+            num = 1.0
+        elif i % 2 == 0:
+            num = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
+        else:
+            num = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
+        d = 1.0 + num * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + num / c
+        c = c if abs(c) > tiny else tiny
+        f *= c * d
+        if abs(1.0 - c * d) < 1e-15:
+            break
+    return front * (f - 1.0)
+
+
+def _t_two_sided_p(t, df):
+    """P(|T| >= |t|) for Student's t with df degrees of freedom."""
+    return _betainc(df / 2.0, 0.5, df / (df + t * t))
+
+
+def _t_quantile_975(df):
+    """The t with P(T <= t) = 0.975 (df degrees of freedom), by bisection on the tail."""
+    lo, hi = 0.0, 1e4
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _t_two_sided_p(mid, df) > 0.05 else (lo, mid)
+    return (lo + hi) / 2
+
+
 def _paired(a, b):
     """PLAN.md's test: the paired differences a[s] - b[s] over common seeds ->
     mean, standard error, 95% interval, two-sided paired t-test p, per-seed values."""
-    from scipy import stats
     seeds = sorted(set(a) & set(b))
     d = [a[s] - b[s] for s in seeds]
     out = {"seeds": seeds, "diffs": d, "n": len(d), "mean": sum(d) / len(d) if d else float("nan")}
     if len(d) >= 2:
         _, sd = _mean_std(d)
         se = sd / math.sqrt(len(d))
-        q = float(stats.t.ppf(0.975, len(d) - 1))
+        q = _t_quantile_975(len(d) - 1)
         out.update(se=se, ci=(out["mean"] - q * se, out["mean"] + q * se),
-                   p=float(2 * stats.t.sf(abs(out["mean"] / se), len(d) - 1)) if se > 0 else 0.0)
+                   p=_t_two_sided_p(out["mean"] / se, len(d) - 1) if se > 0 else 0.0)
     return out
 
 
@@ -770,6 +811,105 @@ def _paired_row(label, c, test=True):
         return f"| {label} | {c['n']} | {c['mean']:+.4f} | - | - | - | {signs} | 1 seed |"
     return (f"| {label} | {c['n']} | {c['mean']:+.4f} | {c['se']:.4f} | [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}] | "
             f"{c['p']:.3g} | {signs} | {_verdict(c)} |")
+
+
+def _holm(ps):
+    """Holm's step-down adjusted p-values, in the order of ps."""
+    order, adj, run = sorted(range(len(ps)), key=lambda i: ps[i]), [0.0] * len(ps), 0.0
+    for k, i in enumerate(order):
+        run = max(run, min(1.0, (len(ps) - k) * ps[i]))
+        adj[i] = run
+    return adj
+
+
+def _holm_section(comparisons):
+    """PLAN.md: the six primary comparisons (block4, block8, full − standard at L = 32
+    and 16) with Holm's correction for six tests. While some are missing, min(1, 6p)
+    is shown instead: Holm's adjusted p never exceeds it, so it can only understate
+    significance, never claim it falsely."""
+    labels = [f"{st}: {m} − standard" for st in ("B", "E") for m in list(R2_MODES)[:3]]
+    have = [lab for lab in labels if lab in comparisons and comparisons[lab]["n"] >= 2]
+    out = ["", "## The six primary comparisons, corrected for six tests (Holm)", ""]
+    if not have:
+        return out + ["None has two seeds yet."]
+    complete = len(have) == 6
+    adj = dict(zip(have, _holm([comparisons[lab]["p"] for lab in have]))) if complete else \
+        {lab: min(1.0, 6 * comparisons[lab]["p"]) for lab in have}
+    out += [("All six have run; adjusted p is Holm's." if complete else
+             f"{len(have)} of 6 have at least two seeds; until all six exist the column shows min(1, 6p), an upper "
+             "bound on Holm's adjusted p (so \"not yet\" means not decided, not \"not significant\")."), "",
+            "| comparison | seeds | mean diff | p (paired t) | adjusted p | after correction |", "|---|---|---|---|---|---|"]
+    for lab in have:
+        c = comparisons[lab]
+        verdict = "significant" if adj[lab] < 0.05 else ("not significant" if complete else "not yet")
+        out.append(f"| {lab} | {c['n']} | {c['mean']:+.4f} | {c['p']:.3g} | {'' if complete else '≤ '}"
+                   f"{adj[lab]:.3g} | {verdict} |")
+    return out
+
+
+def _median(xs):
+    xs = sorted(xs)
+    return (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2
+
+
+def _training_diagnostics(recs, columns, title):
+    """PLAN.md's diagnostics for groups of paired runs, columns: label -> run-name
+    prefix (runs PREFIX_s{seed}). RMS(h_l) of every sublayer at step 0 against
+    sqrt(eps) of its own run, with the gradient each pseudo-query gets (seed 0); then
+    over training, at every evaluation point, the smallest sublayer input, the
+    pseudo-queries' gradient and the deepest quarter's matrix gradients (means over
+    the finished seeds)."""
+    runs = {lab: {int(n.rsplit("_s", 1)[1]): r for n, r in recs.items() if n.rsplit("_s", 1)[0] == prefix
+                  and r.get("profiles")} for lab, prefix in columns.items()}
+    runs = {lab: v for lab, v in runs.items() if v}
+    out = ["", f"## Diagnostics of {title}", ""]
+    if not runs:
+        return out + ["Not run yet."]
+    any_run = lambda lab: next(iter(runs[lab].values()))  # noqa: E731
+    labs = list(runs)
+    qlabs = [lab for lab in labs if any_run(lab)["grad_profiles"][0]["pseudo_query"] is not None]
+    root = {lab: math.sqrt(any_run(lab)["norm_eps"]) for lab in labs}
+    L = any_run(labs[0])["n_layers"]
+    s0 = {lab: v[0] for lab, v in runs.items() if 0 in v}
+    eps_note = ", ".join(f"{root[lab]:.2g} in the column {lab}" for lab in labs if root[lab] != root[labs[0]])
+    if s0:
+        out += [f"RMS(h_l), the input of sublayer l before its RMSNorm, at step 0 (seed 0; the step-0 state depends "
+                f"on the seed and the model, not the lr); † marks RMS below sqrt(eps) = {root[labs[0]]:.2g}"
+                + (f" ({eps_note})" if eps_note else "") + ", where the pre-norm scales its input by less than "
+                "1/sqrt(2) instead of normalising it. Then the L2 norm of the gradient of each pseudo-query w_l at "
+                "step 0 (row 0 has one source, so no gradient). Row L is the output's mix.", "",
+                "| l | " + " | ".join(f"{lab} RMS(h_l)" for lab in s0) + " | "
+                + " | ".join(f"{lab} ‖∂loss/∂w_l‖" for lab in s0 if lab in qlabs) + " |",
+                "|---|" + "---|" * (len(s0) + len([lab for lab in s0 if lab in qlabs]))]
+        for l in range(L + 1):
+            cells = []
+            for lab, r in s0.items():
+                x = r["profiles"][0]["rms_h"][l]
+                cells.append(f"{x:.2e}{' †' if x < root[lab] else ''}")
+            cells += [f"{r['grad_profiles'][0]['pseudo_query'][l]:.2e}" for lab, r in s0.items() if lab in qlabs]
+            out.append(f"| {l if l < L else 'out'} | " + " | ".join(cells) + " |")
+        out += ["", "Sublayers with RMS(h_l) < sqrt(eps) at step 0: " + ", ".join(
+            f"{lab} {sum(x < root[lab] for x in r['profiles'][0]['rms_h'][:L])} of {L}" for lab, r in s0.items()) + "."]
+    seeds = {lab: sorted(v) for lab, v in runs.items()}
+    out += ["", "Over training, means over each column's finished seeds ("
+            + "; ".join(f"{lab}: {', '.join(map(str, s))}" for lab, s in seeds.items()) + "). Rows: the evaluation "
+            "step (RMS) or the interval of steps that ends there (gradients, the mean over its steps).", "",
+            "| step | " + " | ".join(f"{lab}: min_l RMS(h_l), # < sqrt(eps)" for lab in labs) + " | "
+            + " | ".join(f"{lab}: median_l ‖∂loss/∂w_l‖" for lab in qlabs) + " | "
+            + " | ".join(f"{lab}: median ‖∂loss/∂W‖, l ≥ {3 * L // 4}" for lab in labs) + " |",
+            "|---|" + "---|" * (2 * len(labs) + len(qlabs))]
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    for k, step in enumerate(p["step"] for p in any_run(labs[0])["profiles"]):
+        cells = []
+        for lab in labs:
+            hs = [r["profiles"][k]["rms_h"][:L] for r in runs[lab].values()]
+            cells.append(f"{mean([min(h) for h in hs]):.2e}, {mean([sum(x < root[lab] for x in h) for h in hs]):.3g}")
+        for lab in qlabs:
+            cells.append(f"{mean([_median(r['grad_profiles'][k]['pseudo_query'][1:]) for r in runs[lab].values()]):.2e}")
+        for lab in labs:
+            cells.append(f"{mean([_median(r['grad_profiles'][k]['sublayer'][3 * L // 4:]) for r in runs[lab].values()]):.2e}")
+        out.append(f"| {step if k == 0 else f'…{step}'} | " + " | ".join(cells) + " |")
+    return out
 
 
 def report_round2(rdir, out):
@@ -860,8 +1000,16 @@ def report_round2(rdir, out):
                 common = sorted(set(x) & set(full) & set(std))
                 gap = sum(full[s] - std[s] for s in common)
                 if common and gap > 0:
+                    per_seed = ", ".join(f"s{s}: {(full[s] - x[s]) / (full[s] - std[s]):.0%}" for s in common)
                     L.append(f"\n`{abl}` closes {sum(full[s] - x[s] for s in common) / gap:.0%} of Full's gap to "
-                             f"standard (ratio of the sums over seeds {', '.join(map(str, common))}).")
+                             f"standard (ratio of the means over seeds {', '.join(map(str, common))}; per seed "
+                             f"{per_seed}).")
+    L += _holm_section(results["comparisons"])
+    L += _training_diagnostics(recs, {m: f"B_L32_{m}" for m in R2_MODES}, "B (L = 32, 1,000 steps)")
+    L += _training_diagnostics(recs, {"full": "B_L32_full", **{a: f"C_L32_full_{a}" for a in
+                                                                  ("eps", "random_init", "out_init", "query_lr")}},
+                               "C, beside default Full (L = 32, 1,000 steps)")
+    L += _training_diagnostics(recs, {m: f"E_L16_{m}" for m in R2_MODES}, "E (L = 16, 1,000 steps)")
     # diagnostics: at step 0, how many sublayer inputs sit below sqrt(eps); pseudo-query gradients
     L += ["", "## Diagnostics at step 0 and at the end (lr-search runs, seed 0, lr 3e-3)", "",
           "| mode | RMS(h_l) at step 0: min, median over l | sublayers with RMS(h_l) < sqrt(eps) at step 0 | "
