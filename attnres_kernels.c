@@ -28,6 +28,12 @@
    means; the scalar one is the reference.
      attnres_kernel_matvec            == attnres_matvec            out = W x
      attnres_kernel_matmul            == attnres_matmul            out = x W^T, T positions at once
+     attnres_kernel_matmul_backward   == attnres_matmul_backward   dx += dout W, dw += dout^T x (training;
+                                                                    the same bits as the scalar loop)
+     attnres_kernel_depth_attention_backward
+                                      == attnres_depth_attention_backward
+                                                                   the softmax over depth's backward
+                                                                    (training; the same bits)
      attnres_kernel_matvec_q8         == attnres_matvec_q8         out = (scale * q) x, int8 weights
      attnres_kernel_matvec_w8a8       == attnres_matvec_w8a8       the same with x in int8 too
      attnres_kernel_quantize_q8       == attnres_quantize_q8       group-wise int8 of x before each
@@ -317,6 +323,294 @@ void attnres_kernel_matmul(float *out, const float *x, const float *w, int T, in
         int t;
         for (t = 0; t < T; t++) out[(size_t)t * rows + r] = k_dot(wr, x + (size_t)t * cols, cols);
     }
+}
+
+#endif
+
+/* ======================================================================== */
+/* matmul backward: dx[T, cols] += dout W,  dw[rows, cols] += dout^T x         */
+/* ======================================================================== */
+
+/* The training backward's products, every weight matrix once per sublayer
+   and sequence. The scalar loop (attnres_matmul_backward: one
+   attnres_matvec_backward per position) is two axpys per row and
+   position: it reads and writes the whole dw once per position, and dx
+   once per row. Here each output keeps a tile in registers while the sum
+   runs: a tile of dw (4 rows x 16 columns) across all T positions, a tile
+   of dx (4 positions x 16 columns) across all rows, so each multiply-add
+   costs a broadcast and a load from L1 instead of a load and a store.
+
+   The SAME bits as the scalar loop: both products are elementwise in c
+   (no sum is split into lanes), every dw[r][c] adds its T products in
+   the scalar order t = 0..T-1 and every dx[t][c] its rows in the order
+   r = 0..rows-1, starting from the value already there, and each step
+   is a multiply then an add, each rounded, as the scalar
+   y[i] += a * x[i] under -ffp-contract=off. No fused multiply-add here
+   on purpose: it would change the bits and buy little, the loop is bound
+   by loads and adds. tests/test_kernels.c checks equality, bit for bit.
+
+   OpenMP: one parallel region, the rows of dw split between the threads,
+   then the positions of dx (dw and dx are different arrays, so a thread
+   finished with its rows of dw goes on to dx at once: nowait). Each
+   output is written by one thread in the fixed order above, so the bits
+   do not depend on the thread count. Same threshold as matmul. */
+#if defined(ATTNRES_K_AVX2)
+
+/* dw[r .. r+3][c .. c+15] += sum_t dout[t][r+i] x[t][c .. c+15], t in order */
+static void k_dw_4x16(float *dw, const float *dout, const float *x, int T, int rows, int cols, int r, int c) {
+    float *d0 = dw + (size_t)r * cols + c, *d1 = d0 + cols, *d2 = d1 + cols, *d3 = d2 + cols;
+    __m256 a00 = _mm256_loadu_ps(d0), a01 = _mm256_loadu_ps(d0 + 8);   /* a<row><half> */
+    __m256 a10 = _mm256_loadu_ps(d1), a11 = _mm256_loadu_ps(d1 + 8);
+    __m256 a20 = _mm256_loadu_ps(d2), a21 = _mm256_loadu_ps(d2 + 8);
+    __m256 a30 = _mm256_loadu_ps(d3), a31 = _mm256_loadu_ps(d3 + 8);
+    int t;
+    for (t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * cols + c, *g = dout + (size_t)t * rows + r;
+        __m256 x0 = _mm256_loadu_ps(xt), x1 = _mm256_loadu_ps(xt + 8), b;
+        b = _mm256_set1_ps(g[0]);
+        a00 = _mm256_add_ps(a00, _mm256_mul_ps(b, x0)); a01 = _mm256_add_ps(a01, _mm256_mul_ps(b, x1));
+        b = _mm256_set1_ps(g[1]);
+        a10 = _mm256_add_ps(a10, _mm256_mul_ps(b, x0)); a11 = _mm256_add_ps(a11, _mm256_mul_ps(b, x1));
+        b = _mm256_set1_ps(g[2]);
+        a20 = _mm256_add_ps(a20, _mm256_mul_ps(b, x0)); a21 = _mm256_add_ps(a21, _mm256_mul_ps(b, x1));
+        b = _mm256_set1_ps(g[3]);
+        a30 = _mm256_add_ps(a30, _mm256_mul_ps(b, x0)); a31 = _mm256_add_ps(a31, _mm256_mul_ps(b, x1));
+    }
+    _mm256_storeu_ps(d0, a00); _mm256_storeu_ps(d0 + 8, a01);
+    _mm256_storeu_ps(d1, a10); _mm256_storeu_ps(d1 + 8, a11);
+    _mm256_storeu_ps(d2, a20); _mm256_storeu_ps(d2 + 8, a21);
+    _mm256_storeu_ps(d3, a30); _mm256_storeu_ps(d3 + 8, a31);
+}
+
+/* dw[r][c .. c+7] += sum_t dout[t][r] x[t][c .. c+7], t in order: one row at an edge */
+static void k_dw_1x8(float *dw, const float *dout, const float *x, int T, int rows, int cols, int r, int c) {
+    float *d = dw + (size_t)r * cols + c;
+    __m256 a = _mm256_loadu_ps(d);
+    int t;
+    for (t = 0; t < T; t++)
+        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_set1_ps(dout[(size_t)t * rows + r]),
+                                           _mm256_loadu_ps(x + (size_t)t * cols + c)));
+    _mm256_storeu_ps(d, a);
+}
+
+/* dx[t .. t+3][c .. c+15] += sum_r dout[t+i][r] w[r][c .. c+15], r in order */
+static void k_dx_4x16(float *dx, const float *dout, const float *w, int rows, int cols, int t, int c) {
+    float *d0 = dx + (size_t)t * cols + c, *d1 = d0 + cols, *d2 = d1 + cols, *d3 = d2 + cols;
+    const float *g0 = dout + (size_t)t * rows, *g1 = g0 + rows, *g2 = g1 + rows, *g3 = g2 + rows;
+    __m256 a00 = _mm256_loadu_ps(d0), a01 = _mm256_loadu_ps(d0 + 8);   /* a<position><half> */
+    __m256 a10 = _mm256_loadu_ps(d1), a11 = _mm256_loadu_ps(d1 + 8);
+    __m256 a20 = _mm256_loadu_ps(d2), a21 = _mm256_loadu_ps(d2 + 8);
+    __m256 a30 = _mm256_loadu_ps(d3), a31 = _mm256_loadu_ps(d3 + 8);
+    int r;
+    for (r = 0; r < rows; r++) {
+        const float *wr = w + (size_t)r * cols + c;
+        __m256 w0 = _mm256_loadu_ps(wr), w1 = _mm256_loadu_ps(wr + 8), b;
+        b = _mm256_set1_ps(g0[r]);
+        a00 = _mm256_add_ps(a00, _mm256_mul_ps(b, w0)); a01 = _mm256_add_ps(a01, _mm256_mul_ps(b, w1));
+        b = _mm256_set1_ps(g1[r]);
+        a10 = _mm256_add_ps(a10, _mm256_mul_ps(b, w0)); a11 = _mm256_add_ps(a11, _mm256_mul_ps(b, w1));
+        b = _mm256_set1_ps(g2[r]);
+        a20 = _mm256_add_ps(a20, _mm256_mul_ps(b, w0)); a21 = _mm256_add_ps(a21, _mm256_mul_ps(b, w1));
+        b = _mm256_set1_ps(g3[r]);
+        a30 = _mm256_add_ps(a30, _mm256_mul_ps(b, w0)); a31 = _mm256_add_ps(a31, _mm256_mul_ps(b, w1));
+    }
+    _mm256_storeu_ps(d0, a00); _mm256_storeu_ps(d0 + 8, a01);
+    _mm256_storeu_ps(d1, a10); _mm256_storeu_ps(d1 + 8, a11);
+    _mm256_storeu_ps(d2, a20); _mm256_storeu_ps(d2 + 8, a21);
+    _mm256_storeu_ps(d3, a30); _mm256_storeu_ps(d3 + 8, a31);
+}
+
+/* dx[t][c .. c+7] += sum_r dout[t][r] w[r][c .. c+7], r in order: one position at an edge */
+static void k_dx_1x8(float *dx, const float *dout, const float *w, int rows, int cols, int t, int c) {
+    float *d = dx + (size_t)t * cols + c;
+    const float *g = dout + (size_t)t * rows;
+    __m256 a = _mm256_loadu_ps(d);
+    int r;
+    for (r = 0; r < rows; r++)
+        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_set1_ps(g[r]), _mm256_loadu_ps(w + (size_t)r * cols + c)));
+    _mm256_storeu_ps(d, a);
+}
+
+/* rows r .. r+n-1 of dw (n <= 4): 4x16 tiles, then 8 columns a row, then
+   the last cols mod 8 columns as the scalar loop does them */
+static void k_dw_rows(float *dw, const float *dout, const float *x, int T, int rows, int cols, int r, int n) {
+    int c = 0, i, t, j;
+    if (n == 4)
+        for (; c + 16 <= cols; c += 16) k_dw_4x16(dw, dout, x, T, rows, cols, r, c);
+    for (; c + 8 <= cols; c += 8)
+        for (i = 0; i < n; i++) k_dw_1x8(dw, dout, x, T, rows, cols, r + i, c);
+    for (i = 0; i < n && c < cols; i++)
+        for (t = 0; t < T; t++) {
+            float g = dout[(size_t)t * rows + r + i];
+            for (j = c; j < cols; j++) dw[(size_t)(r + i) * cols + j] += g * x[(size_t)t * cols + j];
+        }
+}
+
+/* positions t .. t+n-1 of dx (n <= 4), in the same pattern */
+static void k_dx_positions(float *dx, const float *dout, const float *w, int rows, int cols, int t, int n) {
+    int c = 0, i, r, j;
+    if (n == 4)
+        for (; c + 16 <= cols; c += 16) k_dx_4x16(dx, dout, w, rows, cols, t, c);
+    for (; c + 8 <= cols; c += 8)
+        for (i = 0; i < n; i++) k_dx_1x8(dx, dout, w, rows, cols, t + i, c);
+    for (i = 0; i < n && c < cols; i++)
+        for (r = 0; r < rows; r++) {
+            float g = dout[(size_t)(t + i) * rows + r];
+            for (j = c; j < cols; j++) dx[(size_t)(t + i) * cols + j] += g * w[(size_t)r * cols + j];
+        }
+}
+
+void attnres_kernel_matmul_backward(float *dx, float *dw, const float *dout, const float *w,
+                                    const float *x, int T, int rows, int cols) {
+    int n_rb = (rows + 3) / 4, n_tb = (T + 3) / 4;
+#ifdef _OPENMP
+#pragma omp parallel if ((size_t)T * (size_t)rows * (size_t)cols >= ATTNRES_K_OMP_MIN_WEIGHTS)
+#endif
+    {
+        int b;
+        if (dw) {
+#ifdef _OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+            for (b = 0; b < n_rb; b++)
+                k_dw_rows(dw, dout, x, T, rows, cols, 4 * b, rows - 4 * b < 4 ? rows - 4 * b : 4);
+        }
+        if (dx) {
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (b = 0; b < n_tb; b++)
+                k_dx_positions(dx, dout, w, rows, cols, 4 * b, T - 4 * b < 4 ? T - 4 * b : 4);
+        }
+    }
+}
+
+#else
+
+/* NEON and the portable build: the header's loop (a NEON version would
+   follow the AVX2 tiles with 4-lane vectors; not written yet) */
+void attnres_kernel_matmul_backward(float *dx, float *dw, const float *dout, const float *w,
+                                    const float *x, int T, int rows, int cols) {
+    attnres_matmul_backward(dx, dw, dout, w, x, T, rows, cols);
+}
+
+#endif
+
+/* ======================================================================== */
+/* depth attention backward: the softmax over depth, for training             */
+/* ======================================================================== */
+
+/* attnres_depth_attention_backward spends its time in three sums over dim
+   per source (its squares for 1/rms, dout . v, and the key's mean), each
+   a chain of dependent scalar adds in the header; Full AttnRes at L = 32
+   runs it for about 560 sources per position. A sum cannot be split into
+   lanes without changing its bits, but 8 SOURCES can run at once: lane k
+   sums source j+k's terms in the scalar order i = 0..dim-1, element i of
+   the 8 sources gathered from 8 rows dim apart. The per-element updates
+   then run 8 elements at a time for one source after another, as the
+   scalar loop orders them. Every operation is the scalar one on the same
+   operands in the same order (a multiply and an add, each rounded; no
+   fused multiply-add), so the result is the header's to the bit;
+   tests/test_kernels.c checks that. A source whose sum of squares
+   overflows takes the header's own rescaled 1/rms. NEON and portable:
+   the header's function. */
+#if defined(ATTNRES_K_AVX2)
+
+/* Lane k reads source min(j + k, n - 1): a short last group re-reads its
+   last source instead of reading past the end (those lanes are unused). */
+static __m256i k_source_offsets(int j, int n, int dim) {
+    int k, off[8];
+    for (k = 0; k < 8; k++) off[k] = (j + k < n ? k : n - 1 - j) * dim;
+    return _mm256_loadu_si256((const __m256i *)off);
+}
+
+/* lane k = dout . v_{j+k} (v = source j), in the scalar order */
+static __m256 k_group_dots(const float *dout, const float *v, __m256i offsets, int dim) {
+    __m256 dot = _mm256_setzero_ps();
+    int i;
+    for (i = 0; i < dim; i++)
+        dot = _mm256_add_ps(dot, _mm256_mul_ps(_mm256_set1_ps(dout[i]), _mm256_i32gather_ps(v + i, offsets, 4)));
+    return dot;
+}
+
+/* One source's per-element updates, 8 elements at a time, the header's
+   expressions and their order; the last dim mod 8 elements as the header. */
+static void k_depth_source_update(float *dsrc, float *dpseudo_query, float *dkey_gain, const float *dout,
+                                  const float *v, const float *pseudo_query, const float *key_gain,
+                                  float alpha, float r, float ds, float mean, int dim) {
+    __m256 r_v = _mm256_set1_ps(r), ds_v = _mm256_set1_ps(ds), m_v = _mm256_set1_ps(mean);
+    __m256 rds_v = _mm256_set1_ps(r * ds), al_v = _mm256_set1_ps(alpha);
+    int i;
+    for (i = 0; i + 8 <= dim; i += 8) {
+        __m256 xhat = _mm256_mul_ps(_mm256_loadu_ps(v + i), r_v), dsx = _mm256_mul_ps(ds_v, xhat);
+        __m256 w = _mm256_loadu_ps(pseudo_query + i), g = _mm256_loadu_ps(key_gain + i);
+        if (dpseudo_query)
+            _mm256_storeu_ps(dpseudo_query + i, _mm256_add_ps(_mm256_loadu_ps(dpseudo_query + i), _mm256_mul_ps(dsx, g)));
+        if (dkey_gain)
+            _mm256_storeu_ps(dkey_gain + i, _mm256_add_ps(_mm256_loadu_ps(dkey_gain + i), _mm256_mul_ps(dsx, w)));
+        if (dsrc) {
+            __m256 key = _mm256_mul_ps(rds_v, _mm256_sub_ps(_mm256_mul_ps(w, g), _mm256_mul_ps(xhat, m_v)));
+            __m256 val = _mm256_mul_ps(al_v, _mm256_loadu_ps(dout + i));
+            _mm256_storeu_ps(dsrc + i, _mm256_add_ps(_mm256_loadu_ps(dsrc + i), _mm256_add_ps(val, key)));
+        }
+    }
+    for (; i < dim; i++) {
+        float xhat = v[i] * r;
+        if (dpseudo_query) dpseudo_query[i] += ds * xhat * key_gain[i];
+        if (dkey_gain) dkey_gain[i] += ds * xhat * pseudo_query[i];
+        if (dsrc) dsrc[i] += alpha * dout[i] + r * ds * (pseudo_query[i] * key_gain[i] - xhat * mean);
+    }
+}
+
+void attnres_kernel_depth_attention_backward(float *dsources, float *dpseudo_query, float *dkey_gain,
+                                             const float *dout, const float *alpha,
+                                             const float *sources, int n_sources,
+                                             const float *pseudo_query, const float *key_gain,
+                                             int dim, float eps) {
+    float a_da = 0.0f, dots[8], sum_sq[8], means[8], r[8];
+    int j, k, i;
+    /* sum_u alpha_u dalpha_u, u in order */
+    for (j = 0; j < n_sources; j += 8) {
+        _mm256_storeu_ps(dots, k_group_dots(dout, sources + (size_t)j * dim, k_source_offsets(j, n_sources, dim), dim));
+        for (k = 0; k < 8 && j + k < n_sources; k++) a_da += alpha[j + k] * dots[k];
+    }
+    for (j = 0; j < n_sources; j += 8) {
+        const float *v0 = sources + (size_t)j * dim;             /* [8, dim]: this group */
+        __m256i offsets = k_source_offsets(j, n_sources, dim);
+        __m256 sq = _mm256_setzero_ps(), mean = _mm256_setzero_ps(), r8;
+        for (i = 0; i < dim; i++) {                              /* squares, as attnres_dot(v, v) */
+            __m256 vi = _mm256_i32gather_ps(v0 + i, offsets, 4);
+            sq = _mm256_add_ps(sq, _mm256_mul_ps(vi, vi));
+        }
+        _mm256_storeu_ps(sum_sq, sq);
+        _mm256_storeu_ps(dots, k_group_dots(dout, v0, offsets, dim));
+        for (k = 0; k < 8; k++) {                                /* 1/rms, as attnres__inv_rms */
+            int src = j + k < n_sources ? j + k : n_sources - 1;
+            r[k] = !isinf(sum_sq[k]) ? 1.0f / sqrtf(sum_sq[k] / (float)dim + eps)
+                                     : attnres__inv_rms(sources + (size_t)src * dim, dim, eps);
+        }
+        r8 = _mm256_loadu_ps(r);
+        for (i = 0; i < dim; i++) {                              /* sum_i w_i g_i xhat_i */
+            __m256 wg = _mm256_set1_ps(pseudo_query[i] * key_gain[i]);
+            mean = _mm256_add_ps(mean, _mm256_mul_ps(wg, _mm256_mul_ps(_mm256_i32gather_ps(v0 + i, offsets, 4), r8)));
+        }
+        _mm256_storeu_ps(means, mean);
+        for (k = 0; k < 8 && j + k < n_sources; k++)             /* the updates, source by source */
+            k_depth_source_update(dsources ? dsources + (size_t)(j + k) * dim : NULL, dpseudo_query, dkey_gain,
+                                  dout, v0 + (size_t)k * dim, pseudo_query, key_gain, alpha[j + k], r[k],
+                                  alpha[j + k] * (dots[k] - a_da), means[k] / (float)dim, dim);
+    }
+}
+
+#else
+
+void attnres_kernel_depth_attention_backward(float *dsources, float *dpseudo_query, float *dkey_gain,
+                                             const float *dout, const float *alpha,
+                                             const float *sources, int n_sources,
+                                             const float *pseudo_query, const float *key_gain,
+                                             int dim, float eps) {
+    attnres_depth_attention_backward(dsources, dpseudo_query, dkey_gain, dout, alpha, sources, n_sources,
+                                     pseudo_query, key_gain, dim, eps);
 }
 
 #endif
