@@ -505,8 +505,10 @@ void attnres_kernel_matmul_backward(float *dx, float *dw, const float *dout, con
    a chain of dependent scalar adds in the header; Full AttnRes at L = 32
    runs it for about 560 sources per position. A sum cannot be split into
    lanes without changing its bits, but 8 SOURCES can run at once: lane k
-   sums source j+k's terms in the scalar order i = 0..dim-1, element i of
-   the 8 sources gathered from 8 rows dim apart. The per-element updates
+   sums source j+k's terms in the scalar order i = 0..dim-1, elements
+   i..i+7 of the 8 sources loaded as 8 rows and transposed 8 x 8 (a
+   vgatherdps per element was measured slower: it dominated the profile).
+   The per-element updates
    then run 8 elements at a time for one source after another, as the
    scalar loop orders them. Every operation is the scalar one on the same
    operands in the same order (a multiply and an add, each rounded; no
@@ -516,21 +518,77 @@ void attnres_kernel_matmul_backward(float *dx, float *dw, const float *dout, con
    the header's function. */
 #if defined(ATTNRES_K_AVX2)
 
-/* Lane k reads source min(j + k, n - 1): a short last group re-reads its
-   last source instead of reading past the end (those lanes are unused). */
-static __m256i k_source_offsets(int j, int n, int dim) {
-    int k, off[8];
-    for (k = 0; k < 8; k++) off[k] = (j + k < n ? k : n - 1 - j) * dim;
-    return _mm256_loadu_si256((const __m256i *)off);
+/* The 8 sources of a group: rows[k] = source min(j + k, n - 1), so a short
+   last group re-reads its last source instead of reading past the end
+   (those lanes are computed and not used). */
+static void k_group_rows(const float **rows, const float *sources, int j, int n, int dim) {
+    int k;
+    for (k = 0; k < 8; k++) rows[k] = sources + (size_t)(j + k < n ? j + k : n - 1) * dim;
 }
 
-/* lane k = dout . v_{j+k} (v = source j), in the scalar order */
-static __m256 k_group_dots(const float *dout, const float *v, __m256i offsets, int dim) {
-    __m256 dot = _mm256_setzero_ps();
-    int i;
-    for (i = 0; i < dim; i++)
-        dot = _mm256_add_ps(dot, _mm256_mul_ps(_mm256_set1_ps(dout[i]), _mm256_i32gather_ps(v + i, offsets, 4)));
-    return dot;
+/* col[c], lane k = rows[k][i + c] for c = 0..7: 8 loads and an 8 x 8
+   transpose (pairs, then quads, then the 128-bit halves) */
+static void k_group_columns(__m256 col[8], const float *const *rows, int i) {
+    __m256 t0, t1, t2, t3, t4, t5, t6, t7, u0, u1, u2, u3, u4, u5, u6, u7;
+    t0 = _mm256_unpacklo_ps(_mm256_loadu_ps(rows[0] + i), _mm256_loadu_ps(rows[1] + i));
+    t1 = _mm256_unpackhi_ps(_mm256_loadu_ps(rows[0] + i), _mm256_loadu_ps(rows[1] + i));
+    t2 = _mm256_unpacklo_ps(_mm256_loadu_ps(rows[2] + i), _mm256_loadu_ps(rows[3] + i));
+    t3 = _mm256_unpackhi_ps(_mm256_loadu_ps(rows[2] + i), _mm256_loadu_ps(rows[3] + i));
+    t4 = _mm256_unpacklo_ps(_mm256_loadu_ps(rows[4] + i), _mm256_loadu_ps(rows[5] + i));
+    t5 = _mm256_unpackhi_ps(_mm256_loadu_ps(rows[4] + i), _mm256_loadu_ps(rows[5] + i));
+    t6 = _mm256_unpacklo_ps(_mm256_loadu_ps(rows[6] + i), _mm256_loadu_ps(rows[7] + i));
+    t7 = _mm256_unpackhi_ps(_mm256_loadu_ps(rows[6] + i), _mm256_loadu_ps(rows[7] + i));
+    u0 = _mm256_shuffle_ps(t0, t2, 0x44); u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    u2 = _mm256_shuffle_ps(t1, t3, 0x44); u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    u4 = _mm256_shuffle_ps(t4, t6, 0x44); u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    u6 = _mm256_shuffle_ps(t5, t7, 0x44); u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    col[0] = _mm256_permute2f128_ps(u0, u4, 0x20); col[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    col[2] = _mm256_permute2f128_ps(u2, u6, 0x20); col[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    col[4] = _mm256_permute2f128_ps(u0, u4, 0x31); col[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    col[6] = _mm256_permute2f128_ps(u2, u6, 0x31); col[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* lane k = rows[k][i], one element (the last dim mod 8) */
+static __m256 k_group_column(const float *const *rows, int i) {
+    return _mm256_setr_ps(rows[0][i], rows[1][i], rows[2][i], rows[3][i], rows[4][i], rows[5][i], rows[6][i], rows[7][i]);
+}
+
+/* The group's sums, lane k for source j+k, each over i = 0..dim-1 in
+   order: dot = dout . v, and (if sq) sq = v . v */
+static void k_group_sums(__m256 *dot, __m256 *sq, const float *dout, const float *const *rows, int dim) {
+    __m256 d = _mm256_setzero_ps(), q = _mm256_setzero_ps(), col[8];
+    int i = 0, c;
+    for (; i + 8 <= dim; i += 8) {
+        k_group_columns(col, rows, i);
+        for (c = 0; c < 8; c++) {
+            d = _mm256_add_ps(d, _mm256_mul_ps(_mm256_set1_ps(dout[i + c]), col[c]));
+            if (sq) q = _mm256_add_ps(q, _mm256_mul_ps(col[c], col[c]));
+        }
+    }
+    for (; i < dim; i++) {
+        col[0] = k_group_column(rows, i);
+        d = _mm256_add_ps(d, _mm256_mul_ps(_mm256_set1_ps(dout[i]), col[0]));
+        if (sq) q = _mm256_add_ps(q, _mm256_mul_ps(col[0], col[0]));
+    }
+    *dot = d;
+    if (sq) *sq = q;
+}
+
+/* lane k = sum_i (w_i g_i) (v_ki r_k), i in order: the key's mean before the division */
+static __m256 k_group_mean(const float *const *rows, const float *pseudo_query, const float *key_gain,
+                           __m256 r8, int dim) {
+    __m256 m = _mm256_setzero_ps(), col[8];
+    int i = 0, c;
+    for (; i + 8 <= dim; i += 8) {
+        k_group_columns(col, rows, i);
+        for (c = 0; c < 8; c++)
+            m = _mm256_add_ps(m, _mm256_mul_ps(_mm256_set1_ps(pseudo_query[i + c] * key_gain[i + c]),
+                                               _mm256_mul_ps(col[c], r8)));
+    }
+    for (; i < dim; i++)
+        m = _mm256_add_ps(m, _mm256_mul_ps(_mm256_set1_ps(pseudo_query[i] * key_gain[i]),
+                                           _mm256_mul_ps(k_group_column(rows, i), r8)));
+    return m;
 }
 
 /* One source's per-element updates, 8 elements at a time, the header's
@@ -568,36 +626,27 @@ void attnres_kernel_depth_attention_backward(float *dsources, float *dpseudo_que
                                              const float *pseudo_query, const float *key_gain,
                                              int dim, float eps) {
     float a_da = 0.0f, dots[8], sum_sq[8], means[8], r[8];
-    int j, k, i;
+    const float *rows[8];
+    __m256 dot, sq;
+    int j, k;
     /* sum_u alpha_u dalpha_u, u in order */
     for (j = 0; j < n_sources; j += 8) {
-        _mm256_storeu_ps(dots, k_group_dots(dout, sources + (size_t)j * dim, k_source_offsets(j, n_sources, dim), dim));
+        k_group_rows(rows, sources, j, n_sources, dim);
+        k_group_sums(&dot, NULL, dout, rows, dim);
+        _mm256_storeu_ps(dots, dot);
         for (k = 0; k < 8 && j + k < n_sources; k++) a_da += alpha[j + k] * dots[k];
     }
     for (j = 0; j < n_sources; j += 8) {
-        const float *v0 = sources + (size_t)j * dim;             /* [8, dim]: this group */
-        __m256i offsets = k_source_offsets(j, n_sources, dim);
-        __m256 sq = _mm256_setzero_ps(), mean = _mm256_setzero_ps(), r8;
-        for (i = 0; i < dim; i++) {                              /* squares, as attnres_dot(v, v) */
-            __m256 vi = _mm256_i32gather_ps(v0 + i, offsets, 4);
-            sq = _mm256_add_ps(sq, _mm256_mul_ps(vi, vi));
-        }
+        k_group_rows(rows, sources, j, n_sources, dim);
+        k_group_sums(&dot, &sq, dout, rows, dim);                /* dout . v, and v . v as attnres_dot */
+        _mm256_storeu_ps(dots, dot);
         _mm256_storeu_ps(sum_sq, sq);
-        _mm256_storeu_ps(dots, k_group_dots(dout, v0, offsets, dim));
-        for (k = 0; k < 8; k++) {                                /* 1/rms, as attnres__inv_rms */
-            int src = j + k < n_sources ? j + k : n_sources - 1;
-            r[k] = !isinf(sum_sq[k]) ? 1.0f / sqrtf(sum_sq[k] / (float)dim + eps)
-                                     : attnres__inv_rms(sources + (size_t)src * dim, dim, eps);
-        }
-        r8 = _mm256_loadu_ps(r);
-        for (i = 0; i < dim; i++) {                              /* sum_i w_i g_i xhat_i */
-            __m256 wg = _mm256_set1_ps(pseudo_query[i] * key_gain[i]);
-            mean = _mm256_add_ps(mean, _mm256_mul_ps(wg, _mm256_mul_ps(_mm256_i32gather_ps(v0 + i, offsets, 4), r8)));
-        }
-        _mm256_storeu_ps(means, mean);
+        for (k = 0; k < 8; k++)                                  /* 1/rms, as attnres__inv_rms */
+            r[k] = !isinf(sum_sq[k]) ? 1.0f / sqrtf(sum_sq[k] / (float)dim + eps) : attnres__inv_rms(rows[k], dim, eps);
+        _mm256_storeu_ps(means, k_group_mean(rows, pseudo_query, key_gain, _mm256_loadu_ps(r), dim));
         for (k = 0; k < 8 && j + k < n_sources; k++)             /* the updates, source by source */
             k_depth_source_update(dsources ? dsources + (size_t)(j + k) * dim : NULL, dpseudo_query, dkey_gain,
-                                  dout, v0 + (size_t)k * dim, pseudo_query, key_gain, alpha[j + k], r[k],
+                                  dout, rows[k], pseudo_query, key_gain, alpha[j + k], r[k],
                                   alpha[j + k] * (dots[k] - a_da), means[k] / (float)dim, dim);
     }
 }
