@@ -112,7 +112,9 @@
             seeded windows and an in-memory checkpoint writer
             (attnres_train_step, attnres_adamw_*, attnres_checkpoint_*);
             attnres_matmul and its kernel hook (matmul), which
-            attnres_prefill uses to run fp32 prompts in chunks; sizes are
+            attnres_prefill uses to run fp32 prompts in chunks;
+            attnres_matmul_backward and the training backward's hooks
+            (matmul_backward, depth_attention_backward); sizes are
             counted in 64 bits and a model or state past one allocation
             (ATTNRES_SIZE_MAX; 4 GiB with a 32-bit size_t, as in
             WebAssembly) is refused, never allocated at a wrapped size.
