@@ -161,6 +161,7 @@ help:
 	@echo "                   (environment: BENCH_TOKENS, BENCH_REPS, BENCH_SHAPES, BENCH_BW_MB, BENCH_HUGEPAGES)"
 	@echo "make bench-prefill a 256-token prompt at the 110M shape: token by token vs batched"
 	@echo "                   (environment: BENCH_PREFILL, BENCH_REPS, BENCH_SHAPES)"
+	@echo "make bench-train   training tokens/s: attnres-train (SIMD+OpenMP) vs tools/experiment.py (PyTorch+OpenBLAS)"
 	@echo "Reliability:"
 	@echo "make regress       replay tests/regress/ (inputs that once got through)"
 	@echo "make valgrind      the tests under valgrind: no invalid reads, no leaks"

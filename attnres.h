@@ -114,7 +114,9 @@
             seeded windows and an in-memory checkpoint writer
             (attnres_train_step, attnres_adamw_*, attnres_checkpoint_*);
             attnres_matmul and its kernel hook (matmul), which
-            attnres_prefill uses to run fp32 prompts in chunks; sizes are
+            attnres_prefill uses to run fp32 prompts in chunks;
+            attnres_matmul_backward and the training backward's hooks
+            (matmul_backward, depth_attention_backward); sizes are
             counted in 64 bits and a model or state past one allocation
             (ATTNRES_SIZE_MAX; 4 GiB with a 32-bit size_t, as in
             WebAssembly) is refused, never allocated at a wrapped size.
@@ -560,10 +562,11 @@ typedef struct {
     float *dk, *dv;     /* [T, kv_dim]                                        */
     float *datt_out;    /* [T, n_heads*head_dim]                              */
     float *dpre;        /* [n_heads*head_dim]  QK-norm's input gradient       */
-    float *xn;          /* [T, dim]  RMSNorm(h) of every position (forward)   */
-    float *dxn;         /* [dim]                                              */
-    float *hb, *hb2;    /* [T, hidden_dim]  SwiGLU gate and up (forward)      */
-    float *dlogits;     /* [vocab_size]                                       */
+    float *xn;          /* [T, dim]  RMSNorm(h) of every position             */
+    float *dxn;         /* [T, dim]                                           */
+    float *hb, *hb2;    /* [T, hidden_dim]  SwiGLU gate and up                */
+    float *u, *du;      /* [T, hidden_dim]  SwiGLU's silu(gate) * up, and its gradient */
+    float *dlogits;     /* [T, vocab_size]                                    */
     attnres_config config;
     float *memory;      /* the single allocation                              */
     size_t n_floats;
@@ -666,6 +669,10 @@ ATTNRESDEF void  attnres_matmul(float *out, const float *x, const float *w, int 
 /* dx [cols] += W^T dout,  dw [rows, cols] += dout x^T;  dout [rows]; either d* may be NULL */
 ATTNRESDEF void  attnres_matvec_backward(float *dx, float *dw, const float *dout, const float *w,
                                          const float *x, int rows, int cols);
+/* The same for T positions against the same W, attnres_matvec_backward of each:
+   dx [T, cols] += dout [T, rows] W,  dw [rows, cols] += dout^T x;  x [T, cols] */
+ATTNRESDEF void  attnres_matmul_backward(float *dx, float *dw, const float *dout, const float *w,
+                                         const float *x, int T, int rows, int cols);
 /* The embedding lookup x = table[token]: dtable [vocab, dim] row token += dout [dim].
    Tied embeddings: the output projection's dw is the same table. */
 ATTNRESDEF void  attnres_embedding_backward(float *dtable, const float *dout, int token, int dim);
@@ -792,6 +799,13 @@ ATTNRESDEF void  attnres_phase2(float *h, float *alpha, const float *o, float ma
 #endif
 ATTNRES_KERNELDEF void attnres_kernel_matvec(float *out, const float *w, const float *x, int rows, int cols);
 ATTNRES_KERNELDEF void attnres_kernel_matmul(float *out, const float *x, const float *w, int T, int rows, int cols);
+ATTNRES_KERNELDEF void attnres_kernel_matmul_backward(float *dx, float *dw, const float *dout, const float *w,
+                                                      const float *x, int T, int rows, int cols);
+ATTNRES_KERNELDEF void attnres_kernel_depth_attention_backward(float *dsources, float *dpseudo_query,
+                                                               float *dkey_gain, const float *dout,
+                                                               const float *alpha, const float *sources,
+                                                               int n_sources, const float *pseudo_query,
+                                                               const float *key_gain, int dim, float eps);
 ATTNRES_KERNELDEF void attnres_kernel_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,
                                                 int rows, int cols, int group_size);
 ATTNRES_KERNELDEF void attnres_kernel_matvec_w8a8(float *out, const int8_t *q, const float *scale,
@@ -907,10 +921,17 @@ ATTNRESDEF void attnres_block_add_backward(float *df, const float *dblocks, int 
    the depth softmax over at most L+1 sources of dim floats) is a few
    thousand operations per sublayer against dim^2 for one matvec: at the
    benchmark's 110M shape, under 0.5% of the work (docs/performance.md
-   measures it). */
+   measures it). The training backward adds one: MATMUL_BACKWARD, the
+   transposed products of every weight matrix over a sequence (dx = dout W,
+   dw += dout^T x), the same arithmetic as the forward's matmuls twice
+   over; and DEPTH_BACKWARD, the softmax over depth's backward, which Full
+   AttnRes runs for every source of every sublayer (at L = 32, about 560
+   per position: over a third of a step's time with scalar sums). */
 #ifdef ATTNRES_KERNELS
 #define ATTNRES__MATVEC      attnres_kernel_matvec
 #define ATTNRES__MATMUL      attnres_kernel_matmul
+#define ATTNRES__MATMUL_BACKWARD attnres_kernel_matmul_backward
+#define ATTNRES__DEPTH_BACKWARD  attnres_kernel_depth_attention_backward
 #define ATTNRES__MATVEC_Q8   attnres_kernel_matvec_q8
 #define ATTNRES__MATVEC_W8A8 attnres_kernel_matvec_w8a8
 #define ATTNRES__QUANTIZE_X  attnres_kernel_quantize_q8
@@ -918,6 +939,8 @@ ATTNRESDEF void attnres_block_add_backward(float *df, const float *dblocks, int 
 #else
 #define ATTNRES__MATVEC      attnres_matvec
 #define ATTNRES__MATMUL      attnres_matmul
+#define ATTNRES__MATMUL_BACKWARD attnres_matmul_backward
+#define ATTNRES__DEPTH_BACKWARD  attnres_depth_attention_backward
 #define ATTNRES__MATVEC_Q8   attnres_matvec_q8
 #define ATTNRES__MATVEC_W8A8 attnres_matvec_w8a8
 #define ATTNRES__QUANTIZE_X  attnres_quantize_q8
@@ -979,6 +1002,22 @@ ATTNRESDEF void attnres_matvec_backward(float *dx, float *dw, const float *dout,
         if (dw) attnres_axpy(dw + row, dout[r], x, cols);     /* dw[r] += dout[r] x   */
         if (dx) attnres_axpy(dx, dout[r], w + row, cols);     /* dx += dout[r] w[r]   */
     }
+}
+
+/* Backward of out = x W^T over T positions: attnres_matvec_backward of
+   each position in turn, so every dw[r][c] sums its T products in order
+   t = 0..T-1 and every dx[t][c] its rows in order r = 0..rows-1. The
+   training backward calls it once per weight matrix and sublayer (the
+   hook ATTNRES__MATMUL_BACKWARD): a fast version keeps a tile of dw (or
+   of dx) in registers across all T positions (or all rows) instead of
+   reading and writing it once per position.
+     dx [T, cols] (or NULL)  dw [rows, cols] (or NULL)  dout [T, rows]  x [T, cols] */
+ATTNRESDEF void attnres_matmul_backward(float *dx, float *dw, const float *dout, const float *w,
+                                        const float *x, int T, int rows, int cols) {
+    int t;
+    for (t = 0; t < T; t++)
+        attnres_matvec_backward(dx ? dx + (size_t)t * (size_t)cols : NULL, dw, dout + (size_t)t * (size_t)rows,
+                                w, x + (size_t)t * (size_t)cols, rows, cols);
 }
 
 /* Backward of x = table[token]: only that row was read, so only it
@@ -1991,46 +2030,85 @@ ATTNRES__PRIVATE int attnres__prefill_chunk(const attnres_model *m, attnres_stat
     return attnres__ok(err);
 }
 
+/* xn [T, dim] = RMSNorm(h) of every position with the sublayer's gain, as
+   the forward made it (recomputed: the forward keeps h, not xn). */
+ATTNRES__PRIVATE void attnres__train_norms(const attnres_model *m, attnres_train_state *ts, int l,
+                                           const float *gain) {
+    const attnres_config *c = &m->config;
+    int d = c->dim, L = attnres_n_sublayers(c), t;
+    for (t = 0; t < ts->T; t++)
+        attnres_rmsnorm(ts->xn + (size_t)t * d, ts->h + ((size_t)t * L + l) * d, gain, d, c->norm_eps);
+}
+
+/* dh [T, dim] += RMSNorm's backward of dxn [T, dim] at every position;
+   the gain's gradient into dgain. */
+ATTNRES__PRIVATE void attnres__train_norms_backward(const attnres_model *m, attnres_train_state *ts, int l,
+                                                    float *dgain, const float *gain) {
+    const attnres_config *c = &m->config;
+    int d = c->dim, L = attnres_n_sublayers(c), t;
+    for (t = 0; t < ts->T; t++)
+        attnres_rmsnorm_backward(ts->dh + (size_t)t * d, dgain, ts->dxn + (size_t)t * d,
+                                 ts->h + ((size_t)t * L + l) * d, gain, d, c->norm_eps);
+}
+
+/* The MLP sublayer's backward over the sequence: attnres_swiglu_mlp_backward
+   at every position, with each weight matrix's products over all T
+   positions in one matmul backward (the same sums in the same order).
+     in: ts->df [T, dim]    out: ts->dh [T, dim] +=, the weights' gradients += */
+ATTNRES__PRIVATE void attnres__train_mlp_backward(const attnres_model *m, attnres_train_state *ts, int l) {
+    const attnres_config *c = &m->config;
+    const attnres_weights *w = &m->weights, *g = &ts->grad;
+    int T = ts->T, d = c->dim, hid = c->hidden_dim, layer = l / 2;
+    size_t w13 = (size_t)layer * hid * d, w2 = (size_t)layer * d * hid, n = (size_t)T * hid, j;
+    /* the forward again: xn = RMSNorm(h), a = w1 xn (gate), b = w3 xn (up), u = silu(a) * b */
+    attnres__train_norms(m, ts, l, w->ffn_norm + (size_t)layer * d);
+    ATTNRES__MATMUL(ts->hb, ts->xn, w->w1 + w13, T, hid, d);
+    ATTNRES__MATMUL(ts->hb2, ts->xn, w->w3 + w13, T, hid, d);
+    for (j = 0; j < n; j++) {
+        float a = ts->hb[j], sig = 1.0f / (1.0f + expf(-a)), silu = a * sig;
+        ts->u[j] = silu * ts->hb2[j];
+    }
+    /* f = w2 u: du = w2^T df, dw2 += df u^T */
+    memset(ts->du, 0, n * sizeof(float));
+    ATTNRES__MATMUL_BACKWARD(ts->du, g->w2 + w2, ts->df, w->w2 + w2, ts->u, T, d, hid);
+    /* u = silu(a) * b: da = du * b * silu'(a), silu'(a) = sig (1 + a (1 - sig)); db = du * silu(a) */
+    for (j = 0; j < n; j++) {
+        float a = ts->hb[j], b = ts->hb2[j], sig = 1.0f / (1.0f + expf(-a)), silu = a * sig;
+        ts->hb[j] = ts->du[j] * b * sig * (1.0f + a * (1.0f - sig));   /* da */
+        ts->hb2[j] = ts->du[j] * silu;                                 /* db */
+    }
+    /* a = w1 xn, b = w3 xn: dxn = w1^T da + w3^T db, dw1 += da xn^T, dw3 += db xn^T */
+    memset(ts->dxn, 0, (size_t)T * d * sizeof(float));
+    ATTNRES__MATMUL_BACKWARD(ts->dxn, g->w1 + w13, ts->hb, w->w1 + w13, ts->xn, T, hid, d);
+    ATTNRES__MATMUL_BACKWARD(ts->dxn, g->w3 + w13, ts->hb2, w->w3 + w13, ts->xn, T, hid, d);
+    attnres__train_norms_backward(m, ts, l, g->ffn_norm + (size_t)layer * d, w->ffn_norm + (size_t)layer * d);
+}
+
 /* The backward of attnres__train_sublayer: ts->df [T, dim], the gradient
    of every position's f, gives ts->dh [T, dim] += the gradient of its h,
-   and adds the sublayer's weight gradients into ts->grad. */
+   and adds the sublayer's weight gradients into ts->grad. Every weight
+   matrix's backward runs over all T positions at once (matmul backward). */
 ATTNRES__PRIVATE void attnres__train_sublayer_backward(const attnres_model *m, attnres_train_state *ts, int l) {
     const attnres_config *c = &m->config;
     const attnres_weights *w = &m->weights, *g = &ts->grad;
-    int T = ts->T, d = c->dim, hid = c->hidden_dim, L = attnres_n_sublayers(c), layer = l / 2, t, hh;
+    int T = ts->T, d = c->dim, layer = l / 2, t, hh;
     int hd = attnres_head_dim(c), kvd = attnres_kv_dim(c), qd = c->n_heads * hd;
     size_t lq = (size_t)layer * T * qd, lkv = (size_t)layer * T * kvd;
     size_t wq = (size_t)layer * qd * d, wkv = (size_t)layer * kvd * d, wo = (size_t)layer * d * qd;
-    if (l % 2 == 1) {
-        /* MLP, per position: f = mlp(xn), xn = RMSNorm(h) */
-        size_t w13 = (size_t)layer * hid * d, w2 = (size_t)layer * d * hid;
-        for (t = 0; t < T; t++) {
-            const float *h = ts->h + ((size_t)t * L + l) * d;
-            attnres_rmsnorm(ts->xn, h, w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
-            memset(ts->dxn, 0, (size_t)d * sizeof(float));
-            attnres_swiglu_mlp_backward(ts->dxn, g->w1 + w13, g->w2 + w2, g->w3 + w13, ts->df + (size_t)t * d,
-                                        ts->xn, w->w1 + w13, w->w2 + w2, w->w3 + w13, ts->hb, ts->hb2, d, hid);
-            attnres_rmsnorm_backward(ts->dh + (size_t)t * d, g->ffn_norm + (size_t)layer * d, ts->dxn, h,
-                                     w->ffn_norm + (size_t)layer * d, d, c->norm_eps);
-        }
-        return;
-    }
+    if (l % 2 == 1) { attnres__train_mlp_backward(m, ts, l); return; }
     memset(ts->dq, 0, (size_t)T * qd * sizeof(float));
     memset(ts->dk, 0, (size_t)T * kvd * sizeof(float));
     memset(ts->dv, 0, (size_t)T * kvd * sizeof(float));
     memset(ts->datt_out, 0, (size_t)T * qd * sizeof(float));
     /* step 5': f = wo att_out */
-    for (t = 0; t < T; t++)
-        attnres_matvec_backward(ts->datt_out + (size_t)t * qd, g->wo + wo, ts->df + (size_t)t * d, w->wo + wo,
-                                ts->att_out + lq + (size_t)t * qd, d, qd);
+    ATTNRES__MATMUL_BACKWARD(ts->datt_out, g->wo + wo, ts->df, w->wo + wo, ts->att_out + lq, T, d, qd);
     /* step 4': attention of every position; keys and values gather from all later queries */
     for (t = 0; t < T; t++)
         attnres_attend_backward(ts->dq + (size_t)t * qd, ts->dk, ts->dv, ts->datt_out + (size_t)t * qd,
                                 ts->att + ((size_t)layer * T + t) * c->n_heads * T, ts->q + lq + (size_t)t * qd,
                                 ts->k + lkv, ts->v + lkv, t + 1, c->n_heads, c->n_kv_heads, hd, T);
     for (t = 0; t < T; t++) {
-        const float *h = ts->h + ((size_t)t * L + l) * d;
-        float *dq = ts->dq + (size_t)t * qd, *dk = ts->dk + (size_t)t * kvd, *dv = ts->dv + (size_t)t * kvd;
+        float *dq = ts->dq + (size_t)t * qd, *dk = ts->dk + (size_t)t * kvd;
         /* step 3': RoPE turned back */
         attnres_rope_backward(dq, qd, hd, t, c->rope_theta, &c->rope_scaling);
         attnres_rope_backward(dk, kvd, hd, t, c->rope_theta, &c->rope_scaling);
@@ -2048,15 +2126,15 @@ ATTNRES__PRIVATE void attnres__train_sublayer_backward(const attnres_model *m, a
                                          kp + (size_t)hh * hd, w->k_norm + (size_t)layer * hd, hd, c->norm_eps);
             memcpy(dk, ts->dpre, (size_t)kvd * sizeof(float));
         }
-        /* step 2': q, k, v = wq xn, wk xn, wv xn; step 1': xn = RMSNorm(h) */
-        attnres_rmsnorm(ts->xn, h, w->attention_norm + (size_t)layer * d, d, c->norm_eps);
-        memset(ts->dxn, 0, (size_t)d * sizeof(float));
-        attnres_matvec_backward(ts->dxn, g->wq + wq, dq, w->wq + wq, ts->xn, qd, d);
-        attnres_matvec_backward(ts->dxn, g->wk + wkv, dk, w->wk + wkv, ts->xn, kvd, d);
-        attnres_matvec_backward(ts->dxn, g->wv + wkv, dv, w->wv + wkv, ts->xn, kvd, d);
-        attnres_rmsnorm_backward(ts->dh + (size_t)t * d, g->attention_norm + (size_t)layer * d, ts->dxn, h,
-                                 w->attention_norm + (size_t)layer * d, d, c->norm_eps);
     }
+    /* step 2': q, k, v = wq xn, wk xn, wv xn; step 1': xn = RMSNorm(h) */
+    attnres__train_norms(m, ts, l, w->attention_norm + (size_t)layer * d);
+    memset(ts->dxn, 0, (size_t)T * d * sizeof(float));
+    ATTNRES__MATMUL_BACKWARD(ts->dxn, g->wq + wq, ts->dq, w->wq + wq, ts->xn, T, qd, d);
+    ATTNRES__MATMUL_BACKWARD(ts->dxn, g->wk + wkv, ts->dk, w->wk + wkv, ts->xn, T, kvd, d);
+    ATTNRES__MATMUL_BACKWARD(ts->dxn, g->wv + wkv, ts->dv, w->wv + wkv, ts->xn, T, kvd, d);
+    attnres__train_norms_backward(m, ts, l, g->attention_norm + (size_t)layer * d,
+                                  w->attention_norm + (size_t)layer * d);
 }
 
 ATTNRESDEF int attnres_train_backward(const attnres_model *m, attnres_train_state *ts, attnres_error *err) {
@@ -2071,24 +2149,27 @@ ATTNRESDEF int attnres_train_backward(const attnres_model *m, attnres_train_stat
     memset(ts->dblocks, 0, (size_t)T * rows * d * sizeof(float));
 
     /* 4'. mean cross-entropy -> logits -> W_out and the final norm -> out_h */
+    memset(ts->dlogits, 0, (size_t)T * V * sizeof(float));
+    memset(ts->dxn, 0, (size_t)T * d * sizeof(float));
     for (t = 0; t < T; t++) {
-        const float *out_h = ts->out_h + (size_t)t * d;
+        attnres_cross_entropy_backward(ts->dlogits + (size_t)t * V, ts->logits + (size_t)t * V, ts->targets[t], V,
+                                       1.0f / (float)T);
+        attnres_rmsnorm(ts->xn + (size_t)t * d, ts->out_h + (size_t)t * d, w->norm, d, c->norm_eps);
+    }
+    ATTNRES__MATMUL_BACKWARD(ts->dxn, g->output, ts->dlogits, w->output, ts->xn, T, V, d);
+    for (t = 0; t < T; t++) {
         /* the gradient of out_h: the stream's (standard), or dh for the output aggregation */
         float *dout_h = attnres ? ts->dh + (size_t)t * d : ts->dblocks + (size_t)t * d;
-        memset(ts->dlogits, 0, (size_t)V * sizeof(float));
-        attnres_cross_entropy_backward(ts->dlogits, ts->logits + (size_t)t * V, ts->targets[t], V, 1.0f / (float)T);
-        attnres_rmsnorm(ts->xn, out_h, w->norm, d, c->norm_eps);
-        memset(ts->dxn, 0, (size_t)d * sizeof(float));
-        attnres_matvec_backward(ts->dxn, g->output, ts->dlogits, w->output, ts->xn, V, d);
         if (attnres) memset(dout_h, 0, (size_t)d * sizeof(float));
-        attnres_rmsnorm_backward(dout_h, g->norm, ts->dxn, out_h, w->norm, d, c->norm_eps);
+        attnres_rmsnorm_backward(dout_h, g->norm, ts->dxn + (size_t)t * d, ts->out_h + (size_t)t * d, w->norm, d,
+                                 c->norm_eps);
     }
     /* 3'. AttnRes: the output aggregation -> every block b0 .. b_N */
     for (t = 0; attnres && t < T; t++)
-        attnres_depth_attention_backward(ts->dblocks + (size_t)t * rows * d, g->pseudo_query + (size_t)L * d,
-                                         g->key_norm + (size_t)L * d, ts->dh + (size_t)t * d,
-                                         ts->alpha + ((size_t)t * (L + 1) + L) * rows, ts->blocks + (size_t)t * rows * d,
-                                         rows, w->pseudo_query + (size_t)L * d, w->key_norm + (size_t)L * d, d, c->norm_eps);
+        ATTNRES__DEPTH_BACKWARD(ts->dblocks + (size_t)t * rows * d, g->pseudo_query + (size_t)L * d,
+                                g->key_norm + (size_t)L * d, ts->dh + (size_t)t * d,
+                                ts->alpha + ((size_t)t * (L + 1) + L) * rows, ts->blocks + (size_t)t * rows * d,
+                                rows, w->pseudo_query + (size_t)L * d, w->key_norm + (size_t)L * d, d, c->norm_eps);
 
     /* 2'. the sublayers in reverse */
     for (l = L - 1; l >= 0; l--) {
@@ -2108,10 +2189,10 @@ ATTNRESDEF int attnres_train_backward(const attnres_model *m, attnres_train_stat
             /* the depth softmax that made h: its sources as l read them (the
                partial back in its row: the blocks are walked back) */
             if (!first) memcpy(blocks + (size_t)n * d, ts->partial_in + ((size_t)t * L + l) * d, (size_t)d * sizeof(float));
-            attnres_depth_attention_backward(dblocks, g->pseudo_query + (size_t)l * d, g->key_norm + (size_t)l * d,
-                                             ts->dh + (size_t)t * d, ts->alpha + ((size_t)t * (L + 1) + l) * rows,
-                                             blocks, n + !first, w->pseudo_query + (size_t)l * d,
-                                             w->key_norm + (size_t)l * d, d, c->norm_eps);
+            ATTNRES__DEPTH_BACKWARD(dblocks, g->pseudo_query + (size_t)l * d, g->key_norm + (size_t)l * d,
+                                    ts->dh + (size_t)t * d, ts->alpha + ((size_t)t * (L + 1) + l) * rows,
+                                    blocks, n + !first, w->pseudo_query + (size_t)l * d,
+                                    w->key_norm + (size_t)l * d, d, c->norm_eps);
         }
     }
     /* 1'. the embeddings: row 0 is the gradient of b0 (or of the stream's start) */
@@ -3193,10 +3274,12 @@ ATTNRES__PRIVATE double attnres__carve_train(attnres_train_state *ts, float *bas
     ATTNRES__TAKE(ts->datt_out, T * qd);
     ATTNRES__TAKE(ts->dpre, big);
     ATTNRES__TAKE(ts->xn, T * d);
-    ATTNRES__TAKE(ts->dxn, d);
+    ATTNRES__TAKE(ts->dxn, T * d);
     ATTNRES__TAKE(ts->hb, T * hid);
     ATTNRES__TAKE(ts->hb2, T * hid);
-    ATTNRES__TAKE(ts->dlogits, V);
+    ATTNRES__TAKE(ts->u, T * hid);
+    ATTNRES__TAKE(ts->du, T * hid);
+    ATTNRES__TAKE(ts->dlogits, T * V);
 #undef ATTNRES__TAKE
     ts->tokens = (int *)int_floats;
     ts->targets = base ? ts->tokens + n_tokens : NULL;

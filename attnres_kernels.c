@@ -28,6 +28,12 @@
    means; the scalar one is the reference.
      attnres_kernel_matvec            == attnres_matvec            out = W x
      attnres_kernel_matmul            == attnres_matmul            out = x W^T, T positions at once
+     attnres_kernel_matmul_backward   == attnres_matmul_backward   dx += dout W, dw += dout^T x (training;
+                                                                    the same bits as the scalar loop)
+     attnres_kernel_depth_attention_backward
+                                      == attnres_depth_attention_backward
+                                                                   the softmax over depth's backward
+                                                                    (training; the same bits)
      attnres_kernel_matvec_q8         == attnres_matvec_q8         out = (scale * q) x, int8 weights
      attnres_kernel_matvec_w8a8       == attnres_matvec_w8a8       the same with x in int8 too
      attnres_kernel_quantize_q8       == attnres_quantize_q8       group-wise int8 of x before each
@@ -317,6 +323,343 @@ void attnres_kernel_matmul(float *out, const float *x, const float *w, int T, in
         int t;
         for (t = 0; t < T; t++) out[(size_t)t * rows + r] = k_dot(wr, x + (size_t)t * cols, cols);
     }
+}
+
+#endif
+
+/* ======================================================================== */
+/* matmul backward: dx[T, cols] += dout W,  dw[rows, cols] += dout^T x         */
+/* ======================================================================== */
+
+/* The training backward's products, every weight matrix once per sublayer
+   and sequence. The scalar loop (attnres_matmul_backward: one
+   attnres_matvec_backward per position) is two axpys per row and
+   position: it reads and writes the whole dw once per position, and dx
+   once per row. Here each output keeps a tile in registers while the sum
+   runs: a tile of dw (4 rows x 16 columns) across all T positions, a tile
+   of dx (4 positions x 16 columns) across all rows, so each multiply-add
+   costs a broadcast and a load from L1 instead of a load and a store.
+
+   The SAME bits as the scalar loop: both products are elementwise in c
+   (no sum is split into lanes), every dw[r][c] adds its T products in
+   the scalar order t = 0..T-1 and every dx[t][c] its rows in the order
+   r = 0..rows-1, starting from the value already there, and each step
+   is a multiply then an add, each rounded, as the scalar
+   y[i] += a * x[i] under -ffp-contract=off. No fused multiply-add here
+   on purpose: it would change the bits and buy little, the loop is bound
+   by loads and adds. tests/test_kernels.c checks equality, bit for bit.
+
+   OpenMP: one parallel region, the rows of dw split between the threads,
+   then the positions of dx (dw and dx are different arrays, so a thread
+   finished with its rows of dw goes on to dx at once: nowait). Each
+   output is written by one thread in the fixed order above, so the bits
+   do not depend on the thread count. Same threshold as matmul. */
+#if defined(ATTNRES_K_AVX2)
+
+/* dw[r .. r+3][c .. c+15] += sum_t dout[t][r+i] x[t][c .. c+15], t in order */
+static void k_dw_4x16(float *dw, const float *dout, const float *x, int T, int rows, int cols, int r, int c) {
+    float *d0 = dw + (size_t)r * cols + c, *d1 = d0 + cols, *d2 = d1 + cols, *d3 = d2 + cols;
+    __m256 a00 = _mm256_loadu_ps(d0), a01 = _mm256_loadu_ps(d0 + 8);   /* a<row><half> */
+    __m256 a10 = _mm256_loadu_ps(d1), a11 = _mm256_loadu_ps(d1 + 8);
+    __m256 a20 = _mm256_loadu_ps(d2), a21 = _mm256_loadu_ps(d2 + 8);
+    __m256 a30 = _mm256_loadu_ps(d3), a31 = _mm256_loadu_ps(d3 + 8);
+    int t;
+    for (t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * cols + c, *g = dout + (size_t)t * rows + r;
+        __m256 x0 = _mm256_loadu_ps(xt), x1 = _mm256_loadu_ps(xt + 8), b;
+        b = _mm256_set1_ps(g[0]);
+        a00 = _mm256_add_ps(a00, _mm256_mul_ps(b, x0)); a01 = _mm256_add_ps(a01, _mm256_mul_ps(b, x1));
+        b = _mm256_set1_ps(g[1]);
+        a10 = _mm256_add_ps(a10, _mm256_mul_ps(b, x0)); a11 = _mm256_add_ps(a11, _mm256_mul_ps(b, x1));
+        b = _mm256_set1_ps(g[2]);
+        a20 = _mm256_add_ps(a20, _mm256_mul_ps(b, x0)); a21 = _mm256_add_ps(a21, _mm256_mul_ps(b, x1));
+        b = _mm256_set1_ps(g[3]);
+        a30 = _mm256_add_ps(a30, _mm256_mul_ps(b, x0)); a31 = _mm256_add_ps(a31, _mm256_mul_ps(b, x1));
+    }
+    _mm256_storeu_ps(d0, a00); _mm256_storeu_ps(d0 + 8, a01);
+    _mm256_storeu_ps(d1, a10); _mm256_storeu_ps(d1 + 8, a11);
+    _mm256_storeu_ps(d2, a20); _mm256_storeu_ps(d2 + 8, a21);
+    _mm256_storeu_ps(d3, a30); _mm256_storeu_ps(d3 + 8, a31);
+}
+
+/* dw[r][c .. c+7] += sum_t dout[t][r] x[t][c .. c+7], t in order: one row at an edge */
+static void k_dw_1x8(float *dw, const float *dout, const float *x, int T, int rows, int cols, int r, int c) {
+    float *d = dw + (size_t)r * cols + c;
+    __m256 a = _mm256_loadu_ps(d);
+    int t;
+    for (t = 0; t < T; t++)
+        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_set1_ps(dout[(size_t)t * rows + r]),
+                                           _mm256_loadu_ps(x + (size_t)t * cols + c)));
+    _mm256_storeu_ps(d, a);
+}
+
+/* dx[t .. t+3][c .. c+15] += sum_r dout[t+i][r] w[r][c .. c+15], r in order */
+static void k_dx_4x16(float *dx, const float *dout, const float *w, int rows, int cols, int t, int c) {
+    float *d0 = dx + (size_t)t * cols + c, *d1 = d0 + cols, *d2 = d1 + cols, *d3 = d2 + cols;
+    const float *g0 = dout + (size_t)t * rows, *g1 = g0 + rows, *g2 = g1 + rows, *g3 = g2 + rows;
+    __m256 a00 = _mm256_loadu_ps(d0), a01 = _mm256_loadu_ps(d0 + 8);   /* a<position><half> */
+    __m256 a10 = _mm256_loadu_ps(d1), a11 = _mm256_loadu_ps(d1 + 8);
+    __m256 a20 = _mm256_loadu_ps(d2), a21 = _mm256_loadu_ps(d2 + 8);
+    __m256 a30 = _mm256_loadu_ps(d3), a31 = _mm256_loadu_ps(d3 + 8);
+    int r;
+    for (r = 0; r < rows; r++) {
+        const float *wr = w + (size_t)r * cols + c;
+        __m256 w0 = _mm256_loadu_ps(wr), w1 = _mm256_loadu_ps(wr + 8), b;
+        b = _mm256_set1_ps(g0[r]);
+        a00 = _mm256_add_ps(a00, _mm256_mul_ps(b, w0)); a01 = _mm256_add_ps(a01, _mm256_mul_ps(b, w1));
+        b = _mm256_set1_ps(g1[r]);
+        a10 = _mm256_add_ps(a10, _mm256_mul_ps(b, w0)); a11 = _mm256_add_ps(a11, _mm256_mul_ps(b, w1));
+        b = _mm256_set1_ps(g2[r]);
+        a20 = _mm256_add_ps(a20, _mm256_mul_ps(b, w0)); a21 = _mm256_add_ps(a21, _mm256_mul_ps(b, w1));
+        b = _mm256_set1_ps(g3[r]);
+        a30 = _mm256_add_ps(a30, _mm256_mul_ps(b, w0)); a31 = _mm256_add_ps(a31, _mm256_mul_ps(b, w1));
+    }
+    _mm256_storeu_ps(d0, a00); _mm256_storeu_ps(d0 + 8, a01);
+    _mm256_storeu_ps(d1, a10); _mm256_storeu_ps(d1 + 8, a11);
+    _mm256_storeu_ps(d2, a20); _mm256_storeu_ps(d2 + 8, a21);
+    _mm256_storeu_ps(d3, a30); _mm256_storeu_ps(d3 + 8, a31);
+}
+
+/* dx[t][c .. c+7] += sum_r dout[t][r] w[r][c .. c+7], r in order: one position at an edge */
+static void k_dx_1x8(float *dx, const float *dout, const float *w, int rows, int cols, int t, int c) {
+    float *d = dx + (size_t)t * cols + c;
+    const float *g = dout + (size_t)t * rows;
+    __m256 a = _mm256_loadu_ps(d);
+    int r;
+    for (r = 0; r < rows; r++)
+        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_set1_ps(g[r]), _mm256_loadu_ps(w + (size_t)r * cols + c)));
+    _mm256_storeu_ps(d, a);
+}
+
+/* rows r .. r+n-1 of dw (n <= 4): 4x16 tiles, then 8 columns a row, then
+   the last cols mod 8 columns as the scalar loop does them */
+static void k_dw_rows(float *dw, const float *dout, const float *x, int T, int rows, int cols, int r, int n) {
+    int c = 0, i, t, j;
+    if (n == 4)
+        for (; c + 16 <= cols; c += 16) k_dw_4x16(dw, dout, x, T, rows, cols, r, c);
+    for (; c + 8 <= cols; c += 8)
+        for (i = 0; i < n; i++) k_dw_1x8(dw, dout, x, T, rows, cols, r + i, c);
+    for (i = 0; i < n && c < cols; i++)
+        for (t = 0; t < T; t++) {
+            float g = dout[(size_t)t * rows + r + i];
+            for (j = c; j < cols; j++) dw[(size_t)(r + i) * cols + j] += g * x[(size_t)t * cols + j];
+        }
+}
+
+/* positions t .. t+n-1 of dx (n <= 4), in the same pattern */
+static void k_dx_positions(float *dx, const float *dout, const float *w, int rows, int cols, int t, int n) {
+    int c = 0, i, r, j;
+    if (n == 4)
+        for (; c + 16 <= cols; c += 16) k_dx_4x16(dx, dout, w, rows, cols, t, c);
+    for (; c + 8 <= cols; c += 8)
+        for (i = 0; i < n; i++) k_dx_1x8(dx, dout, w, rows, cols, t + i, c);
+    for (i = 0; i < n && c < cols; i++)
+        for (r = 0; r < rows; r++) {
+            float g = dout[(size_t)(t + i) * rows + r];
+            for (j = c; j < cols; j++) dx[(size_t)(t + i) * cols + j] += g * w[(size_t)r * cols + j];
+        }
+}
+
+void attnres_kernel_matmul_backward(float *dx, float *dw, const float *dout, const float *w,
+                                    const float *x, int T, int rows, int cols) {
+    int n_rb = (rows + 3) / 4, n_tb = (T + 3) / 4;
+#ifdef _OPENMP
+#pragma omp parallel if ((size_t)T * (size_t)rows * (size_t)cols >= ATTNRES_K_OMP_MIN_WEIGHTS)
+#endif
+    {
+        int b;
+        if (dw) {
+#ifdef _OPENMP
+#pragma omp for schedule(static) nowait
+#endif
+            for (b = 0; b < n_rb; b++)
+                k_dw_rows(dw, dout, x, T, rows, cols, 4 * b, rows - 4 * b < 4 ? rows - 4 * b : 4);
+        }
+        if (dx) {
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (b = 0; b < n_tb; b++)
+                k_dx_positions(dx, dout, w, rows, cols, 4 * b, T - 4 * b < 4 ? T - 4 * b : 4);
+        }
+    }
+}
+
+#else
+
+/* NEON and the portable build: the header's loop (a NEON version would
+   follow the AVX2 tiles with 4-lane vectors; not written yet) */
+void attnres_kernel_matmul_backward(float *dx, float *dw, const float *dout, const float *w,
+                                    const float *x, int T, int rows, int cols) {
+    attnres_matmul_backward(dx, dw, dout, w, x, T, rows, cols);
+}
+
+#endif
+
+/* ======================================================================== */
+/* depth attention backward: the softmax over depth, for training             */
+/* ======================================================================== */
+
+/* attnres_depth_attention_backward spends its time in three sums over dim
+   per source (its squares for 1/rms, dout . v, and the key's mean), each
+   a chain of dependent scalar adds in the header; Full AttnRes at L = 32
+   runs it for about 560 sources per position. A sum cannot be split into
+   lanes without changing its bits, but 8 SOURCES can run at once: lane k
+   sums source j+k's terms in the scalar order i = 0..dim-1, elements
+   i..i+7 of the 8 sources loaded as 8 rows and transposed 8 x 8 (a
+   vgatherdps per element was measured slower: it dominated the profile).
+   The per-element updates
+   then run 8 elements at a time for one source after another, as the
+   scalar loop orders them. Every operation is the scalar one on the same
+   operands in the same order (a multiply and an add, each rounded; no
+   fused multiply-add), so the result is the header's to the bit;
+   tests/test_kernels.c checks that. A source whose sum of squares
+   overflows takes the header's own rescaled 1/rms. NEON and portable:
+   the header's function. */
+#if defined(ATTNRES_K_AVX2)
+
+/* The 8 sources of a group: rows[k] = source min(j + k, n - 1), so a short
+   last group re-reads its last source instead of reading past the end
+   (those lanes are computed and not used). */
+static void k_group_rows(const float **rows, const float *sources, int j, int n, int dim) {
+    int k;
+    for (k = 0; k < 8; k++) rows[k] = sources + (size_t)(j + k < n ? j + k : n - 1) * dim;
+}
+
+/* col[c], lane k = rows[k][i + c] for c = 0..7: 8 loads and an 8 x 8
+   transpose (pairs, then quads, then the 128-bit halves) */
+static void k_group_columns(__m256 col[8], const float *const *rows, int i) {
+    __m256 t0, t1, t2, t3, t4, t5, t6, t7, u0, u1, u2, u3, u4, u5, u6, u7;
+    t0 = _mm256_unpacklo_ps(_mm256_loadu_ps(rows[0] + i), _mm256_loadu_ps(rows[1] + i));
+    t1 = _mm256_unpackhi_ps(_mm256_loadu_ps(rows[0] + i), _mm256_loadu_ps(rows[1] + i));
+    t2 = _mm256_unpacklo_ps(_mm256_loadu_ps(rows[2] + i), _mm256_loadu_ps(rows[3] + i));
+    t3 = _mm256_unpackhi_ps(_mm256_loadu_ps(rows[2] + i), _mm256_loadu_ps(rows[3] + i));
+    t4 = _mm256_unpacklo_ps(_mm256_loadu_ps(rows[4] + i), _mm256_loadu_ps(rows[5] + i));
+    t5 = _mm256_unpackhi_ps(_mm256_loadu_ps(rows[4] + i), _mm256_loadu_ps(rows[5] + i));
+    t6 = _mm256_unpacklo_ps(_mm256_loadu_ps(rows[6] + i), _mm256_loadu_ps(rows[7] + i));
+    t7 = _mm256_unpackhi_ps(_mm256_loadu_ps(rows[6] + i), _mm256_loadu_ps(rows[7] + i));
+    u0 = _mm256_shuffle_ps(t0, t2, 0x44); u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    u2 = _mm256_shuffle_ps(t1, t3, 0x44); u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    u4 = _mm256_shuffle_ps(t4, t6, 0x44); u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    u6 = _mm256_shuffle_ps(t5, t7, 0x44); u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    col[0] = _mm256_permute2f128_ps(u0, u4, 0x20); col[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    col[2] = _mm256_permute2f128_ps(u2, u6, 0x20); col[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    col[4] = _mm256_permute2f128_ps(u0, u4, 0x31); col[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    col[6] = _mm256_permute2f128_ps(u2, u6, 0x31); col[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* lane k = rows[k][i], one element (the last dim mod 8) */
+static __m256 k_group_column(const float *const *rows, int i) {
+    return _mm256_setr_ps(rows[0][i], rows[1][i], rows[2][i], rows[3][i], rows[4][i], rows[5][i], rows[6][i], rows[7][i]);
+}
+
+/* The group's sums, lane k for source j+k, each over i = 0..dim-1 in
+   order: dot = dout . v, and (if sq) sq = v . v */
+static void k_group_sums(__m256 *dot, __m256 *sq, const float *dout, const float *const *rows, int dim) {
+    __m256 d = _mm256_setzero_ps(), q = _mm256_setzero_ps(), col[8];
+    int i = 0, c;
+    for (; i + 8 <= dim; i += 8) {
+        k_group_columns(col, rows, i);
+        for (c = 0; c < 8; c++) {
+            d = _mm256_add_ps(d, _mm256_mul_ps(_mm256_set1_ps(dout[i + c]), col[c]));
+            if (sq) q = _mm256_add_ps(q, _mm256_mul_ps(col[c], col[c]));
+        }
+    }
+    for (; i < dim; i++) {
+        col[0] = k_group_column(rows, i);
+        d = _mm256_add_ps(d, _mm256_mul_ps(_mm256_set1_ps(dout[i]), col[0]));
+        if (sq) q = _mm256_add_ps(q, _mm256_mul_ps(col[0], col[0]));
+    }
+    *dot = d;
+    if (sq) *sq = q;
+}
+
+/* lane k = sum_i (w_i g_i) (v_ki r_k), i in order: the key's mean before the division */
+static __m256 k_group_mean(const float *const *rows, const float *pseudo_query, const float *key_gain,
+                           __m256 r8, int dim) {
+    __m256 m = _mm256_setzero_ps(), col[8];
+    int i = 0, c;
+    for (; i + 8 <= dim; i += 8) {
+        k_group_columns(col, rows, i);
+        for (c = 0; c < 8; c++)
+            m = _mm256_add_ps(m, _mm256_mul_ps(_mm256_set1_ps(pseudo_query[i + c] * key_gain[i + c]),
+                                               _mm256_mul_ps(col[c], r8)));
+    }
+    for (; i < dim; i++)
+        m = _mm256_add_ps(m, _mm256_mul_ps(_mm256_set1_ps(pseudo_query[i] * key_gain[i]),
+                                           _mm256_mul_ps(k_group_column(rows, i), r8)));
+    return m;
+}
+
+/* One source's per-element updates, 8 elements at a time, the header's
+   expressions and their order; the last dim mod 8 elements as the header. */
+static void k_depth_source_update(float *dsrc, float *dpseudo_query, float *dkey_gain, const float *dout,
+                                  const float *v, const float *pseudo_query, const float *key_gain,
+                                  float alpha, float r, float ds, float mean, int dim) {
+    __m256 r_v = _mm256_set1_ps(r), ds_v = _mm256_set1_ps(ds), m_v = _mm256_set1_ps(mean);
+    __m256 rds_v = _mm256_set1_ps(r * ds), al_v = _mm256_set1_ps(alpha);
+    int i;
+    for (i = 0; i + 8 <= dim; i += 8) {
+        __m256 xhat = _mm256_mul_ps(_mm256_loadu_ps(v + i), r_v), dsx = _mm256_mul_ps(ds_v, xhat);
+        __m256 w = _mm256_loadu_ps(pseudo_query + i), g = _mm256_loadu_ps(key_gain + i);
+        if (dpseudo_query)
+            _mm256_storeu_ps(dpseudo_query + i, _mm256_add_ps(_mm256_loadu_ps(dpseudo_query + i), _mm256_mul_ps(dsx, g)));
+        if (dkey_gain)
+            _mm256_storeu_ps(dkey_gain + i, _mm256_add_ps(_mm256_loadu_ps(dkey_gain + i), _mm256_mul_ps(dsx, w)));
+        if (dsrc) {
+            __m256 key = _mm256_mul_ps(rds_v, _mm256_sub_ps(_mm256_mul_ps(w, g), _mm256_mul_ps(xhat, m_v)));
+            __m256 val = _mm256_mul_ps(al_v, _mm256_loadu_ps(dout + i));
+            _mm256_storeu_ps(dsrc + i, _mm256_add_ps(_mm256_loadu_ps(dsrc + i), _mm256_add_ps(val, key)));
+        }
+    }
+    for (; i < dim; i++) {
+        float xhat = v[i] * r;
+        if (dpseudo_query) dpseudo_query[i] += ds * xhat * key_gain[i];
+        if (dkey_gain) dkey_gain[i] += ds * xhat * pseudo_query[i];
+        if (dsrc) dsrc[i] += alpha * dout[i] + r * ds * (pseudo_query[i] * key_gain[i] - xhat * mean);
+    }
+}
+
+void attnres_kernel_depth_attention_backward(float *dsources, float *dpseudo_query, float *dkey_gain,
+                                             const float *dout, const float *alpha,
+                                             const float *sources, int n_sources,
+                                             const float *pseudo_query, const float *key_gain,
+                                             int dim, float eps) {
+    float a_da = 0.0f, dots[8], sum_sq[8], means[8], r[8];
+    const float *rows[8];
+    __m256 dot, sq;
+    int j, k;
+    /* sum_u alpha_u dalpha_u, u in order */
+    for (j = 0; j < n_sources; j += 8) {
+        k_group_rows(rows, sources, j, n_sources, dim);
+        k_group_sums(&dot, NULL, dout, rows, dim);
+        _mm256_storeu_ps(dots, dot);
+        for (k = 0; k < 8 && j + k < n_sources; k++) a_da += alpha[j + k] * dots[k];
+    }
+    for (j = 0; j < n_sources; j += 8) {
+        k_group_rows(rows, sources, j, n_sources, dim);
+        k_group_sums(&dot, &sq, dout, rows, dim);                /* dout . v, and v . v as attnres_dot */
+        _mm256_storeu_ps(dots, dot);
+        _mm256_storeu_ps(sum_sq, sq);
+        for (k = 0; k < 8; k++)                                  /* 1/rms, as attnres__inv_rms */
+            r[k] = !isinf(sum_sq[k]) ? 1.0f / sqrtf(sum_sq[k] / (float)dim + eps) : attnres__inv_rms(rows[k], dim, eps);
+        _mm256_storeu_ps(means, k_group_mean(rows, pseudo_query, key_gain, _mm256_loadu_ps(r), dim));
+        for (k = 0; k < 8 && j + k < n_sources; k++)             /* the updates, source by source */
+            k_depth_source_update(dsources ? dsources + (size_t)(j + k) * dim : NULL, dpseudo_query, dkey_gain,
+                                  dout, rows[k], pseudo_query, key_gain, alpha[j + k], r[k],
+                                  alpha[j + k] * (dots[k] - a_da), means[k] / (float)dim, dim);
+    }
+}
+
+#else
+
+void attnres_kernel_depth_attention_backward(float *dsources, float *dpseudo_query, float *dkey_gain,
+                                             const float *dout, const float *alpha,
+                                             const float *sources, int n_sources,
+                                             const float *pseudo_query, const float *key_gain,
+                                             int dim, float eps) {
+    attnres_depth_attention_backward(dsources, dpseudo_query, dkey_gain, dout, alpha, sources, n_sources,
+                                     pseudo_query, key_gain, dim, eps);
 }
 
 #endif

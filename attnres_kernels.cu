@@ -9,6 +9,8 @@
                              weights of an uploaded model; on the host for
                              anything else
      attnres_kernel_matmul   that matvec once per position (T positions)
+     attnres_kernel_matmul_backward  on the host: attnres_matmul_backward (training)
+     attnres_kernel_depth_attention_backward  on the host: the header's (training)
      attnres_kernel_attend   on the host: the header's own attnres_attend
      attnres_kernel_matvec_q8  on the host: the header's own attnres_matvec_q8
                              (an int8 model is not run on the GPU)
@@ -149,6 +151,21 @@ extern "C" void attnres_kernel_matvec(float *out, const float *w, const float *x
 extern "C" void attnres_kernel_matmul(float *out, const float *x, const float *w, int T, int rows, int cols) {
     int t;
     for (t = 0; t < T; t++) attnres_kernel_matvec(out + (size_t)t * rows, w, x + (size_t)t * cols, rows, cols);
+}
+
+/* The training backward's products: on the host, the header's loop */
+extern "C" void attnres_kernel_matmul_backward(float *dx, float *dw, const float *dout, const float *w,
+                                               const float *x, int T, int rows, int cols) {
+    attnres_matmul_backward(dx, dw, dout, w, x, T, rows, cols);
+}
+
+extern "C" void attnres_kernel_depth_attention_backward(float *dsources, float *dpseudo_query, float *dkey_gain,
+                                                        const float *dout, const float *alpha,
+                                                        const float *sources, int n_sources,
+                                                        const float *pseudo_query, const float *key_gain,
+                                                        int dim, float eps) {
+    attnres_depth_attention_backward(dsources, dpseudo_query, dkey_gain, dout, alpha, sources, n_sources,
+                                     pseudo_query, key_gain, dim, eps);
 }
 
 extern "C" void attnres_kernel_matvec_q8(float *out, const int8_t *q, const float *scale, const float *x,

@@ -3,6 +3,7 @@
 #   make test CUDA=1                     attnres_kernels.cu with nvcc (see below)
 #   make bench                           tokens/s: scalar, SIMD, SIMD+OpenMP builds
 #   make bench-prefill                   a 256-token prompt: token by token vs batched
+#   make bench-train                     training tokens/s: attnres-train vs PyTorch
 # Included at the end of the Makefile, so CC, CFLAGS, BUILD, KERNELS, TESTS
 # are already set. Target and prerequisite lists of the Makefile were
 # expanded when it was read; a rule here may only ADD prerequisites.
@@ -100,6 +101,15 @@ bench-prefill: $(BENCH_DIR)/simd-omp/bench $(BENCH_DIR)/simd/bench
 	  BENCH_PREFILL=$${BENCH_PREFILL:-256} BENCH_SHAPES=$${BENCH_SHAPES:-110M} BENCH_REPS=$${BENCH_REPS:-5} \
 	    ./$(BENCH_DIR)/$$b/bench || exit 1; \
 	done
+
+# Training tokens/s, attnres-train (SIMD+OpenMP) against tools/experiment.py
+# (PyTorch with OpenBLAS) on the experiment's shapes, interleaved; needs
+# Debian's torch and OpenBLAS unpacked into build/openblas (the script's
+# header says how). THREADS, STEPS, ROUNDS, DIMS, DEPTHS, MODES override.
+.PHONY: bench-train
+bench-train:
+	$(MAKE) SIMD=1 OMP=1 build/simd-omp/attnres-train
+	sh tools/bench_train.sh build/simd-omp/attnres-train
 
 $(BENCH_DIR)/scalar/bench: tools/bench.c attnres.h
 	@mkdir -p $(@D)

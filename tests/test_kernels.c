@@ -302,6 +302,197 @@ static void test_matmul_threads(void) {
 }
 
 /* ======================================================================== */
+/* matmul backward: dx += dout W, dw += dout^T x over T positions             */
+/* ======================================================================== */
+/* No tolerance here: the kernel adds every product in the scalar order (dw
+   over t = 0..T-1, dx over r = 0..rows-1, from the value already there),
+   a multiply and an add each rounded, so it must give the scalar loop's
+   bits exactly (attnres_kernels.c says why). dx and dw start from random
+   values, not zero, since both accumulate. The tiles are 4 rows x 16
+   columns of dw and 4 positions x 16 columns of dx, so T, rows and cols
+   around multiples of 4, 8 and 16 are all here, aligned and offset. */
+
+/* One shape with both gradients, dx only and dw only; 1 if all equal. */
+static int one_matmul_backward(int T, int rows, int cols, int offset, int wide) {
+    size_t nw = (size_t)rows * cols, nx = (size_t)T * cols, no = (size_t)T * rows;
+    float *wbuf = alloc_floats(nw + 1), *xbuf = alloc_floats(nx + 1), *gbuf = alloc_floats(no + 1);
+    float *w = wbuf + offset, *x = xbuf + offset, *dout = gbuf + offset;
+    float *dx0 = alloc_floats(nx), *dw0 = alloc_floats(nw);
+    float *dx_got = alloc_floats(nx), *dw_got = alloc_floats(nw), *dx_want = alloc_floats(nx), *dw_want = alloc_floats(nw);
+    int pass, ok = 1;
+    if (wide) { fill_wide(w, nw); fill_wide(x, nx); fill_wide(dout, no); }
+    else { fill(w, nw, 1.0f); fill(x, nx, 1.0f); fill(dout, no, 1.0f); }
+    fill(dx0, nx, 1.0f); fill(dw0, nw, 1.0f);
+    for (pass = 0; pass < 3; pass++) {   /* both, dx only (dw NULL), dw only (dx NULL) */
+        int with_dx = pass != 2, with_dw = pass != 1;
+        memcpy(dx_got, dx0, nx * sizeof(float)); memcpy(dx_want, dx0, nx * sizeof(float));
+        memcpy(dw_got, dw0, nw * sizeof(float)); memcpy(dw_want, dw0, nw * sizeof(float));
+        attnres_kernel_matmul_backward(with_dx ? dx_got : NULL, with_dw ? dw_got : NULL, dout, w, x, T, rows, cols);
+        attnres_matmul_backward(with_dx ? dx_want : NULL, with_dw ? dw_want : NULL, dout, w, x, T, rows, cols);
+        if (memcmp(dx_got, dx_want, nx * sizeof(float)) || memcmp(dw_got, dw_want, nw * sizeof(float))) {
+            if (ok) printf("       matmul backward T %d rows %d cols %d (%s): differs from the scalar loop\n",
+                           T, rows, cols, pass == 0 ? "dx and dw" : pass == 1 ? "dx only" : "dw only");
+            ok = 0;
+        }
+        if (pass > 0 && (memcmp(with_dx ? dw_got : dx_got, with_dx ? dw0 : dx0, (with_dx ? nw : nx) * sizeof(float)))) {
+            printf("       matmul backward T %d rows %d cols %d: wrote the gradient it was not given\n", T, rows, cols);
+            ok = 0;
+        }
+    }
+    free(wbuf); free(xbuf); free(gbuf); free(dx0); free(dw0); free(dx_got); free(dw_got); free(dx_want); free(dw_want);
+    return ok;
+}
+
+static void test_matmul_backward(void) {
+    static const int Ts[] = {1, 2, 3, 4, 5, 7, 8, 9, 64};
+    static const int sizes[] = {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 33, 48, 64, 65, 168};
+    int n_T = (int)(sizeof Ts / sizeof Ts[0]), n_sizes = (int)(sizeof sizes / sizeof sizes[0]);
+    int a, b, c, n_shapes = 0, n_bad = 0;
+    for (a = 0; a < n_T; a++)
+        for (b = 0; b < n_sizes; b++)
+            for (c = 0; c < n_sizes; c++) {
+                n_shapes++;
+                if (!one_matmul_backward(Ts[a], sizes[b], sizes[c], (a + b + c) % 2, 0)) n_bad++;
+            }
+    check(n_bad == 0, "matmul backward: %d shapes, T in {1..5, 7..9, 64}, rows and cols in {1, 3..5, 7..9, 15..17, "
+          "24, 33, 48, 64, 65, 168}, aligned and offset, dx and dw, each alone: the scalar loop's bits (%d differ)",
+          n_shapes, n_bad);
+    {   /* the trainer's shapes above the OpenMP threshold, the output projection, wide magnitudes */
+        static const int shapes[][3] = {{64, 64, 64}, {64, 168, 64}, {64, 64, 168}, {64, 256, 64}, {256, 288, 768},
+                                        {61, 2049, 67}, {63, 67, 2049}};
+        int i, n = (int)(sizeof shapes / sizeof shapes[0]);
+        n_bad = 0;
+        for (i = 0; i < n; i++) {
+            if (!one_matmul_backward(shapes[i][0], shapes[i][1], shapes[i][2], i % 2, 0)) n_bad++;
+            if (!one_matmul_backward(shapes[i][0], shapes[i][1], shapes[i][2], 1, 1)) n_bad++;
+        }
+        check(n_bad == 0, "matmul backward: %d large shapes (64 x 64x64 .. 256 x 288x768, 61 x 2049x67), and "
+              "magnitudes 2^-10 .. 2^10: the scalar loop's bits (%d differ)", 2 * n, n_bad);
+    }
+    {   /* sensitivity: the comparison sees one product added twice (dw) or one row skipped (dx) */
+        int T = 9, rows = 17, cols = 33;
+        float *w = alloc_floats((size_t)rows * cols), *x = alloc_floats((size_t)T * cols), *dout = alloc_floats((size_t)T * rows);
+        float *dx = alloc_floats((size_t)T * cols), *dw = alloc_floats((size_t)rows * cols);
+        float *dx2 = alloc_floats((size_t)T * cols), *dw2 = alloc_floats((size_t)rows * cols);
+        fill(w, (size_t)rows * cols, 1.0f); fill(x, (size_t)T * cols, 1.0f); fill(dout, (size_t)T * rows, 1.0f);
+        memset(dx, 0, (size_t)T * cols * sizeof(float)); memset(dw, 0, (size_t)rows * cols * sizeof(float));
+        memset(dx2, 0, (size_t)T * cols * sizeof(float)); memset(dw2, 0, (size_t)rows * cols * sizeof(float));
+        attnres_kernel_matmul_backward(dx, dw, dout, w, x, T, rows, cols);
+        attnres_matmul_backward(dx2, NULL, dout, w, x, T, rows - 1, cols);  /* dx without W's last row */
+        attnres_matmul_backward(NULL, dw2, dout, w, x, T, rows, cols);
+        dw[5 * cols + 7] += dout[3 * rows + 5] * x[3 * cols + 7];           /* one dw product twice */
+        check(memcmp(dx, dx2, (size_t)T * cols * sizeof(float)) != 0 && memcmp(dw, dw2, (size_t)rows * cols * sizeof(float)) != 0,
+              "sensitivity: a dx missing one row of W, and a dw with one product added twice, are both caught");
+        free(w); free(x); free(dout); free(dx); free(dw); free(dx2); free(dw2);
+    }
+}
+
+/* With OpenMP: rows of dw and positions of dx each summed by one thread */
+static void test_matmul_backward_threads(void) {
+#ifdef _OPENMP
+    int T = 64, rows = 768, cols = 288, max_threads = omp_get_max_threads();
+    size_t nw = (size_t)rows * cols, nx = (size_t)T * cols;
+    float *w = alloc_floats(nw), *x = alloc_floats(nx), *dout = alloc_floats((size_t)T * rows);
+    float *dx1 = alloc_floats(nx), *dw1 = alloc_floats(nw), *dxn = alloc_floats(nx), *dwn = alloc_floats(nw);
+    fill(w, nw, 1.0f); fill(x, nx, 1.0f); fill(dout, (size_t)T * rows, 1.0f);
+    memset(dx1, 0, nx * sizeof(float)); memset(dw1, 0, nw * sizeof(float));
+    memset(dxn, 0, nx * sizeof(float)); memset(dwn, 0, nw * sizeof(float));
+    omp_set_num_threads(1);
+    attnres_kernel_matmul_backward(dx1, dw1, dout, w, x, T, rows, cols);
+    omp_set_num_threads(max_threads < 2 ? 2 : max_threads);
+    attnres_kernel_matmul_backward(dxn, dwn, dout, w, x, T, rows, cols);
+    omp_set_num_threads(max_threads);
+    check(memcmp(dx1, dxn, nx * sizeof(float)) == 0 && memcmp(dw1, dwn, nw * sizeof(float)) == 0,
+          "matmul backward 64 x 768x288: 1 thread and %d threads give identical bits", max_threads < 2 ? 2 : max_threads);
+    free(w); free(x); free(dout); free(dx1); free(dw1); free(dxn); free(dwn);
+#endif
+}
+
+/* ======================================================================== */
+/* depth attention backward: the softmax over depth's gradients               */
+/* ======================================================================== */
+/* Also no tolerance: the kernel runs 8 sources' sums side by side, each in
+   the scalar order, and the per-element updates in the scalar order, so it
+   must give the header's bits (attnres_kernels.c). Sources 1 .. 40 (groups
+   of 8, full and short), dim around multiples of 8, aligned and offset, a
+   non-uniform softmax (random alpha), the gradients accumulating into
+   non-zero values, each output alone (the others NULL), and sources whose
+   sum of squares overflows float (the rescaled 1/rms). */
+static int one_depth_backward(int n_sources, int dim, int offset, int huge) {
+    size_t ns = (size_t)n_sources * dim;
+    float *sbuf = alloc_floats(ns + 1), *obuf = alloc_floats((size_t)dim + 1);
+    float *sources = sbuf + offset, *dout = obuf + offset, *alpha = alloc_floats((size_t)n_sources);
+    float *w = alloc_floats((size_t)dim), *g = alloc_floats((size_t)dim);
+    float *ds0 = alloc_floats(ns), *dw0 = alloc_floats((size_t)dim), *dg0 = alloc_floats((size_t)dim);
+    float *got[3], *want[3];
+    size_t sizes[3];
+    int pass, i, ok = 1;
+    float sum = 0.0f;
+    sizes[0] = ns; sizes[1] = sizes[2] = (size_t)dim;
+    for (i = 0; i < 3; i++) { got[i] = alloc_floats(sizes[i]); want[i] = alloc_floats(sizes[i]); }
+    fill(sources, ns, 2.0f); fill(dout, (size_t)dim, 1.0f); fill(w, (size_t)dim, 1.0f); fill(g, (size_t)dim, 1.5f);
+    if (huge) for (i = 0; i < dim; i++) sources[(size_t)(n_sources - 1) * dim + i] *= 3e19f;   /* squares overflow */
+    for (i = 0; i < n_sources; i++) { alpha[i] = 0.05f + attnres_random_f32(&rng); sum += alpha[i]; }
+    for (i = 0; i < n_sources; i++) alpha[i] /= sum;
+    fill(ds0, ns, 1.0f); fill(dw0, (size_t)dim, 1.0f); fill(dg0, (size_t)dim, 1.0f);
+    for (pass = 0; pass < 4; pass++) {   /* all three, then each alone */
+        int k;
+        float *gk[3], *wk[3];
+        memcpy(got[0], ds0, ns * sizeof(float)); memcpy(want[0], ds0, ns * sizeof(float));
+        for (k = 1; k < 3; k++) {
+            memcpy(got[k], k == 1 ? dw0 : dg0, (size_t)dim * sizeof(float));
+            memcpy(want[k], k == 1 ? dw0 : dg0, (size_t)dim * sizeof(float));
+        }
+        for (k = 0; k < 3; k++) { gk[k] = pass == 0 || pass == k + 1 ? got[k] : NULL; wk[k] = gk[k] ? want[k] : NULL; }
+        attnres_kernel_depth_attention_backward(gk[0], gk[1], gk[2], dout, alpha, sources, n_sources, w, g, dim, 1e-5f);
+        attnres_depth_attention_backward(wk[0], wk[1], wk[2], dout, alpha, sources, n_sources, w, g, dim, 1e-5f);
+        for (k = 0; k < 3; k++)
+            if (memcmp(got[k], want[k], sizes[k] * sizeof(float)) != 0) {
+                if (ok) printf("       depth backward n_sources %d dim %d%s: %s differs from the scalar loop\n",
+                               n_sources, dim, huge ? " (overflowing source)" : "",
+                               k == 0 ? "dsources" : k == 1 ? "dpseudo_query" : "dkey_gain");
+                ok = 0;
+            }
+    }
+    free(sbuf); free(obuf); free(alpha); free(w); free(g); free(ds0); free(dw0); free(dg0);
+    for (i = 0; i < 3; i++) { free(got[i]); free(want[i]); }
+    return ok;
+}
+
+static void test_depth_backward(void) {
+    static const int dims[] = {1, 3, 7, 8, 9, 15, 16, 17, 48, 64, 65, 96, 768};
+    int n_dims = (int)(sizeof dims / sizeof dims[0]), n, b, n_shapes = 0, n_bad = 0;
+    for (n = 1; n <= 40; n++)
+        for (b = 0; b < n_dims; b++) {
+            n_shapes++;
+            if (!one_depth_backward(n, dims[b], (n + b) % 2, 0)) n_bad++;
+        }
+    check(n_bad == 0, "depth attention backward: %d shapes, 1..40 sources, dim in {1, 3, 7..9, 15..17, 48, 64, 65, "
+          "96, 768}, aligned and offset, every output together and alone: the scalar loop's bits (%d differ)",
+          n_shapes, n_bad);
+    n_bad = 0;
+    for (n = 1; n <= 17; n += 8) if (!one_depth_backward(n, 64, 1, 1)) n_bad++;
+    check(n_bad == 0, "depth attention backward: a source whose sum of squares overflows float takes the "
+          "header's rescaled 1/rms: the same bits (%d differ)", n_bad);
+    {   /* sensitivity: the exact comparison sees one source's value path dropped */
+        int ns = 9, dim = 16, i;
+        float *src = alloc_floats((size_t)ns * dim), *dout = alloc_floats((size_t)dim), *alpha = alloc_floats((size_t)ns);
+        float *w = alloc_floats((size_t)dim), *g = alloc_floats((size_t)dim);
+        float *a = alloc_floats((size_t)ns * dim), *b2 = alloc_floats((size_t)ns * dim);
+        fill(src, (size_t)ns * dim, 1.0f); fill(dout, (size_t)dim, 1.0f); fill(w, (size_t)dim, 1.0f);
+        for (i = 0; i < dim; i++) g[i] = 1.0f;
+        for (i = 0; i < ns; i++) alpha[i] = 1.0f / ns;
+        memset(a, 0, (size_t)ns * dim * sizeof(float)); memset(b2, 0, (size_t)ns * dim * sizeof(float));
+        attnres_kernel_depth_attention_backward(a, NULL, NULL, dout, alpha, src, ns, w, g, dim, 1e-5f);
+        attnres_depth_attention_backward(b2, NULL, NULL, dout, alpha, src, ns, w, g, dim, 1e-5f);
+        for (i = 0; i < dim; i++) b2[8 * dim + i] -= alpha[8] * dout[i];   /* source 8 without dv += alpha dout */
+        check(memcmp(a, b2, (size_t)ns * dim * sizeof(float)) != 0,
+              "sensitivity: a depth backward that drops one source's value gradient is caught");
+        free(src); free(dout); free(alpha); free(w); free(g); free(a); free(b2);
+    }
+}
+
+/* ======================================================================== */
 /* matvec_q8: int8 weights, fp32 scales and activations                      */
 /* ======================================================================== */
 /* The same bound as matvec: the kernel adds the same products q_j x_j (each
@@ -805,6 +996,9 @@ int main(void) {
     test_matvec_threads();
     test_matmul();
     test_matmul_threads();
+    test_matmul_backward();
+    test_matmul_backward_threads();
+    test_depth_backward();
     test_matvec_q8();
     test_matvec_w8a8();
     test_quantize_q8();
