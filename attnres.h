@@ -116,7 +116,14 @@
             attnres_matmul and its kernel hook (matmul), which
             attnres_prefill uses to run fp32 prompts in chunks;
             attnres_matmul_backward and the training backward's hooks
-            (matmul_backward, depth_attention_backward); sizes are
+            (matmul_backward, depth_attention_backward); the gradient
+            reaching every sublayer's output (attnres_train_state.df_norm);
+            RoPE scaling as Hugging Face defines it (linear, llama3):
+            attnres_config.rope_scaling, attnres_rope_freq, and
+            attnres_rope / attnres_rope_backward take the scaling (NULL:
+            plain RoPE); end-of-sequence ids in the config
+            (eos_token_id, n_eos); checkpoint format version 3 for a
+            scaled RoPE; sizes are
             counted in 64 bits and a model or state past one allocation
             (ATTNRES_SIZE_MAX; 4 GiB with a 32-bit size_t, as in
             WebAssembly) is refused, never allocated at a wrapped size.
