@@ -7,7 +7,8 @@
 #   a tiny run (dim 16, 1 layer, Full AttnRes, 6 steps) writes the run JSON:
 #   every field a PyTorch run writes (the keys of a committed PyTorch run in
 #   docs/experiments/round2/runs/, less those --diagnostics adds), engine "c",
-#   a loss for every step, the validation curve ending at the final loss, and
+#   a loss for every step, the validation curve ending at the final loss,
+#   ||dloss/df_l|| of every sublayer at each validation point, and
 #   the diagnostics attnres-train does not measure null and named in "absent";
 #   the options reach attnres-train: its checkpoint (--save) has the bytes
 #   attnres-train writes when run by hand with the same options, and the
@@ -71,6 +72,9 @@ print("absent", "ok" if absent and all(r[k] is None for k in absent) and
       {"rms_h", "rms_f", "grad_norm", "alpha"} <= set(absent) else absent)
 v = re.search(r"validation loss (\S+) nats/byte", hand).group(1)
 p = re.search(r"(\d+) parameters", hand).group(1)
+df = r.get("df_norm_curve") or []
+print("df", "ok" if [s for s, _ in df] == [2, 4, 6] and all(len(v) == 2 and all(x > 0 for x in v) for _, v in df)
+      else df)
 print("same", "ok" if f"{r['val_loss']:.4f}" == v and r["params"] == int(p) and r["mode"] == "full"
       and r["tokens"] == 6 * 2 * 32 else f"{r['val_loss']} {r['params']} vs {v} {p}")
 PY
@@ -82,6 +86,7 @@ case "$(line keys)" in ok*) ok "the JSON has each of the $(line keys | cut -d' '
 [ "$(line val_curve)" = ok ] && ok "val_curve: steps 2, 4, 6 (--evals 3), the last = val_loss" || fail "val_curve: $(line val_curve)"
 [ "$(line absent)" = ok ] && ok "rms_h, rms_f, grad_norm, alpha: null and named in 'absent' (not measured, not faked)" ||
   fail "absent: $(line absent)"
+[ "$(line df)" = ok ] && ok "df_norm_curve: ||dloss/df_l|| of the 2 sublayers at steps 2, 4, 6" || fail "df_norm_curve: $(line df)"
 [ "$(line same)" = ok ] && ok "val_loss, params, mode, tokens: what attnres-train reports for these options" ||
   fail "val_loss/params: $(line same)"
 

@@ -78,7 +78,10 @@ optimiser, schedule and token budget; the initial numbers and the windows
 come from attnres-train's own generators (train.py's distributions, other
 draws); the JSON has the same fields, with rms_h, rms_f, grad_norm and alpha
 null and listed in "absent" (attnres-train does not measure them), and
-"engine": "c" with "engine_notes" on what else differs. Only the softmax and
+"engine": "c" with "engine_notes" on what else differs; it adds
+df_norm_curve: at each validation point, ||dloss/df_l|| (the gradient
+reaching every sublayer's output, the paper's dilution with depth) on the
+first validation window. Only the softmax and
 random_init ablations, no --diagnostics, one process. `make test`'s
 test_experiment_c checks it with PyTorch hidden.
 
@@ -518,9 +521,11 @@ def parse_c_log(text):
     evals = [[int(m.group(1)), float(m.group(2))]
              for m in re.finditer(r"^step\s+(\d+)/\d+\s+validation loss (\S+)", text, re.M)]
     final = re.search(r"^attnres-train: validation loss (\S+) nats/byte .* over (\d+) bytes", text, re.M)
+    df = [[int(m.group(1)), [float(x) for x in m.group(2).split()]]
+          for m in re.finditer(r"^step\s+(\d+)/\d+\s+\|\|dloss/df_l\|\|.*?: (.*)$", text, re.M)]
     if not params or not final:
         raise SystemExit("attnres-train's output has no parameter count or final validation line:\n" + text[-2000:])
-    return int(params.group(1)), steps, evals, float(final.group(1)), int(final.group(2))
+    return int(params.group(1)), steps, evals, float(final.group(1)), int(final.group(2)), df
 
 
 def run_c(a):
@@ -558,7 +563,7 @@ def run_c(a):
         wall = time.time() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{tag} attnres-train failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
-    n_params, steps, evals, val_loss, n_val = parse_c_log(proc.stderr)
+    n_params, steps, evals, val_loss, n_val, df_norm = parse_c_log(proc.stderr)
     if [s for s, _ in steps] != list(range(1, a.steps + 1)):
         raise SystemExit(f"{tag} attnres-train logged {len(steps)} of {a.steps} steps")
     train_curve = [v for _, v in steps]
@@ -575,6 +580,8 @@ def run_c(a):
         "final_train_loss": round(sum(train_curve[-20:]) / len(train_curve[-20:]), 6),
         "train_curve": train_curve, "val_curve": evals + [[a.steps, round(val_loss, 6)]],
         **{k: None for k in C_ABSENT},
+        # C only: ||dloss/df_l|| of every sublayer output on the first validation window, at each val_curve step
+        "df_norm_curve": df_norm,
         "engine": "c", "trainer": os.path.relpath(a.c_trainer),
         "absent": list(C_ABSENT),
         "engine_notes": ["initial weights and windows from attnres-train's generators (train.py's "
