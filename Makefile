@@ -145,7 +145,7 @@ help:
 	@echo "Building and installing:"
 	@echo "make all           plain 'make': the tests, attnres-run, attnres-train, the lessons and numdiff into $(BUILD)"
 	@echo "make check-warnings  every C file under gcc and clang -std=c99 -Wall -Wextra -pedantic -Werror"
-	@echo "make install       header, kernel source, attnres.pc, LICENSE, attnres-run under PREFIX"
+	@echo "make install       header, kernel source, attnres.pc, LICENSE, attnres-run, attnres-train under PREFIX"
 	@echo "                   (PREFIX=$(PREFIX); DESTDIR=DIR stages the copy for packaging)"
 	@echo "make uninstall     remove what make install wrote (same PREFIX and DESTDIR)"
 	@echo "make clean         remove build/"

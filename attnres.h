@@ -559,6 +559,11 @@ typedef struct {
     float *logits;      /* [T, vocab_size]                                    */
     /* the gradients: the model's weight layout (tied: output == tok_embeddings) */
     attnres_weights grad;
+    /* the paper's "gradient dilution with depth", read after a backward:
+       ||dloss/df_l||, the L2 norm over the T positions and dim of the
+       gradient reaching sublayer l's OUTPUT f_l (loss: that forward's mean
+       cross-entropy). Each backward overwrites it; zero before the first. */
+    float *df_norm;     /* [L]                                               */
     /* scratch of the forward and the backward */
     float *f;           /* [T, dim]  sublayer outputs                         */
     float *df;          /* [T, dim]                                           */
@@ -591,8 +596,9 @@ ATTNRESDEF void   attnres_train_zero_grad(attnres_train_state *ts);
 ATTNRESDEF int    attnres_train_forward(const attnres_model *m, attnres_train_state *ts,
                                         const int *tokens, const int *targets, int T, float *loss,
                                         attnres_error *err);
-/* Adds d(mean cross-entropy)/d(every weight) into ts->grad. Uses up what
-   the forward saved: call the forward again before the next backward. */
+/* Adds d(mean cross-entropy)/d(every weight) into ts->grad and sets
+   ts->df_norm. Uses up what the forward saved: call the forward again
+   before the next backward. */
 ATTNRESDEF int    attnres_train_backward(const attnres_model *m, attnres_train_state *ts, attnres_error *err);
 
 /* ======================================================================== */
@@ -2144,6 +2150,14 @@ ATTNRES__PRIVATE void attnres__train_sublayer_backward(const attnres_model *m, a
                                   w->attention_norm + (size_t)layer * d);
 }
 
+/* sqrt(sum of x^2) of x [n], summed in double. */
+ATTNRES__PRIVATE float attnres__l2_norm(const float *x, size_t n) {
+    double sum = 0.0;
+    size_t i;
+    for (i = 0; i < n; i++) sum += (double)x[i] * x[i];
+    return (float)sqrt(sum);
+}
+
 ATTNRESDEF int attnres_train_backward(const attnres_model *m, attnres_train_state *ts, attnres_error *err) {
     const attnres_config *c = &m->config;
     const attnres_weights *w = &m->weights, *g = &ts->grad;
@@ -2188,6 +2202,7 @@ ATTNRESDEF int attnres_train_backward(const attnres_model *m, attnres_train_stat
             if (attnres) attnres_block_add_backward(ts->df + (size_t)t * d, dblocks, l, S, d);
             else attnres_axpy(ts->df + (size_t)t * d, 1.0f, dblocks, d);
         }
+        ts->df_norm[l] = attnres__l2_norm(ts->df, (size_t)T * d);    /* ||dloss/df_l|| */
         memset(ts->dh, 0, (size_t)T * d * sizeof(float));
         attnres__train_sublayer_backward(m, ts, l);                  /* dh = d(input h) */
         for (t = 0; t < T; t++) {
@@ -3287,6 +3302,7 @@ ATTNRES__PRIVATE double attnres__carve_train(attnres_train_state *ts, float *bas
     ATTNRES__TAKE(ts->u, T * hid);
     ATTNRES__TAKE(ts->du, T * hid);
     ATTNRES__TAKE(ts->dlogits, T * V);
+    ATTNRES__TAKE(ts->df_norm, L);
 #undef ATTNRES__TAKE
     ts->tokens = (int *)int_floats;
     ts->targets = base ? ts->tokens + n_tokens : NULL;

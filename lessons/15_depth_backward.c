@@ -27,12 +27,12 @@
        same; otherwise only by accident (dim sums vanishing at once).
    (b) The gradient each source receives, split into its two paths, each
        checked against central finite differences.
-   (c) The trained models: the gradient of every sublayer's weights across
-       depth, standard against Block AttnRes, from attnres_train_forward and
-       attnres_train_backward on the same text. The paper reports that a
-       pre-norm model's gradient is disproportionately large in its early
-       layers ("PreNorm dilution": a late sublayer's output is a small part of
-       a large stream) and that AttnRes makes it near uniform across depth.
+   (c) The trained models: the gradient reaching every sublayer's output
+       across depth, ||dloss/df_l|| (ts.df_norm after attnres_train_backward),
+       standard against Block AttnRes on the same text. The paper reports that
+       in a pre-norm model it is disproportionately large in the early layers
+       ("PreNorm dilution": a late sublayer's output is a small part of a
+       large stream) and that AttnRes makes it near uniform across depth.
        Whether these two small models show it is printed from the numbers.
 
    Reads models/{standard,block}.safetensors and models/corpus_val.txt.
@@ -292,7 +292,7 @@ static void per_source(const float *sources, const float *g, const float *u, con
 }
 
 /* ------------------------------------------------------------------------ */
-/* (c) the trained models: weight gradients across depth                     */
+/* (c) the trained models: the gradient reaching each sublayer's output      */
 /* ------------------------------------------------------------------------ */
 #define TEXT "models/corpus_val.txt"
 #define T_WIN 128      /* positions per window */
@@ -307,28 +307,15 @@ static void per_source(const float *sources, const float *g, const float *u, con
 typedef struct {
     const char *name, *path;
     int L;
-    double loss;            /* mean cross-entropy over the windows, nats per byte           */
-    double grad[MAX_L];     /* [L] ||dloss/dW_l||, mean over the windows                     */
-    double weight[MAX_L];   /* [L] ||W_l||                                                   */
-    double spread[N_WIN];   /* [N_WIN] per window: largest / smallest ||dW_l|| over depth   */
-    double halves[N_WIN];   /* [N_WIN] per window: sum of ||dW_l|| of the first half / second */
-    double query[MAX_L + 1];/* [L+1] AttnRes: ||dloss/dw_l|| of each pseudo-query, mean     */
+    double loss;             /* mean cross-entropy over the windows, nats per byte          */
+    double df[MAX_L];        /* [L] ||dloss/df_l||, mean over the windows                    */
+    double first_last[N_WIN];/* [N_WIN] per window: ||df_0|| / ||df_{L-1}||                  */
+    double halves[N_WIN];    /* [N_WIN] per window: sum of ||df_l|| of the first half / second */
+    double query[MAX_L + 1]; /* [L+1] AttnRes: ||dloss/dw_l|| of each pseudo-query, mean    */
 } depth_grads;
 
-/* The squared norm of sublayer l's matrices in w (the model's weights or
-   their gradients: the same layout): attention (l even) wq wk wv wo of
-   layer l/2, MLP (l odd) w1 w2 w3. */
-static double sublayer_sq(const attnres_weights *w, const attnres_config *c, int l) {
-    size_t d = (size_t)c->dim, i = (size_t)(l / 2), hid = (size_t)c->hidden_dim;
-    size_t qd = (size_t)c->n_heads * (size_t)attnres_head_dim(c), kvd = (size_t)attnres_kv_dim(c);
-    if (l % 2 == 1) return sum_sq(w->w1 + i * hid * d, hid * d) + sum_sq(w->w2 + i * d * hid, d * hid) +
-                           sum_sq(w->w3 + i * hid * d, hid * d);
-    return sum_sq(w->wq + i * qd * d, qd * d) + sum_sq(w->wk + i * kvd * d, kvd * d) +
-           sum_sq(w->wv + i * kvd * d, kvd * d) + sum_sq(w->wo + i * d * qd, d * qd);
-}
-
-/* One forward and one backward per window; the gradient of each window on
-   its own (zeroed in between). Returns 0 after printing the error. */
+/* One forward and one backward per window: ts.df_norm[l] is then
+   ||dloss/df_l|| of that window's loss. Returns 0 after printing the error. */
 static int measure(depth_grads *r, const int *text) {
     attnres_model m;
     attnres_train_state ts;
@@ -345,11 +332,11 @@ static int measure(depth_grads *r, const int *text) {
         goto done;
     }
     r->loss = 0.0;
-    for (l = 0; l < r->L; l++) { r->grad[l] = 0.0; r->weight[l] = sqrt(sublayer_sq(&m.weights, &m.config, l)); }
+    for (l = 0; l < r->L; l++) r->df[l] = 0.0;
     for (l = 0; l <= r->L; l++) r->query[l] = 0.0;
     for (k = 0; k < N_WIN; k++) {
         float loss = 0.0f;
-        double lo = HUGE_VAL, hi = 0.0, early = 0.0, late = 0.0;
+        double early = 0.0, late = 0.0;
         for (t = 0; t < T_WIN; t++) { tokens[t] = text[k * T_WIN + t]; targets[t] = text[k * T_WIN + t + 1]; }
         attnres_train_zero_grad(&ts);
         if (attnres_train_forward(&m, &ts, tokens, targets, T_WIN, &loss, &err) != ATTNRES_OK ||
@@ -359,13 +346,10 @@ static int measure(depth_grads *r, const int *text) {
         }
         r->loss += loss / N_WIN;
         for (l = 0; l < r->L; l++) {
-            double g = sqrt(sublayer_sq(&ts.grad, &m.config, l));
-            r->grad[l] += g / N_WIN;
-            if (g < lo) lo = g;
-            if (g > hi) hi = g;
-            *(l < r->L / 2 ? &early : &late) += g;
+            r->df[l] += ts.df_norm[l] / N_WIN;
+            *(l < r->L / 2 ? &early : &late) += ts.df_norm[l];
         }
-        r->spread[k] = hi / lo;
+        r->first_last[k] = ts.df_norm[0] / ts.df_norm[r->L - 1];
         r->halves[k] = early / late;
         for (l = 0; ts.grad.pseudo_query && l <= r->L; l++)
             r->query[l] += sqrt(sum_sq(ts.grad.pseudo_query + (size_t)l * m.config.dim, (size_t)m.config.dim)) / N_WIN;
@@ -382,9 +366,8 @@ static int trained_models(void) {
     static int text[N_WIN * T_WIN + 1];
     static depth_grads r[2];          /* standard, block */
     FILE *f = fopen(TEXT, "rb");
-    double half[2], mean_spread[2];   /* per model: early/late mean ||dW||, largest/smallest */
-    int i, k, l, c, more_even = 0;    /* windows where block's spread is the smaller */
-    int early_std = 0, even_block = 0; /* windows: standard's early half > 1.1 late; block's within 10% */
+    double first_last[2], half[2];    /* per model, from the mean ||df_l||: first / last, early / late */
+    int i, k, l, c, flatter = 0;      /* windows where block's first / last is the nearer to 1 */
     r[0].name = "standard"; r[0].path = "models/standard.safetensors";
     r[1].name = "block";    r[1].path = "models/block.safetensors";
     if (!f) { fprintf(stderr, "error: cannot open %s (run from the repository root)\n", TEXT); return 0; }
@@ -395,66 +378,52 @@ static int trained_models(void) {
     if (r[0].L != r[1].L) { fprintf(stderr, "error: the two models differ in depth\n"); return 0; }
 
     printf("(c) The trained models, %d windows of %d bytes of %s: attnres_train_forward, then\n"
-           "    attnres_train_backward, per window. ||dW_l|| is the norm of the gradient of the mean\n"
-           "    cross-entropy with respect to all of sublayer l's matrices (attention: wq wk wv wo;\n"
-           "    MLP: w1 w2 w3), averaged over the windows; ||W_l|| the norm of those weights.\n\n",
+           "    attnres_train_backward, per window. ||df_l|| is the norm of the gradient of the mean\n"
+           "    cross-entropy with respect to sublayer l's OUTPUT f_l (all positions), the quantity\n"
+           "    of the paper's \"gradient dilution with depth\"; the training state keeps it\n"
+           "    (ts.df_norm). Averaged over the windows.\n\n",
            N_WIN, T_WIN, TEXT);
-    printf("    %-9s %13s %13s   %17s %10s   %14s\n", "sublayer", "||dW|| std", "||dW|| block",
-           "||dW||/||W|| std", "block", "||dw_l|| block");
+    printf("    %-9s %13s %13s   %14s\n", "sublayer", "||df|| std", "||df|| block", "||dw_l|| block");
     for (l = 0; l < r[0].L; l++)
-        printf("    %-4s %-4d %13.4e %13.4e   %17.4e %10.4e   %14.4e\n", l % 2 ? "mlp" : "attn", l / 2, r[0].grad[l],
-               r[1].grad[l], r[0].grad[l] / r[0].weight[l], r[1].grad[l] / r[1].weight[l], r[1].query[l]);
-    printf("    %-9s %13s %13s   %17s %10s   %14.4e\n", "output", "", "", "", "", r[1].query[r[1].L]);
+        printf("    %-4s %-4d %13.4e %13.4e   %14.4e\n", l % 2 ? "mlp" : "attn", l / 2, r[0].df[l], r[1].df[l],
+               r[1].query[l]);
+    printf("    %-9s %13s %13s   %14.4e\n", "output", "", "", r[1].query[r[1].L]);
     printf("    loss on these bytes: standard %.4f, block %.4f nats/byte\n\n", r[0].loss, r[1].loss);
 
-    /* how uneven across depth: the early half against the late half, and
-       largest / smallest, per window */
+    /* how uneven across depth: the first sublayer against the last, and the
+       early half against the late half */
     for (k = 0; k < 2; k++) {
-        double early = 0.0, late = 0.0, spread = 0.0;
+        double early = 0.0, late = 0.0;
         int L = r[k].L;
-        for (l = 0; l < L; l++) *(l < L / 2 ? &early : &late) += r[k].grad[l];
-        for (i = 0; i < N_WIN; i++) spread += r[k].spread[i] / N_WIN;
+        for (l = 0; l < L; l++) *(l < L / 2 ? &early : &late) += r[k].df[l];
+        first_last[k] = r[k].df[0] / r[k].df[L - 1];
         half[k] = early / late;
-        mean_spread[k] = spread;
-        printf("    %-8s: first half / second half of the sublayers (mean ||dW||) = %.3f; largest / smallest\n"
-               "              ||dW|| over depth = %.3f (mean over the windows)\n", r[k].name, half[k], mean_spread[k]);
+        printf("    %-8s: ||df|| of the first sublayer / the last = %.3f; first half / second half = %.3f\n",
+               r[k].name, first_last[k], half[k]);
     }
-    for (i = 0; i < N_WIN; i++) {
-        more_even += r[1].spread[i] < r[0].spread[i];
-        early_std += r[0].halves[i] > 1.1;
-        even_block += r[1].halves[i] > 0.9 && r[1].halves[i] < 1.1;
-    }
+    for (i = 0; i < N_WIN; i++)
+        flatter += fabs(log(r[1].first_last[i])) < fabs(log(r[0].first_last[i]));
 
     /* what they show, said only as far as the numbers above say it */
-    printf("\n    The paper reports that in a pre-norm stack the gradient is largest in the early layers\n"
-           "    (an early output is read by every later sublayer, each through an RMSNorm whose\n"
-           "    Jacobian is 1/rms of the stream there, and the first of them read a stream that is\n"
-           "    still small), and that AttnRes makes it near uniform across depth. Here:\n");
-    if (half[0] > 1.1)
-        printf("    - standard: the early sublayers' weights get %.1f times the gradient of the late ones\n"
-               "      (more than 1.1 times in %d of the %d windows).\n", half[0], early_std, N_WIN);
+    printf("\n    The paper reports that in a pre-norm stack the gradient reaching a sublayer's output\n"
+           "    grows toward the early layers (an early output is read by every later sublayer, each\n"
+           "    through an RMSNorm whose Jacobian is 1/rms of the stream there, and the stream grows\n"
+           "    with depth), and that AttnRes makes it near uniform across depth. Here:\n");
+    if (first_last[0] > 1.5)
+        printf("    - standard: the first sublayer's output gets %.1f times the gradient of the last one's.\n",
+               first_last[0]);
     else
-        printf("    - standard: the early sublayers' weights do NOT get clearly more gradient (ratio %.2f).\n", half[0]);
-    if (half[1] > 0.9 && half[1] < 1.1)
-        printf("    - block: early and late are within 10%% of each other on average (ratio %.2f), and in\n"
-               "      %d of the %d windows taken one by one.\n", half[1], even_block, N_WIN);
+        printf("    - standard: the first sublayer's output does NOT get clearly more gradient (ratio %.2f).\n",
+               first_last[0]);
+    if (fabs(log(first_last[1])) < fabs(log(first_last[0])))
+        printf("    - block: %.2f, nearer to 1 than standard's, in %d of the %d windows taken one by one.\n",
+               first_last[1], flatter, N_WIN);
     else
-        printf("    - block: early and late differ by more than 10%% (ratio %.2f).\n", half[1]);
-    if (more_even == N_WIN)
-        printf("    - block's largest / smallest is the smaller one in all %d windows: more even across depth.\n",
-               N_WIN);
-    else if (more_even > 0)
-        printf("    - block's largest / smallest is the smaller one in %d of %d windows: not consistently\n"
-               "      more even across depth.\n", more_even, N_WIN);
-    else
-        printf("    - block's largest / smallest is the larger one in every window: LESS even across depth.\n");
+        printf("    - block: %.2f, NOT nearer to 1 than standard's (%d of %d windows are).\n", first_last[1],
+               flatter, N_WIN);
     printf("    This is one snapshot of two 8-sublayer models at the end of their training, on %d bytes,\n"
            "    not the paper's view over the training of much deeper models; and the two models differ\n"
-           "    in every weight, not only in the residual. The library keeps the gradient of a sublayer's\n"
-           "    OUTPUT only while it undoes that sublayer, so the table shows its weights' gradients,\n"
-           "    which all flow from it (wo and w2: the sum over positions of the output's gradient\n"
-           "    times the matrix's input).\n",
-           N_WIN * T_WIN);
+           "    in every weight, not only in the residual.\n", N_WIN * T_WIN);
     printf("    The last column: the pseudo-queries of the trained block model still receive gradient,\n"
            "    except sublayer 0's, %s: it reads b0 alone, and a softmax over one source is 1.\n",
            r[1].query[0] == 0.0 ? "which is exactly 0" : "which is NOT 0");

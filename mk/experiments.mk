@@ -89,3 +89,11 @@ test-ddp: $(KJV)
 	$(EXP) $(DDP_RUN) --batch 8 --out build/experiments/ddp/control.json
 	$(EXP) compare build/experiments/ddp/one.json build/experiments/ddp/two.json build/experiments/ddp/control.json --tol 1e-3
 
+
+# tools/experiment.py on the C trainer (run --engine c), checked with PyTorch
+# hidden: tests/test_experiment_c.sh, copied next to the programs for tests/run.sh
+all: $(BUILD)/test_experiment_c
+TESTS += test_experiment_c
+$(BUILD)/test_experiment_c: tests/test_experiment_c.sh $(BUILD)/attnres-train | $(BUILD)
+	cp tests/test_experiment_c.sh $@
+	chmod +x $@

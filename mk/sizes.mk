@@ -24,7 +24,8 @@ M32_INCLUDE  = build/m32-include
 #   bits; -static: qemu-i386 needs no i386 loader.
 M32_FLAGS    = -m32 -msse2 -mfpmath=sse -D_FILE_OFFSET_BITS=64 -std=c99 -O2 -Wall -Wextra -pedantic -Werror \
                -ffp-contract=off -static -isystem $(M32_INCLUDE)
-M32_TESTS    = test_sizes test_regress test_primitives test_model test_invariants test_two_phase test_errors test_q8
+M32_TESTS    = test_sizes test_regress test_primitives test_model test_invariants test_two_phase test_errors test_q8 \
+               test_grad test_train
 
 # Prints why a 32-bit program cannot be built and run here, and fails; or
 # prints nothing.

@@ -10,8 +10,9 @@
       gradient of the mean cross-entropy on 8 tokens with respect to every
       weight tensor of the golden models, against PyTorch autograd
       (golden/grad/model_NAME.*), max |C - ref| <= 1e-4 * max |ref| per
-      tensor; and the sequence forward's logits against token-by-token
-      attnres_forward. */
+      tensor; the norm of the gradient reaching every sublayer's output
+      (ts.df_norm) against autograd's, each within GRAD_RTOL of itself; and the
+      sequence forward's logits against token-by-token attnres_forward. */
 #include <stdlib.h>
 /* Every allocation of the library is counted: a training step must make none. */
 static size_t n_allocs;
@@ -706,7 +707,7 @@ static void grad_model(const char *name) {
     attnres_error err;
     attnres__st_file f;
     char path[256], label[160];
-    float loss = 0.0f, *want_loss = NULL, *want_logits = NULL, *step_logits = NULL;
+    float loss = 0.0f, *want_loss = NULL, *want_logits = NULL, *step_logits = NULL, *want_df_norm = NULL;
     int32_t *tokens = NULL, *targets = NULL;
     int tok[T], tgt[T], t, V;
     size_t allocs = 0;
@@ -719,9 +720,10 @@ static void grad_model(const char *name) {
     V = m.config.vocab_size;
     tokens = fixture_i32(&f, "tokens", T); targets = fixture_i32(&f, "targets", T);
     want_loss = fixture_f32(&f, "loss", 1); want_logits = fixture_f32(&f, "logits", (size_t)T * V);
+    want_df_norm = fixture_f32(&f, "df_norm", (size_t)attnres_n_sublayers(&m.config));
     attnres__st_close(&f);
     step_logits = (float *)malloc((size_t)T * V * sizeof(float));
-    if (!tokens || !targets || !want_loss || !want_logits || !step_logits) goto done;
+    if (!tokens || !targets || !want_loss || !want_logits || !want_df_norm || !step_logits) goto done;
     for (t = 0; t < T; t++) { tok[t] = tokens[t]; tgt[t] = targets[t]; }
     if (attnres_train_state_init(&ts, &m, T, &err) != ATTNRES_OK) { check(0, "%s: train state: %s", name, err.message); goto done; }
     check(attnres_train_state_bytes(&m.config, T) == ts.n_floats * sizeof(float),
@@ -750,6 +752,10 @@ static void grad_model(const char *name) {
     if (attnres_train_backward(&m, &ts, &err) != ATTNRES_OK) { check(0, "%s: backward: %s", name, err.message); goto done; }
     check(n_allocs == allocs, "%s: the training step (forward and backward) allocates nothing (%zu allocations)",
           name, n_allocs - allocs);
+    /* the gradient reaching every sublayer's output, ||dloss/df_l|| over [T, dim] */
+    snprintf(label, sizeof label, "%s: df_norm [%d], ||dloss/df_l|| of every sublayer, against PyTorch", name,
+             attnres_n_sublayers(&m.config));
+    check_close(label, ts.df_norm, want_df_norm, (size_t)attnres_n_sublayers(&m.config), 0.0, GRAD_RTOL);  /* each norm */
     {
         const attnres_config *c = &m.config;
         const attnres_weights *g = &ts.grad, *r = &ref.weights;
@@ -779,7 +785,7 @@ static void grad_model(const char *name) {
         if (!c->tie_embeddings) check_grad_slices(name, "output", g->output, r->output, 1, (size_t)V * d);
     }
 done:
-    free(tokens); free(targets); free(want_loss); free(want_logits); free(step_logits);
+    free(tokens); free(targets); free(want_loss); free(want_logits); free(want_df_norm); free(step_logits);
     attnres_train_state_free(&ts); attnres_state_free(&s);
     attnres_model_free(&m); attnres_model_free(&ref);
 }

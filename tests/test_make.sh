@@ -7,7 +7,7 @@
 #   but the parts of check-warnings) and every variable a user may set (each
 #   `?=` of Makefile and mk/*.mk, and the switches set on the command line);
 #   make install PREFIX=... puts the header, the kernel source, attnres.pc,
-#   LICENSE and attnres-run in place; pkg-config then finds attnres (version
+#   LICENSE, attnres-run and attnres-train in place; pkg-config then finds attnres (version
 #   = ATTNRES_VERSION_STRING) and `cc $(pkg-config --cflags attnres) prog.c -lm`
 #   builds a program that loads a model and runs it, also with the installed
 #   kernel file; DESTDIR stages without changing the prefix in attnres.pc;
@@ -91,6 +91,14 @@ elif ! head -c 4 "$build/attnres-run" | grep -q ELF; then
 elif [ "$("$prefix/bin/attnres-run" --version 2>&1)" = "attnres-run $version" ]; then
   ok "installed bin/attnres-run --version: attnres-run $version"
 else fail "installed bin/attnres-run --version: '$("$prefix/bin/attnres-run" --version 2>&1 | head -n 1)'"; fi
+# attnres-train needs only libc: always built, always installed
+if ! cmp -s "$build/attnres-train" "$prefix/bin/attnres-train"; then
+  fail "installed bin/attnres-train: missing or not the built program"
+elif ! head -c 4 "$build/attnres-train" | grep -q ELF; then
+  skip "installed attnres-train runs: $build/attnres-train is a wrapper script (make test-neon), not the program"
+elif "$prefix/bin/attnres-train" --help 2>&1 | grep -q '^usage: attnres-train TEXT'; then
+  ok "installed bin/attnres-train: the built program, --help prints its usage"
+else fail "installed bin/attnres-train --help: '$("$prefix/bin/attnres-train" --help 2>&1 | head -n 1)'"; fi
 
 # ---- pkg-config finds it, and a program builds with its flags alone -----------------
 cat > "$tmp/prog.c" <<'PROG'
@@ -148,6 +156,7 @@ fi
 # ---- DESTDIR stages the files; attnres.pc keeps the real prefix ---------------------
 mk install DESTDIR="$tmp/stage" PREFIX=/opt/attnres > "$tmp/log" 2>&1; st=$?
 if [ "$st" -eq 0 ] && cmp -s attnres.h "$tmp/stage/opt/attnres/include/attnres.h" &&
+   cmp -s "$build/attnres-train" "$tmp/stage/opt/attnres/bin/attnres-train" &&
    grep -qx "prefix=/opt/attnres" "$tmp/stage/opt/attnres/share/pkgconfig/attnres.pc"; then
   ok "make install DESTDIR=\$tmp/stage PREFIX=/opt/attnres: files under the stage, attnres.pc says prefix=/opt/attnres"
 else fail "make install DESTDIR=... PREFIX=/opt/attnres: exit $st: $(tail -n 2 "$tmp/log" | tr '\n' ' ')"; fi

@@ -5,6 +5,8 @@
 #   bytes; another seed, other bytes;
 #   the checkpoint loads in attnres-run, which generates from it;
 #   progress lines (step, loss, tok/s, time left) and the validation loss;
+#   --eval-every: validation and ||dloss/df_l|| of every sublayer at its
+#   steps, and the same checkpoint bytes as without it;
 #   bad input: an empty text, a text too short for a window, a window longer
 #   than the text or the context, an unwritable checkpoint path, a full disk
 #   (ulimit -f), a loss
@@ -69,6 +71,19 @@ else fail "no validation loss in: $(cat "$tmp/err_a")"; fi
 if [ $? -eq 0 ] && [ "$(grep -c '^step  *[0-9]*/3  loss [0-9.]* .* tok/s .* left$' "$tmp/err_s")" -eq 3 ]; then
   ok "3 progress lines with step, loss, tok/s and time left: $(sed -n 2p "$tmp/err_s")"
 else fail "progress lines missing: $(cat "$tmp/err_s")"; fi
+
+# 2b. --eval-every: validation and the gradient reaching each sublayer's output
+#     (L = 4 numbers) at steps 2 and 4; the diagnostic changes no weight
+"$train" "$tmp/text.txt" --dim 16 --layers 2 --heads 2 --kv-heads 1 --seq-len 32 --steps 4 --batch 2 --warmup 2 \
+  --eval-every 2 -q --seed 5 --val "$models/corpus_val.txt" --val-bytes 300 -o "$tmp/e.st" 2> "$tmp/err_e"; se=$?
+"$train" "$tmp/text.txt" --dim 16 --layers 2 --heads 2 --kv-heads 1 --seq-len 32 --steps 4 --batch 2 --warmup 2 \
+  -q --seed 5 --val "$models/corpus_val.txt" --val-bytes 300 -o "$tmp/f.st" 2> /dev/null
+pat='^step  *[24]/4  ||dloss/df_l||, l = 0..3 (first validation window): [0-9.e+-]* [0-9.e+-]* [0-9.e+-]* [0-9.e+-]*$'
+if [ $se -eq 0 ] && [ "$(grep -c "$pat" "$tmp/err_e")" -eq 2 ] && grep -q '^step  *2/4  validation loss' "$tmp/err_e"; then
+  ok "--eval-every 2: validation, and ||dloss/df_l|| of the 4 sublayers at steps 2 and 4: $(grep -m 1 "$pat" "$tmp/err_e")"
+else fail "--eval-every 2: exit $se, lines missing: $(cat "$tmp/err_e")"; fi
+if cmp -s "$tmp/e.st" "$tmp/f.st"; then ok "--eval-every changes no weight: the same checkpoint bytes as without it"
+else fail "--eval-every changed the checkpoint"; fi
 
 # 3. the checkpoints load in attnres-run and generate
 for m in a s; do

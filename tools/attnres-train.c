@@ -111,7 +111,9 @@ static void usage(FILE *out) {
         "      --weight-decay X   AdamW decay of the matrices (default 0.1)\n"
         "      --seed N           initial weights and windows (default 1234)\n"
         "      --log-every N      a progress line every N steps (default 10)\n"
-        "      --eval-every N     also validate every N steps; 0: only at the end (default 0)\n"
+        "      --eval-every N     also validate every N steps, and print the gradient reaching each\n"
+        "                         sublayer's output on the first validation window (also at the end);\n"
+        "                         0: only validate at the end (default 0)\n"
         "  -q, --quiet            no progress lines, only the result\n"
         "  -w, --watch            a live view in the terminal: loss, tokens/s, the depth weights as\n"
         "                         coloured cells, redrawn in place (plain lines when stderr is not a terminal)\n"
@@ -378,6 +380,28 @@ static int validation_loss(const attnres_model *m, attnres_train_state *ts, cons
         count += (size_t)T;
     }
     *loss = total / (double)count;
+    return ATTNRES_OK;
+}
+
+/* The gradient reaching every sublayer's output, ||dloss/df_l|| (the
+   paper's "gradient dilution with depth"), on the first validation window
+   (up to seq_len predictions), printed as one line. The backward adds into
+   ts->grad, which the next training step zeroes; no weight changes. */
+static int print_depth_gradient(const attnres_model *m, attnres_train_state *ts, const unsigned char *text, size_t n,
+                                int *tokens, int *targets, int step, int steps, attnres_error *err) {
+    int T = (int)(n - 1 < (size_t)m->config.seq_len ? n - 1 : (size_t)m->config.seq_len), t, l, rc;
+    float loss;
+    for (t = 0; t < T; t++) {
+        tokens[t] = text[t];
+        targets[t] = text[t + 1];
+    }
+    if ((rc = attnres_train_forward(m, ts, tokens, targets, T, &loss, err)) != ATTNRES_OK ||
+        (rc = attnres_train_backward(m, ts, err)) != ATTNRES_OK)
+        return rc;
+    fprintf(stderr, "step %6d/%d  ||dloss/df_l||, l = 0..%d (first validation window):", step, steps,
+            attnres_n_sublayers(&m->config) - 1);
+    for (l = 0; l < attnres_n_sublayers(&m->config); l++) fprintf(stderr, " %.4e", (double)ts->df_norm[l]);
+    fprintf(stderr, "\n");
     return ATTNRES_OK;
 }
 
@@ -666,8 +690,18 @@ int main(int argc, char **argv) {
                 outfile_close(&out, NULL, 0, 0);
                 goto done;
             }
-            if (view.on) watch_add_val(&view, step + 1, val_loss);   /* shown in the next frame */
-            else fprintf(stderr, "step %6d/%d  validation loss %.4f nats/byte\n", step + 1, o.steps, val_loss);
+            if (view.on) {               /* shown in the next frame; the depth gradient line at the end */
+                watch_add_val(&view, step + 1, val_loss);
+                continue;
+            }
+            fprintf(stderr, "step %6d/%d  validation loss %.4f nats/byte\n", step + 1, o.steps, val_loss);
+            if (print_depth_gradient(&m, &ts, val_text, n_val, eval_tokens, eval_targets, step + 1, o.steps, &err)
+                != ATTNRES_OK) {
+                fprintf(stderr, "attnres-train: error at step %d of %d, in the depth gradient: %s; training "
+                        "stopped, no checkpoint written\n", step + 1, o.steps, err.message);
+                outfile_close(&out, NULL, 0, 0);
+                goto done;
+            }
         }
     }
 
@@ -675,6 +709,13 @@ int main(int argc, char **argv) {
     if (validation_loss(&m, &ts, val_text, n_val, eval_tokens, eval_targets, &val_loss, &err) != ATTNRES_OK) {
         fprintf(stderr, "attnres-train: error after step %d, validating: %s; no checkpoint written\n", o.steps,
                 err.message);
+        outfile_close(&out, NULL, 0, 0);
+        goto done;
+    }
+    if (o.eval_every &&
+        print_depth_gradient(&m, &ts, val_text, n_val, eval_tokens, eval_targets, o.steps, o.steps, &err) != ATTNRES_OK) {
+        fprintf(stderr, "attnres-train: error after step %d, in the depth gradient: %s; no checkpoint written\n",
+                o.steps, err.message);
         outfile_close(&out, NULL, 0, 0);
         goto done;
     }

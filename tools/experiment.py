@@ -8,6 +8,8 @@ diagnostics, and the report (summary.json, a mean +- std table, PNG plots).
     # a planned sweep (resumable: runs whose JSON exists are skipped), then its report
     /usr/bin/python3 tools/experiment.py sweep --plan quick --out build/experiments/quick
     /usr/bin/python3 tools/experiment.py report build/experiments/quick
+    # the same on the C trainer, no PyTorch needed (after make)
+    python3 tools/experiment.py sweep --plan quick --engine c --out build/experiments/quick-c
     # C parity fixture for a saved model: PyTorch float64 logits on a text
     /usr/bin/python3 tools/experiment.py expect MODEL.safetensors TEXT --out MODEL.expect.safetensors
 
@@ -70,6 +72,19 @@ device (checked on the CPU by tools/check_reference.py with the model on
 PyTorch's "meta" device). This machine has no GPU, so the GPU path has not
 been run here.
 
+On the C trainer (--engine c, for `run` and `sweep`): the same run on
+build/default/attnres-train (--c-trainer), without PyTorch. Same model,
+optimiser, schedule and token budget; the initial numbers and the windows
+come from attnres-train's own generators (train.py's distributions, other
+draws); the JSON has the same fields, with rms_h, rms_f, grad_norm and alpha
+null and listed in "absent" (attnres-train does not measure them), and
+"engine": "c" with "engine_notes" on what else differs; it adds
+df_norm_curve: at each validation point, ||dloss/df_l|| (the gradient
+reaching every sublayer's output, the paper's dilution with depth) on the
+first validation window. Only the softmax and
+random_init ablations, no --diagnostics, one process. `make test`'s
+test_experiment_c checks it with PyTorch hidden.
+
 Plans (PLANS below; `sweep --plan NAME`): quick (6 runs, L = 8, 16, seed 0),
 full (L = 8, 16, 32 x standard / Block N = 4 / Full x 5 seeds, and the four
 ablations of Block AttnRes at L = 32 x 3 seeds), long (L = 32, seed 0, 4x
@@ -93,13 +108,16 @@ import sys
 import time
 import zlib
 
-import torch
-import torch.distributed as dist
-import torch.nn.functional as F
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import reference as ref  # noqa: E402
-import train as tr  # noqa: E402
+try:
+    import torch
+    import torch.distributed as dist
+    import torch.nn.functional as F
+    import reference as ref  # noqa: E402
+    import train as tr  # noqa: E402
+    TORCH_MISSING = None
+except ImportError as e:      # `run --engine c`, its sweeps and the reports need no PyTorch
+    TORCH_MISSING = e
 
 ABLATIONS = ("softmax", "static", "uniform", "no_keynorm", "random_init")  # round 1 (plan "full")
 # Round 2's one-change ablations (Full AttnRes hypotheses; see docs/experiments/round2/PLAN.md)
@@ -117,7 +135,7 @@ CORPORA = {  # name -> (train, val), relative to the repository root
 # The model: train.py's TinyLM plus the ablations and the diagnostics
 # --------------------------------------------------------------------------
 
-class ExperimentLM(tr.TinyLM):
+class ExperimentLM(tr.TinyLM if TORCH_MISSING is None else object):
     """TinyLM (same parameters, same init) with a depth-attention ablation and
     optional recording of RMS(h_l), RMS(f_l) and mean alpha per row."""
 
@@ -322,6 +340,10 @@ def pick_device(choice):
 
 
 def run(a):
+    if a.engine == "c":
+        return run_c(a)
+    if TORCH_MISSING is not None:
+        raise SystemExit(f"PyTorch is needed for --engine torch ({TORCH_MISSING}); --engine c runs on the C trainer")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     device = pick_device(a.device)
@@ -462,6 +484,141 @@ def run(a):
     return result
 
 
+# --------------------------------------------------------------------------
+# One run on the C trainer (--engine c): no PyTorch
+# --------------------------------------------------------------------------
+
+C_TRAINER = os.path.join(os.path.dirname(HERE), "build", "default", "attnres-train")
+# what a PyTorch run records that attnres-train does not measure: null in the JSON, named in "absent"
+C_ABSENT = ("rms_h", "rms_f", "grad_norm", "alpha")
+C_ABLATIONS = {"softmax": "zero", "random_init": "random"}     # ablation -> --init-queries
+
+
+def c_command(a, cfg, train_path, val_path, out_path):
+    """attnres-train's command line for this run: the model and training
+    options of `run`, every step's loss logged, validation every
+    steps/evals steps on the first --val-bytes of the validation text."""
+    every = max(1, a.steps // a.evals)
+    cmd = [a.c_trainer, train_path, "--val", val_path, "--val-bytes", str(a.val_bytes), "-o", out_path,
+           "--dim", str(a.dim), "--hidden-dim", str(a.hidden_dim), "--layers", str(a.n_layers),
+           "--heads", str(a.heads), "--kv-heads", str(a.kv_heads), "--seq-len", str(a.window),
+           "--residual", cfg.residual, "--steps", str(a.steps), "--batch", str(a.batch),
+           "--window", str(a.window), "--lr", repr(a.lr), "--warmup", str(a.warmup),
+           "--weight-decay", repr(a.weight_decay), "--seed", str(a.seed), "--log-every", "1",
+           "--eval-every", str(every), "--init-queries", C_ABLATIONS[a.ablation]]
+    if cfg.residual == "attnres":
+        cmd += ["--block-size", str(cfg.block_size)]
+    return cmd
+
+
+def parse_c_log(text):
+    """From attnres-train's stderr: parameters, the loss of every step, the
+    validation points and the final validation loss with its byte count."""
+    import re
+    params = re.search(r"(\d+) parameters;", text)
+    steps = [(int(m.group(1)), float(m.group(2)))
+             for m in re.finditer(r"^step\s+(\d+)/\d+\s+loss (\S+)", text, re.M)]
+    evals = [[int(m.group(1)), float(m.group(2))]
+             for m in re.finditer(r"^step\s+(\d+)/\d+\s+validation loss (\S+)", text, re.M)]
+    final = re.search(r"^attnres-train: validation loss (\S+) nats/byte .* over (\d+) bytes", text, re.M)
+    df = [[int(m.group(1)), [float(x) for x in m.group(2).split()]]
+          for m in re.finditer(r"^step\s+(\d+)/\d+\s+\|\|dloss/df_l\|\|.*?: (.*)$", text, re.M)]
+    if not params or not final:
+        raise SystemExit("attnres-train's output has no parameter count or final validation line:\n" + text[-2000:])
+    return int(params.group(1)), steps, evals, float(final.group(1)), int(final.group(2)), df
+
+
+def run_c(a):
+    """`run` on the C trainer: the same model, optimiser, schedule and token
+    budget, the same JSON fields where attnres-train measures them. What
+    differs is said in the JSON ("engine_notes"): the initial numbers and
+    the windows come from attnres-train's own generators (the same
+    distributions, other draws), every validation point is on the first
+    --val-bytes (PyTorch's curve uses --curve-bytes), and the diagnostics of
+    C_ABSENT are null."""
+    import tempfile
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise SystemExit("--engine c: one process (attnres-train is not distributed)")
+    if a.ablation not in C_ABLATIONS:
+        raise SystemExit(f"--engine c: ablation {a.ablation} is not in the C trainer (it has "
+                         f"{', '.join(C_ABLATIONS)})")
+    if a.diagnostics:
+        raise SystemExit("--engine c: --diagnostics (RMS profiles, per-interval gradient norms) are PyTorch's only")
+    if not os.access(a.c_trainer, os.X_OK):
+        raise SystemExit(f"--engine c: no trainer at {a.c_trainer} (build it with make)")
+    train_path, val_path = CORPORA[a.corpus] if a.corpus in CORPORA else a.corpus.split(",")
+    if not os.path.exists(train_path):
+        hint = " (make it with: /usr/bin/python3 tools/text_corpus.py)" if a.corpus == "kjv" else ""
+        raise SystemExit(f"missing corpus {train_path}{hint}")
+    cfg = make_c_config(a)
+    L, T, B = 2 * a.n_layers, a.window, a.batch
+    tag = f"[C {cfg.residual} L={L}" + (f" S={cfg.block_size}" if cfg.residual == "attnres" else "") + f" seed {a.seed}]"
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path = a.save or os.path.join(tmp, "model.safetensors")
+        cmd = c_command(a, cfg, train_path, val_path, out_path)
+        print(f"{tag} {' '.join(cmd)}", flush=True)
+        t0 = time.time()
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              env=dict(os.environ, OMP_NUM_THREADS=str(a.threads)))
+        wall = time.time() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{tag} attnres-train failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    n_params, steps, evals, val_loss, n_val, df_norm = parse_c_log(proc.stderr)
+    if [s for s, _ in steps] != list(range(1, a.steps + 1)):
+        raise SystemExit(f"{tag} attnres-train logged {len(steps)} of {a.steps} steps")
+    train_curve = [v for _, v in steps]
+    mode = "standard" if cfg.residual == "standard" else ("full" if cfg.block_size == 1 else "block")
+    result = {
+        "corpus": a.corpus, "n_layers": L, "layers": a.n_layers, "residual": cfg.residual, "mode": mode,
+        "block_size": cfg.block_size, "n_blocks": -(-L // cfg.block_size) if cfg.block_size else 0,
+        "ablation": a.ablation if cfg.residual == "attnres" else None, "seed": a.seed,
+        "dim": a.dim, "hidden_dim": a.hidden_dim, "heads": a.heads, "kv_heads": a.kv_heads,
+        "steps": a.steps, "batch": B, "window": T, "tokens": a.steps * B * T, "lr": a.lr,
+        "warmup": a.warmup, "weight_decay": a.weight_decay, "processes": 1, "threads": a.threads, "device": "cpu",
+        "params": n_params, "train_wall_s": round(wall, 1),
+        "val_loss": round(val_loss, 6), "val_bytes": n_val - 1,
+        "final_train_loss": round(sum(train_curve[-20:]) / len(train_curve[-20:]), 6),
+        "train_curve": train_curve, "val_curve": evals + [[a.steps, round(val_loss, 6)]],
+        **{k: None for k in C_ABSENT},
+        # C only: ||dloss/df_l|| of every sublayer output on the first validation window, at each val_curve step
+        "df_norm_curve": df_norm,
+        "engine": "c", "trainer": os.path.relpath(a.c_trainer),
+        "absent": list(C_ABSENT),
+        "engine_notes": ["initial weights and windows from attnres-train's generators (train.py's "
+                         "distributions, other numbers than torch's)",
+                         "losses as attnres-train prints them: 4 decimals",
+                         f"val_curve on the first {a.val_bytes} validation bytes (not --curve-bytes), the last "
+                         "point the final validation loss",
+                         "validation windows of --window bytes, the last one shorter (PyTorch drops it)",
+                         "train_wall_s includes the validation passes"],
+    }
+    print(f"{tag} val loss {val_loss:.4f} nats/byte, {wall:.0f} s", flush=True)
+    if a.save:
+        print(f"{tag} wrote {a.save}", flush=True)
+    if a.out:
+        os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+        result["commit"] = os.environ.get("EXPERIMENT_TOOLS_COMMIT") or git_commit()
+        with open(a.out + ".tmp", "w") as f:
+            json.dump(result, f)
+            f.write("\n")
+        os.replace(a.out + ".tmp", a.out)
+    return result
+
+
+class _CConfig:
+    """The few config fields run_c needs (reference.Config needs PyTorch's module)."""
+    def __init__(self, residual, block_size):
+        self.residual, self.block_size = residual, block_size
+
+
+def make_c_config(a):
+    """make_config's residual and S, without PyTorch."""
+    L = 2 * a.n_layers
+    if a.residual == "standard":
+        return _CConfig("standard", 0)
+    return _CConfig("attnres", a.block_size or -(-L // a.blocks))
+
+
 def _rounded(rec):
     """A profile() record with its floats rounded for the JSON (alpha dropped: it is kept at the end only)."""
     return {"rms_h": [round(x, 7) for x in rec["rms_h"]], "rms_f": [round(x, 7) for x in rec["rms_f"]]}
@@ -504,6 +661,10 @@ def add_run_args(ap):
                     help="auto: a GPU if PyTorch sees one (one per process under torchrun), else the CPU")
     ap.add_argument("--save", help="write the trained model here (standard / softmax AttnRes only)")
     ap.add_argument("--out", help="the run's JSON")
+    ap.add_argument("--engine", choices=("torch", "c"), default="torch",
+                    help="torch: PyTorch (train.py's module); c: the C trainer attnres-train (no PyTorch "
+                         "needed; no --diagnostics, no ablations but random_init; see run_c)")
+    ap.add_argument("--c-trainer", default=C_TRAINER, help="--engine c: the attnres-train program")
 
 
 # --------------------------------------------------------------------------
@@ -711,6 +872,8 @@ def sweep(a):
             log = open(os.path.join(logdir, name + ".log"), "w")
             cmd = [sys.executable, os.path.join(code, "experiment.py"), "run", *args,
                    "--out", os.path.join(rdir, name + ".json")]
+            if a.engine == "c":              # the snapshot in code/ would look for its own build/
+                cmd += ["--engine", "c", "--c-trainer", os.path.abspath(a.c_trainer)]
             running.append((name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))
         time.sleep(1)
         for item in list(running):
@@ -1034,6 +1197,15 @@ def report_round2(rdir, out):
     print("\n".join(L))
 
 
+def _engines(records):
+    """A sentence naming the trainer of the runs when any ran on the C trainer."""
+    n_c = sum(r.get("engine") == "c" for r in records)
+    if not n_c:
+        return ""
+    return (f" {'All' if n_c == len(records) else n_c} of the {len(records)} runs on the C trainer "
+            f"(attnres-train, --engine c): their RMS, gradient-norm and alpha diagnostics are absent.")
+
+
 def _mean_std(xs):
     m = sum(xs) / len(xs)
     s = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else float("nan")
@@ -1076,7 +1248,7 @@ def report(out, command=None):
     lines = [f"Validation loss in nats/byte ({r0['val_bytes']:,} predicted bytes of the {r0['corpus']} validation "
              f"text, windows of {r0['window']} bytes), mean +- sample standard deviation over seeds. Every run: "
              f"dim {r0['dim']}, {r0['steps']} steps of {r0['batch']} x {r0['window']} bytes "
-             f"({r0['tokens']:,} training bytes), lr {r0['lr']:g}.", "",
+             f"({r0['tokens']:,} training bytes), lr {r0['lr']:g}." + _engines(records), "",
              "| L (sublayers) | mode | S | ablation | seeds | params | val loss | min | max |",
              "|---|---|---|---|---|---|---|---|---|"]
     table = []
@@ -1226,7 +1398,7 @@ def plots(out, records, groups, prov):
         fig, axs = depth_panels()
         for ax, L in zip(axs[0], depths):
             for mode in ("standard", "block", "full"):
-                rs = default_runs(L, mode)
+                rs = [r for r in default_runs(L, mode) or [] if r.get(key) is not None]   # C runs: absent
                 if not rs:
                     continue
                 n = len(rs[0][key])
@@ -1244,7 +1416,8 @@ def plots(out, records, groups, prov):
 
     # 5. mean alpha at the deepest setting: Block and Full, seed-mean
     L = depths[-1]
-    panels = [(m, main.get((L, m, "softmax"))) for m in ("block", "full")]
+    panels = [(m, [r for r in main.get((L, m, "softmax")) or [] if r.get("alpha") is not None])
+              for m in ("block", "full")]
     panels = [(m, rs) for m, rs in panels if rs]
     if panels:
         fig, axs = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
@@ -1343,6 +1516,9 @@ def main():
     sp.add_argument("--out", required=True)
     sp.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each")
     sp.add_argument("--runs", help="directory of the run JSONs (default OUT/runs; logs then go to OUT/logs)")
+    sp.add_argument("--engine", choices=("torch", "c"), default="torch",
+                    help="every run on PyTorch or on the C trainer (run --engine c)")
+    sp.add_argument("--c-trainer", default=C_TRAINER, help="--engine c: the attnres-train program")
     rp = sub.add_parser("report", help="summary.json, table and plots of a sweep directory")
     rp.add_argument("dir")
     r2 = sub.add_parser("report2", help="round 2: results.md of a directory of run JSONs (written beside it)")

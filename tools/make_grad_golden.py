@@ -26,7 +26,11 @@ respect to every input and weight. Writes into --out, one file per stage:
                            weight) of golden/NAME.model.safetensors on a short
                            sequence, stored as a checkpoint of that model (same
                            names, shapes and metadata: the C loader reads it)
-  model_NAME.expect.safetensors  its tokens, targets, loss and logits
+  model_NAME.expect.safetensors  its tokens, targets, loss and logits, and
+                           df_norm [L]: ||d loss / d f_l||, the norm over the
+                           positions and dim of the gradient reaching every
+                           sublayer's output f_l (autograd with the outputs
+                           as inputs: what retain_grad on them would hold)
 
 Inputs are float32 (what the C side reads); the gradients are computed from
 them in float64 and stored as float32.
@@ -228,19 +232,42 @@ MODEL_CASES = ["standard", "full", "block_s2", "block_s4", "block_sl", "gqa", "t
                "head_dim", "qk_norm", "qk_norm_block"]
 
 
+def forward_keeping_outputs(cfg, weights, tokens):
+    """reference.forward, also returning every sublayer's output f_l [T, dim]
+    (l = 0 .. L-1) as the graph holds it, so autograd can differentiate the
+    loss with respect to them. reference.forward calls reference.sublayer
+    once per sublayer in order; it is wrapped for the call."""
+    outputs, sublayer = [], ref.sublayer
+
+    def keep(cfg_, w, l, h, pos):
+        f, kv = sublayer(cfg_, w, l, h, pos)
+        outputs.append(f)
+        return f, kv
+
+    ref.sublayer = keep
+    try:
+        logits, _ = ref.forward(cfg, weights, tokens)
+    finally:
+        ref.sublayer = sublayer
+    assert len(outputs) == cfg.n_sublayers
+    return logits, outputs
+
+
 def make_model_grad(out_dir, golden_dir, name, g):
     cfg, weights = ref.load_checkpoint(os.path.join(golden_dir, f"{name}.model.safetensors"))
     tokens = torch.randint(0, cfg.vocab_size, (T_SEQ,), generator=g, dtype=torch.int64)
     targets = torch.randint(0, cfg.vocab_size, (T_SEQ,), generator=g, dtype=torch.int64)
     leaves = {n: leaf(w) for n, w in weights.items()}
-    logits, _ = ref.forward(cfg, leaves, tokens)
+    logits, outputs = forward_keeping_outputs(cfg, leaves, tokens)
     loss = torch.nn.functional.cross_entropy(logits, targets)          # mean over positions
     names = list(leaves)
-    grad = dict(zip(names, torch.autograd.grad(loss, [leaves[n] for n in names])))
+    got = torch.autograd.grad(loss, [leaves[n] for n in names] + outputs)
+    grad = dict(zip(names, got[:len(names)]))
+    df_norm = torch.stack([df.norm() for df in got[len(names):]])     # [L], over [T, dim]
     ref.save_checkpoint(os.path.join(out_dir, f"model_{name}.grad.safetensors"), cfg, grad)
     st.write(os.path.join(out_dir, f"model_{name}.expect.safetensors"),
              {"tokens": tokens.to(torch.int32), "targets": targets.to(torch.int32),
-              "loss": f32(loss.reshape(1)), "logits": f32(logits)},
+              "loss": f32(loss.reshape(1)), "logits": f32(logits), "df_norm": f32(df_norm)},
              {"fixture": "grad_model", "case": name, "generator": GENERATOR})
     print(f"wrote {out_dir}/model_{name}.{{grad,expect}}.safetensors (loss {float(loss):.4f})")
 
