@@ -1334,6 +1334,21 @@ static void tok__link(tok__sym *s, int i, int m) {
     s->next = i + 1 < m ? i + 1 : -1;
 }
 
+/* The m symbols w->sym[0..m), each a vocab id: linked, merged by rank
+   until no pair merges, and the result emitted (both SentencePiece-style
+   paths end here). */
+static int tok__merge_ids(const attnres_tok *t, tok__work *w, int m, tok__out *o) {
+    int k, rc;
+    for (k = 0; k < m; k++) {
+        w->sym[k].len = t->piece_len[w->sym[k].id];
+        tok__link(&w->sym[k], k, m);
+    }
+    tok__merge_all(t, w, m);
+    for (k = 0; k >= 0; k = w->sym[k].next)
+        if ((rc = tok__emit(o, w->sym[k].id)) != ATTNRES_TOK_OK) return rc;
+    return ATTNRES_TOK_OK;
+}
+
 /* Byte-level BPE of one pre-token s[n] (n > 0): its bytes as byte-map
    characters, then the lowest-ranked adjacent pair merged (leftmost on
    ties) until no pair is a merge; each symbol is then a vocab entry. */
@@ -1410,14 +1425,7 @@ static int tok__spm_text(const attnres_tok *t, const unsigned char *s, size_t n,
             w->sym[m++].id = t->byte_piece[s[i + k]];
         }
     }
-    for (k = 0; k < m; k++) {
-        w->sym[k].len = t->piece_len[w->sym[k].id];
-        tok__link(&w->sym[k], k, m);
-    }
-    tok__merge_all(t, w, m);
-    for (k = 0; k >= 0; k = w->sym[k].next)
-        if ((rc = tok__emit(o, w->sym[k].id)) != ATTNRES_TOK_OK) return rc;
-    return ATTNRES_TOK_OK;
+    return tok__merge_ids(t, w, m, o);
 }
 
 /* The added token that starts at s[i], longest first; -1 if none. */
@@ -1481,7 +1489,7 @@ static int tok__normalize(const attnres_tok *t, const unsigned char *s, size_t n
 static int tok__hf_spm_word(const attnres_tok *t, const unsigned char *s, size_t n, tok__out *o) {
     tok__work *w = &o->w;
     size_t i, l, b;
-    int m = 0, id, k, rc;
+    int m = 0, id;
     for (i = 0; i < n; i += l) {
         unsigned cp;
         l = tok__utf8(s, n, i, &cp);
@@ -1497,14 +1505,7 @@ static int tok__hf_spm_word(const attnres_tok *t, const unsigned char *s, size_t
                              "and the file has no byte fallback and no unk_token", (int)l);
         if (!(t->fuse_unk && m > 0 && w->sym[m - 1].id == t->unk)) w->sym[m++].id = t->unk;
     }
-    for (k = 0; k < m; k++) {
-        w->sym[k].len = t->piece_len[w->sym[k].id];
-        tok__link(&w->sym[k], k, m);
-    }
-    tok__merge_all(t, w, m);
-    for (k = 0; k >= 0; k = w->sym[k].next)
-        if ((rc = tok__emit(o, w->sym[k].id)) != ATTNRES_TOK_OK) return rc;
-    return ATTNRES_TOK_OK;
+    return tok__merge_ids(t, w, m, o);
 }
 
 /* A tokenizer.json's SentencePiece-style pre-processing of one segment
