@@ -23,3 +23,16 @@ no_vm_measure() {
 vm_limit() {
   if [ -n "$(no_vm_measure "$1")" ]; then echo unlimited; else echo "$2"; fi
 }
+
+# not_native PROG: prints why PROG cannot be started directly on this machine,
+# or nothing when it can: a script (make test-neon's wrapper around qemu), or
+# an ELF program for another machine (its e_machine, bytes 18-19, differs from
+# that of /bin/sh). Such builds run their programs through the build's own
+# paths, never a copy made elsewhere (an install).
+not_native() {
+  if ! head -c 4 "$1" 2>/dev/null | grep -q ELF; then
+    echo "$1 is a script (make test-neon wraps each aarch64 program in one), not the program"
+  elif [ "$(od -An -tu1 -j18 -N2 "$1")" != "$(od -An -tu1 -j18 -N2 /bin/sh)" ]; then
+    echo "$1 is a program for another machine (ELF e_machine $(od -An -tu1 -j18 -N2 "$1" | tr -s " " | sed "s/^ //"))"
+  fi
+}

@@ -18,6 +18,7 @@
 # copies it there as test_make).
 # Prints ok/FAIL/skip lines and "# summary test_make: P passed, F failed, S skipped".
 build=${1:-$(dirname "$0")}; build=${build#./}   # run.sh runs ./BUILD/test_x
+. tests/lib.sh   # not_native
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/attnres-make.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 passed=0; failed=0; skipped=0
@@ -27,8 +28,11 @@ skip() { echo "skip $*"; skipped=$((skipped + 1)); }
 
 # a make of its own (not the outer one's jobserver or command-line
 # variables), on the same build directory, never installing packages
+# -o: install copies what the build holds; it never rebuilds a program (with
+# this make's own CC and flags, which are not the build's: under make
+# test-neon that made an aarch64 attnres-train where a wrapper script stood)
 mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory BUILD="$build" STB_INSTALL=no \
-                -o "$build/attnres-run" "$@"; }
+                -o "$build/flags" -o "$build/attnres-run" -o "$build/attnres-train" "$@"; }
 
 # ---- plain `make` in a fresh copy builds the programs and says what it built ---------
 # Once, with the default build (plain make builds build/default whatever the
@@ -47,7 +51,12 @@ else
   ( cd "$fresh" && env -u MFLAGS -u MAKELEVEL MAKEFLAGS=-j2 CFLAGS=-O0 STB_INSTALL=no make ) > "$tmp/plain.log" 2>&1; st=$?
   want="numdiff"
   for f in lessons/*.c; do want="$want lessons/$(basename "$f" .c)"; done
-  for f in "$build"/test_*; do case $f in *.log|*.skip) ;; *) want="$want ${f##*/}";; esac; done
+  # the test programs the Makefile lists (not a glob of $build, which may hold
+  # make test-32's programs from an earlier run)
+  tests=$(printf 'attnres-print-tests:\n\t@echo $(TESTS)\n' |
+          mk -f Makefile -f - attnres-print-tests) || tests=""
+  [ -n "$tests" ] || fail "plain make in a fresh copy: could not read TESTS from the Makefile"
+  want="$want $tests"
   if [ -f "$build/attnres-run.skip" ]; then want="$want attnres-run.skip"; else want="$want attnres-run"; fi
   missing=""
   for p in $want; do
@@ -86,16 +95,16 @@ if [ "$st" -eq 0 ] && [ -z "$bad" ]; then ok "make install PREFIX=\$tmp: header,
 else fail "make install PREFIX=\$tmp: exit $st, wrong or missing:$bad: $(tail -n 2 "$tmp/log" | tr '\n' ' ')"; fi
 if [ -f "$build/attnres-run.skip" ]; then
   skip "installed attnres-run: it was not built: $(cat "$build/attnres-run.skip")"
-elif ! head -c 4 "$build/attnres-run" | grep -q ELF; then
-  skip "installed attnres-run: $build/attnres-run is a wrapper script (make test-neon), not the program"
+elif [ -n "$(not_native "$build/attnres-run")" ]; then
+  skip "installed attnres-run runs: $(not_native "$build/attnres-run")"
 elif [ "$("$prefix/bin/attnres-run" --version 2>&1)" = "attnres-run $version" ]; then
   ok "installed bin/attnres-run --version: attnres-run $version"
 else fail "installed bin/attnres-run --version: '$("$prefix/bin/attnres-run" --version 2>&1 | head -n 1)'"; fi
 # attnres-train needs only libc: always built, always installed
 if ! cmp -s "$build/attnres-train" "$prefix/bin/attnres-train"; then
   fail "installed bin/attnres-train: missing or not the built program"
-elif ! head -c 4 "$build/attnres-train" | grep -q ELF; then
-  skip "installed attnres-train runs: $build/attnres-train is a wrapper script (make test-neon), not the program"
+elif [ -n "$(not_native "$build/attnres-train")" ]; then
+  skip "installed attnres-train runs: $(not_native "$build/attnres-train")"
 elif "$prefix/bin/attnres-train" --help 2>&1 | grep -q '^usage: attnres-train TEXT'; then
   ok "installed bin/attnres-train: the built program, --help prints its usage"
 else fail "installed bin/attnres-train --help: '$("$prefix/bin/attnres-train" --help 2>&1 | head -n 1)'"; fi
