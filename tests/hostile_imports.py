@@ -131,11 +131,16 @@ for v in ("0", "-5", str((1 << 20) + 1), str(10 ** 30), "abc", "1.5"):
 base_cfg = json.load(open(f"{golden}/hf_llama/config.json"))
 
 
-def hf(name, needle, cfg=None, raw=None, weights=None):
+def hf(name, needle, cfg=None, raw=None, weights=None, gen=None):
+    """A Hugging Face directory: config.json (cfg, or the bytes raw), the
+    golden weights (or the bytes weights), and generation_config.json's bytes
+    when gen is given."""
     d = new(name)
     if raw is None:
-        raw = json.dumps(cfg).encode("utf-8")
+        raw = json.dumps(cfg if cfg is not None else base_cfg).encode("utf-8")
     open(f"{d}/config.json", "wb").write(raw)
+    if gen is not None:
+        open(f"{d}/generation_config.json", "wb").write(gen)
     if weights is None:
         os.symlink(os.path.abspath(f"{golden}/hf_llama/model.safetensors"), f"{d}/model.safetensors")
     else:
@@ -196,6 +201,24 @@ hf("cfg_rope_linear_factor_missing", "factor", with_field("rope_scaling", {"type
 for label, v in [("string", "2"), ("list_of_strings", ["2"]), ("empty_list", []), ("past_vocab", 96), ("negative", -1),
                  ("too_many", list(range(9)))]:
     hf(f"cfg_eos_token_id_{label}", "eos_token_id", with_field("eos_token_id", v))
+# generation_config.json: its eos_token_id wins over config.json's, so it is
+# read as carefully
+for label, gen, needle in [
+        ("not_json", b'{"eos_token_id": 2,', "generation_config.json"),
+        ("top_level_list", b"[2]", "expected an object"),
+        ("not_utf8", b'{"eos_token_id": 2, "x": "\xff"}', "not UTF-8"),
+        ("deep_nesting", b"[" * 200000 + b"]" * 200000, "nested too deeply"),
+        ("eos_string", b'{"eos_token_id": "2"}', "eos_token_id"),
+        ("eos_list_of_strings", b'{"eos_token_id": ["2"]}', "eos_token_id"),
+        ("eos_float", b'{"eos_token_id": 2.5}', "eos_token_id"),
+        ("eos_bool", b'{"eos_token_id": true}', "eos_token_id"),
+        ("eos_empty_list", b'{"eos_token_id": []}', "eos_token_id"),
+        ("eos_nested_list", b'{"eos_token_id": [[2]]}', "eos_token_id"),
+        ("eos_negative", b'{"eos_token_id": -1}', "generation_config.json: eos_token_id"),
+        ("eos_past_vocab", b'{"eos_token_id": [2, 96]}', "generation_config.json: eos_token_id"),
+        ("eos_huge", b'{"eos_token_id": 100000000000000000000}', "generation_config.json: eos_token_id"),
+        ("eos_too_many", json.dumps({"eos_token_id": list(range(9))}).encode(), "generation_config.json: eos_token_id")]:
+    hf(f"gen_{label}", needle, gen=gen)
 hf("cfg_top_level_list", "expected an object", raw=b"[1, 2]")
 hf("cfg_not_json", "not JSON", raw=b"{\"hidden_size\": 32,")
 hf("cfg_not_utf8", "not UTF-8", raw=b"{\"architectures\": [\"Llama\xff\"]}")
@@ -312,7 +335,6 @@ for v in ("0", "-5", "5", str(10 ** 12), "abc"):
 # ---- tools/quantize.py: options and sources
 for v in ("0", "-5", "7", "8192", str(2 ** 40), "abc", "3.5"):
     case(f"q_group_size_{v}", "--group-size", "quantize", f"{golden}/hf_llama.model.safetensors", "@OUT", "--group-size", v)
-case("q_rope_scaling", "attnres-run --quantize q8", "quantize", f"{golden}/hf_llama32.model.safetensors", "@OUT")
 case("q_activations", "--activations", "quantize", f"{golden}/hf_llama.model.safetensors", "@OUT", "--activations", "int4")
 for src in ("bridge_meta_seq_len_past_engine", "bridge_meta_n_layers_huge", "bridge_meta_dim_garbage",
             "bridge_missing_tensor", "bridge_q8_source"):

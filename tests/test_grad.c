@@ -851,7 +851,7 @@ int main(void) {
     fd_blocks(&rng, 6, 4, "uneven (L=6, S=4)");
     {
         static const char *models[] = {"standard", "full", "block_s2", "block_s4", "block_sl", "gqa", "tied",
-                                       "standard_gqa_tied", "head_dim", "qk_norm", "qk_norm_block"};
+                                       "standard_gqa_tied", "head_dim", "qk_norm", "qk_norm_block", "rope_llama3"};
         size_t i;
         for (i = 0; i < sizeof models / sizeof models[0]; i++) grad_model(models[i]);
     }

@@ -193,6 +193,15 @@ accepted bridge_S2L -- tools/import_model.py --to-attnres "$golden/hf_llama.mode
 if "$python" -c 'import torch' 2>/dev/null; then
   accepted q8_G1 -- tools/quantize.py "$golden/hf_llama.model.safetensors" "$tmp/lim/q8_G1.safetensors" --group-size 1
   accepted w8a8_G16 -- tools/quantize.py "$golden/hf_llama.model.safetensors" "$tmp/lim/w8a8_G16.safetensors" --group-size 16 --activations int8
+  # a Llama 3.2-layout model: its RoPE scaling and eos ids survive quantization
+  # (the logits of such a q8 file: golden/q8_rope_llama3, tests/test_q8.c)
+  accepted q8_llama32 -- tools/quantize.py "$golden/hf_llama32.model.safetensors" "$tmp/lim/q8_llama32.safetensors" --group-size 16
+  head -c 2000 "$tmp/lim/q8_llama32.safetensors" > "$tmp/q8head" 2>/dev/null
+  if grep -q '"format_version":"3"' "$tmp/q8head" && grep -q '"rope_scaling":"llama3"' "$tmp/q8head" &&
+     grep -q '"rope_scaling_original_max_position_embeddings":"64"' "$tmp/q8head" &&
+     grep -q '"eos_token_id":"90,92"' "$tmp/q8head" && grep -q '"quantization":"q8"' "$tmp/q8head"; then
+    ok "quantize.py on a llama3-scaled model: format_version 3, rope_scaling and eos_token_id 90,92 kept"
+  else fail "quantize.py on a llama3-scaled model: metadata lost: $(tr -c '[:print:]' ' ' < "$tmp/q8head" | cut -c1-400)"; fi
 else
   skip "quantize.py at the group-size limits: $python has no torch"
 fi
@@ -208,6 +217,13 @@ if "$python" -c 'import torch' 2>/dev/null; then
   else
     fail "train.py --from-converted: $(tail -n 3 "$tmp/train.log" | tr '\n' ' ')"
   fi
+  # files it cannot train: one line naming the file and the reason, nothing written
+  mkdir "$tmp/tr_out"
+  expect_refusal "train.py --from-converted on a Llama 3.2-layout (format 3) import" "needs a byte-level (vocab 256)" "$tmp/tr_out" -- \
+    "$python" tools/train.py --from-converted "$golden/hf_llama32.model.safetensors" --out "$tmp/tr_out" --steps 1
+  head -c 100 models/block.safetensors > "$tmp/cut.safetensors"
+  expect_refusal "train.py --from-converted on a file cut to 100 bytes" "$tmp/cut.safetensors: header length" "$tmp/tr_out" -- \
+    "$python" tools/train.py --from-converted "$tmp/cut.safetensors" --out "$tmp/tr_out" --steps 1
 else
   skip "train.py --from-converted: $python has no torch (apt-get install python3-torch)"
 fi

@@ -19,6 +19,7 @@ static const char *CASES[] = {
     "standard", "full", "block_s2", "block_s4", "block_sl", "gqa", "tied", "standard_gqa_tied",
     "huge_standard", "huge_block",   /* embeddings of 1e20 and 1e38: squares overflow float */
     "head_dim", "qk_norm", "qk_norm_block",   /* format 2: head_dim != dim / n_heads, QK-norm */
+    "rope_llama3",                            /* format 3: Llama 3.x's RoPE scaling, past its context */
     NULL};
 
 /* What the C engine produced, position by position, in the fixture's layout. */

@@ -23,10 +23,10 @@
 #define REL_TOL 1e-5   /* prefill vs token by token: max |diff| / max |token logit| */
 
 static const char *MODELS[] = {"standard", "full", "block_s2", "block_s4", "block_sl", "gqa", "tied",
-                               "head_dim", "qk_norm", "qk_norm_block", "standard_gqa_tied",
+                               "head_dim", "qk_norm", "qk_norm_block", "standard_gqa_tied", "rope_llama3",
                                "huge_block", "huge_standard",
                                "q8_standard", "q8_full", "q8_block_s2", "q8_gqa", "q8_tied",
-                               "q8_standard_gqa_tied",
+                               "q8_standard_gqa_tied", "q8_rope_llama3",
                                "import/e2e_llama32", "import/hf_llama_linear",   /* RoPE scaling: llama3, linear */
                                NULL};
 

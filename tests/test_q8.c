@@ -51,7 +51,8 @@ void counting_free(void *p) {
 #define RTOL 1e-4
 #define G 32
 
-static const char *CASES[] = {"standard", "full", "block_s2", "gqa", "tied", "standard_gqa_tied", NULL};
+static const char *CASES[] = {"standard", "full", "block_s2", "gqa", "tied", "standard_gqa_tied", "rope_llama3",
+                              NULL};
 
 /* ------------------------------------------------------------------------ */
 /* 1. the same bytes as the reference                                        */

@@ -19,7 +19,7 @@
 #define REF_ATOL 1e-4   /* against PyTorch (float64 rounded to float32) */
 #define REF_RTOL 1e-4
 
-static const char *CASES[] = {"full", "block_s2", "block_s4", "block_sl", "gqa", "tied", "qk_norm_block", NULL};
+static const char *CASES[] = {"full", "block_s2", "block_s4", "block_sl", "gqa", "tied", "qk_norm_block", "rope_llama3", NULL};
 
 
 static double max_abs_diff(const float *a, const float *b, size_t n) {

@@ -76,12 +76,40 @@ def np_softmax(x):
     return e / np.sum(e)
 
 
-def np_rope(x, pos, head_dim, theta):
+def np_rope_freqs(head_dim, theta, meta):
+    """theta^(-2i/head_dim) per pair, then the checkpoint's rope_scaling (format
+    3) pair by pair as Hugging Face's transformers defines it: "linear" divides
+    every frequency by factor; "llama3" keeps a pair whose wavelength
+    2 pi / f is below original / high_freq_factor, divides by factor one above
+    original / low_freq_factor, and in between mixes f / factor and f with
+    weight s = (original / wavelength - low) / (high - low) on f."""
+    freqs = [1.0 / theta ** (2.0 * i / head_dim) for i in range(head_dim // 2)]
+    kind = meta.get("rope_scaling")
+    if kind is None:
+        return np.array(freqs)
+    factor = float(meta["rope_scaling_factor"])
+    if kind == "linear":
+        return np.array([f / factor for f in freqs])
+    assert kind == "llama3", kind
+    low, high = float(meta["rope_scaling_low_freq_factor"]), float(meta["rope_scaling_high_freq_factor"])
+    original = float(meta["rope_scaling_original_max_position_embeddings"])
+    out = []
+    for f in freqs:
+        wavelength = 2.0 * np.pi / f
+        if wavelength < original / high:
+            out.append(f)
+        elif wavelength > original / low:
+            out.append(f / factor)
+        else:
+            s = (original / wavelength - low) / (high - low)
+            out.append((1.0 - s) * f / factor + s * f)
+    return np.array(out)
+
+
+def np_rope(x, pos, head_dim, freqs):
     """Complex form: pair (x[2i], x[2i+1]) is the number x[2i] + j x[2i+1],
-    multiplied by exp(j * pos * theta^(-2i/head_dim))."""
+    multiplied by exp(j * pos * freqs[i]) (np_rope_freqs)."""
     z = x[0::2] + 1j * x[1::2]                                 # [n/2]
-    i = np.arange(head_dim // 2)
-    freqs = 1.0 / theta ** (2.0 * i / head_dim)
     rot = np.tile(np.exp(1j * pos * freqs), x.shape[0] // head_dim)
     z = z * rot
     out = np.empty_like(x)
@@ -114,6 +142,7 @@ class Decoder:
         self.S = int(m.get("block_size", "0"))
         self.hd = int(m.get("head_dim", "0")) or self.dim // self.n_heads   # format 2: explicit
         self.qk_norm = m.get("qk_norm", "false") == "true"
+        self.freqs = np_rope_freqs(self.hd, self.theta, m)   # [hd/2]
         self.kv_dim = self.n_kv * self.hd
         self.L = 2 * self.n_layers
         self.key_cache = np.zeros((self.n_layers, self.seq_len, self.kv_dim))
@@ -139,8 +168,8 @@ class Decoder:
         q, k = self.mv(self.w[p + "wq.weight"], x), self.mv(self.w[p + "wk.weight"], x)
         if self.qk_norm:   # before RoPE, as Qwen3 defines it
             q, k = self.head_norm(q, self.w[p + "q_norm.weight"]), self.head_norm(k, self.w[p + "k_norm.weight"])
-        q = np_rope(q, pos, self.hd, self.theta)
-        self.key_cache[layer, pos] = np_rope(k, pos, self.hd, self.theta)
+        q = np_rope(q, pos, self.hd, self.freqs)
+        self.key_cache[layer, pos] = np_rope(k, pos, self.hd, self.freqs)
         self.value_cache[layer, pos] = self.mv(self.w[p + "wv.weight"], x)
         out = np.zeros(self.n_heads * self.hd)
         group = self.n_heads // self.n_kv
@@ -299,7 +328,7 @@ def check_primitives(golden):
     report(f32_close(t["softmax.out"], out), "primitives softmax")
     report(f32_close(t["matvec.out"], d("matvec.w") @ d("matvec.x")), "primitives matvec")
     hd, th = int(t["rope.head_dim"][0]), d("rope.theta")[0]
-    out = np.stack([np_rope(x, int(p), hd, th) for x, p in zip(d("rope.x"), t["rope.pos"])])
+    out = np.stack([np_rope(x, int(p), hd, np_rope_freqs(hd, th, {})) for x, p in zip(d("rope.x"), t["rope.pos"])])
     report(f32_close(t["rope.out"], out) and not np.allclose(t["rope.out"], t["rope.x"]), "primitives rope")
     out, alpha = np_depth(list(d("depth.sources")), d("depth.pseudo_query"), d("depth.key_gain"), d("depth.eps")[0])
     report(f32_close(t["depth.alpha"], alpha) and f32_close(t["depth.out"], out),

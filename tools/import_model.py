@@ -261,7 +261,8 @@ def hf_rope(cfg, where):
 def hf_eos(src, cfg, where):
     """The end-of-sequence ids generation stops at, as Hugging Face's
     generate() takes them: generation_config.json's eos_token_id if that file
-    names one, else config.json's; an id or a list of ids."""
+    names one, else config.json's; an id or a list of ids. Returns (ids, the
+    file they came from), so a later range check names the right file."""
     gen_path = os.path.join(src, "generation_config.json")
     ids, at = cfg.get("eos_token_id"), where
     if os.path.isfile(gen_path):
@@ -272,12 +273,12 @@ def hf_eos(src, cfg, where):
         if gen.get("eos_token_id") is not None:
             ids, at = gen["eos_token_id"], gen_path
     if ids is None:
-        return []
+        return [], at
     if st.is_int(ids):
         ids = [ids]
     if not (isinstance(ids, list) and ids and all(st.is_int(i) for i in ids)):
         fail(f"{at}: eos_token_id = {st.show(ids)}, expected a token id or a list of them")
-    return list(dict.fromkeys(ids))    # each once, in order
+    return list(dict.fromkeys(ids)), at    # each once, in order
 
 
 def hf_refusals(cfg, where, kind):
@@ -322,20 +323,21 @@ def hf_config(src, seq_len):
         "vocab_size": json_field(cfg, path, "vocab_size", "int"),
         "seq_len": seq_len or json_field(cfg, path, "max_position_embeddings", "int", 2048),
         "rope_theta": rope_theta, "rope_scaling": rope_scaling,
-        "eos_token_id": hf_eos(src, cfg, path),
+        "eos_token_id": None,
         "norm_eps": json_field(cfg, path, "rms_norm_eps", "number", 1e-6),
         "tie_embeddings": json_field(cfg, path, "tie_word_embeddings", "bool", False),
         "head_dim": explicit_hd, "residual": "standard", "block_size": 0,
         "qk_norm": kind == "qwen3",
         "imported_from": f"Hugging Face {arch}",
     }
+    c["eos_token_id"], eos_path = hf_eos(src, cfg, path)
     names = dict(HF_NAMES, seq_len="--seq-len" if seq_len else "max_position_embeddings",
                  rope_scaling="rope_parameters" if cfg.get("rope_parameters") is not None else "rope_scaling")
     try:
         st.check_config(c, names)
     except st.FormatError as e:
         hint = ": pass --seq-len" if str(e).startswith("max_position_embeddings") else ""
-        fail(f"{path}: {e}{hint}")
+        fail(f"{eos_path if str(e).startswith('eos_token_id') else path}: {e}{hint}")
     c["hd"] = st.head_dim(c)
     if c["hd"] * n_heads == dim:    # an explicit head_dim equal to the derived one is not written
         c["head_dim"] = 0

@@ -147,11 +147,13 @@ def make_primitives(path):
 # --------------------------------------------------------------------------
 
 def _cfg(n_layers, residual="attnres", block_size=0, n_heads=4, n_kv_heads=4, vocab_size=128,
-         tie_embeddings=False, norm_eps=1e-5, rope_theta=10000.0, head_dim=0, qk_norm=False):
+         tie_embeddings=False, norm_eps=1e-5, rope_theta=10000.0, head_dim=0, qk_norm=False,
+         rope_scaling=None, eos_token_id=()):
     return ref.Config(dim=64, hidden_dim=96, n_layers=n_layers, n_heads=n_heads, n_kv_heads=n_kv_heads,
                       vocab_size=vocab_size, seq_len=32, rope_theta=rope_theta, norm_eps=norm_eps,
                       tie_embeddings=tie_embeddings, residual=residual, block_size=block_size,
-                      head_dim_explicit=head_dim, qk_norm=qk_norm)
+                      head_dim_explicit=head_dim, qk_norm=qk_norm, rope_scaling=rope_scaling,
+                      eos_token_id=eos_token_id)
 
 
 # (name, config, seed[, edit applied to the random weights])
@@ -172,6 +174,14 @@ CASES = [
     ("qk_norm", _cfg(2, residual="standard", n_heads=4, n_kv_heads=2, head_dim=24, qk_norm=True,
                      rope_theta=1000000.0, tie_embeddings=True), 112),
     ("qk_norm_block", _cfg(3, block_size=2, n_heads=2, n_kv_heads=1, head_dim=48, qk_norm=True), 113),
+    # format 3: Llama 3.x's RoPE scaling. head_dim 16, theta 100: the 8 pair
+    # wavelengths are 6.3, 11.2, 19.9, 35.3, ...; against an original context
+    # of 14 with high/low factors 2 and 1, the first is kept (< 7), the second
+    # blended (7 .. 14), the rest divided by 8; prompt positions 14..19 lie
+    # past the original context. The eos ids only ride along in the metadata.
+    ("rope_llama3", _cfg(3, block_size=2, rope_theta=100.0, eos_token_id=(5, 7),
+                         rope_scaling={"type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                       "high_freq_factor": 2.0, "original_max_position_embeddings": 14}), 114),
 ]
 
 
@@ -249,7 +259,7 @@ def make_case(out_dir, name, cfg, seed, edit=None):
 # --------------------------------------------------------------------------
 
 Q8_GROUP = 32
-Q8_CASES = ["standard", "full", "block_s2", "gqa", "tied", "standard_gqa_tied"]
+Q8_CASES = ["standard", "full", "block_s2", "gqa", "tied", "standard_gqa_tied", "rope_llama3"]
 
 
 def make_q8_primitives(path):

@@ -229,7 +229,7 @@ def make_cross_entropy(out_dir, g):
 
 T_SEQ = 8
 MODEL_CASES = ["standard", "full", "block_s2", "block_s4", "block_sl", "gqa", "tied", "standard_gqa_tied",
-               "head_dim", "qk_norm", "qk_norm_block"]
+               "head_dim", "qk_norm", "qk_norm_block", "rope_llama3"]
 
 
 def forward_keeping_outputs(cfg, weights, tokens):

@@ -32,8 +32,9 @@ by the same rule, as one row of groups (x / s in float32 in C; here exactly,
 fake_quantize_activations); forward_w8a8 is that model. A checkpoint asks
 for it with "activations": "int8".
 
-Checkpoint (format_version "2"): metadata as in reference.config_to_metadata
-plus "quantization": "q8" and "group_size"; each matrix NAME stored as I8
+Checkpoint (format_version "2", or "3" for a model with scaled RoPE):
+metadata as in reference.config_to_metadata (rope_scaling and eos_token_id
+kept) plus "quantization": "q8" and "group_size"; each matrix NAME stored as I8
 [rows, cols], with F32 NAME_scale [rows, cols/G] right after it; the tied
 output projection is not stored (the loader makes it from the embeddings).
 """
@@ -49,7 +50,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference as ref  # noqa: E402
 import st  # noqa: E402
 
-Q8_FORMAT_VERSION = "2"
+Q8_FORMAT_VERSION = "2"   # the least version a q8 file has; "3" with rope_scaling
 
 
 def is_matrix(name, shape):
@@ -146,7 +147,8 @@ def save_checkpoint_q8(path, cfg, weights, group_size, int8_activations=False):
         else:
             tensors[name] = torch.as_tensor(weights[name]).to(torch.float32).contiguous()
     meta = ref.config_to_metadata(cfg)
-    meta.update(format_version=Q8_FORMAT_VERSION, quantization="q8", group_size=str(group_size))
+    meta.update(format_version=max(Q8_FORMAT_VERSION, cfg.format_version), quantization="q8",
+                group_size=str(group_size))
     if int8_activations:
         meta["activations"] = "int8"
     st.write(path, tensors, meta)
@@ -155,9 +157,9 @@ def save_checkpoint_q8(path, cfg, weights, group_size, int8_activations=False):
 def load_checkpoint_q8(path):
     """Read a q8 checkpoint: (cfg, group_size, float32 tensors, name -> (q, scale))."""
     arrays, meta = st.read(path)
-    if meta.get("format_version") != Q8_FORMAT_VERSION or meta.get("quantization") != "q8":
+    if meta.get("format_version") not in (Q8_FORMAT_VERSION, ref.SCALED_FORMAT_VERSION) or meta.get("quantization") != "q8":
         raise ValueError(f"{path}: not a q8 checkpoint")
-    cfg = ref.config_from_metadata(dict(meta, format_version=ref.FORMAT_VERSION))
+    cfg = ref.config_from_metadata(meta)
     group_size = int(meta["group_size"])
     if meta.get("activations", "fp32") not in ("fp32", "int8"):
         raise ValueError(f"{path}: activations {meta['activations']!r}")
@@ -188,17 +190,14 @@ def check_source(path, group_size):
     if "quantization" in meta:
         raise st.FormatError(f"{path}: already a {st.show(meta['quantization'])} checkpoint; quantize the float32 model")
     c = st.config_from_metadata(meta, path)
-    if c["rope_scaling"]:
-        raise st.FormatError(f"{path}: rope_scaling {c['rope_scaling']['type']}: this tool's PyTorch reference has "
-                             "plain RoPE only; quantize in the engine instead (attnres-run --quantize q8)")
     st.check_tensors(path, entries, c)
     st.check_group_size(c, group_size, "--group-size")
 
 
 def main(argv=None):
     ap = Parser(prog="quantize", description="Write a q8 (group-wise int8) copy of an attnres checkpoint.")
-    ap.add_argument("src", help="float32 checkpoint (format_version 1)")
-    ap.add_argument("dst", help="q8 checkpoint to write (format_version 2)")
+    ap.add_argument("src", help="float32 checkpoint (format_version 1, 2 or 3)")
+    ap.add_argument("dst", help="q8 checkpoint to write (format_version 2; 3 with scaled RoPE)")
     ap.add_argument("--group-size", type=int, default=32, help="weights per scale (default 32)")
     ap.add_argument("--activations", choices=["fp32", "int8"], default="fp32",
                     help="int8: the file asks engines to quantize each matvec input too (W8A8)")

@@ -12,7 +12,9 @@ The model (the contract)
 Config: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len,
 rope_theta, norm_eps, tie_embeddings, residual ("standard" | "attnres"),
 block_size S (counted in sublayers; 0 for standard); format version 2 adds
-head_dim (0 or absent: dim / n_heads; Qwen3 sets it) and qk_norm.
+head_dim (0 or absent: dim / n_heads; Qwen3 sets it) and qk_norm; format
+version 3 adds rope_scaling (Llama 3.x's "llama3", or "linear"). eos_token_id
+(a list, any version) only tells a generator where to stop.
 kv_dim = n_kv_heads * head_dim; wq is [n_heads*head_dim, dim], wo [dim, n_heads*head_dim].
 L = 2 * n_layers sublayers: sublayer 2i is the attention of layer i, sublayer
 2i+1 the MLP of layer i. N = ceil(L / S) blocks.
@@ -28,6 +30,8 @@ L = 2 * n_layers sublayers: sublayer 2i is the attention of layer i, sublayer
   i in 0..head_dim/2-1, freq_i = rope_theta ** (-(2i)/head_dim),
   angle = pos * freq_i (pos 0-based), and
   (x[2i], x[2i+1]) -> (x[2i] cos - x[2i+1] sin, x[2i] sin + x[2i+1] cos).
+  With rope_scaling the freq_i are rescaled first, as Hugging Face's
+  transformers defines it (rope_inv_freq); cos and sin are not scaled.
 - MLP sublayer (SwiGLU): f(h) = w2 @ (silu(w1 @ xn) * (w3 @ xn)),
   xn = RMSNorm(h, ffn_norm[i]), silu(z) = z * sigmoid(z).
 - standard: h = embedding; for each sublayer l: h = h + f_l(h);
@@ -63,6 +67,7 @@ import st
 
 DTYPE = torch.float64  # every computation here
 FORMAT_VERSION = "2"   # written only when head_dim or qk_norm is used; else "1"
+SCALED_FORMAT_VERSION = "3"   # written only when rope_scaling is set
 
 
 # --------------------------------------------------------------------------
@@ -85,6 +90,8 @@ class Config:
     block_size: int = 0  # S, in sublayers; 0 for standard
     head_dim_explicit: int = 0  # metadata head_dim; 0: dim // n_heads
     qk_norm: bool = False       # RMSNorm per q / k head before RoPE (Qwen3)
+    rope_scaling: dict = None   # None, or {"type": "linear" | "llama3", "factor": .., ...} (st.ROPE_SCALING_KEYS)
+    eos_token_id: tuple = ()    # end-of-sequence ids a generator stops at (metadata only)
 
     @property
     def head_dim(self):
@@ -92,7 +99,9 @@ class Config:
 
     @property
     def format_version(self):
-        return "2" if self.head_dim_explicit or self.qk_norm else "1"
+        if self.rope_scaling:
+            return SCALED_FORMAT_VERSION
+        return FORMAT_VERSION if self.head_dim_explicit or self.qk_norm else "1"
 
     @property
     def kv_dim(self):
@@ -123,6 +132,10 @@ class Config:
             raise ValueError("n_heads must be a multiple of n_kv_heads")
         if not (self.rope_theta > 0 and self.norm_eps > 0):
             raise ValueError("rope_theta and norm_eps must be > 0")
+        if self.rope_scaling:
+            st.check_rope_scaling(self.rope_scaling)   # FormatError is a ValueError
+        if any(not 0 <= i < self.vocab_size for i in self.eos_token_id):
+            raise ValueError(f"eos_token_id {list(self.eos_token_id)}: not all are tokens of vocab {self.vocab_size}")
         if self.residual == "standard":
             if self.block_size != 0:
                 raise ValueError("block_size must be 0 for the standard residual")
@@ -155,6 +168,13 @@ def config_to_metadata(cfg):
         meta["head_dim"] = str(cfg.head_dim_explicit)
     if cfg.qk_norm:
         meta["qk_norm"] = "true"
+    if cfg.rope_scaling:
+        meta["rope_scaling"] = cfg.rope_scaling["type"]
+        for k in st.ROPE_SCALING_KEYS[cfg.rope_scaling["type"]]:
+            v = cfg.rope_scaling[k]
+            meta["rope_scaling_" + k] = str(int(v)) if k.startswith("original") else repr(float(v))
+    if cfg.eos_token_id:
+        meta["eos_token_id"] = ",".join(str(int(i)) for i in cfg.eos_token_id)
     return meta
 
 
@@ -163,11 +183,10 @@ def config_from_metadata(meta):
     if meta.get("format", "attnres") != "attnres":
         raise ValueError(f"format is {meta['format']!r}, expected 'attnres'")
     version = meta.get("format_version")
-    if "rope_scaling" in meta:   # format_version 3: frequencies this reference does not compute
-        raise ValueError(f"rope_scaling {meta['rope_scaling']!r}: this reference has plain RoPE only "
-                         "(the C engine runs scaled models; tools/make_import_golden.py has their reference)")
-    if version not in ("1", FORMAT_VERSION):
-        raise ValueError(f"format_version {version!r}, expected '1' or {FORMAT_VERSION!r}")
+    if version not in ("1", FORMAT_VERSION, SCALED_FORMAT_VERSION):
+        raise ValueError(f"format_version {version!r}, expected '1', {FORMAT_VERSION!r} or {SCALED_FORMAT_VERSION!r}")
+    # rope_scaling and eos_token_id, parsed and checked as attnres.h does (st.py)
+    extra = st.config_from_metadata(meta, "checkpoint") if "rope_scaling" in meta or "eos_token_id" in meta else {}
     v2 = version != "1"
     tie = meta["tie_embeddings"]
     if tie not in ("true", "false"):
@@ -187,6 +206,8 @@ def config_from_metadata(meta):
         block_size=int(meta.get("block_size", "0")),
         head_dim_explicit=int(meta.get("head_dim", "0")) if v2 else 0,
         qk_norm=v2 and meta.get("qk_norm", "false") == "true",
+        rope_scaling=extra.get("rope_scaling"),
+        eos_token_id=tuple(extra.get("eos_token_id", ())),
     )
     cfg.validate()
     return cfg
@@ -309,13 +330,41 @@ def silu(z):
     return z / (1.0 + torch.exp(-z))
 
 
-def rope(x, pos, head_dim, theta):
+def rope_inv_freq(head_dim, theta, scaling=None):
+    """freq_i [head_dim/2], the angle per position of pair i: theta^(-2i/head_dim),
+    then rescaled as transformers' modeling_rope_utils.py defines it:
+      "linear" (_compute_linear_scaling_rope_parameters): freq / factor;
+      "llama3" (_compute_llama3_parameters): by the pair's wavelength
+        2 pi / freq against the original context C = original_max_position_embeddings:
+        shorter than C / high_freq_factor: kept (local detail stays sharp);
+        longer than C / low_freq_factor:   freq / factor (stretched to the new context);
+        in between: a blend, (1 - s) freq / factor + s freq with
+        s = (C / wavelength - low_freq_factor) / (high_freq_factor - low_freq_factor)."""
+    i = torch.arange(head_dim // 2, dtype=DTYPE)              # [half]
+    freq = torch.pow(torch.tensor(float(theta), dtype=DTYPE), -(2.0 * i) / head_dim)  # [half]
+    if not scaling:
+        return freq
+    factor = float(scaling["factor"])
+    if scaling["type"] == "linear":
+        return freq / factor
+    if scaling["type"] != "llama3":
+        raise ValueError(f"rope_scaling {scaling['type']!r}: only 'linear' and 'llama3' are defined here")
+    lo, hi = float(scaling["low_freq_factor"]), float(scaling["high_freq_factor"])
+    context = float(scaling["original_max_position_embeddings"])
+    wavelength = 2.0 * math.pi / freq                         # [half]
+    s = (context / wavelength - lo) / (hi - lo)               # [half]
+    blended = (1.0 - s) * freq / factor + s * freq
+    return torch.where(wavelength < context / hi, freq,
+                       torch.where(wavelength > context / lo, freq / factor, blended))
+
+
+def rope(x, pos, head_dim, theta, scaling=None):
     """Interleaved-pair rotary embedding of every head of every row.
-    x [T, n] (n = n_heads * head_dim, heads one after another), pos [T] -> [T, n]."""
+    x [T, n] (n = n_heads * head_dim, heads one after another), pos [T] -> [T, n];
+    scaling: cfg.rope_scaling (None: plain RoPE)."""
     T, n = x.shape
     half = head_dim // 2
-    i = torch.arange(half, dtype=DTYPE)                       # [half]
-    freq = torch.pow(torch.tensor(float(theta), dtype=DTYPE), -(2.0 * i) / head_dim)  # [half]
+    freq = rope_inv_freq(head_dim, theta, scaling)            # [half]
     angle = torch.as_tensor(pos, dtype=DTYPE)[:, None] * freq[None, :]  # [T, half]
     cos = torch.cos(angle)[:, None, :]                        # [T, 1, half]
     sin = torch.sin(angle)[:, None, :]                        # [T, 1, half]
@@ -332,10 +381,11 @@ def head_norm(x, g, head_dim, eps):
     return rmsnorm(x.reshape(T, -1, head_dim), g, eps).reshape(T, -1)
 
 
-def attention(xn, wq, wk, wv, wo, pos, n_heads, n_kv_heads, theta, qk_norm=None):
+def attention(xn, wq, wk, wv, wo, pos, n_heads, n_kv_heads, theta, qk_norm=None, rope_scaling=None):
     """Causal grouped-query self-attention over a whole prompt.
     xn [T, dim] (already normalised), pos [T]; qk_norm: None or
-    (q_gain [head_dim], k_gain [head_dim], eps), applied before RoPE.
+    (q_gain [head_dim], k_gain [head_dim], eps), applied before RoPE;
+    rope_scaling: the config's (None: plain RoPE).
     Returns (out [T, dim], k [T, kv_dim] after RoPE, v [T, kv_dim])."""
     T = xn.shape[0]
     head_dim = wq.shape[0] // n_heads
@@ -343,8 +393,8 @@ def attention(xn, wq, wk, wv, wo, pos, n_heads, n_kv_heads, theta, qk_norm=None)
     if qk_norm is not None:
         q = head_norm(q, qk_norm[0], head_dim, qk_norm[2])
         k = head_norm(k, qk_norm[1], head_dim, qk_norm[2])
-    q = rope(q, pos, head_dim, theta)                         # [T, n_heads*head_dim]
-    k = rope(k, pos, head_dim, theta)                         # [T, kv_dim]
+    q = rope(q, pos, head_dim, theta, rope_scaling)           # [T, n_heads*head_dim]
+    k = rope(k, pos, head_dim, theta, rope_scaling)           # [T, kv_dim]
     v = linear(xn, wv)                                        # [T, kv_dim]
 
     qh = q.reshape(T, n_heads, head_dim)                      # [T, n_heads, head_dim]
@@ -405,7 +455,7 @@ def sublayer(cfg, w, l, h, pos):
                               w[p + "attention.wv.weight"], w[p + "attention.wo.weight"],
                               pos, cfg.n_heads, cfg.n_kv_heads, cfg.rope_theta,
                               (w[p + "attention.q_norm.weight"], w[p + "attention.k_norm.weight"],
-                               cfg.norm_eps) if cfg.qk_norm else None)
+                               cfg.norm_eps) if cfg.qk_norm else None, cfg.rope_scaling)
         return out, (k, v)
     xn = rmsnorm(h, w[p + "ffn_norm.weight"], cfg.norm_eps)
     out = mlp(xn, w[p + "feed_forward.w1.weight"], w[p + "feed_forward.w2.weight"],

@@ -107,11 +107,11 @@ def rmsnorm(x, g, eps):
     return x * torch.rsqrt((x * x).mean(dim=-1, keepdim=True) + eps) * g
 
 
-def rope_tables(T, head_dim, theta, dtype, device=None):
-    """cos, sin [T, head_dim/2] of angle pos * theta^(-2i/head_dim), made on
+def rope_tables(T, head_dim, theta, dtype, device=None, scaling=None):
+    """cos, sin [T, head_dim/2] of angle pos * freq_i, freq_i = theta^(-2i/head_dim)
+    rescaled by the config's rope_scaling (reference.rope_inv_freq), made on
     device (the model's: every tensor forward makes lives beside the weights)."""
-    i = torch.arange(head_dim // 2, dtype=torch.float64, device=device)
-    freq = torch.pow(torch.tensor(float(theta), dtype=torch.float64, device=device), -(2.0 * i) / head_dim)
+    freq = ref.rope_inv_freq(head_dim, theta, scaling).to(device)   # [half], float64
     angle = torch.arange(T, dtype=torch.float64, device=device)[:, None] * freq[None, :]  # [T, half]
     return torch.cos(angle).to(dtype), torch.sin(angle).to(dtype)
 
@@ -201,7 +201,7 @@ class TinyLM(nn.Module):
         c = self.cfg
         B, T = tokens.shape
         x = F.embedding(tokens, self.w("tok_embeddings.weight"))  # [B, T, dim]
-        cos, sin = rope_tables(T, c.head_dim, c.rope_theta, x.dtype, x.device)
+        cos, sin = rope_tables(T, c.head_dim, c.rope_theta, x.dtype, x.device, c.rope_scaling)
         L = c.n_sublayers
         if c.residual == "standard":
             h = x
@@ -381,7 +381,11 @@ def module_val_loss(model, val, seq_len):
 
 def train_depth_only(args, train, val):
     """--from-converted: only the pseudo-queries and key gains learn."""
-    cfg, weights = ref.load_checkpoint(args.from_converted)
+    try:
+        cfg, weights = ref.load_checkpoint(args.from_converted)
+    except (ValueError, OSError) as e:   # st.FormatError is a ValueError
+        msg = str(e)
+        raise SystemExit(msg if args.from_converted in msg else f"{args.from_converted}: {msg}") from None
     if cfg.residual != "attnres" or cfg.vocab_size != 256:
         raise SystemExit(f"{args.from_converted}: needs a byte-level (vocab 256) AttnRes checkpoint, e.g. "
                          "tools/import_model.py --to-attnres models/standard.safetensors; "
