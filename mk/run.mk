@@ -75,7 +75,7 @@ demo: $(BUILD)/attnres-run
 all: $(BUILD)/attnres-train $(BUILD)/test_train_cli
 TESTS += test_train_cli
 
-$(BUILD)/attnres-train: tools/attnres-train.c tools/cli_args.h attnres.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD)
+$(BUILD)/attnres-train: tools/attnres-train.c tools/cli_args.h tools/train_shared.h attnres.h $(KERNELS) $(FLAGS_STAMP) | $(BUILD)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(KERNELS) $(LDLIBS)
 
 $(BUILD)/test_train_cli: tests/test_train.sh $(BUILD)/attnres-train $(BUILD)/attnres-run | $(BUILD)

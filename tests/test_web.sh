@@ -91,6 +91,51 @@ else
   else fail "web_parity's text differs from attnres-run's: $got vs $want"; fi
 fi
 
+# the Train view's trainer: the wasm module (driven by web/trainer.js, the
+# worker's code) against its native build, and both against attnres-train
+# with the same options: every loss, gradient norm, validation loss, alpha
+# and RMS by its bits, and both checkpoints byte for byte.
+# train_cases: NAME S STEPS (dim 32, 4 layers, window 64, batch 4, lr 3e-3,
+# warmup 10, seed 7, 2048 validation bytes, validated every 10 steps)
+train_cases() {
+  echo 'train-block|2|30'
+  echo 'train-full|1|12'
+}
+if [ -n "$need_wasm" ]; then
+  skip "the page's trainer, wasm vs native vs attnres-train ($(train_cases | wc -l) cases): $need_wasm"
+elif [ ! -f "$web/attnres_train.js" ] || [ ! -x "$build/web_train_parity" ] || [ ! -x "$build/attnres-train" ]; then
+  fail "the page's trainer: $web/attnres_train.js, $build/web_train_parity or $build/attnres-train was not built"
+else
+  train_cases > "$out/train_cases.txt"
+  while IFS='|' read -r name S steps; do
+    set -- models/corpus_train.txt 32 4 "$S" 64 4 "$steps" 3e-3 10 7 2048 10
+    if ! ./"$build"/web_train_parity "$@" "$out/native_$name" > "$out/native_$name.txt" 2> "$out/native_$name.err" ||
+       ! "$NODE" web/train_parity.mjs "$web/attnres_train.js" "$@" "$out/wasm_$name" > "$out/wasm_$name.txt" 2> "$out/wasm_$name.err"; then
+      fail "the page's trainer, $name: a program failed: $(tail -c 300 "$out/native_$name.err" "$out/wasm_$name.err")"; continue
+    fi
+    bad=""
+    cmp -s "$out/native_$name.txt" "$out/wasm_$name.txt" ||
+      bad="wasm prints other numbers: $(diff "$out/native_$name.txt" "$out/wasm_$name.txt" | head -n 2 | cut -c1-120 | tr '\n' ' ')"
+    for kind in standard attnres; do
+      if [ $kind = standard ]; then r="--residual standard"; else r="--residual attnres --block-size $S"; fi
+      ./"$build"/attnres-train models/corpus_train.txt -o "$out/cli_$name.$kind.safetensors" $r --dim 32 --layers 4 \
+        --seq-len 64 --batch 4 --steps "$steps" --lr 3e-3 --warmup 10 --seed 7 --val-bytes 2048 -q 2> "$out/cli_$name.$kind.err" ||
+        bad="$bad attnres-train ($kind) failed: $(tail -n 1 "$out/cli_$name.$kind.err")"
+      cmp -s "$out/cli_$name.$kind.safetensors" "$out/wasm_$name.$kind.safetensors" ||
+        bad="$bad the wasm $kind checkpoint is not attnres-train's;"
+      cmp -s "$out/native_$name.$kind.safetensors" "$out/wasm_$name.$kind.safetensors" ||
+        bad="$bad the wasm $kind checkpoint is not the native glue's;"
+      want=$(sed -n 's/.*validation loss \([0-9.]*\) nats.*/\1/p' "$out/cli_$name.$kind.err")
+      got=$(sed -n "s/^val $steps [0-9a-f]* [0-9a-f]* \([0-9.]*\) \([0-9.]*\)$/\1 \2/p" "$out/wasm_$name.txt")
+      [ $kind = standard ] && got=${got% *} || got=${got#* }
+      [ -n "$want" ] && [ "$want" = "$got" ] || bad="$bad validation loss ($kind): attnres-train $want, the page's trainer $got;"
+    done
+    if [ -z "$bad" ]; then
+      ok "the page's trainer, $name (S=$S, $steps steps): wasm = native bit for bit ($(grep -c '^step ' "$out/wasm_$name.txt") steps of losses and gradient norms, $(grep -c '^val ' "$out/wasm_$name.txt") validations, alpha, RMS); both checkpoints = attnres-train's, byte for byte; validation $(sed -n "s/^val $steps [0-9a-f]* [0-9a-f]* \(.*\)$/\1/p" "$out/wasm_$name.txt")"
+    else fail "the page's trainer, $name: $bad"; fi
+  done < "$out/train_cases.txt"
+fi
+
 # ---------------------------------------------------------------- 2. browser
 need=""
 [ -z "$need_wasm" ] || need="$need_wasm"
