@@ -3,8 +3,8 @@
 #                    scalar path, no kernel file) into build/web/attnres.js +
 #                    attnres.wasm, and web/attnres_train_web.c (the Train
 #                    view's trainer) into attnres_train.js + .wasm, and copies
-#                    the page (web/index.html, app.js, style.css, trainer.js,
-#                    train_worker.js), the three shipped models and the
+#                    the page (web/index.html, app.js, style.css, train.js,
+#                    trainer.js, train_worker.js), the three shipped models and the
 #                    shipped corpus (corpus.txt) next to them
 #   make web-serve   serves build/web on http://127.0.0.1:$(WEB_PORT)/ (node)
 #   make test-web    the wasm module under node against the native build of the
@@ -29,7 +29,7 @@ EMLINK     = -sMODULARIZE=1 -sEXPORT_NAME=createAttnres -sENVIRONMENT=web,node \
 # Debian's emscripten runs its JS tools with node and needs Debian's acorn
 # (node-acorn, in /usr/share/nodejs); a node from elsewhere does not look there.
 EMCC_ENV   = NODE_PATH=/usr/share/nodejs$(if $(NODE_PATH),:$(NODE_PATH))
-WEB_PAGE   = $(addprefix $(WEB_BUILD)/,index.html app.js style.css trainer.js train_worker.js)
+WEB_PAGE   = $(addprefix $(WEB_BUILD)/,index.html app.js style.css train.js trainer.js train_worker.js)
 WEB_MODELS = $(addprefix $(WEB_BUILD)/models/,standard.safetensors block.safetensors full.safetensors)
 # the trainer's module runs in a Web Worker (and under node for the parity test)
 EMLINK_TRAIN = -sMODULARIZE=1 -sEXPORT_NAME=createAttnresTrain -sENVIRONMENT=web,worker,node \

@@ -7,8 +7,11 @@
 #      CC) runs natively, on the same prompts, models and seeds; every logit
 #      and every alpha of every position must have the same float32 bits,
 #      and the sampled text must be the same. One check per case.
+#      The page's trainer likewise (web/train_parity.mjs under node against
+#      BUILD/web_train_parity), and both against attnres-train's checkpoints.
 #   2. the page in headless Chromium: web/browser_test.mjs (its checks are
-#      listed at its top) against the native numbers of case 1.
+#      listed at its top) against the native numbers of case 1, the Train
+#      view against web_train_parity's.
 # A check whose tools are missing prints "SKIP name: reason" and is counted
 # as skipped, never as passed: emcc (apt-get install emscripten) and node
 # for both, Chromium (apt-get install chromium) and playwright-core for the
@@ -153,8 +156,12 @@ if [ -n "$need" ]; then
 elif [ ! -s "$out/native_block.txt" ] || [ ! -s "$out/native_block-whatif.txt" ]; then
   fail "the page in headless Chromium: no native numbers to compare with (the parity cases failed)"
 else
+  # the Train view's run (web/browser_test.mjs's TRAIN_ARGS), natively
+  ./"$build"/web_train_parity models/corpus_train.txt 16 4 2 32 4 200 0.003 20 7 4096 50 "$out/native_train-page" \
+    > "$out/native_train-page.txt" 2> "$out/native_train-page.err" ||
+    fail "the Train view's native run: $(tail -c 300 "$out/native_train-page.err")"
   "$NODE" web/browser_test.mjs "$web" "$CHROMIUM" "$out/native_block.txt" "$out/native_block-whatif.txt" "$out" \
-    "$out/native_kv-cache-over-4gib.txt" > "$out/browser.log" 2>&1
+    "$out/native_kv-cache-over-4gib.txt" "$out/native_train-page" > "$out/browser.log" 2>&1
   status=$?
   grep -v '^# summary' "$out/browser.log"
   line=$(grep '^# summary browser: ' "$out/browser.log" | tail -n 1)

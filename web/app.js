@@ -488,4 +488,7 @@ async function start() {
   document.body.dataset.state = 'done';
 }
 
+// the Train view (train.js) opens a model it trained here, as if picked from the disk
+window.attnresOpenModel = (file) => { $('model').value = 'file'; return chooseModel(file.name, file); };
+
 start();

@@ -136,9 +136,11 @@ WEBDEF int wt_init(int dim, int layers, int S, int window, int batch, int steps,
     wt_n_train = wt_n_text - wt_n_val;
     if (wt_n_train < (size_t)window + 2 || wt_n_val < 2) {
         char message[200];
+        size_t need = 20;   /* the least length whose split leaves both parts long enough */
+        while (need - (size_t)((double)need * 0.1) < (size_t)window + 2) need++;
         snprintf(message, sizeof message, "the text has %lu bytes; a window of %d bytes needs at least %lu "
                  "(%d to train on, and a tenth held out for validation)", (unsigned long)wt_n_text, window,
-                 (unsigned long)((size_t)(window + 2) * 10 / 9 + 1), window + 2);
+                 (unsigned long)need, window + 2);
         return wt_fail(ATTNRES_ERR_RANGE, message);
     }
     if (val_bytes && (size_t)val_bytes < wt_n_val) wt_n_val = val_bytes < 2 ? 2 : (size_t)val_bytes;

@@ -1,7 +1,7 @@
 // browser_test.mjs - the page in a real browser (headless Chromium driven by
 // playwright-core), checked against the native build of the same glue.
 //
-//   node web/browser_test.mjs ROOT CHROMIUM NATIVE.txt NATIVE_WHATIF.txt OUT_DIR [NATIVE_BIG.txt]
+//   node web/browser_test.mjs ROOT CHROMIUM NATIVE.txt NATIVE_WHATIF.txt OUT_DIR [NATIVE_BIG.txt [NATIVE_TRAIN]]
 //
 // ROOT is the built page (build/web); NATIVE.txt is web_parity's output for
 // models/block.safetensors with PROMPT, N_NEW, T, TOP_P, SEED below, and
@@ -24,8 +24,17 @@
 //     disk, generates the native text (its KV-cache sized for those bytes,
 //     not for its 2^20 positions), and asking for all 2^20 positions gives
 //     the library's refusal as a message
-// and no request may leave the local server. Writes OUT_DIR/desktop.png and
-// OUT_DIR/phone.png. Prints "ok ..." / "FAIL ..." per check and a last line
+//   the Train view (with NATIVE_TRAIN, the prefix of web_train_parity's
+//     output for TRAIN_ARGS: NATIVE_TRAIN.txt and its two checkpoints): a
+//     link starts training a 4-layer model for 200 steps; pause stops the
+//     steps and resume continues them; every loss, gradient norm and
+//     validation loss has the native bits; both losses fall, the alpha rows
+//     move away from uniform, tokens/s is shown; "Save AttnRes" downloads
+//     the native checkpoint byte for byte and "Open AttnRes in the lab"
+//     loads it; samples come from both models; a pasted text too short for
+//     one window is refused with a message
+// and no request may leave the local server. Writes OUT_DIR/desktop.png,
+// OUT_DIR/phone.png and OUT_DIR/train.png. Prints "ok ..." / "FAIL ..." per check and a last line
 // "# summary browser: P passed, F failed" (read by tests/test_web.sh).
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,8 +43,11 @@ import { serve } from './serve.mjs';
 
 export const PROMPT = 'The little robot', N_NEW = 60, T = 0.8, TOP_P = 0.9, SEED = 42, POS = 30, WHATIF_ROW = 3;
 export const BIG_MODEL = 'tests/regress/kv-cache-over-4gib.OK.safetensors', BIG_N_NEW = 24;
+// the Train view's run: web_train_parity TEXT DIM LAYERS S WINDOW BATCH STEPS LR WARMUP SEED VAL_BYTES VAL_EVERY
+// (warmup: the page's min(30, steps / 10); 4096 validation bytes)
+export const TRAIN_ARGS = ['models/corpus_train.txt', 16, 4, 2, 32, 4, 200, 0.003, 20, 7, 4096, 50];
 
-const [root, chromiumPath, nativePath, whatIfPath, outDir, nativeBigPath] = process.argv.slice(2);
+const [root, chromiumPath, nativePath, whatIfPath, outDir, nativeBigPath, nativeTrain] = process.argv.slice(2);
 if (!outDir) {
   console.error('usage: browser_test.mjs ROOT CHROMIUM NATIVE.txt NATIVE_WHATIF.txt OUT_DIR');
   process.exit(2);
@@ -232,6 +244,68 @@ async function bigContext(browser, base) {
   await page.close();
 }
 
+async function trainView(browser, base) {
+  if (!nativeTrain) return;
+  const want = readFileSync(`${nativeTrain}.txt`, 'utf8').trimEnd().split('\n').filter((l) => /^(step|val) /.test(l));
+  const [, dim, layers, S, window, batch, steps, lr, , seed, , valEvery] = TRAIN_ARGS;
+  const page = watch(await browser.newPage({ viewport: { width: 1280, height: 1100 }, acceptDownloads: true }), base);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const q = new URLSearchParams({ train: '1', tl: layers, ts: S, td: dim, tlr: lr, tseed: seed, tsteps: steps, tw: window,
+                                  tb: batch, tval: valEvery });
+  await page.goto(`${base}?${q}`);
+  const steps_ = () => page.evaluate(() => window.attnresTrain.log.filter((l) => l.startsWith('step')).length);
+  await page.waitForFunction(() => window.attnresTrain && window.attnresTrain.log.length >= 20, null, { timeout: 120000 });
+  const spreadEarly = await page.evaluate(() => window.attnresTrain.state.spread);
+  await page.click('#tr-pause');
+  await page.waitForFunction(() => document.body.dataset.train === 'paused', null, { timeout: 60000 });
+  const atPause = await steps_();
+  await page.waitForTimeout(1500);
+  const later = await steps_();
+  await page.click('#tr-pause');
+  check(atPause < steps && later === atPause && (await page.textContent('#tr-pause')) === 'Pause',
+        `train: Pause stops the steps (${atPause} taken, still ${later} 1.5 s later), Resume continues`);
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.train), null, { timeout: 300000 });
+  const got = await page.evaluate(() => window.attnresTrain.log.slice());
+  const first = got.findIndex((l, i) => l !== want[i]);
+  check(got.length === want.length && first < 0,
+        `train: ${steps} steps of a ${layers}-layer model (dim ${dim}, S=${S}) in the page: every loss, gradient norm and ` +
+        `validation loss (${got.length} lines) has the native trainer's bits`,
+        first >= 0 ? `line ${first + 1}: page '${got[first]}' native '${want[first]}'` : `${got.length} lines, native ${want.length}`);
+  const vals = got.filter((l) => l.startsWith('val')).map((l) => l.split(' ').slice(4).map(Number));
+  const info = await page.evaluate(() => ({ spread: window.attnresTrain.state.spread,
+    tps: Number(document.getElementById('tr-status').dataset.tokensPerSecond), status: document.getElementById('tr-status').textContent,
+    cells: document.querySelectorAll('#tr-alpha td[data-alpha]').length }));
+  check(vals.length >= 2 && vals[vals.length - 1][0] < vals[0][0] && vals[vals.length - 1][1] < vals[0][1],
+        `train: both validation losses fall (standard ${vals[0][0]} -> ${vals[vals.length - 1][0]}, AttnRes ${vals[0][1]} -> ${vals[vals.length - 1][1]})`);
+  check(info.spread > 0.02 && info.spread > spreadEarly && info.cells > 0,
+        `train: the alpha rows move away from uniform (largest distance from 1/n: ${spreadEarly.toFixed(4)} at step 20, ${info.spread.toFixed(4)} at the end; ${info.cells} cells)`);
+  check(info.tps > 0 && /tokens\/s/.test(info.status), `train: the page reports tokens/s ("${info.status}")`);
+  await page.screenshot({ path: join(outDir, 'train.png'), clip: await page.$eval('#train', (el) => {
+    const r = el.getBoundingClientRect(); return { x: r.x, y: r.y + window.scrollY, width: r.width, height: r.height }; }) });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#tr-save1')]);
+  const saved = join(outDir, 'train-download.safetensors');
+  await download.saveAs(saved);
+  check(readFileSync(saved).equals(readFileSync(`${nativeTrain}.attnres.safetensors`)),
+        `train: "Save AttnRes" downloads ${download.suggestedFilename()}, the native trainer's checkpoint byte for byte`);
+  await page.click('#tr-open');
+  await page.waitForFunction(() => document.getElementById('model-info').textContent.includes('trained-attnres'), null, { timeout: 60000 });
+  check(true, `train: "Open AttnRes in the lab" loads it ("${(await page.textContent('#model-info')).slice(0, 80)}")`);
+  await page.click('#tr-sample');
+  await page.waitForFunction(() => document.getElementById('tr-samples').textContent.split('\n').length >= 3, null, { timeout: 60000 });
+  const samples = await page.textContent('#tr-samples');
+  check(/^standard: The little robot/m.test(samples) && /^AttnRes: The little robot/m.test(samples),
+        `train: a sample from each model ("${samples.replace(/\n/g, ' | ').slice(0, 120)}")`);
+  await page.selectOption('#tr-source', 'paste');
+  await page.fill('#tr-text', 'too short');
+  await page.click('#tr-start');
+  await page.waitForFunction(() => document.body.dataset.train === 'error', null, { timeout: 60000 });
+  const refusal = await page.textContent('#tr-status');
+  check(/needs at least/.test(refusal), `train: a pasted text too short for one window is refused ("${refusal}")`);
+  check(errors.length === 0, 'train: no uncaught errors in the page', errors.join('; '));
+  await page.close();
+}
+
 mkdirSync(outDir, { recursive: true });
 const native = readNative(nativePath), whatIfNative = readNative(whatIfPath);
 const server = await serve(root, 0);
@@ -243,7 +317,7 @@ const browser = await chromium.launch({
          '--disable-component-update', '--disable-sync'],
 });
 try {
-  for (const run of [desktop, phone, standard, bigContext]) {
+  for (const run of [desktop, phone, standard, bigContext, trainView]) {
     try {
       await run(browser, base, native, whatIfNative);
     } catch (e) {

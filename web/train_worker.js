@@ -1,0 +1,79 @@
+// train_worker.js - the Train view's Web Worker: the page's trainer
+// (attnres_train.js, web/attnres_train_web.c) driven by web/trainer.js, off
+// the page's thread so the page stays responsive while it trains.
+//
+// Messages in:  {type: 'start', params, text (Uint8Array)}, {type: 'pause'},
+//               {type: 'resume'}, {type: 'sample', which, prompt (Uint8Array),
+//               nNew, temperature, seed}, {type: 'save', which}
+// Messages out: {type: 'ready'}, {type: 'started', L, N}, {type: 'step', ...}
+//               after every step, {type: 'val', step, val} after a
+//               validation, {type: 'done'}, {type: 'paused'}, {type: 'resumed'},
+//               {type: 'sample', which, bytes}, {type: 'checkpoint', which,
+//               bytes}, {type: 'error', message}
+'use strict';
+importScripts('trainer.js', 'attnres_train.js');
+
+let trainer = null, params = null, paused = false, running = false, wake = null;
+const ready = createAttnresTrain().then((M) => { trainer = new AttnresTrainer(M); postMessage({ type: 'ready' }); });
+
+// hand the thread back now and then, so that pause and sample messages arrive
+const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+async function train() {
+  running = true;
+  const tokensPerStep = 2 * params.batch * params.window;   // both models
+  let seconds = 0, lastYield = performance.now();
+  for (let k = 1; k <= params.steps; k++) {
+    while (paused) await new Promise((resolve) => { wake = resolve; });
+    if (!running) return;
+    const t0 = performance.now();
+    const s = trainer.step();
+    seconds += (performance.now() - t0) / 1000;
+    const o = trainer.observe();
+    postMessage({ type: 'step', step: s.step, steps: params.steps, loss: s.loss, gradNorm: s.gradNorm,
+                  bits: `step ${s.step} ${bits32(s.loss[0])} ${bits64(s.gradNorm[0])} ${bits32(s.loss[1])} ${bits64(s.gradNorm[1])}`,
+                  alpha: o.alpha, cols: o.cols, counts: o.counts, rms: o.rms,
+                  tokensPerSecond: k * tokensPerStep / Math.max(seconds, 1e-9) });
+    if (k % params.valEvery === 0 || k === params.steps) {
+      const v = trainer.validate();
+      postMessage({ type: 'val', step: k, val: v,
+                    bits: `val ${k} ${bits64(v[0])} ${bits64(v[1])} ${v[0].toFixed(4)} ${v[1].toFixed(4)}` });
+    }
+    if (performance.now() - lastYield > 25) { await yieldToMessages(); lastYield = performance.now(); }
+  }
+  running = false;
+  postMessage({ type: 'done' });
+}
+
+onmessage = async (e) => {
+  const m = e.data;
+  await ready;
+  try {
+    if (m.type === 'start') {
+      running = false;   // a run in progress ends at its next step
+      paused = false;
+      if (wake) { wake(); wake = null; }
+      await yieldToMessages();
+      params = m.params;
+      trainer.setText(m.text);
+      trainer.init(params);
+      postMessage({ type: 'started', L: trainer.L, N: trainer.N });
+      await train();
+    } else if (m.type === 'pause') {
+      paused = true;
+      postMessage({ type: 'paused' });
+    } else if (m.type === 'resume') {
+      paused = false;
+      if (wake) { wake(); wake = null; }
+      postMessage({ type: 'resumed' });
+    } else if (m.type === 'sample') {
+      postMessage({ type: 'sample', which: m.which,
+                    bytes: trainer.sample(m.which, m.prompt, m.nNew, m.temperature, m.seed) });
+    } else if (m.type === 'save') {
+      postMessage({ type: 'checkpoint', which: m.which, bytes: trainer.checkpoint(m.which) });
+    }
+  } catch (err) {
+    running = false;
+    postMessage({ type: 'error', message: err.message });
+  }
+};
