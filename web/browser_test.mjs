@@ -281,6 +281,19 @@ async function trainView(browser, base) {
   check(info.spread > 0.02 && info.spread > spreadEarly && info.cells > 0,
         `train: the alpha rows move away from uniform (largest distance from 1/n: ${spreadEarly.toFixed(4)} at step 20, ${info.spread.toFixed(4)} at the end; ${info.cells} cells)`);
   check(info.tps > 0 && /tokens\/s/.test(info.status), `train: the page reports tokens/s ("${info.status}")`);
+  // the curves are drawn: pixels of both models' colours on both canvases
+  const inked = await page.evaluate(() => ['tr-loss', 'tr-rms'].map((id) => {
+    const c = document.getElementById(id), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let std = 0, ar = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i + 3] < 64) continue;
+      if (d[i] > 150 && d[i + 2] < 100) std++;        // #c2410c, the standard model
+      else if (d[i + 2] > 150 && d[i] < 80) ar++;     // #0b5cad, AttnRes
+    }
+    return { id, std, ar };
+  }));
+  check(inked.every((c) => c.std > 50 && c.ar > 50),
+        `train: both models' curves are drawn on both canvases (${inked.map((c) => `${c.id}: ${c.std} + ${c.ar} px`).join(', ')})`);
   await page.screenshot({ path: join(outDir, 'train.png'), clip: await page.$eval('#train', (el) => {
     const r = el.getBoundingClientRect(); return { x: r.x, y: r.y + window.scrollY, width: r.width, height: r.height }; }) });
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#tr-save1')]);
