@@ -15,7 +15,9 @@
 #   an existing checkpoint untouched;
 #   bad options -> exit 2 naming the option;
 #   --watch: frames redrawn in place on a pseudo-terminal (util-linux script),
-#   plain lines and no escape code in a pipe or with TERM=dumb, same bytes.
+#   plain lines and no escape code in a pipe or with TERM=dumb, same bytes;
+#   with TRAIN_TWIN=PROGRAM (another build of attnres-train, as make test-32
+#   sets it), both write the same checkpoint bytes.
 # Tiny models (dim 16, 1 layer, 4 steps): seconds, not minutes. Run from the
 # repository root; MODELS overrides models/.
 build=${1:-$(dirname "$0")}
@@ -64,6 +66,19 @@ if [ -f "$tmp/c.st" ] && ! cmp -s "$tmp/a.st" "$tmp/c.st"; then ok "--seed 6 wri
 else fail "--seed 6 gives the same checkpoint as --seed 5 (or none)"; fi
 if grep -q "validation loss [0-9.]* nats/byte" "$tmp/err_a"; then ok "the result line gives the validation loss: $(tail -n 1 "$tmp/err_a")"
 else fail "no validation loss in: $(cat "$tmp/err_a")"; fi
+# TRAIN_TWIN: another build of attnres-train (make test-32 gives the x86_64
+# one while testing the i386 one); the same options must give the same bytes
+if [ -n "$TRAIN_TWIN" ]; then
+  "$TRAIN_TWIN" "$tmp/text.txt" $tiny --residual attnres --block-size 1 --init-queries random --seed 5 -o "$tmp/twin.st" 2> /dev/null
+  for m in standard attnres; do
+    "$train" "$tmp/text.txt" $tiny --residual $m -o "$tmp/this_$m.st" 2> /dev/null
+    "$TRAIN_TWIN" "$tmp/text.txt" $tiny --residual $m -o "$tmp/twin_$m.st" 2> /dev/null
+  done
+  if [ -s "$tmp/twin.st" ] && cmp -s "$tmp/a.st" "$tmp/twin.st" && [ -s "$tmp/this_standard.st" ] &&
+     cmp -s "$tmp/this_standard.st" "$tmp/twin_standard.st" && cmp -s "$tmp/this_attnres.st" "$tmp/twin_attnres.st"; then
+    ok "$train and $TRAIN_TWIN write the same checkpoint bytes (Full AttnRes with random queries, standard, Block S=2)"
+  else fail "$train and $TRAIN_TWIN write different checkpoints for the same options"; fi
+fi
 
 # 2. progress: step, loss, tokens/s, time left (not with -q)
 "$train" "$tmp/text.txt" --dim 16 --layers 1 --heads 2 --kv-heads 1 --seq-len 32 --steps 3 --batch 2 --log-every 1 \
