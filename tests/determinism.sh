@@ -14,8 +14,7 @@
 build=${1:?usage: tests/determinism.sh BUILD_DIR}
 golden=${GOLDEN_DIR:-golden}
 passed=0; failed=0
-ok()   { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+. tests/lib.sh   # ok, fail, skip: print the line and count it (passed, failed, skipped)
 
 ref=""
 for level in O0 O2 O3; do

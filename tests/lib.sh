@@ -1,6 +1,14 @@
 # tests/lib.sh - helpers shared by the shell tests, sourced from the
 # repository root (`. tests/lib.sh`), where every test runs.
 
+# ok / fail / skip DESCRIPTION: one line, "ok   ...", "FAIL ..." or
+# "skip ...", counted in passed, failed or skipped (the test sets them to 0
+# and prints them in its summary line; tests/run.sh counts a skip as skipped,
+# never as passed)
+ok()   { echo "ok   $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+skip() { echo "skip $*"; skipped=$((skipped + 1)); }
+
 # no_vm_measure PROG: prints why address space (ulimit -v) is no measure of
 # PROG's memory, or nothing when it is. Such builds check results, not memory:
 #   - PROG is a script, not an ELF program: under make test-neon every program

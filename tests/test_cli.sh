@@ -49,8 +49,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/attnres-cli.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 passed=0; failed=0
 
-ok()   { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+. tests/lib.sh   # ok, fail, skip: print the line and count it (passed, failed, skipped)
 
 # expect_status STATUS NEEDLE DESCRIPTION -- ARGS...: runs attnres-run ARGS,
 # wants exit status STATUS and NEEDLE (a fixed string) in its stderr.
@@ -175,7 +174,6 @@ cycle_model() {
   rm -f "$f.json"
 }
 
-. tests/lib.sh   # vm_limit, no_vm_measure
 is_plain() { [ -z "$(no_vm_measure "$run")" ]; }
 
 block="$models/block.safetensors"

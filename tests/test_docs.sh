@@ -38,9 +38,7 @@ build=${1:-$(dirname "$0")}; build=${build#./}   # run.sh runs ./BUILD/test_x
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/attnres-docs.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 passed=0; failed=0; skipped=0
-ok()   { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-skip() { echo "skip $*"; skipped=$((skipped + 1)); }
+. tests/lib.sh   # ok, fail, skip: print the line and count it (passed, failed, skipped)
 DOCS="README.md $(ls docs/*.md docs/*/*.md)"
 # a make of its own (not the outer one's jobserver), never installing packages
 mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory BUILD="$build" STB_INSTALL=no "$@"; }

@@ -25,9 +25,7 @@ train="$build/attnres-train"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/attnres-exp.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 passed=0; failed=0; skipped=0
-ok()   { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-skip() { echo "skip $*"; skipped=$((skipped + 1)); }
+. tests/lib.sh   # ok, fail, skip: print the line and count it (passed, failed, skipped)
 summary() { echo "# summary test_experiment_c: $passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; exit; }
 
 if ! "$python" -c 'import json, re, subprocess, tempfile' 2>/dev/null; then

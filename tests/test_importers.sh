@@ -33,9 +33,7 @@ golden=${GOLDEN:-golden}/import
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/attnres-import.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 passed=0; failed=0; skipped=0
-ok()   { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-skip() { echo "skip $*"; skipped=$((skipped + 1)); }
+. tests/lib.sh   # ok, fail, skip: print the line and count it (passed, failed, skipped)
 CASES="hf_llama hf_llama_bf16_sharded hf_qwen3 llama2c_v0 llama2c_v1 hf_llama32 hf_llama_linear e2e_qwen3 e2e_llama2c e2e_llama32"
 N_REFUSALS=7
 

@@ -18,13 +18,10 @@
 # copies it there as test_make).
 # Prints ok/FAIL/skip lines and "# summary test_make: P passed, F failed, S skipped".
 build=${1:-$(dirname "$0")}; build=${build#./}   # run.sh runs ./BUILD/test_x
-. tests/lib.sh   # not_native
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/attnres-make.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 passed=0; failed=0; skipped=0
-ok()   { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-skip() { echo "skip $*"; skipped=$((skipped + 1)); }
+. tests/lib.sh   # ok, fail, skip, and no_vm_measure, not_native
 
 # a make of its own (not the outer one's jobserver or command-line
 # variables), on the same build directory, never installing packages

@@ -38,9 +38,7 @@
 build=${1:-$(dirname "$0")}
 dir="$build/npm"
 passed=0; failed=0; skipped=0
-. tests/lib.sh   # no_vm_measure
-ok()   { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
+. tests/lib.sh   # ok, fail, skip, and no_vm_measure, not_native
 HF="gpt2 llama3 qwen3 llama2 spm-first spm-always-split spm-never spm-legacy digits"
 CHECKS="gpt2 llama3 llama2 llama3-special gpt2-long llama3-long llama2-long bos-eos-gpt2 bos-eos-llama3 bos-eos-llama2
 $(for n in $HF; do printf 'hf-%s hf-%s-long ' "$n" "$n"; done) hf-refusals"

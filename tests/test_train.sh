@@ -27,9 +27,7 @@ run="$build/attnres-run"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/attnres-train.XXXXXX") || exit 1
 trap 'chmod -R u+w "$tmp"; rm -rf "$tmp"' EXIT
 passed=0; failed=0; skipped=0
-ok()   { echo "ok   $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL $*"; failed=$((failed + 1)); }
-skip() { echo "skip $*"; skipped=$((skipped + 1)); }
+. tests/lib.sh   # ok, fail, skip: print the line and count it (passed, failed, skipped)
 tiny="--dim 16 --layers 1 --heads 2 --kv-heads 1 --seq-len 32 --steps 4 --batch 2 --warmup 2 -q"
 
 # expect STATUS NEEDLE DESCRIPTION -- ARGS...: attnres-train ARGS must exit
