@@ -339,6 +339,35 @@ def pick_device(choice):
     return torch.device("cuda", local)
 
 
+def run_record(a, residual, block_size, n_blocks, L, B, T, *, processes, device, params, wall, val_loss,
+               val_bytes, train_curve, val_curve):
+    """The fields every run's JSON has, from either engine, in this order."""
+    return {
+        "corpus": a.corpus, "n_layers": L, "layers": a.n_layers, "residual": residual,
+        "mode": "standard" if residual == "standard" else ("full" if block_size == 1 else "block"),
+        "block_size": block_size, "n_blocks": n_blocks,
+        "ablation": a.ablation if residual == "attnres" else None, "seed": a.seed,
+        "dim": a.dim, "hidden_dim": a.hidden_dim, "heads": a.heads, "kv_heads": a.kv_heads,
+        "steps": a.steps, "batch": B, "window": T, "tokens": a.steps * B * T, "lr": a.lr,
+        "warmup": a.warmup, "weight_decay": a.weight_decay, "processes": processes, "threads": a.threads,
+        "device": device, "params": params, "train_wall_s": round(wall, 1),
+        "val_loss": round(val_loss, 6), "val_bytes": val_bytes,
+        "final_train_loss": round(sum(train_curve[-20:]) / len(train_curve[-20:]), 6),
+        "train_curve": train_curve, "val_curve": val_curve,
+    }
+
+
+def write_record(path, result):
+    """result as PATH's JSON, whole or not at all, with the commit of the tools
+    (a sweep passes the commit it snapshotted; HEAD may have moved since)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    result["commit"] = os.environ.get("EXPERIMENT_TOOLS_COMMIT") or git_commit()
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
 def run(a):
     if a.engine == "c":
         return run_c(a)
@@ -439,22 +468,14 @@ def run(a):
     val_loss = evaluate(model, val_w, rank, world, device)
 
     rec = profile(model, val_w[:16].to(device))
-    result = {
-        "corpus": a.corpus, "n_layers": L, "layers": a.n_layers, "residual": cfg.residual,
-        "mode": "standard" if cfg.residual == "standard" else ("full" if cfg.block_size == 1 else "block"),
-        "block_size": cfg.block_size, "n_blocks": cfg.n_blocks,
-        "ablation": a.ablation if cfg.residual == "attnres" else None, "seed": a.seed,
-        "dim": a.dim, "hidden_dim": a.hidden_dim, "heads": a.heads, "kv_heads": a.kv_heads,
-        "steps": a.steps, "batch": B, "window": T, "tokens": a.steps * B * T, "lr": a.lr,
-        "warmup": a.warmup, "weight_decay": a.weight_decay, "processes": world, "threads": a.threads, "device": device.type,
-        "params": n_params, "train_wall_s": round(wall, 1),
-        "val_loss": round(val_loss, 6), "val_bytes": int(val_w[:, 1:].numel()),
-        "final_train_loss": round(sum(train_curve[-20:]) / len(train_curve[-20:]), 6),
-        "train_curve": train_curve, "val_curve": val_curve,
+    result = run_record(a, cfg.residual, cfg.block_size, cfg.n_blocks, L, B, T, processes=world, device=device.type,
+                        params=n_params, wall=wall, val_loss=val_loss, val_bytes=int(val_w[:, 1:].numel()),
+                        train_curve=train_curve, val_curve=val_curve)
+    result.update({
         "rms_h": [round(x, 6) for x in rec["rms_h"]], "rms_f": [round(x, 6) for x in rec["rms_f"]],
         "grad_norm": [round(g / max(1, grad_n), 8) for g in grad_sum],
         "alpha": [[round(x, 5) for x in row] for row in rec["alpha"]] if cfg.residual == "attnres" else None,
-    }
+    })
     if a.diagnostics:
         result.update(norm_eps=cfg.norm_eps, blas=blas_libraries(), profiles=profiles, grad_profiles=grad_profiles,
                       diagnostics_windows=int(diag_w.shape[0]))
@@ -472,13 +493,7 @@ def run(a):
             print(f"{tag} wrote {a.save}; reference.forward matches: max |diff| {d32:.2e} (float32), "
                   f"{d64:.2e} (float64)", flush=True)
         if a.out:
-            os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-            # a sweep passes the commit of the tools it snapshotted; HEAD may have moved since
-            result["commit"] = os.environ.get("EXPERIMENT_TOOLS_COMMIT") or git_commit()
-            with open(a.out + ".tmp", "w") as f:
-                json.dump(result, f)
-                f.write("\n")
-            os.replace(a.out + ".tmp", a.out)
+            write_record(a.out, result)
     if world > 1:
         dist.destroy_process_group()
     return result
@@ -567,18 +582,11 @@ def run_c(a):
     if [s for s, _ in steps] != list(range(1, a.steps + 1)):
         raise SystemExit(f"{tag} attnres-train logged {len(steps)} of {a.steps} steps")
     train_curve = [v for _, v in steps]
-    mode = "standard" if cfg.residual == "standard" else ("full" if cfg.block_size == 1 else "block")
-    result = {
-        "corpus": a.corpus, "n_layers": L, "layers": a.n_layers, "residual": cfg.residual, "mode": mode,
-        "block_size": cfg.block_size, "n_blocks": -(-L // cfg.block_size) if cfg.block_size else 0,
-        "ablation": a.ablation if cfg.residual == "attnres" else None, "seed": a.seed,
-        "dim": a.dim, "hidden_dim": a.hidden_dim, "heads": a.heads, "kv_heads": a.kv_heads,
-        "steps": a.steps, "batch": B, "window": T, "tokens": a.steps * B * T, "lr": a.lr,
-        "warmup": a.warmup, "weight_decay": a.weight_decay, "processes": 1, "threads": a.threads, "device": "cpu",
-        "params": n_params, "train_wall_s": round(wall, 1),
-        "val_loss": round(val_loss, 6), "val_bytes": n_val - 1,
-        "final_train_loss": round(sum(train_curve[-20:]) / len(train_curve[-20:]), 6),
-        "train_curve": train_curve, "val_curve": evals + [[a.steps, round(val_loss, 6)]],
+    result = run_record(a, cfg.residual, cfg.block_size, -(-L // cfg.block_size) if cfg.block_size else 0, L, B, T,
+                        processes=1, device="cpu", params=n_params, wall=wall, val_loss=val_loss,
+                        val_bytes=n_val - 1, train_curve=train_curve,
+                        val_curve=evals + [[a.steps, round(val_loss, 6)]])
+    result.update({
         **{k: None for k in C_ABSENT},
         # C only: ||dloss/df_l|| of every sublayer output on the first validation window, at each val_curve step
         "df_norm_curve": df_norm,
@@ -591,17 +599,12 @@ def run_c(a):
                          "point the final validation loss",
                          "validation windows of --window bytes, the last one shorter (PyTorch drops it)",
                          "train_wall_s includes the validation passes"],
-    }
+    })
     print(f"{tag} val loss {val_loss:.4f} nats/byte, {wall:.0f} s", flush=True)
     if a.save:
         print(f"{tag} wrote {a.save}", flush=True)
     if a.out:
-        os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-        result["commit"] = os.environ.get("EXPERIMENT_TOOLS_COMMIT") or git_commit()
-        with open(a.out + ".tmp", "w") as f:
-            json.dump(result, f)
-            f.write("\n")
-        os.replace(a.out + ".tmp", a.out)
+        write_record(a.out, result)
     return result
 
 
