@@ -315,6 +315,17 @@ async function trainView(browser, base) {
   await page.waitForFunction(() => document.body.dataset.train === 'error', null, { timeout: 60000 });
   const refusal = await page.textContent('#tr-status');
   check(/needs at least/.test(refusal), `train: a pasted text too short for one window is refused ("${refusal}")`);
+  // Train again while a run is going: the new run alone is shown, from its first step
+  await page.selectOption('#tr-source', 'corpus');
+  await page.fill('#tr-steps', '400');
+  await page.click('#tr-start');
+  await page.waitForFunction(() => window.attnresTrain.log.length >= 5, null, { timeout: 60000 });
+  await page.fill('#tr-steps', '30');
+  await page.click('#tr-start');
+  await page.waitForFunction(() => document.body.dataset.train === 'done', null, { timeout: 120000 });
+  const rerun = await page.evaluate(() => window.attnresTrain.log.filter((l) => l.startsWith('step')).map((l) => Number(l.split(' ')[1])));
+  check(rerun.length === 30 && rerun.every((k, i) => k === i + 1),
+        `train: Train during a run starts over: the new run's 30 steps alone, in order (${rerun.length} steps shown)`);
   check(errors.length === 0, 'train: no uncaught errors in the page', errors.join('; '));
   await page.close();
 }

@@ -14,7 +14,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const STD = '#c2410c', AR = '#0b5cad';
-  const state = { worker: null, ready: false, running: false, paused: false, L: 0, N: 0,
+  const state = { worker: null, ready: false, running: false, paused: false, L: 0, N: 0, run: 0,
                   losses: [[], []], vals: [], last: null, steps: 0 };
   const log = [];   // "step K bits..." and "val K bits..." lines, as web_train_parity prints them
   window.attnresTrain = { log, state };
@@ -49,8 +49,14 @@
     return new Uint8Array(await r.arrayBuffer());
   }
 
+  // Train: a new run at once (what an earlier run still posts is dropped by
+  // its number), then the text, then the worker starts it
   async function start() {
-    let params, bytes;
+    let params;
+    const run = ++state.run;
+    state.losses = [[], []]; state.vals = []; state.last = null;
+    log.length = 0;
+    $('tr-samples').textContent = '';
     try {
       params = { layers: field('tr-layers', 1, 16, true), S: field('tr-S', 1, 32, true),
                  dim: field('tr-dim', 16, 64, true), lr: field('tr-lr', 1e-4, 0.1, false),
@@ -60,16 +66,19 @@
       params.warmup = Math.min(30, Math.max(1, Math.floor(params.steps / 10)));
       params.valBytes = 4096;
       params.valEvery = Math.max(1, Number(new URLSearchParams(location.search).get('tval')) || 25);
-      bytes = await text();
-    } catch (e) { say(e.message, true); document.body.dataset.train = 'error'; return; }
-    state.losses = [[], []]; state.vals = []; state.last = null; state.steps = params.steps;
-    state.running = true; state.paused = false; state.params = params;
-    log.length = 0;
-    $('tr-samples').textContent = '';
-    document.body.dataset.train = 'running';
-    buttons();
-    say(`training on ${bytes.length} bytes…`);
-    state.worker.postMessage({ type: 'start', params, text: bytes });
+      state.steps = params.steps; state.params = params;
+      state.running = true; state.paused = false;
+      document.body.dataset.train = 'running';
+      buttons();
+      const bytes = await text();
+      if (run !== state.run) return;   // Train was pressed again meanwhile
+      say(`training on ${bytes.length} bytes…`);
+      state.worker.postMessage({ type: 'start', run, params, text: bytes });
+    } catch (e) {
+      if (run !== state.run) return;
+      state.running = false; buttons();
+      say(e.message, true); document.body.dataset.train = 'error';
+    }
   }
 
   // ---------------------------------------------------------------- drawing
@@ -155,6 +164,7 @@
 
   function onMessage(e) {
     const m = e.data;
+    if (m.run !== 0 && m.run !== state.run) return;   // an earlier run's, posted before this one started
     if (m.type === 'ready') { state.ready = true; say('ready: pick a text and press Train'); buttons(); maybeAutostart(); }
     else if (m.type === 'started') { state.L = m.L; state.N = m.N; }
     else if (m.type === 'step') {

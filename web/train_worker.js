@@ -2,47 +2,57 @@
 // (attnres_train.js, web/attnres_train_web.c) driven by web/trainer.js, off
 // the page's thread so the page stays responsive while it trains.
 //
-// Messages in:  {type: 'start', params, text (Uint8Array)}, {type: 'pause'},
+// Messages in:  {type: 'start', run, params, text (Uint8Array)}, {type: 'pause'},
 //               {type: 'resume'}, {type: 'sample', which, prompt (Uint8Array),
 //               nNew, temperature, seed}, {type: 'save', which}
 // Messages out: {type: 'ready'}, {type: 'started', L, N}, {type: 'step', ...}
 //               after every step, {type: 'val', step, val} after a
 //               validation, {type: 'done'}, {type: 'paused'}, {type: 'resumed'},
 //               {type: 'sample', which, bytes}, {type: 'checkpoint', which,
-//               bytes}, {type: 'error', message}
+//               bytes}, {type: 'error', message}; each carries the run number
+//               of the 'start' it belongs to, so the page can drop what an
+//               earlier run posted before a new start reached the worker
 'use strict';
 importScripts('trainer.js', 'attnres_train.js');
 
-let trainer = null, params = null, paused = false, running = false, wake = null;
-const ready = createAttnresTrain().then((M) => { trainer = new AttnresTrainer(M); postMessage({ type: 'ready' }); });
+let trainer = null, params = null, paused = false, wake = null, run = 0;
+// the loop of the latest start: a loop whose number is no longer this one
+// stops at its next step (a timer of an old loop may fire after the new one
+// began, so a shared "running" flag would not do)
+let generation = 0;
+const post = (message) => postMessage(Object.assign(message, { run }));
+const ready = createAttnresTrain().then((M) => { trainer = new AttnresTrainer(M); postMessage({ type: 'ready', run: 0 }); });
 
 // hand the thread back now and then, so that pause and sample messages arrive
 const yieldToMessages = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 async function train() {
-  running = true;
+  const me = ++generation;
   const tokensPerStep = 2 * params.batch * params.window;   // both models
   let seconds = 0, lastYield = performance.now();
   for (let k = 1; k <= params.steps; k++) {
-    while (paused) await new Promise((resolve) => { wake = resolve; });
-    if (!running) return;
+    while (paused && me === generation) await new Promise((resolve) => { wake = resolve; });
+    if (me !== generation) return;
     const t0 = performance.now();
     const s = trainer.step();
     seconds += (performance.now() - t0) / 1000;
     const o = trainer.observe();
-    postMessage({ type: 'step', step: s.step, steps: params.steps, loss: s.loss, gradNorm: s.gradNorm,
-                  bits: `step ${s.step} ${bits32(s.loss[0])} ${bits64(s.gradNorm[0])} ${bits32(s.loss[1])} ${bits64(s.gradNorm[1])}`,
-                  alpha: o.alpha, cols: o.cols, counts: o.counts, rms: o.rms,
-                  tokensPerSecond: k * tokensPerStep / Math.max(seconds, 1e-9) });
+    post({ type: 'step', step: s.step, steps: params.steps, loss: s.loss, gradNorm: s.gradNorm,
+           bits: `step ${s.step} ${bits32(s.loss[0])} ${bits64(s.gradNorm[0])} ${bits32(s.loss[1])} ${bits64(s.gradNorm[1])}`,
+           alpha: o.alpha, cols: o.cols, counts: o.counts, rms: o.rms,
+           tokensPerSecond: k * tokensPerStep / Math.max(seconds, 1e-9) });
     if (k % params.valEvery === 0 || k === params.steps) {
       const v = trainer.validate();
-      postMessage({ type: 'val', step: k, val: v,
-                    bits: `val ${k} ${bits64(v[0])} ${bits64(v[1])} ${v[0].toFixed(4)} ${v[1].toFixed(4)}` });
+      post({ type: 'val', step: k, val: v,
+             bits: `val ${k} ${bits64(v[0])} ${bits64(v[1])} ${v[0].toFixed(4)} ${v[1].toFixed(4)}` });
     }
-    if (performance.now() - lastYield > 25) { await yieldToMessages(); lastYield = performance.now(); }
+    if (performance.now() - lastYield > 25) {
+      await yieldToMessages();
+      if (me !== generation) return;
+      lastYield = performance.now();
+    }
   }
-  running = false;
-  postMessage({ type: 'done' });
+  post({ type: 'done' });
 }
 
 onmessage = async (e) => {
@@ -50,30 +60,30 @@ onmessage = async (e) => {
   await ready;
   try {
     if (m.type === 'start') {
-      running = false;   // a run in progress ends at its next step
+      generation++;   // a run in progress ends at its next step
       paused = false;
       if (wake) { wake(); wake = null; }
-      await yieldToMessages();
       params = m.params;
+      run = m.run;
       trainer.setText(m.text);
       trainer.init(params);
-      postMessage({ type: 'started', L: trainer.L, N: trainer.N });
+      post({ type: 'started', L: trainer.L, N: trainer.N });
       await train();
     } else if (m.type === 'pause') {
       paused = true;
-      postMessage({ type: 'paused' });
+      post({ type: 'paused' });
     } else if (m.type === 'resume') {
       paused = false;
       if (wake) { wake(); wake = null; }
-      postMessage({ type: 'resumed' });
+      post({ type: 'resumed' });
     } else if (m.type === 'sample') {
-      postMessage({ type: 'sample', which: m.which,
-                    bytes: trainer.sample(m.which, m.prompt, m.nNew, m.temperature, m.seed) });
+      post({ type: 'sample', which: m.which,
+             bytes: trainer.sample(m.which, m.prompt, m.nNew, m.temperature, m.seed) });
     } else if (m.type === 'save') {
-      postMessage({ type: 'checkpoint', which: m.which, bytes: trainer.checkpoint(m.which) });
+      post({ type: 'checkpoint', which: m.which, bytes: trainer.checkpoint(m.which) });
     }
   } catch (err) {
-    running = false;
-    postMessage({ type: 'error', message: err.message });
+    if (m.type === 'start') generation++;   // a failed start or step ends the run; a failed sample or save does not
+    post({ type: 'error', message: err.message });
   }
 };
