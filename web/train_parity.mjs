@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
 const require = createRequire(import.meta.url);
-const { AttnresTrainer, bits32, bits64 } = require('./trainer.js');
+const { AttnresTrainer, bits32, stepLine, valLine } = require('./trainer.js');
 const args = process.argv.slice(2);
 if (args.length !== 14) {
   console.error('usage: train_parity.mjs MODULE.js TEXT DIM LAYERS S WINDOW BATCH STEPS LR WARMUP SEED VAL_BYTES VAL_EVERY OUT_PREFIX');
@@ -27,10 +27,10 @@ try {
            warmup: +warmup, seed: Number(seed), valBytes: +valBytes });
   for (let k = 1; k <= +steps; k++) {
     const s = t.step();
-    out.push(`step ${s.step} ${bits32(s.loss[0])} ${bits64(s.gradNorm[0])} ${bits32(s.loss[1])} ${bits64(s.gradNorm[1])}`);
+    out.push(stepLine(s));
     if ((+valEvery && k % +valEvery === 0) || k === +steps) {
       const v = t.validate();
-      out.push(`val ${k} ${bits64(v[0])} ${bits64(v[1])} ${v[0].toFixed(4)} ${v[1].toFixed(4)}`);
+      out.push(valLine(k, v));
     }
   }
   const o = t.observe();

@@ -38,13 +38,13 @@ async function train() {
     seconds += (performance.now() - t0) / 1000;
     const o = trainer.observe();
     post({ type: 'step', step: s.step, steps: params.steps, loss: s.loss, gradNorm: s.gradNorm,
-           bits: `step ${s.step} ${bits32(s.loss[0])} ${bits64(s.gradNorm[0])} ${bits32(s.loss[1])} ${bits64(s.gradNorm[1])}`,
+           bits: stepLine(s),
            alpha: o.alpha, cols: o.cols, counts: o.counts, rms: o.rms,
            tokensPerSecond: k * tokensPerStep / Math.max(seconds, 1e-9) });
     if (k % params.valEvery === 0 || k === params.steps) {
       const v = trainer.validate();
       post({ type: 'val', step: k, val: v,
-             bits: `val ${k} ${bits64(v[0])} ${bits64(v[1])} ${v[0].toFixed(4)} ${v[1].toFixed(4)}` });
+             bits: valLine(k, v) });
     }
     if (performance.now() - lastYield > 25) {
       await yieldToMessages();

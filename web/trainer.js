@@ -84,4 +84,14 @@ function bits64(x) {
   return v.getBigUint64(0, true).toString(16).padStart(16, '0');
 }
 
-if (typeof module !== 'undefined') module.exports = { AttnresTrainer, bits32, bits64 };
+// the lines web_train_parity prints for a step (s: what step() returns) and
+// for a validation after step k (v: what validate() returns); the worker
+// posts them, so the page's numbers can be compared with the native ones
+function stepLine(s) {
+  return `step ${s.step} ${bits32(s.loss[0])} ${bits64(s.gradNorm[0])} ${bits32(s.loss[1])} ${bits64(s.gradNorm[1])}`;
+}
+function valLine(k, v) {
+  return `val ${k} ${bits64(v[0])} ${bits64(v[1])} ${v[0].toFixed(4)} ${v[1].toFixed(4)}`;
+}
+
+if (typeof module !== 'undefined') module.exports = { AttnresTrainer, bits32, stepLine, valLine };
